@@ -1,0 +1,42 @@
+# Every target runs on the Node 24 that `npm ci` installs into node_modules (package `node`).
+SHELL := bash
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: setup run test unit integration lint typecheck crds bench cluster-up cluster-down emulator
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+setup: node_modules/.installed ## npm packages, the control plane binaries, kubectl and helm
+	bash test/cluster/build.sh
+
+run: setup ## the operator against $$KUBECONFIG, or against a local control plane + emulator it starts
+	bash test/local/run.sh
+
+test: setup ## the whole suite: type check, lint, unit and integration tests
+	npm test
+
+unit: node_modules/.installed
+	npm run test:unit
+
+integration: setup
+	npm run test:integration
+
+lint: node_modules/.installed
+	npm run lint
+
+typecheck: node_modules/.installed
+	npm run typecheck
+
+bench: setup ## benchmarks; figures are printed and written to bench/results/
+	bash test/bench/run.sh
+
+cluster-up: setup ## a local control plane; prints its KUBECONFIG
+	bash test/cluster/up.sh
+
+cluster-down:
+	bash test/cluster/down.sh
+
+emulator: node_modules/.installed ## the DingTalk emulator on its own (PORT, default 8780)
+	node test/emulator/main.ts

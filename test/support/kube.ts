@@ -1,0 +1,67 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { inject } from 'vitest';
+
+const run = promisify(execFile);
+
+/** A KubeConfig for the control plane of this test run (admin credentials). */
+export function testKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(inject('kubeconfig'));
+  return kc;
+}
+
+/** Runs the pinned kubectl against the test control plane; resolves with stdout, rejects with stderr. */
+export async function kubectl(args: string[], input?: string): Promise<string> {
+  const child = run(inject('kubectl'), ['--kubeconfig', inject('kubeconfig'), ...args], {
+    maxBuffer: 64 << 20,
+  });
+  if (input !== undefined) {
+    child.child.stdin?.end(input);
+  }
+  const { stdout } = await child;
+  return stdout;
+}
+
+/**
+ * Creates a namespace of its own for one test (or file) and deletes it afterwards.
+ * Call in beforeAll/beforeEach; await the returned cleanup in afterAll/afterEach.
+ */
+export async function createTestNamespace(
+  prefix = 'test',
+): Promise<{ name: string; cleanup: () => Promise<void> }> {
+  const core = testKubeConfig().makeApiClient(CoreV1Api);
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`;
+  await core.createNamespace({
+    body: { metadata: { name, labels: { 'dingtalk-operator.test/run': 'true' } } },
+  });
+  return {
+    name,
+    cleanup: async () => {
+      await core.deleteNamespace({ name }).catch(() => undefined);
+    },
+  };
+}
+
+/** Polls until check() returns a value other than undefined, or throws after timeoutMs with the last error. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  { timeoutMs = 20_000, intervalMs = 100 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
