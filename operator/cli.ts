@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// One binary, several jobs: the image runs `run` (controllers) or `receiver` (HTTP sidecar).
+const commands: Record<
+  string,
+  { summary: string; load: () => Promise<{ main: (args: string[]) => Promise<void> }> }
+> = {
+  run: { summary: 'run the controllers and the dispatcher', load: () => import('./commands/run.ts') },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(16)}${c.summary}`);
+  return `usage: dingtalk-operator <command> [flags]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+const [name, ...args] = process.argv.slice(2);
+const command = name ? commands[name] : undefined;
+if (!command) {
+  process.stderr.write(
+    name && name !== 'help' && name !== '--help' ? `unknown command "${name}"\n\n${usage()}` : usage(),
+  );
+  process.exit(name && name !== 'help' && name !== '--help' ? 2 : 0);
+}
+await (await command.load()).main(args);
