@@ -1,0 +1,90 @@
+import { DingTalkError, DingTalkErrorCode } from './errors.ts';
+import { signWebhook } from './signature.ts';
+
+/**
+ * A group robot's webhook, given either as the full URL DingTalk shows or as the bare access_token.
+ * The access_token is the robot's credential, so nothing here ever puts it into a message.
+ */
+export interface Webhook {
+  /** For logs and status: the URL with the access_token masked. */
+  readonly redacted: string;
+  /** A fresh URL per call: stale `timestamp`/`sign` from a stored URL are dropped, then re-signed. */
+  sendUrl(signing: { secret?: string | undefined; nowMs: number }): URL;
+}
+
+export interface WebhookPolicy {
+  /** Where a bare access_token is sent; trusted configuration, so its host is always allowed. */
+  oapiBaseUrl: string;
+  /** Hosts a full webhook URL may point at: `host` matches any port, `host:port` only that port. */
+  allowedHosts: readonly string[];
+}
+
+const bareToken = /^[A-Za-z0-9_-]+$/;
+const endpoint = 'robot.send';
+
+export function resolveWebhook(webhook: string, policy: WebhookPolicy): Webhook {
+  const trimmed = webhook.trim();
+  if (bareToken.test(trimmed)) return fromParts(new URL('/robot/send', policy.oapiBaseUrl), trimmed);
+
+  const url = parseUrl(trimmed);
+  if (!isAllowedHost(url, policy)) {
+    throw new DingTalkError(`webhook host "${url.host}" is not in the allow-list of webhook hosts`, {
+      code: DingTalkErrorCode.hostNotAllowed,
+      errorClass: 'permanent',
+      endpoint,
+    });
+  }
+  const token = url.searchParams.get('access_token');
+  if (!token) throw invalid('the webhook URL has no access_token query parameter');
+  return fromParts(new URL(url.pathname, url.origin), token);
+}
+
+export function redactToken(token: string): string {
+  return token.length > 8 ? `***${token.slice(-4)}` : '***';
+}
+
+function fromParts(base: URL, token: string): Webhook {
+  const redacted = new URL(base);
+  redacted.searchParams.set('access_token', redactToken(token));
+  return {
+    redacted: decodeURIComponent(redacted.href),
+    sendUrl({ secret, nowMs }) {
+      const url = new URL(base);
+      url.searchParams.set('access_token', token);
+      if (secret) {
+        const { timestamp, sign } = signWebhook(secret, nowMs);
+        url.searchParams.set('timestamp', timestamp);
+        url.searchParams.set('sign', sign);
+      }
+      return url;
+    },
+  };
+}
+
+function parseUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalid('the webhook is neither an access_token nor a URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid('the webhook URL must be http(s)');
+  return url;
+}
+
+function isAllowedHost(url: URL, policy: WebhookPolicy): boolean {
+  const trusted = new URL(policy.oapiBaseUrl);
+  if (url.host === trusted.host) return true;
+  return policy.allowedHosts.some((entry) => {
+    const allowed = entry.toLowerCase();
+    return allowed === url.host || allowed === url.hostname;
+  });
+}
+
+function invalid(reason: string): DingTalkError {
+  return new DingTalkError(reason, {
+    code: DingTalkErrorCode.invalidWebhook,
+    errorClass: 'permanent',
+    endpoint,
+  });
+}
