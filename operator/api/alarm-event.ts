@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import { Conditions } from './condition.ts';
+import { withRules } from './cross-field-rules.ts';
+import { GROUP, VERSION } from './group.ts';
+import { customResource, type KindDefinition } from './resource.ts';
+import { SEVERITIES, Severity } from './severity.ts';
+import { stringMap } from './string-map.ts';
+import { TargetKind } from './target-kind.ts';
+import { Timestamp } from './timestamp.ts';
+
+export const AlarmEventGvk = { group: GROUP, version: VERSION, kind: 'AlarmEvent' } as const;
+export const ALARM_EVENT_PLURAL = 'alarmevents';
+
+export const ALARM_EVENT_PHASES = [
+  'Pending',
+  'Delivering',
+  'Delivered',
+  'PartiallyDelivered',
+  'Failed',
+  'Suppressed',
+  'NoMatchingRule',
+] as const;
+export const AlarmEventPhase = z.enum(ALARM_EVENT_PHASES);
+export type AlarmEventPhase = z.output<typeof AlarmEventPhase>;
+
+/** Phases after which nothing more is sent; the event's TTL counts from status.finishedAt. */
+export const FINISHED_PHASES: readonly AlarmEventPhase[] = [
+  'Delivered',
+  'PartiallyDelivered',
+  'Failed',
+  'Suppressed',
+  'NoMatchingRule',
+];
+
+export const DELIVERY_STATES = ['Pending', 'Delivering', 'Delivered', 'Failed', 'Suppressed'] as const;
+export const DeliveryState = z.enum(DELIVERY_STATES);
+export type DeliveryState = z.output<typeof DeliveryState>;
+
+// CEL sees date-time strings as timestamps, so they compare directly.
+export const AlarmEventSpec = withRules(
+  z.object({
+    severity: Severity.describe(`How urgent the alarm is: ${SEVERITIES.join(', ')}.`),
+    title: z.string().min(1).max(256).describe('One-line summary, e.g. "Disk almost full on node-3".'),
+    message: z
+      .string()
+      .max(16384)
+      .optional()
+      .describe('Details of the alarm; plain text or DingTalk markdown.'),
+    labels: stringMap(64, 1024)
+      .optional()
+      .describe('Identifying labels (as in Alertmanager); AlarmRules match and group on them.'),
+    annotations: stringMap(64, 4096)
+      .optional()
+      .describe('Non-identifying details such as runbook_url or dashboard; available to message templates.'),
+    source: z
+      .string()
+      .max(253)
+      .optional()
+      .describe(
+        'What raised the alarm, e.g. alertmanager, grafana or a workload name; AlarmRules can match on it.',
+      ),
+    state: z
+      .enum(['firing', 'resolved'])
+      .default('firing')
+      .describe('firing while the problem lasts, resolved once it is over.'),
+    startsAt: Timestamp.optional().describe(
+      'When the problem started. Omitted: when the AlarmEvent was created.',
+    ),
+    endsAt: Timestamp.optional().describe('When the problem ended; set with state resolved.'),
+    fingerprint: z
+      .string()
+      .max(128)
+      .regex(/^[A-Za-z0-9._:-]+$/)
+      .optional()
+      .describe(
+        "Identity of the alarm across occurrences, e.g. Alertmanager's fingerprint: a resolved event closes the firing one with the same fingerprint, and repeats are deduplicated. Omitted: derived from labels.",
+      ),
+  }),
+  'One alarm occurrence.',
+  [
+    {
+      rule: '!has(self.startsAt) || !has(self.endsAt) || self.endsAt >= self.startsAt',
+      message: 'endsAt must not be before startsAt',
+      fieldPath: '.endsAt',
+      holds: (e) => !e.startsAt || !e.endsAt || Date.parse(e.endsAt) >= Date.parse(e.startsAt),
+    },
+  ],
+);
+export type AlarmEventSpec = z.output<typeof AlarmEventSpec>;
+
+export const Delivery = z.object({
+  rule: z.string().max(253).describe('The AlarmRule that sent it.'),
+  service: z.string().max(253).describe('The DingTalkService it went through.'),
+  targetKind: TargetKind.describe('Group or Member.'),
+  targetName: z.string().max(128).describe("The group's name, or the member's userId."),
+  state: DeliveryState.describe(`${DELIVERY_STATES.join(', ')}.`),
+  reason: z
+    .string()
+    .max(128)
+    .optional()
+    .describe('CamelCase reason for the state, e.g. Muted, Suspended, Throttled or DingTalkError.'),
+  attempts: z.int().min(0).optional().describe('Sends tried so far.'),
+  lastAttemptAt: Timestamp.optional().describe('When the last send was tried.'),
+  nextAttemptAt: Timestamp.optional().describe('When the next retry is due.'),
+  deliveredAt: Timestamp.optional().describe('When DingTalk accepted the message.'),
+  lastError: z.string().max(1024).optional().describe('Error of the last failed attempt.'),
+  errcode: z
+    .string()
+    .max(256)
+    .optional()
+    .describe("DingTalk's error code of the last failed attempt (webhook errcode or app API code)."),
+  msgUuid: z
+    .string()
+    .max(128)
+    .optional()
+    .describe('Idempotency key sent with every attempt, so DingTalk shows a retried message once.'),
+  messageId: z
+    .string()
+    .max(256)
+    .optional()
+    .describe("DingTalk's id of the sent message (processQueryKey for app robot messages)."),
+});
+export type Delivery = z.output<typeof Delivery>;
+
+export const AlarmEventStatus = z.object({
+  observedGeneration: z
+    .int()
+    .min(0)
+    .optional()
+    .describe('The .metadata.generation this status was computed from.'),
+  phase: AlarmEventPhase.optional().describe(
+    'Pending → Delivering → Delivered, PartiallyDelivered, Failed, Suppressed (every rule muted or suspended) or NoMatchingRule.',
+  ),
+  conditions: Conditions.optional(),
+  deliveries: z
+    .array(Delivery)
+    .max(1000)
+    .meta({
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['rule', 'service', 'targetKind', 'targetName'],
+    })
+    .optional()
+    .describe('The delivery ledger: one entry per rule, service and target the alarm goes to.'),
+  finishedAt: Timestamp.optional().describe(
+    'When the phase became final; the event is deleted a configured time later.',
+  ),
+});
+export type AlarmEventStatus = z.output<typeof AlarmEventStatus>;
+
+export const AlarmEvent = customResource(AlarmEventGvk.kind, AlarmEventSpec, AlarmEventStatus);
+export type AlarmEvent = z.output<typeof AlarmEvent>;
+
+export const alarmEventDefinition: KindDefinition = {
+  ...AlarmEventGvk,
+  listKind: 'AlarmEventList',
+  plural: ALARM_EVENT_PLURAL,
+  singular: 'alarmevent',
+  shortNames: ['ae'],
+  description:
+    'AlarmEvent is one alarm occurrence, raised by a workload or the HTTP receiver. Its status is the delivery ledger; finished events are deleted after a TTL.',
+  spec: AlarmEventSpec,
+  status: AlarmEventStatus,
+  printerColumns: [
+    { name: 'Severity', type: 'string', jsonPath: '.spec.severity', description: 'How urgent the alarm is.' },
+    { name: 'State', type: 'string', jsonPath: '.spec.state', description: 'firing or resolved.' },
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Where delivery stands.' },
+    { name: 'Title', type: 'string', jsonPath: '.spec.title', description: 'One-line summary.', priority: 1 },
+    {
+      name: 'Age',
+      type: 'date',
+      jsonPath: '.metadata.creationTimestamp',
+      description: 'Time since creation.',
+    },
+  ],
+};

@@ -1,0 +1,378 @@
+import { z } from 'zod';
+import { Conditions } from './condition.ts';
+import { withRules } from './cross-field-rules.ts';
+import { Duration } from './duration.ts';
+import { GROUP, VERSION } from './group.ts';
+import { LabelSelector } from './label-selector.ts';
+import { ObjectName } from './refs.ts';
+import { customResource, type KindDefinition, readinessColumns } from './resource.ts';
+import { SEVERITIES, Severity } from './severity.ts';
+import { TargetKind } from './target-kind.ts';
+import { Timestamp } from './timestamp.ts';
+
+export const AlarmRuleGvk = { group: GROUP, version: VERSION, kind: 'AlarmRule' } as const;
+export const ALARM_RULE_PLURAL = 'alarmrules';
+
+/** Alertmanager's defaults, which users already know. */
+export const GROUPING_DEFAULTS = { groupWait: '30s', groupInterval: '5m', repeatInterval: '4h' } as const;
+
+// DingTalk @-mentions at most 50 people per message.
+const MAX_MENTIONS = 50;
+const TEMPLATE_MAX = 16384;
+
+const ServiceRef = withRules(
+  z.object({
+    name: ObjectName.describe('Name of a DingTalkService in the same namespace.'),
+    sendTo: z
+      .array(TargetKind)
+      .min(1)
+      .max(2)
+      .meta({ 'x-kubernetes-list-type': 'set' })
+      .optional()
+      .describe(
+        "Which of the service's target kinds to use: Group, Member or both. Omitted: the service's sendTo.",
+      ),
+    groups: z
+      .array(z.string().min(1).max(128))
+      .min(1)
+      .max(50)
+      .meta({ 'x-kubernetes-list-type': 'set' })
+      .optional()
+      .describe("Names of the service's groups to send to. Omitted: all of its groups."),
+    members: z
+      .array(z.string().min(1).max(64))
+      .min(1)
+      .max(1000)
+      .meta({ 'x-kubernetes-list-type': 'set' })
+      .optional()
+      .describe("The service's members to send to, each by userId or mobile. Omitted: all of its members."),
+  }),
+  'A DingTalkService and which of its targets receive the notifications.',
+  [
+    {
+      rule: "!has(self.groups) || !has(self.sendTo) || 'Group' in self.sendTo",
+      message: 'groups are listed but sendTo does not contain Group',
+      fieldPath: '.groups',
+      holds: (ref) => ref.groups === undefined || ref.sendTo === undefined || ref.sendTo.includes('Group'),
+    },
+    {
+      rule: "!has(self.members) || !has(self.sendTo) || 'Member' in self.sendTo",
+      message: 'members are listed but sendTo does not contain Member',
+      fieldPath: '.members',
+      holds: (ref) => ref.members === undefined || ref.sendTo === undefined || ref.sendTo.includes('Member'),
+    },
+  ],
+);
+
+export const AlarmMatch = z.object({
+  severities: z
+    .array(Severity)
+    .min(1)
+    .max(SEVERITIES.length)
+    .meta({ 'x-kubernetes-list-type': 'set' })
+    .optional()
+    .describe(`Severities that match (${SEVERITIES.join(', ')}). Omitted: every severity.`),
+  labels: LabelSelector.optional().describe(
+    "Selector over the AlarmEvent's spec.labels. Omitted: every alarm.",
+  ),
+  sources: z
+    .array(z.string().min(1).max(253))
+    .min(1)
+    .max(32)
+    .meta({ 'x-kubernetes-list-type': 'set' })
+    .optional()
+    .describe('Values of spec.source that match, e.g. alertmanager. Omitted: every source.'),
+  namespaces: z
+    .array(ObjectName)
+    .min(1)
+    .max(64)
+    .meta({ 'x-kubernetes-list-type': 'set' })
+    .optional()
+    .describe("Namespaces whose AlarmEvents match. Omitted: the rule's own namespace only."),
+});
+
+const LabelMention = z.object({
+  key: z.string().min(1).max(317).describe('Label key on the AlarmEvent, e.g. owner.'),
+  type: z
+    .enum(['userId', 'mobile'])
+    .default('userId')
+    .describe("Whether the label's value is a DingTalk userId or a mobile number."),
+});
+
+export const Mentions = z.object({
+  userIds: z
+    .array(z.string().min(1).max(64))
+    .max(MAX_MENTIONS)
+    .optional()
+    .describe('DingTalk userIds to @-mention; `@userId` is added to the text, as DingTalk requires.'),
+  mobiles: z
+    .array(z.string().min(5).max(32))
+    .max(MAX_MENTIONS)
+    .optional()
+    .describe('Mobile numbers to @-mention; `@mobile` is added to the text, as DingTalk requires.'),
+  atAll: z.boolean().default(false).describe('Whether to @-mention everyone in the group.'),
+  fromLabels: z
+    .array(LabelMention)
+    .max(8)
+    .optional()
+    .describe(
+      "Mention whoever an alarm label names, e.g. the owner label's userId. Alarms without the label mention nobody extra.",
+    ),
+});
+export type Mentions = z.output<typeof Mentions>;
+
+const MessageType = z
+  .enum(['markdown', 'text', 'actionCard', 'link'])
+  .describe(
+    'DingTalk message type: markdown, text, actionCard (a card with a button to url) or link (no @-mentions).',
+  );
+
+function messageFields(defaultType: boolean) {
+  return {
+    type: defaultType ? MessageType.default('markdown') : MessageType.optional(),
+    title: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe(
+        'Liquid template of the title (shown in the chat list; the heading of link and actionCard). Sees alarm (or alarms for a digest), rule and service. Omitted: the built-in title.',
+      ),
+    body: z
+      .string()
+      .max(TEMPLATE_MAX)
+      .optional()
+      .describe(
+        'Liquid template of the message text, e.g. `{{ alarm.title }}: {{ alarm.message }}`. Sees alarm (or alarms for a digest), rule and service. Omitted: the built-in body.',
+      ),
+    url: z
+      .string()
+      .max(2048)
+      .optional()
+      .describe(
+        'Liquid template of the URL that link messages open and the actionCard button leads to; required for both.',
+      ),
+    buttonTitle: z
+      .string()
+      .max(64)
+      .optional()
+      .describe("Text of the actionCard button. Omitted: 'View details'."),
+    mentions: Mentions.optional().describe('Who to @-mention. Not available for link messages.'),
+  };
+}
+
+type MessageShape = { type?: string; url?: string; mentions?: unknown };
+
+const messageRules = [
+  {
+    rule: "!has(self.type) || !(self.type in ['link', 'actionCard']) || has(self.url)",
+    message: 'link and actionCard messages need url',
+    fieldPath: '.url' as const,
+    reason: 'FieldValueRequired' as const,
+    holds: (m: MessageShape) => !(m.type === 'link' || m.type === 'actionCard') || m.url !== undefined,
+  },
+  {
+    rule: "!has(self.type) || self.type != 'link' || !has(self.mentions)",
+    message: 'link messages cannot @-mention anyone; remove mentions or use markdown, text or actionCard',
+    fieldPath: '.mentions' as const,
+    holds: (m: MessageShape) => m.type !== 'link' || m.mentions === undefined,
+  },
+];
+
+const SeverityOverride = withRules(
+  z.object({
+    severity: Severity.describe('The severity this override applies to.'),
+    ...messageFields(false),
+  }),
+  'Message fields that replace the rule-wide ones for alarms of one severity.',
+  messageRules,
+);
+
+export const MessageSpec = withRules(
+  z.object({
+    ...messageFields(true),
+    overrides: z
+      .array(SeverityOverride)
+      .max(SEVERITIES.length)
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['severity'] })
+      .optional()
+      .describe(
+        'Per-severity replacements for any of the fields above, e.g. @all and a red title for critical.',
+      ),
+  }),
+  'How notifications read: type, Liquid templates and @-mentions.',
+  messageRules,
+);
+export type MessageSpec = z.output<typeof MessageSpec>;
+
+export const Grouping = z.object({
+  groupBy: z
+    .array(z.string().min(1).max(317))
+    .max(16)
+    .meta({ 'x-kubernetes-list-type': 'set' })
+    .optional()
+    .describe(
+      "Label keys (plus severity and source) whose values split alarms into separate notifications. Empty: all of the rule's alarms form one group. '...' puts every distinct alarm in a group of its own.",
+    ),
+  groupWait: Duration.default(GROUPING_DEFAULTS.groupWait).describe(
+    'How long a new group waits for more alarms before its first notification. Duration such as 30s or 5m.',
+  ),
+  groupInterval: Duration.default(GROUPING_DEFAULTS.groupInterval).describe(
+    'How long to wait before notifying about alarms added to a group that was already notified.',
+  ),
+  repeatInterval: Duration.default(GROUPING_DEFAULTS.repeatInterval).describe(
+    'How long to wait before repeating a notification for alarms that are still firing.',
+  ),
+  sendResolved: z.boolean().default(true).describe('Whether to notify when alarms resolve.'),
+});
+export type Grouping = z.output<typeof Grouping>;
+
+// HH:MM on a 24-hour clock; 24:00 ends a window at midnight.
+const START_TIME = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
+const END_TIME = /^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$/;
+
+export const TimeWindow = withRules(
+  z.object({
+    days: z
+      .array(z.enum(['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']))
+      .min(1)
+      .max(7)
+      .meta({ 'x-kubernetes-list-type': 'set' })
+      .optional()
+      .describe('Days of the week the window applies to, e.g. [Saturday, Sunday]. Omitted: every day.'),
+    start: z
+      .string()
+      .length(5)
+      .regex(START_TIME, 'must be HH:MM')
+      .describe('Start of the window, HH:MM (24-hour clock).'),
+    end: z
+      .string()
+      .length(5)
+      .regex(END_TIME, 'must be HH:MM or 24:00')
+      .describe(
+        'End of the window, HH:MM or 24:00. Earlier than start: the window runs past midnight into the next day.',
+      ),
+  }),
+  'A daily stretch of time on some days of the week, in the time zone of timeWindows.',
+  [
+    {
+      rule: 'self.start != self.end',
+      message: 'start and end must differ',
+      fieldPath: '.end',
+      holds: (w) => w.start !== w.end,
+    },
+  ],
+);
+export type TimeWindow = z.output<typeof TimeWindow>;
+
+// IANA zone names, e.g. Asia/Shanghai, America/Argentina/Buenos_Aires, Etc/GMT+8; the operator checks the zone exists.
+const TIME_ZONE = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
+
+export const TimeWindows = z.object({
+  timeZone: z
+    .string()
+    .max(64)
+    .regex(TIME_ZONE)
+    .default('UTC')
+    .describe('IANA time zone of every window, e.g. Asia/Shanghai.'),
+  active: z
+    .array(TimeWindow)
+    .max(16)
+    .optional()
+    .describe('When given, the rule notifies only inside one of these windows.'),
+  mute: z
+    .array(TimeWindow)
+    .max(16)
+    .optional()
+    .describe(
+      'The rule does not notify inside these windows; alarms still firing when a window ends are notified with the next group interval, as in Alertmanager.',
+    ),
+});
+export type TimeWindows = z.output<typeof TimeWindows>;
+
+const Services = withRules(
+  z
+    .array(ServiceRef)
+    .min(1)
+    .max(16)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
+  'DingTalkServices (same namespace) that receive the notifications, and which of their targets.',
+  [
+    {
+      rule: 'self.all(s, self.exists_one(t, t.name == s.name))',
+      message: 'each service may be listed once',
+      reason: 'FieldValueDuplicate',
+      holds: (refs) => new Set(refs.map((r) => r.name)).size === refs.length,
+    },
+  ],
+);
+
+export const AlarmRuleSpec = z
+  .object({
+    description: z.string().max(1024).optional().describe('Free text describing what the rule is for.'),
+    services: Services,
+    match: AlarmMatch.prefault({}).describe(
+      'Which AlarmEvents the rule applies to; every given criterion must hold.',
+    ),
+    message: MessageSpec.prefault({}),
+    grouping: Grouping.prefault({}).describe(
+      "How alarms are batched into notifications, with Alertmanager's semantics (groupBy, groupWait, groupInterval, repeatInterval).",
+    ),
+    timeWindows: TimeWindows.optional().describe('When the rule may notify. Omitted: always.'),
+    suspend: z
+      .boolean()
+      .default(false)
+      .describe('Stops the rule from sending; matching alarms are recorded as Suppressed.'),
+  })
+  .describe('Which alarms go to which DingTalk targets, and how they read.');
+export type AlarmRuleSpec = z.output<typeof AlarmRuleSpec>;
+
+export const AlarmRuleStatus = z.object({
+  observedGeneration: z
+    .int()
+    .min(0)
+    .optional()
+    .describe('The .metadata.generation this status was computed from.'),
+  conditions: Conditions.optional(),
+  counters: z
+    .object({
+      matched: z.int().min(0).optional().describe('Alarms that matched the rule.'),
+      notified: z.int().min(0).optional().describe('Notifications DingTalk accepted.'),
+      suppressed: z
+        .int()
+        .min(0)
+        .optional()
+        .describe('Alarms not notified on purpose: muted, outside active windows or suspended.'),
+      failed: z.int().min(0).optional().describe('Notifications given up on after retries.'),
+    })
+    .optional()
+    .describe('Counters since the rule was created.'),
+  lastFired: z
+    .object({
+      time: Timestamp.describe('When the notification was sent.'),
+      alarmEvent: z
+        .string()
+        .max(253)
+        .optional()
+        .describe('Name of the AlarmEvent notified about (the newest, for a digest).'),
+      severity: Severity.optional().describe('Its severity.'),
+    })
+    .optional()
+    .describe('The last notification the rule sent.'),
+});
+export type AlarmRuleStatus = z.output<typeof AlarmRuleStatus>;
+
+export const AlarmRule = customResource(AlarmRuleGvk.kind, AlarmRuleSpec, AlarmRuleStatus);
+export type AlarmRule = z.output<typeof AlarmRule>;
+
+export const alarmRuleDefinition: KindDefinition = {
+  ...AlarmRuleGvk,
+  listKind: 'AlarmRuleList',
+  plural: ALARM_RULE_PLURAL,
+  singular: 'alarmrule',
+  shortNames: ['ar'],
+  description:
+    'AlarmRule decides which alarms (AlarmEvents) go to which DingTalkService targets, how they are grouped, when they may be sent and how they read.',
+  spec: AlarmRuleSpec,
+  status: AlarmRuleStatus,
+  printerColumns: readinessColumns,
+};

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { Timestamp } from './timestamp.ts';
+
+/** Condition types the operator sets. Ready, Reconciling and Stalled follow kstatus; the rest explain Ready. */
+export const ConditionType = {
+  Ready: 'Ready',
+  Reconciling: 'Reconciling',
+  Stalled: 'Stalled',
+  /** DingTalkService: every referenced Secret exists and DingTalk accepted the credentials. */
+  CredentialsValid: 'CredentialsValid',
+  /** DingTalkService: every member resolved to a DingTalk userId. */
+  MembersResolved: 'MembersResolved',
+  /** AlarmRule: every referenced DingTalkService and target exists. */
+  ServicesResolved: 'ServicesResolved',
+  /** AlarmRule: every message template parses. */
+  TemplatesValid: 'TemplatesValid',
+  /** AlarmEvent: every matching target has the notification. */
+  Delivered: 'Delivered',
+} as const;
+export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+
+/** Reasons (CamelCase, as metav1.Condition requires) the operator writes into conditions and delivery records. */
+export const ConditionReason = {
+  Succeeded: 'Succeeded',
+  Progressing: 'Progressing',
+  InvalidSpec: 'InvalidSpec',
+  SecretNotFound: 'SecretNotFound',
+  SecretKeyNotFound: 'SecretKeyNotFound',
+  ConfigMapNotFound: 'ConfigMapNotFound',
+  ConfigMapKeyNotFound: 'ConfigMapKeyNotFound',
+  InvalidWebhook: 'InvalidWebhook',
+  WebhookHostNotAllowed: 'WebhookHostNotAllowed',
+  AuthenticationFailed: 'AuthenticationFailed',
+  MembersUnresolved: 'MembersUnresolved',
+  ServiceNotFound: 'ServiceNotFound',
+  ServiceNotReady: 'ServiceNotReady',
+  TargetNotFound: 'TargetNotFound',
+  TemplateInvalid: 'TemplateInvalid',
+  Suspended: 'Suspended',
+  Muted: 'Muted',
+  Throttled: 'Throttled',
+  DingTalkError: 'DingTalkError',
+  Delivered: 'Delivered',
+  PartiallyDelivered: 'PartiallyDelivered',
+  DeliveryFailed: 'DeliveryFailed',
+  Suppressed: 'Suppressed',
+  NoMatchingRule: 'NoMatchingRule',
+} as const;
+export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];
+
+// The validation of metav1.Condition, so status written by the operator is what kubectl and kstatus expect.
+const QUALIFIED_NAME =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
+const REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+
+export const Condition = z.object({
+  type: z.string().max(316).regex(QUALIFIED_NAME).describe('Type of condition in CamelCase, e.g. Ready.'),
+  status: z.enum(['True', 'False', 'Unknown']).describe('Status of the condition: True, False or Unknown.'),
+  observedGeneration: z
+    .int()
+    .min(0)
+    .optional()
+    .describe('The .metadata.generation the condition was set from.'),
+  lastTransitionTime: Timestamp.describe('When the condition last changed from one status to another.'),
+  reason: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(REASON)
+    .describe("Programmatic CamelCase identifier of the condition's last transition."),
+  message: z.string().max(32768).describe('Human-readable details about the transition; may be empty.'),
+});
+export type Condition = z.output<typeof Condition>;
+
+export const Conditions = z
+  .array(Condition)
+  .max(16)
+  .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
+  .describe(
+    'Current state of the object, one entry per condition type (metav1.Condition). Ready summarises the others.',
+  );

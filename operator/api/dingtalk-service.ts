@@ -1,0 +1,309 @@
+import { z } from 'zod';
+import { Conditions } from './condition.ts';
+import { withRules } from './cross-field-rules.ts';
+import { GROUP, VERSION } from './group.ts';
+import { ConfigMapKeyRef, SecretKeyRef } from './refs.ts';
+import { customResource, type KindDefinition, readinessColumns } from './resource.ts';
+import { TargetKind } from './target-kind.ts';
+import { Timestamp } from './timestamp.ts';
+
+export const DingTalkServiceGvk = { group: GROUP, version: VERSION, kind: 'DingTalkService' } as const;
+export const DINGTALK_SERVICE_PLURAL = 'dingtalkservices';
+
+/** DingTalk allows 20 messages a minute per group robot and blocks the robot for 10 minutes beyond that. */
+export const MAX_ROBOT_MESSAGES_PER_MINUTE = 20;
+
+// A mobile number as DingTalk shows it: digits, optionally with a +country code and dashes (+86-13800000000).
+const MOBILE = /^\+?[0-9]+(-[0-9]+)*$/;
+
+const GroupName = z.string().min(1).max(128);
+
+export const GroupTarget = z.object({
+  name: GroupName.describe(
+    "The group's name, exactly as it is shown in DingTalk. AlarmRules pick groups by this name; unique within the service.",
+  ),
+  webhook: SecretKeyRef.describe(
+    "Secret key holding the group robot's webhook: the whole URL (https://oapi.dingtalk.com/robot/send?access_token=…) or just the access_token after `access_token=`. The access_token is the robot's credential.",
+  ),
+  signature: SecretKeyRef.optional().describe(
+    "Secret key holding the robot's additional-signature secret (加签, the value starting with SEC). Set it only when the robot has signing enabled; every message is then signed with it.",
+  ),
+  keywords: z
+    .array(z.string().min(1).max(64))
+    .max(10)
+    .optional()
+    .describe(
+      "The robot's custom keywords (自定义关键词), as set in DingTalk. DingTalk rejects a message containing none of them, so the operator adds the first keyword to messages that lack all of them.",
+    ),
+  rateLimitPerMinute: z
+    .int()
+    .min(1)
+    .max(MAX_ROBOT_MESSAGES_PER_MINUTE)
+    .default(MAX_ROBOT_MESSAGES_PER_MINUTE)
+    .describe(
+      'Messages per minute the operator sends to this robot; alarms beyond it are grouped into digests, never dropped. DingTalk blocks a robot for 10 minutes above 20 a minute, so 20 is both the default and the maximum.',
+    ),
+});
+export type GroupTarget = z.output<typeof GroupTarget>;
+
+export const Member = withRules(
+  z.object({
+    userId: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe("The member's DingTalk userId, as in Contacts → Member management."),
+    mobile: z
+      .string()
+      .min(5)
+      .max(32)
+      .regex(MOBILE)
+      .optional()
+      .describe(
+        "The member's mobile number (e.g. 13800000000 or +86-13800000000); the operator resolves it to a userId.",
+      ),
+    name: z
+      .string()
+      .max(128)
+      .optional()
+      .describe('Display name, used in status and logs; never sent to DingTalk.'),
+  }),
+  'One person who receives one-to-one messages from the app robot; exactly one of userId or mobile.',
+  [
+    {
+      rule: 'has(self.userId) != has(self.mobile)',
+      message: 'set exactly one of userId or mobile',
+      holds: (m) => (m.userId === undefined) !== (m.mobile === undefined),
+    },
+  ],
+);
+export type Member = z.output<typeof Member>;
+
+export const MemberTarget = withRules(
+  z.object({
+    clientId: z
+      .string()
+      .min(1)
+      .max(128)
+      .describe('Client ID (formerly AppKey) of the enterprise internal app whose robot sends the messages.'),
+    clientSecret: SecretKeyRef.describe("Secret key holding the app's Client Secret (formerly AppSecret)."),
+    robotCode: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe(
+        "RobotCode of the app's robot. Omitted: the clientId, which is the robotCode of an internal app's robot.",
+      ),
+    members: z
+      .array(Member)
+      .max(1000)
+      .optional()
+      .describe('Members listed inline, each by userId or by mobile.'),
+    membersFrom: ConfigMapKeyRef.optional().describe(
+      'ConfigMap key holding members imported from a DingTalk contacts export: CSV text whose header row names a userId and/or a mobile column (other columns, such as name, are kept for display). `dingtalk-operator import-members` writes it. Added to members.',
+    ),
+  }),
+  "Sending to members one-to-one through an enterprise internal app's robot. robotCode defaults to clientId when read by the operator.",
+  [
+    {
+      rule: '(has(self.members) && size(self.members) > 0) || has(self.membersFrom)',
+      message: 'member needs at least one of members or membersFrom',
+      fieldPath: '.members',
+      reason: 'FieldValueRequired',
+      holds: (m) => (m.members?.length ?? 0) > 0 || m.membersFrom !== undefined,
+    },
+  ],
+).transform((member) => ({ ...member, robotCode: member.robotCode ?? member.clientId }));
+export type MemberTarget = z.output<typeof MemberTarget>;
+
+const Groups = withRules(
+  z
+    .array(GroupTarget)
+    .max(50)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
+  'DingTalk groups, each reached through its custom group robot.',
+  [
+    {
+      rule: 'self.all(g, self.exists_one(h, h.name == g.name))',
+      message: 'group names must be unique',
+      reason: 'FieldValueDuplicate',
+      holds: (groups) => new Set(groups.map((g) => g.name)).size === groups.length,
+    },
+  ],
+);
+
+export const DingTalkServiceSpec = withRules(
+  z.object({
+    description: z.string().max(1024).optional().describe('Free text describing what the service is for.'),
+    sendTo: z
+      .array(TargetKind)
+      .min(1)
+      .max(2)
+      .meta({ 'x-kubernetes-list-type': 'set' })
+      .describe('Where notifications go: Group (spec.groups), Member (spec.member), or both.'),
+    groups: Groups.optional(),
+    member: MemberTarget.optional(),
+  }),
+  'Where notifications can go, and with which credentials.',
+  [
+    {
+      rule: "!('Group' in self.sendTo) || (has(self.groups) && size(self.groups) > 0)",
+      message: 'sendTo contains Group, so groups needs at least one group',
+      fieldPath: '.groups',
+      reason: 'FieldValueRequired',
+      holds: (s) => !s.sendTo.includes('Group') || (s.groups?.length ?? 0) > 0,
+    },
+    {
+      rule: "!('Member' in self.sendTo) || has(self.member)",
+      message: 'sendTo contains Member, so member (clientId, clientSecret and members) must be set',
+      fieldPath: '.member',
+      reason: 'FieldValueRequired',
+      holds: (s) => !s.sendTo.includes('Member') || s.member !== undefined,
+    },
+  ],
+);
+export type DingTalkServiceSpec = z.output<typeof DingTalkServiceSpec>;
+
+const Errcode = z
+  .string()
+  .max(256)
+  .describe(
+    "DingTalk's error code: the webhook's errcode (e.g. 310000) or the app API's code (e.g. invalidParameter.robotCode.missing).",
+  );
+const ErrorMessage = z
+  .string()
+  .max(1024)
+  .describe("DingTalk's error message, or the operator's when DingTalk was not reached.");
+
+export const SendOutcome = z.object({
+  time: Timestamp.describe('When the send finished.'),
+  result: z
+    .enum(['Succeeded', 'Failed', 'Throttled'])
+    .describe('Succeeded, Failed, or Throttled by DingTalk or the rate limit.'),
+  errcode: Errcode.optional(),
+  message: ErrorMessage.optional(),
+});
+export type SendOutcome = z.output<typeof SendOutcome>;
+
+const TargetRef = z.object({
+  kind: TargetKind.describe('Group or Member.'),
+  name: z.string().max(128).describe("The group's name, or the member's userId."),
+});
+
+export const GroupStatus = z.object({
+  name: GroupName.describe('Name of the group in spec.groups.'),
+  ready: z
+    .boolean()
+    .optional()
+    .describe('Whether the group robot can be sent to: webhook and signature present and valid.'),
+  reason: z
+    .string()
+    .max(128)
+    .optional()
+    .describe('CamelCase reason for ready, e.g. SecretNotFound or Throttled.'),
+  message: z.string().max(1024).optional().describe('Details for ready.'),
+  throttledUntil: Timestamp.optional().describe(
+    'Until when DingTalk blocks this robot for sending too fast; nothing is sent before.',
+  ),
+  lastDelivery: SendOutcome.optional().describe('The last alarm notification sent to this group.'),
+  lastTest: SendOutcome.optional().describe('The last test message sent to this group.'),
+});
+
+export const MemberStatus = z.object({
+  ready: z
+    .boolean()
+    .optional()
+    .describe('Whether the app robot can send: a token was issued and members resolved.'),
+  reason: z.string().max(128).optional().describe('CamelCase reason for ready, e.g. AuthenticationFailed.'),
+  message: z.string().max(1024).optional().describe('Details for ready.'),
+  tokenExpiresAt: Timestamp.optional().describe(
+    "When the app's current access token expires; it is renewed before then.",
+  ),
+  resolvedMembers: z
+    .int()
+    .min(0)
+    .optional()
+    .describe('Members with a known userId (inline and from membersFrom).'),
+  unknownMembers: z
+    .int()
+    .min(0)
+    .optional()
+    .describe('Members DingTalk does not know (mobile not found, userId invalid).'),
+  unknownMemberNames: z
+    .array(z.string().max(128))
+    .max(20)
+    .optional()
+    .describe('The first 20 unknown members, by name, userId or mobile.'),
+  lastDelivery: SendOutcome.optional().describe('The last alarm notification sent to members.'),
+  lastTest: SendOutcome.optional().describe('The last test message sent to members.'),
+});
+
+const Counter = z.int().min(0);
+
+export const DeliveryCounters = z.object({
+  sent: Counter.optional().describe('Messages DingTalk accepted.'),
+  throttled: Counter.optional().describe('Sends DingTalk or the rate limit held back to retry later.'),
+  failed: Counter.optional().describe('Messages given up on after retries.'),
+  suppressed: Counter.optional().describe(
+    'Notifications not sent on purpose: muted, suspended or grouped into a digest.',
+  ),
+});
+
+export const DingTalkServiceStatus = z.object({
+  observedGeneration: z
+    .int()
+    .min(0)
+    .optional()
+    .describe('The .metadata.generation this status was computed from.'),
+  conditions: Conditions.optional(),
+  groups: z
+    .array(GroupStatus)
+    .max(50)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .optional()
+    .describe('Per-group detail, one entry per spec.groups entry.'),
+  member: MemberStatus.optional().describe('Detail of the member (app robot) side.'),
+  deliveries: DeliveryCounters.optional().describe(
+    'Counters since the service was created, over all targets.',
+  ),
+  lastSuccess: z
+    .object({
+      time: Timestamp.describe('When DingTalk accepted the message.'),
+      target: TargetRef.describe('Where it went.'),
+    })
+    .optional()
+    .describe('The last message DingTalk accepted.'),
+  lastFailure: z
+    .object({
+      time: Timestamp.describe('When the send failed.'),
+      target: TargetRef.describe('Where it was going.'),
+      errcode: Errcode.optional(),
+      message: ErrorMessage.optional(),
+    })
+    .optional()
+    .describe('The last failed send.'),
+  lastTest: SendOutcome.optional().describe('The last test message, to any target.'),
+});
+export type DingTalkServiceStatus = z.output<typeof DingTalkServiceStatus>;
+
+export const DingTalkService = customResource(
+  DingTalkServiceGvk.kind,
+  DingTalkServiceSpec,
+  DingTalkServiceStatus,
+);
+export type DingTalkService = z.output<typeof DingTalkService>;
+
+export const dingTalkServiceDefinition: KindDefinition = {
+  ...DingTalkServiceGvk,
+  listKind: 'DingTalkServiceList',
+  plural: DINGTALK_SERVICE_PLURAL,
+  singular: 'dingtalkservice',
+  shortNames: ['dts'],
+  description:
+    'DingTalkService says where notifications can go (DingTalk groups through their custom robots, members through an app robot) and with which credentials. AlarmRules send to it.',
+  spec: DingTalkServiceSpec,
+  status: DingTalkServiceStatus,
+  printerColumns: readinessColumns,
+};
