@@ -1,0 +1,9 @@
+export type { DingTalkClient, DingTalkUser, GroupTarget, MemberApp, MemberSendResult } from './client.ts';
+export { createDingTalkClient } from './client.ts';
+export type { ErrorClass } from './errors.ts';
+export { DingTalkError, DingTalkErrorCode, isDingTalkError } from './errors.ts';
+export type { GroupMessage } from './group-message.ts';
+export type { MemberMessage } from './member-message.ts';
+export type { ClientHooks, DingTalkClientOptions, RequestResult } from './options.ts';
+export type { AppCredentials } from './token-cache.ts';
+export { redactToken, resolveWebhook } from './webhook-url.ts';

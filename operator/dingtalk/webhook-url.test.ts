@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { DingTalkErrorCode } from './errors.ts';
+import { resolveWebhook } from './webhook-url.ts';
+
+const token = 'f'.repeat(64);
+const policy = {
+  oapiBaseUrl: 'https://oapi.dingtalk.com',
+  allowedHosts: ['oapi.dingtalk.com', 'proxy.internal:8443'],
+};
+const send = (webhook: string, secret?: string) =>
+  resolveWebhook(webhook, policy).sendUrl({ secret, nowMs: 1700000000000 }).href;
+
+describe('resolveWebhook', () => {
+  it('sends a bare access_token to the configured oapi base URL', () => {
+    expect(send(token)).toBe(`https://oapi.dingtalk.com/robot/send?access_token=${token}`);
+  });
+
+  it('accepts the full URL DingTalk shows', () => {
+    expect(send(`https://oapi.dingtalk.com/robot/send?access_token=${token}`)).toBe(
+      `https://oapi.dingtalk.com/robot/send?access_token=${token}`,
+    );
+  });
+
+  it('replaces a stale timestamp and sign stored in the URL instead of appending again', () => {
+    const stored = `https://oapi.dingtalk.com/robot/send?access_token=${token}&timestamp=1&sign=old`;
+    const url = new URL(send(stored, 'SECabc'));
+    expect(url.searchParams.getAll('timestamp')).toEqual(['1700000000000']);
+    expect(url.searchParams.getAll('sign')).toHaveLength(1);
+  });
+
+  it('allows a host:port entry only on that port', () => {
+    expect(send(`https://proxy.internal:8443/robot/send?access_token=${token}`)).toContain(
+      'proxy.internal:8443',
+    );
+    expect(() => send(`https://proxy.internal:9999/robot/send?access_token=${token}`)).toThrow(
+      expect.objectContaining({ code: DingTalkErrorCode.hostNotAllowed }),
+    );
+  });
+
+  it('refuses a host outside the allow-list, without quoting the token', () => {
+    const attempt = () => send(`http://kubernetes.default.svc/robot/send?access_token=${token}`);
+    expect(attempt).toThrow(
+      expect.objectContaining({ code: DingTalkErrorCode.hostNotAllowed, errorClass: 'permanent' }),
+    );
+    expect(attempt).not.toThrow(token);
+  });
+
+  it('refuses a URL without access_token and text that is neither URL nor token', () => {
+    expect(() => send('https://oapi.dingtalk.com/robot/send')).toThrow(/no access_token/);
+    expect(() => send('not a token')).toThrow(
+      expect.objectContaining({ code: DingTalkErrorCode.invalidWebhook }),
+    );
+  });
+
+  it('masks the access_token for logs', () => {
+    const { redacted } = resolveWebhook(token, policy);
+    expect(redacted).toBe('https://oapi.dingtalk.com/robot/send?access_token=***ffff');
+    expect(redacted).not.toContain(token);
+  });
+});
