@@ -38,6 +38,10 @@ function sanitize(node: JsonSchema, path: string): JsonSchema {
   if (Array.isArray(out.type)) throw new Error(`${path || '<root>'}: type arrays are not structural`);
   if (out.nullable) throw new Error(`${path || '<root>'}: nullable fields are not used in this API`);
 
+  if (isEmptySchema(out.additionalProperties)) {
+    delete out.additionalProperties;
+    out['x-kubernetes-preserve-unknown-fields'] = true;
+  }
   if (out.properties) {
     delete out.additionalProperties;
     const properties: Record<string, JsonSchema> = {};
@@ -49,9 +53,6 @@ function sanitize(node: JsonSchema, path: string): JsonSchema {
       properties[name] = sanitize(child, childPath);
     }
     out.properties = properties;
-  } else if (isEmptySchema(out.additionalProperties)) {
-    delete out.additionalProperties;
-    out['x-kubernetes-preserve-unknown-fields'] = true;
   } else if (typeof out.additionalProperties === 'object') {
     out.additionalProperties = sanitize(out.additionalProperties as JsonSchema, `${path}.*`);
   }

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { parseAlarmRule } from './parse.ts';
+
+function rule(spec: Record<string, unknown>) {
+  return { apiVersion: 'dingtalk.alarming.io/v1alpha1', kind: 'AlarmRule', metadata: { name: 'r' }, spec };
+}
+
+const services = [{ name: 'ops' }];
+
+describe('AlarmRule', () => {
+  it("defaults grouping to Alertmanager's 30s / 5m / 4h with resolved notifications, markdown, not suspended", () => {
+    const { spec } = parseAlarmRule(rule({ services }));
+    expect(spec.grouping).toEqual({
+      groupWait: '30s',
+      groupInterval: '5m',
+      repeatInterval: '4h',
+      sendResolved: true,
+    });
+    expect(spec.message.type).toBe('markdown');
+    expect(spec.match).toEqual({});
+    expect(spec.suspend).toBe(false);
+  });
+
+  it('defaults the time zone of windows to UTC', () => {
+    const { spec } = parseAlarmRule(
+      rule({ services, timeWindows: { mute: [{ start: '22:00', end: '06:00' }] } }),
+    );
+    expect(spec.timeWindows?.timeZone).toBe('UTC');
+  });
+
+  it.each([
+    ['no services', {}, 'spec.services'],
+    [
+      'a service listed twice',
+      { services: [{ name: 'ops' }, { name: 'ops' }] },
+      'spec.services: each service may be listed once',
+    ],
+    [
+      'groups without Group in sendTo',
+      { services: [{ name: 'ops', sendTo: ['Member'], groups: ['Ops'] }] },
+      'spec.services[0].groups: groups are listed but sendTo does not contain Group',
+    ],
+    [
+      'a bad duration',
+      { services, grouping: { groupWait: '30 seconds' } },
+      'spec.grouping.groupWait: must be a duration',
+    ],
+    [
+      'a link message without url',
+      { services, message: { type: 'link' } },
+      'spec.message.url: link and actionCard messages need url',
+    ],
+    [
+      'mentions in a link message',
+      { services, message: { type: 'link', url: 'https://x', mentions: { atAll: true } } },
+      'spec.message.mentions: link messages cannot @-mention anyone',
+    ],
+    [
+      'an actionCard override without url',
+      { services, message: { overrides: [{ severity: 'critical', type: 'actionCard' }] } },
+      'spec.message.overrides[0].url',
+    ],
+    [
+      'a window that starts when it ends',
+      { services, timeWindows: { active: [{ start: '09:00', end: '09:00' }] } },
+      'spec.timeWindows.active[0].end',
+    ],
+    [
+      'a time of 25:00',
+      { services, timeWindows: { mute: [{ start: '25:00', end: '26:00' }] } },
+      'spec.timeWindows.mute[0].start: must be HH:MM',
+    ],
+    [
+      'In without values',
+      { services, match: { labels: { matchExpressions: [{ key: 'team', operator: 'In' }] } } },
+      'spec.match.labels.matchExpressions[0].values',
+    ],
+  ])('rejects %s, naming the field', (_, spec, expected) => {
+    expect(() => parseAlarmRule(rule(spec))).toThrow(expected);
+  });
+});
