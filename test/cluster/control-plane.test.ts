@@ -65,6 +65,10 @@ describe('local control plane', () => {
       );
     });
 
+    const ref = { group, version: 'v1', namespace: ns.name, plural: 'gadgets' };
+    // Established can precede the moment the new resource is served; a watch opened earlier ends with 404.
+    await eventually(() => custom.listNamespacedCustomObject(ref).then(() => true));
+
     const seen: string[] = [];
     const watch = await new Watch(kc).watch(
       `/apis/${group}/v1/namespaces/${ns.name}/gadgets`,
@@ -73,15 +77,10 @@ describe('local control plane', () => {
       () => undefined,
     );
     try {
-      const ref = { group, version: 'v1', namespace: ns.name, plural: 'gadgets' };
-      await eventually(() =>
-        custom
-          .createNamespacedCustomObject({
-            ...ref,
-            body: { apiVersion: `${group}/v1`, kind: 'Gadget', metadata: { name: 'g1' }, spec: { size: 3 } },
-          })
-          .then(() => true),
-      );
+      await custom.createNamespacedCustomObject({
+        ...ref,
+        body: { apiVersion: `${group}/v1`, kind: 'Gadget', metadata: { name: 'g1' }, spec: { size: 3 } },
+      });
       await eventually(() => (seen.includes('ADDED g1') ? true : undefined));
 
       await custom.patchNamespacedCustomObjectStatus(

@@ -3,7 +3,7 @@
 # Usage: down.sh [RUN_DIR]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-RUN_DIR=${1:-$RUN_DIR}
+RUN_DIR=$(realpath -m "${1:-$RUN_DIR}")
 [ -d "$RUN_DIR" ] || exit 0
 for name in kube-controller-manager apiserver etcd; do
   pidfile=$RUN_DIR/$name.pid

@@ -4,7 +4,7 @@
 # Usage: up.sh [RUN_DIR]   (default: the cache's run/default)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-RUN_DIR=${1:-$RUN_DIR}
+RUN_DIR=$(realpath -m "${1:-$RUN_DIR}")
 
 if [ -f "$RUN_DIR/apiserver.pid" ] && kill -0 "$(cat "$RUN_DIR/apiserver.pid")" 2>/dev/null; then
   log "already running: $RUN_DIR/admin.kubeconfig"
