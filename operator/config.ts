@@ -1,0 +1,330 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+/**
+ * The operator's configuration: every setting is a flag and an environment variable (the flag wins),
+ * given as text and validated here. `configSchema` is the single source: its fields carry their flag,
+ * environment variable and description as metadata, so reference docs can be generated from it.
+ */
+
+const DURATION_PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Parses `1h30m`, `15s`, `250ms` into milliseconds; undefined when it is not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (!DURATION_PATTERN.test(trimmed)) return undefined;
+  let total = 0;
+  for (const [, amount, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(amount) * UNIT_MS[unit as string];
+  }
+  return Math.round(total);
+}
+
+function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/** A text setting that turns into T, or fails with `message` (phrased to follow the setting's name). */
+function setting<T>(message: string, parse: (raw: string) => T | undefined) {
+  return z.string().transform((raw, ctx) => {
+    const value = parse(raw.trim());
+    if (value === undefined) {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+function integer(min: number, max: number) {
+  return setting(`must be an integer between ${min} and ${max}`, (raw) => {
+    if (!/^-?\d+$/.test(raw)) return undefined;
+    const value = Number(raw);
+    return value >= min && value <= max ? value : undefined;
+  });
+}
+
+function duration(minMs: number, maxMs: number) {
+  return setting(
+    `must be a duration such as 15s, 30m or 24h, between ${formatDuration(minMs)} and ${formatDuration(maxMs)}`,
+    (raw) => {
+      const ms = parseDuration(raw);
+      return ms !== undefined && ms >= minMs && ms <= maxMs ? ms : undefined;
+    },
+  );
+}
+
+function boolean() {
+  return setting('must be true or false', (raw) => {
+    const lower = raw.toLowerCase();
+    if (['true', '1', 'yes'].includes(lower)) return true;
+    if (['false', '0', 'no'].includes(lower)) return false;
+    return undefined;
+  });
+}
+
+function baseUrl() {
+  return setting(
+    'must be an http(s) URL without query or fragment, e.g. https://oapi.dingtalk.com',
+    (raw) => {
+      if (!URL.canParse(raw)) return undefined;
+      const url = new URL(raw);
+      if (!['http:', 'https:'].includes(url.protocol) || url.search || url.hash) return undefined;
+      return url.toString().replace(/\/$/, '');
+    },
+  );
+}
+
+function list(item: RegExp, message: string) {
+  return setting(message, (raw) => {
+    const items = raw
+      .split(',')
+      .map((part) => part.trim().toLowerCase())
+      .filter(Boolean);
+    return items.every((part) => item.test(part)) ? items : undefined;
+  });
+}
+
+interface Source {
+  flag: string;
+  env?: string;
+  description: string;
+}
+
+function describe<S extends z.ZodType>(schema: S, source: Source): S {
+  return schema.meta(source as unknown as Record<string, unknown>);
+}
+
+export const configSchema = z
+  .object({
+    kubeconfig: describe(z.string().min(1).optional(), {
+      flag: '--kubeconfig',
+      description:
+        'Path to a kubeconfig. Default: in-cluster credentials when KUBERNETES_SERVICE_HOST is set, otherwise $KUBECONFIG or ~/.kube/config.',
+    }),
+    namespaces: describe(list(DNS_LABEL, 'must be a comma-separated list of namespace names').prefault(''), {
+      flag: '--namespaces',
+      env: 'DINGTALK_OPERATOR_NAMESPACES',
+      description: 'Namespaces to watch, comma-separated. Default: all namespaces.',
+    }),
+    workers: describe(integer(1, 64).prefault('4'), {
+      flag: '--workers',
+      env: 'DINGTALK_OPERATOR_WORKERS',
+      description: 'Concurrent reconciles per controller.',
+    }),
+    leaderElect: describe(boolean().prefault('true'), {
+      flag: '--leader-elect',
+      env: 'DINGTALK_OPERATOR_LEADER_ELECT',
+      description: 'Elect a leader through a Lease so only one replica runs controllers and dispatch.',
+    }),
+    leaseName: describe(
+      setting('must be a DNS subdomain name', (raw) => (DNS_NAME.test(raw) ? raw : undefined)).prefault(
+        'dingtalk-operator-leader',
+      ),
+      {
+        flag: '--leader-election-lease',
+        env: 'DINGTALK_OPERATOR_LEASE_NAME',
+        description: 'Name of the leader election Lease.',
+      },
+    ),
+    leaseNamespace: describe(
+      setting('must be a namespace name', (raw) => (DNS_LABEL.test(raw) ? raw : undefined)),
+      {
+        flag: '--leader-election-namespace',
+        env: 'POD_NAMESPACE',
+        description: "Namespace of the Lease. Default: the pod's own namespace, else `default`.",
+      },
+    ),
+    identity: describe(z.string().trim().min(1, 'must not be empty'), {
+      flag: '--leader-election-identity',
+      env: 'POD_NAME',
+      description: 'This replica in the Lease and in events. Default: the host name.',
+    }),
+    leaseDuration: describe(duration(1000, 600_000).prefault('15s'), {
+      flag: '--lease-duration',
+      env: 'DINGTALK_OPERATOR_LEASE_DURATION',
+      description: 'How long followers wait, after the Lease last changed, before taking over.',
+    }),
+    renewDeadline: describe(duration(500, 600_000).prefault('10s'), {
+      flag: '--renew-deadline',
+      env: 'DINGTALK_OPERATOR_RENEW_DEADLINE',
+      description: 'How long the leader keeps retrying a renewal before it gives up leading (and exits).',
+    }),
+    retryPeriod: describe(duration(100, 60_000).prefault('2s'), {
+      flag: '--retry-period',
+      env: 'DINGTALK_OPERATOR_RETRY_PERIOD',
+      description: 'Interval between Lease acquire and renew attempts.',
+    }),
+    healthAddress: describe(
+      setting('must be an IP address or host name', (raw) =>
+        raw && !/\s/.test(raw) ? raw : undefined,
+      ).prefault('0.0.0.0'),
+      {
+        flag: '--health-address',
+        env: 'DINGTALK_OPERATOR_HEALTH_ADDRESS',
+        description: 'Bind address of the /healthz, /readyz and /metrics server.',
+      },
+    ),
+    healthPort: describe(integer(0, 65535).prefault('8081'), {
+      flag: '--health-port',
+      env: 'DINGTALK_OPERATOR_HEALTH_PORT',
+      description: 'Port of the /healthz, /readyz and /metrics server (0 picks a free port).',
+    }),
+    logLevel: describe(
+      setting(`must be one of ${LOG_LEVELS.join(', ')}`, (raw) =>
+        LOG_LEVELS.find((level) => level === raw.toLowerCase()),
+      ).prefault('info'),
+      { flag: '--log-level', env: 'DINGTALK_OPERATOR_LOG_LEVEL', description: 'Log level.' },
+    ),
+    revalidateInterval: describe(duration(10_000, 7 * 24 * 3_600_000).prefault('30m'), {
+      flag: '--revalidate-interval',
+      env: 'DINGTALK_OPERATOR_REVALIDATE_INTERVAL',
+      description: 'How often every DingTalkService is validated again when nothing changed.',
+    }),
+    dingtalkRobotUrl: describe(baseUrl().prefault('https://oapi.dingtalk.com'), {
+      flag: '--dingtalk-robot-url',
+      env: 'DINGTALK_OPERATOR_ROBOT_URL',
+      description: 'Base URL of the group robot API (robot/send) and the legacy topapi.',
+    }),
+    dingtalkApiUrl: describe(baseUrl().prefault('https://api.dingtalk.com'), {
+      flag: '--dingtalk-api-url',
+      env: 'DINGTALK_OPERATOR_API_URL',
+      description: 'Base URL of the new DingTalk API (access tokens, robot batchSend).',
+    }),
+    allowedWebhookHosts: describe(
+      list(DNS_NAME, 'must be a comma-separated list of host names').prefault('oapi.dingtalk.com'),
+      {
+        flag: '--allowed-webhook-hosts',
+        env: 'DINGTALK_OPERATOR_ALLOWED_WEBHOOK_HOSTS',
+        description: 'Hosts a group webhook URL may point at; anything else is refused.',
+      },
+    ),
+    shutdownGracePeriod: describe(duration(0, 600_000).prefault('25s'), {
+      flag: '--shutdown-grace-period',
+      env: 'DINGTALK_OPERATOR_SHUTDOWN_GRACE_PERIOD',
+      description: 'How long running work may take to finish on SIGTERM before it is aborted.',
+    }),
+    robotRateLimit: describe(integer(1, 20).prefault('20'), {
+      flag: '--robot-rate-limit',
+      env: 'DINGTALK_OPERATOR_ROBOT_RATE_LIMIT',
+      description: 'Messages per minute per group robot; DingTalk blocks a robot for 10 minutes above 20.',
+    }),
+    eventTtl: describe(duration(60_000, 365 * 24 * 3_600_000).prefault('24h'), {
+      flag: '--event-ttl',
+      env: 'DINGTALK_OPERATOR_EVENT_TTL',
+      description: 'How long a finished AlarmEvent is kept before it is deleted.',
+    }),
+  })
+  .superRefine((config, ctx) => {
+    if (config.renewDeadline >= config.leaseDuration) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['renewDeadline'],
+        message: 'must be shorter than --lease-duration',
+      });
+    }
+    if (config.retryPeriod * 1.2 >= config.renewDeadline) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retryPeriod'],
+        message: 'must be shorter than --renew-deadline divided by 1.2',
+      });
+    }
+  });
+
+export type OperatorConfig = z.output<typeof configSchema>;
+type ConfigKey = keyof typeof configSchema.shape;
+
+function sourceOf(key: ConfigKey): Source {
+  return configSchema.shape[key].meta() as unknown as Source;
+}
+
+export interface ConfigInput {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Reads flags and environment; throws ConfigError with one line per bad value. */
+export function loadConfig(
+  { argv, env }: ConfigInput = { argv: process.argv.slice(2), env: process.env },
+): OperatorConfig {
+  const keys = Object.keys(configSchema.shape) as ConfigKey[];
+  const flagToKey = new Map(keys.map((key) => [sourceOf(key).flag.slice(2), key]));
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries([...flagToKey.keys()].map((flag) => [flag, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    throw new ConfigError([err instanceof Error ? err.message : String(err)]);
+  }
+
+  const raw: Partial<Record<ConfigKey, string>> = {};
+  const origin: Partial<Record<ConfigKey, string>> = {};
+  for (const key of keys) {
+    const { flag, env: envName } = sourceOf(key);
+    const fromFlag = flags[flag.slice(2)];
+    if (typeof fromFlag === 'string') {
+      raw[key] = fromFlag;
+      origin[key] = flag;
+    } else if (envName && env[envName] !== undefined && env[envName] !== '') {
+      raw[key] = env[envName];
+      origin[key] = envName;
+    }
+  }
+  raw.identity ??= hostname();
+  raw.leaseNamespace ??= serviceAccountNamespace() ?? 'default';
+
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const key = issue.path[0] as ConfigKey | undefined;
+      if (!key) return issue.message;
+      const name = origin[key] ?? sourceOf(key).flag;
+      const given = raw[key];
+      return given === undefined
+        ? `${name} ${issue.message}`
+        : `${name} ${issue.message} (got ${JSON.stringify(given)})`;
+    }),
+  );
+}
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+function serviceAccountNamespace(): string | undefined {
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The cluster credentials: --kubeconfig when given; in-cluster when running in a pod (checked first
+ * because loadFromDefault would prefer a stray ~/.kube/config); otherwise $KUBECONFIG or ~/.kube/config.
+ */
+export function loadKubeConfig(
+  config: Pick<OperatorConfig, 'kubeconfig'>,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else if (env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
+  else kubeConfig.loadFromDefault();
+  return kubeConfig;
+}

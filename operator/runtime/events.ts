@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { EventsV1Api, type KubeConfig, V1MicroTime } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { redactUrl } from './logger.ts';
+import { truncateUtf8 } from './text.ts';
+
+/**
+ * Kubernetes Events (events.k8s.io/v1) for state transitions: a condition that flips, a test message
+ * sent. Never one per reconcile loop. The same (object, type, reason, note) within the de-duplication
+ * window is recorded once.
+ *
+ * Callers must not put secret values in `note` or `reason`: events are readable by anyone who can
+ * list events in the namespace. As a last line of defence credential query values in URLs are
+ * redacted, which does not make it safe to pass a secret.
+ */
+
+export interface EventTarget {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
+}
+
+export interface EventInput {
+  type: 'Normal' | 'Warning';
+  /** CamelCase, e.g. `CredentialsInvalid`. */
+  reason: string;
+  /** What the controller did or failed to do, e.g. `Validate`, `SendTest`. */
+  action: string;
+  /** Human-readable, already free of secrets; truncated to 1 KiB as the API requires. */
+  note: string;
+}
+
+export interface EventRecorderOptions {
+  kubeConfig: KubeConfig;
+  /** e.g. `dingtalk.alarming.io/dingtalkservice-controller`. */
+  reportingController: string;
+  /** This replica, e.g. the pod name. */
+  reportingInstance: string;
+  logger: Logger;
+  dedupWindowMs?: number;
+}
+
+const MAX_NOTE_BYTES = 1024;
+
+export class EventRecorder {
+  readonly #api: EventsV1Api;
+  readonly #options: EventRecorderOptions;
+  readonly #recent = new Map<string, number>();
+
+  constructor(options: EventRecorderOptions) {
+    this.#options = options;
+    this.#api = options.kubeConfig.makeApiClient(EventsV1Api);
+  }
+
+  /** Records the event; failures are logged, never thrown (an event is not worth failing a reconcile). */
+  async record(regarding: EventTarget, event: EventInput): Promise<boolean> {
+    const { name, namespace, uid } = regarding.metadata ?? {};
+    if (!name || !namespace) return false;
+    const note = truncateUtf8(redactUrl(event.note), MAX_NOTE_BYTES);
+    if (this.#isDuplicate([uid ?? `${namespace}/${name}`, event.type, event.reason, note].join('\u0000'))) {
+      return false;
+    }
+    try {
+      await this.#api.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { name: `${name}.${randomBytes(8).toString('hex')}`, namespace },
+          eventTime: new V1MicroTime(),
+          type: event.type,
+          reason: event.reason,
+          action: event.action,
+          note,
+          reportingController: this.#options.reportingController,
+          reportingInstance: this.#options.reportingInstance,
+          regarding: {
+            apiVersion: regarding.apiVersion,
+            kind: regarding.kind,
+            name,
+            namespace,
+            uid,
+            resourceVersion: regarding.metadata?.resourceVersion,
+          },
+        },
+      });
+      return true;
+    } catch (err) {
+      this.#options.logger.warn({ err, reason: event.reason, namespace, name }, 'could not record event');
+      return false;
+    }
+  }
+
+  #isDuplicate(fingerprint: string): boolean {
+    const now = Date.now();
+    const window = this.#options.dedupWindowMs ?? 60_000;
+    for (const [key, at] of this.#recent) {
+      if (now - at >= window) this.#recent.delete(key);
+    }
+    if (this.#recent.has(fingerprint)) return true;
+    this.#recent.set(fingerprint, now);
+    return false;
+  }
+}

@@ -1,0 +1,350 @@
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { type Logger, pino } from 'pino';
+import { KubeApiError, type KubeStatus, toKubeApiError, WatchExpiredError } from '../errors.ts';
+import { kubeGet } from './kube-fetch.ts';
+import { sleep } from './timers.ts';
+
+/**
+ * A list+watch cache for one collection (core kinds and custom resources alike).
+ *
+ * Built on a raw fetch (kube-fetch.ts) rather than client-node's Watch or makeInformer: Watch only hands
+ * out its AbortController after the response headers arrive (a hanging connect cannot be stopped), keeps
+ * a private 30 s inactivity timer that is shorter than the API server's bookmark interval, and drops the
+ * Status body of a failed request; makeInformer stops on any error but 410 and reports stop() as an
+ * error (kubernetes-typescript.md §1.5).
+ *
+ * Loop: paginated list → watch from the list's resourceVersion (bookmarks on, server timeout with
+ * jitter) → on a clean close re-watch from the last resourceVersion → on 410 Gone relist → on anything
+ * else back off (1 s → 30 s, jittered) and retry, forever. A watchdog aborts a watch that has been
+ * silent (bookmarks included) for twice the server timeout, which is how half-open connections end.
+ *
+ * Cached objects are deep-frozen and shared read-only; handlers receive the event type, the key and
+ * those frozen objects. Clone (structuredClone) before changing anything.
+ */
+
+export type ObjectKey = string;
+
+interface EventBase<T> {
+  key: ObjectKey;
+  namespace: string;
+  name: string;
+  object: Readonly<T>;
+}
+export type InformerEvent<T> =
+  | (EventBase<T> & { type: 'add' })
+  | (EventBase<T> & { type: 'update'; oldObject: Readonly<T> })
+  | (EventBase<T> & { type: 'delete' });
+export type InformerHandler<T> = (event: InformerEvent<T>) => void;
+
+export interface InformerOptions {
+  kubeConfig: KubeConfig;
+  /** Collection path, e.g. from collectionPath(): /api/v1/namespaces/ns/configmaps, /apis/g/v/plural. */
+  path: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Objects per list page. */
+  pageSize?: number;
+  /** Server-side watch timeout; each watch adds up to 10 % jitter so replicas do not reconnect in step. */
+  timeoutSeconds?: number;
+  /** Silence after which a watch is presumed dead; default twice the (jittered) server timeout. */
+  idleTimeoutMs?: number;
+  backoff?: { initialMs?: number; maxMs?: number };
+  logger?: Logger;
+}
+
+type Entry = KubernetesObject & { metadata: { name: string; namespace?: string; resourceVersion?: string } };
+
+interface WatchEventLine {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: Entry & KubeStatus;
+}
+
+const IDLE = Symbol('watch idle');
+const MIN_HEALTHY_WATCH_MS = 1000;
+
+export function objectKey(obj: KubernetesObject): ObjectKey {
+  const { namespace, name } = obj.metadata ?? {};
+  return namespace ? `${namespace}/${name}` : `${name}`;
+}
+
+export function splitKey(key: ObjectKey): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return slash === -1
+    ? { namespace: '', name: key }
+    : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+export class Informer<T extends KubernetesObject = KubernetesObject> {
+  readonly path: string;
+  readonly #options: InformerOptions;
+  readonly #log: Logger;
+  readonly #handlers = new Set<InformerHandler<T>>();
+  #cache = new Map<ObjectKey, Readonly<T>>();
+  #resourceVersion: string | undefined;
+  #synced = false;
+  readonly #syncWaiters: Array<() => void> = [];
+  #lastError: unknown;
+  #failures = 0;
+  #stop: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(options: InformerOptions) {
+    this.#options = options;
+    this.path = options.path;
+    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ informer: options.path });
+  }
+
+  /** Subscribes to add/update/delete; returns the unsubscribe function. */
+  onEvent(handler: InformerHandler<T>): () => void {
+    this.#handlers.add(handler);
+    return () => this.#handlers.delete(handler);
+  }
+
+  start(): void {
+    if (this.#loop) return;
+    this.#stop = new AbortController();
+    this.#loop = this.#run(this.#stop.signal);
+  }
+
+  /** Ends the watch quietly: an aborted request is not an error. */
+  async stop(): Promise<void> {
+    this.#stop?.abort();
+    await this.#loop;
+    this.#loop = undefined;
+  }
+
+  /** True once the first list has been applied; stays true across relists, as in client-go. */
+  hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  waitForSync(signal?: AbortSignal): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal?.reason ?? new Error('aborted'));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#syncWaiters.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  /** The last list or watch failure since the last success, for readiness detail. */
+  get lastError(): unknown {
+    return this.#lastError;
+  }
+
+  /** The resourceVersion the next watch starts from. */
+  get resourceVersion(): string | undefined {
+    return this.#resourceVersion;
+  }
+
+  get(namespace: string, name: string): Readonly<T> | undefined {
+    return this.#cache.get(namespace ? `${namespace}/${name}` : name);
+  }
+
+  getByKey(key: ObjectKey): Readonly<T> | undefined {
+    return this.#cache.get(key);
+  }
+
+  /** Every cached object, or those of one namespace. */
+  list(namespace?: string): Readonly<T>[] {
+    const all = [...this.#cache.values()];
+    return namespace === undefined ? all : all.filter((obj) => (obj.metadata?.namespace ?? '') === namespace);
+  }
+
+  async #run(stop: AbortSignal): Promise<void> {
+    while (!stop.aborted) {
+      try {
+        if (this.#resourceVersion === undefined) await this.#relist(stop);
+        const healthy = await this.#watch(stop);
+        if (!healthy) await this.#backoff(stop);
+      } catch (err) {
+        if (stop.aborted) return;
+        if (err === IDLE) {
+          this.#log.info('watch silent for too long; reconnecting');
+        } else if (isGone(err)) {
+          this.#log.info({ resourceVersion: this.#resourceVersion }, 'resourceVersion expired; relisting');
+          this.#resourceVersion = undefined;
+        } else {
+          this.#lastError = err;
+          this.#log.warn({ err }, 'list/watch failed; retrying');
+          await this.#backoff(stop);
+        }
+      }
+    }
+  }
+
+  async #relist(stop: AbortSignal): Promise<void> {
+    const { kubeConfig, labelSelector, fieldSelector, pageSize = 500 } = this.#options;
+    const next = new Map<ObjectKey, Readonly<T>>();
+    let continueToken: string | undefined;
+    let resourceVersion: string | undefined;
+    do {
+      const response = await kubeGet(
+        kubeConfig,
+        this.path,
+        { limit: pageSize, continue: continueToken, labelSelector, fieldSelector },
+        stop,
+      );
+      const page = (await response.json()) as {
+        apiVersion?: string;
+        kind?: string;
+        metadata?: { continue?: string; resourceVersion?: string };
+        items?: T[];
+      };
+      const kind = page.kind?.replace(/List$/, '');
+      for (const item of page.items ?? []) {
+        const obj = deepFreeze({ apiVersion: page.apiVersion, kind, ...item });
+        next.set(objectKey(obj), obj);
+      }
+      continueToken = page.metadata?.continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion;
+    } while (continueToken);
+
+    const previous = this.#cache;
+    this.#cache = next;
+    this.#resourceVersion = resourceVersion;
+    this.#succeeded();
+    for (const [key, obj] of next) {
+      const old = previous.get(key);
+      if (!old) this.#emit('add', key, obj);
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.#replaced(key, old, obj);
+    }
+    for (const [key, old] of previous) {
+      if (!next.has(key)) this.#emit('delete', key, old);
+    }
+    if (!this.#synced) {
+      this.#synced = true;
+      for (const resolve of this.#syncWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** Watches until the server closes the stream; false when it closed too soon to count as healthy. */
+  async #watch(stop: AbortSignal): Promise<boolean> {
+    const { kubeConfig, labelSelector, fieldSelector, timeoutSeconds = 300 } = this.#options;
+    const serverTimeout = Math.round(timeoutSeconds * (1 + Math.random() * 0.1));
+    const idleMs = this.#options.idleTimeoutMs ?? serverTimeout * 2000;
+    const attempt = new AbortController();
+    let idleTimer: NodeJS.Timeout | undefined;
+    const resetIdle = () => {
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => attempt.abort(IDLE), idleMs);
+    };
+    const started = Date.now();
+    let received = 0;
+    resetIdle();
+    try {
+      const response = await kubeGet(
+        kubeConfig,
+        this.path,
+        {
+          watch: true,
+          resourceVersion: this.#resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: serverTimeout,
+          labelSelector,
+          fieldSelector,
+        },
+        AbortSignal.any([stop, attempt.signal]),
+      );
+      if (!response.body) return false;
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for await (const chunk of response.body) {
+        resetIdle();
+        buffered += decoder.decode(chunk, { stream: true });
+        let newline = buffered.indexOf('\n');
+        while (newline !== -1) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          if (line) {
+            this.#apply(JSON.parse(line) as WatchEventLine);
+            received++;
+          }
+          newline = buffered.indexOf('\n');
+        }
+      }
+      return received > 0 || Date.now() - started >= MIN_HEALTHY_WATCH_MS;
+    } catch (err) {
+      throw attempt.signal.aborted && attempt.signal.reason === IDLE ? IDLE : err;
+    } finally {
+      clearTimeout(idleTimer);
+      attempt.abort();
+    }
+  }
+
+  #apply(event: WatchEventLine): void {
+    const obj = event.object;
+    if (event.type === 'ERROR') {
+      if (obj.code === 410) throw new WatchExpiredError(obj.message ?? 'watch expired');
+      throw new KubeApiError(obj.code ?? 500, obj);
+    }
+    this.#resourceVersion = obj.metadata?.resourceVersion ?? this.#resourceVersion;
+    this.#succeeded();
+    if (event.type === 'BOOKMARK') return;
+    const frozen = deepFreeze(obj) as unknown as Readonly<T>;
+    const key = objectKey(frozen);
+    const old = this.#cache.get(key);
+    if (event.type === 'DELETED') {
+      this.#cache.delete(key);
+      this.#emit('delete', key, frozen);
+      return;
+    }
+    this.#cache.set(key, frozen);
+    if (old) this.#replaced(key, old, frozen);
+    else this.#emit('add', key, frozen);
+  }
+
+  /** A new uid under the same name is a delete and a create, not an update. */
+  #replaced(key: ObjectKey, old: Readonly<T>, obj: Readonly<T>): void {
+    if (old.metadata?.uid && old.metadata.uid !== obj.metadata?.uid) {
+      this.#emit('delete', key, old);
+      this.#emit('add', key, obj);
+    } else {
+      this.#emit('update', key, obj, old);
+    }
+  }
+
+  #emit(type: InformerEvent<T>['type'], key: ObjectKey, object: Readonly<T>, oldObject?: Readonly<T>): void {
+    const { namespace, name } = splitKey(key);
+    const event = (
+      type === 'update'
+        ? { type, key, namespace, name, object, oldObject }
+        : { type, key, namespace, name, object }
+    ) as InformerEvent<T>;
+    for (const handler of this.#handlers) {
+      try {
+        handler(event);
+      } catch (err) {
+        this.#log.error({ err, key, type }, 'informer event handler threw');
+      }
+    }
+  }
+
+  #succeeded(): void {
+    this.#failures = 0;
+    this.#lastError = undefined;
+  }
+
+  async #backoff(stop: AbortSignal): Promise<void> {
+    const { initialMs = 1000, maxMs = 30_000 } = this.#options.backoff ?? {};
+    const delay = Math.min(initialMs * 2 ** this.#failures, maxMs) * (0.8 + 0.4 * Math.random());
+    this.#failures++;
+    await sleep(Math.min(delay, maxMs), stop);
+  }
+}
+
+function isGone(err: unknown): boolean {
+  return err instanceof WatchExpiredError || toKubeApiError(err)?.status === 410;
+}
+
+function deepFreeze<O>(value: O): O {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,120 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The operator's Prometheus metrics on a registry of its own (so tests and several operators in one
+ * process do not collide). Other modules record through the small functions below rather than
+ * touching metric objects, which keeps label names and values in one place.
+ */
+
+export type ReconcileResult = 'success' | 'requeue' | 'error' | 'terminal';
+
+/**
+ * How a DingTalk call ended: `ok`; `errcode` (HTTP 200 with a non-zero errcode); `rate_limited`
+ * (DingTalk's throttling codes or 429); `client_error`/`server_error` (HTTP 4xx/5xx); `network`
+ * (no answer: DNS, TLS, timeout).
+ */
+export type DingTalkResultClass =
+  | 'ok'
+  | 'errcode'
+  | 'rate_limited'
+  | 'client_error'
+  | 'server_error'
+  | 'network';
+
+const PREFIX = 'dingtalk_operator_';
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+
+  readonly reconcileTotal = new Counter({
+    name: `${PREFIX}reconcile_total`,
+    help: 'Reconciles by controller and result.',
+    labelNames: ['controller', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly reconcileErrors = new Counter({
+    name: `${PREFIX}reconcile_errors_total`,
+    help: 'Reconciles that failed (retried or terminal), by controller.',
+    labelNames: ['controller'] as const,
+    registers: [this.registry],
+  });
+
+  readonly reconcileDuration = new Histogram({
+    name: `${PREFIX}reconcile_duration_seconds`,
+    help: 'Time spent in reconcile, by controller.',
+    labelNames: ['controller'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly workqueueDepth = new Gauge({
+    name: `${PREFIX}workqueue_depth`,
+    help: 'Keys waiting to be reconciled, by controller.',
+    labelNames: ['controller'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectQueueDepths(),
+  });
+
+  readonly dingtalkRequests = new Counter({
+    name: `${PREFIX}dingtalk_requests_total`,
+    help: 'Requests to DingTalk by endpoint and result class.',
+    labelNames: ['endpoint', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly dingtalkRequestDuration = new Histogram({
+    name: `${PREFIX}dingtalk_request_duration_seconds`,
+    help: 'Duration of requests to DingTalk by endpoint.',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly tokenCache = new Counter({
+    name: `${PREFIX}token_cache_total`,
+    help: 'Access-token cache lookups by result (hit or miss).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly leader = new Gauge({
+    name: `${PREFIX}leader`,
+    help: '1 while this replica holds the leader lease.',
+    registers: [this.registry],
+  });
+
+  readonly #queueDepths = new Map<string, () => number>();
+
+  constructor({ processMetrics = true }: { processMetrics?: boolean } = {}) {
+    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+  }
+
+  recordReconcile(controller: string, result: ReconcileResult, seconds: number): void {
+    this.reconcileTotal.inc({ controller, result });
+    this.reconcileDuration.observe({ controller }, seconds);
+    if (result === 'error' || result === 'terminal') this.reconcileErrors.inc({ controller });
+  }
+
+  /** Reports the controller's queue depth at every scrape. */
+  observeQueueDepth(controller: string, depth: () => number): void {
+    this.#queueDepths.set(controller, depth);
+  }
+
+  recordDingTalkRequest(endpoint: string, result: DingTalkResultClass, seconds?: number): void {
+    this.dingtalkRequests.inc({ endpoint, result });
+    if (seconds !== undefined) this.dingtalkRequestDuration.observe({ endpoint }, seconds);
+  }
+
+  recordTokenCache(hit: boolean): void {
+    this.tokenCache.inc({ result: hit ? 'hit' : 'miss' });
+  }
+
+  setLeader(leading: boolean): void {
+    this.leader.set(leading ? 1 : 0);
+  }
+
+  #collectQueueDepths(): void {
+    for (const [controller, depth] of this.#queueDepths) this.workqueueDepth.set({ controller }, depth());
+  }
+}
