@@ -190,14 +190,20 @@ const SeverityOverride = withRules(
 export const MessageSpec = withRules(
   z.object({
     ...messageFields(true),
-    overrides: z
-      .array(SeverityOverride)
-      .max(SEVERITIES.length)
-      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['severity'] })
-      .optional()
-      .describe(
-        'Per-severity replacements for any of the fields above, e.g. @all and a red title for critical.',
-      ),
+    overrides: withRules(
+      z
+        .array(SeverityOverride)
+        .max(SEVERITIES.length)
+        .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['severity'] }),
+      'Per-severity replacements for any of the fields above, e.g. @all and a red title for critical.',
+      [
+        {
+          rule: 'self.all(o, self.exists_one(p, p.severity == o.severity))',
+          message: 'each severity may have one override',
+          holds: (overrides) => new Set(overrides.map((o) => o.severity)).size === overrides.length,
+        },
+      ],
+    ).optional(),
   }),
   'How notifications read: type, Liquid templates and @-mentions.',
   messageRules,
@@ -300,7 +306,6 @@ const Services = withRules(
     {
       rule: 'self.all(s, self.exists_one(t, t.name == s.name))',
       message: 'each service may be listed once',
-      reason: 'FieldValueDuplicate',
       holds: (refs) => new Set(refs.map((r) => r.name)).size === refs.length,
     },
   ],

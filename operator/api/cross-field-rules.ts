@@ -7,7 +7,8 @@ export interface CrossFieldRule<T> {
   message: string;
   /** Where the error is reported, relative to the object the rule sits on, e.g. `.groups`. */
   fieldPath?: `.${string}`;
-  reason?: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueDuplicate' | 'FieldValueForbidden';
+  // FieldValueDuplicate is left out: the API server prints only the value with it, not the message.
+  reason?: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueForbidden';
   /** The same rule in TypeScript, so parse helpers reject exactly what the API server rejects. */
   holds: (value: T) => boolean;
 }

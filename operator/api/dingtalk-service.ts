@@ -128,7 +128,6 @@ const Groups = withRules(
     {
       rule: 'self.all(g, self.exists_one(h, h.name == g.name))',
       message: 'group names must be unique',
-      reason: 'FieldValueDuplicate',
       holds: (groups) => new Set(groups.map((g) => g.name)).size === groups.length,
     },
   ],
