@@ -1,0 +1,53 @@
+import { controlPrefix } from './control-routes.ts';
+import {
+  type AppSpec,
+  type Fault,
+  type FaultTarget,
+  type MessageFilter,
+  type RobotSpec,
+  recordedMessageSchema,
+  statsSchema,
+  type UserSpec,
+} from './schemas.ts';
+
+export type EmulatorControl = ReturnType<typeof createEmulatorControl>;
+
+/** Typed access to a running emulator's control API, in-process or in another process. */
+export function createEmulatorControl(baseUrl: string) {
+  const call = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    const response = await fetch(new URL(`${controlPrefix}${path}`, baseUrl), {
+      method,
+      ...(body !== undefined && {
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    });
+    const json: unknown = await response.json();
+    if (!response.ok) throw new Error(`emulator control ${method} ${path}: ${JSON.stringify(json)}`);
+    return json;
+  };
+  const id = encodeURIComponent;
+
+  return {
+    reset: () => call('POST', '/reset'),
+    putRobot: (token: string, spec: RobotSpec = {}) => call('PUT', `/robots/${id(token)}`, spec),
+    putApp: (clientId: string, spec: AppSpec) => call('PUT', `/apps/${id(clientId)}`, spec),
+    putUser: (userId: string, spec: UserSpec) => call('PUT', `/users/${id(userId)}`, spec),
+    /** Invalidates the app's tokens early, as when DingTalk revokes them. */
+    revokeTokens: (clientId: string) => call('POST', `/apps/${id(clientId)}/revoke-tokens`),
+    /** Messages received, oldest first. */
+    async messages(filter: MessageFilter = {}) {
+      const query = new URLSearchParams(
+        Object.entries(filter).filter((entry): entry is [string, string] => !!entry[1]),
+      );
+      return recordedMessageSchema.array().parse(await call('GET', `/messages?${query}`));
+    },
+    async stats() {
+      return statsSchema.parse(await call('GET', '/stats'));
+    },
+    setFault: (target: FaultTarget, fault: Fault) => call('PUT', '/faults', { target, fault }),
+    clearFaults: () => call('DELETE', '/faults'),
+    /** Moves the emulator's clock forward: rate windows, blocks, signatures and tokens all follow it. */
+    advanceClock: (ms: number) => call('POST', '/clock/advance', { ms }),
+  };
+}

@@ -1,0 +1,88 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import {
+  advanceClockSchema,
+  appSpecSchema,
+  messageFilterSchema,
+  robotSpecSchema,
+  setFaultSchema,
+  userSpecSchema,
+} from './schemas.ts';
+import type { World } from './world.ts';
+
+export const controlPrefix = '/_control';
+
+/** The JSON control API tests use to arrange the emulated DingTalk and to read what it received. */
+export async function controlRoutes(server: FastifyInstance, world: World) {
+  const parse = <S extends z.ZodType>(
+    schema: S,
+    value: unknown,
+    reply: FastifyReply,
+  ): z.output<S> | undefined => {
+    const parsed = schema.safeParse(value ?? {});
+    if (parsed.success) return parsed.data;
+    void reply.code(400).send({ error: z.prettifyError(parsed.error) });
+    return undefined;
+  };
+  const idParam = z.object({ id: z.string().min(1) });
+
+  server.post('/reset', async () => {
+    world.reset();
+    return {};
+  });
+
+  server.put('/robots/:id', async (request, reply) => {
+    const { id } = idParam.parse(request.params);
+    const spec = parse(robotSpecSchema, request.body, reply);
+    if (spec) world.putRobot(id, spec);
+    return reply.sent ? reply : {};
+  });
+
+  server.put('/apps/:id', async (request, reply) => {
+    const { id } = idParam.parse(request.params);
+    const spec = parse(appSpecSchema, request.body, reply);
+    if (spec) world.putApp(id, spec);
+    return reply.sent ? reply : {};
+  });
+
+  server.post('/apps/:id/revoke-tokens', async (request) => {
+    world.revokeTokens(idParam.parse(request.params).id);
+    return {};
+  });
+
+  server.put('/users/:id', async (request, reply) => {
+    const { id } = idParam.parse(request.params);
+    const spec = parse(userSpecSchema, request.body, reply);
+    if (spec) world.putUser(id, spec);
+    return reply.sent ? reply : {};
+  });
+
+  server.get('/messages', async (request, reply) => {
+    const filter = parse(messageFilterSchema, request.query, reply);
+    if (!filter) return reply;
+    return world.messages.filter(
+      ({ to }) =>
+        (filter.robot === undefined || (to.kind === 'group' && to.robot === filter.robot)) &&
+        (filter.userId === undefined || (to.kind === 'member' && to.userId === filter.userId)),
+    );
+  });
+
+  server.get('/stats', async () => world.stats);
+
+  server.put('/faults', async (request, reply) => {
+    const fault = parse(setFaultSchema, request.body, reply);
+    if (fault) world.setFault(fault.target, fault.fault);
+    return reply.sent ? reply : {};
+  });
+
+  server.delete('/faults', async () => {
+    world.clearFaults();
+    return {};
+  });
+
+  server.post('/clock/advance', async (request, reply) => {
+    const advance = parse(advanceClockSchema, request.body, reply);
+    if (advance) world.clock.advance(advance.ms);
+    return reply.sent ? reply : { now: world.clock.now() };
+  });
+}

@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FaultTarget } from './schemas.ts';
+import type { World } from './world.ts';
+
+/** How each API family says "too many requests" (dingtalk-api.md §1.8, §3.4). */
+export type ApiFamily = 'robot' | 'topapi' | 'api';
+
+/**
+ * Applies the fault injected for `target`, if any. Returns true when the fault has taken over the request
+ * (answered, reset or left hanging); latency only delays the normal answer.
+ */
+export async function applyFault(
+  world: World,
+  target: FaultTarget,
+  family: ApiFamily,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<boolean> {
+  const fault = world.takeFault(target);
+  if (!fault) return false;
+  switch (fault.kind) {
+    case 'latency':
+      await sleep(fault.ms);
+      return false;
+    case 'status':
+      // What a gateway in front of DingTalk sends: not one of DingTalk's JSON bodies.
+      await reply
+        .code(fault.status)
+        .type('text/html')
+        .send(`<html><body><h1>${fault.status}</h1></body></html>`);
+      return true;
+    case 'reset':
+      reply.hijack();
+      request.raw.socket.destroy();
+      return true;
+    case 'hang':
+      // Never answered; closing the emulator drops the connection.
+      reply.hijack();
+      return true;
+    case 'throttle':
+      await sendThrottled(family, reply);
+      return true;
+  }
+}
+
+function sendThrottled(family: ApiFamily, reply: FastifyReply) {
+  switch (family) {
+    case 'robot':
+      return reply.send({ errcode: 410100, errmsg: 'send too fast, exceed 20 times per minute' });
+    case 'topapi':
+      return reply.send({ errcode: 90018, errmsg: '当前企业调用该接口超过qps限制' });
+    case 'api':
+      return reply.code(403).send({
+        code: 'Forbidden.AccessDenied.QpsLimitForAppkeyAndApi',
+        message: '调用该接口超过qps限制',
+        requestid: randomUUID(),
+      });
+  }
+}

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+/** Shapes of the emulator's control API, shared by the server and the typed control client. */
+
+export const robotSpecSchema = z.object({
+  /** The group's name, as shown on the page. */
+  name: z.string().min(1).default('group'),
+  /** 加签 secret (`SEC…`); when set, every send must be signed. */
+  secret: z.string().min(1).optional(),
+  keywords: z.array(z.string().min(1)).max(10).default([]),
+  /** IPv4 addresses or CIDR ranges; empty means any source. */
+  ipAllowList: z.array(z.string().min(1)).default([]),
+});
+export type RobotSpec = z.input<typeof robotSpecSchema>;
+
+export const appSpecSchema = z.object({
+  clientSecret: z.string().min(1),
+  /** Defaults to the clientId, as for enterprise internal apps. */
+  robotCode: z.string().min(1).optional(),
+  /** Users batchSend reports in flowControlledStaffIdList instead of messaging. */
+  flowControlledUserIds: z.array(z.string()).default([]),
+});
+export type AppSpec = z.input<typeof appSpecSchema>;
+
+export const userSpecSchema = z.object({ name: z.string().min(1), mobile: z.string().min(1).optional() });
+export type UserSpec = z.input<typeof userSpecSchema>;
+
+const faultLimit = { times: z.number().int().positive().optional() };
+export const faultSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('latency'), ms: z.number().int().nonnegative(), ...faultLimit }),
+  z.object({ kind: z.literal('status'), status: z.number().int().min(500).max(599), ...faultLimit }),
+  z.object({ kind: z.literal('reset'), ...faultLimit }),
+  z.object({ kind: z.literal('hang'), ...faultLimit }),
+  z.object({ kind: z.literal('throttle'), ...faultLimit }),
+]);
+export type Fault = z.input<typeof faultSchema>;
+
+export const faultTargetSchema = z.union([
+  z.object({ robot: z.string().min(1) }),
+  z.object({ app: z.string().min(1) }),
+]);
+export type FaultTarget = z.input<typeof faultTargetSchema>;
+
+export const setFaultSchema = z.object({ target: faultTargetSchema, fault: faultSchema });
+
+export const advanceClockSchema = z.object({ ms: z.number().int().nonnegative() });
+
+export const mentionsSchema = z.object({
+  atMobiles: z.array(z.string()),
+  atUserIds: z.array(z.string()),
+  isAtAll: z.boolean(),
+  /** Mentioned mobiles/userIds whose `@…` also appears in the text: the ones DingTalk would notify. */
+  notified: z.array(z.string()),
+});
+
+export const recordedMessageSchema = z.object({
+  id: z.number().int(),
+  receivedAt: z.number(),
+  to: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('group'), robot: z.string(), name: z.string() }),
+    z.object({ kind: z.literal('member'), userId: z.string(), robotCode: z.string() }),
+  ]),
+  /** msgtype for group robots, msgKey for app robots. */
+  type: z.string(),
+  title: z.string().optional(),
+  /** The text a reader sees (content, markdown text, card text or joined titles). */
+  text: z.string(),
+  /** The message object as received (group) or the decoded msgParam (member). */
+  body: z.record(z.string(), z.unknown()),
+  msgUuid: z.string().optional(),
+  mentions: mentionsSchema.optional(),
+});
+export type RecordedMessage = z.output<typeof recordedMessageSchema>;
+
+export const messageFilterSchema = z.object({ robot: z.string().optional(), userId: z.string().optional() });
+export type MessageFilter = z.input<typeof messageFilterSchema>;
+
+export const statsSchema = z.object({
+  /** Calls to the token endpoint per appKey, valid or not. */
+  tokenRequests: z.record(z.string(), z.number()),
+  /** batchSend calls per app clientId. */
+  batchSendCalls: z.record(z.string(), z.number()),
+  /** /robot/send calls per robot token, whatever the answer. */
+  robotSends: z.record(z.string(), z.number()),
+  /** Sends answered ok but not shown because their msgUuid was seen before. */
+  duplicatesSuppressed: z.number(),
+  /** Messages shown to a group although an identical one was already shown (a retry without msgUuid). */
+  shownDuplicates: z.number(),
+});
+export type Stats = z.output<typeof statsSchema>;

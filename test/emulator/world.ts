@@ -1,0 +1,124 @@
+import type { z } from 'zod';
+import type { Clock } from './clock.ts';
+import {
+  type AppSpec,
+  appSpecSchema,
+  type Fault,
+  type FaultTarget,
+  faultSchema,
+  type RecordedMessage,
+  type RobotSpec,
+  robotSpecSchema,
+  type Stats,
+  type UserSpec,
+  userSpecSchema,
+} from './schemas.ts';
+
+/** Everything the emulated DingTalk knows: robots, apps, users, issued tokens, received messages, faults. */
+
+export type Robot = z.output<typeof robotSpecSchema> & {
+  token: string;
+  /** Times of accepted sends in the current rate window. */
+  recentSends: number[];
+  blockedUntil: number;
+  seenMsgUuids: Set<string>;
+};
+export type App = z.output<typeof appSpecSchema> & { clientId: string; robotCode: string };
+export type User = z.output<typeof userSpecSchema> & { userId: string };
+type ActiveFault = z.output<typeof faultSchema>;
+
+export interface IssuedToken {
+  token: string;
+  clientId: string;
+  expiresAt: number;
+}
+
+export type World = ReturnType<typeof createWorld>;
+
+export function createWorld(clock: Clock) {
+  const robots = new Map<string, Robot>();
+  const apps = new Map<string, App>();
+  const users = new Map<string, User>();
+  const tokens = new Map<string, IssuedToken>();
+  const faults = new Map<string, ActiveFault>();
+  const messages: RecordedMessage[] = [];
+  const stats: Stats = emptyStats();
+  let nextId = 1;
+
+  const faultKey = (target: FaultTarget) =>
+    'robot' in target ? `robot:${target.robot}` : `app:${target.app}`;
+
+  return {
+    clock,
+    robots,
+    apps,
+    users,
+    tokens,
+    messages,
+    stats,
+
+    putRobot(token: string, spec: RobotSpec) {
+      robots.set(token, {
+        ...robotSpecSchema.parse(spec),
+        token,
+        recentSends: [],
+        blockedUntil: 0,
+        seenMsgUuids: new Set(),
+      });
+    },
+    putApp(clientId: string, spec: AppSpec) {
+      const parsed = appSpecSchema.parse(spec);
+      apps.set(clientId, { ...parsed, clientId, robotCode: parsed.robotCode ?? clientId });
+    },
+    putUser(userId: string, spec: UserSpec) {
+      users.set(userId, { ...userSpecSchema.parse(spec), userId });
+    },
+    /** The app a still-valid access token belongs to. */
+    appForToken(token: string | undefined): App | undefined {
+      const issued = token === undefined ? undefined : tokens.get(token);
+      if (!issued || issued.expiresAt <= clock.now()) return undefined;
+      return apps.get(issued.clientId);
+    },
+    revokeTokens(clientId: string) {
+      for (const [token, issued] of tokens) if (issued.clientId === clientId) tokens.delete(token);
+    },
+    record(message: Omit<RecordedMessage, 'id' | 'receivedAt'>) {
+      messages.push({ ...message, id: nextId++, receivedAt: clock.now() });
+    },
+    setFault(target: FaultTarget, fault: Fault) {
+      faults.set(faultKey(target), faultSchema.parse(fault));
+    },
+    /** The fault to apply to this request, if any; counts down faults limited to a number of requests. */
+    takeFault(target: FaultTarget): ActiveFault | undefined {
+      const key = faultKey(target);
+      const fault = faults.get(key);
+      if (!fault) return undefined;
+      if (fault.times !== undefined) {
+        if (fault.times <= 1) faults.delete(key);
+        else faults.set(key, { ...fault, times: fault.times - 1 });
+      }
+      return fault;
+    },
+    clearFaults() {
+      faults.clear();
+    },
+    count(counter: Record<string, number>, key: string) {
+      counter[key] = (counter[key] ?? 0) + 1;
+    },
+    reset() {
+      for (const collection of [robots, apps, users, tokens, faults]) collection.clear();
+      messages.length = 0;
+      Object.assign(stats, emptyStats());
+    },
+  };
+}
+
+function emptyStats(): Stats {
+  return {
+    tokenRequests: {},
+    batchSendCalls: {},
+    robotSends: {},
+    duplicatesSuppressed: 0,
+    shownDuplicates: 0,
+  };
+}
