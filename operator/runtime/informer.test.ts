@@ -1,0 +1,218 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Informer, type InformerEvent } from './informer.ts';
+
+/**
+ * Faults a real API server will not produce on demand (a 500 on watch, a silent half-open watch, a
+ * 410 inside the stream at a chosen moment), served by a scripted node:http server. Behaviour against
+ * the real API server is covered in test/runtime.
+ */
+
+type WatchScript = (res: ServerResponse, query: URLSearchParams) => void;
+
+interface FakeApi {
+  kubeConfig: KubeConfig;
+  lists: number;
+  watches: URLSearchParams[];
+}
+
+const configMap = (name: string, resourceVersion: string) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'ns', uid: `uid-${name}`, resourceVersion },
+});
+
+const line = (res: ServerResponse, type: string, object: unknown) =>
+  res.write(`${JSON.stringify({ type, object })}\n`);
+
+const open: WatchScript = (res) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.flushHeaders();
+};
+
+let servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+  servers = [];
+});
+
+async function fakeApi(
+  listResponses: Array<{ items: ReturnType<typeof configMap>[]; rv: string }>,
+  scripts: WatchScript[],
+) {
+  const state = { lists: 0, watches: [] as URLSearchParams[] };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.searchParams.get('watch') === 'true') {
+      state.watches.push(url.searchParams);
+      const script = scripts.shift() ?? open;
+      script(res, url.searchParams);
+      return;
+    }
+    const list = listResponses[Math.min(state.lists, listResponses.length - 1)];
+    state.lists++;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMapList',
+        metadata: { resourceVersion: list?.rv },
+        items: list?.items,
+      }),
+    );
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [
+      {
+        name: 'fake',
+        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        skipTLSVerify: true,
+      },
+    ],
+    users: [{ name: 'fake' }],
+    contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
+    currentContext: 'fake',
+  });
+  return {
+    kubeConfig,
+    get lists() {
+      return state.lists;
+    },
+    watches: state.watches,
+  } satisfies FakeApi;
+}
+
+async function until(check: () => boolean, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function informerFor(api: FakeApi, options: { idleTimeoutMs?: number } = {}) {
+  const informer = new Informer({
+    kubeConfig: api.kubeConfig,
+    path: '/api/v1/configmaps',
+    backoff: { initialMs: 10, maxMs: 50 },
+    ...options,
+  });
+  const events: string[] = [];
+  informer.onEvent((event: InformerEvent<object>) => events.push(`${event.type} ${event.key}`));
+  return { informer, events };
+}
+
+describe('Informer faults', () => {
+  it('relists after an ERROR 410 in the watch stream and emits what changed meanwhile', async () => {
+    const api = await fakeApi(
+      [
+        { items: [configMap('a', '10'), configMap('gone', '9')], rv: '10' },
+        { items: [configMap('a', '10'), configMap('b', '20')], rv: '20' },
+      ],
+      [
+        (res) => {
+          open(res, new URLSearchParams());
+          line(res, 'ERROR', {
+            kind: 'Status',
+            code: 410,
+            reason: 'Expired',
+            message: 'too old resource version',
+          });
+        },
+      ],
+    );
+    const { informer, events } = informerFor(api);
+    informer.start();
+    await until(() => api.watches.length >= 2);
+    await informer.stop();
+    expect(api.lists).toBe(2);
+    expect(api.watches[1]?.get('resourceVersion')).toBe('20');
+    expect(events).toEqual(['add ns/a', 'add ns/gone', 'add ns/b', 'delete ns/gone']);
+    expect(informer.list().map((cm) => cm.metadata?.name)).toEqual(['a', 'b']);
+  });
+
+  it('relists after a 410 answer to the watch request', async () => {
+    const api = await fakeApi(
+      [{ items: [], rv: '5' }],
+      [
+        (res) => {
+          res.writeHead(410, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ kind: 'Status', code: 410, reason: 'Expired' }));
+        },
+      ],
+    );
+    const { informer } = informerFor(api);
+    informer.start();
+    await until(() => api.watches.length >= 2);
+    await informer.stop();
+    expect(api.lists).toBe(2);
+  });
+
+  it('retries a failing watch from the same resourceVersion without relisting', async () => {
+    const api = await fakeApi(
+      [{ items: [], rv: '7' }],
+      [
+        (res) => {
+          res.writeHead(500);
+          res.end('{"kind":"Status","code":500,"message":"etcd unavailable"}');
+        },
+        (res) => {
+          res.writeHead(500);
+          res.end();
+        },
+        (res) => {
+          open(res, new URLSearchParams());
+          line(res, 'ADDED', configMap('c', '8'));
+        },
+      ],
+    );
+    const { informer, events } = informerFor(api);
+    informer.start();
+    await until(() => events.includes('add ns/c'));
+    await informer.stop();
+    expect(api.lists).toBe(1);
+    expect(api.watches.map((query) => query.get('resourceVersion'))).toEqual(['7', '7', '7']);
+    expect(api.watches[0]?.get('allowWatchBookmarks')).toBe('true');
+    expect(Number(api.watches[0]?.get('timeoutSeconds'))).toBeGreaterThanOrEqual(300);
+  });
+
+  it('abandons a watch that stays silent and watches again from the last bookmark', async () => {
+    const api = await fakeApi(
+      [{ items: [], rv: '3' }],
+      [
+        (res) => {
+          open(res, new URLSearchParams());
+          line(res, 'BOOKMARK', { kind: 'ConfigMap', metadata: { resourceVersion: '4' } });
+          // …then nothing: a half-open connection.
+        },
+        (res) => {
+          open(res, new URLSearchParams());
+          line(res, 'ADDED', configMap('d', '5'));
+        },
+      ],
+    );
+    const { informer, events } = informerFor(api, { idleTimeoutMs: 200 });
+    informer.start();
+    await until(() => events.includes('add ns/d'));
+    await informer.stop();
+    expect(api.lists).toBe(1);
+    expect(api.watches[1]?.get('resourceVersion')).toBe('4');
+  });
+
+  it('stop() during a connection attempt returns promptly and records no error', async () => {
+    const api = await fakeApi([{ items: [], rv: '1' }], [() => undefined]);
+    const { informer } = informerFor(api);
+    informer.start();
+    await until(() => api.watches.length === 1);
+    await informer.stop();
+    expect(informer.lastError).toBeUndefined();
+  });
+});
