@@ -21,6 +21,11 @@ describe('AlarmRule', () => {
     expect(spec.suspend).toBe(false);
   });
 
+  it("lets an actionCard override use the message's url", () => {
+    const message = { url: 'https://example.com', overrides: [{ severity: 'critical', type: 'actionCard' }] };
+    expect(() => parseAlarmRule(rule({ services, message }))).not.toThrow();
+  });
+
   it('defaults the time zone of windows to UTC', () => {
     const { spec } = parseAlarmRule(
       rule({ services, timeWindows: { mute: [{ start: '22:00', end: '06:00' }] } }),
@@ -58,7 +63,7 @@ describe('AlarmRule', () => {
     [
       'an actionCard override without url',
       { services, message: { overrides: [{ severity: 'critical', type: 'actionCard' }] } },
-      'spec.message.overrides[0].url',
+      'spec.message.overrides: an override of type link or actionCard needs url',
     ],
     [
       'a window that starts when it ends',

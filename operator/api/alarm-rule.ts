@@ -20,7 +20,7 @@ export const GROUPING_DEFAULTS = { groupWait: '30s', groupInterval: '5m', repeat
 const MAX_MENTIONS = 50;
 const TEMPLATE_MAX = 16384;
 
-const ServiceRef = withRules(
+export const ServiceRef = withRules(
   z.object({
     name: ObjectName.describe('Name of a DingTalkService in the same namespace.'),
     sendTo: z
@@ -63,6 +63,7 @@ const ServiceRef = withRules(
     },
   ],
 );
+export type ServiceRef = z.output<typeof ServiceRef>;
 
 export const AlarmMatch = z.object({
   severities: z
@@ -90,6 +91,7 @@ export const AlarmMatch = z.object({
     .optional()
     .describe("Namespaces whose AlarmEvents match. Omitted: the rule's own namespace only."),
 });
+export type AlarmMatch = z.output<typeof AlarmMatch>;
 
 const LabelMention = z.object({
   key: z.string().min(1).max(317).describe('Label key on the AlarmEvent, e.g. owner.'),
@@ -162,21 +164,14 @@ function messageFields(defaultType: boolean) {
 
 type MessageShape = { type?: string; url?: string; mentions?: unknown };
 
-const messageRules = [
-  {
-    rule: "!has(self.type) || !(self.type in ['link', 'actionCard']) || has(self.url)",
-    message: 'link and actionCard messages need url',
-    fieldPath: '.url' as const,
-    reason: 'FieldValueRequired' as const,
-    holds: (m: MessageShape) => !(m.type === 'link' || m.type === 'actionCard') || m.url !== undefined,
-  },
-  {
-    rule: "!has(self.type) || self.type != 'link' || !has(self.mentions)",
-    message: 'link messages cannot @-mention anyone; remove mentions or use markdown, text or actionCard',
-    fieldPath: '.mentions' as const,
-    holds: (m: MessageShape) => m.type !== 'link' || m.mentions === undefined,
-  },
-];
+const needsUrl = (m: MessageShape) => m.type === 'link' || m.type === 'actionCard';
+
+const noMentionsInLinks = {
+  rule: "!has(self.type) || self.type != 'link' || !has(self.mentions)",
+  message: 'link messages cannot @-mention anyone; remove mentions or use markdown, text or actionCard',
+  fieldPath: '.mentions' as const,
+  holds: (m: MessageShape) => m.type !== 'link' || m.mentions === undefined,
+};
 
 const SeverityOverride = withRules(
   z.object({
@@ -184,7 +179,7 @@ const SeverityOverride = withRules(
     ...messageFields(false),
   }),
   'Message fields that replace the rule-wide ones for alarms of one severity.',
-  messageRules,
+  [noMentionsInLinks],
 );
 
 export const MessageSpec = withRules(
@@ -206,7 +201,24 @@ export const MessageSpec = withRules(
     ).optional(),
   }),
   'How notifications read: type, Liquid templates and @-mentions.',
-  messageRules,
+  [
+    {
+      // has(self.type): the API server checks the message's own default ({}) without filling in type.
+      rule: "!has(self.type) || !(self.type in ['link', 'actionCard']) || has(self.url)",
+      message: 'link and actionCard messages need url',
+      fieldPath: '.url',
+      reason: 'FieldValueRequired',
+      holds: (m) => !needsUrl(m) || m.url !== undefined,
+    },
+    noMentionsInLinks,
+    {
+      rule: "!has(self.overrides) || has(self.url) || self.overrides.all(o, !has(o.type) || !(o.type in ['link', 'actionCard']) || has(o.url))",
+      message: 'an override of type link or actionCard needs url, in the override or in message',
+      fieldPath: '.overrides',
+      holds: (m) =>
+        m.url !== undefined || (m.overrides ?? []).every((o) => !needsUrl(o) || o.url !== undefined),
+    },
+  ],
 );
 export type MessageSpec = z.output<typeof MessageSpec>;
 

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { Timestamp } from './timestamp.ts';
 
-/** Condition types the operator sets. Ready, Reconciling and Stalled follow kstatus; the rest explain Ready. */
-export const ConditionType = {
-  Ready: 'Ready',
-  Reconciling: 'Reconciling',
-  Stalled: 'Stalled',
+/**
+ * Condition types specific to these kinds; each explains part of Ready. The kstatus types (Ready,
+ * Reconciling, Stalled) and generic reasons live with the condition helpers in operator/runtime.
+ */
+export const DingTalkConditionType = {
   /** DingTalkService: every referenced Secret exists and DingTalk accepted the credentials. */
   CredentialsValid: 'CredentialsValid',
   /** DingTalkService: every member resolved to a DingTalk userId. */
@@ -17,12 +17,10 @@ export const ConditionType = {
   /** AlarmEvent: every matching target has the notification. */
   Delivered: 'Delivered',
 } as const;
-export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+export type DingTalkConditionType = (typeof DingTalkConditionType)[keyof typeof DingTalkConditionType];
 
-/** Reasons (CamelCase, as metav1.Condition requires) the operator writes into conditions and delivery records. */
-export const ConditionReason = {
-  Succeeded: 'Succeeded',
-  Progressing: 'Progressing',
+/** Reasons (CamelCase, as metav1.Condition requires) for conditions and delivery records of these kinds. */
+export const DingTalkConditionReason = {
   InvalidSpec: 'InvalidSpec',
   SecretNotFound: 'SecretNotFound',
   SecretKeyNotFound: 'SecretKeyNotFound',
@@ -38,6 +36,7 @@ export const ConditionReason = {
   TemplateInvalid: 'TemplateInvalid',
   Suspended: 'Suspended',
   Muted: 'Muted',
+  OutsideActiveWindow: 'OutsideActiveWindow',
   Throttled: 'Throttled',
   DingTalkError: 'DingTalkError',
   Delivered: 'Delivered',
@@ -46,7 +45,7 @@ export const ConditionReason = {
   Suppressed: 'Suppressed',
   NoMatchingRule: 'NoMatchingRule',
 } as const;
-export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];
+export type DingTalkConditionReason = (typeof DingTalkConditionReason)[keyof typeof DingTalkConditionReason];
 
 // The validation of metav1.Condition, so status written by the operator is what kubectl and kstatus expect.
 const QUALIFIED_NAME =

@@ -209,6 +209,7 @@ export const GroupStatus = z.object({
   lastDelivery: SendOutcome.optional().describe('The last alarm notification sent to this group.'),
   lastTest: SendOutcome.optional().describe('The last test message sent to this group.'),
 });
+export type GroupStatus = z.output<typeof GroupStatus>;
 
 export const MemberStatus = z.object({
   ready: z
@@ -238,6 +239,7 @@ export const MemberStatus = z.object({
   lastDelivery: SendOutcome.optional().describe('The last alarm notification sent to members.'),
   lastTest: SendOutcome.optional().describe('The last test message sent to members.'),
 });
+export type MemberStatus = z.output<typeof MemberStatus>;
 
 const Counter = z.int().min(0);
 
@@ -249,6 +251,7 @@ export const DeliveryCounters = z.object({
     'Notifications not sent on purpose: muted, suspended or grouped into a digest.',
   ),
 });
+export type DeliveryCounters = z.output<typeof DeliveryCounters>;
 
 export const DingTalkServiceStatus = z.object({
   observedGeneration: z
