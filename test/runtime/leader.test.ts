@@ -1,0 +1,112 @@
+import { CoordinationV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeLeaseStore, LeaderElector } from '../../operator/runtime/leader.ts';
+import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
+
+/** Short timings keep the test quick; the algorithm is the same as with 15s/10s/2s. */
+const timings = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 };
+
+describe('leader election on a Lease in the API server', () => {
+  const kubeConfig = testKubeConfig();
+  let namespace: string;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ name: namespace, cleanup } = await createTestNamespace('leader'));
+  });
+  afterAll(async () => {
+    await cleanup();
+  });
+
+  function contender(identity: string, leaseName: string, { partitionable = false } = {}) {
+    const state = { leading: false, lost: false, everLed: false, startedAt: 0, stoppedAt: 0 };
+    const stop = new AbortController();
+    const store = kubeLeaseStore(kubeConfig, namespace, leaseName);
+    let partitioned = false;
+    const hang = () => new Promise<never>(() => undefined);
+    const elector = new LeaderElector({
+      store: partitionable
+        ? {
+            description: store.description,
+            get: () => (partitioned ? hang() : store.get()),
+            create: (record) => (partitioned ? hang() : store.create(record)),
+            update: (record, rv) => (partitioned ? hang() : store.update(record, rv)),
+          }
+        : store,
+      identity,
+      ...timings,
+      onStartedLeading: (signal) => {
+        state.leading = true;
+        state.everLed = true;
+        state.startedAt = performance.now();
+        signal.addEventListener('abort', () => {
+          state.leading = false;
+        });
+      },
+      onStoppedLeading: () => {
+        state.lost = true;
+        state.stoppedAt = performance.now();
+      },
+    });
+    const done = elector.run(stop.signal);
+    return {
+      identity,
+      state,
+      stop,
+      done,
+      partition: () => {
+        partitioned = true;
+      },
+    };
+  }
+
+  const holder = async (leaseName: string) =>
+    (await kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: leaseName, namespace }))
+      .spec?.holderIdentity;
+
+  it('lets exactly one of two electors lead', async () => {
+    const a = contender('a', 'one-leader');
+    const b = contender('b', 'one-leader');
+    const leader = await eventually(() => [a, b].find((c) => c.state.leading));
+    const follower = leader === a ? b : a;
+    // Watch both for a few renew cycles: never two leaders at once.
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline) {
+      expect(Number(a.state.leading) + Number(b.state.leading)).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await holder('one-leader')).toBe(leader.identity);
+    expect(follower.state.everLed).toBe(false);
+    a.stop.abort();
+    b.stop.abort();
+    await Promise.all([a.done, b.done]);
+  });
+
+  it('hands over to the follower after the leader stops renewing, and the old leader steps down first', async () => {
+    const a = contender('a', 'partitioned', { partitionable: true });
+    await eventually(() => (a.state.leading ? true : undefined));
+    const b = contender('b', 'partitioned');
+    // The leader loses the API server: its requests hang from now on.
+    a.partition();
+    await eventually(() => (b.state.leading ? true : undefined), { timeoutMs: 30_000 });
+    expect(a.state.lost).toBe(true);
+    expect(a.state.stoppedAt).toBeLessThanOrEqual(b.state.startedAt);
+    expect(await holder('partitioned')).toBe('b');
+    b.stop.abort();
+    await Promise.all([a.done, b.done]);
+  });
+
+  it('releases the lease on shutdown so the follower takes over at its next retry', async () => {
+    const a = contender('a', 'released');
+    await eventually(() => (a.state.leading ? true : undefined));
+    const b = contender('b', 'released');
+    a.stop.abort();
+    await a.done;
+    expect(a.state.lost).toBe(false);
+    await eventually(() => (b.state.leading ? true : undefined), {
+      timeoutMs: 2 * timings.retryPeriodMs + 2000,
+    });
+    b.stop.abort();
+    await b.done;
+  });
+});
