@@ -62,7 +62,7 @@ export const AlarmEventSpec = withRules(
     state: z
       .enum(['firing', 'resolved'])
       .default('firing')
-      .describe('firing while the problem lasts, resolved once it is over.'),
+      .describe('firing while the problem lasts, resolved once it is over. Default: firing.'),
     startsAt: Timestamp.optional().describe(
       'When the problem started. Omitted: when the AlarmEvent was created.',
     ),

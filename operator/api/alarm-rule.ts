@@ -98,7 +98,7 @@ const LabelMention = z.object({
   type: z
     .enum(['userId', 'mobile'])
     .default('userId')
-    .describe("Whether the label's value is a DingTalk userId or a mobile number."),
+    .describe("Whether the label's value is a DingTalk userId or a mobile number. Default: userId."),
 });
 
 export const Mentions = z.object({
@@ -112,7 +112,7 @@ export const Mentions = z.object({
     .max(MAX_MENTIONS)
     .optional()
     .describe('Mobile numbers to @-mention; `@mobile` is added to the text, as DingTalk requires.'),
-  atAll: z.boolean().default(false).describe('Whether to @-mention everyone in the group.'),
+  atAll: z.boolean().default(false).describe('Whether to @-mention everyone in the group. Default: false.'),
   fromLabels: z
     .array(LabelMention)
     .max(8)
@@ -126,7 +126,7 @@ export type Mentions = z.output<typeof Mentions>;
 const MessageType = z
   .enum(['markdown', 'text', 'actionCard', 'link'])
   .describe(
-    'DingTalk message type: markdown, text, actionCard (a card with a button to url) or link (no @-mentions).',
+    'DingTalk message type: markdown, text, actionCard (a card with a button to url) or link (no @-mentions). Default: markdown; in an override, the rule-wide type.',
   );
 
 function messageFields(defaultType: boolean) {
@@ -232,15 +232,15 @@ export const Grouping = z.object({
       "Label keys (plus severity and source) whose values split alarms into separate notifications. Empty: all of the rule's alarms form one group. '...' puts every distinct alarm in a group of its own.",
     ),
   groupWait: Duration.default(GROUPING_DEFAULTS.groupWait).describe(
-    'How long a new group waits for more alarms before its first notification. Duration such as 30s or 5m.',
+    `How long a new group waits for more alarms before its first notification, e.g. 30s or 5m. Default: ${GROUPING_DEFAULTS.groupWait}.`,
   ),
   groupInterval: Duration.default(GROUPING_DEFAULTS.groupInterval).describe(
-    'How long to wait before notifying about alarms added to a group that was already notified.',
+    `How long to wait before notifying about alarms added to a group that was already notified. Default: ${GROUPING_DEFAULTS.groupInterval}.`,
   ),
   repeatInterval: Duration.default(GROUPING_DEFAULTS.repeatInterval).describe(
-    'How long to wait before repeating a notification for alarms that are still firing.',
+    `How long to wait before repeating a notification for alarms that are still firing. Default: ${GROUPING_DEFAULTS.repeatInterval}.`,
   ),
-  sendResolved: z.boolean().default(true).describe('Whether to notify when alarms resolve.'),
+  sendResolved: z.boolean().default(true).describe('Whether to notify when alarms resolve. Default: true.'),
 });
 export type Grouping = z.output<typeof Grouping>;
 
@@ -291,7 +291,7 @@ export const TimeWindows = z.object({
     .max(64)
     .regex(TIME_ZONE)
     .default('UTC')
-    .describe('IANA time zone of every window, e.g. Asia/Shanghai.'),
+    .describe('IANA time zone of every window, e.g. Asia/Shanghai. Default: UTC.'),
   active: z
     .array(TimeWindow)
     .max(16)
@@ -338,7 +338,7 @@ export const AlarmRuleSpec = z
     suspend: z
       .boolean()
       .default(false)
-      .describe('Stops the rule from sending; matching alarms are recorded as Suppressed.'),
+      .describe('Stops the rule from sending; matching alarms are recorded as Suppressed. Default: false.'),
   })
   .describe('Which alarms go to which DingTalk targets, and how they read.');
 export type AlarmRuleSpec = z.output<typeof AlarmRuleSpec>;
