@@ -1,22 +1,44 @@
-import { KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { loadConfig } from '../config.ts';
+import { componentFactories } from '../controllers/index.ts';
+import { ConfigError } from '../errors.ts';
+import { Manager } from '../manager/manager.ts';
+import { createLogger } from '../runtime/logger.ts';
 
-/** Connects to the cluster, reports readiness and waits for SIGTERM/SIGINT. */
-export async function main(_args: string[]): Promise<void> {
-  const kc = new KubeConfig();
-  if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else kc.loadFromDefault();
-  const version = await kc.makeApiClient(VersionApi).getCode();
-  console.log(
-    JSON.stringify({
-      level: 'info',
-      msg: 'connected',
-      server: kc.getCurrentCluster()?.server,
-      version: version.gitVersion,
-    }),
-  );
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  console.log(JSON.stringify({ level: 'info', msg: 'shutting down' }));
+/** `dingtalk-operator run [flags]`: the controllers and the dispatcher, with leader election. */
+export async function main(args: string[]): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig({ argv: args, env: process.env });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ level: config.logLevel });
+  const manager = new Manager(config, logger, componentFactories);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    // A bounded shutdown: whatever is still running after the grace period (plus a margin) is cut off.
+    setTimeout(() => process.exit(1), config.shutdownGracePeriod + 5000).unref();
+    manager.shutdown().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+
+  try {
+    await manager.run();
+  } catch (err) {
+    logger.fatal({ err }, 'operator stopped');
+    process.exit(1);
+  }
 }

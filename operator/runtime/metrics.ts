@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ErrorClass } from '../dingtalk/errors.ts';
 
 /**
  * The operator's Prometheus metrics on a registry of its own (so tests and several operators in one
@@ -9,17 +10,10 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 export type ReconcileResult = 'success' | 'requeue' | 'error' | 'terminal';
 
 /**
- * How a DingTalk call ended: `ok`; `errcode` (HTTP 200 with a non-zero errcode); `rate_limited`
- * (DingTalk's throttling codes or 429); `client_error`/`server_error` (HTTP 4xx/5xx); `network`
- * (no answer: DNS, TLS, timeout).
+ * How a DingTalk call ended: `ok`, or the client's error class (throttled, transient, auth, permanent),
+ * so dashboards and retry decisions speak one vocabulary.
  */
-export type DingTalkResultClass =
-  | 'ok'
-  | 'errcode'
-  | 'rate_limited'
-  | 'client_error'
-  | 'server_error'
-  | 'network';
+export type DingTalkResultClass = 'ok' | ErrorClass;
 
 const PREFIX = 'dingtalk_operator_';
 

@@ -1,0 +1,4 @@
+import type { ComponentFactory } from '../manager/context.ts';
+
+/** Every feature the leader runs; each entry builds its controllers from the shared context. */
+export const componentFactories: ComponentFactory[] = [];

@@ -1,0 +1,46 @@
+import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { OperatorConfig } from '../config.ts';
+import type { DingTalkClient } from '../dingtalk/index.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import type { OperatorMetrics } from '../runtime/metrics.ts';
+import type { StatusWriter } from '../runtime/status.ts';
+import type { ResourceCache } from './resource-cache.ts';
+
+/**
+ * A custom resource as the informer holds it: not yet validated. Controllers parse it with
+ * operator/api's parse helpers, which report invalid fields by path.
+ */
+export type CustomObject = KubernetesObject & { spec?: unknown; status?: unknown };
+
+/** Everything a controller needs, built once by the manager and shared by every controller. */
+export interface OperatorContext {
+  config: OperatorConfig;
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  metrics: OperatorMetrics;
+  events: EventRecorder;
+  dingtalk: DingTalkClient;
+  caches: {
+    services: ResourceCache<CustomObject>;
+    rules: ResourceCache<CustomObject>;
+    alarms: ResourceCache<CustomObject>;
+    secrets: ResourceCache<V1Secret>;
+    configMaps: ResourceCache<V1ConfigMap>;
+  };
+  status: {
+    services: StatusWriter;
+    rules: StatusWriter;
+    alarms: StatusWriter;
+  };
+}
+
+/** A unit of work the manager starts once this replica leads, and stops on shutdown. */
+export interface Component {
+  readonly name: string;
+  start(signal: AbortSignal): Promise<void>;
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Builds a feature's components (controllers, background loops) from the shared context. */
+export type ComponentFactory = (context: OperatorContext) => Component[];

@@ -1,0 +1,135 @@
+import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  ALARM_EVENT_PLURAL,
+  ALARM_RULE_PLURAL,
+  DINGTALK_SERVICE_PLURAL,
+  GROUP,
+  VERSION,
+} from '../api/index.ts';
+import { loadKubeConfig, type OperatorConfig } from '../config.ts';
+import { createDingTalkClient } from '../dingtalk/index.ts';
+import { EventRecorder } from '../runtime/events.ts';
+import { HealthServer } from '../runtime/health.ts';
+import { kubeLeaseStore, LeaderElector } from '../runtime/leader.ts';
+import { OperatorMetrics } from '../runtime/metrics.ts';
+import { StatusWriter } from '../runtime/status.ts';
+import type { Component, ComponentFactory, CustomObject, OperatorContext } from './context.ts';
+import { ResourceCache, type ResourceType } from './resource-cache.ts';
+
+const crd = (plural: string): ResourceType => ({ group: GROUP, version: VERSION, plural });
+
+/**
+ * Runs the operator: caches start on every replica (so followers are ready to take over and stay in
+ * the Service), components start only on the leader, and losing the lease ends the process, because
+ * work already in flight cannot be un-run safely.
+ */
+export class Manager {
+  readonly context: OperatorContext;
+  readonly health: HealthServer;
+  readonly #factories: ComponentFactory[];
+  readonly #log: Logger;
+  #components: Component[] = [];
+  readonly #stop = new AbortController();
+
+  constructor(config: OperatorConfig, logger: Logger, factories: ComponentFactory[]) {
+    const kubeConfig = loadKubeConfig(config);
+    const metrics = new OperatorMetrics();
+    const cache = <T extends CustomObject | V1Secret | V1ConfigMap>(type: ResourceType) =>
+      new ResourceCache<T>(kubeConfig, type, config.namespaces, logger);
+    this.#log = logger;
+    this.#factories = factories;
+    this.context = {
+      config,
+      kubeConfig,
+      logger,
+      metrics,
+      events: new EventRecorder({
+        kubeConfig,
+        reportingController: `${GROUP}/dingtalk-operator`,
+        reportingInstance: config.identity,
+        logger,
+      }),
+      dingtalk: createDingTalkClient({
+        oapiBaseUrl: config.dingtalkRobotUrl,
+        apiBaseUrl: config.dingtalkApiUrl,
+        allowedWebhookHosts: config.allowedWebhookHosts,
+        onRequest: ({ endpoint, resultClass, durationMs }) =>
+          metrics.recordDingTalkRequest(endpoint, resultClass, durationMs / 1000),
+        onTokenCache: ({ result }) => metrics.recordTokenCache(result === 'hit'),
+      }),
+      caches: {
+        services: cache<CustomObject>(crd(DINGTALK_SERVICE_PLURAL)),
+        rules: cache<CustomObject>(crd(ALARM_RULE_PLURAL)),
+        alarms: cache<CustomObject>(crd(ALARM_EVENT_PLURAL)),
+        secrets: cache<V1Secret>({ group: '', version: 'v1', plural: 'secrets' }),
+        configMaps: cache<V1ConfigMap>({ group: '', version: 'v1', plural: 'configmaps' }),
+      },
+      status: {
+        services: new StatusWriter(kubeConfig, crd(DINGTALK_SERVICE_PLURAL)),
+        rules: new StatusWriter(kubeConfig, crd(ALARM_RULE_PLURAL)),
+        alarms: new StatusWriter(kubeConfig, crd(ALARM_EVENT_PLURAL)),
+      },
+    };
+    this.health = new HealthServer({
+      host: config.healthAddress,
+      port: config.healthPort,
+      metrics,
+      logger,
+    });
+    for (const [name, resourceCache] of Object.entries(this.context.caches)) {
+      this.health.addReadinessCheck(`cache ${name}`, () => resourceCache.hasSynced() || 'not synced yet');
+    }
+  }
+
+  /** Runs until `shutdown()` or a signal; rejects when leadership is lost. */
+  async run(): Promise<void> {
+    const { config } = this.context;
+    await this.health.listen();
+    for (const resourceCache of Object.values(this.context.caches)) resourceCache.start();
+
+    if (!config.leaderElect) {
+      await this.#lead(this.#stop.signal);
+      await new Promise<void>((resolve) => this.#stop.signal.addEventListener('abort', () => resolve()));
+      return;
+    }
+    let lost: (err: Error) => void = () => undefined;
+    const leadershipLost = new Promise<never>((_, reject) => {
+      lost = reject;
+    });
+    const elector = new LeaderElector({
+      store: kubeLeaseStore(this.context.kubeConfig, config.leaseNamespace, config.leaseName),
+      identity: config.identity,
+      leaseDurationMs: config.leaseDuration,
+      renewDeadlineMs: config.renewDeadline,
+      retryPeriodMs: config.retryPeriod,
+      logger: this.#log,
+      onStartedLeading: (signal) => {
+        this.context.metrics.setLeader(true);
+        this.#lead(signal).catch((err) => lost(err));
+      },
+      onStoppedLeading: () => {
+        this.context.metrics.setLeader(false);
+        lost(new Error('leader election lost'));
+      },
+      onNewLeader: (identity) => this.#log.info({ leader: identity }, 'leader observed'),
+    });
+    await Promise.race([elector.run(this.#stop.signal), leadershipLost]);
+  }
+
+  /** Stops components within the grace period, releases the lease (via run's signal), closes servers. */
+  async shutdown(): Promise<void> {
+    const grace = this.context.config.shutdownGracePeriod;
+    await Promise.all(this.#components.map((component) => component.stop(grace)));
+    this.#stop.abort();
+    await Promise.all(Object.values(this.context.caches).map((resourceCache) => resourceCache.stop()));
+    await this.context.dingtalk.close();
+    await this.health.close();
+  }
+
+  async #lead(signal: AbortSignal): Promise<void> {
+    this.#components = this.#factories.flatMap((factory) => factory(this.context));
+    this.#log.info({ components: this.#components.map((c) => c.name) }, 'leading; starting components');
+    await Promise.all(this.#components.map((component) => component.start(signal)));
+  }
+}
