@@ -5,6 +5,7 @@ import type { DingTalkClient } from '../dingtalk/index.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { OperatorMetrics } from '../runtime/metrics.ts';
 import type { StatusWriter } from '../runtime/status.ts';
+import type { MemberDirectory } from '../targets/index.ts';
 import type { ResourceCache } from './resource-cache.ts';
 
 /**
@@ -21,6 +22,8 @@ export interface OperatorContext {
   metrics: OperatorMetrics;
   events: EventRecorder;
   dingtalk: DingTalkClient;
+  /** Member lookups (mobile → userId, unknown userIds), shared so controllers do not ask DingTalk twice. */
+  members: MemberDirectory;
   caches: {
     services: ResourceCache<CustomObject>;
     rules: ResourceCache<CustomObject>;

@@ -14,6 +14,7 @@ import { HealthServer } from '../runtime/health.ts';
 import { kubeLeaseStore, LeaderElector } from '../runtime/leader.ts';
 import { OperatorMetrics } from '../runtime/metrics.ts';
 import { StatusWriter } from '../runtime/status.ts';
+import { MemberDirectory } from '../targets/index.ts';
 import type { Component, ComponentFactory, CustomObject, OperatorContext } from './context.ts';
 import { ResourceCache, type ResourceType } from './resource-cache.ts';
 
@@ -39,6 +40,14 @@ export class Manager {
       new ResourceCache<T>(kubeConfig, type, config.namespaces, logger);
     this.#log = logger;
     this.#factories = factories;
+    const dingtalk = createDingTalkClient({
+      oapiBaseUrl: config.dingtalkRobotUrl,
+      apiBaseUrl: config.dingtalkApiUrl,
+      allowedWebhookHosts: config.allowedWebhookHosts,
+      onRequest: ({ endpoint, resultClass, durationMs }) =>
+        metrics.recordDingTalkRequest(endpoint, resultClass, durationMs / 1000),
+      onTokenCache: ({ result }) => metrics.recordTokenCache(result === 'hit'),
+    });
     this.context = {
       config,
       kubeConfig,
@@ -50,14 +59,8 @@ export class Manager {
         reportingInstance: config.identity,
         logger,
       }),
-      dingtalk: createDingTalkClient({
-        oapiBaseUrl: config.dingtalkRobotUrl,
-        apiBaseUrl: config.dingtalkApiUrl,
-        allowedWebhookHosts: config.allowedWebhookHosts,
-        onRequest: ({ endpoint, resultClass, durationMs }) =>
-          metrics.recordDingTalkRequest(endpoint, resultClass, durationMs / 1000),
-        onTokenCache: ({ result }) => metrics.recordTokenCache(result === 'hit'),
-      }),
+      dingtalk,
+      members: new MemberDirectory(dingtalk, { ttlMs: config.revalidateInterval }),
       caches: {
         services: cache<CustomObject>(crd(DINGTALK_SERVICE_PLURAL)),
         rules: cache<CustomObject>(crd(ALARM_RULE_PLURAL)),

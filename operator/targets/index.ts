@@ -1,0 +1,12 @@
+export { MemberDirectory, type MemberResolution, normalizeMobile } from './member-directory.ts';
+export { type MemberEntry, parseMembersCsv } from './members-csv.ts';
+export {
+  cacheReader,
+  type ReferenceProblem,
+  type ReferenceReader,
+  type Resolution,
+  type ResolvedGroup,
+  type ResolvedMemberApp,
+  resolveGroup,
+  resolveMemberApp,
+} from './resolve.ts';

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import type { DingTalkClient } from '../dingtalk/index.ts';
+import { MemberDirectory, normalizeMobile } from './member-directory.ts';
+
+function fakeClient(users: Record<string, string>) {
+  const calls: string[] = [];
+  const client = {
+    getUser: async (_app: unknown, userId: string) => {
+      calls.push(`user ${userId}`);
+      return Object.values(users).includes(userId) ? { userid: userId } : undefined;
+    },
+    getUserIdByMobile: async (_app: unknown, mobile: string) => {
+      calls.push(`mobile ${mobile}`);
+      return users[mobile];
+    },
+  } as unknown as DingTalkClient;
+  return { client, calls };
+}
+
+const app = (members: { userId?: string; mobile?: string; name?: string }[]) => ({
+  clientId: 'ding1',
+  clientSecret: 's',
+  robotCode: 'ding1',
+  members,
+});
+
+describe('MemberDirectory', () => {
+  it('resolves mobiles, keeps known userIds once and reports the unknown', async () => {
+    const { client } = fakeClient({ '13800000001': 'u1', '13800000002': 'u2' });
+    const directory = new MemberDirectory(client);
+    const result = await directory.resolve(
+      app([
+        { mobile: '+86-13800000001' },
+        { userId: 'u1' },
+        { userId: 'ghost', name: 'Ghost' },
+        { mobile: '13900000000' },
+      ]),
+    );
+    expect(result.userIds).toEqual(['u1']);
+    expect(result.unknown).toEqual([{ userId: 'ghost', name: 'Ghost' }, { mobile: '13900000000' }]);
+  });
+
+  it('asks DingTalk once per member within the cache lifetime', async () => {
+    const { client, calls } = fakeClient({ '13800000001': 'u1' });
+    let now = 0;
+    const directory = new MemberDirectory(client, { ttlMs: 1000, now: () => now });
+    const members = app([{ mobile: '13800000001' }, { userId: 'u1' }]);
+    await directory.resolve(members);
+    await directory.resolve(members);
+    expect(calls).toHaveLength(2);
+    now = 2000;
+    await directory.resolve(members);
+    expect(calls).toHaveLength(4);
+  });
+});
+
+describe('normalizeMobile', () => {
+  it('drops the mainland country code and keeps others', () => {
+    expect(normalizeMobile('+86-13800000001')).toBe('13800000001');
+    expect(normalizeMobile('8613800000001')).toBe('13800000001');
+    expect(normalizeMobile('+1-2025550100')).toBe('+1-2025550100');
+  });
+});

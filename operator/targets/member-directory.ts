@@ -1,0 +1,89 @@
+import type { DingTalkClient } from '../dingtalk/index.ts';
+import type { MemberEntry } from './members-csv.ts';
+import type { ResolvedMemberApp } from './resolve.ts';
+
+export interface MemberResolution {
+  /** Every member DingTalk knows, as userIds, without duplicates. */
+  userIds: string[];
+  /** Members DingTalk does not know: a mobile with no account, or a userId that does not exist. */
+  unknown: MemberEntry[];
+}
+
+interface CachedLookup {
+  userId: string | undefined;
+  expiresAt: number;
+}
+
+/**
+ * Resolves an app's members to userIds and finds the unknown ones, remembering answers for `ttlMs`
+ * per app, so the service controller and the dispatcher share lookups instead of each asking
+ * DingTalk. Transient and auth failures are thrown (the caller retries); "not found" is an answer.
+ */
+export class MemberDirectory {
+  readonly #client: DingTalkClient;
+  readonly #ttlMs: number;
+  readonly #concurrency: number;
+  readonly #now: () => number;
+  readonly #cache = new Map<string, CachedLookup>();
+
+  constructor(client: DingTalkClient, { ttlMs = 30 * 60_000, concurrency = 4, now = Date.now } = {}) {
+    this.#client = client;
+    this.#ttlMs = ttlMs;
+    this.#concurrency = concurrency;
+    this.#now = now;
+  }
+
+  async resolve(app: ResolvedMemberApp): Promise<MemberResolution> {
+    const answers = await mapLimited(app.members, this.#concurrency, (member) => this.#lookup(app, member));
+    const userIds = new Set<string>();
+    const unknown: MemberEntry[] = [];
+    app.members.forEach((member, i) => {
+      const userId = answers[i];
+      if (userId) userIds.add(userId);
+      else unknown.push(member);
+    });
+    return { userIds: [...userIds], unknown };
+  }
+
+  /** Forgets what was learnt about an app's members, e.g. after its credentials changed. */
+  forget(clientId: string): void {
+    for (const key of this.#cache.keys()) if (key.startsWith(`${clientId}\u0000`)) this.#cache.delete(key);
+  }
+
+  async #lookup(app: ResolvedMemberApp, member: MemberEntry): Promise<string | undefined> {
+    const key = [app.clientId, member.userId ? 'u' : 'm', member.userId ?? member.mobile].join('\u0000');
+    const cached = this.#cache.get(key);
+    if (cached && cached.expiresAt > this.#now()) return cached.userId;
+    const userId = member.userId
+      ? (await this.#client.getUser(app, member.userId))
+        ? member.userId
+        : undefined
+      : await this.#client.getUserIdByMobile(app, normalizeMobile(member.mobile ?? ''));
+    this.#cache.set(key, { userId, expiresAt: this.#now() + this.#ttlMs });
+    return userId;
+  }
+}
+
+/** DingTalk stores mainland numbers without the country code; other countries keep "+code-number". */
+export function normalizeMobile(mobile: string): string {
+  const compact = mobile.replace(/\s/g, '');
+  const mainland = compact.match(/^\+?86-?(1\d{10})$/);
+  return mainland ? (mainland[1] as string) : compact;
+}
+
+async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
