@@ -1,0 +1,60 @@
+// Gives `make run` something to show: the emulator learns the robots, app and users the examples
+// use, and the examples are applied in namespace "demo" with Secrets that point at the emulator.
+// Usage: node test/local/seed-demo.ts <emulator-url> <kubectl>
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { createEmulatorControl } from '../emulator/control-client.ts';
+
+const [emulatorUrl, kubectlPath] = process.argv.slice(2) as [string, string];
+const control = createEmulatorControl(emulatorUrl);
+const kubectl = (args: string[], input?: string) =>
+  execFileSync(kubectlPath, args, { input, stdio: ['pipe', 'ignore', 'inherit'] });
+
+const demo = {
+  opsToken: 'demo-ops-robot',
+  opsSigning: 'SECdemo0000000000000000000000000000000000000000000000000000000000',
+  devToken: 'demo-dev-robot',
+  clientId: 'dingREPLACEWITHCLIENTID',
+  clientSecret: 'demo-client-secret',
+};
+
+await control.putRobot(demo.opsToken, { secret: demo.opsSigning, keywords: ['告警', 'alarm'] });
+await control.putRobot(demo.devToken, { keywords: ['alarm'] });
+await control.putApp(demo.clientId, {
+  clientSecret: demo.clientSecret,
+  robotCode: 'dingREPLACEWITHROBOTCODE',
+});
+for (const [userId, name, mobile] of [
+  ['manager1234', 'Zhang Wei', undefined],
+  ['lead5678', 'Chen Jing', undefined],
+  ['manager4021', 'Li Lei', undefined],
+  ['0123456789', 'Wang Fang', '13800000003'],
+  ['liuyang', 'Liu Yang', '13800000001'],
+  ['hanmeimei', 'Han Meimei', '13800000002'],
+] as const) {
+  await control.putUser(userId, { name, ...(mobile && { mobile }) });
+}
+
+const secrets = [
+  [
+    'ops-robot',
+    { webhook: `${emulatorUrl}/robot/send?access_token=${demo.opsToken}`, signature: demo.opsSigning },
+  ],
+  ['dev-robot', { 'access-token': demo.devToken }],
+  ['dingtalk-app', { 'client-secret': demo.clientSecret }],
+] as const;
+kubectl(
+  ['apply', '-f', '-'],
+  JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo' } }),
+);
+for (const [name, stringData] of secrets) {
+  kubectl(
+    ['apply', '-n', 'demo', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'Opaque', stringData }),
+  );
+}
+const manifests = readdirSync('examples')
+  .filter((file) => file.endsWith('.yaml') && file !== 'secrets.yaml')
+  .map((file) => `examples/${file}`);
+kubectl(['apply', '-n', 'demo', ...manifests.flatMap((file) => ['-f', file])]);
+console.error(`[local] demo applied in namespace "demo"; messages appear at ${emulatorUrl}/`);
