@@ -1,33 +1,22 @@
 import { stringify } from 'yaml';
-import type { Member } from '../api/dingtalk-service.ts';
 import { PART_OF_LABEL } from '../api/group.ts';
-import { type ImportedMember, membersFromRows } from './members.ts';
-import { parseCsv } from './read-table.ts';
+import type { ImportedMember } from './members.ts';
 
 /**
  * The text a DingTalkService's `membersFrom` ConfigMap key holds (see examples/member-service.yaml): CSV
- * with the header `userId,name,mobile`, one member a row, a userId and/or a mobile in each.
+ * with the header `userId,name,mobile`, one member a row, a userId and/or a mobile in each. The operator
+ * reads it with operator/targets/members-csv.ts.
  */
 
 const HEADER = ['userId', 'name', 'mobile'] as const;
 
 function csvField(value: string): string {
-  return /[",\r\n]/.test(value) || value !== value.trim() ? `"${value.replaceAll('"', '""')}"` : value;
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
 export function formatMembersCsv(members: readonly ImportedMember[]): string {
   const lines = [HEADER.join(','), ...members.map((m) => HEADER.map((key) => csvField(m[key])).join(','))];
   return `${lines.join('\n')}\n`;
-}
-
-/** Reads a membersFrom key as the operator does: by header, so any column order (and extra columns) works. */
-export function parseMembersCsv(text: string): Member[] {
-  const rows = parseCsv(text);
-  // A row with both identifiers is sent by userId: a mobile would need a lookup to reach the same person.
-  return membersFromRows(rows).map(({ userId, mobile, name }) => ({
-    ...(userId ? { userId } : { mobile }),
-    ...(name ? { name } : {}),
-  }));
 }
 
 export interface MembersConfigMapOptions {

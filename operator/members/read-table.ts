@@ -13,7 +13,7 @@ export async function readTable(file: string): Promise<string[][]> {
   return parseCsv(bytes);
 }
 
-export function parseCsv(bytes: Buffer | string): string[][] {
+function parseCsv(bytes: Buffer | string): string[][] {
   try {
     return parse(bytes, { bom: true, relax_column_count: true, skip_empty_lines: true });
   } catch (err) {

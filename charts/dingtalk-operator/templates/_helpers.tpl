@@ -1,0 +1,94 @@
+{{- define "dingtalk-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's full name: the release name alone when it already contains the chart's name. */}}
+{{- define "dingtalk-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "dingtalk-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dingtalk-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "dingtalk-operator.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "dingtalk-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: dingtalk-operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "dingtalk-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "dingtalk-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "dingtalk-operator.image" -}}
+{{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}
+{{- end }}
+
+{{/* Both containers learn their pod's name and namespace from the downward API (Lease identity, events). */}}
+{{- define "dingtalk-operator.podEnv" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+{{- end }}
+
+{{- define "dingtalk-operator.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+{{- end }}
+
+{{/*
+Rules on the project's kinds, Secrets, ConfigMaps and events: in the ClusterRole when every namespace is
+watched, in a Role per namespace otherwise. Each rule is needed (test/packaging/rbac.test.ts removes them
+one at a time).
+*/}}
+{{- define "dingtalk-operator.namespacedRules" -}}
+- apiGroups: [dingtalk.alarming.io]
+  resources: [dingtalkservices, alarmrules, alarmevents]
+  verbs: [get, list, watch]
+- apiGroups: [dingtalk.alarming.io]
+  resources: [dingtalkservices/status, alarmrules/status, alarmevents/status]
+  verbs: [patch, update]
+- apiGroups: [dingtalk.alarming.io]
+  resources: [alarmevents]
+  verbs: [create, patch, delete]
+- apiGroups: [""]
+  resources: [secrets, configmaps]
+  verbs: [get, list, watch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end }}
+
+{{/* The receiver checks callers' bearer tokens; these are cluster-scoped, so always in a ClusterRole. */}}
+{{- define "dingtalk-operator.clusterRules" -}}
+- apiGroups: [authentication.k8s.io]
+  resources: [tokenreviews]
+  verbs: [create]
+- apiGroups: [authorization.k8s.io]
+  resources: [subjectaccessreviews]
+  verbs: [create]
+{{- end }}

@@ -1,0 +1,257 @@
+import { ApiObject, App, Chart } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-33';
+import type { Construct } from 'constructs';
+import { customResourceDefinitions } from '../../operator/api/crds.ts';
+import { type ChartMetadata, type ChartValues, chartDefaults } from './values.ts';
+
+/**
+ * The install as plain manifests (dist/install.yaml): what `helm template` renders from the chart with
+ * default values into the `dingtalk-operator` namespace, plus that Namespace and the CRDs.
+ *
+ * It uses cdk8s's generated Kube* constructs rather than cdk8s-plus's higher-level ones, because those add
+ * generated selector labels, a startup probe and hashed names that would make it differ from the chart.
+ * test/packaging/install-manifests.test.ts fails when the two disagree on any object.
+ */
+
+export const INSTALL_NAMESPACE = 'dingtalk-operator';
+const NAME = 'dingtalk-operator';
+
+const SELECTOR_LABELS = { 'app.kubernetes.io/name': NAME, 'app.kubernetes.io/instance': NAME };
+
+function labels(chart: ChartMetadata) {
+  return {
+    ...SELECTOR_LABELS,
+    'app.kubernetes.io/version': chart.appVersion,
+    'app.kubernetes.io/part-of': 'dingtalk-operator',
+  };
+}
+
+type PolicyRule = k8s.PolicyRule;
+
+/** Mirrors the chart's "dingtalk-operator.namespacedRules". */
+const NAMESPACED_RULES: PolicyRule[] = [
+  {
+    apiGroups: ['dingtalk.alarming.io'],
+    resources: ['dingtalkservices', 'alarmrules', 'alarmevents'],
+    verbs: ['get', 'list', 'watch'],
+  },
+  {
+    apiGroups: ['dingtalk.alarming.io'],
+    resources: ['dingtalkservices/status', 'alarmrules/status', 'alarmevents/status'],
+    verbs: ['patch', 'update'],
+  },
+  { apiGroups: ['dingtalk.alarming.io'], resources: ['alarmevents'], verbs: ['create', 'patch', 'delete'] },
+  { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+];
+
+/** Mirrors the chart's "dingtalk-operator.clusterRules". */
+const CLUSTER_RULES: PolicyRule[] = [
+  { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+  { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+];
+
+const SUBJECT = { kind: 'ServiceAccount', name: NAME, namespace: INSTALL_NAMESPACE };
+
+function clusterScoped(scope: Construct, chart: ChartMetadata) {
+  new k8s.KubeNamespace(scope, 'namespace', {
+    metadata: { name: INSTALL_NAMESPACE, labels: { 'app.kubernetes.io/part-of': 'dingtalk-operator' } },
+  });
+  for (const crd of customResourceDefinitions()) new ApiObject(scope, crd.metadata.name, crd);
+  new k8s.KubeClusterRole(scope, 'cluster-role', {
+    metadata: { name: NAME, labels: labels(chart) },
+    rules: [...NAMESPACED_RULES, ...CLUSTER_RULES],
+  });
+  new k8s.KubeClusterRoleBinding(scope, 'cluster-role-binding', {
+    metadata: { name: NAME, labels: labels(chart) },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: NAME },
+    subjects: [SUBJECT],
+  });
+}
+
+function resources(given: ChartValues['operator']['resources']): k8s.ResourceRequirements {
+  const quantities = (map: Record<string, string> | undefined) =>
+    map &&
+    Object.fromEntries(Object.entries(map).map(([key, value]) => [key, k8s.Quantity.fromString(value)]));
+  return { requests: quantities(given.requests), limits: quantities(given.limits) };
+}
+
+const POD_ENV: k8s.EnvVar[] = [
+  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+];
+
+const CONTAINER_SECURITY: k8s.SecurityContext = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};
+
+function probes(port: string) {
+  const get = (path: string) => ({ path, port: k8s.IntOrString.fromString(port) });
+  return {
+    livenessProbe: { httpGet: get('/healthz'), periodSeconds: 10, failureThreshold: 3 },
+    readinessProbe: { httpGet: get('/readyz'), periodSeconds: 5, failureThreshold: 3 },
+  };
+}
+
+function deployment(scope: Construct, values: ChartValues, chart: ChartMetadata) {
+  const image = `${values.image.repository}:${values.image.tag || chart.appVersion}`;
+  const { operator, receiver } = values;
+  const tmp = [{ name: 'tmp', mountPath: '/tmp' }];
+  new k8s.KubeDeployment(scope, 'deployment', {
+    metadata: { name: NAME, labels: labels(chart) },
+    spec: {
+      replicas: values.replicaCount,
+      selector: { matchLabels: SELECTOR_LABELS },
+      template: {
+        metadata: { labels: SELECTOR_LABELS },
+        spec: {
+          serviceAccountName: NAME,
+          automountServiceAccountToken: true,
+          terminationGracePeriodSeconds: 30,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            runAsGroup: 1000,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: 'operator',
+              image,
+              imagePullPolicy: values.image.pullPolicy,
+              args: [
+                'run',
+                `--namespaces=${values.watchNamespaces.join(',')}`,
+                `--workers=${operator.workers}`,
+                `--leader-elect=${operator.leaderElection.enabled}`,
+                `--leader-election-lease=${NAME}-leader`,
+                `--health-port=${operator.healthPort}`,
+                `--log-level=${operator.logLevel}`,
+                `--event-ttl=${operator.eventTtl}`,
+                `--revalidate-interval=${operator.revalidateInterval}`,
+                `--dingtalk-robot-url=${operator.dingtalk.robotUrl}`,
+                `--dingtalk-api-url=${operator.dingtalk.apiUrl}`,
+                `--allowed-webhook-hosts=${operator.dingtalk.allowedWebhookHosts.join(',')}`,
+                ...operator.extraArgs,
+              ],
+              env: POD_ENV,
+              ports: [{ name: 'metrics', containerPort: operator.healthPort, protocol: 'TCP' }],
+              ...probes('metrics'),
+              resources: resources(operator.resources),
+              securityContext: CONTAINER_SECURITY,
+              volumeMounts: tmp,
+            },
+            {
+              name: 'receiver',
+              image,
+              imagePullPolicy: values.image.pullPolicy,
+              args: [
+                'receiver',
+                `--port=${receiver.port}`,
+                `--log-level=${receiver.logLevel}`,
+                ...receiver.extraArgs,
+              ],
+              env: POD_ENV,
+              ports: [{ name: 'http', containerPort: receiver.port, protocol: 'TCP' }],
+              ...probes('http'),
+              resources: resources(receiver.resources),
+              securityContext: CONTAINER_SECURITY,
+              volumeMounts: tmp,
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('16Mi') } }],
+        },
+      },
+    },
+  });
+}
+
+function namespaced(scope: Construct, values: ChartValues, chart: ChartMetadata) {
+  new k8s.KubeServiceAccount(scope, 'service-account', {
+    metadata: { name: NAME, labels: labels(chart) },
+    automountServiceAccountToken: true,
+  });
+  new k8s.KubeRole(scope, 'leader-election-role', {
+    metadata: { name: `${NAME}-leader-election`, labels: labels(chart) },
+    rules: [
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      {
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        resourceNames: [`${NAME}-leader`],
+        verbs: ['get', 'update'],
+      },
+    ],
+  });
+  new k8s.KubeRoleBinding(scope, 'leader-election-role-binding', {
+    metadata: { name: `${NAME}-leader-election`, labels: labels(chart) },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${NAME}-leader-election` },
+    subjects: [SUBJECT],
+  });
+  deployment(scope, values, chart);
+  new k8s.KubeService(scope, 'receiver-service', {
+    metadata: { name: `${NAME}-receiver`, labels: labels(chart) },
+    spec: {
+      type: 'ClusterIP',
+      selector: SELECTOR_LABELS,
+      ports: [
+        {
+          name: 'http',
+          port: values.receiver.port,
+          targetPort: k8s.IntOrString.fromString('http'),
+          protocol: 'TCP',
+        },
+      ],
+    },
+  });
+  new k8s.KubeService(scope, 'metrics-service', {
+    metadata: {
+      name: `${NAME}-metrics`,
+      labels: { ...labels(chart), 'app.kubernetes.io/component': 'metrics' },
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: SELECTOR_LABELS,
+      ports: [
+        {
+          name: 'metrics',
+          port: values.operator.healthPort,
+          targetPort: k8s.IntOrString.fromString('metrics'),
+          protocol: 'TCP',
+        },
+        {
+          name: 'receiver-metrics',
+          port: values.receiver.port,
+          targetPort: k8s.IntOrString.fromString('http'),
+          protocol: 'TCP',
+        },
+      ],
+    },
+  });
+  const { maxUnavailable } = values.podDisruptionBudget;
+  new k8s.KubePodDisruptionBudget(scope, 'pod-disruption-budget', {
+    metadata: { name: NAME, labels: labels(chart) },
+    spec: {
+      maxUnavailable:
+        typeof maxUnavailable === 'number'
+          ? k8s.IntOrString.fromNumber(maxUnavailable)
+          : k8s.IntOrString.fromString(maxUnavailable),
+      selector: { matchLabels: SELECTOR_LABELS },
+    },
+  });
+}
+
+const HEADER =
+  '# dingtalk-operator install manifests: `kubectl apply --server-side -f dist/install.yaml`.\n' +
+  '# Generated by charts/install-manifests from the Helm chart defaults and operator/api; do not edit.\n';
+
+/** The whole install as one multi-document YAML text. */
+export function installYaml(): string {
+  const { values, chart } = chartDefaults();
+  const app = new App();
+  clusterScoped(new Chart(app, 'cluster'), chart);
+  namespaced(new Chart(app, 'namespaced', { namespace: INSTALL_NAMESPACE }), values, chart);
+  return HEADER + app.synthYaml();
+}

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../operator/config.ts';
+import { loadReceiverConfig } from '../../operator/receiver/config.ts';
+import { createTestNamespace, kubectl } from '../support/kube.ts';
+import { chartDir, find, helm, parseManifests, renderChart, repoRoot } from './helm.ts';
+
+interface Container {
+  name: string;
+  args: string[];
+}
+
+function containers(yaml: string): Container[] {
+  const deployment = find(parseManifests(yaml), 'Deployment') as unknown as {
+    spec: { template: { spec: { containers: Container[] } } };
+  };
+  return deployment.spec.template.spec.containers;
+}
+
+describe('the Helm chart', () => {
+  it('passes helm lint --strict without warnings', async () => {
+    const output = await helm(['lint', '--strict', chartDir]);
+    expect(output).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    expect(output).not.toMatch(/\[(WARNING|ERROR)\]/);
+  });
+
+  it('ships the same CRDs as crds/, byte for byte (`npm run manifests` copies them)', () => {
+    const names = (dir: string) =>
+      readdirSync(dir)
+        .filter((file) => file.endsWith('.yaml'))
+        .sort();
+    const chartCrds = path.join(chartDir, 'crds');
+    const repoCrds = path.join(repoRoot, 'crds');
+    expect(names(chartCrds)).toEqual(names(repoCrds));
+    for (const name of names(repoCrds)) {
+      expect(readFileSync(path.join(chartCrds, name), 'utf8'), name).toBe(
+        readFileSync(path.join(repoCrds, name), 'utf8'),
+      );
+    }
+  });
+
+  it('rejects a value of the wrong type at install time, naming the value', async () => {
+    await expect(
+      renderChart({ release: 'bad', namespace: 'default', set: ['replicaCount=two'] }),
+    ).rejects.toThrow(/at '\/replicaCount': got string, want integer/);
+    await expect(
+      renderChart({ release: 'bad', namespace: 'default', set: ['operator.eventTtl=3days'] }),
+    ).rejects.toThrow(/at '\/operator\/eventTtl': '3days' does not match pattern/);
+    await expect(renderChart({ release: 'bad', namespace: 'default', set: ['replicas=2'] })).rejects.toThrow(
+      /additional properties 'replicas' not allowed/,
+    );
+  });
+
+  it('passes the operator and the receiver only flags and values their configurations accept', async () => {
+    for (const set of [
+      [],
+      [
+        'watchNamespaces={team-a,team-b}',
+        'operator.logLevel=debug',
+        'operator.workers=8',
+        'receiver.port=9090',
+      ],
+    ]) {
+      const [operator, receiver] = containers(await renderChart({ release: 'flags', namespace: 'ops', set }));
+      expect([operator?.name, operator?.args[0]]).toEqual(['operator', 'run']);
+      expect(() => loadConfig({ argv: operator?.args.slice(1) ?? [], env: {} })).not.toThrow();
+      expect([receiver?.name, receiver?.args[0]]).toEqual(['receiver', 'receiver']);
+      expect(() => loadReceiverConfig({ argv: receiver?.args.slice(1) ?? [], env: {} })).not.toThrow();
+    }
+  });
+});
+
+describe('the rendered chart on the API server', () => {
+  const release = `pkg-${randomBytes(3).toString('hex')}`;
+  let namespace: Awaited<ReturnType<typeof createTestNamespace>>;
+  let watched: Awaited<ReturnType<typeof createTestNamespace>>[] = [];
+
+  beforeAll(async () => {
+    namespace = await createTestNamespace('pkg-chart');
+    watched = [await createTestNamespace('pkg-watched'), await createTestNamespace('pkg-watched')];
+  });
+  afterAll(async () => {
+    // ClusterRoles and ClusterRoleBindings outlive the namespaces; the release name makes them unique.
+    await kubectl([
+      'delete',
+      'clusterrole,clusterrolebinding',
+      '-l',
+      `app.kubernetes.io/instance=${release}`,
+    ]);
+    await Promise.all([namespace, ...watched].map((ns) => ns.cleanup()));
+  });
+
+  it('applies with default values, first as a server-side dry run, then for real', async () => {
+    const yaml = await renderChart({ release, namespace: namespace.name });
+    expect(await kubectl(['apply', '--dry-run=server', '-f', '-'], yaml)).toMatch(/\(server dry run\)/);
+    const applied = await kubectl(['apply', '-f', '-'], yaml);
+    for (const object of [
+      `serviceaccount/${release}-dingtalk-operator created`,
+      `clusterrole.rbac.authorization.k8s.io/${release}-dingtalk-operator created`,
+      `role.rbac.authorization.k8s.io/${release}-dingtalk-operator-leader-election created`,
+      `deployment.apps/${release}-dingtalk-operator created`,
+      `service/${release}-dingtalk-operator-receiver created`,
+      `service/${release}-dingtalk-operator-metrics created`,
+      `poddisruptionbudget.policy/${release}-dingtalk-operator created`,
+    ]) {
+      expect(applied).toContain(object);
+    }
+  });
+
+  it('with watched namespaces, grants the namespaced rules by a Role in each of them only', async () => {
+    const names = watched.map((ns) => ns.name);
+    const yaml = await renderChart({
+      release: `${release}-ns`,
+      namespace: namespace.name,
+      set: [`watchNamespaces={${names.join(',')}}`, 'networkPolicy.enabled=true'],
+    });
+    const objects = parseManifests(yaml);
+    const clusterRole = find(objects, 'ClusterRole') as unknown as { rules: { apiGroups: string[] }[] };
+    expect(clusterRole.rules.flatMap((rule) => rule.apiGroups).sort()).toEqual([
+      'authentication.k8s.io',
+      'authorization.k8s.io',
+    ]);
+    const roles = objects.filter((o) => o.kind === 'Role' && !o.metadata.name.endsWith('-leader-election'));
+    expect(roles.map((role) => role.metadata.namespace).sort()).toEqual([...names].sort());
+    expect(containers(yaml).find((c) => c.name === 'operator')?.args).toContain(
+      `--namespaces=${names.join(',')}`,
+    );
+    const applied = await kubectl(['apply', '--dry-run=server', '-f', '-'], yaml);
+    expect(applied).toMatch(/networkpolicy\.networking\.k8s\.io\/\S+ created \(server dry run\)/);
+    expect(applied.match(/^rolebinding\.rbac\.authorization\.k8s\.io\/\S+ created/gm)).toHaveLength(3);
+  });
+
+  it('renders a ServiceMonitor for the metrics Service when asked', async () => {
+    const objects = parseManifests(
+      await renderChart({ release, namespace: namespace.name, set: ['serviceMonitor.enabled=true'] }),
+    );
+    const monitor = find(objects, 'ServiceMonitor') as unknown as {
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] };
+    };
+    const metrics = find(objects, 'Service', `${release}-dingtalk-operator-metrics`);
+    expect(metrics.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
+    expect(monitor.spec.endpoints).toEqual([
+      { port: 'metrics', path: '/metrics', interval: '30s' },
+      { port: 'receiver-metrics', path: '/metrics', interval: '30s' },
+    ]);
+  });
+});
