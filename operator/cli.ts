@@ -5,6 +5,7 @@ const commands: Record<
   { summary: string; load: () => Promise<{ main: (args: string[]) => Promise<void> }> }
 > = {
   run: { summary: 'run the controllers and the dispatcher', load: () => import('./commands/run.ts') },
+  receiver: { summary: 'serve the HTTP alarm receiver', load: () => import('./commands/receiver.ts') },
   crds: { summary: 'print the CustomResourceDefinitions as YAML', load: () => import('./commands/crds.ts') },
   'import-members': {
     summary: 'print a membersFrom ConfigMap from a contacts export',

@@ -13,7 +13,7 @@ import { ConfigError } from './errors.ts';
 
 const DURATION_PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -36,7 +36,7 @@ function formatDuration(ms: number): string {
 }
 
 /** A text setting that turns into T, or fails with `message` (phrased to follow the setting's name). */
-function setting<T>(message: string, parse: (raw: string) => T | undefined) {
+export function setting<T>(message: string, parse: (raw: string) => T | undefined) {
   return z.string().transform((raw, ctx) => {
     const value = parse(raw.trim());
     if (value === undefined) {
@@ -47,7 +47,7 @@ function setting<T>(message: string, parse: (raw: string) => T | undefined) {
   });
 }
 
-function integer(min: number, max: number) {
+export function integer(min: number, max: number) {
   return setting(`must be an integer between ${min} and ${max}`, (raw) => {
     if (!/^-?\d+$/.test(raw)) return undefined;
     const value = Number(raw);
@@ -55,7 +55,7 @@ function integer(min: number, max: number) {
   });
 }
 
-function duration(minMs: number, maxMs: number) {
+export function duration(minMs: number, maxMs: number) {
   return setting(
     `must be a duration such as 15s, 30m or 24h, between ${formatDuration(minMs)} and ${formatDuration(maxMs)}`,
     (raw) => {
@@ -65,7 +65,7 @@ function duration(minMs: number, maxMs: number) {
   );
 }
 
-function boolean() {
+export function boolean() {
   return setting('must be true or false', (raw) => {
     const lower = raw.toLowerCase();
     if (['true', '1', 'yes'].includes(lower)) return true;
@@ -96,13 +96,13 @@ function list(item: RegExp, message: string) {
   });
 }
 
-interface Source {
+export interface Source {
   flag: string;
   env?: string;
   description: string;
 }
 
-function describe<S extends z.ZodType>(schema: S, source: Source): S {
+export function describe<S extends z.ZodType>(schema: S, source: Source): S {
   return schema.meta(source as unknown as Record<string, unknown>);
 }
 
@@ -306,7 +306,7 @@ export function loadConfig(
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-function serviceAccountNamespace(): string | undefined {
+export function serviceAccountNamespace(): string | undefined {
   try {
     return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim() || undefined;
   } catch {
@@ -327,4 +327,60 @@ export function loadKubeConfig(
   else if (env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
   else kubeConfig.loadFromDefault();
   return kubeConfig;
+}
+
+/**
+ * Reads flags and environment into any schema built like configSchema (fields carrying their Source as
+ * metadata); `fill` supplies computed defaults for settings left unset. Throws ConfigError with one line
+ * per bad value, naming the flag or variable it came from.
+ */
+export function loadSettings<S extends z.ZodObject>(
+  schema: S,
+  { argv, env }: ConfigInput,
+  fill: (raw: Record<string, string | undefined>) => void = () => {},
+): z.output<S> {
+  const keys = Object.keys(schema.shape);
+  const sourceOfKey = (key: string) => (schema.shape[key] as z.ZodType).meta() as unknown as Source;
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(
+        keys.map((key) => [sourceOfKey(key).flag.slice(2), { type: 'string' as const }]),
+      ),
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    throw new ConfigError([err instanceof Error ? err.message : String(err)]);
+  }
+
+  const raw: Record<string, string | undefined> = {};
+  const origin: Record<string, string> = {};
+  for (const key of keys) {
+    const { flag, env: envName } = sourceOfKey(key);
+    const fromFlag = flags[flag.slice(2)];
+    if (typeof fromFlag === 'string') {
+      raw[key] = fromFlag;
+      origin[key] = flag;
+    } else if (envName && env[envName] !== undefined && env[envName] !== '') {
+      raw[key] = env[envName];
+      origin[key] = envName;
+    }
+  }
+  fill(raw);
+
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const key = issue.path[0] as string | undefined;
+      if (!key) return issue.message;
+      const name = origin[key] ?? sourceOfKey(key).flag;
+      const given = raw[key];
+      return given === undefined
+        ? `${name} ${issue.message}`
+        : `${name} ${issue.message} (got ${JSON.stringify(given)})`;
+    }),
+  );
 }

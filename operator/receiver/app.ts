@@ -1,0 +1,220 @@
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import { GROUP } from '../api/index.ts';
+import { DNS_LABEL } from '../config.ts';
+import { type KubeApiError, toKubeApiError } from '../errors.ts';
+import type { Caller, Gatekeeper } from './auth.ts';
+import { KubeUnavailableError, ReceiverError, ReceiverErrorCode } from './errors.ts';
+import { type IntakeLimits, intake, PAYLOAD_KINDS, type PayloadKind } from './intake.ts';
+import type { ReceiverMetrics } from './metrics.ts';
+import { persist } from './persist.ts';
+import type { AlarmEventStore } from './store.ts';
+
+/**
+ * The receiver's HTTP API:
+ *   POST /api/v1/{alarms,alertmanager,grafana}                    (namespace: ?namespace= or the default)
+ *   POST /api/v1/namespaces/{namespace}/{alarms,alertmanager,grafana}
+ *   GET  /healthz, /readyz, /metrics
+ *
+ * A POST is authenticated and authorised before its body is read (onRequest), then parsed by fastify
+ * (size limit → 413, JSON only → 415, malformed → 400), validated as a whole (→ 400 with field paths),
+ * and answered 202 only once every AlarmEvent is in the API server (else 503 with Retry-After).
+ */
+
+/** Records which request it was and who sent it, for the AlarmEvent's annotation. */
+export const SUBMITTED_BY_ANNOTATION = `${GROUP}/submitted-by`;
+
+export interface ReceiverAppOptions {
+  store: AlarmEventStore;
+  gatekeeper: Gatekeeper;
+  /** Namespace of alarms whose request names none. */
+  defaultNamespace: string;
+  limits: IntakeLimits & { maxBodyBytes: number };
+  /** Retry-After (seconds) on 503 when the API server did not say. */
+  retryAfterSeconds: number;
+  logger: Logger;
+  metrics: ReceiverMetrics;
+  /** False while shutting down, so the pod leaves the Service before it stops serving. */
+  ready: () => boolean;
+  now?: () => Date;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    alarmTarget: { namespace: string; caller: Caller } | null;
+  }
+  interface FastifyContextConfig {
+    payloadKind?: PayloadKind;
+  }
+}
+
+export function buildReceiverApp(options: ReceiverAppOptions) {
+  const { logger, metrics, limits } = options;
+  const now = options.now ?? (() => new Date());
+  const app = Fastify({
+    loggerInstance: logger,
+    // One line per alarm request, written in onResponse with the caller and namespace.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: limits.maxBodyBytes,
+    return503OnClosing: true,
+  });
+  // Alarm bodies are JSON; anything else is answered 415 rather than guessed at.
+  app.removeContentTypeParser(['text/plain']);
+  app.decorateRequest('alarmTarget', null);
+
+  app.setErrorHandler((err: FastifyError, request, reply) =>
+    sendError(toReceiverError(err, options), request, reply),
+  );
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      new ReceiverError(
+        ReceiverErrorCode.NotFound,
+        404,
+        `no route ${request.method} ${request.url.split('?')[0]}: alarms go to POST /api/v1/[namespaces/{namespace}/]{${PAYLOAD_KINDS.join(',')}}`,
+      ),
+      request,
+      reply,
+    ),
+  );
+
+  app.addHook('onResponse', async (request, reply) => {
+    const kind = request.routeOptions.config.payloadKind;
+    if (!kind) return;
+    const seconds = reply.elapsedTime / 1000;
+    metrics.recordRequest(kind, reply.statusCode, seconds);
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        caller: request.alarmTarget?.caller.username,
+        namespace: request.alarmTarget?.namespace,
+      },
+      'alarm request',
+    );
+  });
+
+  for (const kind of PAYLOAD_KINDS) {
+    for (const url of [`/api/v1/${kind}`, `/api/v1/namespaces/:namespace/${kind}`]) {
+      app.post(url, {
+        config: { payloadKind: kind },
+        onRequest: async (request) => {
+          const namespace = targetNamespace(request, options.defaultNamespace);
+          const caller = await options.gatekeeper.admit(request.headers.authorization, namespace);
+          request.alarmTarget = { namespace, caller };
+        },
+        handler: async (request, reply) => {
+          const { namespace, caller } = request.alarmTarget as { namespace: string; caller: Caller };
+          const alarms = intake(kind, request.body, limits, now());
+          const written = await persist(options.store, namespace, alarms, {
+            [SUBMITTED_BY_ANNOTATION]: `${caller.username} via ${kind}`,
+          });
+          for (const { result } of written) metrics.recordWrite(kind, result);
+          return reply.code(202).send({ namespace, accepted: written.length, alarms: written });
+        },
+      });
+    }
+  }
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) =>
+    options.ready() ? { status: 'ok' } : reply.code(503).send({ status: 'shutting down' }),
+  );
+  app.get('/metrics', async (_request, reply) =>
+    reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+  return app;
+}
+
+function targetNamespace(request: FastifyRequest, defaultNamespace: string): string {
+  const fromPath = (request.params as { namespace?: string }).namespace;
+  const query = (request.query as { namespace?: unknown }).namespace;
+  if (query !== undefined && typeof query !== 'string') {
+    throw badNamespace('?namespace= must be given once');
+  }
+  if (fromPath !== undefined && query !== undefined && query !== fromPath) {
+    throw badNamespace(`the path names namespace "${fromPath}" and ?namespace= names "${query}": give one`);
+  }
+  const namespace = fromPath ?? query ?? defaultNamespace;
+  if (!DNS_LABEL.test(namespace)) {
+    throw badNamespace(`"${namespace.slice(0, 100)}" is not a namespace name (lowercase RFC 1123 label)`);
+  }
+  return namespace;
+}
+
+function badNamespace(message: string): ReceiverError {
+  return new ReceiverError(ReceiverErrorCode.InvalidNamespace, 400, message, {
+    issues: [{ path: 'namespace', message }],
+  });
+}
+
+function toReceiverError(err: unknown, options: ReceiverAppOptions): ReceiverError {
+  if (err instanceof ReceiverError) return err;
+  if (err instanceof KubeUnavailableError) {
+    return new ReceiverError(
+      ReceiverErrorCode.KubeUnavailable,
+      503,
+      `the Kubernetes API server cannot take the alarms now (${err.message}); nothing was accepted, retry later`,
+      { retryAfter: err.retryAfter ?? options.retryAfterSeconds, cause: err },
+    );
+  }
+  const kubeError = toKubeApiError(err);
+  if (kubeError) return fromKubeApiError(kubeError);
+  const fastifyError = err as Partial<FastifyError>;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ReceiverError(
+        ReceiverErrorCode.BodyTooLarge,
+        413,
+        `the body is larger than ${options.limits.maxBodyBytes} bytes: send fewer alarms per request`,
+      );
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ReceiverError(
+        ReceiverErrorCode.UnsupportedMediaType,
+        415,
+        'the body must be JSON, sent with Content-Type: application/json',
+      );
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ReceiverError(ReceiverErrorCode.MalformedJson, 400, 'the body is empty; expected JSON');
+  }
+  const status = fastifyError.statusCode;
+  if (
+    status === 400 &&
+    (err instanceof SyntaxError || fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+  ) {
+    return new ReceiverError(
+      ReceiverErrorCode.MalformedJson,
+      400,
+      `the body is not valid JSON: ${fastifyError.message}`,
+    );
+  }
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new ReceiverError(ReceiverErrorCode.BadRequest, status, fastifyError.message ?? 'bad request');
+  }
+  return new ReceiverError(ReceiverErrorCode.Internal, 500, 'internal error; see the receiver log', {
+    cause: err,
+  });
+}
+
+function fromKubeApiError(err: KubeApiError): ReceiverError {
+  if (err.status === 404) {
+    return new ReceiverError(
+      ReceiverErrorCode.NamespaceNotFound,
+      404,
+      `the API server does not know the target: ${err.message}`,
+      { cause: err },
+    );
+  }
+  // The receiver's own RBAC or an API server rule the receiver did not foresee: an operator must look.
+  return new ReceiverError(ReceiverErrorCode.KubeRejected, 500, `the API server refused: ${err.message}`, {
+    cause: err,
+  });
+}
+
+function sendError(err: ReceiverError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (err.statusCode >= 500) request.log.error({ err: err.cause ?? err, code: err.code }, err.message);
+  if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
+  if (err.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="dingtalk-operator-receiver"');
+  return reply.code(err.statusCode).send(err.toJSON());
+}

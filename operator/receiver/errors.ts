@@ -1,0 +1,77 @@
+import type { FieldIssue } from '../api/index.ts';
+
+/**
+ * The receiver's error catalogue. Every error answer is `{ code, message, issues? }` with one of these
+ * stable codes; callers and tests match on the code, never on the message. Messages never carry a token.
+ */
+export const ReceiverErrorCode = {
+  Unauthenticated: 'RCV_ERR_UNAUTHENTICATED',
+  Forbidden: 'RCV_ERR_FORBIDDEN',
+  InvalidBody: 'RCV_ERR_INVALID_BODY',
+  MalformedJson: 'RCV_ERR_MALFORMED_JSON',
+  BatchTooLarge: 'RCV_ERR_BATCH_TOO_LARGE',
+  InvalidNamespace: 'RCV_ERR_INVALID_NAMESPACE',
+  NamespaceNotFound: 'RCV_ERR_NAMESPACE_NOT_FOUND',
+  BodyTooLarge: 'RCV_ERR_BODY_TOO_LARGE',
+  UnsupportedMediaType: 'RCV_ERR_UNSUPPORTED_MEDIA_TYPE',
+  NotFound: 'RCV_ERR_NOT_FOUND',
+  BadRequest: 'RCV_ERR_BAD_REQUEST',
+  KubeUnavailable: 'RCV_ERR_KUBE_UNAVAILABLE',
+  KubeRejected: 'RCV_ERR_KUBE_REJECTED',
+  Internal: 'RCV_ERR_INTERNAL',
+} as const;
+export type ReceiverErrorCode = (typeof ReceiverErrorCode)[keyof typeof ReceiverErrorCode];
+
+export class ReceiverError extends Error {
+  readonly code: ReceiverErrorCode;
+  readonly statusCode: number;
+  readonly issues: readonly FieldIssue[] | undefined;
+  /** Seconds, for 503 answers. */
+  readonly retryAfter: number | undefined;
+
+  constructor(
+    code: ReceiverErrorCode,
+    statusCode: number,
+    message: string,
+    extra: { issues?: readonly FieldIssue[]; retryAfter?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: extra.cause });
+    this.name = 'ReceiverError';
+    this.code = code;
+    this.statusCode = statusCode;
+    this.issues = extra.issues;
+    this.retryAfter = extra.retryAfter;
+  }
+
+  toJSON(): { code: ReceiverErrorCode; message: string; issues?: readonly FieldIssue[] } {
+    const body = { code: this.code, message: this.message };
+    return this.issues ? { ...body, issues: this.issues } : body;
+  }
+}
+
+/** The body does not match its endpoint's schema or a receiver limit; `issues` names every field. */
+export function invalidBody(issues: readonly FieldIssue[]): ReceiverError {
+  const shown = issues.slice(0, 5).map((i) => `${i.path || '<root>'}: ${i.message}`);
+  const more = issues.length > shown.length ? ` (and ${issues.length - shown.length} more)` : '';
+  return new ReceiverError(
+    ReceiverErrorCode.InvalidBody,
+    400,
+    `invalid request body: ${shown.join('; ')}${more}`,
+    { issues },
+  );
+}
+
+/**
+ * The Kubernetes API server could not be reached, timed out, or answered 5xx/429: nothing is accepted,
+ * and the caller retries (Alertmanager does on 5xx).
+ */
+export class KubeUnavailableError extends Error {
+  /** Seconds the API server asked for with its own Retry-After, if it did. */
+  readonly retryAfter: number | undefined;
+
+  constructor(message: string, retryAfter?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'KubeUnavailableError';
+    this.retryAfter = retryAfter;
+  }
+}

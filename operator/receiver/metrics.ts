@@ -1,0 +1,57 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+/** The receiver's Prometheus metrics, on a registry of its own (several receivers may share a test process). */
+
+const PREFIX = 'dingtalk_operator_receiver_';
+
+export type WriteResult = 'created' | 'exists' | 'resolved';
+
+export class ReceiverMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: `${PREFIX}requests_total`,
+    help: 'Alarm requests by endpoint (alarms, alertmanager, grafana) and HTTP status code.',
+    labelNames: ['endpoint', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly requestDuration = new Histogram({
+    name: `${PREFIX}request_duration_seconds`,
+    help: 'Time to answer an alarm request, by endpoint.',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly alarms = new Counter({
+    name: `${PREFIX}alarms_total`,
+    help: 'Alarms persisted, by endpoint and result: created, exists (a retry; nothing written) or resolved.',
+    labelNames: ['endpoint', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly authCache = new Counter({
+    name: `${PREFIX}auth_cache_total`,
+    help: 'Review cache lookups by cache (token, access) and result (hit, miss).',
+    labelNames: ['cache', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor({ processMetrics = true }: { processMetrics?: boolean } = {}) {
+    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+  }
+
+  recordRequest(endpoint: string, code: number, seconds: number): void {
+    this.requests.inc({ endpoint, code: String(code) });
+    this.requestDuration.observe({ endpoint }, seconds);
+  }
+
+  recordWrite(endpoint: string, result: WriteResult): void {
+    this.alarms.inc({ endpoint, result });
+  }
+
+  recordCacheLookup(cache: 'token' | 'access', hit: boolean): void {
+    this.authCache.inc({ cache, result: hit ? 'hit' : 'miss' });
+  }
+}
