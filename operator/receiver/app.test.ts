@@ -1,0 +1,506 @@
+import { Writable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AlarmEventSpec } from '../api/index.ts';
+import { KubeApiError } from '../errors.ts';
+import { createLogger } from '../runtime/logger.ts';
+import { buildReceiverApp, SUBMITTED_BY_ANNOTATION } from './app.ts';
+import { Gatekeeper } from './auth.ts';
+import { KubeUnavailableError } from './errors.ts';
+import { ReceiverMetrics } from './metrics.ts';
+import type { AccessReview, AccessReviewResult, TokenReviewResult, UserInfo } from './review.ts';
+import type { AlarmEventStore, NewAlarmEvent } from './store.ts';
+
+const TOKEN = 'sa-token-0123456789abcdef';
+const STRANGER = 'sa-token-of-a-stranger';
+const USER: UserInfo = {
+  username: 'system:serviceaccount:monitoring:alertmanager',
+  groups: ['system:authenticated'],
+};
+
+class FakeStore implements AlarmEventStore {
+  readonly events = new Map<string, { spec: AlarmEventSpec; annotations?: Record<string, string> }>();
+  calls = 0;
+  failure: Error | undefined;
+
+  async create({ namespace, name, spec, annotations }: NewAlarmEvent): Promise<'created' | 'exists'> {
+    this.#call();
+    const key = `${namespace}/${name}`;
+    if (this.events.has(key)) return 'exists';
+    this.events.set(key, { spec: structuredClone(spec), annotations });
+    return 'created';
+  }
+
+  async resolve(namespace: string, name: string, endsAt: string): Promise<'resolved' | 'missing'> {
+    this.#call();
+    const event = this.events.get(`${namespace}/${name}`);
+    if (!event) return 'missing';
+    event.spec = { ...event.spec, state: 'resolved', endsAt };
+    return 'resolved';
+  }
+
+  #call(): void {
+    this.calls++;
+    if (this.failure) throw this.failure;
+  }
+}
+
+class FakeReview implements AccessReview {
+  /** Namespaces USER may create AlarmEvents in. */
+  allowed = new Set(['monitoring', 'team-a']);
+  failure: Error | undefined;
+  tokenReviews = 0;
+
+  async reviewToken(token: string): Promise<TokenReviewResult> {
+    this.tokenReviews++;
+    if (this.failure) throw this.failure;
+    return token === TOKEN ? { authenticated: true, user: USER } : { authenticated: false };
+  }
+
+  async reviewCreate(user: UserInfo, namespace: string): Promise<AccessReviewResult> {
+    if (this.failure) throw this.failure;
+    return this.allowed.has(namespace) && user.username === USER.username
+      ? { allowed: true }
+      : { allowed: false, reason: 'no RBAC policy matched' };
+  }
+}
+
+function alert(index: number, status: 'firing' | 'resolved' = 'firing') {
+  return {
+    status,
+    labels: { alertname: 'KubePodCrashLooping', severity: 'critical', pod: `api-${index}` },
+    annotations: {
+      summary: `Pod api-${index} is crash looping`,
+      description: 'Restarted 5 times in 10 minutes.',
+    },
+    startsAt: '2026-05-01T08:00:00.123456789Z',
+    endsAt: status === 'resolved' ? '2026-05-01T08:30:00Z' : '0001-01-01T00:00:00Z',
+    generatorURL: 'http://prometheus:9090/graph?g0.expr=up',
+    fingerprint: `a1b2c3d4e5f6000${index}`,
+  };
+}
+
+function alertmanagerPayload(alerts: unknown[]) {
+  return {
+    version: '4',
+    groupKey: '{}:{alertname="KubePodCrashLooping"}',
+    truncatedAlerts: 0,
+    status: 'firing',
+    receiver: 'dingtalk',
+    groupLabels: { alertname: 'KubePodCrashLooping' },
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager:9093',
+    alerts,
+  };
+}
+
+describe('receiver HTTP API', () => {
+  let store: FakeStore;
+  let review: FakeReview;
+  let logLines: string[];
+  let app: ReturnType<typeof buildReceiverApp>;
+  let ready: boolean;
+
+  beforeEach(async () => {
+    store = new FakeStore();
+    review = new FakeReview();
+    logLines = [];
+    ready = true;
+    const logger = createLogger({
+      level: 'debug',
+      destination: new Writable({
+        write(chunk, _encoding, callback) {
+          logLines.push(String(chunk));
+          callback();
+        },
+      }),
+    });
+    app = buildReceiverApp({
+      store,
+      gatekeeper: new Gatekeeper({ review, cacheTtlMs: 30_000, cacheSize: 100 }),
+      defaultNamespace: 'monitoring',
+      limits: { maxBodyBytes: 64 * 1024, maxBatch: 20, maxLabels: 8, maxLabelLength: 64 },
+      retryAfterSeconds: 7,
+      logger,
+      metrics: new ReceiverMetrics({ processMetrics: false }),
+      ready: () => ready,
+      now: () => new Date('2026-05-01T09:00:00Z'),
+    });
+    await app.ready();
+  });
+
+  afterEach(async () => {
+    await app.close();
+  });
+
+  function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+    return app.inject({
+      method: 'POST',
+      url,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers },
+      payload: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  }
+
+  describe('Alertmanager webhook', () => {
+    it('creates one AlarmEvent per alert and answers 202', async () => {
+      const response = await post(
+        '/api/v1/alertmanager',
+        alertmanagerPayload([alert(1), alert(2), alert(3)]),
+      );
+      expect(response.statusCode).toBe(202);
+      expect(response.json()).toMatchObject({ namespace: 'monitoring', accepted: 3 });
+      expect([...store.events.keys()].sort()).toEqual([
+        'monitoring/fp-a1b2c3d4e5f60001-1777622400123',
+        'monitoring/fp-a1b2c3d4e5f60002-1777622400123',
+        'monitoring/fp-a1b2c3d4e5f60003-1777622400123',
+      ]);
+      const event = store.events.get('monitoring/fp-a1b2c3d4e5f60001-1777622400123');
+      expect(event?.spec).toEqual({
+        severity: 'critical',
+        title: 'Pod api-1 is crash looping',
+        message: 'Restarted 5 times in 10 minutes.',
+        labels: { alertname: 'KubePodCrashLooping', severity: 'critical', pod: 'api-1' },
+        annotations: {
+          summary: 'Pod api-1 is crash looping',
+          description: 'Restarted 5 times in 10 minutes.',
+          generatorURL: 'http://prometheus:9090/graph?g0.expr=up',
+        },
+        source: 'alertmanager',
+        state: 'firing',
+        startsAt: '2026-05-01T08:00:00.123456789Z',
+        fingerprint: 'a1b2c3d4e5f60001',
+      });
+      expect(event?.annotations).toEqual({
+        [SUBMITTED_BY_ANNOTATION]: `${USER.username} via alertmanager`,
+      });
+    });
+
+    it('creates nothing new when the same payload comes again', async () => {
+      const payload = alertmanagerPayload([alert(1), alert(2), alert(3)]);
+      await post('/api/v1/alertmanager', payload);
+      const again = await post('/api/v1/alertmanager', payload);
+      expect(again.statusCode).toBe(202);
+      expect(again.json().alarms.map((a: { result: string }) => a.result)).toEqual([
+        'exists',
+        'exists',
+        'exists',
+      ]);
+      expect(store.events.size).toBe(3);
+    });
+
+    it('resolves the AlarmEvents a firing notification created', async () => {
+      await post('/api/v1/alertmanager', alertmanagerPayload([alert(1), alert(2)]));
+      const response = await post('/api/v1/alertmanager', alertmanagerPayload([alert(1, 'resolved')]));
+      expect(response.statusCode).toBe(202);
+      expect(response.json().alarms).toEqual([
+        { name: 'fp-a1b2c3d4e5f60001-1777622400123', state: 'resolved', result: 'resolved' },
+      ]);
+      const spec = store.events.get('monitoring/fp-a1b2c3d4e5f60001-1777622400123')?.spec;
+      expect(spec).toMatchObject({ state: 'resolved', endsAt: '2026-05-01T08:30:00Z' });
+      expect(store.events.get('monitoring/fp-a1b2c3d4e5f60002-1777622400123')?.spec.state).toBe('firing');
+    });
+
+    it('creates a resolved AlarmEvent for an alert it never saw firing', async () => {
+      const response = await post('/api/v1/alertmanager', alertmanagerPayload([alert(4, 'resolved')]));
+      expect(response.json().alarms[0]).toMatchObject({ state: 'resolved', result: 'created' });
+      expect(store.events.get('monitoring/fp-a1b2c3d4e5f60004-1777622400123')?.spec).toMatchObject({
+        state: 'resolved',
+        endsAt: '2026-05-01T08:30:00Z',
+      });
+    });
+
+    it('writes nothing when one alert of the batch is invalid, and names its fields', async () => {
+      const broken = { ...alert(2), startsAt: 'yesterday', labels: { alertname: 7 } };
+      const response = await post('/api/v1/alertmanager', alertmanagerPayload([alert(1), broken, alert(3)]));
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ code: 'RCV_ERR_INVALID_BODY' });
+      expect(
+        response
+          .json()
+          .issues.map((i: { path: string }) => i.path)
+          .sort(),
+      ).toEqual(['alerts[1].labels.alertname', 'alerts[1].startsAt']);
+      expect(store.calls).toBe(0);
+    });
+
+    it('rejects payload versions other than 4', async () => {
+      const response = await post('/api/v1/alertmanager', {
+        ...alertmanagerPayload([alert(1)]),
+        version: '3',
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().issues[0]).toMatchObject({ path: 'version' });
+    });
+  });
+
+  describe('Grafana webhook', () => {
+    it('maps Grafana alerts with their dashboard links', async () => {
+      const response = await post('/api/v1/grafana', {
+        receiver: 'dingtalk',
+        status: 'firing',
+        orgId: 1,
+        version: '1',
+        alerts: [
+          {
+            status: 'firing',
+            labels: { alertname: 'HighLatency', grafana_folder: 'API' },
+            annotations: {},
+            startsAt: '2026-05-01T08:00:00Z',
+            endsAt: '0001-01-01T00:00:00Z',
+            fingerprint: '0f1e2d3c4b5a6978',
+            dashboardURL: 'http://grafana/d/abc',
+            valueString: "[ var='A' value=0.93 ]",
+          },
+        ],
+      });
+      expect(response.statusCode).toBe(202);
+      const spec = store.events.get('monitoring/fp-0f1e2d3c4b5a6978-1777622400000')?.spec;
+      expect(spec).toMatchObject({
+        severity: 'warning',
+        title: 'HighLatency',
+        source: 'grafana',
+        annotations: { dashboardURL: 'http://grafana/d/abc', valueString: "[ var='A' value=0.93 ]" },
+      });
+    });
+  });
+
+  describe('own alarms', () => {
+    it('accepts one alarm and stamps its start and fingerprint', async () => {
+      const response = await post('/api/v1/alarms', {
+        severity: 'info',
+        title: 'Nightly backup finished late',
+        labels: { job: 'backup' },
+      });
+      expect(response.statusCode).toBe(202);
+      const [event] = store.events.values();
+      expect(event?.spec).toMatchObject({
+        state: 'firing',
+        startsAt: '2026-05-01T09:00:00.000Z',
+        fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/),
+      });
+    });
+
+    it('accepts a batch and reports every invalid item by index', async () => {
+      const ok = { severity: 'critical', title: 'A', startsAt: '2026-05-01T08:00:00Z', fingerprint: 'a' };
+      const response = await post('/api/v1/alarms', [ok, { severity: 'loud', title: '' }, ok]);
+      expect(response.statusCode).toBe(400);
+      expect(
+        response
+          .json()
+          .issues.map((i: { path: string }) => i.path)
+          .sort(),
+      ).toEqual(['[1].severity', '[1].title']);
+      expect(store.calls).toBe(0);
+
+      const accepted = await post('/api/v1/alarms', [ok, { ...ok, fingerprint: 'b' }]);
+      expect(accepted.json()).toMatchObject({ accepted: 2 });
+    });
+
+    it('applies the cross-field rule of the AlarmEvent schema', async () => {
+      const response = await post('/api/v1/alarms', {
+        severity: 'info',
+        title: 'x',
+        state: 'resolved',
+        startsAt: '2026-05-01T08:00:00Z',
+        endsAt: '2026-05-01T07:00:00Z',
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().issues).toEqual([
+        { path: 'endsAt', message: 'endsAt must not be before startsAt' },
+      ]);
+    });
+  });
+
+  describe('limits', () => {
+    it('answers 413 to a body over the size limit', async () => {
+      const response = await post('/api/v1/alarms', {
+        severity: 'info',
+        title: 'x',
+        message: 'y'.repeat(70_000),
+      });
+      expect(response.statusCode).toBe(413);
+      expect(response.json().code).toBe('RCV_ERR_BODY_TOO_LARGE');
+    });
+
+    it('answers 400 to a batch over the size limit, before looking at its items', async () => {
+      const alerts = Array.from({ length: 21 }, (_, i) => ({ bogus: i }));
+      const response = await post('/api/v1/alertmanager', alertmanagerPayload(alerts));
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({
+        code: 'RCV_ERR_BATCH_TOO_LARGE',
+        issues: [{ path: 'alerts' }],
+      });
+    });
+
+    it('answers 400 to too many labels and to labels too long', async () => {
+      const many = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`l${i}`, 'v']));
+      const long = { alertname: 'x'.repeat(65), ['k'.repeat(70)]: 'v' };
+      const response = await post(
+        '/api/v1/alertmanager',
+        alertmanagerPayload([
+          { ...alert(1), labels: many },
+          { ...alert(2), labels: long },
+        ]),
+      );
+      expect(response.statusCode).toBe(400);
+      expect(response.json().issues).toEqual([
+        { path: 'alerts[0].labels', message: 'must have at most 8 entries (has 9)' },
+        { path: 'alerts[1].labels.alertname', message: 'label value must be at most 64 characters' },
+        { path: `alerts[1].labels.${'k'.repeat(64)}…`, message: 'label name must be at most 64 characters' },
+      ]);
+      expect(store.calls).toBe(0);
+    });
+
+    it('answers 415 to anything but JSON', async () => {
+      for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
+        const response = await post('/api/v1/alarms', 'severity=info', { 'content-type': contentType });
+        expect(response.statusCode, contentType).toBe(415);
+        expect(response.json().code).toBe('RCV_ERR_UNSUPPORTED_MEDIA_TYPE');
+      }
+    });
+
+    it('answers 400 to malformed JSON and to an empty body', async () => {
+      for (const body of ['{"version":', '', '{"__proto__":{"x":1}}']) {
+        const response = await post('/api/v1/alertmanager', body);
+        expect(response.statusCode, body).toBe(400);
+        expect(response.json().code).toBe('RCV_ERR_MALFORMED_JSON');
+      }
+    });
+  });
+
+  describe('namespace', () => {
+    it('comes from the path, the query or the default, in that order', async () => {
+      const one = [alert(1)];
+      expect(
+        (await post('/api/v1/namespaces/team-a/alertmanager', alertmanagerPayload(one))).json().namespace,
+      ).toBe('team-a');
+      expect(
+        (await post('/api/v1/alertmanager?namespace=team-a', alertmanagerPayload(one))).json().namespace,
+      ).toBe('team-a');
+      expect((await post('/api/v1/alertmanager', alertmanagerPayload(one))).json().namespace).toBe(
+        'monitoring',
+      );
+    });
+
+    it('rejects a path and a query that disagree, and names that are not namespaces', async () => {
+      const conflicting = await post('/api/v1/namespaces/team-a/alarms?namespace=team-b', {});
+      expect(conflicting.statusCode).toBe(400);
+      expect(conflicting.json().code).toBe('RCV_ERR_INVALID_NAMESPACE');
+      const invalid = await post('/api/v1/alarms?namespace=Team_A', {});
+      expect(invalid.statusCode).toBe(400);
+    });
+
+    it('answers 404 when the namespace does not exist', async () => {
+      store.failure = KubeApiError.fromResponse(
+        404,
+        '{"reason":"NotFound","message":"namespaces \\"x\\" not found"}',
+      );
+      const response = await post('/api/v1/alertmanager', alertmanagerPayload([alert(1)]));
+      expect(response.statusCode).toBe(404);
+      expect(response.json().code).toBe('RCV_ERR_NAMESPACE_NOT_FOUND');
+    });
+  });
+
+  describe('authentication and authorisation', () => {
+    it('answers 401 without a token, with a bad scheme, and with a token the API server rejects', async () => {
+      for (const authorization of [undefined, 'Basic dXNlcjpwYXNz', `Bearer ${STRANGER}`]) {
+        const response = await app.inject({
+          method: 'POST',
+          url: '/api/v1/alertmanager',
+          headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+          payload: JSON.stringify(alertmanagerPayload([alert(1)])),
+        });
+        expect(response.statusCode, authorization).toBe(401);
+        expect(response.headers['www-authenticate']).toMatch(/^Bearer/);
+        expect(response.json().code).toBe('RCV_ERR_UNAUTHENTICATED');
+      }
+      expect(store.calls).toBe(0);
+    });
+
+    it('answers 403 naming the caller and the namespace when RBAC does not allow it', async () => {
+      const response = await post(
+        '/api/v1/namespaces/payments/alertmanager',
+        alertmanagerPayload([alert(1)]),
+      );
+      expect(response.statusCode).toBe(403);
+      expect(response.json()).toEqual({
+        code: 'RCV_ERR_FORBIDDEN',
+        message: `${USER.username} may not create alarmevents.dingtalk.alarming.io in namespace payments (no RBAC policy matched); grant it with a Role and RoleBinding there`,
+      });
+      expect(store.calls).toBe(0);
+    });
+
+    it('checks the caller before reading the body', async () => {
+      const response = await post('/api/v1/alarms', '{not json', { authorization: 'Bearer nope' });
+      expect(response.statusCode).toBe(401);
+    });
+
+    it('never writes the token into logs or answers', async () => {
+      await post('/api/v1/alertmanager', alertmanagerPayload([alert(1)]));
+      const denied = await post('/api/v1/alertmanager', alertmanagerPayload([alert(1)]), {
+        authorization: `Bearer ${STRANGER}`,
+      });
+      expect(denied.body).not.toContain(STRANGER);
+      const log = logLines.join('');
+      expect(log).toContain('alarm request');
+      expect(log).not.toContain(TOKEN);
+      expect(log).not.toContain(STRANGER);
+    });
+  });
+
+  describe('when the API server cannot take writes', () => {
+    it('answers 503 with Retry-After, the API server’s own when it gave one', async () => {
+      store.failure = new KubeUnavailableError('Kubernetes API unreachable: ECONNREFUSED');
+      const response = await post('/api/v1/alertmanager', alertmanagerPayload([alert(1)]));
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('7');
+      expect(response.json().code).toBe('RCV_ERR_KUBE_UNAVAILABLE');
+
+      store.failure = new KubeUnavailableError('Kubernetes API answered 429', 30);
+      const throttled = await post('/api/v1/alertmanager', alertmanagerPayload([alert(1)]));
+      expect(throttled.headers['retry-after']).toBe('30');
+    });
+
+    it('answers 503 when the token cannot be reviewed, and does not remember the failure', async () => {
+      review.failure = new KubeUnavailableError('Kubernetes API unreachable: ECONNREFUSED');
+      expect((await post('/api/v1/alertmanager', alertmanagerPayload([alert(1)]))).statusCode).toBe(503);
+      review.failure = undefined;
+      expect((await post('/api/v1/alertmanager', alertmanagerPayload([alert(1)]))).statusCode).toBe(202);
+    });
+
+    it('answers 500 when the API server refuses for a reason a retry will not fix', async () => {
+      store.failure = KubeApiError.fromResponse(
+        403,
+        '{"reason":"Forbidden","message":"receiver may not create"}',
+      );
+      const response = await post('/api/v1/alertmanager', alertmanagerPayload([alert(1)]));
+      expect(response.statusCode).toBe(500);
+      expect(response.json().code).toBe('RCV_ERR_KUBE_REJECTED');
+    });
+  });
+
+  describe('probes and metrics', () => {
+    it('serves /healthz, /readyz (503 while shutting down) and /metrics', async () => {
+      expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200);
+      expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200);
+      ready = false;
+      expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
+
+      await post('/api/v1/alertmanager', alertmanagerPayload([alert(1), alert(2)]));
+      const metrics = (await app.inject({ url: '/metrics' })).body;
+      expect(metrics).toContain(
+        'dingtalk_operator_receiver_requests_total{endpoint="alertmanager",code="202"} 1',
+      );
+      expect(metrics).toContain(
+        'dingtalk_operator_receiver_alarms_total{endpoint="alertmanager",result="created"} 2',
+      );
+    });
+
+    it('answers unknown routes with 404 naming the real ones', async () => {
+      const response = await post('/v1/alertmanager/monitoring', {});
+      expect(response.statusCode).toBe(404);
+      expect(response.json().message).toContain('/api/v1/');
+    });
+  });
+});

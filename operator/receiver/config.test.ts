@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.ts';
+import { loadReceiverConfig, receiverConfigSchema } from './config.ts';
+
+function issuesOf(argv: string[], env: Record<string, string> = {}): readonly string[] {
+  try {
+    loadReceiverConfig({ argv, env });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues;
+    throw err;
+  }
+  return [];
+}
+
+describe('loadReceiverConfig', () => {
+  it('has working defaults', () => {
+    expect(loadReceiverConfig({ argv: [], env: { POD_NAMESPACE: 'dingtalk-operator' } })).toEqual({
+      namespace: 'dingtalk-operator',
+      address: '0.0.0.0',
+      port: 8080,
+      maxBodyBytes: 1 << 20,
+      maxBatch: 1000,
+      maxLabels: 64,
+      maxLabelLength: 1024,
+      authCacheTtl: 30_000,
+      authCacheSize: 10_000,
+      kubeRequestTimeout: 10_000,
+      retryAfter: 5_000,
+      logLevel: 'info',
+      shutdownGracePeriod: 15_000,
+    });
+  });
+
+  it('prefers a flag over the environment', () => {
+    const config = loadReceiverConfig({
+      argv: ['--port', '9090', '--static-token-file=/etc/receiver/token', '--namespace', 'ops'],
+      env: {
+        DINGTALK_OPERATOR_RECEIVER_PORT: '1',
+        DINGTALK_OPERATOR_RECEIVER_AUTH_CACHE_TTL: '1m',
+        POD_NAMESPACE: 'x',
+      },
+    });
+    expect(config).toMatchObject({
+      port: 9090,
+      staticTokenFile: '/etc/receiver/token',
+      namespace: 'ops',
+      authCacheTtl: 60_000,
+    });
+  });
+
+  it('names the flag or variable, the rule and the value given', () => {
+    expect(issuesOf(['--max-labels', '100', '--namespace=Ops'])).toEqual([
+      '--namespace must be a namespace name (got "Ops")',
+      '--max-labels must be an integer between 1 and 64 (got "100")',
+    ]);
+    expect(issuesOf([], { DINGTALK_OPERATOR_RECEIVER_MAX_BODY_BYTES: 'lots', POD_NAMESPACE: 'a' })).toEqual([
+      'DINGTALK_OPERATOR_RECEIVER_MAX_BODY_BYTES must be an integer between 1024 and 67108864 (got "lots")',
+    ]);
+    expect(issuesOf(['--bogus'])[0]).toMatch(/Unknown option '--bogus'/);
+  });
+
+  it('gives every setting a flag and a description for the generated reference', () => {
+    for (const [key, field] of Object.entries(receiverConfigSchema.shape)) {
+      const meta = field.meta() as { flag?: string; description?: string } | undefined;
+      expect(meta?.flag, key).toMatch(/^--[a-z-]+$/);
+      expect(meta?.description, key).toBeTruthy();
+    }
+  });
+});
