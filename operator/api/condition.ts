@@ -29,6 +29,18 @@ export const DingTalkConditionReason = {
   InvalidWebhook: 'InvalidWebhook',
   WebhookHostNotAllowed: 'WebhookHostNotAllowed',
   AuthenticationFailed: 'AuthenticationFailed',
+  /** DingTalk refused the app's ClientId/ClientSecret. */
+  InvalidCredentials: 'InvalidCredentials',
+  /** DingTalk could not be reached, timed out, or answered with a server error; retried with backoff. */
+  Unreachable: 'Unreachable',
+  /** A group's signature secret is not a 加签 secret (those start with SEC). */
+  InvalidSignatureSecret: 'InvalidSignatureSecret',
+  /** A group's keywords contain a blank or repeated entry. */
+  InvalidKeywords: 'InvalidKeywords',
+  /** Every credential and target checked out. */
+  Validated: 'Validated',
+  /** Every member resolved to a DingTalk userId. */
+  MembersResolved: 'MembersResolved',
   MembersUnresolved: 'MembersUnresolved',
   ServiceNotFound: 'ServiceNotFound',
   ServiceNotReady: 'ServiceNotReady',

@@ -10,6 +10,12 @@ import { Timestamp } from './timestamp.ts';
 export const DingTalkServiceGvk = { group: GROUP, version: VERSION, kind: 'DingTalkService' } as const;
 export const DINGTALK_SERVICE_PLURAL = 'dingtalkservices';
 
+/**
+ * Setting this annotation to a new value sends a test message to every target of the service (the
+ * GitOps form of a "test" button); the value acted on is kept in status.lastHandledTest.
+ */
+export const TEST_ANNOTATION = `${GROUP}/test`;
+
 /** DingTalk allows 20 messages a minute per group robot and blocks the robot for 10 minutes beyond that. */
 export const MAX_ROBOT_MESSAGES_PER_MINUTE = 20;
 
@@ -287,6 +293,13 @@ export const DingTalkServiceStatus = z.object({
     .optional()
     .describe('The last failed send.'),
   lastTest: SendOutcome.optional().describe('The last test message, to any target.'),
+  lastHandledTest: z
+    .string()
+    .max(128)
+    .optional()
+    .describe(
+      `The ${GROUP}/test annotation value the last test message was sent for (values over 64 characters are kept as a sha256 digest). Setting the annotation to any other value sends another test; the same value never sends twice.`,
+    ),
 });
 export type DingTalkServiceStatus = z.output<typeof DingTalkServiceStatus>;
 

@@ -1,4 +1,5 @@
 import type { ComponentFactory } from '../manager/context.ts';
+import { dingTalkServiceComponents } from './dingtalk-service/index.ts';
 
 /** Every feature the leader runs; each entry builds its controllers from the shared context. */
-export const componentFactories: ComponentFactory[] = [];
+export const componentFactories: ComponentFactory[] = [dingTalkServiceComponents];

@@ -6,7 +6,7 @@ import { buildGroupBody, type GroupMessage } from './group-message.ts';
 import { chunkUserIds, type MemberMessage, toMsgKey } from './member-message.ts';
 import { type ClientHooks, clientOptionsSchema, type DingTalkClientOptions } from './options.ts';
 import { readApi, readOapi } from './responses.ts';
-import { type AppCredentials, createTokenCache } from './token-cache.ts';
+import { type AppCredentials, createTokenCache, type TokenGrant } from './token-cache.ts';
 import { createTransport, type RawResponse } from './transport.ts';
 import { resolveWebhook } from './webhook-url.ts';
 
@@ -184,6 +184,11 @@ export function createDingTalkClient(input: DingTalkClientOptions = {}) {
 
     getAccessToken(app: AppCredentials): Promise<string> {
       return tokens.get(app);
+    },
+
+    /** The app's token with its expiry (epoch ms), from the same cache and single request as getAccessToken. */
+    getAccessTokenGrant(app: AppCredentials): Promise<TokenGrant> {
+      return tokens.grant(app);
     },
 
     /** One-to-one messages through the app's robot, in chunks of at most 20 users. */

@@ -5,5 +5,5 @@ export { DingTalkError, DingTalkErrorCode, isDingTalkError } from './errors.ts';
 export type { GroupMessage } from './group-message.ts';
 export type { MemberMessage } from './member-message.ts';
 export type { ClientHooks, DingTalkClientOptions, RequestResult } from './options.ts';
-export type { AppCredentials } from './token-cache.ts';
-export { redactToken, resolveWebhook } from './webhook-url.ts';
+export type { AppCredentials, TokenGrant } from './token-cache.ts';
+export { redactToken, resolveWebhook, type WebhookPolicy } from './webhook-url.ts';

@@ -72,6 +72,18 @@ describe('token cache', () => {
     expect(second).not.toBe(first);
   });
 
+  it('reports when the token expires', async () => {
+    const { cache, clock } = setup(7200);
+    expect(await cache.grant(app)).toEqual({ token: 'token-1', expiresAt: clock.now + 7_200_000 });
+  });
+
+  it('asks again when the clientSecret changed, never reusing a token issued for another secret', async () => {
+    const { cache, requests } = setup();
+    await cache.get(app);
+    expect(await cache.get({ ...app, clientSecret: 'rotated' })).toBe('token-2');
+    expect(requests).toHaveLength(2);
+  });
+
   it('lets the next caller retry after a failed request', async () => {
     let fail = true;
     const cache = createTokenCache({

@@ -1,7 +1,11 @@
+import { createHash } from 'node:crypto';
+
 /**
  * App access tokens, cached per clientId. DingTalk throttles the token endpoint and returns the same token
  * within its 7200 s validity, so concurrent callers share one request and a token is reused until shortly
- * before it expires.
+ * before it expires. A token is only reused for the clientSecret it was issued for: after the secret is
+ * rotated (or mistyped) the next caller asks DingTalk again instead of being handed a token the new
+ * secret never earned.
  */
 
 export interface AppCredentials {
@@ -25,49 +29,72 @@ export interface TokenCacheOptions {
   onResult?: ((event: { result: TokenCacheResult }) => void) | undefined;
 }
 
+/** A token with the time (epoch ms) DingTalk said it expires. */
+export interface TokenGrant {
+  token: string;
+  expiresAt: number;
+}
+
 export interface TokenCache {
   get(app: AppCredentials): Promise<string>;
+  /** As get, with the token's expiry. */
+  grant(app: AppCredentials): Promise<TokenGrant>;
   /** Forgets `token` if it is still the cached one; a token refreshed meanwhile is kept. */
   invalidate(clientId: string, token: string): void;
 }
 
 interface Cached {
   accessToken: string;
+  expiresAt: number;
   refreshAt: number;
+  /** Hash of the clientSecret the token was issued for; the secret itself is not kept here. */
+  secretHash: string;
 }
+
+const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
 export function createTokenCache(options: TokenCacheOptions): TokenCache {
   const cached = new Map<string, Cached>();
-  const inFlight = new Map<string, Promise<string>>();
+  // Keyed by clientId and secret hash, so a request with a wrong secret is never shared with a right one.
+  const inFlight = new Map<string, Promise<TokenGrant>>();
 
-  const refresh = async (app: AppCredentials) => {
+  const refresh = async (app: AppCredentials, secretHash: string): Promise<TokenGrant> => {
     const issued = await options.request(app);
     const lifetimeMs = issued.expiresInSeconds * 1000;
     const margin = Math.min(options.refreshMarginMs, lifetimeMs / 2);
-    cached.set(app.clientId, {
+    const issuedAt = options.now();
+    const entry = {
       accessToken: issued.accessToken,
-      refreshAt: options.now() + lifetimeMs - margin,
-    });
-    return issued.accessToken;
+      expiresAt: issuedAt + lifetimeMs,
+      refreshAt: issuedAt + lifetimeMs - margin,
+      secretHash,
+    };
+    cached.set(app.clientId, entry);
+    return { token: entry.accessToken, expiresAt: entry.expiresAt };
+  };
+
+  const grant = (app: AppCredentials): Promise<TokenGrant> => {
+    const secretHash = hashSecret(app.clientSecret);
+    const entry = cached.get(app.clientId);
+    if (entry && entry.secretHash === secretHash && options.now() < entry.refreshAt) {
+      options.onResult?.({ result: 'hit' });
+      return Promise.resolve({ token: entry.accessToken, expiresAt: entry.expiresAt });
+    }
+    const flightKey = `${app.clientId}\u0000${secretHash}`;
+    const pending = inFlight.get(flightKey);
+    if (pending) {
+      options.onResult?.({ result: 'hit' });
+      return pending;
+    }
+    options.onResult?.({ result: 'miss' });
+    const started = refresh(app, secretHash).finally(() => inFlight.delete(flightKey));
+    inFlight.set(flightKey, started);
+    return started;
   };
 
   return {
-    get(app) {
-      const entry = cached.get(app.clientId);
-      if (entry && options.now() < entry.refreshAt) {
-        options.onResult?.({ result: 'hit' });
-        return Promise.resolve(entry.accessToken);
-      }
-      const pending = inFlight.get(app.clientId);
-      if (pending) {
-        options.onResult?.({ result: 'hit' });
-        return pending;
-      }
-      options.onResult?.({ result: 'miss' });
-      const started = refresh(app).finally(() => inFlight.delete(app.clientId));
-      inFlight.set(app.clientId, started);
-      return started;
-    },
+    grant,
+    get: async (app) => (await grant(app)).token,
     invalidate(clientId, token) {
       if (cached.get(clientId)?.accessToken === token) cached.delete(clientId);
     },

@@ -1,0 +1,111 @@
+import {
+  DingTalkConditionReason,
+  type GroupStatus,
+  type MemberStatus,
+  type SendOutcome,
+} from '../../api/index.ts';
+import { formatTime } from './test-send.ts';
+import type { GroupCheck } from './validate-groups.ts';
+import { type MemberCheck, unknownMemberNames, type Verdict } from './validate-member.ts';
+
+/**
+ * Turns the checks into this controller's part of DingTalkService status.
+ *
+ * Ownership: the dispatcher writes delivery health (deliveries, lastSuccess, lastFailure,
+ * groups[].lastDelivery, groups[].throttledUntil, member.lastDelivery) with merge patches of only those
+ * fields; this controller writes everything else. A merge patch replaces a list whole, so status.groups
+ * is always rebuilt FROM the current entries: each entry keeps the fields it has and only the owned
+ * fields (name, ready, reason, message, lastTest) are overwritten. Whoever writes status.groups follows
+ * the same rule. member is an object, merged key by key, and is likewise updated in place.
+ */
+
+export function applyGroupChecks(
+  current: readonly GroupStatus[] | undefined,
+  checks: readonly GroupCheck[],
+  tests?: ReadonlyMap<string, SendOutcome>,
+): GroupStatus[] {
+  return checks.map((check) => {
+    const entry: GroupStatus = {
+      ...current?.find((group) => group.name === check.name),
+      name: check.name,
+      ready: check.ready,
+      reason: check.reason,
+      message: check.message.slice(0, 1024),
+    };
+    const test = tests?.get(check.name);
+    if (test) entry.lastTest = test;
+    return entry;
+  });
+}
+
+export function applyMemberCheck(
+  current: MemberStatus | undefined,
+  check: MemberCheck,
+  test?: SendOutcome,
+): MemberStatus {
+  const status: MemberStatus = { ...current };
+  status.ready = check.ready;
+  status.reason = check.reason;
+  status.message = check.message.slice(0, 1024);
+  // What was learnt last time stays until DingTalk is asked again successfully.
+  if (check.tokenExpiresAt !== undefined) status.tokenExpiresAt = formatTime(new Date(check.tokenExpiresAt));
+  if (check.resolvedMembers !== undefined) status.resolvedMembers = check.resolvedMembers;
+  if (check.unknownMembers !== undefined) {
+    status.unknownMembers = check.unknownMembers.length;
+    status.unknownMemberNames = unknownMemberNames(check.unknownMembers);
+  }
+  if (test) status.lastTest = test;
+  return status;
+}
+
+export interface Summary {
+  ready: boolean;
+  reason: string;
+  message: string;
+  /** Another attempt soon may help (DingTalk unreachable or throttling). */
+  retry: boolean;
+  /** Validation is complete, and CredentialsValid says whether the credentials hold. */
+  credentials: Verdict;
+}
+
+/** Ready is True only when every configured target can be sent to. */
+export function summarise(groups: readonly GroupCheck[], member: MemberCheck | undefined): Summary {
+  const problems = [
+    ...groups
+      .filter((group) => !group.ready)
+      .map((group) => ({ reason: group.reason, text: `group ${group.name}: ${group.message}` })),
+    ...(member && !member.ready ? [{ reason: member.reason, text: `member: ${member.message}` }] : []),
+  ];
+  const [first] = problems;
+  const targets = [
+    ...(groups.length > 0 ? [`${groups.length} group(s)`] : []),
+    ...(member ? ['the member app'] : []),
+  ].join(' and ');
+  return {
+    ready: first === undefined,
+    reason: first?.reason ?? DingTalkConditionReason.Validated,
+    message: first === undefined ? `${targets} ready` : problems.map((p) => p.text).join('; '),
+    retry: member?.retry ?? false,
+    credentials: credentialsVerdict(groups, member),
+  };
+}
+
+/** CredentialsValid: every referenced Secret is usable and DingTalk accepted the app's credentials. */
+function credentialsVerdict(groups: readonly GroupCheck[], member: MemberCheck | undefined): Verdict {
+  const badGroup = groups.find(
+    (group) => !group.ready && group.reason !== DingTalkConditionReason.InvalidKeywords,
+  );
+  if (badGroup) {
+    return {
+      status: 'False',
+      reason: badGroup.reason,
+      message: `group ${badGroup.name}: ${badGroup.message}`,
+    };
+  }
+  if (member && member.credentials.status !== 'True') return member.credentials;
+  const parts = [
+    ...(groups.length > 0 ? [`webhooks of ${groups.length} group(s) valid`] : []),
+    ...(member ? [member.credentials.message] : []),
+  ];
+  return { status: 'True', reason: DingTalkConditionReason.Validated, message: parts.join('; ') };
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { DingTalkError, DingTalkErrorCode } from '../../dingtalk/index.ts';
+import { sendTests, testRequest } from './test-send.ts';
+import type { GroupCheck } from './validate-groups.ts';
+import type { MemberCheck } from './validate-member.ts';
+
+const target = { name: 'ops', webhook: 'tok', keywords: [], rateLimitPerMinute: 20 };
+const ok: GroupCheck = { name: 'ops', ready: true, reason: 'Validated', message: 'robot', target };
+const broken: GroupCheck = {
+  name: 'dev',
+  ready: false,
+  reason: 'SecretNotFound',
+  message: 'Secret "x" not found',
+};
+const member = {
+  ready: true,
+  app: { clientId: 'ding1', clientSecret: 's', robotCode: 'ding1', members: [] },
+  userIds: ['u1', 'u2'],
+} as unknown as MemberCheck;
+const now = () => new Date(Date.UTC(2030, 0, 1));
+
+describe('testRequest', () => {
+  it('keeps short values and digests long ones', () => {
+    expect(testRequest({ 'dingtalk.alarming.io/test': '1' })).toBe('1');
+    expect(testRequest({ 'dingtalk.alarming.io/test': 'x'.repeat(100) })).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(testRequest({})).toBeUndefined();
+  });
+});
+
+describe('sendTests', () => {
+  it('sends to every usable target and records the others as not sent', async () => {
+    const sent: string[] = [];
+    const results = await sendTests({
+      service: 'ns/svc',
+      groups: [ok, broken],
+      member,
+      now,
+      dingtalk: {
+        sendGroupMessage: async (t) => {
+          sent.push(`group ${t.webhook}`);
+          return { msgUuid: 'm', trimmed: false };
+        },
+        sendToMembers: async (_app, userIds) => {
+          sent.push(`members ${userIds.join(',')}`);
+          return {
+            processQueryKeys: ['k'],
+            sentUserIds: [...userIds],
+            invalidUserIds: [],
+            flowControlledUserIds: [],
+            failed: [],
+          };
+        },
+      },
+    });
+    expect(sent).toEqual(['group tok', 'members u1,u2']);
+    expect(results.groups.get('ops')).toEqual({ time: '2030-01-01T00:00:00Z', result: 'Succeeded' });
+    expect(results.groups.get('dev')).toMatchObject({
+      result: 'Failed',
+      message: 'not sent: Secret "x" not found',
+    });
+    expect(results.member).toMatchObject({ result: 'Succeeded', message: 'sent to 2 of 2 member(s)' });
+    expect(results.overall).toMatchObject({
+      result: 'Failed',
+      message: '2 of 3 target(s) received the test message',
+    });
+  });
+
+  it("records DingTalk's errcode", async () => {
+    const results = await sendTests({
+      service: 'ns/svc',
+      groups: [ok],
+      member: undefined,
+      now,
+      dingtalk: {
+        sendGroupMessage: async () => {
+          throw new DingTalkError('robot.send: rejected', {
+            code: DingTalkErrorCode.rejected,
+            errorClass: 'permanent',
+            endpoint: 'robot.send',
+            errcode: 310000,
+            errmsg: 'keywords not in content',
+          });
+        },
+        sendToMembers: async () => {
+          throw new Error('not called');
+        },
+      },
+    });
+    expect(results.groups.get('ops')).toEqual({
+      time: '2030-01-01T00:00:00Z',
+      result: 'Failed',
+      errcode: '310000',
+      message: 'keywords not in content',
+    });
+    expect(results.overall).toMatchObject({ result: 'Failed', errcode: '310000' });
+  });
+});

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { type SendOutcome, TEST_ANNOTATION } from '../../api/index.ts';
+import type { DingTalkClient, DingTalkError } from '../../dingtalk/index.ts';
+import { isDingTalkError } from '../../dingtalk/index.ts';
+import { redactUrl } from '../../runtime/logger.ts';
+import { truncateUtf8 } from '../../runtime/text.ts';
+import type { GroupCheck } from './validate-groups.ts';
+import type { MemberCheck } from './validate-member.ts';
+
+/**
+ * "Send test": a new value of the test annotation sends one message to every target and records the
+ * outcome. The value acted on is kept in status, so the same value never sends twice, also across
+ * restarts and leader changes.
+ */
+
+const MAX_KEPT_VALUE = 64;
+
+/** The annotation value as kept in status.lastHandledTest: itself, or a digest when long. */
+export function testRequest(annotations: Readonly<Record<string, string>> | undefined): string | undefined {
+  const value = annotations?.[TEST_ANNOTATION];
+  if (value === undefined || value === '') return undefined;
+  return value.length <= MAX_KEPT_VALUE
+    ? value
+    : `sha256:${createHash('sha256').update(value).digest('hex')}`;
+}
+
+export interface TestResults {
+  groups: Map<string, SendOutcome>;
+  member?: SendOutcome;
+  /** The worst outcome over all targets. */
+  overall: SendOutcome;
+}
+
+export interface TestSendInput {
+  service: string;
+  groups: readonly GroupCheck[];
+  member: MemberCheck | undefined;
+  dingtalk: Pick<DingTalkClient, 'sendGroupMessage' | 'sendToMembers'>;
+  now?: () => Date;
+}
+
+export async function sendTests(input: TestSendInput): Promise<TestResults> {
+  const now = input.now ?? (() => new Date());
+  const text = `Test message from dingtalk-operator for DingTalkService ${input.service}. Alarms sent to this service will arrive here.`;
+  const at = () => formatTime(now());
+  const notSent = (why: string): SendOutcome => ({
+    time: at(),
+    result: 'Failed',
+    message: truncateUtf8(`not sent: ${why}`, 1024),
+  });
+
+  const groups = new Map<string, SendOutcome>();
+  for (const check of input.groups) {
+    if (!check.target) {
+      groups.set(check.name, notSent(check.message));
+      continue;
+    }
+    try {
+      await input.dingtalk.sendGroupMessage(check.target, { type: 'text', content: text });
+      groups.set(check.name, { time: at(), result: 'Succeeded' });
+    } catch (err) {
+      if (!isDingTalkError(err)) throw err;
+      groups.set(check.name, failedOutcome(err, at()));
+    }
+  }
+
+  let member: SendOutcome | undefined;
+  if (input.member) {
+    const { app, userIds } = input.member;
+    if (!app || !userIds) member = notSent(input.member.message);
+    else {
+      const sent = await input.dingtalk.sendToMembers(app, userIds, { type: 'text', content: text });
+      const [failure] = sent.failed;
+      if (failure) member = failedOutcome(failure.error, at());
+      else if (sent.sentUserIds.length === 0)
+        member = {
+          time: at(),
+          result: sent.flowControlledUserIds.length > 0 ? 'Throttled' : 'Failed',
+          message: `DingTalk delivered to none of ${userIds.length} member(s) (invalid: ${sent.invalidUserIds.length}, flow-controlled: ${sent.flowControlledUserIds.length})`,
+        };
+      else
+        member = {
+          time: at(),
+          result: 'Succeeded',
+          message: `sent to ${sent.sentUserIds.length} of ${userIds.length} member(s)`,
+        };
+    }
+  }
+
+  const outcomes = [...groups.values(), ...(member ? [member] : [])];
+  const worst =
+    outcomes.find((o) => o.result === 'Failed') ??
+    outcomes.find((o) => o.result === 'Throttled') ??
+    outcomes[0];
+  const failures = outcomes.filter((o) => o.result !== 'Succeeded').length;
+  const overall: SendOutcome = {
+    time: at(),
+    result: worst?.result ?? 'Failed',
+    message: `${outcomes.length - failures} of ${outcomes.length} target(s) received the test message`,
+  };
+  if (worst?.errcode !== undefined) overall.errcode = worst.errcode;
+  return member ? { groups, member, overall } : { groups, overall };
+}
+
+function failedOutcome(err: DingTalkError, time: string): SendOutcome {
+  const outcome: SendOutcome = {
+    time,
+    result: err.errorClass === 'throttled' ? 'Throttled' : 'Failed',
+    message: truncateUtf8(redactUrl(err.errmsg ?? err.message), 1024),
+  };
+  if (err.errcode !== undefined) outcome.errcode = String(err.errcode).slice(0, 256);
+  return outcome;
+}
+
+/** metav1.Time: RFC 3339 with second precision. */
+export function formatTime(date: Date): string {
+  return `${date.toISOString().slice(0, 19)}Z`;
+}

@@ -1,0 +1,88 @@
+import type { V1Secret } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { GroupTarget } from '../../api/index.ts';
+import type { ReferenceReader } from '../../targets/index.ts';
+import { validateGroup } from './validate-groups.ts';
+
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+const reader = (data: Record<string, string>): ReferenceReader => ({
+  secret: (_ns, name) => (name === 'robot' ? ({ data } as V1Secret) : undefined),
+  configMap: () => undefined,
+});
+const policy = { oapiBaseUrl: 'https://oapi.dingtalk.com', allowedHosts: ['oapi.dingtalk.com'] };
+const group = (extra: Record<string, unknown> = {}) =>
+  GroupTarget.parse({ name: 'ops', webhook: { name: 'robot', key: 'url' }, ...extra });
+
+describe('validateGroup', () => {
+  it('accepts a full webhook URL on an allowed host without quoting its token', () => {
+    const check = validateGroup(
+      'ns',
+      group({ signature: { name: 'robot', key: 'sec' }, keywords: ['alarm'] }),
+      reader({
+        url: b64('https://oapi.dingtalk.com/robot/send?access_token=tok-123456789'),
+        sec: b64('SECabc123'),
+      }),
+      policy,
+    );
+    expect(check).toMatchObject({ ready: true, reason: 'Validated' });
+    expect(check.message).toBe('robot at oapi.dingtalk.com, signed, 1 keyword(s)');
+    expect(check.message).not.toContain('tok-123456789');
+  });
+
+  it('accepts a bare access_token', () => {
+    expect(validateGroup('ns', group(), reader({ url: b64('abc123') }), policy).ready).toBe(true);
+  });
+
+  it('names the missing Secret', () => {
+    const check = validateGroup(
+      'ns',
+      group(),
+      { secret: () => undefined, configMap: () => undefined },
+      policy,
+    );
+    expect(check).toMatchObject({ ready: false, reason: 'SecretNotFound' });
+    expect(check.message).toContain('"robot"');
+  });
+
+  it('refuses a host outside the allow-list', () => {
+    const check = validateGroup(
+      'ns',
+      group(),
+      reader({ url: b64('http://10.0.0.5/robot/send?access_token=tok-123456789') }),
+      policy,
+    );
+    expect(check).toMatchObject({ ready: false, reason: 'WebhookHostNotAllowed' });
+    expect(check.message).not.toContain('tok-123456789');
+  });
+
+  it('refuses a URL without an access_token', () => {
+    const check = validateGroup(
+      'ns',
+      group(),
+      reader({ url: b64('https://oapi.dingtalk.com/robot/send') }),
+      policy,
+    );
+    expect(check).toMatchObject({ ready: false, reason: 'InvalidWebhook' });
+  });
+
+  it('refuses a signature secret that does not start with SEC, without quoting it', () => {
+    const check = validateGroup(
+      'ns',
+      group({ signature: { name: 'robot', key: 'sec' } }),
+      reader({ url: b64('abc123'), sec: b64('not-a-secret') }),
+      policy,
+    );
+    expect(check).toMatchObject({ ready: false, reason: 'InvalidSignatureSecret' });
+    expect(check.message).not.toContain('not-a-secret');
+  });
+
+  it('refuses repeated keywords', () => {
+    const check = validateGroup(
+      'ns',
+      group({ keywords: ['alarm', 'alarm'] }),
+      reader({ url: b64('abc') }),
+      policy,
+    );
+    expect(check).toMatchObject({ ready: false, reason: 'InvalidKeywords' });
+  });
+});
