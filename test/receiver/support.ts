@@ -1,0 +1,167 @@
+import { Writable } from 'node:stream';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  RbacAuthorizationV1Api,
+} from '@kubernetes/client-node';
+import { ALARM_EVENT_PLURAL, type AlarmEvent, GROUP, VERSION } from '../../operator/api/index.ts';
+import { buildReceiverApp } from '../../operator/receiver/app.ts';
+import { Gatekeeper } from '../../operator/receiver/auth.ts';
+import { KubeHttp } from '../../operator/receiver/kube-http.ts';
+import { ReceiverMetrics } from '../../operator/receiver/metrics.ts';
+import { KubeAccessReview } from '../../operator/receiver/review.ts';
+import { KubeAlarmEventStore } from '../../operator/receiver/store.ts';
+import { createLogger } from '../../operator/runtime/logger.ts';
+
+/** A receiver in this process, wired to a real API server exactly as the `receiver` command wires it. */
+export async function startReceiver(
+  kubeConfig: KubeConfig,
+  { defaultNamespace = 'default', kubeRequestTimeoutMs = 5_000 } = {},
+): Promise<{ url: string; logLines: string[]; close: () => Promise<void> }> {
+  const logLines: string[] = [];
+  const logger = createLogger({
+    level: 'info',
+    destination: new Writable({
+      write(chunk, _encoding, callback) {
+        logLines.push(String(chunk));
+        callback();
+      },
+    }),
+  });
+  const http = new KubeHttp(kubeConfig, { timeoutMs: kubeRequestTimeoutMs });
+  const app = buildReceiverApp({
+    store: new KubeAlarmEventStore(http),
+    gatekeeper: new Gatekeeper({ review: new KubeAccessReview(http), cacheTtlMs: 30_000, cacheSize: 1000 }),
+    defaultNamespace,
+    limits: { maxBodyBytes: 1 << 20, maxBatch: 1000, maxLabels: 64, maxLabelLength: 1024 },
+    retryAfterSeconds: 5,
+    logger,
+    metrics: new ReceiverMetrics({ processMetrics: false }),
+    ready: () => true,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    logLines,
+    close: async () => {
+      await app.close();
+      await http.close();
+    },
+  };
+}
+
+/**
+ * A ServiceAccount in `namespace` and a token for it; with `mayCreate`, a Role and RoleBinding letting it
+ * create AlarmEvents there (the only right a caller of the receiver needs).
+ */
+export async function serviceAccountToken(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  name: string,
+  { mayCreate }: { mayCreate: boolean },
+): Promise<string> {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+  if (mayCreate) {
+    const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({
+      namespace,
+      body: {
+        metadata: { name: `${name}-raise-alarms` },
+        rules: [{ apiGroups: [GROUP], resources: [ALARM_EVENT_PLURAL], verbs: ['create'] }],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: `${name}-raise-alarms` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${name}-raise-alarms` },
+        subjects: [{ kind: 'ServiceAccount', name, namespace }],
+      },
+    });
+  }
+  const request = await core.createNamespacedServiceAccountToken({
+    namespace,
+    name,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const token = request.status?.token;
+  if (!token) throw new Error(`no token issued for ${namespace}/${name}`);
+  return token;
+}
+
+export async function listAlarmEvents(kubeConfig: KubeConfig, namespace: string): Promise<AlarmEvent[]> {
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const list = (await custom.listNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: ALARM_EVENT_PLURAL,
+  })) as { items: AlarmEvent[] };
+  return list.items.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+}
+
+export async function postJson(
+  url: string,
+  body: unknown,
+  token?: string,
+): Promise<{ status: number; headers: Headers; json: Record<string, unknown> }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: (await response.json()) as Record<string, unknown>,
+  };
+}
+
+export interface TestAlert {
+  status: 'firing' | 'resolved';
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt: string;
+  generatorURL: string;
+  fingerprint: string;
+}
+
+/** Alertmanager's webhook payload (version 4) for `alerts`, as Alertmanager sends it. */
+export function alertmanagerPayload(alerts: TestAlert[]) {
+  return {
+    version: '4',
+    groupKey: '{}/{severity="critical"}:{alertname="NodeDiskFull"}',
+    truncatedAlerts: 0,
+    status: alerts.some((a) => a.status === 'firing') ? 'firing' : 'resolved',
+    receiver: 'dingtalk',
+    groupLabels: { alertname: 'NodeDiskFull' },
+    commonLabels: { alertname: 'NodeDiskFull', severity: 'critical' },
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager.monitoring:9093',
+    alerts,
+  };
+}
+
+export function diskAlert(
+  node: number,
+  status: 'firing' | 'resolved' = 'firing',
+  fingerprintSeed = 0,
+): TestAlert {
+  return {
+    status,
+    labels: { alertname: 'NodeDiskFull', severity: 'critical', node: `node-${node}` },
+    annotations: {
+      summary: `Disk almost full on node-${node}`,
+      description: '/var/lib/containerd is at 93%.',
+    },
+    startsAt: '2026-05-01T08:00:00.123456789Z',
+    endsAt: status === 'resolved' ? '2026-05-01T08:42:10Z' : '0001-01-01T00:00:00Z',
+    generatorURL: 'http://prometheus.monitoring:9090/graph?g0.expr=disk',
+    fingerprint: (fingerprintSeed * 1000 + node).toString(16).padStart(16, '0'),
+  };
+}
