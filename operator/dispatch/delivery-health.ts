@@ -1,0 +1,270 @@
+import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  ALARM_RULE_PLURAL,
+  AlarmRuleGvk,
+  API_VERSION,
+  DINGTALK_SERVICE_PLURAL,
+  DingTalkServiceGvk,
+  GROUP,
+  type Severity,
+  VERSION,
+} from '../api/index.ts';
+import type { CustomObject } from '../manager/context.ts';
+import { timestamp } from './ledger.ts';
+
+/**
+ * Delivery health in DingTalkService and AlarmRule status.
+ *
+ * Ownership: the DingTalkService controller owns the service's conditions, observedGeneration and the
+ * validation parts of groups[] and member (ready, reason, message, token, resolved members); the
+ * AlarmRule controller owns the rule's conditions and observedGeneration. The dispatcher owns what is
+ * written here: deliveries counters, lastSuccess, lastFailure, groups[].lastDelivery,
+ * groups[].throttledUntil and member.lastDelivery of services; counters and lastFired of rules.
+ *
+ * It writes them by server-side apply under a field manager of its own: groups[] is a list keyed by
+ * name, so apply merges our fields into each entry instead of replacing the array the other controller
+ * writes. Updates are batched: at most one apply per object per interval, whatever the send rate.
+ */
+
+const FIELD_MANAGER = 'dingtalk-operator-dispatch';
+
+interface Outcome {
+  time: string;
+  result: 'Succeeded' | 'Failed' | 'Throttled';
+  errcode?: string;
+  message?: string;
+}
+
+interface ServiceHealth {
+  deliveries: { sent: number; throttled: number; failed: number; suppressed: number };
+  lastSuccess?: { time: string; target: { kind: 'Group' | 'Member'; name: string } };
+  lastFailure?: {
+    time: string;
+    target: { kind: 'Group' | 'Member'; name: string };
+    errcode?: string;
+    message?: string;
+  };
+  groups: Map<string, { lastDelivery?: Outcome; throttledUntil?: string }>;
+  member?: { lastDelivery?: Outcome };
+}
+
+interface RuleHealth {
+  counters: { matched: number; notified: number; suppressed: number; failed: number };
+  lastFired?: { time: string; alarmEvent?: string; severity?: Severity };
+}
+
+export interface HealthSources {
+  service(namespace: string, name: string): Readonly<CustomObject> | undefined;
+  rule(namespace: string, name: string): Readonly<CustomObject> | undefined;
+}
+
+export type TargetName = { kind: 'Group' | 'Member'; name: string };
+
+export class DeliveryHealth {
+  readonly #api: CustomObjectsApi;
+  readonly #sources: HealthSources;
+  readonly #log: Logger;
+  readonly #intervalMs: number;
+  readonly #services = new Map<string, ServiceHealth>();
+  readonly #rules = new Map<string, RuleHealth>();
+  readonly #dirty = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
+
+  constructor(kubeConfig: KubeConfig, sources: HealthSources, logger: Logger, intervalMs = 1_000) {
+    this.#api = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.#sources = sources;
+    this.#log = logger;
+    this.#intervalMs = intervalMs;
+  }
+
+  start(): void {
+    this.#timer ??= setInterval(() => {
+      this.#flushing ??= this.flush().finally(() => {
+        this.#flushing = undefined;
+      });
+    }, this.#intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#flushing;
+    await this.flush();
+  }
+
+  sent(namespace: string, service: string, target: TargetName, at: number): void {
+    const health = this.#service(namespace, service);
+    health.deliveries.sent++;
+    health.lastSuccess = { time: timestamp(at), target };
+    this.#outcome(health, target, { time: timestamp(at), result: 'Succeeded' });
+    this.#dirty.add(`s/${namespace}/${service}`);
+  }
+
+  throttled(
+    namespace: string,
+    service: string,
+    target: TargetName,
+    at: number,
+    until: number | undefined,
+  ): void {
+    const health = this.#service(namespace, service);
+    health.deliveries.throttled++;
+    this.#outcome(health, target, { time: timestamp(at), result: 'Throttled' });
+    if (target.kind === 'Group' && until !== undefined) {
+      const group = health.groups.get(target.name) ?? {};
+      group.throttledUntil = timestamp(until);
+      health.groups.set(target.name, group);
+    }
+    this.#dirty.add(`s/${namespace}/${service}`);
+  }
+
+  failed(
+    namespace: string,
+    service: string,
+    target: TargetName,
+    at: number,
+    errcode?: string,
+    message?: string,
+  ): void {
+    const health = this.#service(namespace, service);
+    health.deliveries.failed++;
+    const text = message?.slice(0, 1024);
+    health.lastFailure = { time: timestamp(at), target, errcode, message: text };
+    this.#outcome(health, target, { time: timestamp(at), result: 'Failed', errcode, message: text });
+    this.#dirty.add(`s/${namespace}/${service}`);
+  }
+
+  serviceSuppressed(namespace: string, service: string, count = 1): void {
+    this.#service(namespace, service).deliveries.suppressed += count;
+    this.#dirty.add(`s/${namespace}/${service}`);
+  }
+
+  rule(
+    namespace: string,
+    name: string,
+    change: Partial<RuleHealth['counters']>,
+    fired?: RuleHealth['lastFired'],
+  ): void {
+    const health = this.#rule(namespace, name);
+    for (const [key, value] of Object.entries(change) as [keyof RuleHealth['counters'], number][]) {
+      health.counters[key] += value;
+    }
+    if (fired) health.lastFired = fired;
+    this.#dirty.add(`r/${namespace}/${name}`);
+  }
+
+  /** Applies every changed object's health now. */
+  async flush(): Promise<void> {
+    const keys = [...this.#dirty];
+    this.#dirty.clear();
+    await Promise.all(
+      keys.map(async (key) => {
+        try {
+          await this.#apply(key);
+        } catch (err) {
+          this.#dirty.add(key);
+          this.#log.warn({ err, object: key.slice(2) }, 'could not write delivery health; will retry');
+        }
+      }),
+    );
+  }
+
+  async #apply(key: string): Promise<void> {
+    const [kind, namespace, name] = key.split('/') as [string, string, string];
+    const isService = kind === 's';
+    const body = {
+      apiVersion: API_VERSION,
+      kind: isService ? DingTalkServiceGvk.kind : AlarmRuleGvk.kind,
+      metadata: { name, namespace },
+      status: isService
+        ? serviceStatus(this.#services.get(`${namespace}/${name}`))
+        : this.#rules.get(`${namespace}/${name}`),
+    };
+    try {
+      await this.#api.patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: isService ? DINGTALK_SERVICE_PLURAL : ALARM_RULE_PLURAL,
+          namespace,
+          name,
+          body,
+          fieldManager: FIELD_MANAGER,
+          force: true,
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+      );
+    } catch (err) {
+      // Apply would create a deleted object's status from nothing; it answers 404 for a missing object.
+      if ((err as { code?: number }).code === 404) return;
+      throw err;
+    }
+  }
+
+  #outcome(health: ServiceHealth, target: TargetName, outcome: Outcome): void {
+    if (target.kind === 'Member') {
+      health.member = { lastDelivery: outcome };
+      return;
+    }
+    const group = health.groups.get(target.name) ?? {};
+    group.lastDelivery = outcome;
+    health.groups.set(target.name, group);
+  }
+
+  /** Counters continue from what the object's status says when this run first touches it. */
+  #service(namespace: string, name: string): ServiceHealth {
+    const key = `${namespace}/${name}`;
+    let health = this.#services.get(key);
+    if (!health) {
+      const status = (this.#sources.service(namespace, name)?.status ?? {}) as {
+        deliveries?: Partial<ServiceHealth['deliveries']>;
+      };
+      const d = status.deliveries ?? {};
+      health = {
+        deliveries: {
+          sent: d.sent ?? 0,
+          throttled: d.throttled ?? 0,
+          failed: d.failed ?? 0,
+          suppressed: d.suppressed ?? 0,
+        },
+        groups: new Map(),
+      };
+      this.#services.set(key, health);
+    }
+    return health;
+  }
+
+  #rule(namespace: string, name: string): RuleHealth {
+    const key = `${namespace}/${name}`;
+    let health = this.#rules.get(key);
+    if (!health) {
+      const status = (this.#sources.rule(namespace, name)?.status ?? {}) as {
+        counters?: Partial<RuleHealth['counters']>;
+      };
+      const c = status.counters ?? {};
+      health = {
+        counters: {
+          matched: c.matched ?? 0,
+          notified: c.notified ?? 0,
+          suppressed: c.suppressed ?? 0,
+          failed: c.failed ?? 0,
+        },
+      };
+      this.#rules.set(key, health);
+    }
+    return health;
+  }
+}
+
+function serviceStatus(health: ServiceHealth | undefined) {
+  if (!health) return {};
+  const groups = [...health.groups].map(([name, group]) => ({ name, ...group }));
+  return {
+    deliveries: health.deliveries,
+    ...(health.lastSuccess && { lastSuccess: health.lastSuccess }),
+    ...(health.lastFailure && { lastFailure: health.lastFailure }),
+    ...(groups.length > 0 && { groups }),
+    ...(health.member && { member: health.member }),
+  };
+}

@@ -1,0 +1,660 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  type AlarmEvent,
+  type AlarmEventStatus,
+  type Delivery,
+  DingTalkConditionReason,
+  FINISHED_PHASES,
+  parseAlarmEvent,
+} from '../api/index.ts';
+import type { GroupMessage, MemberMessage } from '../dingtalk/index.ts';
+import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
+import type { InformerEvent } from '../runtime/informer.ts';
+import { cacheReader } from '../targets/index.ts';
+import { AggregationGroup, type QuietReason } from './aggregation.ts';
+import { type Alarm, groupLabelsOf, toAlarm } from './alarm.ts';
+import { DeliveryHealth } from './delivery-health.ts';
+import { EventStatusStore } from './event-status.ts';
+import { type DeliveryId, findDelivery, isFinal, summarize, timestamp, upsertDelivery } from './ledger.ts';
+import { matchesRule } from './match.ts';
+import type { Notification, TargetRef } from './notification.ts';
+import { type OutboundMessage, Outbox, type OutboxHooks, type SendResult } from './outbox.ts';
+import { RateBudget } from './rate-budget.ts';
+import { type CompiledRule, RuleBook } from './rule-book.ts';
+import { memberIdentity, type PlannedTarget, planTargets, targetNames } from './targets.ts';
+import { windowVerdict } from './time-windows.ts';
+
+export interface DispatcherOptions {
+  /** The rate window of a group robot; DingTalk's is a minute. */
+  rateWindowMs?: number;
+  /** How long a robot stays paused after DingTalk throttled it; DingTalk blocks for ten minutes. */
+  blockMs?: number;
+  /** Concurrent AlarmEvent status writes. */
+  statusConcurrency?: number;
+  /** How often delivery health is written to DingTalkService and AlarmRule status. */
+  healthIntervalMs?: number;
+}
+
+interface GroupEntry {
+  group: AggregationGroup;
+  rule: CompiledRule;
+  timer?: NodeJS.Timeout;
+}
+
+/** A notification from a previous run, waiting to be re-sent under its msgUuid. */
+interface PinnedPart {
+  rule: CompiledRule;
+  target: PlannedTarget;
+  alarms: Alarm[];
+}
+
+const MINUTE = 60_000;
+
+/**
+ * The dispatch pipeline: AlarmEvent → matching rules → aggregation group (Alertmanager timers) →
+ * per-target outbox (rate budget, digests, retries) → DingTalk, with the AlarmEvent status as the
+ * ledger. Everything in memory is re-derived from the ledger when a run starts: Pending entries are
+ * grouped again, entries that were being sent are re-sent under their recorded msgUuid, and recent
+ * sends count against each robot's budget.
+ */
+export class Dispatcher implements Component {
+  readonly name = 'dispatch';
+  readonly #ctx: OperatorContext;
+  readonly #log: Logger;
+  readonly #rateWindowMs: number;
+  readonly #blockMs: number;
+  readonly #rules = new RuleBook();
+  readonly #store: EventStatusStore;
+  readonly #health: DeliveryHealth;
+  readonly #groups = new Map<string, GroupEntry>();
+  readonly #outboxes = new Map<string, Outbox>();
+  /** Events this run has taken on (uid → still in progress?), so informer updates are not re-dispatched. */
+  readonly #known = new Map<string, boolean>();
+  readonly #pinned = new Map<string, PinnedPart[]>();
+  /** msgUuids sent recently per target (namespace/service/kind/name), from the ledger, at start. */
+  readonly #recentSends = new Map<string, Set<string>>();
+  readonly #unsubscribe: (() => void)[] = [];
+  #stopped = false;
+
+  constructor(ctx: OperatorContext, options: DispatcherOptions = {}) {
+    this.#ctx = ctx;
+    this.#log = ctx.logger.child({ component: 'dispatch' });
+    this.#rateWindowMs = options.rateWindowMs ?? MINUTE;
+    this.#blockMs = options.blockMs ?? 10 * MINUTE;
+    this.#store = new EventStatusStore({
+      writer: ctx.status.alarms,
+      logger: this.#log,
+      concurrency: options.statusConcurrency ?? 8,
+    });
+    this.#health = new DeliveryHealth(
+      ctx.kubeConfig,
+      {
+        service: (ns, name) => ctx.caches.services.get(ns, name),
+        rule: (ns, name) => ctx.caches.rules.get(ns, name),
+      },
+      this.#log,
+      options.healthIntervalMs,
+    );
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    const { caches } = this.#ctx;
+    const informers = [
+      caches.alarms,
+      caches.rules,
+      caches.services,
+      caches.secrets,
+      caches.configMaps,
+    ].flatMap((cache) => cache.informers);
+    await Promise.all(informers.map((informer) => informer.waitForSync(signal)));
+    if (signal.aborted) return;
+    for (const informer of caches.alarms.informers) {
+      this.#unsubscribe.push(informer.onEvent((event) => this.#onAlarmEvent(event)));
+    }
+    const existing = [...caches.alarms.list()].sort(byCreation);
+    for (const raw of existing) this.#observe(raw);
+    this.#restorePinned();
+    this.#health.start();
+    this.#log.info({ alarmEvents: existing.length, resent: this.#pinned.size }, 'dispatch started');
+    this.#pinned.clear();
+    this.#recentSends.clear();
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    this.#stopped = true;
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    for (const entry of this.#groups.values()) clearTimeout(entry.timer);
+    const started = Date.now();
+    await Promise.race([
+      Promise.all([...this.#outboxes.values()].map((outbox) => outbox.stop())),
+      new Promise((resolve) => setTimeout(resolve, graceMs)),
+    ]);
+    await this.#store.drain(Math.max(0, graceMs - (Date.now() - started)));
+    await this.#health.stop();
+  }
+
+  #onAlarmEvent(event: InformerEvent<CustomObject>): void {
+    if (this.#stopped) return;
+    if (event.type === 'delete') {
+      const uid = event.object.metadata?.uid ?? '';
+      this.#known.delete(uid);
+      this.#store.forget(event.key);
+      return;
+    }
+    this.#observe(event.object);
+  }
+
+  /** Takes on an AlarmEvent once: finished ones only inform grouping; the rest are dispatched. */
+  #observe(raw: Readonly<CustomObject>): void {
+    const uid = raw.metadata?.uid ?? '';
+    if (this.#known.has(uid)) return;
+    let event: AlarmEvent;
+    try {
+      event = parseAlarmEvent(raw);
+    } catch (err) {
+      this.#log.warn({ err }, 'ignoring an invalid AlarmEvent');
+      this.#known.set(uid, false);
+      return;
+    }
+    const alarm = toAlarm(event);
+    const status = event.status ?? {};
+    if (status.phase && FINISHED_PHASES.includes(status.phase)) {
+      this.#known.set(uid, false);
+      this.#restoreFinished(alarm, status);
+      return;
+    }
+    this.#known.set(uid, true);
+    this.#store.track(
+      alarm.key,
+      { name: alarm.name, namespace: alarm.namespace, generation: event.metadata.generation },
+      status,
+    );
+    this.#dispatch(alarm);
+  }
+
+  #dispatch(alarm: Alarm): void {
+    const now = Date.now();
+    const rules = this.#matchingRules(alarm);
+    const toGroup: CompiledRule[] = [];
+    this.#update(alarm.key, (status) => {
+      status.deliveries ??= [];
+      for (const rule of rules) {
+        const fresh = !status.deliveries.some((d) => d.rule === rule.name);
+        if (fresh) this.#health.rule(rule.namespace, rule.name, { matched: 1 });
+        const verdict = rule.rule.spec.suspend
+          ? 'Suspended'
+          : windowVerdict(rule.rule.spec.timeWindows, new Date(now));
+        let grouped = false;
+        for (const target of this.#plan(rule)) {
+          for (const name of targetNames(target)) {
+            const id: DeliveryId = {
+              rule: rule.name,
+              service: target.service,
+              targetKind: target.kind,
+              targetName: name,
+            };
+            const existing = findDelivery(status, id);
+            if (existing && isFinal(existing)) continue;
+            if (existing?.msgUuid) {
+              this.#pin(existing, rule, target, alarm);
+              continue;
+            }
+            if (target.problem) {
+              upsertDelivery(status, id, {
+                state: 'Failed',
+                reason: target.problem.reason,
+                lastError: target.problem.message,
+              });
+              this.#health.rule(rule.namespace, rule.name, { failed: 1 });
+            } else if (verdict !== 'Send') {
+              upsertDelivery(status, id, { state: 'Suppressed', reason: verdict });
+              this.#health.serviceSuppressed(rule.namespace, target.service);
+              if (fresh) this.#health.rule(rule.namespace, rule.name, { suppressed: 1 });
+            } else {
+              upsertDelivery(status, id, { state: 'Pending' });
+              grouped = true;
+            }
+          }
+        }
+        if (grouped) toGroup.push(rule);
+      }
+    });
+    for (const rule of toGroup) this.#addToGroup(rule, alarm, now);
+  }
+
+  #matchingRules(alarm: Alarm): CompiledRule[] {
+    const matching: CompiledRule[] = [];
+    for (const raw of this.#ctx.caches.rules.list()) {
+      const compiled = this.#rules.compile(raw);
+      if (!compiled.ok) continue;
+      const { rule } = compiled;
+      if (matchesRule(rule.rule.spec.match, rule.namespace, alarm)) matching.push(rule);
+    }
+    return matching;
+  }
+
+  #plan(rule: CompiledRule): PlannedTarget[] {
+    return planTargets(
+      rule.namespace,
+      rule.rule.spec.services,
+      { service: (ns, name) => this.#ctx.caches.services.get(ns, name) },
+      cacheReader(this.#ctx.caches),
+    );
+  }
+
+  #addToGroup(rule: CompiledRule, alarm: Alarm, now: number): void {
+    const entry = this.#groupFor(rule, alarm);
+    const { quiet } = entry.group.add(alarm, now);
+    this.#quiet(rule, quiet);
+    this.#schedule(entry);
+  }
+
+  #groupFor(rule: CompiledRule, alarm: Alarm): GroupEntry {
+    const labels = groupLabelsOf(alarm, rule.rule.spec.grouping.groupBy);
+    const key = `${rule.key}\u0000${JSON.stringify(labels)}`;
+    let entry = this.#groups.get(key);
+    if (!entry) {
+      entry = { group: new AggregationGroup(key, labels, rule.timing), rule };
+      this.#groups.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Alarms a group will not notify: their pending deliveries for the rule are Suppressed, with why. */
+  #quiet(rule: CompiledRule, quiet: { alarm: Alarm; reason: QuietReason }[]): void {
+    for (const { alarm, reason } of quiet) {
+      this.#update(alarm.key, (status) => {
+        for (const d of status.deliveries ?? []) {
+          if (d.rule === rule.name && !isFinal(d) && !d.msgUuid)
+            Object.assign(d, { state: 'Suppressed', reason });
+        }
+      });
+    }
+  }
+
+  #schedule(entry: GroupEntry): void {
+    clearTimeout(entry.timer);
+    const due = entry.group.nextFlushAt;
+    if (this.#stopped) return;
+    if (due === undefined) {
+      if (entry.group.idle) this.#groups.delete(entry.group.key);
+      return;
+    }
+    entry.timer = setTimeout(() => this.#flush(entry), Math.max(0, due - Date.now()));
+  }
+
+  #flush(entry: GroupEntry): void {
+    const current = this.#ctx.caches.rules.get(entry.rule.namespace, entry.rule.name);
+    const compiled = current ? this.#rules.compile(current) : undefined;
+    if (compiled?.ok) {
+      entry.rule = compiled.rule;
+      entry.group.timing = compiled.rule.timing;
+    }
+    const now = Date.now();
+    const flush = entry.group.flush(now);
+    if (flush) this.#notify(entry, flush.alarms, flush.repeat, now);
+    this.#schedule(entry);
+  }
+
+  /** Turns a group's flush into one notification per target, queued in the target's outbox. */
+  #notify(entry: GroupEntry, alarms: Alarm[], repeat: boolean, now: number): void {
+    const { rule } = entry;
+    const verdict = rule.rule.spec.suspend
+      ? 'Suspended'
+      : windowVerdict(rule.rule.spec.timeWindows, new Date(now));
+    for (const target of this.#plan(rule)) {
+      const names = targetNames(target);
+      const open = repeat
+        ? alarms
+        : alarms.filter((alarm) => {
+            const status = this.#store.get(alarm.key);
+            return names.some((name) => {
+              const d =
+                status &&
+                findDelivery(status, {
+                  rule: rule.name,
+                  service: target.service,
+                  targetKind: target.kind,
+                  targetName: name,
+                });
+              return d !== undefined && !isFinal(d) && !d.msgUuid;
+            });
+          });
+      if (open.length === 0) continue;
+      if (target.problem || verdict !== 'Send') {
+        if (repeat) continue;
+        const change: Partial<Delivery> = target.problem
+          ? { state: 'Failed', reason: target.problem.reason, lastError: target.problem.message }
+          : { state: 'Suppressed', reason: verdict };
+        for (const alarm of open)
+          this.#updateTarget(alarm, rule.name, target.service, target.kind, names, change);
+        continue;
+      }
+      const ref: TargetRef = {
+        service: target.service,
+        kind: target.kind,
+        name: target.kind === 'Group' ? target.name : 'members',
+        names,
+      };
+      this.#outboxFor(rule, target).enqueue({
+        rule: {
+          namespace: rule.namespace,
+          name: rule.name,
+          description: rule.rule.spec.description,
+          mentions: rule.rule.spec.message.mentions,
+        },
+        templates: rule.templates,
+        target: ref,
+        groupLabels: entry.group.labels as Record<string, string>,
+        alarms: open,
+        repeat,
+      });
+    }
+  }
+
+  #outboxFor(rule: CompiledRule, target: PlannedTarget): Outbox {
+    const key =
+      target.kind === 'Group'
+        ? `group:${digest(target.group?.webhook ?? '')}`
+        : `member:${rule.namespace}/${target.service}:${digest(target.identities.join(','))}`;
+    let outbox = this.#outboxes.get(key);
+    const credentials = { target };
+    if (!outbox) {
+      const limit =
+        target.kind === 'Group'
+          ? Math.min(this.#ctx.config.robotRateLimit, target.group?.rateLimitPerMinute ?? 20)
+          : this.#ctx.config.robotRateLimit;
+      const budget = new RateBudget({ limit, windowMs: this.#rateWindowMs });
+      outbox = new Outbox({
+        name: key,
+        budget,
+        blockMs: this.#blockMs,
+        logger: this.#log,
+        hooks: this.#hooks(rule.namespace),
+        send: (message) => this.#send(credentials.target, message),
+      });
+      this.#outboxes.set(key, outbox);
+      this.#credentials.set(key, credentials);
+      outbox.start();
+    }
+    // Always the newest credentials: a rotated Secret applies to the next attempt.
+    (this.#credentials.get(key) as { target: PlannedTarget }).target = target;
+    this.#countRecentSends(rule.namespace, target, outbox);
+    return outbox;
+  }
+
+  readonly #credentials = new Map<string, { target: PlannedTarget }>();
+
+  async #send(target: PlannedTarget, message: OutboundMessage): Promise<SendResult> {
+    const { dingtalk, members } = this.#ctx;
+    if (target.kind === 'Group') {
+      const group = target.group;
+      if (!group) throw new Error('group target has no credentials');
+      await dingtalk.sendGroupMessage(
+        { webhook: group.webhook, secret: group.secret, keywords: group.keywords },
+        message.content,
+        { msgUuid: message.msgUuid },
+      );
+      return {};
+    }
+    const app = target.app;
+    if (!app) throw new Error('member target has no credentials');
+    const resolution = await members.resolve({ ...app, members: target.recipients });
+    const rejected: NonNullable<SendResult['rejected']> = resolution.unknown.map((m) => ({
+      identity: memberIdentity(m),
+      reason: DingTalkConditionReason.MembersUnresolved,
+    }));
+    if (resolution.userIds.length === 0) return { rejected };
+    const result = await dingtalk.sendToMembers(app, resolution.userIds, toMemberMessage(message.content));
+    const [firstFailure] = result.failed;
+    if (result.sentUserIds.length === 0 && firstFailure) throw firstFailure.error;
+    for (const id of result.invalidUserIds) rejected.push({ identity: id, reason: 'InvalidUserId' });
+    for (const id of result.flowControlledUserIds) rejected.push({ identity: id, reason: 'Throttled' });
+    for (const { userIds, error } of result.failed) {
+      for (const id of userIds) {
+        rejected.push({
+          identity: id,
+          reason: 'DingTalkError',
+          errcode: error.errcode === undefined ? undefined : String(error.errcode),
+        });
+      }
+    }
+    return { messageId: result.processQueryKeys[0], rejected };
+  }
+
+  #hooks(namespace: string): OutboxHooks {
+    const health = this.#health;
+    const ledgerTargets = (message: OutboundMessage) =>
+      message.notifications.filter((n) => !n.repeat).flatMap((n) => n.alarms.map((alarm) => ({ n, alarm })));
+    return {
+      assigned: async (message) => {
+        for (const { n, alarm } of ledgerTargets(message)) {
+          this.#updateTarget(alarm, n.rule.name, n.target.service, n.target.kind, n.target.names, {
+            state: 'Delivering',
+            msgUuid: message.msgUuid,
+          });
+        }
+        const keys = new Set(ledgerTargets(message).map(({ alarm }) => alarm.key));
+        if (!(await this.#store.persist(keys))) {
+          this.#log.warn({ msgUuid: message.msgUuid }, 'sending before the ledger recorded the msgUuid');
+        }
+      },
+      attempted: (message, at) => {
+        for (const { n, alarm } of ledgerTargets(message)) {
+          this.#updateTarget(alarm, n.rule.name, n.target.service, n.target.kind, n.target.names, (d) => ({
+            attempts: (d.attempts ?? 0) + 1,
+            lastAttemptAt: timestamp(at),
+            nextAttemptAt: undefined,
+          }));
+        }
+      },
+      delivered: (message, result, at) => {
+        const rejected = new Map((result.rejected ?? []).map((r) => [r.identity, r]));
+        for (const { n, alarm } of ledgerTargets(message)) {
+          for (const name of n.target.names) {
+            const refused = rejected.get(name);
+            this.#updateTarget(alarm, n.rule.name, n.target.service, n.target.kind, [name], () =>
+              refused
+                ? { state: 'Failed', reason: refused.reason, errcode: refused.errcode, lastError: undefined }
+                : {
+                    state: 'Delivered',
+                    reason: undefined,
+                    deliveredAt: timestamp(at),
+                    messageId: result.messageId,
+                    lastError: undefined,
+                    errcode: undefined,
+                    nextAttemptAt: undefined,
+                  },
+            );
+          }
+        }
+        for (const n of message.notifications) {
+          health.sent(namespace, n.target.service, { kind: n.target.kind, name: n.target.name }, at);
+          const newest = n.alarms[n.alarms.length - 1];
+          health.rule(
+            n.rule.namespace,
+            n.rule.name,
+            { notified: 1 },
+            {
+              time: timestamp(at),
+              alarmEvent: newest?.name,
+              severity: newest?.spec.severity,
+            },
+          );
+        }
+      },
+      failed: (message, failure, retryAt, at) => {
+        const change: Partial<Delivery> =
+          retryAt === undefined
+            ? {
+                state: 'Failed',
+                reason: failure.reason,
+                errcode: failure.errcode,
+                lastError: failure.error.slice(0, 1024),
+                nextAttemptAt: undefined,
+              }
+            : {
+                reason: failure.reason,
+                errcode: failure.errcode,
+                lastError: failure.error.slice(0, 1024),
+                nextAttemptAt: timestamp(retryAt),
+              };
+        for (const { n, alarm } of ledgerTargets(message)) {
+          this.#updateTarget(alarm, n.rule.name, n.target.service, n.target.kind, n.target.names, change);
+        }
+        for (const n of message.notifications) {
+          const target = { kind: n.target.kind, name: n.target.name };
+          if (failure.reason === 'Throttled' && retryAt !== undefined) {
+            health.throttled(namespace, n.target.service, target, at, retryAt);
+          } else if (retryAt === undefined) {
+            health.failed(namespace, n.target.service, target, at, failure.errcode, failure.error);
+            health.rule(n.rule.namespace, n.rule.name, { failed: 1 });
+          }
+        }
+      },
+      paused: () => undefined,
+    };
+  }
+
+  #updateTarget(
+    alarm: Alarm,
+    rule: string,
+    service: string,
+    kind: 'Group' | 'Member',
+    names: readonly string[],
+    change: Partial<Delivery> | ((d: Delivery) => Partial<Delivery>),
+  ): void {
+    this.#update(alarm.key, (status) => {
+      for (const name of names) {
+        const id = { rule, service, targetKind: kind, targetName: name };
+        const existing = findDelivery(status, id);
+        const resolved = typeof change === 'function' ? (existing ? change(existing) : undefined) : change;
+        if (!resolved) continue;
+        if (existing && !isFinal(existing)) Object.assign(existing, resolved);
+        else if (!existing) upsertDelivery(status, id, resolved);
+      }
+    });
+  }
+
+  #update(key: string, change: (status: AlarmEventStatus) => void): void {
+    const status = this.#store.update(key, change);
+    if (!status) return;
+    if (summarize(status.deliveries ?? []).finished) {
+      const uid = this.#ctx.caches.alarms.getByKey(key)?.metadata?.uid;
+      if (uid) this.#known.set(uid, false);
+    }
+  }
+
+  /** A finished event from before this run: it still tells groups which alarms were notified. */
+  #restoreFinished(alarm: Alarm, status: AlarmEventStatus): void {
+    const now = Date.now();
+    for (const d of status.deliveries ?? []) {
+      if (d.msgUuid && d.lastAttemptAt && now - Date.parse(d.lastAttemptAt) < this.#rateWindowMs) {
+        this.#rememberSend(alarm.namespace, d);
+      }
+    }
+    const notified = (status.deliveries ?? []).filter((d) => d.state === 'Delivered');
+    const ruleNames = new Set(notified.map((d) => d.rule));
+    for (const raw of this.#ctx.caches.rules.list(alarm.namespace)) {
+      if (!ruleNames.has(raw.metadata?.name ?? '')) continue;
+      const compiled = this.#rules.compile(raw);
+      if (!compiled.ok) continue;
+      const at = Math.max(
+        ...notified
+          .filter((d) => d.rule === compiled.rule.name)
+          .map((d) => Date.parse(d.deliveredAt ?? '') || 0),
+      );
+      const entry = this.#groupFor(compiled.rule, alarm);
+      entry.group.restoreNotified(alarm, at);
+      this.#schedule(entry);
+    }
+  }
+
+  #pin(delivery: Delivery, rule: CompiledRule, target: PlannedTarget, alarm: Alarm): void {
+    const msgUuid = delivery.msgUuid as string;
+    if (delivery.lastAttemptAt && Date.now() - Date.parse(delivery.lastAttemptAt) < this.#rateWindowMs) {
+      this.#rememberSend(alarm.namespace, delivery);
+    }
+    const parts = this.#pinned.get(msgUuid) ?? [];
+    let part = parts.find(
+      (p) => p.rule.key === rule.key && p.target.service === target.service && p.target.kind === target.kind,
+    );
+    if (!part) {
+      part = { rule, target, alarms: [] };
+      parts.push(part);
+      this.#pinned.set(msgUuid, parts);
+    }
+    if (!part.alarms.includes(alarm)) part.alarms.push(alarm);
+  }
+
+  #restorePinned(): void {
+    for (const [msgUuid, parts] of this.#pinned) {
+      const [first] = parts;
+      if (!first || first.target.problem) continue;
+      const notifications: Notification[] = parts.map((part) => ({
+        rule: {
+          namespace: part.rule.namespace,
+          name: part.rule.name,
+          description: part.rule.rule.spec.description,
+          mentions: part.rule.rule.spec.message.mentions,
+        },
+        templates: part.rule.templates,
+        target: {
+          service: part.target.service,
+          kind: part.target.kind,
+          name: part.target.kind === 'Group' ? part.target.name : 'members',
+          names: targetNames(part.target),
+        },
+        groupLabels: groupLabelsOf(part.alarms[0] as Alarm, part.rule.rule.spec.grouping.groupBy),
+        alarms: part.alarms,
+        repeat: false,
+      }));
+      this.#outboxFor(first.rule, first.target).restore(msgUuid, notifications);
+    }
+  }
+
+  #rememberSend(namespace: string, d: Delivery): void {
+    const key = `${namespace}/${d.service}/${d.targetKind}/${d.targetKind === 'Group' ? d.targetName : 'members'}`;
+    const sends = this.#recentSends.get(key) ?? new Set();
+    sends.add(d.msgUuid as string);
+    this.#recentSends.set(key, sends);
+  }
+
+  /**
+   * Sends the previous run made in the last window count against the robot's budget, as if made just
+   * now: DingTalk received them no later than that, so the budget cannot overshoot.
+   */
+  #countRecentSends(namespace: string, target: PlannedTarget, outbox: Outbox): void {
+    const key = `${namespace}/${target.service}/${target.kind}/${target.kind === 'Group' ? target.name : 'members'}`;
+    const sends = this.#recentSends.get(key);
+    if (!sends) return;
+    this.#recentSends.delete(key);
+    const now = Date.now();
+    for (let i = 0; i < sends.size; i++) outbox.budget.record(now);
+  }
+}
+
+function toMemberMessage(content: GroupMessage): MemberMessage {
+  switch (content.type) {
+    case 'text':
+      return { type: 'text', content: content.content };
+    case 'link':
+      return { type: 'link', title: content.title, text: content.text, messageUrl: content.messageUrl };
+    case 'actionCard':
+      return { type: 'actionCard', title: content.title, text: content.text, buttons: content.buttons };
+    case 'markdown':
+      return { type: 'markdown', title: content.title, text: content.text };
+    default:
+      return { type: 'text', content: 'alarm' };
+  }
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+function byCreation(a: Readonly<CustomObject>, b: Readonly<CustomObject>): number {
+  const at = (o: Readonly<CustomObject>) => new Date(o.metadata?.creationTimestamp ?? 0).getTime();
+  return at(a) - at(b);
+}

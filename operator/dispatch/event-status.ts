@@ -1,0 +1,174 @@
+import type { Logger } from 'pino';
+import type { AlarmEventStatus } from '../api/index.ts';
+import type { StatusWriter } from '../runtime/status.ts';
+import { settle } from './ledger.ts';
+
+interface Entry {
+  metadata: { name: string; namespace: string; generation?: number };
+  desired: AlarmEventStatus;
+  written: AlarmEventStatus;
+  version: number;
+  writtenVersion: number;
+  waiters: { version: number; resolve: (ok: boolean) => void }[];
+}
+
+/**
+ * Writes AlarmEvent statuses (the ledger) without letting a storm of events turn into a storm of
+ * writes: changes to one event coalesce into one merge patch, a bounded number of patches run at a
+ * time, and failed writes are retried in the background. `persist` is the one write a sender waits
+ * for: the msgUuid must be on record before the message goes out, so a retry after a crash reuses it.
+ */
+export class EventStatusStore {
+  readonly #writer: StatusWriter;
+  readonly #log: Logger;
+  readonly #concurrency: number;
+  readonly #entries = new Map<string, Entry>();
+  readonly #urgent = new Set<string>();
+  readonly #dirty = new Set<string>();
+  #running = 0;
+  #stopped = false;
+
+  constructor({
+    writer,
+    logger,
+    concurrency = 8,
+  }: { writer: StatusWriter; logger: Logger; concurrency?: number }) {
+    this.#writer = writer;
+    this.#log = logger;
+    this.#concurrency = concurrency;
+  }
+
+  /** Starts tracking an event with the status the API server has for it. */
+  track(key: string, metadata: Entry['metadata'], status: AlarmEventStatus | undefined): AlarmEventStatus {
+    const existing = this.#entries.get(key);
+    if (existing) return existing.desired;
+    const written = structuredClone(status ?? {});
+    const entry: Entry = {
+      metadata,
+      desired: structuredClone(written),
+      written,
+      version: 0,
+      writtenVersion: 0,
+      waiters: [],
+    };
+    this.#entries.set(key, entry);
+    return entry.desired;
+  }
+
+  get(key: string): AlarmEventStatus | undefined {
+    return this.#entries.get(key)?.desired;
+  }
+
+  /** Changes an event's status; phase and conditions follow; the write happens soon, coalesced. */
+  update(
+    key: string,
+    change: (status: AlarmEventStatus) => void,
+    now = new Date(),
+  ): AlarmEventStatus | undefined {
+    const entry = this.#entries.get(key);
+    if (!entry) return undefined;
+    change(entry.desired);
+    settle(entry.desired, entry.metadata.generation, now);
+    entry.version++;
+    this.#dirty.add(key);
+    this.#pump();
+    return entry.desired;
+  }
+
+  /** Resolves true once every given event's current status is written; false if a write failed. */
+  persist(keys: Iterable<string>, timeoutMs = 10_000): Promise<boolean> {
+    const waits: Promise<boolean>[] = [];
+    for (const key of keys) {
+      const entry = this.#entries.get(key);
+      if (!entry || entry.writtenVersion >= entry.version) continue;
+      this.#urgent.add(key);
+      waits.push(new Promise((resolve) => entry.waiters.push({ version: entry.version, resolve })));
+    }
+    this.#pump();
+    if (waits.length === 0) return Promise.resolve(true);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    return Promise.race([Promise.all(waits).then((all) => all.every(Boolean)), timeout]).finally(() =>
+      clearTimeout(timer),
+    );
+  }
+
+  /** Stops tracking an event (deleted, or finished and written). */
+  forget(key: string): void {
+    const entry = this.#entries.get(key);
+    for (const waiter of entry?.waiters ?? []) waiter.resolve(false);
+    this.#entries.delete(key);
+    this.#dirty.delete(key);
+    this.#urgent.delete(key);
+  }
+
+  /** True when the event's current status is written. */
+  isWritten(key: string): boolean {
+    const entry = this.#entries.get(key);
+    return entry !== undefined && entry.writtenVersion >= entry.version;
+  }
+
+  get backlog(): number {
+    return this.#dirty.size + this.#urgent.size;
+  }
+
+  /** Writes what is still dirty, for at most `graceMs`. */
+  async drain(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    while (this.backlog + this.#running > 0 && Date.now() < deadline) {
+      this.#pump();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    this.#stopped = true;
+  }
+
+  #pump(): void {
+    while (!this.#stopped && this.#running < this.#concurrency) {
+      const key = first(this.#urgent) ?? first(this.#dirty);
+      if (key === undefined) return;
+      this.#urgent.delete(key);
+      this.#dirty.delete(key);
+      const entry = this.#entries.get(key);
+      if (!entry || entry.writtenVersion >= entry.version) continue;
+      this.#running++;
+      this.#write(key, entry).finally(() => {
+        this.#running--;
+        this.#pump();
+      });
+    }
+  }
+
+  async #write(key: string, entry: Entry): Promise<void> {
+    const version = entry.version;
+    const snapshot = structuredClone(entry.desired);
+    try {
+      const result = await this.#writer.patchIfChanged(
+        { metadata: entry.metadata, status: snapshot },
+        entry.written,
+      );
+      entry.written = snapshot;
+      entry.writtenVersion = Math.max(entry.writtenVersion, version);
+      if (result === 'gone') entry.writtenVersion = entry.version;
+      const ready = entry.waiters.filter((w) => w.version <= entry.writtenVersion);
+      entry.waiters = entry.waiters.filter((w) => w.version > entry.writtenVersion);
+      for (const waiter of ready) waiter.resolve(true);
+      if (entry.writtenVersion < entry.version) this.#dirty.add(key);
+      // A finished event changes no more; the informer cache has it from here on.
+      else if (entry.desired.finishedAt) this.#entries.delete(key);
+    } catch (err) {
+      this.#log.warn({ err, alarmEvent: key }, 'could not write AlarmEvent status; will retry');
+      setTimeout(() => {
+        if (!this.#entries.has(key)) return;
+        this.#dirty.add(key);
+        this.#pump();
+      }, 1_000).unref();
+    }
+  }
+}
+
+function first<T>(set: Set<T>): T | undefined {
+  for (const value of set) return value;
+  return undefined;
+}

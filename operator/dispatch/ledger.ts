@@ -1,0 +1,126 @@
+import {
+  type AlarmEventPhase,
+  type AlarmEventStatus,
+  type Delivery,
+  DingTalkConditionReason,
+  DingTalkConditionType,
+} from '../api/index.ts';
+import { markFalse, markTrue, markUnknown } from '../runtime/conditions.ts';
+
+/**
+ * The AlarmEvent status as delivery ledger: pure functions over one event's status. Entries are keyed
+ * by rule, service, targetKind and targetName; the phase and the Delivered condition follow from them.
+ */
+
+export type DeliveryId = Pick<Delivery, 'rule' | 'service' | 'targetKind' | 'targetName'>;
+
+export function sameDelivery(a: DeliveryId, b: DeliveryId): boolean {
+  return (
+    a.rule === b.rule &&
+    a.service === b.service &&
+    a.targetKind === b.targetKind &&
+    a.targetName === b.targetName
+  );
+}
+
+export function findDelivery(status: AlarmEventStatus, id: DeliveryId): Delivery | undefined {
+  return status.deliveries?.find((d) => sameDelivery(d, id));
+}
+
+/** Adds the entry or lays `change` over the existing one; finished entries are never reopened. */
+export function upsertDelivery(status: AlarmEventStatus, id: DeliveryId, change: Partial<Delivery>): void {
+  const deliveries = status.deliveries ?? [];
+  const existing = deliveries.find((d) => sameDelivery(d, id));
+  if (existing) {
+    if (isFinal(existing)) return;
+    Object.assign(existing, withoutUndefined(change));
+  } else {
+    deliveries.push({ ...id, state: 'Pending', ...withoutUndefined(change) } as Delivery);
+  }
+  status.deliveries = deliveries;
+}
+
+export function isFinal(delivery: Pick<Delivery, 'state'>): boolean {
+  return delivery.state === 'Delivered' || delivery.state === 'Failed' || delivery.state === 'Suppressed';
+}
+
+interface PhaseSummary {
+  phase: AlarmEventPhase;
+  finished: boolean;
+}
+
+export function summarize(deliveries: readonly Delivery[]): PhaseSummary {
+  if (deliveries.length === 0) return { phase: 'NoMatchingRule', finished: true };
+  if (deliveries.some((d) => !isFinal(d))) {
+    const started = deliveries.some(
+      (d) => d.state === 'Delivering' || d.state === 'Delivered' || (d.attempts ?? 0) > 0,
+    );
+    return { phase: started ? 'Delivering' : 'Pending', finished: false };
+  }
+  const delivered = deliveries.filter((d) => d.state === 'Delivered').length;
+  const failed = deliveries.filter((d) => d.state === 'Failed').length;
+  if (delivered > 0) return { phase: failed > 0 ? 'PartiallyDelivered' : 'Delivered', finished: true };
+  return { phase: failed > 0 ? 'Failed' : 'Suppressed', finished: true };
+}
+
+/** Recomputes phase, finishedAt and the Delivered condition from the deliveries. */
+export function settle(status: AlarmEventStatus, generation: number | undefined, now: Date): void {
+  const deliveries = status.deliveries ?? [];
+  const { phase, finished } = summarize(deliveries);
+  status.phase = phase;
+  if (generation !== undefined) status.observedGeneration = generation;
+  if (finished) status.finishedAt ??= `${now.toISOString().slice(0, 19)}Z`;
+  const obj = {
+    metadata: { generation },
+    status: status as { conditions?: never[] } & Record<string, unknown>,
+  };
+  const count = (state: Delivery['state']) => deliveries.filter((d) => d.state === state).length;
+  const type = DingTalkConditionType.Delivered;
+  const R = DingTalkConditionReason;
+  switch (phase) {
+    case 'Delivered':
+      markTrue(obj, type, R.Delivered, `delivered to ${count('Delivered')} target(s)`, now);
+      break;
+    case 'PartiallyDelivered':
+      markFalse(obj, type, R.PartiallyDelivered, failureText(deliveries), now);
+      break;
+    case 'Failed':
+      markFalse(obj, type, R.DeliveryFailed, failureText(deliveries), now);
+      break;
+    case 'Suppressed': {
+      const reasons = [...new Set(deliveries.map((d) => d.reason).filter(Boolean))].join(', ');
+      markFalse(obj, type, R.Suppressed, `not sent on purpose: ${reasons}`, now);
+      break;
+    }
+    case 'NoMatchingRule':
+      markFalse(obj, type, R.NoMatchingRule, 'no AlarmRule matches this alarm', now);
+      break;
+    default:
+      markUnknown(
+        obj,
+        type,
+        'Progressing',
+        `${count('Delivered')} of ${deliveries.length} target(s) done`,
+        now,
+      );
+  }
+}
+
+function failureText(deliveries: readonly Delivery[]): string {
+  return deliveries
+    .filter((d) => d.state === 'Failed')
+    .slice(0, 5)
+    .map(
+      (d) =>
+        `${d.targetKind} ${d.targetName} (${d.service}): ${d.reason ?? 'Failed'}${d.errcode ? ` errcode ${d.errcode}` : ''}`,
+    )
+    .join('; ');
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export function timestamp(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}

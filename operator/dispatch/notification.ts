@@ -1,0 +1,32 @@
+import type { Mentions } from '../api/index.ts';
+import type { Alarm } from './alarm.ts';
+import type { CompiledTemplates } from './templates.ts';
+
+/** The rule a notification comes from, as templates see it. */
+export interface RuleInfo {
+  namespace: string;
+  name: string;
+  description?: string;
+  mentions?: Mentions;
+}
+
+/** Where a notification goes, named as the ledger names it. */
+export interface TargetRef {
+  service: string;
+  kind: 'Group' | 'Member';
+  /** The group's name; for members, the member identities (userId or mobile) listed in the ledger. */
+  name: string;
+  /** Ledger names the notification's deliveries are recorded under: the group, or each member. */
+  names: string[];
+}
+
+/** What one aggregation group has to say to one target: the unit outboxes queue and digests merge. */
+export interface Notification {
+  rule: RuleInfo;
+  templates: CompiledTemplates;
+  target: TargetRef;
+  groupLabels: Record<string, string>;
+  alarms: Alarm[];
+  /** A repeat of still-firing alarms: sent, but changes no ledger. */
+  repeat: boolean;
+}

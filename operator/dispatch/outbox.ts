@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { type GroupMessage, isDingTalkError } from '../dingtalk/index.ts';
+import type { Notification } from './notification.ts';
+import type { RateBudget } from './rate-budget.ts';
+import { MAX_TEXT_BYTES, packDigest, renderNotification } from './render.ts';
+
+/** One message on its way: its idempotency key and the notifications it covers. */
+export interface OutboundMessage {
+  msgUuid: string;
+  notifications: Notification[];
+  content: GroupMessage;
+  attempts: number;
+}
+
+/** What one send achieved; per-recipient detail is for member targets. */
+export interface SendResult {
+  messageId?: string;
+  /** Member identities that did not get the message, with why; the rest did. */
+  rejected?: { identity: string; reason: string; errcode?: string }[];
+}
+
+export type Send = (message: OutboundMessage) => Promise<SendResult>;
+
+export interface SendFailure {
+  error: string;
+  errcode?: string;
+  reason: 'Throttled' | 'DingTalkError';
+}
+
+/** Ledger and health callbacks; `assigned` must have persisted the msgUuid when it resolves. */
+export interface OutboxHooks {
+  assigned(message: OutboundMessage): Promise<void>;
+  attempted(message: OutboundMessage, at: number): void;
+  delivered(message: OutboundMessage, result: SendResult, at: number): void;
+  failed(message: OutboundMessage, failure: SendFailure, retryAt: number | undefined, at: number): void;
+  paused(until: number): void;
+}
+
+export interface OutboxOptions {
+  name: string;
+  budget: RateBudget;
+  send: Send;
+  hooks: OutboxHooks;
+  logger: Logger;
+  /** How long a robot stays blocked after DingTalk said it sends too fast. */
+  blockMs: number;
+  maxAttempts?: number;
+  now?: () => number;
+}
+
+const MAX_BACKOFF_MS = 60_000;
+
+/**
+ * One target's queue (a group robot, or an app robot's members). Sends one message at a time, spends the
+ * rate budget deliberately and never beyond it: while the queue is no longer than the sends left in
+ * the window, each notification goes out on its own; once it is longer, everything queued is merged
+ * into digests, so a storm costs a handful of messages and no alarm is dropped. A throttle answer
+ * pauses the target for the block period; transient errors back off; the queue is kept either way, and
+ * every attempt of a message carries the same msgUuid.
+ */
+export class Outbox {
+  readonly name: string;
+  readonly #options: OutboxOptions;
+  readonly #log: Logger;
+  readonly #queue: Notification[] = [];
+  /** Messages a previous run had assigned a msgUuid to; sent first, exactly as recorded. */
+  readonly #pinned: OutboundMessage[] = [];
+  #current: OutboundMessage | undefined;
+  #notBefore = 0;
+  #wake: (() => void) | undefined;
+  #stopped = false;
+  #loop: Promise<void> | undefined;
+
+  constructor(options: OutboxOptions) {
+    this.name = options.name;
+    this.#options = options;
+    this.#log = options.logger.child({ outbox: options.name });
+  }
+
+  get budget(): RateBudget {
+    return this.#options.budget;
+  }
+
+  get depth(): number {
+    return (
+      this.#queue.reduce((n, item) => n + item.alarms.length, 0) +
+      (this.#current ? 1 : 0) +
+      this.#pinned.length
+    );
+  }
+
+  enqueue(notification: Notification): void {
+    this.#queue.push(notification);
+    this.#poke();
+  }
+
+  /** Re-sends a message recorded by a previous run under its msgUuid. */
+  restore(msgUuid: string, notifications: Notification[]): void {
+    const content =
+      notifications.length === 1
+        ? renderNotification(notifications[0] as Notification, Number.POSITIVE_INFINITY)
+        : undefined;
+    this.#pinned.push({
+      msgUuid,
+      notifications,
+      content: content ?? packDigest(notifications, Number.POSITIVE_INFINITY).message,
+      attempts: 0,
+    });
+    this.#poke();
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#poke();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    const now = this.#options.now ?? Date.now;
+    while (!this.#stopped) {
+      const hasWork = this.#current !== undefined || this.#pinned.length > 0 || this.#queue.length > 0;
+      if (!hasWork) {
+        await this.#idle();
+        continue;
+      }
+      const readyAt = Math.max(this.#notBefore, this.#options.budget.nextSlotAt(now()));
+      if (readyAt > now()) {
+        await this.#idle(readyAt - now());
+        continue;
+      }
+      const message = this.#current ?? (await this.#build(now()));
+      if (!message) continue;
+      this.#current = message;
+      await this.#attempt(message, now);
+    }
+  }
+
+  async #build(now: number): Promise<OutboundMessage | undefined> {
+    const message = this.#pinned.shift() ?? this.#fromQueue(now);
+    if (!message) return undefined;
+    if (message.attempts === 0) await this.#options.hooks.assigned(message);
+    return message;
+  }
+
+  #fromQueue(now: number): OutboundMessage | undefined {
+    const slots = this.#options.budget.available(now);
+    if (this.#queue.length <= slots) {
+      const single = this.#queue[0] as Notification;
+      const content = renderNotification(single);
+      if (content) {
+        this.#queue.shift();
+        return { msgUuid: randomUUID(), notifications: [single], content, attempts: 0 };
+      }
+    }
+    const part = packDigest(this.#queue, MAX_TEXT_BYTES);
+    this.#queue.splice(0, this.#queue.length, ...part.rest);
+    if (part.taken.length === 0) return undefined;
+    return { msgUuid: randomUUID(), notifications: part.taken, content: part.message, attempts: 0 };
+  }
+
+  async #attempt(message: OutboundMessage, now: () => number): Promise<void> {
+    const { budget, hooks, send } = this.#options;
+    message.attempts++;
+    hooks.attempted(message, now());
+    const finish = budget.begin();
+    try {
+      const result = await send(message);
+      finish(now());
+      hooks.delivered(message, result, now());
+      this.#current = undefined;
+    } catch (err) {
+      finish(now());
+      this.#failed(message, err, now());
+    }
+  }
+
+  #failed(message: OutboundMessage, err: unknown, at: number): void {
+    const errorClass = isDingTalkError(err) ? err.errorClass : 'transient';
+    const failure: SendFailure = {
+      error: err instanceof Error ? err.message : String(err),
+      errcode: isDingTalkError(err) && err.errcode !== undefined ? String(err.errcode) : undefined,
+      reason: errorClass === 'throttled' ? 'Throttled' : 'DingTalkError',
+    };
+    const exhausted = message.attempts >= (this.#options.maxAttempts ?? 50);
+    if (errorClass === 'permanent' || errorClass === 'auth' || exhausted) {
+      this.#log.warn(
+        { errcode: failure.errcode, attempts: message.attempts },
+        'message not delivered; giving up',
+      );
+      this.#options.hooks.failed(message, failure, undefined, at);
+      this.#current = undefined;
+      return;
+    }
+    if (errorClass === 'throttled') {
+      this.#notBefore = at + this.#options.blockMs;
+      this.#options.hooks.paused(this.#notBefore);
+      this.#log.warn(
+        { until: new Date(this.#notBefore).toISOString() },
+        'DingTalk throttled the robot; pausing it',
+      );
+    } else {
+      const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** (message.attempts - 1));
+      this.#notBefore = at + backoff * (0.8 + Math.random() * 0.4);
+    }
+    this.#options.hooks.failed(message, failure, this.#notBefore, at);
+  }
+
+  #idle(ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.#wake = undefined;
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  #poke(): void {
+    this.#wake?.();
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * A sliding-window send budget for one robot: at most `limit` sends in any `windowMs`.
+ *
+ * A send is counted from the moment it starts until `windowMs` after it finished (`margin` added), so
+ * whatever moment DingTalk records for it lies inside our window: latency can only make us wait longer,
+ * never make DingTalk see one send too many.
+ */
+export class RateBudget {
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly #marginMs: number;
+  #finished: number[] = [];
+  #inFlight = 0;
+
+  constructor({ limit, windowMs, marginMs = 500 }: { limit: number; windowMs: number; marginMs?: number }) {
+    this.limit = limit;
+    this.windowMs = windowMs;
+    this.#marginMs = marginMs;
+  }
+
+  /** Sends that may start now. */
+  available(now: number): number {
+    this.#expire(now);
+    return Math.max(0, this.limit - this.#finished.length - this.#inFlight);
+  }
+
+  /** When the next send may start (now when one is available). */
+  nextSlotAt(now: number): number {
+    if (this.available(now) > 0) return now;
+    const oldest = this.#finished[0];
+    return oldest === undefined ? now + this.windowMs : oldest + this.windowMs + this.#marginMs;
+  }
+
+  /** Takes a slot; call the returned function when the request has finished, whatever its outcome. */
+  begin(): (finishedAt: number) => void {
+    this.#inFlight++;
+    let done = false;
+    return (finishedAt) => {
+      if (done) return;
+      done = true;
+      this.#inFlight--;
+      this.record(finishedAt);
+    };
+  }
+
+  /** Counts a send that finished at `at`, e.g. one a previous run recorded in the ledger. */
+  record(at: number): void {
+    this.#finished.push(at);
+    this.#finished.sort((a, b) => a - b);
+  }
+
+  #expire(now: number): void {
+    const horizon = now - this.windowMs - this.#marginMs;
+    while (this.#finished.length > 0 && (this.#finished[0] as number) <= horizon) this.#finished.shift();
+  }
+}

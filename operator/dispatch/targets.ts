@@ -1,0 +1,147 @@
+import {
+  DingTalkConditionReason,
+  type DingTalkService,
+  parseDingTalkService,
+  type ServiceRef,
+} from '../api/index.ts';
+import type { CustomObject } from '../manager/context.ts';
+import {
+  type MemberEntry,
+  type ReferenceReader,
+  type ResolvedGroup,
+  type ResolvedMemberApp,
+  resolveGroup,
+  resolveMemberApp,
+} from '../targets/index.ts';
+
+/** A target problem that makes every delivery to it fail until the configuration changes. */
+export interface TargetProblem {
+  reason: string;
+  message: string;
+}
+
+export type PlannedTarget =
+  | { kind: 'Group'; service: string; name: string; group?: ResolvedGroup; problem?: TargetProblem }
+  | {
+      kind: 'Member';
+      service: string;
+      /** Ledger names: each member's userId or mobile, as listed. */
+      identities: string[];
+      app?: ResolvedMemberApp;
+      recipients: MemberEntry[];
+      problem?: TargetProblem;
+    };
+
+export interface ServiceLookup {
+  service(namespace: string, name: string): Readonly<CustomObject> | undefined;
+}
+
+/** Placeholder target name when a service cannot be read, so the ledger still shows why. */
+export const UNKNOWN_TARGET = '-';
+
+export function memberIdentity(member: MemberEntry): string {
+  return member.userId ?? member.mobile ?? member.name ?? UNKNOWN_TARGET;
+}
+
+/**
+ * The concrete targets of a rule's service references: each group the rule names (or all of the
+ * service's groups) and the member set, with credentials resolved from the cache, or the problem that
+ * prevents it. Services are read from the rule's own namespace only.
+ */
+export function planTargets(
+  namespace: string,
+  refs: readonly ServiceRef[],
+  lookup: ServiceLookup,
+  reader: ReferenceReader,
+): PlannedTarget[] {
+  const planned: PlannedTarget[] = [];
+  for (const ref of refs) {
+    const raw = lookup.service(namespace, ref.name);
+    let service: DingTalkService | undefined;
+    try {
+      service = raw ? parseDingTalkService(raw) : undefined;
+    } catch {
+      service = undefined;
+    }
+    if (!service) {
+      const reason = raw ? DingTalkConditionReason.InvalidSpec : DingTalkConditionReason.ServiceNotFound;
+      const message = raw
+        ? `DingTalkService "${ref.name}" is invalid`
+        : `DingTalkService "${ref.name}" not found`;
+      planned.push({ kind: 'Group', service: ref.name, name: UNKNOWN_TARGET, problem: { reason, message } });
+      continue;
+    }
+    const sendTo = ref.sendTo ?? service.spec.sendTo;
+    if (sendTo.includes('Group') && service.spec.sendTo.includes('Group')) {
+      const groups = service.spec.groups ?? [];
+      for (const name of ref.groups ?? groups.map((g) => g.name)) {
+        const group = groups.find((g) => g.name === name);
+        if (!group) {
+          planned.push({
+            kind: 'Group',
+            service: ref.name,
+            name,
+            problem: {
+              reason: DingTalkConditionReason.TargetNotFound,
+              message: `DingTalkService "${ref.name}" has no group "${name}"`,
+            },
+          });
+          continue;
+        }
+        const resolution = resolveGroup(namespace, group, reader);
+        planned.push(
+          resolution.ok
+            ? { kind: 'Group', service: ref.name, name, group: resolution.value }
+            : { kind: 'Group', service: ref.name, name, problem: resolution.problem },
+        );
+      }
+    }
+    if (sendTo.includes('Member') && service.spec.member && service.spec.sendTo.includes('Member')) {
+      const resolution = resolveMemberApp(namespace, service.spec.member, reader);
+      if (!resolution.ok) {
+        planned.push({
+          kind: 'Member',
+          service: ref.name,
+          identities: [UNKNOWN_TARGET],
+          recipients: [],
+          problem: resolution.problem,
+        });
+        continue;
+      }
+      const members = resolution.value.members;
+      const chosen = ref.members
+        ? members.filter(
+            (m) => ref.members?.includes(m.userId ?? '') || ref.members?.includes(m.mobile ?? ''),
+          )
+        : members;
+      const missing = (ref.members ?? []).filter(
+        (id) => !members.some((m) => m.userId === id || m.mobile === id),
+      );
+      planned.push({
+        kind: 'Member',
+        service: ref.name,
+        identities: chosen.map(memberIdentity),
+        app: resolution.value,
+        recipients: chosen,
+      });
+      if (missing.length > 0) {
+        planned.push({
+          kind: 'Member',
+          service: ref.name,
+          identities: missing,
+          recipients: [],
+          problem: {
+            reason: DingTalkConditionReason.TargetNotFound,
+            message: `not members of DingTalkService "${ref.name}"`,
+          },
+        });
+      }
+    }
+  }
+  return planned;
+}
+
+/** Ledger names of a planned target. */
+export function targetNames(target: PlannedTarget): string[] {
+  return target.kind === 'Group' ? [target.name] : target.identities;
+}
