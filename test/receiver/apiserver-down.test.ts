@@ -1,0 +1,101 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runningCluster } from '../cluster/cluster-env.ts';
+import { eventually } from '../support/kube.ts';
+import {
+  alertmanagerPayload,
+  diskAlert,
+  listAlarmEvents,
+  postJson,
+  serviceAccountToken,
+  startReceiver,
+} from './support.ts';
+
+/**
+ * The receiver while its API server is down: on a control plane of its own (the shared one must stay up
+ * for other tests), kill only kube-apiserver, post, start it again and retry, as Alertmanager would.
+ */
+
+const run = promisify(execFile);
+const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const clusterDir = path.join(repoRoot, 'test/cluster');
+const runDir = path.join(repoRoot, '.run', `receiver-down-${process.pid}`);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('receiver while the API server is down', () => {
+  let kubeConfig: KubeConfig;
+
+  beforeAll(async () => {
+    await run('bash', [path.join(clusterDir, 'up.sh'), runDir], { maxBuffer: 64 << 20 });
+    const kubeconfigPath = runningCluster(runDir).KUBECONFIG;
+    kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(kubeconfigPath);
+    const kubectl = (...args: string[]) => run(inject('kubectl'), ['--kubeconfig', kubeconfigPath, ...args]);
+    await kubectl('apply', '--server-side', '-f', path.join(repoRoot, 'crds'));
+    await kubectl('wait', '--for=condition=Established', '--timeout=60s', '-f', path.join(repoRoot, 'crds'));
+  });
+
+  afterAll(async () => {
+    await run('bash', [path.join(clusterDir, 'down.sh'), runDir]);
+  });
+
+  it('answers 503 with Retry-After and accepts nothing; the retry succeeds once the API server is back', async () => {
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const namespace = 'alerts';
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    const warmToken = await serviceAccountToken(kubeConfig, namespace, 'alertmanager', { mayCreate: true });
+    const coldToken = await serviceAccountToken(kubeConfig, namespace, 'second-alertmanager', {
+      mayCreate: true,
+    });
+    const receiver = await startReceiver(kubeConfig, {
+      defaultNamespace: namespace,
+      kubeRequestTimeoutMs: 3_000,
+    });
+    try {
+      const before = await postJson(
+        `${receiver.url}/api/v1/alertmanager`,
+        alertmanagerPayload([diskAlert(1)]),
+        warmToken,
+      );
+      expect(before.status).toBe(202);
+
+      const pid = Number(readFileSync(path.join(runDir, 'apiserver.pid'), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      await eventually(() => (alive(pid) ? undefined : true));
+
+      const payload = alertmanagerPayload([diskAlert(2), diskAlert(3), diskAlert(4)]);
+      // Authorised from the cache: the write itself fails.
+      const writeFails = await postJson(`${receiver.url}/api/v1/alertmanager`, payload, warmToken);
+      expect(writeFails.status).toBe(503);
+      expect(writeFails.headers.get('retry-after')).toBe('5');
+      expect(writeFails.json.code).toBe('RCV_ERR_KUBE_UNAVAILABLE');
+      // Not yet reviewed: the TokenReview fails.
+      const reviewFails = await postJson(`${receiver.url}/api/v1/alertmanager`, payload, coldToken);
+      expect(reviewFails.status).toBe(503);
+      expect(reviewFails.headers.get('retry-after')).toBe('5');
+
+      await run('bash', [path.join(runDir, 'start-apiserver.sh')]);
+      await eventually(() => core.listNamespace({ limit: 1 }), { timeoutMs: 60_000, intervalMs: 200 });
+
+      const retried = await postJson(`${receiver.url}/api/v1/alertmanager`, payload, coldToken);
+      expect(retried.status).toBe(202);
+      const names = (await listAlarmEvents(kubeConfig, namespace)).map((e) => e.metadata.name);
+      expect(names).toEqual([1, 2, 3, 4].map((node) => `fp-000000000000000${node}-1777622400123`));
+      expect(receiver.logLines.join('')).not.toContain(warmToken);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
