@@ -302,7 +302,7 @@ export const TimeWindows = z.object({
     .max(16)
     .optional()
     .describe(
-      'The rule does not notify inside these windows; alarms still firing when a window ends are notified with the next group interval, as in Alertmanager.',
+      'The rule does not notify inside these windows: alarms raised inside one are recorded as Suppressed (reason Muted) and not sent later.',
     ),
 });
 export type TimeWindows = z.output<typeof TimeWindows>;

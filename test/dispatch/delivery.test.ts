@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { eventually } from '../support/kube.ts';
+import { create, get, groupService, tokenFor, useDispatch, waitForPhase } from './harness.ts';
+
+const h = useDispatch({ blockMs: 3_000 });
+
+type Deliveries = { state: string; reason?: string; errcode?: string; msgUuid?: string; attempts?: number }[];
+const deliveriesOf = (event: { status?: Record<string, unknown> }) =>
+  (event.status?.deliveries ?? []) as Deliveries;
+
+const fastGrouping = { groupWait: '1s', groupInterval: '1s', repeatInterval: '4h' };
+
+describe('alarm delivery to a group robot', () => {
+  it('sends a firing alarm as one markdown message naming it, and a resolved message when it resolves', async () => {
+    const token = tokenFor('a1');
+    await groupService(h, 'ops', { token });
+    await create(h, 'AlarmRule', 'to-ops', {
+      services: [{ name: 'ops' }],
+      match: { sources: ['ops-source'] },
+      grouping: fastGrouping,
+    });
+    await eventually(async () => {
+      const rule = await get(h, 'AlarmRule', 'to-ops');
+      const ready = (rule.status?.conditions as { type: string; status: string }[] | undefined)?.find(
+        (c) => c.type === 'Ready',
+      );
+      return ready?.status === 'True' ? ready : undefined;
+    });
+
+    await create(h, 'AlarmEvent', 'disk-full', {
+      severity: 'critical',
+      title: 'Disk almost full on node-3',
+      source: 'ops-source',
+      message: 'Only 2% left on /var',
+      labels: { alertname: 'DiskFull', node: 'node-3' },
+    });
+    const delivered = await waitForPhase(h, 'disk-full', ['Delivered']);
+    const [entry] = deliveriesOf(delivered);
+    expect(entry).toMatchObject({ state: 'Delivered', msgUuid: expect.any(String) });
+
+    const messages = await h.emulator.control.messages({ robot: token });
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ type: 'markdown', msgUuid: entry?.msgUuid });
+    expect(messages[0]?.title).toContain('【CRITICAL】');
+    expect(messages[0]?.text).toContain('Disk almost full on node-3');
+    expect(messages[0]?.text).toContain('node=node-3');
+
+    await create(h, 'AlarmEvent', 'disk-ok', {
+      severity: 'critical',
+      title: 'Disk almost full on node-3',
+      state: 'resolved',
+      source: 'ops-source',
+      labels: { alertname: 'DiskFull', node: 'node-3' },
+      endsAt: new Date().toISOString(),
+    });
+    await waitForPhase(h, 'disk-ok', ['Delivered']);
+    const all = await h.emulator.control.messages({ robot: token });
+    expect(all).toHaveLength(2);
+    expect(all[1]?.title).toContain('【RESOLVED】');
+    expect(all[1]?.text).toContain('Disk almost full on node-3');
+  });
+
+  it('marks an alarm no rule matches NoMatchingRule and sends nothing', async () => {
+    await create(h, 'AlarmEvent', 'unmatched', {
+      severity: 'info',
+      title: 'Nobody cares',
+      source: 'nowhere',
+    });
+    const event = await waitForPhase(h, 'unmatched', ['Delivered', 'NoMatchingRule']);
+    expect(event.status?.phase).toBe('NoMatchingRule');
+    expect(event.status?.deliveries ?? []).toHaveLength(0);
+  });
+});
+
+describe('alarms not sent on purpose', () => {
+  it('records alarms of a suspended rule and of a rule in a mute window as Suppressed and sends nothing', async () => {
+    const token = tokenFor('b2');
+    await groupService(h, 'quiet', { token, groupName: 'quiet' });
+    await create(h, 'AlarmRule', 'suspended', {
+      services: [{ name: 'quiet' }],
+      match: { sources: ['suspended-source'] },
+      suspend: true,
+      grouping: fastGrouping,
+    });
+    await create(h, 'AlarmRule', 'muted', {
+      services: [{ name: 'quiet' }],
+      match: { sources: ['muted-source'] },
+      timeWindows: { timeZone: 'Asia/Shanghai', mute: [{ start: '00:00', end: '24:00' }] },
+      grouping: fastGrouping,
+    });
+    await create(h, 'AlarmEvent', 'while-suspended', {
+      severity: 'warning',
+      title: 'Suspended',
+      source: 'suspended-source',
+    });
+    await create(h, 'AlarmEvent', 'while-muted', {
+      severity: 'warning',
+      title: 'Muted',
+      source: 'muted-source',
+    });
+
+    const suspended = await waitForPhase(h, 'while-suspended', ['Suppressed', 'Delivered', 'Failed']);
+    const muted = await waitForPhase(h, 'while-muted', ['Suppressed', 'Delivered', 'Failed']);
+    expect(suspended.status?.phase).toBe('Suppressed');
+    expect(muted.status?.phase).toBe('Suppressed');
+    expect(deliveriesOf(suspended).find((d) => d.state === 'Suppressed')?.reason).toBe('Suspended');
+    expect(deliveriesOf(muted).find((d) => d.state === 'Suppressed')?.reason).toBe('Muted');
+    expect(await h.emulator.control.messages({ robot: token })).toHaveLength(0);
+  });
+});
+
+describe('DingTalk failures', () => {
+  it('retries 5xx, connection resets, hangs and a throttle answer, and delivers once the fault clears', async () => {
+    const token = tokenFor('c3');
+    await groupService(h, 'flaky', { token, groupName: 'flaky' });
+    await create(h, 'AlarmRule', 'to-flaky', {
+      services: [{ name: 'flaky' }],
+      match: { sources: ['flaky-source'] },
+      grouping: fastGrouping,
+    });
+    const faults = [
+      { kind: 'status', status: 503, times: 2 },
+      { kind: 'reset', times: 1 },
+      { kind: 'hang', times: 1 },
+      { kind: 'throttle', times: 1 },
+    ] as const;
+    for (const [i, fault] of faults.entries()) {
+      await h.emulator.control.setFault({ robot: token }, fault);
+      await create(h, 'AlarmEvent', `flaky-${i}`, {
+        severity: 'warning',
+        title: `Flaky ${fault.kind}`,
+        source: 'flaky-source',
+      });
+      const event = await waitForPhase(h, `flaky-${i}`, ['Delivered', 'Failed'], 90_000);
+      expect(event.status?.phase).toBe('Delivered');
+      const [entry] = deliveriesOf(event);
+      expect(entry?.attempts).toBeGreaterThan(1);
+    }
+    const messages = await h.emulator.control.messages({ robot: token });
+    for (const fault of faults)
+      expect(messages.some((m) => m.text.includes(`Flaky ${fault.kind}`))).toBe(true);
+    expect((await h.emulator.control.stats()).shownDuplicates).toBe(0);
+  });
+
+  it('records a wrong signature secret as Failed with errcode 310000 and does not retry', async () => {
+    const token = tokenFor('d4');
+    await groupService(h, 'wrong-secret', {
+      token,
+      groupName: 'signed',
+      secret: `SEC${'a'.repeat(64)}`,
+      operatorSecret: `SEC${'b'.repeat(64)}`,
+    });
+    await create(h, 'AlarmRule', 'to-signed', {
+      services: [{ name: 'wrong-secret' }],
+      match: { sources: ['signed-source'] },
+      grouping: fastGrouping,
+    });
+    await create(h, 'AlarmEvent', 'badly-signed', {
+      severity: 'critical',
+      title: 'Signed',
+      source: 'signed-source',
+    });
+    const event = await waitForPhase(h, 'badly-signed', ['Failed', 'Delivered']);
+    expect(event.status?.phase).toBe('Failed');
+    expect(deliveriesOf(event)[0]).toMatchObject({ state: 'Failed', errcode: '310000', attempts: 1 });
+    expect((await h.emulator.control.stats()).robotSends[token]).toBe(1);
+    const service = await eventually(async () => {
+      const s = await get(h, 'DingTalkService', 'wrong-secret');
+      return (s.status?.lastFailure as { errcode?: string } | undefined)?.errcode ? s : undefined;
+    });
+    expect(service.status?.lastFailure).toMatchObject({
+      errcode: '310000',
+      target: { kind: 'Group', name: 'signed' },
+    });
+  });
+});

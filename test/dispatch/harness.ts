@@ -1,0 +1,182 @@
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { afterAll, beforeAll, inject } from 'vitest';
+import {
+  ALARM_EVENT_PLURAL,
+  ALARM_RULE_PLURAL,
+  API_VERSION,
+  DINGTALK_SERVICE_PLURAL,
+  GROUP,
+  VERSION,
+} from '../../operator/api/index.ts';
+import { loadConfig } from '../../operator/config.ts';
+import { alarmRuleComponents } from '../../operator/controllers/alarm-rule/index.ts';
+import { type DispatcherOptions, dispatchComponents } from '../../operator/dispatch/index.ts';
+import { Manager } from '../../operator/manager/manager.ts';
+import { createLogger } from '../../operator/runtime/logger.ts';
+import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
+import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
+
+export interface DispatchHarness {
+  namespace: string;
+  emulator: RunningEmulator;
+  manager: Manager;
+  api: CustomObjectsApi;
+}
+
+/** Operator flags pointing DingTalk at the emulator and scoping the operator to one namespace. */
+export function operatorFlags(emulatorUrl: string, namespace: string, extra: string[] = []): string[] {
+  return [
+    '--dingtalk-robot-url',
+    emulatorUrl,
+    '--dingtalk-api-url',
+    emulatorUrl,
+    '--allowed-webhook-hosts',
+    '127.0.0.1',
+    '--leader-elect',
+    'false',
+    '--health-port',
+    '0',
+    '--namespaces',
+    namespace,
+    '--log-level',
+    'warn',
+    ...extra,
+  ];
+}
+
+/** One namespace, one emulator and the operator (rule controller + dispatch) in-process, per test file. */
+export function useDispatch(options: DispatcherOptions = {}): DispatchHarness {
+  const harness = {} as DispatchHarness;
+  let cleanup: () => Promise<void> = async () => undefined;
+  beforeAll(async () => {
+    const ns = await createTestNamespace('dispatch');
+    cleanup = ns.cleanup;
+    harness.namespace = ns.name;
+    harness.emulator = await startEmulator();
+    harness.api = testKubeConfig().makeApiClient(CustomObjectsApi);
+    const config = loadConfig({
+      argv: ['--kubeconfig', kubeconfigPath(), ...operatorFlags(harness.emulator.url, ns.name)],
+      env: {},
+    });
+    harness.manager = new Manager(config, createLogger({ level: 'warn' }), [
+      alarmRuleComponents,
+      dispatchComponents(options),
+    ]);
+    void harness.manager.run();
+  });
+  afterAll(async () => {
+    await harness.manager?.shutdown();
+    await harness.emulator?.close();
+    await cleanup();
+  });
+  return harness;
+}
+
+/** The test control plane's kubeconfig file, for an operator run in-process or as a child process. */
+export function kubeconfigPath(): string {
+  return inject('kubeconfig');
+}
+
+type Obj = Record<string, unknown>;
+
+const plural = {
+  DingTalkService: DINGTALK_SERVICE_PLURAL,
+  AlarmRule: ALARM_RULE_PLURAL,
+  AlarmEvent: ALARM_EVENT_PLURAL,
+};
+
+export async function create(
+  h: DispatchHarness,
+  kind: keyof typeof plural,
+  name: string,
+  spec: Obj,
+): Promise<void> {
+  await h.api.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: h.namespace,
+    plural: plural[kind],
+    body: { apiVersion: API_VERSION, kind, metadata: { name }, spec },
+  });
+}
+
+export async function get(
+  h: DispatchHarness,
+  kind: keyof typeof plural,
+  name: string,
+): Promise<Obj & { status?: Obj }> {
+  return (await h.api.getNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: h.namespace,
+    plural: plural[kind],
+    name,
+  })) as Obj & { status?: Obj };
+}
+
+export async function list(
+  h: DispatchHarness,
+  kind: keyof typeof plural,
+): Promise<(Obj & { metadata: { name: string }; status?: Obj })[]> {
+  const result = (await h.api.listNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: h.namespace,
+    plural: plural[kind],
+  })) as { items: (Obj & { metadata: { name: string }; status?: Obj })[] };
+  return result.items;
+}
+
+export async function secret(h: DispatchHarness, name: string, data: Record<string, string>): Promise<void> {
+  await testKubeConfig()
+    .makeApiClient(CoreV1Api)
+    .createNamespacedSecret({ namespace: h.namespace, body: { metadata: { name }, stringData: data } });
+}
+
+/** A group robot in the emulator and a DingTalkService with one group pointing at it. */
+export async function groupService(
+  h: DispatchHarness,
+  name: string,
+  robot: {
+    token: string;
+    secret?: string;
+    groupName?: string;
+    operatorSecret?: string;
+    rateLimitPerMinute?: number;
+  },
+): Promise<void> {
+  await h.emulator.control.putRobot(robot.token, { name: robot.groupName ?? 'ops', secret: robot.secret });
+  const data: Record<string, string> = {
+    webhook: `${h.emulator.url}/robot/send?access_token=${robot.token}`,
+  };
+  const signing = robot.operatorSecret ?? robot.secret;
+  if (signing) data.signature = signing;
+  await secret(h, `${name}-robot`, data);
+  await create(h, 'DingTalkService', name, {
+    sendTo: ['Group'],
+    groups: [
+      {
+        name: robot.groupName ?? 'ops',
+        webhook: { name: `${name}-robot`, key: 'webhook' },
+        ...(signing && { signature: { name: `${name}-robot`, key: 'signature' } }),
+        ...(robot.rateLimitPerMinute && { rateLimitPerMinute: robot.rateLimitPerMinute }),
+      },
+    ],
+  });
+}
+
+export async function phaseOf(h: DispatchHarness, name: string): Promise<string | undefined> {
+  return (await get(h, 'AlarmEvent', name)).status?.phase as string | undefined;
+}
+
+export async function waitForPhase(h: DispatchHarness, name: string, phases: string[], timeoutMs = 30_000) {
+  return eventually(
+    async () => {
+      const event = await get(h, 'AlarmEvent', name);
+      return phases.includes(event.status?.phase as string) ? event : undefined;
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
+}
+
+export const tokenFor = (label: string) => `${label}${'0'.repeat(64)}`.slice(0, 64);
