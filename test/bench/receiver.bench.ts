@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import hdr from 'hdr-histogram-js';
@@ -102,6 +102,13 @@ async function startReceiver(port: number): Promise<ChildProcess> {
   throw new Error('the receiver did not come up');
 }
 
+/** User + system CPU time of a process so far, in seconds. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) * 1024 : 0;
@@ -130,6 +137,8 @@ async function main(): Promise<void> {
   const port = await freePort();
   const receiver = await startReceiver(port);
   const pid = receiver.pid as number;
+  const idleRss = rssBytes(pid);
+  let cpuAtStart = 0;
   const client = new Agent({ connections: CLIENTS, keepAliveTimeout: 30_000 });
   const histogram = hdr.build({
     lowestDiscernibleValue: 1,
@@ -162,6 +171,7 @@ async function main(): Promise<void> {
       if (!measuring && Date.now() >= measureFrom) {
         measuring = true;
         peakRss = 0;
+        cpuAtStart = cpuSeconds(pid);
       }
       if (!measuring) continue;
       statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1);
@@ -173,8 +183,11 @@ async function main(): Promise<void> {
   };
   await Promise.all(Array.from({ length: CLIENTS }, worker));
   const elapsedMs = Date.now() - measureFrom;
+  // Load average over the last minute: how much else shared the two cores while this ran.
+  const [load] = loadavg();
   clearInterval(rssTimer);
   const endRss = rssBytes(pid);
+  const receiverCpu = (cpuSeconds(pid) - cpuAtStart) / (elapsedMs / 1000);
   receiver.kill('SIGTERM');
   await new Promise((resolve) => receiver.once('exit', resolve));
   await client.close();
@@ -188,7 +201,9 @@ async function main(): Promise<void> {
     p50: ms(histogram.getValueAtPercentile(50)),
     p99: ms(histogram.getValueAtPercentile(99)),
     max: ms(histogram.maxValue),
+    idleRss: mib(idleRss),
     peakRss: mib(peakRss),
+    receiverCpu: `${(receiverCpu * 100).toFixed(0)}% of one core`,
     endRss: mib(endRss),
   };
   const other = [...statuses].filter(([status]) => status !== 202);
@@ -198,7 +213,8 @@ async function main(): Promise<void> {
 Accepted Alertmanager alerts per second through \`dingtalk-operator receiver\`, with authentication on.
 
 - **Machine:** ${machine}; the local control plane (kube-apiserver + etcd) runs on the same cores, as do the
-  load generator and the receiver.
+  load generator and the receiver. Load average at the end of the run: ${load?.toFixed(1)} (other work shares
+  the machine; figures vary between runs accordingly).
 - **Load:** ${CLIENTS} concurrent clients, each posting Alertmanager webhook payloads (version 4) of
   ${ALERTS_PER_PAYLOAD} new alerts, back to back, for ${MEASURE_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up.
   Every request carries a ServiceAccount token (TokenReview and SubjectAccessReview, cached 30 s as by default);
@@ -212,12 +228,14 @@ Accepted Alertmanager alerts per second through \`dingtalk-operator receiver\`, 
 | latency p50 | ${figures.p50} ms |
 | latency p99 | ${figures.p99} ms |
 | latency max | ${figures.max} ms |
+| receiver CPU under load | ${figures.receiverCpu} |
+| receiver RSS, idle after start | ${figures.idleRss} MiB |
 | receiver RSS, peak under load | ${figures.peakRss} MiB |
 | receiver RSS, at the end | ${figures.endRss} MiB |
 | answers other than 202 | ${other.length === 0 ? 'none' : other.map(([s, n]) => `${n}× ${s}`).join(', ')} |
 
-Each alert is one create on the API server, so the API server (and etcd's fsync) bound the rate, not the
-receiver; a repeated payload costs the same calls (answered 409).
+Each alert is one create on the API server (a repeated payload costs the same calls, answered 409), so on
+two shared cores the API server and etcd take most of the CPU; the receiver's share is in the table.
 `;
   writeFileSync(resultsPath as string, markdown);
   process.stdout.write(`${markdown}\n`);
