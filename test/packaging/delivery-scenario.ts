@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import type { RunningEmulator } from '../emulator/server.ts';
+import { eventually, kubectl } from '../support/kube.ts';
+
+/**
+ * What a platform team expects of an install, step by step, as seen from outside the processes: a
+ * DingTalkService becomes Ready, the change is recorded as an Event, an alarm POSTed to the receiver by a
+ * workload's ServiceAccount is stored as an AlarmEvent, and an AlarmRule delivers it to the group's robot.
+ * It throws naming the first step that fails.
+ */
+
+export interface ScenarioSetup {
+  /** Where the service, the caller and the alarm live. */
+  namespace: string;
+  /** The leader election Lease, as namespace/name. */
+  lease: { namespace: string; name: string };
+  receiverUrl: string;
+  /** A bearer token of a ServiceAccount allowed to create AlarmEvents in `namespace`. */
+  callerToken: string;
+  emulator: RunningEmulator;
+  timeoutMs: number;
+}
+
+async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw new Error(`step "${name}" failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export async function deliveryScenario(setup: ScenarioSetup): Promise<void> {
+  const { namespace, emulator, timeoutMs, lease } = setup;
+  await step('a replica becomes leader', () =>
+    eventually(
+      async () => {
+        const held = await kubectl([
+          'get',
+          'lease',
+          lease.name,
+          '-n',
+          lease.namespace,
+          '-o',
+          'jsonpath={.spec.holderIdentity}',
+        ]);
+        return held ? true : undefined;
+      },
+      { timeoutMs },
+    ),
+  );
+  const robotToken = randomBytes(8).toString('hex');
+  await emulator.control.putRobot(robotToken, { name: 'ops' });
+  await kubectl(
+    ['apply', '-n', namespace, '-f', '-'],
+    `
+apiVersion: v1
+kind: Secret
+metadata: { name: ops-robot }
+stringData: { webhook: "${emulator.url}/robot/send?access_token=${robotToken}" }
+---
+apiVersion: dingtalk.alarming.io/v1alpha1
+kind: DingTalkService
+metadata: { name: ops }
+spec:
+  sendTo: [Group]
+  groups:
+    - name: ops
+      webhook: { name: ops-robot, key: webhook }
+---
+apiVersion: dingtalk.alarming.io/v1alpha1
+kind: AlarmRule
+metadata: { name: critical-to-ops }
+spec:
+  services: [{ name: ops, groups: [ops] }]
+  match: { severities: [critical] }
+  grouping: { groupWait: 1s }
+`,
+  );
+
+  await step('the DingTalkService becomes Ready', () =>
+    eventually(
+      async () => {
+        const service = JSON.parse(await kubectl(['get', 'dts', 'ops', '-n', namespace, '-o', 'json']));
+        const ready = service.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
+        if (ready?.status !== 'True') throw new Error(`Ready is ${JSON.stringify(ready)}`);
+        return true;
+      },
+      { timeoutMs },
+    ),
+  );
+
+  await step('an Event records that the service became Ready', () =>
+    eventually(
+      async () => {
+        const events = JSON.parse(
+          await kubectl(['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json']),
+        ) as { items: { regarding?: { name?: string; kind?: string } }[] };
+        return events.items.some((e) => e.regarding?.kind === 'DingTalkService' && e.regarding.name === 'ops')
+          ? true
+          : undefined;
+      },
+      { timeoutMs },
+    ),
+  );
+
+  await step('the receiver stores an alarm from a workload as an AlarmEvent', async () => {
+    await eventually(async () => ((await fetch(`${setup.receiverUrl}/readyz`)).ok ? true : undefined), {
+      timeoutMs,
+    });
+    const response = await fetch(`${setup.receiverUrl}/api/v1/namespaces/${namespace}/alertmanager`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${setup.callerToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        version: '4',
+        status: 'firing',
+        alerts: [
+          {
+            status: 'firing',
+            labels: { alertname: 'DiskFull', severity: 'critical', instance: 'node-3' },
+            annotations: { summary: 'Disk full on node-3' },
+            startsAt: new Date().toISOString(),
+          },
+        ],
+      }),
+    });
+    if (!response.ok) throw new Error(`receiver answered ${response.status}: ${await response.text()}`);
+    const events = JSON.parse(await kubectl(['get', 'alarmevents', '-n', namespace, '-o', 'json']));
+    if (events.items.length !== 1) throw new Error(`${events.items.length} AlarmEvents stored`);
+  });
+
+  await step('the alarm is delivered to the DingTalk group', () =>
+    eventually(
+      async () => ((await emulator.control.messages({ robot: robotToken })).length > 0 ? true : undefined),
+      { timeoutMs },
+    ),
+  );
+}
+
+/** A ServiceAccount in `namespace` that may create AlarmEvents there, as a workload or Alertmanager has. */
+export async function createAlarmSender(namespace: string): Promise<string> {
+  await kubectl(
+    ['apply', '-n', namespace, '-f', '-'],
+    `
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: alarm-sender }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: alarm-sender }
+rules:
+  - { apiGroups: [dingtalk.alarming.io], resources: [alarmevents], verbs: [create] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: alarm-sender }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: alarm-sender }
+subjects: [{ kind: ServiceAccount, name: alarm-sender, namespace: ${namespace} }]
+`,
+  );
+  return 'alarm-sender';
+}

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
+import { createTestNamespace, kubectl } from '../support/kube.ts';
+import { createAlarmSender, deliveryScenario } from './delivery-scenario.ts';
+import { freePort, startCommand } from './processes.ts';
+import {
+  applyIdentity,
+  deleteClusterScoped,
+  type RuleRef,
+  renderChartIdentity,
+  ruleRefs,
+  serviceAccountKubeconfig,
+} from './restricted-identity.ts';
+
+// The operator and the receiver run as the chart's ServiceAccount (a TokenRequest token, never the admin
+// kubeconfig), first with the chart's rules, then without each rule in turn: every rule must be needed.
+const opsNamespace = `pkg-rbac-${randomBytes(4).toString('hex')}`;
+const identity = await renderChartIdentity(`rbac-${randomBytes(3).toString('hex')}`, opsNamespace);
+const dir = mkdtempSync(path.join(tmpdir(), 'rbac-'));
+let emulator: RunningEmulator;
+
+beforeAll(async () => {
+  await kubectl(['create', 'namespace', opsNamespace]);
+  await kubectl(['label', 'namespace', opsNamespace, 'dingtalk-operator.test/run=true']);
+  emulator = await startEmulator();
+});
+afterAll(async () => {
+  await emulator?.close();
+  await deleteClusterScoped(identity);
+  await kubectl(['delete', 'namespace', opsNamespace, '--wait=false']);
+});
+
+/** Runs the scenario with the operator and the receiver holding the chart's identity, minus `without`. */
+async function scenarioAsChart(without: RuleRef | undefined, timeoutMs: number) {
+  await applyIdentity(identity, without);
+  await kubectl(['delete', 'lease', identity.leaseName, '-n', opsNamespace, '--ignore-not-found']);
+  const app = await createTestNamespace('pkg-rbac-app');
+  const { file } = await serviceAccountKubeconfig(opsNamespace, identity.serviceAccount, dir);
+  const caller = await serviceAccountKubeconfig(app.name, await createAlarmSender(app.name), dir);
+  const port = await freePort();
+  const operator = startCommand([
+    'run',
+    `--kubeconfig=${file}`,
+    // Only this run's namespace: a shared cluster may hold other tests' services, which are not this test's work.
+    `--namespaces=${app.name}`,
+    `--dingtalk-robot-url=${emulator.url}`,
+    `--dingtalk-api-url=${emulator.url}`,
+    '--allowed-webhook-hosts=127.0.0.1',
+    '--health-port=0',
+    `--leader-election-namespace=${opsNamespace}`,
+    `--leader-election-lease=${identity.leaseName}`,
+    '--leader-election-identity=rbac-test',
+    '--shutdown-grace-period=1s',
+  ]);
+  const receiver = startCommand([
+    'receiver',
+    `--kubeconfig=${file}`,
+    '--address=127.0.0.1',
+    `--port=${port}`,
+    `--namespace=${opsNamespace}`,
+    '--shutdown-grace-period=0s',
+  ]);
+  try {
+    await deliveryScenario({
+      namespace: app.name,
+      lease: { namespace: opsNamespace, name: identity.leaseName },
+      receiverUrl: `http://127.0.0.1:${port}`,
+      callerToken: caller.token,
+      emulator,
+      timeoutMs,
+    });
+  } catch (err) {
+    throw new Error(
+      `${(err as Error).message}\n--- operator ---\n${operator.output().slice(-3000)}\n--- receiver ---\n${receiver.output().slice(-3000)}`,
+    );
+  } finally {
+    await Promise.all([operator.stop(), receiver.stop()]);
+    await app.cleanup();
+  }
+}
+
+describe("the chart's RBAC", () => {
+  it('lets the operator and the receiver through the whole scenario', async () => {
+    await scenarioAsChart(undefined, 30_000);
+  });
+
+  describe('and each rule is needed:', () => {
+    it.each(ruleRefs(identity).map((rule) => [rule.title, rule] as const))(
+      'without the %s, the scenario fails',
+      async (_title, rule) => {
+        await expect(scenarioAsChart(rule, 10_000)).rejects.toThrow(/step ".*" failed/);
+      },
+    );
+  });
+});
