@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { create, get, groupService, tokenFor, useDispatch, waitForPhase } from '../dispatch/harness.ts';
+import { eventually, testKubeConfig } from '../support/kube.ts';
+import { alertmanagerPayload, diskAlert, postJson, serviceAccountToken, startReceiver } from './support.ts';
+
+/** Alertmanager → receiver → AlarmEvents → dispatcher → messages in the DingTalk emulator. */
+
+const h = useDispatch();
+
+describe('Alertmanager alerts through the receiver to DingTalk', () => {
+  it('delivers 3 alerts as messages once, however often the payload comes', async () => {
+    const token = tokenFor('rcv');
+    await groupService(h, 'ops', { token });
+    await create(h, 'AlarmRule', 'alertmanager-to-ops', {
+      services: [{ name: 'ops' }],
+      match: { sources: ['alertmanager'] },
+      grouping: { groupWait: '1s', groupInterval: '1s', repeatInterval: '4h' },
+    });
+    await eventually(async () => {
+      const rule = await get(h, 'AlarmRule', 'alertmanager-to-ops');
+      const ready = (rule.status?.conditions as { type: string; status: string }[] | undefined)?.find(
+        (c) => c.type === 'Ready',
+      );
+      return ready?.status === 'True' ? ready : undefined;
+    });
+    const kubeConfig = testKubeConfig();
+    const saToken = await serviceAccountToken(kubeConfig, h.namespace, 'alertmanager', { mayCreate: true });
+    const receiver = await startReceiver(kubeConfig, { defaultNamespace: h.namespace });
+    try {
+      const payload = alertmanagerPayload([diskAlert(1), diskAlert(2), diskAlert(3)]);
+      expect((await postJson(`${receiver.url}/api/v1/alertmanager`, payload, saToken)).status).toBe(202);
+      const names = [1, 2, 3].map((node) => `fp-000000000000000${node}-1777622400123`);
+      for (const name of names) await waitForPhase(h, name, ['Delivered']);
+      const messages = await h.emulator.control.messages({ robot: token });
+      const text = messages.map((m) => m.text).join('\n');
+      for (const node of [1, 2, 3]) expect(text).toContain(`Disk almost full on node-${node}`);
+
+      expect((await postJson(`${receiver.url}/api/v1/alertmanager`, payload, saToken)).status).toBe(202);
+      // Give a duplicate every chance to be sent before counting.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(await h.emulator.control.messages({ robot: token })).toHaveLength(messages.length);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
