@@ -429,10 +429,13 @@ export class Dispatcher implements Component {
       message.notifications.filter((n) => !n.repeat).flatMap((n) => n.alarms.map((alarm) => ({ n, alarm })));
     return {
       assigned: async (message) => {
+        // lastAttemptAt goes on record with the msgUuid: a restart counts the send against the budget.
+        const at = timestamp(Date.now());
         for (const { n, alarm } of ledgerTargets(message)) {
           this.#updateTarget(alarm, n.rule.name, n.target.service, n.target.kind, n.target.names, {
             state: 'Delivering',
             msgUuid: message.msgUuid,
+            lastAttemptAt: at,
           });
         }
         const keys = new Set(ledgerTargets(message).map(({ alarm }) => alarm.key));
@@ -573,7 +576,7 @@ export class Dispatcher implements Component {
 
   #pin(delivery: Delivery, rule: CompiledRule, target: PlannedTarget, alarm: Alarm): void {
     const msgUuid = delivery.msgUuid as string;
-    if (delivery.lastAttemptAt && Date.now() - Date.parse(delivery.lastAttemptAt) < this.#rateWindowMs) {
+    if (!delivery.lastAttemptAt || Date.now() - Date.parse(delivery.lastAttemptAt) < this.#rateWindowMs) {
       this.#rememberSend(alarm.namespace, delivery);
     }
     const parts = this.#pinned.get(msgUuid) ?? [];
