@@ -3,7 +3,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { TerminalError } from '../errors.ts';
 import type { Informer, InformerEvent, ObjectKey } from './informer.ts';
-import { splitKey } from './informer.ts';
+import { objectKey, splitKey } from './informer.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { WorkQueue, type WorkQueueOptions } from './workqueue.ts';
 
@@ -76,11 +76,17 @@ export class Controller {
     { map, filter }: { map?: EventMapper<T>; filter?: EventFilter<T> } = {},
   ): this {
     this.#informers.push(informer as unknown as Informer<KubernetesObject>);
-    const unsubscribe = informer.onEvent((event) => {
+    const handle = (event: InformerEvent<T>) => {
       if (filter && !filter(event)) return;
       for (const key of map ? map(event) : [event.key]) this.queue.add(key);
-    });
-    this.#unsubscribe.push(unsubscribe);
+    };
+    this.#unsubscribe.push(informer.onEvent(handle));
+    // Caches start before a replica leads, so objects listed before this subscription would never be
+    // seen; like client-go's AddEventHandler, replay what the cache already holds as adds.
+    for (const object of informer.list()) {
+      const { namespace, name } = splitKey(objectKey(object));
+      handle({ type: 'add', key: objectKey(object), namespace, name, object });
+    }
     return this;
   }
 

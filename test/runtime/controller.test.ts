@@ -114,4 +114,31 @@ describe('controller wiring against the API server', () => {
       await health.close();
     }
   });
+
+  it('reconciles objects its informer listed before the controller subscribed', async () => {
+    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'listed-early' } } });
+    const informer = new Informer<V1ConfigMap>({
+      kubeConfig,
+      path: collectionPath({ version: 'v1', plural: 'configmaps', namespace }),
+    });
+    informer.start();
+    await informer.waitForSync();
+    const reconciled: string[] = [];
+    // Built only now, as a replica builds its controllers once it becomes leader.
+    const controller = new Controller({
+      name: 'late',
+      logger,
+      reconcile: async (key) => {
+        reconciled.push(key);
+        return undefined;
+      },
+    }).watch(informer);
+    try {
+      await controller.start();
+      await eventually(() => (reconciled.includes(`${namespace}/listed-early`) ? true : undefined));
+    } finally {
+      await controller.stop(1000);
+      await informer.stop();
+    }
+  });
 });
