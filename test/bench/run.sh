@@ -8,7 +8,7 @@ export PATH=$repo/node_modules/.bin:$PATH
 eval "$(bash test/cluster/paths.sh | sed 's/^/export /')"
 
 if [ -z "${KUBECONFIG:-}" ]; then
-  run_dir=$repo/.run/bench
+  run_dir=$repo/.run/bench-$$
   bash test/cluster/up.sh "$run_dir"
   trap 'bash test/cluster/down.sh "$run_dir"' EXIT
   export KUBECONFIG=$run_dir/admin.kubeconfig
