@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import type { Notification } from './notification.ts';
+import { packDigest, renderNotification } from './render.ts';
+import { compileTemplates, formatProblem } from './templates.ts';
+import { alarm } from './test-alarms.ts';
+
+function notification(
+  alarms = [alarm('a')],
+  message: Record<string, unknown> = { type: 'markdown' },
+): Notification {
+  return {
+    rule: { namespace: 'ns', name: 'rule' },
+    templates: compileTemplates({ message: message as never }),
+    target: { service: 'svc', kind: 'Group', name: 'ops', names: ['ops'] },
+    groupLabels: {},
+    alarms,
+    repeat: false,
+  };
+}
+
+describe('renderNotification', () => {
+  it('marks severity and resolution in the built-in title and lists labels', () => {
+    const firing = renderNotification(
+      notification([alarm('Disk full', { severity: 'critical', labels: { node: 'n3' } })]),
+    );
+    expect(firing).toMatchObject({ type: 'markdown', title: '【CRITICAL】Disk full' });
+    expect(firing && 'text' in firing ? firing.text : '').toContain('node=n3');
+    const resolved = renderNotification(notification([alarm('Disk full', { state: 'resolved' })]));
+    expect(resolved).toMatchObject({ title: '【RESOLVED】Disk full' });
+  });
+
+  it("renders the rule's Liquid templates, with mentions from the rule and from alarm labels", () => {
+    const n = notification([alarm('x', { labels: { owner: 'u42' } })], {
+      type: 'markdown',
+      title: '{{ alarm.title | upcase }} via {{ service.name }}',
+      body: '{% for a in alarms %}{{ a.labels.owner }}{% endfor %}',
+      mentions: { atAll: false, userIds: ['boss'], fromLabels: [{ key: 'owner', type: 'userId' }] },
+    });
+    expect(renderNotification(n)).toMatchObject({
+      title: 'X via svc',
+      text: 'u42',
+      mentions: { userIds: ['boss', 'u42'], mobiles: [], all: false },
+    });
+  });
+});
+
+describe('compileTemplates', () => {
+  it('reports a template that does not parse with its field, line and column', () => {
+    const { problems } = compileTemplates({ message: { type: 'markdown', body: 'ok\n{% if %}' } as never });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ field: 'spec.message.body', line: 2 });
+    expect(formatProblem(problems[0] as never)).toMatch(/^spec\.message\.body \(line 2, column \d+\): /);
+  });
+});
+
+describe('packDigest', () => {
+  it('lists every alarm on a line of its own and leaves what does not fit for the next message', () => {
+    const many = Array.from({ length: 1_000 }, (_, i) =>
+      alarm(`storm alarm ${i}`, { labels: { i: String(i) } }),
+    );
+    const queue = [notification(many.slice(0, 10)), notification(many.slice(10))];
+    const first = packDigest(queue);
+    const taken = first.taken.flatMap((n) => n.alarms).length;
+    const rest = first.rest.flatMap((n) => n.alarms).length;
+    expect(taken + rest).toBe(1_000);
+    expect(rest).toBeGreaterThan(0);
+    expect(Buffer.byteLength(JSON.stringify(first.message))).toBeLessThan(20_000);
+    const text = 'text' in first.message ? first.message.text : '';
+    for (const a of first.taken.flatMap((n) => n.alarms)) expect(text).toContain(`${a.spec.title} ·`);
+  });
+});

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { isValidTimeZone, windowVerdict } from './time-windows.ts';
+
+// 2026-01-05 is a Monday; 23:30 UTC is 07:30 on Tuesday in Shanghai.
+const mondayLateUtc = new Date('2026-01-05T23:30:00Z');
+
+describe('windowVerdict', () => {
+  it("reads windows in the rule's time zone", () => {
+    const mute = [{ days: ['Tuesday' as const], start: '07:00', end: '08:00' }];
+    expect(windowVerdict({ timeZone: 'Asia/Shanghai', mute }, mondayLateUtc)).toBe('Muted');
+    expect(windowVerdict({ timeZone: 'UTC', mute }, mondayLateUtc)).toBe('Send');
+  });
+
+  it('runs a window whose end is before its start past midnight, on the days it starts', () => {
+    const night = [{ days: ['Monday' as const], start: '22:00', end: '06:00' }];
+    expect(windowVerdict({ timeZone: 'UTC', mute: night }, mondayLateUtc)).toBe('Muted');
+    expect(windowVerdict({ timeZone: 'UTC', mute: night }, new Date('2026-01-06T05:59:00Z'))).toBe('Muted');
+    expect(windowVerdict({ timeZone: 'UTC', mute: night }, new Date('2026-01-06T22:30:00Z'))).toBe('Send');
+  });
+
+  it('reports alarms outside every active window, and lets mute win over active', () => {
+    const active = [{ start: '09:00', end: '18:00' }];
+    expect(windowVerdict({ timeZone: 'UTC', active }, mondayLateUtc)).toBe('OutsideActiveWindow');
+    const day = new Date('2026-01-05T10:00:00Z');
+    expect(windowVerdict({ timeZone: 'UTC', active }, day)).toBe('Send');
+    expect(windowVerdict({ timeZone: 'UTC', active, mute: [{ start: '00:00', end: '24:00' }] }, day)).toBe(
+      'Muted',
+    );
+  });
+
+  it('knows IANA zones from made-up ones', () => {
+    expect(isValidTimeZone('Asia/Shanghai')).toBe(true);
+    expect(isValidTimeZone('Mars/Olympus_Mons')).toBe(false);
+  });
+});
