@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { shareConnections } from './runtime/kube-connections.ts';
 
 /**
  * The operator's configuration: every setting is a flag and an environment variable (the flag wins),
@@ -326,7 +327,7 @@ export function loadKubeConfig(
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else if (env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
   else kubeConfig.loadFromDefault();
-  return kubeConfig;
+  return shareConnections(kubeConfig);
 }
 
 /**
