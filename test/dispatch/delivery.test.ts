@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/kube.ts';
-import { create, get, groupService, tokenFor, useDispatch, waitForPhase } from './harness.ts';
+import { create, get, groupService, secret, tokenFor, useDispatch, waitForPhase } from './harness.ts';
 
 const h = useDispatch({ blockMs: 3_000 });
 
@@ -172,5 +172,45 @@ describe('DingTalk failures', () => {
       errcode: '310000',
       target: { kind: 'Group', name: 'signed' },
     });
+  });
+});
+
+describe('alarm delivery to members', () => {
+  it('sends one-to-one through batchSend to every known member and reports the unknown ones', async () => {
+    await h.emulator.control.putApp('bench-app', { clientSecret: 'app-secret' });
+    await h.emulator.control.putUser('u1', { name: 'Li Lei' });
+    await h.emulator.control.putUser('u2', { name: 'Han Meimei', mobile: '13800000002' });
+    await secret(h, 'app', { clientSecret: 'app-secret' });
+    await create(h, 'DingTalkService', 'oncall', {
+      sendTo: ['Member'],
+      member: {
+        clientId: 'bench-app',
+        clientSecret: { name: 'app', key: 'clientSecret' },
+        members: [{ userId: 'u1' }, { mobile: '13800000002' }, { userId: 'ghost' }],
+      },
+    });
+    await create(h, 'AlarmRule', 'to-oncall', {
+      services: [{ name: 'oncall' }],
+      match: { sources: ['member-source'] },
+      grouping: fastGrouping,
+    });
+    await create(h, 'AlarmEvent', 'page-oncall', {
+      severity: 'critical',
+      title: 'Database down',
+      source: 'member-source',
+    });
+
+    const event = await waitForPhase(h, 'page-oncall', ['Delivered', 'PartiallyDelivered', 'Failed']);
+    expect(event.status?.phase).toBe('PartiallyDelivered');
+    const byName = Object.fromEntries(
+      deliveriesOf(event).map((d) => [(d as { targetName?: string }).targetName, d]),
+    );
+    expect(byName.u1).toMatchObject({ state: 'Delivered' });
+    expect(byName['13800000002']).toMatchObject({ state: 'Delivered' });
+    expect(byName.ghost).toMatchObject({ state: 'Failed', reason: 'MembersUnresolved' });
+    for (const userId of ['u1', 'u2']) {
+      const [message] = await h.emulator.control.messages({ userId });
+      expect(message?.text).toContain('Database down');
+    }
   });
 });
