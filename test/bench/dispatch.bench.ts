@@ -119,15 +119,17 @@ async function raise(source: string, count: number, perSecond: number, concurren
 }
 
 /** When each title first reached the emulator, once all have. */
-async function receipts(token: string, titles: Iterable<string>, timeoutMs: number) {
+async function receipts(token: string, source: string, titles: Iterable<string>, timeoutMs: number) {
   const wanted = [...titles];
+  // Titles are "<source> alarm <n>"; the marker before them (【WARNING】) is not part of the title.
+  const pattern = new RegExp(`(${source} alarm \\d+)(?!\\d)`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const messages = await emulator.control.messages({ robot: token });
     const seen = new Map<string, number>();
     for (const m of messages)
       for (const line of m.text.split('\n')) {
-        const title = /(\S+ alarm \d+)/.exec(line)?.[1];
+        const title = pattern.exec(line)?.[1];
         if (title && !seen.has(title)) seen.set(title, m.receivedAt);
       }
     if (wanted.every((t) => seen.has(t)) || Date.now() > deadline) return { seen, messages };
@@ -158,7 +160,7 @@ for (const [rate, seconds] of [
   const token = await robotRule(source, { groupWait: '0s', groupInterval: '1s', repeatInterval: '4h' });
   await sleep(2_000);
   const { created } = await raise(source, rate * seconds, rate);
-  const { seen, messages } = await receipts(token, created.keys(), 120_000);
+  const { seen, messages } = await receipts(token, source, created.keys(), 120_000);
   const histogram = hdr.build();
   for (const [title, at] of created) histogram.recordValue(Math.max(0, (seen.get(title) ?? Date.now()) - at));
   print(
@@ -183,7 +185,7 @@ const sampler = setInterval(() => {
 }, 1_000);
 const stormStart = Date.now();
 const storm = await raise('storm', 10_000, 10_000 / 60, 64);
-const { seen, messages } = await receipts(stormToken, storm.created.keys(), 900_000);
+const { seen, messages } = await receipts(stormToken, 'storm', storm.created.keys(), 900_000);
 const allDelivered = Date.now();
 clearInterval(sampler);
 const after = usage(pid);
