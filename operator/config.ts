@@ -245,12 +245,6 @@ export const configSchema = z
   });
 
 export type OperatorConfig = z.output<typeof configSchema>;
-type ConfigKey = keyof typeof configSchema.shape;
-
-function sourceOf(key: ConfigKey): Source {
-  return configSchema.shape[key].meta() as unknown as Source;
-}
-
 export interface ConfigInput {
   argv: readonly string[];
   env: Readonly<Record<string, string | undefined>>;
@@ -258,51 +252,12 @@ export interface ConfigInput {
 
 /** Reads flags and environment; throws ConfigError with one line per bad value. */
 export function loadConfig(
-  { argv, env }: ConfigInput = { argv: process.argv.slice(2), env: process.env },
+  input: ConfigInput = { argv: process.argv.slice(2), env: process.env },
 ): OperatorConfig {
-  const keys = Object.keys(configSchema.shape) as ConfigKey[];
-  const flagToKey = new Map(keys.map((key) => [sourceOf(key).flag.slice(2), key]));
-  let flags: Record<string, string | boolean | undefined>;
-  try {
-    flags = parseArgs({
-      args: [...argv],
-      options: Object.fromEntries([...flagToKey.keys()].map((flag) => [flag, { type: 'string' as const }])),
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    throw new ConfigError([err instanceof Error ? err.message : String(err)]);
-  }
-
-  const raw: Partial<Record<ConfigKey, string>> = {};
-  const origin: Partial<Record<ConfigKey, string>> = {};
-  for (const key of keys) {
-    const { flag, env: envName } = sourceOf(key);
-    const fromFlag = flags[flag.slice(2)];
-    if (typeof fromFlag === 'string') {
-      raw[key] = fromFlag;
-      origin[key] = flag;
-    } else if (envName && env[envName] !== undefined && env[envName] !== '') {
-      raw[key] = env[envName];
-      origin[key] = envName;
-    }
-  }
-  raw.identity ??= hostname();
-  raw.leaseNamespace ??= serviceAccountNamespace() ?? 'default';
-
-  const result = configSchema.safeParse(raw);
-  if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.map((issue) => {
-      const key = issue.path[0] as ConfigKey | undefined;
-      if (!key) return issue.message;
-      const name = origin[key] ?? sourceOf(key).flag;
-      const given = raw[key];
-      return given === undefined
-        ? `${name} ${issue.message}`
-        : `${name} ${issue.message} (got ${JSON.stringify(given)})`;
-    }),
-  );
+  return loadSettings(configSchema, input, (raw) => {
+    raw.identity ??= hostname();
+    raw.leaseNamespace ??= serviceAccountNamespace() ?? 'default';
+  });
 }
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
