@@ -61,3 +61,26 @@ describe('normalizeMobile', () => {
     expect(normalizeMobile('+1-2025550100')).toBe('+1-2025550100');
   });
 });
+
+describe('MemberDirectory under concurrency', () => {
+  it('shares a lookup in flight and retries one that failed', async () => {
+    let calls = 0;
+    let fail = true;
+    const client = {
+      getUserIdByMobile: async () => {
+        calls++;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (fail) throw new Error('unreachable');
+        return 'u1';
+      },
+    } as unknown as DingTalkClient;
+    const directory = new MemberDirectory(client);
+    const members = app([{ mobile: '13800000001' }]);
+    const attempts = await Promise.allSettled([directory.resolve(members), directory.resolve(members)]);
+    expect(attempts.map((a) => a.status)).toEqual(['rejected', 'rejected']);
+    expect(calls).toBe(1);
+    fail = false;
+    expect((await directory.resolve(members)).userIds).toEqual(['u1']);
+    expect(calls).toBe(2);
+  });
+});

@@ -10,7 +10,8 @@ export interface MemberResolution {
 }
 
 interface CachedLookup {
-  userId: string | undefined;
+  /** Kept as a promise so concurrent callers share one request. */
+  userId: Promise<string | undefined>;
   expiresAt: number;
 }
 
@@ -50,16 +51,18 @@ export class MemberDirectory {
     for (const key of this.#cache.keys()) if (key.startsWith(`${clientId}\u0000`)) this.#cache.delete(key);
   }
 
-  async #lookup(app: ResolvedMemberApp, member: MemberEntry): Promise<string | undefined> {
+  #lookup(app: ResolvedMemberApp, member: MemberEntry): Promise<string | undefined> {
     const key = [app.clientId, member.userId ? 'u' : 'm', member.userId ?? member.mobile].join('\u0000');
     const cached = this.#cache.get(key);
     if (cached && cached.expiresAt > this.#now()) return cached.userId;
     const userId = member.userId
-      ? (await this.#client.getUser(app, member.userId))
-        ? member.userId
-        : undefined
-      : await this.#client.getUserIdByMobile(app, normalizeMobile(member.mobile ?? ''));
+      ? this.#client.getUser(app, member.userId).then((user) => (user ? member.userId : undefined))
+      : this.#client.getUserIdByMobile(app, normalizeMobile(member.mobile ?? ''));
     this.#cache.set(key, { userId, expiresAt: this.#now() + this.#ttlMs });
+    // A failed lookup is not an answer: forget it so the next caller asks again.
+    userId.catch(() => {
+      if (this.#cache.get(key)?.userId === userId) this.#cache.delete(key);
+    });
     return userId;
   }
 }
