@@ -45,7 +45,7 @@ export function operatorFlags(emulatorUrl: string, namespace: string, extra: str
 }
 
 /** One namespace, one emulator and the operator (rule controller + dispatch) in-process, per test file. */
-export function useDispatch(options: DispatcherOptions = {}): DispatchHarness {
+export function useDispatch(options: DispatcherOptions = {}, extraFlags: string[] = []): DispatchHarness {
   const harness = {} as DispatchHarness;
   let cleanup: () => Promise<void> = async () => undefined;
   beforeAll(async () => {
@@ -55,7 +55,7 @@ export function useDispatch(options: DispatcherOptions = {}): DispatchHarness {
     harness.emulator = await startEmulator();
     harness.api = testKubeConfig().makeApiClient(CustomObjectsApi);
     const config = loadConfig({
-      argv: ['--kubeconfig', kubeconfigPath(), ...operatorFlags(harness.emulator.url, ns.name)],
+      argv: ['--kubeconfig', kubeconfigPath(), ...operatorFlags(harness.emulator.url, ns.name, extraFlags)],
       env: {},
     });
     harness.manager = new Manager(config, createLogger({ level: 'warn' }), [
