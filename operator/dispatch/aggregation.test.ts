@@ -62,4 +62,17 @@ describe('AggregationGroup', () => {
       'SendResolvedDisabled',
     );
   });
+
+  it('notifies an alarm resolved in place (the same event added again) once, as resolved', () => {
+    const g = group();
+    const firing = alarm('a', { labels: { n: '1' } });
+    g.add(firing, 0);
+    expect(g.flush(30_000)?.alarms.map((a) => a.spec.state)).toEqual(['firing']);
+    const resolved = { ...firing, spec: { ...firing.spec, state: 'resolved' as const } };
+    expect(g.add(resolved, 40_000).quiet).toEqual([]);
+    expect(g.add(resolved, 41_000).quiet).toEqual([]);
+    const flush = g.flush(330_000);
+    expect(flush?.alarms.map((a) => [a.name, a.spec.state])).toEqual([['a', 'resolved']]);
+    expect(g.idle).toBe(true);
+  });
 });

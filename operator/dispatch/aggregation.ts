@@ -78,7 +78,8 @@ export class AggregationGroup {
       quiet.push({ alarm, reason: 'AlreadyNotified' });
       return { quiet };
     }
-    const list = this.#pending.get(fingerprint) ?? [];
+    // An event added again (resolved in place) replaces its earlier version.
+    const list = (this.#pending.get(fingerprint) ?? []).filter((a) => a.key !== alarm.key);
     // A resolved event replaces pending firing ones of an already-notified alarm: the news is "resolved".
     this.#pending.set(fingerprint, [...list.filter((a) => a.spec.state === alarm.spec.state), alarm]);
     for (const a of list.filter((a) => a.spec.state !== alarm.spec.state)) {

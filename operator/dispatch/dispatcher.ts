@@ -5,7 +5,6 @@ import {
   type AlarmEventStatus,
   type Delivery,
   DingTalkConditionReason,
-  FINISHED_PHASES,
   parseAlarmEvent,
 } from '../api/index.ts';
 import type { GroupMessage, MemberMessage } from '../dingtalk/index.ts';
@@ -21,6 +20,7 @@ import { matchesRule } from './match.ts';
 import type { Notification, TargetRef } from './notification.ts';
 import { type OutboundMessage, Outbox, type OutboxHooks, type SendResult } from './outbox.ts';
 import { RateBudget } from './rate-budget.ts';
+import { intakeOf, markResolved, reopenForResolved } from './resolution.ts';
 import { type CompiledRule, RuleBook } from './rule-book.ts';
 import { memberIdentity, type PlannedTarget, planTargets, targetNames } from './targets.ts';
 import { windowVerdict } from './time-windows.ts';
@@ -69,8 +69,11 @@ export class Dispatcher implements Component {
   readonly #health: DeliveryHealth;
   readonly #groups = new Map<string, GroupEntry>();
   readonly #outboxes = new Map<string, Outbox>();
-  /** Events this run has taken on (uid → still in progress?), so informer updates are not re-dispatched. */
-  readonly #known = new Map<string, boolean>();
+  /**
+   * Events this run has taken on, by uid: still in progress, and the generation last looked at. Informer
+   * updates are not re-dispatched; a new generation of a finished event may re-open it (resolution.ts).
+   */
+  readonly #known = new Map<string, { active: boolean; generation: number | undefined }>();
   readonly #pinned = new Map<string, PinnedPart[]>();
   /** msgUuids sent recently per target (namespace/service/kind/name), from the ledger, at start. */
   readonly #recentSends = new Map<string, Set<string>>();
@@ -145,40 +148,80 @@ export class Dispatcher implements Component {
     this.#observe(event.object);
   }
 
-  /** Takes on an AlarmEvent once: finished ones only inform grouping; the rest are dispatched. */
+  /**
+   * Takes on an AlarmEvent once: finished ones only inform grouping; the rest are dispatched. Later, only
+   * a new generation of a finished event is looked at again: resolved since, it is re-opened.
+   */
   #observe(raw: Readonly<CustomObject>): void {
     const uid = raw.metadata?.uid ?? '';
-    if (this.#known.has(uid)) return;
+    const known = this.#known.get(uid);
+    const generation = raw.metadata?.generation;
+    if (known && (known.active || known.generation === generation)) return;
     let event: AlarmEvent;
     try {
       event = parseAlarmEvent(raw);
     } catch (err) {
       this.#log.warn({ err }, 'ignoring an invalid AlarmEvent');
-      this.#known.set(uid, false);
+      this.#known.set(uid, { active: false, generation });
       return;
     }
     const alarm = toAlarm(event);
-    const status = event.status ?? {};
-    if (status.phase && FINISHED_PHASES.includes(status.phase)) {
-      this.#known.set(uid, false);
-      this.#restoreFinished(alarm, status);
+    // The ledger this run keeps is newer than the cached status until written.
+    const status = this.#store.get(alarm.key) ?? event.status ?? {};
+    const intake = intakeOf({ generation, state: event.spec.state, status });
+    // Finished in this run, but the cached status is not there yet: the status write's update comes next.
+    if (known && intake === 'dispatch') return;
+    if (intake === 'finished') {
+      this.#known.set(uid, { active: false, generation });
+      if (!known) this.#restoreFinished(alarm, status);
       return;
     }
-    this.#known.set(uid, true);
-    this.#store.track(
-      alarm.key,
-      { name: alarm.name, namespace: alarm.namespace, generation: event.metadata.generation },
-      status,
-    );
-    this.#dispatch(alarm);
+    this.#known.set(uid, { active: true, generation });
+    const metadata = { name: alarm.name, namespace: alarm.namespace, generation };
+    this.#store.track(alarm.key, metadata, status);
+    if (intake === 'reopen') this.#reopen(alarm, generation);
+    else this.#dispatch(alarm, generation);
   }
 
-  #dispatch(alarm: Alarm): void {
+  /** A finished event resolved since: its firing deliveries start afresh for the resolved notification. */
+  #reopen(alarm: Alarm, generation: number | undefined): void {
+    const planned = new Set<string>();
+    for (const rule of this.#matchingRules(alarm)) {
+      for (const target of this.#plan(rule)) {
+        for (const name of targetNames(target)) {
+          planned.add(
+            deliveryKey({
+              rule: rule.name,
+              service: target.service,
+              targetKind: target.kind,
+              targetName: name,
+            }),
+          );
+        }
+      }
+    }
+    let reopened = 0;
+    this.#update(alarm.key, (status) => {
+      reopened = reopenForResolved(status, (id) => planned.has(deliveryKey(id)), generation, new Date());
+    });
+    this.#log.info(
+      { alarmEvent: alarm.key, reopened },
+      'alarm resolved; re-opened for the resolved notification',
+    );
+    if (reopened > 0) this.#dispatch(alarm, generation, { existingOnly: true });
+  }
+
+  /**
+   * Records what each matching rule and target does with the alarm and groups what is to be sent.
+   * `existingOnly`: only targets already in the ledger (a resolved notification goes where the firing one went).
+   */
+  #dispatch(alarm: Alarm, generation: number | undefined, { existingOnly = false } = {}): void {
     const now = Date.now();
     const rules = this.#matchingRules(alarm);
     const toGroup: CompiledRule[] = [];
     this.#update(alarm.key, (status) => {
       status.deliveries ??= [];
+      if (alarm.spec.state === 'resolved') markResolved(status, generation, new Date(now));
       for (const rule of rules) {
         const fresh = !status.deliveries.some((d) => d.rule === rule.name);
         if (fresh) this.#health.rule(rule.namespace, rule.name, { matched: 1 });
@@ -196,6 +239,7 @@ export class Dispatcher implements Component {
             };
             const existing = findDelivery(status, id);
             if (existing && isFinal(existing)) continue;
+            if (!existing && existingOnly) continue;
             if (existing?.msgUuid) {
               this.#pin(existing, rule, target, alarm);
               continue;
@@ -544,8 +588,12 @@ export class Dispatcher implements Component {
     const status = this.#store.update(key, change);
     if (!status) return;
     if (summarize(status.deliveries ?? []).finished) {
-      const uid = this.#ctx.caches.alarms.getByKey(key)?.metadata?.uid;
-      if (uid) this.#known.set(uid, false);
+      const raw = this.#ctx.caches.alarms.getByKey(key);
+      const known = raw?.metadata?.uid ? this.#known.get(raw.metadata.uid) : undefined;
+      if (!raw || !known?.active) return;
+      known.active = false;
+      // Resolved while its firing notification was under way: the resolved one follows now.
+      if (known.generation !== raw.metadata?.generation) queueMicrotask(() => this.#observe(raw));
     }
   }
 
@@ -660,4 +708,8 @@ function digest(text: string): string {
 function byCreation(a: Readonly<CustomObject>, b: Readonly<CustomObject>): number {
   const at = (o: Readonly<CustomObject>) => new Date(o.metadata?.creationTimestamp ?? 0).getTime();
   return at(a) - at(b);
+}
+
+function deliveryKey({ rule, service, targetKind, targetName }: DeliveryId): string {
+  return JSON.stringify([rule, service, targetKind, targetName]);
 }

@@ -38,10 +38,16 @@ export class EventStatusStore {
     this.#concurrency = concurrency;
   }
 
-  /** Starts tracking an event with the status the API server has for it. */
+  /**
+   * Starts tracking an event with the status the API server has for it. An event still tracked keeps
+   * its status and takes the newer metadata (a re-opened event's status observes its new generation).
+   */
   track(key: string, metadata: Entry['metadata'], status: AlarmEventStatus | undefined): AlarmEventStatus {
     const existing = this.#entries.get(key);
-    if (existing) return existing.desired;
+    if (existing) {
+      existing.metadata = metadata;
+      return existing.desired;
+    }
     const written = structuredClone(status ?? {});
     const entry: Entry = {
       metadata,
