@@ -25,6 +25,8 @@ export class EventStatusStore {
   readonly #entries = new Map<string, Entry>();
   readonly #urgent = new Set<string>();
   readonly #dirty = new Set<string>();
+  /** One write per event at a time: two patches racing would let the older land last and win. */
+  readonly #inFlight = new Set<string>();
   #running = 0;
   #stopped = false;
 
@@ -132,18 +134,31 @@ export class EventStatusStore {
 
   #pump(): void {
     while (!this.#stopped && this.#running < this.#concurrency) {
-      const key = first(this.#urgent) ?? first(this.#dirty);
+      const key = this.#nextKey();
       if (key === undefined) return;
-      this.#urgent.delete(key);
-      this.#dirty.delete(key);
       const entry = this.#entries.get(key);
       if (!entry || entry.writtenVersion >= entry.version) continue;
       this.#running++;
+      this.#inFlight.add(key);
       this.#write(key, entry).finally(() => {
         this.#running--;
+        this.#inFlight.delete(key);
         this.#pump();
       });
     }
+  }
+
+  /** The next urgent, else dirty, event with no write in flight; a skipped one stays queued. */
+  #nextKey(): string | undefined {
+    for (const queue of [this.#urgent, this.#dirty]) {
+      for (const key of queue) {
+        if (this.#inFlight.has(key)) continue;
+        this.#urgent.delete(key);
+        this.#dirty.delete(key);
+        return key;
+      }
+    }
+    return undefined;
   }
 
   async #write(key: string, entry: Entry): Promise<void> {
@@ -172,9 +187,4 @@ export class EventStatusStore {
       }, 1_000).unref();
     }
   }
-}
-
-function first<T>(set: Set<T>): T | undefined {
-  for (const value of set) return value;
-  return undefined;
 }

@@ -1,0 +1,48 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { AlarmEventStatus } from '../api/index.ts';
+import type { StatusWriter } from '../runtime/status.ts';
+import { EventStatusStore } from './event-status.ts';
+
+/** A writer whose first patch is slow, so a second write would overtake it if allowed to run alongside. */
+function slowFirstWriter() {
+  const landed: AlarmEventStatus[] = [];
+  let calls = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const writer = {
+    async patchIfChanged(obj: { status?: unknown }) {
+      const delay = calls++ === 0 ? 50 : 1;
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      inFlight--;
+      landed.push(structuredClone(obj.status) as AlarmEventStatus);
+      return 'patched' as const;
+    },
+  } as unknown as StatusWriter;
+  return { writer, landed, maxInFlight: () => maxInFlight };
+}
+
+describe('EventStatusStore', () => {
+  it('writes one event at a time, so the newest status is the one that lands last', async () => {
+    const { writer, landed, maxInFlight } = slowFirstWriter();
+    const store = new EventStatusStore({ writer, logger: pino({ level: 'silent' }) });
+    const key = 'ns/disk-full';
+    const id = { rule: 'r', service: 's', targetKind: 'Member' as const, targetName: 'ghost' };
+    store.track(key, { name: 'disk-full', namespace: 'ns', generation: 1 }, {});
+    store.update(key, (status) => {
+      status.deliveries = [{ ...id, state: 'Delivering' }];
+    });
+    store.update(key, (status) => {
+      status.deliveries = [{ ...id, state: 'Failed', reason: 'MembersUnresolved' }];
+    });
+    expect(await store.persist([key])).toBe(true);
+    await store.drain(1000);
+
+    expect(maxInFlight()).toBe(1);
+    const last = landed.at(-1);
+    expect(last?.deliveries?.[0]).toMatchObject({ state: 'Failed', reason: 'MembersUnresolved' });
+    expect(last?.phase).toBe('Failed');
+  });
+});
