@@ -1,12 +1,8 @@
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runningCluster } from '../cluster/cluster-env.ts';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
 import { eventually } from '../support/kube.ts';
+import { type PrivateControlPlane, startPrivateControlPlane } from '../support/private-control-plane.ts';
 import { condition, hex, objects, type RunningOperator, startOperator } from './harness.ts';
 
 /**
@@ -15,41 +11,24 @@ import { condition, hex, objects, type RunningOperator, startOperator } from './
  * operator, starts it again, changes things at once, and checks the operator catches up.
  */
 
-const run = promisify(execFile);
-const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const clusterDir = path.join(repoRoot, 'test/cluster');
-const runDir = path.join(repoRoot, '.run', `dts-restart-${process.pid}`);
 const namespace = 'dts-restart';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('DingTalkService controller across an API server restart', () => {
+  let plane: PrivateControlPlane;
   let kubeConfig: KubeConfig;
   let emulator: RunningEmulator;
   let operator: RunningOperator | undefined;
 
   beforeAll(async () => {
-    await run('bash', [path.join(clusterDir, 'up.sh'), runDir], { maxBuffer: 64 << 20 });
-    const kubeconfig = runningCluster(runDir).KUBECONFIG;
-    const kubectl = (...args: string[]) => run(inject('kubectl'), ['--kubeconfig', kubeconfig, ...args]);
-    await kubectl('apply', '--server-side', '-f', path.join(repoRoot, 'crds'));
-    await kubectl('wait', '--for=condition=Established', '--timeout=60s', '-f', path.join(repoRoot, 'crds'));
-    kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(kubeconfig);
+    plane = await startPrivateControlPlane('dts-restart', { installCrds: true });
+    kubeConfig = plane.kubeConfig;
     await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
     emulator = await startEmulator();
   });
   afterAll(async () => {
     await operator?.stop();
     await emulator?.close();
-    await run('bash', [path.join(clusterDir, 'down.sh'), runDir]);
+    await plane.down();
   });
 
   it('catches up with Secrets and services changed while its watches were down', async () => {
@@ -60,17 +39,15 @@ describe('DingTalkService controller across an API server restart', () => {
     await o.createService('waiting', { sendTo: ['Group'], groups: [group('waiting-robot')] });
 
     operator = startOperator({
-      kubeconfig: runningCluster(runDir).KUBECONFIG,
+      kubeconfig: plane.kubeconfigPath,
       namespace,
       emulatorUrl: emulator.url,
     });
     const ready = async (name: string) => condition((await o.service(name)).status, 'Ready');
     await eventually(async () => ((await ready('waiting'))?.reason === 'SecretNotFound' ? true : undefined));
 
-    const pid = Number(readFileSync(path.join(runDir, 'apiserver.pid'), 'utf8'));
-    process.kill(pid, 'SIGKILL');
-    await eventually(() => (alive(pid) ? undefined : true));
-    await run('bash', [path.join(runDir, 'start-apiserver.sh')]);
+    await plane.stopApiServer();
+    await plane.startApiServer();
     const core = kubeConfig.makeApiClient(CoreV1Api);
     await eventually(() => core.listNamespace({ limit: 1 }), { timeoutMs: 60_000, intervalMs: 200 });
 

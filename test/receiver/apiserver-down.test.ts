@@ -1,11 +1,7 @@
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runningCluster } from '../cluster/cluster-env.ts';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/kube.ts';
+import { type PrivateControlPlane, startPrivateControlPlane } from '../support/private-control-plane.ts';
 import {
   alertmanagerPayload,
   diskAlert,
@@ -20,35 +16,17 @@ import {
  * for other tests), kill only kube-apiserver, post, start it again and retry, as Alertmanager would.
  */
 
-const run = promisify(execFile);
-const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const clusterDir = path.join(repoRoot, 'test/cluster');
-const runDir = path.join(repoRoot, '.run', `receiver-down-${process.pid}`);
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('receiver while the API server is down', () => {
+  let plane: PrivateControlPlane;
   let kubeConfig: KubeConfig;
 
   beforeAll(async () => {
-    await run('bash', [path.join(clusterDir, 'up.sh'), runDir], { maxBuffer: 64 << 20 });
-    const kubeconfigPath = runningCluster(runDir).KUBECONFIG;
-    kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(kubeconfigPath);
-    const kubectl = (...args: string[]) => run(inject('kubectl'), ['--kubeconfig', kubeconfigPath, ...args]);
-    await kubectl('apply', '--server-side', '-f', path.join(repoRoot, 'crds'));
-    await kubectl('wait', '--for=condition=Established', '--timeout=60s', '-f', path.join(repoRoot, 'crds'));
+    plane = await startPrivateControlPlane('receiver-down', { installCrds: true });
+    kubeConfig = plane.kubeConfig;
   });
 
   afterAll(async () => {
-    await run('bash', [path.join(clusterDir, 'down.sh'), runDir]);
+    await plane.down();
   });
 
   it('answers 503 with Retry-After and accepts nothing; the retry succeeds once the API server is back', async () => {
@@ -71,9 +49,7 @@ describe('receiver while the API server is down', () => {
       );
       expect(before.status).toBe(202);
 
-      const pid = Number(readFileSync(path.join(runDir, 'apiserver.pid'), 'utf8'));
-      process.kill(pid, 'SIGKILL');
-      await eventually(() => (alive(pid) ? undefined : true));
+      await plane.stopApiServer();
 
       const payload = alertmanagerPayload([diskAlert(2), diskAlert(3), diskAlert(4)]);
       // Authorised from the cache: the write itself fails.
@@ -86,7 +62,7 @@ describe('receiver while the API server is down', () => {
       expect(reviewFails.status).toBe(503);
       expect(reviewFails.headers.get('retry-after')).toBe('5');
 
-      await run('bash', [path.join(runDir, 'start-apiserver.sh')]);
+      await plane.startApiServer();
       await eventually(() => core.listNamespace({ limit: 1 }), { timeoutMs: 60_000, intervalMs: 200 });
 
       const retried = await postJson(`${receiver.url}/api/v1/alertmanager`, payload, coldToken);

@@ -1,15 +1,11 @@
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Writable } from 'node:stream';
-import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Informer } from '../../operator/runtime/informer.ts';
 import { collectionPath } from '../../operator/runtime/kube-fetch.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
-import { runningCluster } from '../cluster/cluster-env.ts';
 import { eventually } from '../support/kube.ts';
+import { type PrivateControlPlane, startPrivateControlPlane } from '../support/private-control-plane.ts';
 
 /**
  * An API server restart in the middle of a watch: this file runs a control plane of its own (the
@@ -17,31 +13,17 @@ import { eventually } from '../support/kube.ts';
  * checks that the informer catches up with what changed while its watch was down.
  */
 
-const run = promisify(execFile);
-const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const clusterDir = path.join(repoRoot, 'test/cluster');
-const runDir = path.join(repoRoot, '.run', `restart-${process.pid}`);
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('informer across an API server restart', () => {
+  let plane: PrivateControlPlane;
   let kubeConfig: KubeConfig;
 
   beforeAll(async () => {
-    await run('bash', [path.join(clusterDir, 'up.sh'), runDir], { maxBuffer: 64 << 20 });
-    kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(runningCluster(runDir).KUBECONFIG);
+    plane = await startPrivateControlPlane('restart');
+    kubeConfig = plane.kubeConfig;
   });
 
   afterAll(async () => {
-    await run('bash', [path.join(clusterDir, 'down.sh'), runDir]);
+    await plane.down();
   });
 
   it('catches up with changes made while the watch was down', async () => {
@@ -75,11 +57,8 @@ describe('informer across an API server restart', () => {
       await informer.waitForSync();
       expect(informer.get(namespace, 'deleted-meanwhile')).toBeDefined();
 
-      const pidFile = path.join(runDir, 'apiserver.pid');
-      const pid = Number(readFileSync(pidFile, 'utf8'));
-      process.kill(pid, 'SIGKILL');
-      await eventually(() => (alive(pid) ? undefined : true));
-      await run('bash', [path.join(runDir, 'start-apiserver.sh')]);
+      await plane.stopApiServer();
+      await plane.startApiServer();
       await eventually(() => core.listNamespace({ limit: 1 }), { timeoutMs: 60_000, intervalMs: 200 });
 
       // Changed as soon as the API server answers; the informer is most likely still backing off.
