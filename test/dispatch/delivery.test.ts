@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/kube.ts';
-import { create, get, groupService, secret, tokenFor, useDispatch, waitForPhase } from './harness.ts';
+import { create, get, groupService, patch, secret, tokenFor, useDispatch, waitForPhase } from './harness.ts';
 
 const h = useDispatch({ blockMs: 3_000 });
 
-type Deliveries = { state: string; reason?: string; errcode?: string; msgUuid?: string; attempts?: number }[];
+type Deliveries = {
+  state: string;
+  reason?: string;
+  errcode?: string;
+  msgUuid?: string;
+  attempts?: number;
+  deliveredAt?: string;
+}[];
 const deliveriesOf = (event: { status?: Record<string, unknown> }) =>
   (event.status?.deliveries ?? []) as Deliveries;
 
@@ -212,5 +219,109 @@ describe('alarm delivery to members', () => {
       const [message] = await h.emulator.control.messages({ userId });
       expect(message?.text).toContain('Database down');
     }
+  });
+});
+
+describe('an AlarmEvent resolved in place', () => {
+  const resolvedRule = (name: string, service: string, source: string, sendResolved: boolean) =>
+    create(h, 'AlarmRule', name, {
+      services: [{ name: service }],
+      match: { sources: [source] },
+      grouping: { ...fastGrouping, sendResolved },
+    });
+  const diskAlarm = (source: string, node: string) => ({
+    severity: 'critical',
+    title: `Disk almost full on ${node}`,
+    source,
+    labels: { alertname: 'DiskFull', node },
+  });
+  const resolve = (name: string) =>
+    patch(h, 'AlarmEvent', name, { spec: { state: 'resolved', endsAt: new Date().toISOString() } });
+  const ruleReady = (name: string) =>
+    eventually(async () => {
+      const rule = await get(h, 'AlarmRule', name);
+      const ready = (rule.status?.conditions as { type: string; status: string }[] | undefined)?.find(
+        (c) => c.type === 'Ready',
+      );
+      return ready?.status === 'True' ? ready : undefined;
+    });
+
+  it('sends one resolved message to the group the firing one went to and records it in the ledger', async () => {
+    const token = tokenFor('e5');
+    await groupService(h, 'in-place', { token, groupName: 'in-place' });
+    await resolvedRule('to-in-place', 'in-place', 'in-place-source', true);
+    await ruleReady('to-in-place');
+
+    await create(h, 'AlarmEvent', 'disk-node-5', diskAlarm('in-place-source', 'node-5'));
+    const firing = await waitForPhase(h, 'disk-node-5', ['Delivered']);
+    const [firingEntry] = deliveriesOf(firing);
+    expect(await h.emulator.control.messages({ robot: token })).toHaveLength(1);
+
+    await resolve('disk-node-5');
+    const resolved = await eventually(
+      async () => {
+        const event = await get(h, 'AlarmEvent', 'disk-node-5');
+        const [entry] = deliveriesOf(event);
+        return event.status?.phase === 'Delivered' && entry?.msgUuid !== firingEntry?.msgUuid
+          ? event
+          : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    const messages = await eventually(async () => {
+      const all = await h.emulator.control.messages({ robot: token });
+      return all.length >= 2 ? all : undefined;
+    });
+    expect(messages).toHaveLength(2);
+    expect(messages[0]?.title).toContain('【CRITICAL】');
+    expect(messages[1]?.title).toContain('【RESOLVED】');
+    expect(messages[1]?.text).toContain('Disk almost full on node-5');
+
+    const deliveries = deliveriesOf(resolved);
+    expect(deliveries).toHaveLength(1);
+    expect(deliveries[0]).toMatchObject({ state: 'Delivered', attempts: 1, msgUuid: messages[1]?.msgUuid });
+    expect(resolved.status).toMatchObject({
+      observedGeneration: (resolved.metadata as { generation: number }).generation,
+      finishedAt: expect.any(String),
+    });
+    expect(resolved.status?.conditions).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'Resolved', status: 'True' })]),
+    );
+
+    // Other spec changes of the finished event send nothing more.
+    await patch(h, 'AlarmEvent', 'disk-node-5', {
+      spec: { labels: { alertname: 'DiskFull', node: 'node-5', team: 'a' } },
+    });
+    await create(h, 'AlarmEvent', 'disk-node-6', diskAlarm('in-place-source', 'node-6'));
+    await waitForPhase(h, 'disk-node-6', ['Delivered']);
+    const after = await h.emulator.control.messages({ robot: token });
+    expect(after).toHaveLength(3);
+    expect(after[2]?.text).toContain('node-6');
+    expect(after[2]?.text).not.toContain('node-5');
+    expect(deliveriesOf(await get(h, 'AlarmEvent', 'disk-node-5'))[0]?.msgUuid).toBe(messages[1]?.msgUuid);
+  });
+
+  it('sends nothing more when the rule does not send resolved alarms, and records why', async () => {
+    const token = tokenFor('f6');
+    await groupService(h, 'no-resolved', { token, groupName: 'no-resolved' });
+    await resolvedRule('to-no-resolved', 'no-resolved', 'no-resolved-source', false);
+    await ruleReady('to-no-resolved');
+
+    await create(h, 'AlarmEvent', 'disk-node-7', diskAlarm('no-resolved-source', 'node-7'));
+    await waitForPhase(h, 'disk-node-7', ['Delivered']);
+    await resolve('disk-node-7');
+    const suppressed = await waitForPhase(h, 'disk-node-7', ['Suppressed', 'PartiallyDelivered', 'Failed']);
+    expect(suppressed.status?.phase).toBe('Suppressed');
+    expect(deliveriesOf(suppressed)).toEqual([
+      expect.objectContaining({ state: 'Suppressed', reason: 'SendResolvedDisabled' }),
+    ]);
+    expect(suppressed.status?.finishedAt).toEqual(expect.any(String));
+
+    // A later alarm on the same robot arrives alone: the resolved one was never queued.
+    await create(h, 'AlarmEvent', 'disk-node-8', diskAlarm('no-resolved-source', 'node-8'));
+    await waitForPhase(h, 'disk-node-8', ['Delivered']);
+    const messages = await h.emulator.control.messages({ robot: token });
+    expect(messages.map((m) => m.title?.includes('【RESOLVED】') ?? false)).toEqual([false, false]);
+    expect(messages).toHaveLength(2);
   });
 });

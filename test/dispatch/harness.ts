@@ -1,4 +1,4 @@
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, inject } from 'vitest';
 import {
   ALARM_EVENT_PLURAL,
@@ -112,6 +112,19 @@ export async function get(
     plural: plural[kind],
     name,
   })) as Obj & { status?: Obj };
+}
+
+/** A JSON merge patch of an object, as `kubectl patch --type merge` sends it. */
+export async function patch(
+  h: DispatchHarness,
+  kind: keyof typeof plural,
+  name: string,
+  body: Obj,
+): Promise<void> {
+  await h.api.patchNamespacedCustomObject(
+    { group: GROUP, version: VERSION, namespace: h.namespace, plural: plural[kind], name, body },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
 }
 
 export async function list(
