@@ -8,7 +8,7 @@ import { alertmanagerPayload, diskAlert, postJson, serviceAccountToken, startRec
 const h = useDispatch();
 
 describe('Alertmanager alerts through the receiver to DingTalk', () => {
-  it('delivers 3 alerts as messages once, however often the payload comes', async () => {
+  it('delivers 3 alerts and then their resolution as messages once, however often each payload comes', async () => {
     const token = tokenFor('rcv');
     await groupService(h, 'ops', { token });
     await create(h, 'AlarmRule', 'alertmanager-to-ops', {
@@ -39,8 +39,51 @@ describe('Alertmanager alerts through the receiver to DingTalk', () => {
       // Give a duplicate every chance to be sent before counting.
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       expect(await h.emulator.control.messages({ robot: token })).toHaveLength(messages.length);
+
+      // The same alerts resolved: the receiver patches those AlarmEvents, and the group hears of it.
+      const firingUuids = new Map<string, string | undefined>();
+      for (const name of names) firingUuids.set(name, msgUuidOf(await get(h, 'AlarmEvent', name)));
+      const resolved = alertmanagerPayload([1, 2, 3].map((node) => diskAlert(node, 'resolved')));
+      expect((await postJson(`${receiver.url}/api/v1/alertmanager`, resolved, saToken)).status).toBe(202);
+      const resolvedUuids = new Set<string | undefined>();
+      for (const name of names) {
+        const event = await eventually(
+          async () => {
+            const e = await get(h, 'AlarmEvent', name);
+            const spec = e.spec as { state: string };
+            return spec.state === 'resolved' &&
+              e.status?.phase === 'Delivered' &&
+              msgUuidOf(e) !== firingUuids.get(name)
+              ? e
+              : undefined;
+          },
+          { timeoutMs: 30_000, intervalMs: 250 },
+        );
+        expect(event.status?.deliveries).toEqual([
+          expect.objectContaining({ state: 'Delivered', attempts: 1 }),
+        ]);
+        resolvedUuids.add(msgUuidOf(event));
+      }
+      const resolvedMessages = (await h.emulator.control.messages({ robot: token })).slice(messages.length);
+      // One message per notification the ledger records, each marked resolved and naming its alarms.
+      expect(new Set(resolvedMessages.map((m) => m.msgUuid))).toEqual(resolvedUuids);
+      expect(resolvedMessages).toHaveLength(resolvedUuids.size);
+      for (const message of resolvedMessages) expect(message.title).toContain('【RESOLVED】');
+      const resolvedText = resolvedMessages.map((m) => m.text).join('\n');
+      for (const node of [1, 2, 3]) expect(resolvedText).toContain(`Disk almost full on node-${node}`);
+
+      // Alertmanager repeats resolved notifications too; nothing more is sent.
+      expect((await postJson(`${receiver.url}/api/v1/alertmanager`, resolved, saToken)).status).toBe(202);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(await h.emulator.control.messages({ robot: token })).toHaveLength(
+        messages.length + resolvedMessages.length,
+      );
     } finally {
       await receiver.close();
     }
   });
 });
+
+function msgUuidOf(event: { status?: Record<string, unknown> }): string | undefined {
+  return (event.status?.deliveries as { msgUuid?: string }[] | undefined)?.[0]?.msgUuid;
+}
