@@ -29,6 +29,8 @@ fi
 echo "[local] CRDs installed. Try: KUBECONFIG=$KUBECONFIG $KUBECTL get dingtalk -A" >&2
 if [ -n "${emulator:-}" ]; then
   node test/local/seed-demo.ts "$emulator" "$KUBECTL"
+  (sleep 30 && "$KUBECTL" apply -n demo -f examples/alarm-event-resolved.yaml >/dev/null &&
+    echo "[local] resolved the demo alarm; the resolved message follows at the rule's next group interval" >&2) &
 fi
 
 node operator/cli.ts run "${operator_flags[@]}" "$@" | pino-pretty --colorize --singleLine --ignore pid,hostname,component --translateTime SYS:HH:MM:ss

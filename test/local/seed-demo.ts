@@ -10,6 +10,9 @@ const control = createEmulatorControl(emulatorUrl);
 const kubectl = (args: string[], input?: string) =>
   execFileSync(kubectlPath, args, { input, stdio: ['pipe', 'ignore', 'inherit'] });
 
+// Resolved later by run.sh: an alarm resolved before its first notification is (rightly) never sent.
+const RESOLVED = 'alarm-event-resolved.yaml';
+
 const demo = {
   opsToken: 'demo-ops-robot',
   opsSigning: 'SECdemo0000000000000000000000000000000000000000000000000000000000',
@@ -54,7 +57,7 @@ for (const [name, stringData] of secrets) {
   );
 }
 const manifests = readdirSync('examples')
-  .filter((file) => file.endsWith('.yaml') && file !== 'secrets.yaml')
+  .filter((file) => file.endsWith('.yaml') && !['secrets.yaml', RESOLVED].includes(file))
   .map((file) => `examples/${file}`);
 kubectl(['apply', '-n', 'demo', ...manifests.flatMap((file) => ['-f', file])]);
 console.error(`[local] demo applied in namespace "demo"; messages appear at ${emulatorUrl}/`);
