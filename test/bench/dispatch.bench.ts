@@ -18,6 +18,7 @@ import {
   VERSION,
 } from '../../operator/api/index.ts';
 import { startEmulator } from '../emulator/server.ts';
+import { operatorFlags } from '../support/operator-flags.ts';
 
 const resultsPath = process.argv[2] ?? 'bench/results/dispatch.md';
 const kubeconfig = process.env.KUBECONFIG as string;
@@ -66,20 +67,7 @@ function startOperator(): ChildProcess {
       'run',
       '--kubeconfig',
       kubeconfig,
-      '--dingtalk-robot-url',
-      emulator.url,
-      '--dingtalk-api-url',
-      emulator.url,
-      '--allowed-webhook-hosts',
-      '127.0.0.1',
-      '--leader-elect',
-      'false',
-      '--health-port',
-      '0',
-      '--namespaces',
-      namespace,
-      '--log-level',
-      'error',
+      ...operatorFlags(emulator.url, namespace, ['--log-level', 'error']),
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );

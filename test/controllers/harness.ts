@@ -18,6 +18,7 @@ import { loadConfig } from '../../operator/config.ts';
 import { componentFactories } from '../../operator/controllers/index.ts';
 import { Manager } from '../../operator/manager/manager.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
+import { operatorFlags } from '../support/operator-flags.ts';
 
 /** Helpers for the controller suites: the operator in-process, and the objects a service refers to. */
 
@@ -53,21 +54,7 @@ export function startOperator(options: {
     argv: [
       '--kubeconfig',
       options.kubeconfig,
-      '--namespaces',
-      options.namespace,
-      '--dingtalk-robot-url',
-      options.emulatorUrl,
-      '--dingtalk-api-url',
-      options.emulatorUrl,
-      '--allowed-webhook-hosts',
-      '127.0.0.1',
-      '--leader-elect',
-      'false',
-      '--health-port',
-      '0',
-      '--health-address',
-      '127.0.0.1',
-      ...(options.extraArgs ?? []),
+      ...operatorFlags(options.emulatorUrl, options.namespace, options.extraArgs),
     ],
     env: {},
   });

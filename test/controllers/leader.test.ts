@@ -4,6 +4,7 @@ import { CoordinationV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
 import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
+import { operatorFlags } from '../support/operator-flags.ts';
 import { condition, hex, objects } from './harness.ts';
 
 /**
@@ -35,18 +36,7 @@ describe('DingTalkService controller with leader election', () => {
         'run',
         '--kubeconfig',
         inject('kubeconfig'),
-        '--namespaces',
-        namespace,
-        '--dingtalk-robot-url',
-        emulator.url,
-        '--dingtalk-api-url',
-        emulator.url,
-        '--allowed-webhook-hosts',
-        '127.0.0.1',
-        '--health-port',
-        '0',
-        '--health-address',
-        '127.0.0.1',
+        ...operatorFlags(emulator.url, namespace),
         '--leader-elect',
         'true',
         '--leader-election-namespace',

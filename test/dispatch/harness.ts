@@ -15,33 +15,13 @@ import { Manager } from '../../operator/manager/manager.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
 import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
 import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
+import { operatorFlags } from '../support/operator-flags.ts';
 
 export interface DispatchHarness {
   namespace: string;
   emulator: RunningEmulator;
   manager: Manager;
   api: CustomObjectsApi;
-}
-
-/** Operator flags pointing DingTalk at the emulator and scoping the operator to one namespace. */
-export function operatorFlags(emulatorUrl: string, namespace: string, extra: string[] = []): string[] {
-  return [
-    '--dingtalk-robot-url',
-    emulatorUrl,
-    '--dingtalk-api-url',
-    emulatorUrl,
-    '--allowed-webhook-hosts',
-    '127.0.0.1',
-    '--leader-elect',
-    'false',
-    '--health-port',
-    '0',
-    '--namespaces',
-    namespace,
-    '--log-level',
-    'warn',
-    ...extra,
-  ];
 }
 
 /** One namespace, one emulator and the operator (rule controller + dispatch) in-process, per test file. */
@@ -55,7 +35,11 @@ export function useDispatch(options: DispatcherOptions = {}, extraFlags: string[
     harness.emulator = await startEmulator();
     harness.api = testKubeConfig().makeApiClient(CustomObjectsApi);
     const config = loadConfig({
-      argv: ['--kubeconfig', kubeconfigPath(), ...operatorFlags(harness.emulator.url, ns.name, extraFlags)],
+      argv: [
+        '--kubeconfig',
+        kubeconfigPath(),
+        ...operatorFlags(harness.emulator.url, ns.name, ['--log-level', 'warn', ...extraFlags]),
+      ],
       env: {},
     });
     harness.manager = new Manager(config, createLogger({ level: 'warn' }), [

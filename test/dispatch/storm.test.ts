@@ -4,15 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedMessage } from '../emulator/schemas.ts';
 import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
 import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
-import {
-  create,
-  type DispatchHarness,
-  groupService,
-  kubeconfigPath,
-  list,
-  operatorFlags,
-  tokenFor,
-} from './harness.ts';
+import { operatorFlags } from '../support/operator-flags.ts';
+import { create, type DispatchHarness, groupService, kubeconfigPath, list, tokenFor } from './harness.ts';
 
 const STORM = 2_000;
 const FINAL = ['Delivered', 'PartiallyDelivered', 'Failed', 'Suppressed', 'NoMatchingRule'];
@@ -21,7 +14,13 @@ const FINAL = ['Delivered', 'PartiallyDelivered', 'Failed', 'Suppressed', 'NoMat
 function startOperator(emulatorUrl: string, namespace: string): ChildProcess {
   const child = spawn(
     process.execPath,
-    ['operator/cli.ts', 'run', '--kubeconfig', kubeconfigPath(), ...operatorFlags(emulatorUrl, namespace)],
+    [
+      'operator/cli.ts',
+      'run',
+      '--kubeconfig',
+      kubeconfigPath(),
+      ...operatorFlags(emulatorUrl, namespace, ['--log-level', 'warn']),
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   return child;
