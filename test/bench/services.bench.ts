@@ -199,9 +199,8 @@ Validation of many DingTalkServices that share a few enterprise apps.
 | operator RSS, peak | ${mib(peakRss)} MiB |
 | operator RSS, at the end | ${mib(endRss)} MiB |
 
-Tokens are cached per app and requested once however many services and workers ask at the same time;
-member lookups are cached per app and member, so ${SERVICES} services cost about ${APPS * 2} lookups, not ${SERVICES * 2}
-(a few more when two workers ask about the same member at once: answers are cached, lookups in flight not shared).
+Tokens and member lookups are cached per app and shared while in flight, so however many services and
+workers ask at the same time, each app's token is requested once and ${SERVICES} services cost about ${APPS * 2} lookups, not ${SERVICES * 2}.
 Each service costs one status write; the API server bounds the rate.
 `;
   writeFileSync(resultsPath as string, markdown);
