@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DingTalkErrorCode } from './errors.ts';
-import { resolveWebhook } from './webhook-url.ts';
+import { resolveWebhook, robotToken } from './webhook-url.ts';
 
 const token = 'f'.repeat(64);
 const policy = {
@@ -56,5 +56,16 @@ describe('resolveWebhook', () => {
     const { redacted } = resolveWebhook(token, policy);
     expect(redacted).toBe('https://oapi.dingtalk.com/robot/send?access_token=***ffff');
     expect(redacted).not.toContain(token);
+  });
+});
+
+describe('robotToken', () => {
+  it('names the same robot however its webhook is written', () => {
+    const token = 'a'.repeat(64);
+    expect(robotToken(token)).toBe(token);
+    expect(robotToken(` https://oapi.dingtalk.com/robot/send?access_token=${token}\n`)).toBe(token);
+    expect(robotToken(`https://oapi.dingtalk.com/robot/send?timestamp=1&sign=x&access_token=${token}`)).toBe(
+      token,
+    );
   });
 });

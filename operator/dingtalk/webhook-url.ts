@@ -39,6 +39,16 @@ export function resolveWebhook(webhook: string, policy: WebhookPolicy): Webhook 
   return fromParts(new URL(url.pathname, url.origin), token);
 }
 
+/**
+ * The robot a webhook reaches, as its access_token, whichever way the webhook was written (full URL,
+ * with or without stale signing parameters, or the bare token): one robot, one rate budget.
+ */
+export function robotToken(webhook: string): string {
+  const trimmed = webhook.trim();
+  if (bareToken.test(trimmed) || !URL.canParse(trimmed)) return trimmed;
+  return new URL(trimmed).searchParams.get('access_token') ?? trimmed;
+}
+
 export function redactToken(token: string): string {
   return token.length > 8 ? `***${token.slice(-4)}` : '***';
 }

@@ -7,7 +7,7 @@ import {
   DingTalkConditionReason,
   parseAlarmEvent,
 } from '../api/index.ts';
-import type { GroupMessage, MemberMessage } from '../dingtalk/index.ts';
+import { type GroupMessage, type MemberMessage, robotToken } from '../dingtalk/index.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
 import { cacheReader } from '../targets/index.ts';
@@ -121,7 +121,9 @@ export class Dispatcher implements Component {
     this.#health.start();
     this.#log.info({ alarmEvents: existing.length, resent: this.#pinned.size }, 'dispatch started');
     this.#pinned.clear();
-    this.#recentSends.clear();
+    // Sends of the previous leader count against a robot's budget for one window after start, whenever
+    // its outbox is first needed; later they no longer matter.
+    setTimeout(() => this.#recentSends.clear(), this.#rateWindowMs).unref();
   }
 
   async stop(graceMs: number): Promise<void> {
@@ -271,7 +273,8 @@ export class Dispatcher implements Component {
     const matching: CompiledRule[] = [];
     for (const raw of this.#ctx.caches.rules.list()) {
       const compiled = this.#rules.compile(raw);
-      if (!compiled.ok) continue;
+      // An invalid rule (its status says why) takes no new alarms.
+      if (!compiled.ok || !compiled.rule.timeZoneValid) continue;
       const { rule } = compiled;
       if (matchesRule(rule.rule.spec.match, rule.namespace, alarm)) matching.push(rule);
     }
@@ -400,7 +403,7 @@ export class Dispatcher implements Component {
   #outboxFor(rule: CompiledRule, target: PlannedTarget): Outbox {
     const key =
       target.kind === 'Group'
-        ? `group:${digest(target.group?.webhook ?? '')}`
+        ? `group:${digest(robotToken(target.group?.webhook ?? ''))}`
         : `member:${rule.namespace}/${target.service}:${digest(target.identities.join(','))}`;
     let outbox = this.#outboxes.get(key);
     const credentials = { target };

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { AlarmEventStatus } from '../api/index.ts';
+import { KubeApiError } from '../errors.ts';
 import type { StatusWriter } from '../runtime/status.ts';
 import { EventStatusStore } from './event-status.ts';
 
@@ -44,5 +45,31 @@ describe('EventStatusStore', () => {
     const last = landed.at(-1);
     expect(last?.deliveries?.[0]).toMatchObject({ state: 'Failed', reason: 'MembersUnresolved' });
     expect(last?.phase).toBe('Failed');
+  });
+
+  it('stops retrying a status the API server rejects as invalid, and tries again once it changes', async () => {
+    let calls = 0;
+    const writer = {
+      async patchIfChanged() {
+        calls++;
+        if (calls === 1) throw new KubeApiError(422, { reason: 'Invalid', message: 'too many deliveries' });
+        return 'patched' as const;
+      },
+    } as unknown as StatusWriter;
+    const store = new EventStatusStore({ writer, logger: pino({ level: 'silent' }) });
+    const key = 'ns/huge';
+    store.track(key, { name: 'huge', namespace: 'ns' }, {});
+    store.update(key, (status) => {
+      status.phase = 'Pending';
+    });
+    expect(await store.persist([key])).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(calls).toBe(1);
+
+    store.update(key, (status) => {
+      status.deliveries = [];
+    });
+    expect(await store.persist([key])).toBe(true);
+    expect(calls).toBe(2);
   });
 });

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AlarmEventStatus } from '../api/index.ts';
+import { toKubeApiError } from '../errors.ts';
 import type { StatusWriter } from '../runtime/status.ts';
 import { settle } from './ledger.ts';
 
@@ -9,6 +10,8 @@ interface Entry {
   written: AlarmEventStatus;
   version: number;
   writtenVersion: number;
+  /** Failed writes in a row, for the retry backoff. */
+  failures: number;
   waiters: { version: number; resolve: (ok: boolean) => void }[];
 }
 
@@ -57,6 +60,7 @@ export class EventStatusStore {
       written,
       version: 0,
       writtenVersion: 0,
+      failures: 0,
       waiters: [],
     };
     this.#entries.set(key, entry);
@@ -170,6 +174,7 @@ export class EventStatusStore {
         entry.written,
       );
       entry.written = snapshot;
+      entry.failures = 0;
       entry.writtenVersion = Math.max(entry.writtenVersion, version);
       if (result === 'gone') entry.writtenVersion = entry.version;
       const ready = entry.waiters.filter((w) => w.version <= entry.writtenVersion);
@@ -179,12 +184,26 @@ export class EventStatusStore {
       // A finished event changes no more; the informer cache has it from here on.
       else if (entry.desired.finishedAt) this.#entries.delete(key);
     } catch (err) {
-      this.#log.warn({ err, alarmEvent: key }, 'could not write AlarmEvent status; will retry');
+      const status = toKubeApiError(err)?.status;
+      if (status === 400 || status === 422) {
+        // Invalid for the API server: retrying the same status cannot succeed; the next change may.
+        this.#log.error({ err, alarmEvent: key }, 'AlarmEvent status rejected; not retried until it changes');
+        for (const waiter of entry.waiters.splice(0)) waiter.resolve(false);
+        this.#urgent.delete(key);
+        this.#dirty.delete(key);
+        return;
+      }
+      entry.failures++;
+      const delayMs = Math.min(30_000, 1_000 * 2 ** (entry.failures - 1));
+      this.#log.warn(
+        { err, alarmEvent: key, retryInMs: delayMs },
+        'could not write AlarmEvent status; will retry',
+      );
       setTimeout(() => {
         if (!this.#entries.has(key)) return;
         this.#dirty.add(key);
         this.#pump();
-      }, 1_000).unref();
+      }, delayMs).unref();
     }
   }
 }

@@ -33,3 +33,10 @@ describe('windowVerdict', () => {
     expect(isValidTimeZone('Mars/Olympus_Mons')).toBe(false);
   });
 });
+
+describe('windowVerdict with an unknown time zone', () => {
+  it('reads the windows as UTC instead of throwing', () => {
+    const mute = [{ days: ['Monday' as const], start: '23:00', end: '24:00' }];
+    expect(windowVerdict({ timeZone: 'Asia/Beijing', mute }, mondayLateUtc)).toBe('Muted');
+  });
+});

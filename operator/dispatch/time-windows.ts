@@ -17,10 +17,14 @@ export function isValidTimeZone(timeZone: string): boolean {
   }
 }
 
-/** Whether the rule may notify at `now`: mute windows win over active ones. */
+/**
+ * Whether the rule may notify at `now`: mute windows win over active ones. An unknown zone (the rule
+ * controller reports it, and such rules match nothing new) is read as UTC, so a group timer of a rule
+ * edited to a bad zone still flushes instead of throwing.
+ */
 export function windowVerdict(windows: TimeWindows | undefined, now: Date): WindowVerdict {
   if (!windows) return 'Send';
-  const local = localTime(now, windows.timeZone);
+  const local = localTime(now, isValidTimeZone(windows.timeZone) ? windows.timeZone : 'UTC');
   if ((windows.mute ?? []).some((w) => inWindow(w, local))) return 'Muted';
   if (windows.active && !windows.active.some((w) => inWindow(w, local))) return 'OutsideActiveWindow';
   return 'Send';
