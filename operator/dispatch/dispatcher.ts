@@ -17,6 +17,7 @@ import { DeliveryHealth } from './delivery-health.ts';
 import { EventStatusStore } from './event-status.ts';
 import { type DeliveryId, findDelivery, isFinal, summarize, timestamp, upsertDelivery } from './ledger.ts';
 import { matchesRule } from './match.ts';
+import { sendToMembersWithRetry } from './member-send.ts';
 import type { Notification, TargetRef } from './notification.ts';
 import { type OutboundMessage, Outbox, type OutboxHooks, type SendResult } from './outbox.ts';
 import { RateBudget } from './rate-budget.ts';
@@ -453,7 +454,12 @@ export class Dispatcher implements Component {
       reason: DingTalkConditionReason.MembersUnresolved,
     }));
     if (resolution.userIds.length === 0) return { rejected };
-    const result = await dingtalk.sendToMembers(app, resolution.userIds, toMemberMessage(message.content));
+    const result = await sendToMembersWithRetry(
+      dingtalk,
+      app,
+      resolution.userIds,
+      toMemberMessage(message.content),
+    );
     const [firstFailure] = result.failed;
     if (result.sentUserIds.length === 0 && firstFailure) throw firstFailure.error;
     for (const id of result.invalidUserIds) rejected.push({ identity: id, reason: 'InvalidUserId' });

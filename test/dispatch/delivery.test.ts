@@ -184,16 +184,21 @@ describe('DingTalk failures', () => {
 
 describe('alarm delivery to members', () => {
   it('sends one-to-one through batchSend to every known member and reports the unknown ones', async () => {
-    await h.emulator.control.putApp('bench-app', { clientSecret: 'app-secret' });
+    // u3 is always skipped by DingTalk's flow control: retried, then reported.
+    await h.emulator.control.putApp('bench-app', {
+      clientSecret: 'app-secret',
+      flowControlledUserIds: ['u3'],
+    });
     await h.emulator.control.putUser('u1', { name: 'Li Lei' });
     await h.emulator.control.putUser('u2', { name: 'Han Meimei', mobile: '13800000002' });
+    await h.emulator.control.putUser('u3', { name: 'Wang Fang' });
     await secret(h, 'app', { clientSecret: 'app-secret' });
     await create(h, 'DingTalkService', 'oncall', {
       sendTo: ['Member'],
       member: {
         clientId: 'bench-app',
         clientSecret: { name: 'app', key: 'clientSecret' },
-        members: [{ userId: 'u1' }, { mobile: '13800000002' }, { userId: 'ghost' }],
+        members: [{ userId: 'u1' }, { mobile: '13800000002' }, { userId: 'ghost' }, { userId: 'u3' }],
       },
     });
     await create(h, 'AlarmRule', 'to-oncall', {
@@ -215,6 +220,9 @@ describe('alarm delivery to members', () => {
     expect(byName.u1).toMatchObject({ state: 'Delivered' });
     expect(byName['13800000002']).toMatchObject({ state: 'Delivered' });
     expect(byName.ghost).toMatchObject({ state: 'Failed', reason: 'MembersUnresolved' });
+    expect(byName.u3).toMatchObject({ state: 'Failed', reason: 'Throttled' });
+    // One batchSend to everyone, then three to u3 alone: nobody else is messaged twice.
+    expect((await h.emulator.control.stats()).batchSendCalls['bench-app']).toBe(4);
     for (const userId of ['u1', 'u2']) {
       const [message] = await h.emulator.control.messages({ userId });
       expect(message?.text).toContain('Database down');
