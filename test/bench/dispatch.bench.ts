@@ -4,10 +4,9 @@
  * process against $KUBECONFIG and the emulator; prints the figures and writes them to argv[2].
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import hdr from 'hdr-histogram-js';
 import {
   ALARM_EVENT_PLURAL,
@@ -19,15 +18,12 @@ import {
 } from '../../operator/api/index.ts';
 import { startEmulator } from '../emulator/server.ts';
 import { operatorFlags } from '../support/operator-flags.ts';
+import { benchSetup } from './bench-setup.ts';
 
-const resultsPath = process.argv[2] ?? 'bench/results/dispatch.md';
-const kubeconfig = process.env.KUBECONFIG as string;
-const kc = new KubeConfig();
-kc.loadFromFile(kubeconfig);
+const { resultsPath, kubeconfigPath: kubeconfig, kubeConfig: kc, namespace } = benchSetup('dispatch');
 const api = kc.makeApiClient(CustomObjectsApi);
 const core = kc.makeApiClient(CoreV1Api);
 const emulator = await startEmulator();
-const namespace = `bench-dispatch-${randomBytes(3).toString('hex')}`;
 await core.createNamespace({ body: { metadata: { name: namespace } } });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

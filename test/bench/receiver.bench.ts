@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
-import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import hdr from 'hdr-histogram-js';
 import { Agent, request } from 'undici';
 import { ALARM_EVENT_PLURAL, GROUP } from '../../operator/api/index.ts';
+import { benchSetup } from './bench-setup.ts';
 
 /**
  * Receiver throughput: CLIENTS concurrent Alertmanager clients post payloads of 10 new alerts each, with
@@ -24,18 +24,7 @@ const WARMUP_MS = 3_000;
 const MEASURE_MS = 20_000;
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const resultsPath = process.argv[2];
-const kubeconfigPath = process.env.KUBECONFIG;
-if (!resultsPath || !kubeconfigPath) {
-  process.stderr.write(
-    'usage: KUBECONFIG=<admin kubeconfig> node test/bench/receiver.bench.ts <results.md>\n',
-  );
-  process.exit(2);
-}
-
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromFile(kubeconfigPath);
-const namespace = `bench-receiver-${randomBytes(3).toString('hex')}`;
+const { resultsPath, kubeconfigPath, kubeConfig, namespace } = benchSetup('receiver');
 const core = kubeConfig.makeApiClient(CoreV1Api);
 
 async function setUpCaller(): Promise<string> {

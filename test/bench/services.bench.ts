@@ -4,9 +4,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { DINGTALK_SERVICE_PLURAL, GROUP, VERSION } from '../../operator/api/index.ts';
 import { startEmulator } from '../emulator/server.ts';
+import { benchSetup } from './bench-setup.ts';
 
 /**
  * DingTalkService validation at scale: SERVICES services, sharing APPS enterprise apps (and one group
@@ -22,18 +23,7 @@ const APPS = 10;
 const CREATE_CONCURRENCY = 16;
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const resultsPath = process.argv[2];
-const kubeconfigPath = process.env.KUBECONFIG;
-if (!resultsPath || !kubeconfigPath) {
-  process.stderr.write(
-    'usage: KUBECONFIG=<admin kubeconfig> node test/bench/services.bench.ts <results.md>\n',
-  );
-  process.exit(2);
-}
-
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromFile(kubeconfigPath);
-const namespace = `bench-services-${randomBytes(3).toString('hex')}`;
+const { resultsPath, kubeconfigPath, kubeConfig, namespace } = benchSetup('services');
 const core = kubeConfig.makeApiClient(CoreV1Api);
 const custom = kubeConfig.makeApiClient(CustomObjectsApi);
 const resource = { group: GROUP, version: VERSION, plural: DINGTALK_SERVICE_PLURAL, namespace };
