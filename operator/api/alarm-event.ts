@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Conditions } from './condition.ts';
+import { Conditions, ObservedGeneration } from './condition.ts';
 import { withRules } from './cross-field-rules.ts';
 import { GROUP, VERSION } from './group.ts';
 import { customResource, type KindDefinition } from './resource.ts';
@@ -123,11 +123,7 @@ export const Delivery = z.object({
 export type Delivery = z.output<typeof Delivery>;
 
 export const AlarmEventStatus = z.object({
-  observedGeneration: z
-    .int()
-    .min(0)
-    .optional()
-    .describe('The .metadata.generation this status was computed from.'),
+  observedGeneration: ObservedGeneration,
   phase: AlarmEventPhase.optional().describe(
     'Pending → Delivering → Delivered, PartiallyDelivered, Failed, Suppressed (every rule muted or suspended) or NoMatchingRule.',
   ),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Conditions } from './condition.ts';
+import { Conditions, ObservedGeneration } from './condition.ts';
 import { withRules } from './cross-field-rules.ts';
 import { Duration } from './duration.ts';
 import { GROUP, VERSION } from './group.ts';
@@ -344,11 +344,7 @@ export const AlarmRuleSpec = z
 export type AlarmRuleSpec = z.output<typeof AlarmRuleSpec>;
 
 export const AlarmRuleStatus = z.object({
-  observedGeneration: z
-    .int()
-    .min(0)
-    .optional()
-    .describe('The .metadata.generation this status was computed from.'),
+  observedGeneration: ObservedGeneration,
   conditions: Conditions.optional(),
   counters: z
     .object({

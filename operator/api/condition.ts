@@ -64,6 +64,13 @@ const QUALIFIED_NAME =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
 const REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 
+/** A status's observedGeneration: which spec the status describes (kstatus reads it). */
+export const ObservedGeneration = z
+  .int()
+  .min(0)
+  .optional()
+  .describe('The .metadata.generation this status was computed from.');
+
 export const Condition = z.object({
   type: z.string().max(316).regex(QUALIFIED_NAME).describe('Type of condition in CamelCase, e.g. Ready.'),
   status: z.enum(['True', 'False', 'Unknown']).describe('Status of the condition: True, False or Unknown.'),

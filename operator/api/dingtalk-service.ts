@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Conditions } from './condition.ts';
+import { Conditions, ObservedGeneration } from './condition.ts';
 import { withRules } from './cross-field-rules.ts';
 import { GROUP, VERSION } from './group.ts';
 import { ConfigMapKeyRef, SecretKeyRef } from './refs.ts';
@@ -260,11 +260,7 @@ export const DeliveryCounters = z.object({
 export type DeliveryCounters = z.output<typeof DeliveryCounters>;
 
 export const DingTalkServiceStatus = z.object({
-  observedGeneration: z
-    .int()
-    .min(0)
-    .optional()
-    .describe('The .metadata.generation this status was computed from.'),
+  observedGeneration: ObservedGeneration,
   conditions: Conditions.optional(),
   groups: z
     .array(GroupStatus)
