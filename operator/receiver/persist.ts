@@ -1,3 +1,4 @@
+import { mapConcurrently } from '../runtime/concurrency.ts';
 import type { ReceivedAlarm } from './intake.ts';
 import type { WriteResult } from './metrics.ts';
 import type { AlarmEventStore } from './store.ts';
@@ -38,27 +39,4 @@ export async function persist(
     return { name, state: spec.state, result };
   };
   return mapConcurrently(alarms, CONCURRENCY, write);
-}
-
-async function mapConcurrently<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (next < items.length && !failed) {
-      const index = next++;
-      try {
-        results[index] = await fn(items[index] as T);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -1,4 +1,5 @@
 import type { DingTalkClient } from '../dingtalk/index.ts';
+import { mapConcurrently } from '../runtime/concurrency.ts';
 import type { MemberEntry } from './members-csv.ts';
 import type { ResolvedMemberApp } from './resolve.ts';
 
@@ -35,7 +36,9 @@ export class MemberDirectory {
   }
 
   async resolve(app: ResolvedMemberApp): Promise<MemberResolution> {
-    const answers = await mapLimited(app.members, this.#concurrency, (member) => this.#lookup(app, member));
+    const answers = await mapConcurrently(app.members, this.#concurrency, (member) =>
+      this.#lookup(app, member),
+    );
     const userIds = new Set<string>();
     const unknown: MemberEntry[] = [];
     app.members.forEach((member, i) => {
@@ -72,21 +75,4 @@ export function normalizeMobile(mobile: string): string {
   const compact = mobile.replace(/\s/g, '');
   const mainland = compact.match(/^\+?86-?(1\d{10})$/);
   return mainland ? (mainland[1] as string) : compact;
-}
-
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
