@@ -6,14 +6,14 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['operator/**/*.test.ts', 'test/emulator/**/*.test.ts'],
+          include: ['operator/**/*.test.ts', 'test/emulator/**/*.test.ts', 'test/argocd/**/*.test.ts'],
         },
       },
       {
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/emulator/**/*.test.ts'],
+          exclude: ['test/emulator/**/*.test.ts', 'test/argocd/**/*.test.ts'],
           globalSetup: ['test/cluster/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
