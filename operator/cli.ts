@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { fitHeapToMemoryLimit } from './runtime/heap.ts';
+
 // One binary, several jobs: the image runs `run` (controllers) or `receiver` (HTTP sidecar).
 const commands: Record<
   string,
@@ -26,4 +28,6 @@ if (!command) {
   );
   process.exit(name && name !== 'help' && name !== '--help' ? 2 : 0);
 }
+// The long-running commands size V8's heap to the container first (this may re-execute the process).
+if (name === 'run' || name === 'receiver') fitHeapToMemoryLimit();
 await (await command.load()).main(args);
