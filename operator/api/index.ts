@@ -1,7 +1,6 @@
 export * from './alarm-event.ts';
 export * from './alarm-rule.ts';
 export * from './condition.ts';
-export * from './crds.ts';
 export * from './dingtalk-service.ts';
 export * from './duration.ts';
 export * from './group.ts';
