@@ -22,6 +22,13 @@ COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json ./
 COPY operator ./operator
 # The image's unprivileged `node` user, by number: the chart's runAsNonRoot can only verify a numeric user.
+RUN mkdir .compile-cache && chown 1000:1000 .compile-cache
 USER 1000:1000
+# The compiled code of every module the two commands load, cached in the image (as the user that runs
+# them: Node keeps one cache per user). Without it every start runs the TypeScript stripper and parses
+# every module again, which costs each container about 20 MiB (bench/results/README.md).
+RUN NODE_COMPILE_CACHE=/app/.compile-cache node --input-type=module \
+      -e "await import('./operator/commands/run.ts'); await import('./operator/commands/receiver.ts'); await import('./operator/cli.ts')" 2>/dev/null
+ENV NODE_COMPILE_CACHE=/app/.compile-cache
 ENTRYPOINT ["node", "operator/cli.ts"]
 CMD ["run"]
