@@ -2,7 +2,7 @@
 SHELL := bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup run test unit integration lint typecheck crds bench cluster-up cluster-down emulator
+.PHONY: setup run test unit integration lint typecheck crds bench cluster-up cluster-down emulator images
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -14,13 +14,13 @@ setup: node_modules/.installed ## npm packages, the control plane binaries, kube
 run: setup ## the operator against $$KUBECONFIG, or against a local control plane + emulator it starts
 	bash test/local/run.sh
 
-test: setup ## the whole suite: type check, lint, unit and integration tests
+test: setup images ## the whole suite: type check, lint, unit and integration tests
 	npm test
 
 unit: node_modules/.installed
 	npm run test:unit
 
-integration: setup
+integration: setup images
 	npm run test:integration
 
 lint: node_modules/.installed
@@ -37,6 +37,10 @@ cluster-up: setup ## a local control plane; prints its KUBECONFIG
 
 cluster-down:
 	bash test/cluster/down.sh
+
+images: node_modules/.installed ## the operator's and the emulator's images as archives containerd imports
+	bash test/image/setup.sh
+	bash test/image/build.sh
 
 emulator: node_modules/.installed ## the DingTalk emulator on its own (PORT, default 8780)
 	node test/emulator/main.ts

@@ -10,10 +10,19 @@ export default defineConfig({
         },
       },
       {
+        // The built images, looked into with buildah; no cluster needed.
+        test: {
+          name: 'image',
+          include: ['test/image/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 1_800_000,
+        },
+      },
+      {
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/emulator/**/*.test.ts', 'test/argocd/**/*.test.ts'],
+          exclude: ['test/emulator/**/*.test.ts', 'test/argocd/**/*.test.ts', 'test/image/**/*.test.ts'],
           globalSetup: ['test/cluster/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,

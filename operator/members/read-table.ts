@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
-import { readSheet, type SheetData } from 'read-excel-file/node';
+import type { SheetData } from 'read-excel-file/node';
 import { MembersImportError } from './columns.ts';
 
 /** An XLSX file is a zip archive, which starts with these bytes whatever the file is called. */
@@ -22,9 +22,16 @@ function parseCsv(bytes: Buffer | string): string[][] {
 }
 
 async function readXlsx(bytes: Buffer): Promise<string[][]> {
+  // An optional dependency, loaded only here: the operator's image leaves it out (its pods never read XLSX).
+  const reader = await import('read-excel-file/node').catch(() => undefined);
+  if (!reader) {
+    throw new MembersImportError(
+      'reading XLSX needs the optional package read-excel-file, which is not installed here (the image leaves it out): save the export as CSV, or run import-members from a checkout',
+    );
+  }
   let rows: SheetData;
   try {
-    rows = await readSheet(bytes);
+    rows = await reader.readSheet(bytes);
   } catch (err) {
     throw new MembersImportError(`not a readable XLSX file: ${(err as Error).message}`);
   }

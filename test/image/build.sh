@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds, with buildah and no daemon, the images the on-node tests run, as docker-archive files that
+# containerd imports: the operator's image from the Dockerfile (on the locally assembled Node base, see
+# base.sh) and the DingTalk emulator's image (the operator's image plus test/emulator). Each archive is
+# cached under a key of everything it is built from, so a rerun with nothing changed builds nothing.
+# Prints KEY=value lines: OPERATOR_IMAGE, OPERATOR_ARCHIVE, EMULATOR_IMAGE, EMULATOR_ARCHIVE.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+eval "$(bash "$IMAGE_DIR/base.sh")"
+
+# The build context as the .dockerignore leaves it: package.json, the lock file and operator/ without tests.
+context_files() {
+  { echo package.json; echo package-lock.json; find operator -type f -name '*.ts' ! -name '*.test.ts' |
+    grep -v '^operator/members/xlsx-fixture.ts$'; } | LC_ALL=C sort
+}
+key=$( { echo "$BASE_IMAGE"; cat Dockerfile .dockerignore; context_files | while read -r f; do echo "$f"; cat "$f"; done; } |
+  content_key)
+operator_image=localhost/dingtalk-operator:test-$key
+operator_archive=$IMAGE_CACHE/operator-$key.tar
+if [ ! -f "$operator_archive" ]; then
+  ilog "building the operator image from the Dockerfile on $BASE_IMAGE"
+  # The CA this machine trusts for the registry (a TLS-inspecting proxy), when it names one.
+  secret=()
+  [ -f "${NODE_EXTRA_CA_CERTS:-}" ] && secret=(--secret "id=npm_ca,src=$NODE_EXTRA_CA_CERTS")
+  bah build --quiet --isolation chroot --layers --build-arg "BASE_IMAGE=$BASE_IMAGE" "${secret[@]}" \
+    -t "$operator_image" -f Dockerfile . >/dev/null
+  bah push --quiet "$operator_image" "docker-archive:$operator_archive.tmp:$operator_image"
+  mv "$operator_archive.tmp" "$operator_archive"
+fi
+ensure_loaded "$operator_image" "$operator_archive"
+
+# The emulator needs marked (a dev dependency of the project) besides the operator's production
+# dependencies; it is copied from node_modules, where package-lock.json pinned it.
+emulator_files() { find test/emulator -type f -name '*.ts' ! -name '*.test.ts' | LC_ALL=C sort; }
+ekey=$( { echo "$operator_image"; cat "$IMAGE_DIR/build.sh"; node -p 'require("./node_modules/marked/package.json").version';
+  emulator_files | while read -r f; do echo "$f"; cat "$f"; done; } | content_key)
+emulator_image=localhost/dingtalk-emulator:test-$ekey
+emulator_archive=$IMAGE_CACHE/emulator-$ekey.tar
+if [ ! -f "$emulator_archive" ]; then
+  ilog "building the emulator image on $operator_image"
+  ctr=$(bah from "$operator_image")
+  bah copy --chown 0:0 "$ctr" node_modules/marked /app/node_modules/marked >/dev/null
+  while read -r f; do bah copy --chown 0:0 "$ctr" "$f" "/app/$f" >/dev/null; done < <(emulator_files)
+  bah config --cmd '' "$ctr"
+  bah config --entrypoint '["node", "test/emulator/main.ts"]' --env HOST=0.0.0.0 --env PORT=8780 --port 8780 "$ctr"
+  bah commit --quiet --rm "$ctr" "$emulator_image" >/dev/null
+  bah push --quiet "$emulator_image" "docker-archive:$emulator_archive.tmp:$emulator_image"
+  mv "$emulator_archive.tmp" "$emulator_archive"
+fi
+# Older builds of either image only take space: the archives and the storage keep the current ones.
+find "$IMAGE_CACHE" -maxdepth 1 \( -name 'operator-*.tar' -o -name 'emulator-*.tar' \) \
+  ! -path "$operator_archive" ! -path "$emulator_archive" -delete
+bah images --noheading --format '{{.Name}}:{{.Tag}}' |
+  grep -E '^localhost/dingtalk-(operator|emulator):test-' | grep -vxF -e "$operator_image" -e "$emulator_image" |
+  xargs -r -n1 bash "$IMAGE_DIR/bah.sh" rmi >/dev/null 2>&1 || true
+bah rmi --prune >/dev/null 2>&1 || true
+printf 'OPERATOR_IMAGE=%s\nOPERATOR_ARCHIVE=%s\nEMULATOR_IMAGE=%s\nEMULATOR_ARCHIVE=%s\n' \
+  "$operator_image" "$operator_archive" "$emulator_image" "$emulator_archive"
