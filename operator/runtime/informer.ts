@@ -19,7 +19,9 @@ import { sleep } from './timers.ts';
  * silent (bookmarks included) for twice the server timeout, which is how half-open connections end.
  *
  * Cached objects are deep-frozen and shared read-only; handlers receive the event type, the key and
- * those frozen objects. Clone (structuredClone) before changing anything.
+ * those frozen objects. Clone (structuredClone) before changing anything. They are cached without what
+ * no part of the operator reads: managedFields (often the larger part of an object whose status the
+ * operator writes) and kubectl's last-applied-configuration (a second copy of the object).
  */
 
 export type ObjectKey = string;
@@ -197,7 +199,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       };
       const kind = page.kind?.replace(/List$/, '');
       for (const item of page.items ?? []) {
-        const obj = deepFreeze({ apiVersion: page.apiVersion, kind, ...item });
+        const obj = deepFreeze(trim({ apiVersion: page.apiVersion, kind, ...item }));
         next.set(objectKey(obj), obj);
       }
       continueToken = page.metadata?.continue || undefined;
@@ -285,7 +287,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.#resourceVersion = obj.metadata?.resourceVersion ?? this.#resourceVersion;
     this.#succeeded();
     if (event.type === 'BOOKMARK') return;
-    const frozen = deepFreeze(obj) as unknown as Readonly<T>;
+    const frozen = deepFreeze(trim(obj)) as unknown as Readonly<T>;
     const key = objectKey(frozen);
     const old = this.#cache.get(key);
     if (event.type === 'DELETED') {
@@ -339,6 +341,20 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
 function isGone(err: unknown): boolean {
   return err instanceof WatchExpiredError || toKubeApiError(err)?.status === 410;
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** Drops the fields nothing here reads from a freshly parsed object (see the class comment). */
+function trim<O extends KubernetesObject>(obj: O): O {
+  const metadata = obj.metadata;
+  if (metadata) {
+    delete metadata.managedFields;
+    if (metadata.annotations && LAST_APPLIED in metadata.annotations) {
+      delete metadata.annotations[LAST_APPLIED];
+    }
+  }
+  return obj;
 }
 
 function deepFreeze<O>(value: O): O {

@@ -58,6 +58,45 @@ describe('Informer against the API server', () => {
     }
   });
 
+  it('caches objects without managedFields and the last-applied annotation, keeping other annotations', async () => {
+    const lastApplied = 'kubectl.kubernetes.io/last-applied-configuration';
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: {
+        metadata: { name: 'trimmed', annotations: { [lastApplied]: '{"big":"copy"}', team: 'ops' } },
+        data: { a: '1' },
+      },
+    });
+    const informer = new Informer<V1ConfigMap>({
+      kubeConfig,
+      path: collectionPath({ version: 'v1', plural: 'configmaps', namespace }),
+    });
+    informer.start();
+    try {
+      await informer.waitForSync();
+      const listed = informer.get(namespace, 'trimmed');
+      expect(listed?.data?.a).toBe('1');
+      expect(listed?.metadata?.managedFields).toBeUndefined();
+      expect(listed?.metadata?.annotations).toEqual({ team: 'ops' });
+
+      await core.patchNamespacedConfigMap({
+        namespace,
+        name: 'trimmed',
+        body: [{ op: 'add', path: '/data/b', value: '2' }],
+      });
+      const watched = await eventually(() => {
+        const cm = informer.get(namespace, 'trimmed');
+        return cm?.data?.b === '2' ? cm : undefined;
+      });
+      expect(watched.metadata?.managedFields).toBeUndefined();
+      expect(watched.metadata?.annotations).toEqual({ team: 'ops' });
+      const stored = await core.readNamespacedConfigMap({ namespace, name: 'trimmed' });
+      expect(stored.metadata?.managedFields?.length).toBeGreaterThan(0);
+    } finally {
+      await informer.stop();
+    }
+  });
+
   it('hands out frozen objects that cannot corrupt the cache', async () => {
     await configMap('frozen', { a: '1' });
     const informer = new Informer<V1ConfigMap>({
