@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { shareConnections } from './runtime/kube-connections.ts';
@@ -278,6 +279,11 @@ export function loadKubeConfig(
   config: Pick<OperatorConfig, 'kubeconfig'>,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): KubeConfig {
+  // Loaded here rather than imported at the top: the receiver reads its settings through this module
+  // and must not pay for client-node, which it does not use (runtime/kube-endpoint.ts).
+  const { KubeConfig } = createRequire(import.meta.url)(
+    '@kubernetes/client-node',
+  ) as typeof import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else if (env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();

@@ -1,5 +1,3 @@
-import { ApiException } from '@kubernetes/client-node';
-
 /**
  * The operator's error catalogue. Codes are stable: logs, metrics and tests match on them, never on
  * messages. Subclasses carry what a caller needs to decide (retry or not, which condition reason).
@@ -92,11 +90,24 @@ export class LeaderElectionLostError extends OperatorError {
  */
 export function toKubeApiError(err: unknown): KubeApiError | undefined {
   if (err instanceof KubeApiError) return err;
-  if (err instanceof ApiException) {
+  if (isApiException(err)) {
     const body = typeof err.body === 'string' ? parseStatus(err.body) : (err.body as KubeStatus | undefined);
     return new KubeApiError(err.code, body, { cause: err });
   }
   return undefined;
+}
+
+/**
+ * client-node's ApiException, recognised by its shape rather than by class: importing the class would
+ * load all of client-node into processes that never call it (the receiver).
+ */
+function isApiException(err: unknown): err is Error & { code: number; body: unknown } {
+  return (
+    err instanceof Error &&
+    typeof (err as { code?: unknown }).code === 'number' &&
+    'body' in err &&
+    err.message.startsWith('HTTP-Code: ')
+  );
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -1,4 +1,3 @@
-import { loadKubeConfig } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { buildReceiverApp } from '../receiver/app.ts';
 import { Gatekeeper } from '../receiver/auth.ts';
@@ -8,6 +7,7 @@ import { ReceiverMetrics } from '../receiver/metrics.ts';
 import { KubeAccessReview } from '../receiver/review.ts';
 import { StaticToken } from '../receiver/static-token.ts';
 import { KubeAlarmEventStore } from '../receiver/store.ts';
+import { loadKubeEndpoint } from '../runtime/kube-endpoint.ts';
 import { createLogger } from '../runtime/logger.ts';
 
 /**
@@ -25,7 +25,7 @@ export async function main(args: string[]): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger({ level: config.logLevel });
-  const http = new KubeHttp(loadKubeConfig(config), { timeoutMs: config.kubeRequestTimeout });
+  const http = new KubeHttp(await loadKubeEndpoint(config), { timeoutMs: config.kubeRequestTimeout });
   const metrics = new ReceiverMetrics();
   let staticToken: StaticToken | undefined;
   try {

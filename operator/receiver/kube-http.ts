@@ -1,14 +1,15 @@
 import type { ConnectionOptions } from 'node:tls';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent, request } from 'undici';
 import { KubeApiError } from '../errors.ts';
+import type { HttpsOptions, KubeEndpoint } from '../runtime/kube-endpoint.ts';
 import { KubeUnavailableError } from './errors.ts';
 
 /**
  * JSON calls to the API server on one connection pool. client-node builds a new undici Agent for every
  * call (a TLS handshake each time), which the receiver cannot afford on its hot path; this keeps the
  * kubeconfig's TLS settings in one Agent and re-reads only the credentials header, briefly cached so a
- * rotated in-cluster token is picked up.
+ * rotated in-cluster token is picked up. The endpoint is runtime/kube-endpoint.ts's (which spares the
+ * receiver loading client-node) or a client-node KubeConfig.
  *
  * Outcomes: 2xx → parsed body; no answer, timeout, 5xx or 429 → KubeUnavailableError; any other status →
  * KubeApiError with the Status body parsed.
@@ -23,16 +24,16 @@ export interface KubeHttpOptions {
 }
 
 export class KubeHttp {
-  readonly #kubeConfig: KubeConfig;
+  readonly #endpoint: KubeEndpoint;
   readonly #server: string;
   readonly #timeoutMs: number;
   readonly #agent: Promise<Agent>;
   #headers: { value: Record<string, string>; expires: number } | undefined;
 
-  constructor(kubeConfig: KubeConfig, { timeoutMs, connections = 32 }: KubeHttpOptions) {
-    const cluster = kubeConfig.getCurrentCluster();
+  constructor(endpoint: KubeEndpoint, { timeoutMs, connections = 32 }: KubeHttpOptions) {
+    const cluster = endpoint.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
-    this.#kubeConfig = kubeConfig;
+    this.#endpoint = endpoint;
     this.#server = cluster.server.replace(/\/$/, '');
     this.#timeoutMs = timeoutMs;
     this.#agent = this.#createAgent(connections);
@@ -103,8 +104,8 @@ export class KubeHttp {
   async #credentials(): Promise<Record<string, string>> {
     const now = Date.now();
     if (this.#headers && this.#headers.expires > now) return this.#headers.value;
-    const options: { headers?: Record<string, string | string[]> } = {};
-    await this.#kubeConfig.applyToHTTPSOptions(options);
+    const options: HttpsOptions = {};
+    await this.#endpoint.applyToHTTPSOptions(options);
     const value: Record<string, string> = {};
     for (const [name, header] of Object.entries(options.headers ?? {})) {
       value[name.toLowerCase()] = Array.isArray(header) ? header.join(', ') : String(header);
@@ -114,14 +115,8 @@ export class KubeHttp {
   }
 
   async #createAgent(connections: number): Promise<Agent> {
-    const options: {
-      ca?: Buffer;
-      cert?: Buffer;
-      key?: Buffer;
-      rejectUnauthorized?: boolean;
-      servername?: string;
-    } = {};
-    await this.#kubeConfig.applyToHTTPSOptions(options);
+    const options: HttpsOptions = {};
+    await this.#endpoint.applyToHTTPSOptions(options);
     const tls: ConnectionOptions = {
       ca: options.ca,
       cert: options.cert,

@@ -1,6 +1,6 @@
 import { ALARM_EVENT_PLURAL, AlarmEventGvk, type AlarmEventSpec, API_VERSION } from '../api/index.ts';
 import { toKubeApiError } from '../errors.ts';
-import { collectionPath } from '../runtime/kube-fetch.ts';
+import { collectionPath } from '../runtime/kube-path.ts';
 import type { KubeHttp } from './kube-http.ts';
 
 /**

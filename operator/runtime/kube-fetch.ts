@@ -35,14 +35,4 @@ export async function kubeGet(
   return response;
 }
 
-/** The REST path of a collection: core kinds under /api, others under /apis/<group>. */
-export function collectionPath(resource: {
-  group?: string;
-  version: string;
-  plural: string;
-  namespace?: string;
-}): string {
-  const base = resource.group ? `/apis/${resource.group}/${resource.version}` : `/api/${resource.version}`;
-  const scope = resource.namespace ? `/namespaces/${encodeURIComponent(resource.namespace)}` : '';
-  return `${base}${scope}/${resource.plural}`;
-}
+export { collectionPath } from './kube-path.ts';

@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * The API server and credentials for a raw HTTP client (the receiver's KubeHttp), read without
+ * @kubernetes/client-node: loading that package costs a process about 35 MiB (most of it the sources
+ * of its generated API classes, bench/results/README.md), which the receiver, which only POSTs and
+ * PATCHes a few paths, does not need. In a pod that is the ServiceAccount (token re-read on every call,
+ * as kubelet rotates it); otherwise a kubeconfig with a token or a client certificate. Kubeconfigs that
+ * need more (an exec plugin, an auth provider, basic auth, several files in $KUBECONFIG) are handed to
+ * client-node after all, loaded only then.
+ *
+ * Both this and client-node's KubeConfig satisfy KubeEndpoint.
+ */
+
+export interface HttpsOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  rejectUnauthorized?: boolean;
+  servername?: string;
+  headers?: Record<string, string | string[]>;
+}
+
+export interface KubeEndpoint {
+  getCurrentCluster(): { server: string } | null;
+  /** Fills in TLS settings and credential headers; called again for fresh credentials. */
+  applyToHTTPSOptions(options: HttpsOptions): Promise<void>;
+}
+
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+interface Credentials {
+  server: string;
+  ca?: Buffer;
+  insecure?: boolean;
+  servername?: string;
+  token?: string;
+  tokenFile?: string;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+class StaticEndpoint implements KubeEndpoint {
+  readonly #credentials: Credentials;
+
+  constructor(credentials: Credentials) {
+    this.#credentials = credentials;
+  }
+
+  getCurrentCluster(): { server: string } {
+    return { server: this.#credentials.server };
+  }
+
+  async applyToHTTPSOptions(options: HttpsOptions): Promise<void> {
+    const { ca, insecure, servername, token, tokenFile, cert, key } = this.#credentials;
+    if (ca) options.ca = ca;
+    if (insecure) options.rejectUnauthorized = false;
+    if (servername) options.servername = servername;
+    if (cert) options.cert = cert;
+    if (key) options.key = key;
+    const bearer = tokenFile ? readFileSync(tokenFile, 'utf8').trim() : token;
+    if (bearer) options.headers = { ...options.headers, Authorization: `Bearer ${bearer}` };
+  }
+}
+
+/**
+ * The endpoint for `--kubeconfig` when given; in-cluster when running in a pod; otherwise $KUBECONFIG or
+ * ~/.kube/config (the same order as loadKubeConfig in config.ts).
+ */
+export async function loadKubeEndpoint(
+  config: { kubeconfig?: string | undefined },
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  serviceAccountDir = SERVICE_ACCOUNT_DIR,
+): Promise<KubeEndpoint> {
+  if (config.kubeconfig) return fromKubeconfigFile(config.kubeconfig);
+  if (env.KUBERNETES_SERVICE_HOST) return inCluster(env, serviceAccountDir);
+  const files = env.KUBECONFIG?.split(path.delimiter).filter(Boolean) ?? [];
+  if (files.length > 1) return clientNode(undefined);
+  return fromKubeconfigFile(files[0] ?? path.join(homedir(), '.kube', 'config'));
+}
+
+function inCluster(env: Readonly<Record<string, string | undefined>>, dir: string): KubeEndpoint {
+  const host = env.KUBERNETES_SERVICE_HOST as string;
+  const port = env.KUBERNETES_SERVICE_PORT ?? '443';
+  return new StaticEndpoint({
+    server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    ca: readFileSync(path.join(dir, 'ca.crt')),
+    tokenFile: path.join(dir, 'token'),
+  });
+}
+
+type Fields = Record<string, unknown>;
+
+async function fromKubeconfigFile(file: string): Promise<KubeEndpoint> {
+  const { parse } = await import('yaml');
+  const doc = (parse(readFileSync(file, 'utf8')) ?? {}) as {
+    'current-context'?: string;
+    contexts?: { name: string; context?: { cluster?: string; user?: string } }[];
+    clusters?: { name: string; cluster?: Fields }[];
+    users?: { name: string; user?: Fields }[];
+  };
+  const context = doc.contexts?.find((c) => c.name === doc['current-context'])?.context;
+  const cluster = doc.clusters?.find((c) => c.name === context?.cluster)?.cluster;
+  const user = doc.users?.find((u) => u.name === context?.user)?.user ?? {};
+  if (!context || !cluster || typeof cluster.server !== 'string') {
+    throw new Error(`${file}: no current context with a cluster and its server`);
+  }
+  if (user.exec || user['auth-provider'] || user.username) return clientNode(file);
+  const dir = path.dirname(file);
+  const data = (inline: unknown, fileName: unknown): Buffer | undefined => {
+    if (typeof inline === 'string') return Buffer.from(inline, 'base64');
+    if (typeof fileName === 'string') return readFileSync(path.resolve(dir, fileName));
+    return undefined;
+  };
+  return new StaticEndpoint({
+    server: cluster.server,
+    ca: data(cluster['certificate-authority-data'], cluster['certificate-authority']),
+    insecure: cluster['insecure-skip-tls-verify'] === true,
+    servername: typeof cluster['tls-server-name'] === 'string' ? cluster['tls-server-name'] : undefined,
+    token: typeof user.token === 'string' ? user.token : undefined,
+    tokenFile: typeof user.tokenFile === 'string' ? path.resolve(dir, user.tokenFile) : undefined,
+    cert: data(user['client-certificate-data'], user['client-certificate']),
+    key: data(user['client-key-data'], user['client-key']),
+  });
+}
+
+async function clientNode(file: string | undefined): Promise<KubeEndpoint> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kubeConfig = new KubeConfig();
+  if (file) kubeConfig.loadFromFile(file);
+  else kubeConfig.loadFromDefault();
+  return kubeConfig;
+}
