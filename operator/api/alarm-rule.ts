@@ -83,13 +83,6 @@ export const AlarmMatch = z.object({
     .meta({ 'x-kubernetes-list-type': 'set' })
     .optional()
     .describe('Values of spec.source that match, e.g. alertmanager. Omitted: every source.'),
-  namespaces: z
-    .array(ObjectName)
-    .min(1)
-    .max(64)
-    .meta({ 'x-kubernetes-list-type': 'set' })
-    .optional()
-    .describe("Namespaces whose AlarmEvents match. Omitted: the rule's own namespace only."),
 });
 export type AlarmMatch = z.output<typeof AlarmMatch>;
 
@@ -328,7 +321,7 @@ export const AlarmRuleSpec = z
     description: z.string().max(1024).optional().describe('Free text describing what the rule is for.'),
     services: Services,
     match: AlarmMatch.prefault({}).describe(
-      'Which AlarmEvents the rule applies to; every given criterion must hold.',
+      "Which AlarmEvents of the rule's own namespace the rule applies to; every given criterion must hold.",
     ),
     message: MessageSpec.prefault({}),
     grouping: Grouping.prefault({}).describe(

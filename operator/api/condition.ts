@@ -46,6 +46,8 @@ export const DingTalkConditionReason = {
   ServiceNotReady: 'ServiceNotReady',
   TargetNotFound: 'TargetNotFound',
   TemplateInvalid: 'TemplateInvalid',
+  /** A template exceeds its per-render budget of work or time on a sample alarm. */
+  TemplateTooExpensive: 'TemplateTooExpensive',
   Suspended: 'Suspended',
   Muted: 'Muted',
   OutsideActiveWindow: 'OutsideActiveWindow',

@@ -3,10 +3,9 @@ import { matchesRule, selectorMatches } from './match.ts';
 import { alarm } from './test-alarms.ts';
 
 describe('matchesRule', () => {
-  it("matches the rule's own namespace unless namespaces are listed", () => {
+  it("matches alarms of the rule's own namespace only", () => {
     expect(matchesRule({}, 'ns', alarm('a'))).toBe(true);
     expect(matchesRule({}, 'other', alarm('a'))).toBe(false);
-    expect(matchesRule({ namespaces: ['ns'] }, 'other', alarm('a'))).toBe(true);
   });
 
   it('requires severity, source and labels to hold together', () => {

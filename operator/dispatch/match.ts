@@ -1,10 +1,12 @@
 import type { AlarmMatch, LabelSelector } from '../api/index.ts';
 import type { Alarm } from './alarm.ts';
 
-/** Whether the rule (in `ruleNamespace`) applies to the alarm; every given criterion must hold. */
+/**
+ * Whether the rule (in `ruleNamespace`) applies to the alarm; every given criterion must hold. A rule sees
+ * the alarms of its own namespace only: a namespace cannot subscribe to another's alarms.
+ */
 export function matchesRule(match: AlarmMatch, ruleNamespace: string, alarm: Alarm): boolean {
-  const namespaces = match.namespaces ?? [ruleNamespace];
-  if (!namespaces.includes(alarm.namespace)) return false;
+  if (alarm.namespace !== ruleNamespace) return false;
   if (match.severities && !match.severities.includes(alarm.spec.severity)) return false;
   if (match.sources && !match.sources.includes(alarm.spec.source ?? '')) return false;
   return match.labels === undefined || selectorMatches(match.labels, alarm.spec.labels ?? {});

@@ -69,3 +69,69 @@ describe('packDigest', () => {
     for (const a of first.taken.flatMap((n) => n.alarms)) expect(text).toContain(`${a.spec.title} ·`);
   });
 });
+
+describe('alarm content in messages', () => {
+  const textOf = (m: ReturnType<typeof renderNotification>) => (m && 'text' in m ? m.text : '');
+
+  it('cannot forge a 【RESOLVED】 line through a newline in its title', () => {
+    const forged = alarm('Disk full\n【RESOLVED】Disk full', { severity: 'critical' });
+    const message = renderNotification(notification([forged]));
+    expect(message?.title).toBe('【CRITICAL】Disk full 【RESOLVED】Disk full');
+    expect(
+      textOf(message)
+        .split('\n')
+        .filter((line) => line.includes('【RESOLVED】')),
+    ).toEqual([
+      '### 【CRITICAL】Disk full 【RESOLVED】Disk full',
+      '#### 【CRITICAL】Disk full 【RESOLVED】Disk full',
+    ]);
+    const digest = packDigest([notification([forged])]).message;
+    expect(
+      textOf(digest)
+        .split('\n')
+        .some((line) => line.startsWith('【RESOLVED】')),
+    ).toBe(false);
+  });
+
+  it('cannot add links, images or headings through its message, labels or annotations', () => {
+    const text = textOf(
+      renderNotification(
+        notification([
+          alarm('x', {
+            message: 'see [here](http://evil.example)\n#### 【RESOLVED】x\n![img](http://evil.example/i.png)',
+            labels: { team: '[db](http://evil.example)' },
+            annotations: { runbook: '<http://evil.example>' },
+          }),
+        ]),
+      ),
+    );
+    expect(text).not.toMatch(/(^|[^\\])\[[^\]]*\]\(/);
+    expect(text).not.toMatch(/(^|[^\\])<http/);
+    expect(text).toContain('> see \\[here\\](http://evil.example)');
+    expect(text).toContain('> \\#### 【RESOLVED】x');
+  });
+
+  it('mentions only label values shaped like a userId or mobile', () => {
+    const n = notification(
+      [
+        alarm('a', { labels: { owner: 'u42', phone: '13800000000' } }),
+        alarm('b', { labels: { owner: 'x\n【RESOLVED】 all', phone: 'call me' } }),
+      ],
+      {
+        type: 'markdown',
+        mentions: {
+          atAll: false,
+          fromLabels: [
+            { key: 'owner', type: 'userId' },
+            { key: 'phone', type: 'mobile' },
+          ],
+        },
+      },
+    );
+    expect(renderNotification(n)?.mentions).toEqual({
+      userIds: ['u42'],
+      mobiles: ['13800000000'],
+      all: false,
+    });
+  });
+});

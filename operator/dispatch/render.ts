@@ -3,6 +3,7 @@ import type { GroupMessage } from '../dingtalk/index.ts';
 import type { Alarm } from './alarm.ts';
 import type { Notification } from './notification.ts';
 import { renderTemplate } from './templates.ts';
+import { escapeMarkdown, inlineMarkdown, isMentionable, oneLine } from './untrusted.ts';
 
 /**
  * Message text. One notification reads as the rule's templates say (built-in markdown otherwise); a
@@ -26,28 +27,35 @@ function worstSeverity(alarms: readonly Alarm[]): Severity {
   return SEVERITIES[worst] as Severity;
 }
 
+/** Labels as markdown text, each key and value on one line with nothing to click. */
 function labelText(
   labels: Readonly<Record<string, string>> | undefined,
   skip: Readonly<Record<string, string>>,
 ) {
   return Object.entries(labels ?? {})
     .filter(([key]) => !(key in skip))
-    .map(([key, value]) => `${key}=${value}`)
+    .map(([key, value]) => `${inlineMarkdown(key)}=${inlineMarkdown(value)}`)
     .join(', ');
 }
 
-/** What templates see of an alarm. */
+const oneLineValues = (map: Readonly<Record<string, string>> | undefined) =>
+  Object.fromEntries(Object.entries(map ?? {}).map(([key, value]) => [key, oneLine(value)]));
+
+/**
+ * What templates see of an alarm. Every field but the message is on one line; in markdown bodies what
+ * templates output is escaped (templates.ts), so alarm content cannot add links, images or headings.
+ */
 export function alarmScope(alarm: Alarm) {
   const { spec } = alarm;
   return {
     name: alarm.name,
     namespace: alarm.namespace,
     severity: spec.severity,
-    title: spec.title,
+    title: oneLine(spec.title),
     message: spec.message ?? '',
-    labels: spec.labels ?? {},
-    annotations: spec.annotations ?? {},
-    source: spec.source ?? '',
+    labels: oneLineValues(spec.labels),
+    annotations: oneLineValues(spec.annotations),
+    source: oneLine(spec.source ?? ''),
     state: spec.state,
     resolved: spec.state === 'resolved',
     startsAt: alarm.startsAt,
@@ -62,49 +70,100 @@ function defaultTitle(n: Notification): string {
   const allResolved = n.alarms.every((a) => a.spec.state === 'resolved');
   const marker = allResolved ? '【RESOLVED】' : `【${worstSeverity(n.alarms).toUpperCase()}】`;
   const repeat = n.repeat ? ' (still firing)' : '';
-  if (n.alarms.length === 1) return `${marker}${first.spec.title}${repeat}`;
-  return `${marker}${n.alarms.length} alarms: ${first.spec.title}${repeat}`;
+  const title = oneLine(first.spec.title);
+  if (n.alarms.length === 1) return `${marker}${title}${repeat}`;
+  return `${marker}${n.alarms.length} alarms: ${title}${repeat}`;
 }
 
+/** The built-in markdown: alarm content is escaped, and each alarm's message is quoted below its heading. */
 function defaultBody(n: Notification): string {
-  const lines = [`### ${defaultTitle(n)}`];
+  const lines = [`### ${escapeMarkdown(defaultTitle(n))}`];
   const grouped = labelText(n.groupLabels, {});
   if (grouped) lines.push(`Group: ${grouped}`);
   for (const alarm of n.alarms) {
     const { spec } = alarm;
-    lines.push('', `#### ${severityMarker(alarm)}${spec.title}`);
+    lines.push('', `#### ${severityMarker(alarm)}${inlineMarkdown(spec.title)}`);
     const when =
       spec.state === 'resolved'
         ? `Resolved ${spec.endsAt ?? ''} · started ${alarm.startsAt}`
         : `Firing since ${alarm.startsAt}`;
-    lines.push(`- ${when}${spec.source ? ` · source ${spec.source}` : ''}`);
+    lines.push(`- ${when}${spec.source ? ` · source ${inlineMarkdown(spec.source)}` : ''}`);
     const labels = labelText(spec.labels, n.groupLabels);
     if (labels) lines.push(`- Labels: ${labels}`);
-    for (const [key, value] of Object.entries(spec.annotations ?? {})) lines.push(`- ${key}: ${value}`);
-    if (spec.message) lines.push('', spec.message);
+    for (const [key, value] of Object.entries(spec.annotations ?? {}))
+      lines.push(`- ${inlineMarkdown(key)}: ${inlineMarkdown(value)}`);
+    if (spec.message)
+      lines.push(
+        '',
+        ...escapeMarkdown(spec.message)
+          .split(/\r\n|[\r\n\u2028\u2029]/)
+          .map((l) => `> ${l}`),
+      );
   }
   lines.push('', `Rule ${n.rule.namespace}/${n.rule.name}`);
   return lines.join('\n');
+}
+
+/** What a notification's templates see. */
+function templateScope(n: Pick<Notification, 'alarms' | 'groupLabels' | 'repeat' | 'rule' | 'target'>) {
+  const alarms = n.alarms.map(alarmScope);
+  return {
+    alarm: alarms[0],
+    alarms,
+    groupLabels: oneLineValues(n.groupLabels),
+    repeat: n.repeat,
+    rule: { name: n.rule.name, namespace: n.rule.namespace, description: n.rule.description ?? '' },
+    service: { name: n.target.service },
+  };
+}
+
+/**
+ * A notification of ordinary size that a rule's templates are tried on when the rule is compiled: a
+ * template that exceeds its budget on this is too expensive for any real use. 20 alarms, each with the
+ * labels, annotations and message of a typical Alertmanager alert.
+ */
+export function sampleScope(namespace: string, name: string): object {
+  const alarms: Alarm[] = Array.from({ length: 20 }, (_, i) => {
+    const spec = {
+      severity: SEVERITIES[i % SEVERITIES.length] as Severity,
+      title: `Sample alarm ${i}`,
+      state: 'firing' as const,
+      source: 'alertmanager',
+      message: 'A sample message of a few lines.\n'.repeat(8),
+      labels: Object.fromEntries(Array.from({ length: 8 }, (_, j) => [`label${j}`, `value-${i}-${j}`])),
+      annotations: { summary: 'Sample summary', runbook_url: 'https://runbooks.example/sample' },
+    };
+    return {
+      key: `${namespace}/sample-${i}`,
+      uid: `sample-${i}`,
+      namespace,
+      name: `sample-${i}`,
+      spec,
+      fingerprint: `sample-${i}`,
+      startsAt: '2026-01-01T00:00:00Z',
+      createdAt: 0,
+    };
+  });
+  return templateScope({
+    alarms,
+    groupLabels: { label0: 'value-0-0' },
+    repeat: false,
+    rule: { namespace, name },
+    target: { service: 'sample', kind: 'Group', name: 'sample', names: ['sample'] },
+  });
 }
 
 /** One notification as its rule's templates render it. */
 export function renderNotification(n: Notification, maxBytes = MAX_TEXT_BYTES): GroupMessage | undefined {
   const [first] = n.alarms;
   const templates = n.templates.forSeverity(first ? worstSeverity(n.alarms) : 'info');
-  const alarms = n.alarms.map(alarmScope);
-  const scope = {
-    alarm: alarms[0],
-    alarms,
-    groupLabels: n.groupLabels,
-    repeat: n.repeat,
-    rule: { name: n.rule.name, namespace: n.rule.namespace, description: n.rule.description ?? '' },
-    service: { name: n.target.service },
-  };
-  const title = (renderTemplate(templates.title, scope) ?? '').trim() || defaultTitle(n);
-  const text = renderTemplate(templates.body, scope) ?? defaultBody(n);
+  const scope = templateScope(n);
+  const { namespace } = n.rule;
+  const title = oneLine(renderTemplate(templates.title, scope, namespace) ?? '').trim() || defaultTitle(n);
+  const text = renderTemplate(templates.body, scope, namespace) ?? defaultBody(n);
   if (jsonBytes(text) > maxBytes) return undefined;
   const mentions = mentionsFor([n]);
-  const url = renderTemplate(templates.url, scope)?.trim();
+  const url = renderTemplate(templates.url, scope, namespace)?.trim();
   switch (templates.type) {
     case 'text':
       return { type: 'text', content: `${title}\n${text}`, mentions };
@@ -130,7 +189,7 @@ export function renderNotification(n: Notification, maxBytes = MAX_TEXT_BYTES): 
 export function digestLine(alarm: Alarm, skipLabels: Readonly<Record<string, string>> = {}): string {
   const labels = labelText(alarm.spec.labels, skipLabels);
   const when = alarm.spec.state === 'resolved' ? `resolved ${alarm.spec.endsAt ?? ''}` : alarm.startsAt;
-  const line = `- ${severityMarker(alarm)}${alarm.spec.title}${labels ? ` · ${labels}` : ''} · ${when}`;
+  const line = `- ${severityMarker(alarm)}${inlineMarkdown(alarm.spec.title)}${labels ? ` · ${labels}` : ''} · ${when}`;
   return line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS - 1)}…` : line;
 }
 
@@ -168,13 +227,16 @@ export function packDigest(queue: readonly Notification[], maxBytes = MAX_TEXT_B
     break;
   }
   const alarms = taken.flatMap((n) => n.alarms);
-  const title = `${alarms.length} alarms: ${alarms[0]?.spec.title ?? ''}`;
+  const title = `${alarms.length} alarms: ${oneLine(alarms[0]?.spec.title ?? '')}`;
   const heading = `### 【${worstSeverity(alarms).toUpperCase()}】${alarms.length} alarms`;
   const text = [heading, '', ...lines].join('\n');
   return { message: { type: 'markdown', title, text, mentions: mentionsFor(taken) }, taken, rest };
 }
 
-/** The rule's mentions plus whoever the alarms' labels name (fromLabels), at most DingTalk's 50. */
+/**
+ * The rule's mentions plus whoever the alarms' labels name (fromLabels), at most DingTalk's 50. A label
+ * value that is not shaped like a userId or mobile mentions nobody: it is appended to the text as `@value`.
+ */
 export function mentionsFor(notifications: readonly Notification[]): {
   userIds: string[];
   mobiles: string[];
@@ -192,7 +254,7 @@ export function mentionsFor(notifications: readonly Notification[]): {
     for (const { key, type } of mentions.fromLabels ?? []) {
       for (const alarm of n.alarms) {
         const value = alarm.spec.labels?.[key];
-        if (value) (type === 'mobile' ? mobiles : userIds).add(value);
+        if (value && isMentionable(type, value)) (type === 'mobile' ? mobiles : userIds).add(value);
       }
     }
   }

@@ -1,6 +1,7 @@
 import { type AlarmRule, durationToMilliseconds, parseAlarmRule } from '../api/index.ts';
 import type { CustomObject } from '../manager/context.ts';
 import type { GroupTiming } from './aggregation.ts';
+import { sampleScope } from './render.ts';
 import { type CompiledTemplates, compileTemplates } from './templates.ts';
 import { isValidTimeZone } from './time-windows.ts';
 
@@ -57,7 +58,7 @@ function compileRule(raw: Readonly<CustomObject>): RuleCompilation {
       namespace,
       name,
       rule,
-      templates: compileTemplates(rule.spec),
+      templates: compileTemplates(rule.spec, sampleScope(namespace, name)),
       timing: {
         groupWaitMs: durationToMilliseconds(grouping.groupWait),
         groupIntervalMs: Math.max(1, durationToMilliseconds(grouping.groupInterval)),

@@ -56,10 +56,22 @@ export async function reconcileAlarmRule(
       `spec.timeWindows.timeZone: unknown time zone "${rule.spec.timeWindows?.timeZone}"`,
     );
   if (templateProblems.length > 0) {
-    const reason = templates.problems.length > 0 ? R.TemplateInvalid : R.InvalidSpec;
+    // An unparsable template is the more basic problem; an expensive one is reported when it is the only kind.
+    const reasons = templates.problems.map((p) => p.reason);
+    const reason =
+      reasons.length === 0
+        ? R.InvalidSpec
+        : reasons.includes(R.TemplateInvalid)
+          ? R.TemplateInvalid
+          : R.TemplateTooExpensive;
     markFalse(obj, DingTalkConditionType.TemplatesValid, reason, templateProblems.join('; '));
   } else {
-    markTrue(obj, DingTalkConditionType.TemplatesValid, ConditionReason.Succeeded, 'every template parses');
+    markTrue(
+      obj,
+      DingTalkConditionType.TemplatesValid,
+      ConditionReason.Succeeded,
+      'every template parses and renders within its budget',
+    );
   }
 
   const targets = planTargets(
