@@ -76,7 +76,7 @@ describe('alarm content in messages', () => {
   it('cannot forge a 【RESOLVED】 line through a newline in its title', () => {
     const forged = alarm('Disk full\n【RESOLVED】Disk full', { severity: 'critical' });
     const message = renderNotification(notification([forged]));
-    expect(message?.title).toBe('【CRITICAL】Disk full 【RESOLVED】Disk full');
+    expect(message).toMatchObject({ title: '【CRITICAL】Disk full 【RESOLVED】Disk full' });
     expect(
       textOf(message)
         .split('\n')
@@ -128,10 +128,12 @@ describe('alarm content in messages', () => {
         },
       },
     );
-    expect(renderNotification(n)?.mentions).toEqual({
-      userIds: ['u42'],
-      mobiles: ['13800000000'],
-      all: false,
+    expect(renderNotification(n)).toMatchObject({
+      mentions: {
+        userIds: ['u42'],
+        mobiles: ['13800000000'],
+        all: false,
+      },
     });
   });
 });

@@ -4,6 +4,8 @@ import { repoRoot } from './helm.ts';
 
 /** A `dingtalk-operator` subcommand running as its own process, its output kept for failure messages. */
 export interface RunningCommand {
+  /** The process id, e.g. to read /proc/<pid>/status. */
+  pid: number | undefined;
   output(): string;
   stop(): Promise<void>;
 }
@@ -23,6 +25,7 @@ export function startCommand(args: string[]): RunningCommand {
   child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
+    pid: child.pid,
     output: () => output,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

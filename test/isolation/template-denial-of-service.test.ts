@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { create, get, groupService, kubeconfigPath, tokenFor, waitForPhase } from '../dispatch/harness.ts';
+import { freePort, type RunningCommand, startCommand } from '../packaging/processes.ts';
+import { eventually } from '../support/kube.ts';
+import { operatorFlags } from '../support/operator-flags.ts';
+import { fastGrouping, useTenants } from './tenants.ts';
+
+const t = useTenants({ inProcess: false });
+let operator: RunningCommand;
+let healthPort: number;
+
+beforeAll(async () => {
+  healthPort = await freePort();
+  // Its own process, so its peak memory is its own.
+  operator = startCommand([
+    'run',
+    '--kubeconfig',
+    kubeconfigPath(),
+    ...operatorFlags(t.emulator.url, t.namespaces, [
+      '--health-port',
+      String(healthPort),
+      '--log-level',
+      'warn',
+    ]),
+  ]);
+});
+afterAll(async () => {
+  await operator?.stop();
+});
+
+/** The operator's peak resident memory so far (VmHWM), in bytes. */
+function peakRss(): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${operator.pid}/status`, 'utf8'));
+  if (!match) throw new Error('no VmHWM');
+  return Number(match[1]) * 1024;
+}
+
+/** The longest event-loop delay since the previous scrape, in seconds (prom-client resets it per scrape). */
+async function eventLoopLagMax(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+  const match = /^dingtalk_operator_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
+  if (!match) throw new Error('no event-loop metric');
+  return Number(match[1]);
+}
+
+const condition = async (h: typeof t.victim, name: string, type: string) => {
+  const rule = await get(h, 'AlarmRule', name);
+  return ((rule.status?.conditions ?? []) as { type: string; status: string; reason: string }[]).find(
+    (c) => c.type === type,
+  );
+};
+
+describe('template denial of service', () => {
+  it("a rule looping ten million times costs the operator bounded time and memory, and another team's alarms keep flowing", async () => {
+    const victimRobot = tokenFor('victimdos');
+    await groupService(t.victim, 'ops', { token: victimRobot });
+    await create(t.victim, 'AlarmRule', 'to-ops', { services: [{ name: 'ops' }], grouping: fastGrouping });
+    await create(t.victim, 'AlarmEvent', 'before', { severity: 'warning', title: 'before the attack' });
+    await waitForPhase(t.victim, 'before', ['Delivered'], 60_000);
+    const baseline = peakRss();
+    await eventLoopLagMax();
+
+    const attackerRobot = tokenFor('attackerdos');
+    await groupService(t.attacker, 'noisy', { token: attackerRobot });
+    const loop = '{% for i in (1..10000000) %}{% endfor %}';
+    await create(t.attacker, 'AlarmRule', 'expensive', {
+      services: [{ name: 'noisy' }],
+      grouping: { ...fastGrouping, groupBy: ['...'] },
+      message: { title: loop, body: loop },
+    });
+    const attacks = Array.from({ length: 5 }, (_, i) => `attack-${i}`);
+    const victims = Array.from({ length: 5 }, (_, i) => `during-${i}`);
+    for (let i = 0; i < attacks.length; i++) {
+      await create(t.attacker, 'AlarmEvent', attacks[i] as string, {
+        severity: 'critical',
+        title: `attack ${i}`,
+        labels: { i: String(i) },
+      });
+      await create(t.victim, 'AlarmEvent', victims[i] as string, {
+        severity: 'warning',
+        title: `during ${i}`,
+      });
+    }
+
+    // The victim's alarms are delivered; the attacker's too, in the built-in text.
+    for (const name of victims) await waitForPhase(t.victim, name, ['Delivered'], 60_000);
+    for (const name of attacks) await waitForPhase(t.attacker, name, ['Delivered'], 60_000);
+    const sent = await t.emulator.control.messages({ robot: attackerRobot });
+    expect(sent.every((m) => m.title?.startsWith('【CRITICAL】attack'))).toBe(true);
+
+    const ready = await eventually(() => condition(t.attacker, 'expensive', 'Ready'), { timeoutMs: 30_000 });
+    expect(ready).toMatchObject({ status: 'False', reason: 'TemplateTooExpensive' });
+
+    // Today's ten-million range alone allocates hundreds of MB and blocks the loop for seconds.
+    expect(peakRss() - baseline).toBeLessThan(64 * 2 ** 20);
+    expect(await eventLoopLagMax()).toBeLessThan(1);
+  });
+});

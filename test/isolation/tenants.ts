@@ -1,0 +1,68 @@
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { afterAll, beforeAll } from 'vitest';
+import { loadConfig } from '../../operator/config.ts';
+import { alarmRuleComponents } from '../../operator/controllers/alarm-rule/index.ts';
+import { dispatchComponents } from '../../operator/dispatch/index.ts';
+import { Manager } from '../../operator/manager/manager.ts';
+import { createLogger } from '../../operator/runtime/logger.ts';
+import { type DispatchHarness, kubeconfigPath } from '../dispatch/harness.ts';
+import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
+import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
+import { operatorFlags } from '../support/operator-flags.ts';
+
+/**
+ * Two teams on one install: an attacker's namespace and a victim's, one DingTalk emulator, and (unless
+ * a test runs the operator itself) the operator in-process watching both. Each tenant is a
+ * DispatchHarness, so the helpers of test/dispatch/harness.ts act in that tenant's namespace.
+ */
+export interface Tenants {
+  attacker: DispatchHarness;
+  victim: DispatchHarness;
+  emulator: RunningEmulator;
+  /** "attacker-ns,victim-ns", for an operator's --namespaces. */
+  namespaces: string;
+}
+
+export function useTenants({ inProcess = true } = {}): Tenants {
+  const tenants = {} as Tenants;
+  const cleanups: (() => Promise<void>)[] = [];
+  let manager: Manager | undefined;
+  beforeAll(async () => {
+    const [attacker, victim] = await Promise.all([
+      createTestNamespace('attacker'),
+      createTestNamespace('victim'),
+    ]);
+    cleanups.push(attacker.cleanup, victim.cleanup);
+    tenants.emulator = await startEmulator();
+    tenants.namespaces = `${attacker.name},${victim.name}`;
+    if (inProcess) {
+      const config = loadConfig({
+        argv: [
+          '--kubeconfig',
+          kubeconfigPath(),
+          ...operatorFlags(tenants.emulator.url, tenants.namespaces, ['--log-level', 'warn']),
+        ],
+        env: {},
+      });
+      manager = new Manager(config, createLogger({ level: 'warn' }), [
+        alarmRuleComponents,
+        dispatchComponents(),
+      ]);
+      void manager.run();
+    }
+    const api = testKubeConfig().makeApiClient(CustomObjectsApi);
+    const tenant = (namespace: string) =>
+      ({ namespace, emulator: tenants.emulator, api, manager }) as DispatchHarness;
+    tenants.attacker = tenant(attacker.name);
+    tenants.victim = tenant(victim.name);
+  });
+  afterAll(async () => {
+    await manager?.shutdown();
+    await tenants.emulator?.close();
+    await Promise.all(cleanups.map((c) => c()));
+  });
+  return tenants;
+}
+
+/** Alertmanager-like timing that sends within seconds. */
+export const fastGrouping = { groupWait: '1s', groupInterval: '1s', repeatInterval: '4h' };
