@@ -1,11 +1,17 @@
 // Gives `make run` something to show: the emulator learns the robots, app and users the examples
 // use, and the examples are applied in namespace "demo" with Secrets that point at the emulator.
-// Usage: node test/local/seed-demo.ts <emulator-url> <kubectl>
+// Usage: node test/local/seed-demo.ts <emulator-url> <kubectl> [namespace, default "demo"] [robot-url]
+// robot-url is where the operator reaches the emulator when that differs from here (a pod, through a Service).
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createEmulatorControl } from '../emulator/control-client.ts';
 
-const [emulatorUrl, kubectlPath] = process.argv.slice(2) as [string, string];
+const [emulatorUrl, kubectlPath, namespace = 'demo', robotUrl = emulatorUrl] = process.argv.slice(2) as [
+  string,
+  string,
+  string?,
+  string?,
+];
 const control = createEmulatorControl(emulatorUrl);
 const kubectl = (args: string[], input?: string) =>
   execFileSync(kubectlPath, args, { input, stdio: ['pipe', 'ignore', 'inherit'] });
@@ -23,10 +29,8 @@ const demo = {
 
 await control.putRobot(demo.opsToken, { secret: demo.opsSigning, keywords: ['告警', 'alarm'] });
 await control.putRobot(demo.devToken, { keywords: ['alarm'] });
-await control.putApp(demo.clientId, {
-  clientSecret: demo.clientSecret,
-  robotCode: 'dingREPLACEWITHROBOTCODE',
-});
+// No robotCode: the app's robot answers to its Client ID, as an enterprise internal app's does.
+await control.putApp(demo.clientId, { clientSecret: demo.clientSecret });
 for (const [userId, name, mobile] of [
   ['manager1234', 'Zhang Wei', undefined],
   ['lead5678', 'Chen Jing', undefined],
@@ -41,23 +45,23 @@ for (const [userId, name, mobile] of [
 const secrets = [
   [
     'ops-robot',
-    { webhook: `${emulatorUrl}/robot/send?access_token=${demo.opsToken}`, signature: demo.opsSigning },
+    { webhook: `${robotUrl}/robot/send?access_token=${demo.opsToken}`, signature: demo.opsSigning },
   ],
   ['dev-robot', { 'access-token': demo.devToken }],
   ['dingtalk-app', { 'client-secret': demo.clientSecret }],
 ] as const;
 kubectl(
   ['apply', '-f', '-'],
-  JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo' } }),
+  JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }),
 );
 for (const [name, stringData] of secrets) {
   kubectl(
-    ['apply', '-n', 'demo', '-f', '-'],
+    ['apply', '-n', namespace, '-f', '-'],
     JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'Opaque', stringData }),
   );
 }
 const manifests = readdirSync('examples')
   .filter((file) => file.endsWith('.yaml') && !['secrets.yaml', RESOLVED].includes(file))
   .map((file) => `examples/${file}`);
-kubectl(['apply', '-n', 'demo', ...manifests.flatMap((file) => ['-f', file])]);
-console.error(`[local] demo applied in namespace "demo"; messages appear at ${emulatorUrl}/`);
+kubectl(['apply', '-n', namespace, ...manifests.flatMap((file) => ['-f', file])]);
+console.error(`[local] demo applied in namespace "${namespace}"; messages appear at ${emulatorUrl}/`);

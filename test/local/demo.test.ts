@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
+import { type RunningCommand, startCommand } from '../packaging/processes.ts';
+import { createTestNamespace } from '../support/kube.ts';
+import { operatorFlags } from '../support/operator-flags.ts';
+import { demoAlarmOutcome, demoReadiness, seedDemo } from './demo.ts';
+
+// What `make run` shows a newcomer without a kubeconfig: seed-demo.ts teaches the emulator the examples'
+// robots, app and users and applies the examples; the operator then validates them and delivers the
+// demo alarm. Nothing of that first screen may be a failure.
+let namespace: Awaited<ReturnType<typeof createTestNamespace>>;
+let emulator: RunningEmulator;
+let operator: RunningCommand;
+
+beforeAll(async () => {
+  namespace = await createTestNamespace('demo');
+  emulator = await startEmulator();
+  await seedDemo(emulator.url, namespace.name);
+  operator = startCommand([
+    'run',
+    '--kubeconfig',
+    inject('kubeconfig'),
+    ...operatorFlags(emulator.url, namespace.name),
+  ]);
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  await emulator?.close();
+  await namespace?.cleanup();
+});
+
+describe('the make run demo', () => {
+  it('has every DingTalkService and AlarmRule of the examples Ready', async () => {
+    const { services, rules } = await demoReadiness(namespace.name, 60_000);
+    expect(
+      services.filter((s) => s.ready !== 'True'),
+      operator.output(),
+    ).toEqual([]);
+    expect(rules.filter((r) => r.ready !== 'True')).toEqual([]);
+  });
+
+  it('delivers the demo alarm to every target, the on-call members included', async () => {
+    const { status, memberMessages } = await demoAlarmOutcome(namespace.name, emulator.control, 90_000);
+    expect(status?.phase, JSON.stringify(status)).toBe('Delivered');
+    expect(memberMessages.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { inject } from 'vitest';
+import type { EmulatorControl } from '../emulator/control-client.ts';
+import { repoRoot } from '../packaging/helm.ts';
+import { eventually, kubectl } from '../support/kube.ts';
+
+const run = promisify(execFile);
+
+/**
+ * The demo `make run` shows (test/local/seed-demo.ts): the emulator learns the examples' robots, app and
+ * users, and the examples are applied in `namespace` with Secrets pointing at the emulator (at `robotUrl`
+ * as the operator reaches it, when that is not `emulatorUrl`).
+ */
+export async function seedDemo(
+  emulatorUrl: string,
+  namespace: string,
+  robotUrl = emulatorUrl,
+): Promise<void> {
+  await run(
+    process.execPath,
+    ['test/local/seed-demo.ts', emulatorUrl, inject('kubectl'), namespace, robotUrl],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, KUBECONFIG: inject('kubeconfig') },
+    },
+  );
+}
+
+interface Item {
+  metadata: { name: string };
+  status?: {
+    phase?: string;
+    conditions?: { type: string; status: string; reason: string; message: string }[];
+  };
+}
+
+const list = async (resource: string, namespace: string) =>
+  JSON.parse(await kubectl(['get', resource, '-n', namespace, '-o', 'json'])).items as Item[];
+
+const readiness = (items: Item[]) =>
+  items.map((item) => {
+    const ready = item.status?.conditions?.find((c) => c.type === 'Ready');
+    return { name: item.metadata.name, ready: ready?.status, reason: ready?.reason, message: ready?.message };
+  });
+
+/** The Ready of every DingTalkService and AlarmRule once each has one (True or False), by kind. */
+export async function demoReadiness(namespace: string, timeoutMs: number) {
+  const settled = (resource: string) =>
+    eventually(
+      async () => {
+        const items = readiness(await list(resource, namespace));
+        return items.length > 0 && items.every((i) => i.ready === 'True' || i.ready === 'False')
+          ? items
+          : undefined;
+      },
+      { timeoutMs, intervalMs: 500 },
+    );
+  return { services: await settled('dingtalkservices'), rules: await settled('alarmrules') };
+}
+
+/** The demo alarm's status once its phase is final, and the one-to-one messages the emulator received. */
+export async function demoAlarmOutcome(namespace: string, emulator: EmulatorControl, timeoutMs: number) {
+  const event = await eventually(
+    async () => {
+      const found = (await list('alarmevents', namespace)).find(
+        (e) => e.metadata.name === 'disk-full-node-3',
+      );
+      const phase = found?.status?.phase;
+      return phase && !['Pending', 'Delivering'].includes(phase) ? found : undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+  const memberMessages = (await emulator.messages()).filter((m) => m.to.kind === 'member');
+  return { status: event.status, memberMessages };
+}
