@@ -48,12 +48,7 @@ if [ ! -f "$emulator_archive" ]; then
   bah push --quiet "$emulator_image" "docker-archive:$emulator_archive.tmp:$emulator_image"
   mv "$emulator_archive.tmp" "$emulator_archive"
 fi
-# Older builds of either image only take space: the archives and the storage keep the current ones.
-find "$IMAGE_CACHE" -maxdepth 1 \( -name 'operator-*.tar' -o -name 'emulator-*.tar' \) \
-  ! -path "$operator_archive" ! -path "$emulator_archive" -delete
-bah images --noheading --format '{{.Name}}:{{.Tag}}' |
-  grep -E '^localhost/dingtalk-(operator|emulator):test-' | grep -vxF -e "$operator_image" -e "$emulator_image" |
-  xargs -r -n1 bash "$IMAGE_DIR/bah.sh" rmi >/dev/null 2>&1 || true
-bah rmi --prune >/dev/null 2>&1 || true
+# Archives of older builds go after a few days unused (worktrees of one machine share the cache).
+find "$IMAGE_CACHE" -maxdepth 1 \( -name 'operator-*.tar' -o -name 'emulator-*.tar' \) -mtime +3 -delete
 printf 'OPERATOR_IMAGE=%s\nOPERATOR_ARCHIVE=%s\nEMULATOR_IMAGE=%s\nEMULATOR_ARCHIVE=%s\n' \
   "$operator_image" "$operator_archive" "$emulator_image" "$emulator_archive"
