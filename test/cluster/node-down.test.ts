@@ -37,7 +37,21 @@ describe('down.sh', () => {
     expect(await netnsNames()).toContain(env.NETNS);
     expect(mountsUnder(plane.runDir).length).toBeGreaterThan(0);
 
+    // The kubelet changes a few kernel settings; down.sh puts back what node-up.sh found.
+    const saved = readFileSync(path.join(nodeDir, 'sysctl.saved'), 'utf8').trim().split('\n');
+
     await plane.down();
+
+    const { stdout } = await run(
+      'sysctl',
+      saved.map((line) => line.split('=')[0]),
+    );
+    expect(
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.replace(' = ', '=')),
+    ).toEqual(saved);
 
     expect(pids.filter(alive)).toEqual([]);
     expect(mountsUnder(plane.runDir)).toEqual([]);

@@ -126,6 +126,26 @@ describe('a node of the local cluster', () => {
     const lines = message(pod).trim().split('\n');
     expect(lines.map((line) => line.split(' ')[0])).toEqual([byName, byIp]);
     for (const line of lines) expect(names).toContain(line.split(' ')[1]);
+    // The API server reaches the kubelet: the pod's log is what it printed.
+    const log = await core.readNamespacedPodLog({ namespace: ns.name, name: 'client' });
+    expect(log.trim()).toBe(message(pod).trim());
+  });
+
+  it('routes pods only to Services and the host end of their link, with no default route', async (ctx) => {
+    if (!node) return ctx.skip();
+    const pod = await runOnce('routes', ['cat', '/proc/net/route']);
+    expect(pod.status?.phase, message(pod)).toBe('Succeeded');
+    // /proc/net/route: interface, destination and gateway in little-endian hex, ..., mask.
+    const routes = message(pod)
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/\s+/))
+      .map(([, dst, , , , , , mask]) => `${hexIp(dst)}/${hexIp(mask)}`);
+    expect(routes).not.toContain('0.0.0.0/0.0.0.0');
+    expect(routes).toContain('10.0.0.0/255.255.255.0');
+    const { stdout } = await run('ip', ['-n', node.netns, 'route', 'show', 'default']);
+    expect(stdout.trim()).toBe('');
   });
 
   it('gives a pod a ServiceAccount token that has exactly its RBAC rights', async () => {
@@ -220,6 +240,13 @@ describe('a node of the local cluster', () => {
     await eventually(webAvailable, slow);
   });
 });
+
+function hexIp(hex: string): string {
+  return (hex.match(/../g) ?? [])
+    .reverse()
+    .map((byte) => Number.parseInt(byte, 16))
+    .join('.');
+}
 
 function alive(pid: number): boolean {
   try {

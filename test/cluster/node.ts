@@ -15,6 +15,8 @@ export interface LocalNode {
   hostIp: string;
   /** The cluster's DNS server (CoreDNS). */
   dnsIp: string;
+  /** The node's network namespace (`ip -n NETNS ...`). */
+  netns: string;
   /** Directory of the node's files: start-kubelet.sh, kubelet.pid, the logs. */
   dir: string;
 }
@@ -42,7 +44,7 @@ async function startNode(): Promise<LocalNode | undefined> {
   await run('bash', [path.join(clusterDir, 'node-up.sh'), runDir], { maxBuffer: 64 << 20 });
   const dir = path.join(runDir, 'node');
   const env = parseEnv(readFileSync(path.join(dir, 'node.env'), 'utf8'));
-  return { name: env.NODE_NAME, hostIp: env.HOST_IP, dnsIp: env.DNS_IP, dir };
+  return { name: env.NODE_NAME, hostIp: env.HOST_IP, dnsIp: env.DNS_IP, netns: env.NETNS, dir };
 }
 
 /**

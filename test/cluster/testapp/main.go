@@ -6,6 +6,7 @@
 //	testapp get URL...         GET each URL once; exit 1 on the first failure
 //	testapp kube PATH...       GET each API path with the pod's ServiceAccount token; prints "PATH STATUS"
 //	testapp alloc MIB          allocate and touch MIB mebibytes, then sleep
+//	testapp cat FILE           print a file (say /proc/net/route)
 //
 // Results are printed and also written to /dev/termination-log, so a test can read them from the
 // pod's status without reaching the kubelet.
@@ -28,7 +29,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: testapp pause|serve|get|kube|alloc ...")
+		fail("usage: testapp pause|serve|get|kube|alloc|cat ...")
 	}
 	args := os.Args[2:]
 	switch os.Args[1] {
@@ -46,6 +47,15 @@ func main() {
 		kube(args)
 	case "alloc":
 		alloc(args)
+	case "cat":
+		if len(args) != 1 {
+			fail("usage: testapp cat FILE")
+		}
+		text, err := os.ReadFile(args[0])
+		if err != nil {
+			fail(err.Error())
+		}
+		report(strings.Split(strings.TrimSpace(string(text)), "\n"))
 	default:
 		fail("unknown command " + os.Args[1])
 	}
