@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+
+/**
+ * What the benchmarks measure about a process and the machine: CPU seconds and RSS from /proc, peak RSS
+ * sampled while a load runs, the memory limits the chart gives each container (the benchmarks run the
+ * processes with them, as deployed), and a one-line description of the machine and its load.
+ */
+
+const MIB = 2 ** 20;
+const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+export const mib = (bytes: number) => (bytes / MIB).toFixed(0);
+
+/** CPU seconds (user + system) and RSS of a process, from /proc. */
+export function usage(pid: number): { cpuSeconds: number; rss: number } {
+  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  return { cpuSeconds: ticks / 100, rss };
+}
+
+/** Samples a process's RSS every `intervalMs`; `peak()` since start or the last `reset()`. */
+export function rssSampler(pid: number, intervalMs = 250) {
+  let peak = 0;
+  const sample = () => {
+    try {
+      peak = Math.max(peak, usage(pid).rss);
+    } catch {
+      // The process has exited; the peak so far stands.
+    }
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return {
+    peak: () => {
+      sample();
+      return peak;
+    },
+    reset: () => {
+      peak = 0;
+      sample();
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** The chart's memory limit for a container (`operator` or `receiver`), as a quantity such as 256Mi. */
+export function chartMemoryLimit(container: 'operator' | 'receiver'): string {
+  const values = parse(readFileSync(path.join(repoRoot, 'charts/dingtalk-operator/values.yaml'), 'utf8'));
+  const limit = values?.[container]?.resources?.limits?.memory;
+  if (typeof limit !== 'string') throw new Error(`values.yaml has no ${container}.resources.limits.memory`);
+  return limit;
+}
+
+/**
+ * The environment of a product process started by a benchmark, as in the image and the chart: its memory
+ * limit is the chart's, so it sizes its heap as in the cluster (operator/runtime/heap.ts), and its
+ * modules' compiled code comes from a cache that run.sh fills as the Dockerfile does.
+ */
+export function deployedEnv(container: 'operator' | 'receiver'): NodeJS.ProcessEnv {
+  const cache = process.env.BENCH_COMPILE_CACHE;
+  return {
+    ...process.env,
+    DINGTALK_OPERATOR_MEMORY_LIMIT: chartMemoryLimit(container),
+    ...(cache && { NODE_COMPILE_CACHE: cache }),
+  };
+}
+
+export function machine(): string {
+  const [one] = loadavg();
+  return `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${mib(totalmem())} MiB RAM, Node ${process.versions.node}; load average ${one?.toFixed(1)} when the results were written`;
+}
