@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { alarm } from '../../test/support/alarms.ts';
 import { matchesRule, selectorMatches } from './match.ts';
-import { alarm } from './test-alarms.ts';
 
 describe('matchesRule', () => {
   it("matches alarms of the rule's own namespace only", () => {

@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { minimalXlsx } from '../../test/support/xlsx.ts';
 import { MembersImportError } from './columns.ts';
 import { readTable } from './read-table.ts';
-import { minimalXlsx } from './xlsx-fixture.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'members-'));
 const rows = [['钉钉通讯录'], ['员工UserID', '姓名', '手机'], ['manager4021', '李雷', '13800000001']];

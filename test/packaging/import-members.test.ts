@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { minimalXlsx } from '../../operator/members/xlsx-fixture.ts';
 import { parseMembersCsv } from '../../operator/targets/members-csv.ts';
 import { createTestNamespace, kubectl } from '../support/kube.ts';
+import { minimalXlsx } from '../support/xlsx.ts';
 import { repoRoot } from './helm.ts';
 
 const run = promisify(execFile);

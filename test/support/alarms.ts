@@ -1,5 +1,5 @@
-import type { AlarmEventSpec } from '../api/index.ts';
-import { type Alarm, fingerprintOf } from './alarm.ts';
+import type { AlarmEventSpec } from '../../operator/api/index.ts';
+import { type Alarm, fingerprintOf } from '../../operator/dispatch/alarm.ts';
 
 /** An Alarm for unit tests: firing warning with the given labels unless told otherwise. */
 export function alarm(name: string, spec: Partial<AlarmEventSpec> = {}, namespace = 'ns'): Alarm {
