@@ -3,7 +3,7 @@ export { createDingTalkClient } from './client.ts';
 export type { ErrorClass } from './errors.ts';
 export { DingTalkError, DingTalkErrorCode, isDingTalkError } from './errors.ts';
 export type { GroupMessage } from './group-message.ts';
-export type { MemberMessage } from './member-message.ts';
+export { type MemberMessage, memberMessageOf } from './member-message.ts';
 export type { ClientHooks, DingTalkClientOptions, RequestResult } from './options.ts';
 export type { AppCredentials, TokenGrant } from './token-cache.ts';
 export { redactToken, resolveWebhook, robotToken, type WebhookPolicy } from './webhook-url.ts';

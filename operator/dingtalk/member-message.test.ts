@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkUserIds, toMsgKey } from './member-message.ts';
+import { chunkUserIds, memberMessageOf, toMsgKey } from './member-message.ts';
 
 const users = (count: number) => Array.from({ length: count }, (_, index) => `user${index}`);
 
@@ -52,5 +52,22 @@ describe('toMsgKey', () => {
 
   it('refuses a message DingTalk cannot show', () => {
     expect(() => toMsgKey({ type: 'text', content: '' })).toThrow(/invalid member message/);
+  });
+});
+
+describe('memberMessageOf', () => {
+  it('keeps a markdown message as markdown', () => {
+    expect(memberMessageOf({ type: 'markdown', title: 't', text: 'x' })).toEqual({
+      type: 'markdown',
+      title: 't',
+      text: 'x',
+    });
+  });
+
+  it('refuses a feedCard, naming the type, instead of sending something else', () => {
+    const links = [{ title: 't', messageURL: 'https://a', picURL: 'https://b' }];
+    expect(() => memberMessageOf({ type: 'feedCard', links })).toThrow(
+      /feedCard message cannot be sent to members/,
+    );
   });
 });

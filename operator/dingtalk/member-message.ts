@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DingTalkError, DingTalkErrorCode } from './errors.ts';
+import type { GroupMessage } from './group-message.ts';
 
 const buttonSchema = z.object({ title: z.string().min(1), actionURL: z.string().min(1) });
 
@@ -74,6 +75,29 @@ export function toMsgKey(input: MemberMessage): { msgKey: string; msgParam: stri
       ]);
       return as(`sampleActionCard${buttons.length}`, { title, text, ...Object.fromEntries(numbered) });
     }
+  }
+}
+
+/**
+ * The one-to-one form of a group message. A feedCard has no member counterpart: it is refused, rather
+ * than sent as something else.
+ */
+export function memberMessageOf(content: GroupMessage): MemberMessage {
+  switch (content.type) {
+    case 'text':
+      return { type: 'text', content: content.content };
+    case 'link':
+      return { type: 'link', title: content.title, text: content.text, messageUrl: content.messageUrl };
+    case 'actionCard':
+      return { type: 'actionCard', title: content.title, text: content.text, buttons: content.buttons };
+    case 'markdown':
+      return { type: 'markdown', title: content.title, text: content.text };
+    default:
+      throw new DingTalkError(`a ${content.type} message cannot be sent to members, only to groups`, {
+        code: DingTalkErrorCode.invalidMessage,
+        errorClass: 'permanent',
+        endpoint: 'robot.batchSend',
+      });
   }
 }
 
