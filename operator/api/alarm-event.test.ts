@@ -25,6 +25,7 @@ describe('AlarmEvent', () => {
       phase: 'PartiallyDelivered',
       deliveries: [
         {
+          ruleNamespace: 'ns',
           rule: 'r',
           service: 's',
           targetKind: 'Group',
@@ -34,6 +35,7 @@ describe('AlarmEvent', () => {
           msgUuid: 'u',
         },
         {
+          ruleNamespace: 'ns',
           rule: 'r',
           service: 's',
           targetKind: 'Member',

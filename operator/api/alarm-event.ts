@@ -89,7 +89,11 @@ export const AlarmEventSpec = withRules(
 export type AlarmEventSpec = z.output<typeof AlarmEventSpec>;
 
 export const Delivery = z.object({
-  rule: z.string().max(253).describe('The AlarmRule that sent it.'),
+  ruleNamespace: z
+    .string()
+    .max(63)
+    .describe("The namespace of the AlarmRule that sent it (the alarm's own)."),
+  rule: z.string().max(253).describe('The name of the AlarmRule that sent it.'),
   service: z.string().max(253).describe('The DingTalkService it went through.'),
   targetKind: TargetKind.describe('Group or Member.'),
   targetName: z.string().max(128).describe("The group's name, or the member's userId."),
@@ -133,7 +137,7 @@ export const AlarmEventStatus = z.object({
     .max(1000)
     .meta({
       'x-kubernetes-list-type': 'map',
-      'x-kubernetes-list-map-keys': ['rule', 'service', 'targetKind', 'targetName'],
+      'x-kubernetes-list-map-keys': ['ruleNamespace', 'rule', 'service', 'targetKind', 'targetName'],
     })
     .optional()
     .describe('The delivery ledger: one entry per rule, service and target the alarm goes to.'),

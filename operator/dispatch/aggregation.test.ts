@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { alarm } from '../../test/support/alarms.ts';
 import { AggregationGroup } from './aggregation.ts';
-import { alarm } from './test-alarms.ts';
 
 const timing = {
   groupWaitMs: 30_000,
@@ -74,5 +74,25 @@ describe('AggregationGroup', () => {
     const flush = g.flush(330_000);
     expect(flush?.alarms.map((a) => [a.name, a.spec.state])).toEqual([['a', 'resolved']]);
     expect(g.idle).toBe(true);
+  });
+
+  it('forgets a deleted alarm: it is neither notified nor repeated', () => {
+    const g = group();
+    g.add(alarm('a', { labels: { n: '1' } }), 0);
+    g.add(alarm('b', { labels: { n: '2' } }), 0);
+    g.flush(30_000);
+    g.add(alarm('c', { labels: { n: '3' } }), 40_000);
+    g.remove('ns/c');
+    g.remove('ns/a');
+    expect(g.pending).toEqual([]);
+    expect(g.flush(30_000 + timing.repeatIntervalMs)?.alarms.map((a) => a.name)).toEqual(['b']);
+  });
+
+  it('is idle once every alarm it held is deleted', () => {
+    const g = group();
+    g.add(alarm('a'), 0);
+    g.remove('ns/a');
+    expect(g.idle).toBe(true);
+    expect(g.nextFlushAt).toBeUndefined();
   });
 });

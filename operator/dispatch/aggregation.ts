@@ -52,6 +52,11 @@ export class AggregationGroup {
     return this.#nextFlushAt;
   }
 
+  /** Alarms waiting for their first notification. */
+  get pending(): Alarm[] {
+    return [...this.#pending.values()].flat();
+  }
+
   /** True when the group holds nothing and can be forgotten. */
   get idle(): boolean {
     return this.#pending.size === 0 && this.#firing.size === 0;
@@ -87,6 +92,22 @@ export class AggregationGroup {
     }
     this.#schedule(now);
     return { quiet };
+  }
+
+  /**
+   * Forgets a deleted AlarmEvent: it is neither notified nor repeated. The alarm stays firing in the group
+   * only while another event of its fingerprint does.
+   */
+  remove(key: string): void {
+    for (const [fingerprint, list] of this.#pending) {
+      const rest = list.filter((a) => a.key !== key);
+      if (rest.length === 0) this.#pending.delete(fingerprint);
+      else if (rest.length < list.length) this.#pending.set(fingerprint, rest);
+    }
+    for (const [fingerprint, alarm] of this.#firing) {
+      if (alarm.key === key) this.#firing.delete(fingerprint);
+    }
+    if (this.#pending.size === 0 && this.#firing.size === 0) this.#nextFlushAt = undefined;
   }
 
   /** Counts a firing alarm a previous run already notified, so repeats and resolves work after restart. */

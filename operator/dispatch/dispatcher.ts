@@ -7,7 +7,7 @@ import {
   DingTalkConditionReason,
   parseAlarmEvent,
 } from '../api/index.ts';
-import { type GroupMessage, type MemberMessage, robotToken } from '../dingtalk/index.ts';
+import { memberMessageOf, robotToken } from '../dingtalk/index.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
 import { cacheReader } from '../targets/index.ts';
@@ -15,7 +15,15 @@ import { AggregationGroup, type QuietReason } from './aggregation.ts';
 import { type Alarm, groupLabelsOf, toAlarm } from './alarm.ts';
 import { DeliveryHealth } from './delivery-health.ts';
 import { EventStatusStore } from './event-status.ts';
-import { type DeliveryId, findDelivery, isFinal, summarize, timestamp, upsertDelivery } from './ledger.ts';
+import {
+  byRule,
+  type DeliveryId,
+  findDelivery,
+  isFinal,
+  summarize,
+  timestamp,
+  upsertDelivery,
+} from './ledger.ts';
 import { matchesRule } from './match.ts';
 import { sendToMembersWithRetry } from './member-send.ts';
 import type { Notification, TargetRef } from './notification.ts';
@@ -116,6 +124,13 @@ export class Dispatcher implements Component {
     for (const informer of caches.alarms.informers) {
       this.#unsubscribe.push(informer.onEvent((event) => this.#onAlarmEvent(event)));
     }
+    for (const informer of caches.rules.informers) {
+      this.#unsubscribe.push(
+        informer.onEvent((event) => {
+          if (event.type === 'delete') this.#onRuleDeleted(event.key);
+        }),
+      );
+    }
     const existing = [...caches.alarms.list()].sort(byCreation);
     for (const raw of existing) this.#observe(raw);
     this.#restorePinned();
@@ -146,6 +161,11 @@ export class Dispatcher implements Component {
       const uid = event.object.metadata?.uid ?? '';
       this.#known.delete(uid);
       this.#store.forget(event.key);
+      // A deleted event is no longer firing anywhere: no group notifies or repeats it.
+      for (const entry of this.#groups.values()) {
+        entry.group.remove(event.key);
+        this.#schedule(entry);
+      }
       return;
     }
     this.#observe(event.object);
@@ -194,6 +214,7 @@ export class Dispatcher implements Component {
         for (const name of targetNames(target)) {
           planned.add(
             deliveryKey({
+              ruleNamespace: rule.namespace,
               rule: rule.name,
               service: target.service,
               targetKind: target.kind,
@@ -226,7 +247,7 @@ export class Dispatcher implements Component {
       status.deliveries ??= [];
       if (alarm.spec.state === 'resolved') markResolved(status, generation, new Date(now));
       for (const rule of rules) {
-        const fresh = !status.deliveries.some((d) => d.rule === rule.name);
+        const fresh = !status.deliveries.some((d) => byRule(d, rule.namespace, rule.name));
         if (fresh) this.#health.rule(rule.namespace, rule.name, { matched: 1 });
         const verdict = rule.rule.spec.suspend
           ? 'Suspended'
@@ -235,6 +256,7 @@ export class Dispatcher implements Component {
         for (const target of this.#plan(rule)) {
           for (const name of targetNames(target)) {
             const id: DeliveryId = {
+              ruleNamespace: rule.namespace,
               rule: rule.name,
               service: target.service,
               targetKind: target.kind,
@@ -310,11 +332,11 @@ export class Dispatcher implements Component {
   }
 
   /** Alarms a group will not notify: their pending deliveries for the rule are Suppressed, with why. */
-  #quiet(rule: CompiledRule, quiet: { alarm: Alarm; reason: QuietReason }[]): void {
+  #quiet(rule: CompiledRule, quiet: { alarm: Alarm; reason: QuietReason | 'RuleDeleted' }[]): void {
     for (const { alarm, reason } of quiet) {
       this.#update(alarm.key, (status) => {
         for (const d of status.deliveries ?? []) {
-          if (d.rule === rule.name && !isFinal(d) && !d.msgUuid)
+          if (byRule(d, rule.namespace, rule.name) && !isFinal(d) && !d.msgUuid)
             Object.assign(d, { state: 'Suppressed', reason });
         }
       });
@@ -332,8 +354,29 @@ export class Dispatcher implements Component {
     entry.timer = setTimeout(() => this.#flush(entry), Math.max(0, due - Date.now()));
   }
 
+  /**
+   * A deleted rule's groups go with it: nothing of it is notified or repeated any more, and what waited
+   * for its first notification is recorded Suppressed (RuleDeleted), so those events can finish.
+   */
+  #onRuleDeleted(key: string): void {
+    this.#rules.forget(key);
+    for (const entry of [...this.#groups.values()]) {
+      if (entry.rule.key !== key) continue;
+      clearTimeout(entry.timer);
+      this.#groups.delete(entry.group.key);
+      this.#quiet(
+        entry.rule,
+        entry.group.pending.map((alarm) => ({ alarm, reason: 'RuleDeleted' as const })),
+      );
+    }
+  }
+
   #flush(entry: GroupEntry): void {
     const current = this.#ctx.caches.rules.get(entry.rule.namespace, entry.rule.name);
+    if (!current) {
+      this.#onRuleDeleted(entry.rule.key);
+      return;
+    }
     const compiled = current ? this.#rules.compile(current) : undefined;
     if (compiled?.ok) {
       entry.rule = compiled.rule;
@@ -361,6 +404,7 @@ export class Dispatcher implements Component {
               const d =
                 status &&
                 findDelivery(status, {
+                  ruleNamespace: rule.namespace,
                   rule: rule.name,
                   service: target.service,
                   targetKind: target.kind,
@@ -375,8 +419,7 @@ export class Dispatcher implements Component {
         const change: Partial<Delivery> = target.problem
           ? { state: 'Failed', reason: target.problem.reason, lastError: target.problem.message }
           : { state: 'Suppressed', reason: verdict };
-        for (const alarm of open)
-          this.#updateTarget(alarm, rule.name, target.service, target.kind, names, change);
+        for (const alarm of open) this.#updateTarget(alarm, rule, target.service, target.kind, names, change);
         continue;
       }
       const ref: TargetRef = {
@@ -458,7 +501,7 @@ export class Dispatcher implements Component {
       dingtalk,
       app,
       resolution.userIds,
-      toMemberMessage(message.content),
+      memberMessageOf(message.content),
     );
     const [firstFailure] = result.failed;
     if (result.sentUserIds.length === 0 && firstFailure) throw firstFailure.error;
@@ -485,7 +528,7 @@ export class Dispatcher implements Component {
         // lastAttemptAt goes on record with the msgUuid: a restart counts the send against the budget.
         const at = timestamp(Date.now());
         for (const { n, alarm } of ledgerTargets(message)) {
-          this.#updateTarget(alarm, n.rule.name, n.target.service, n.target.kind, n.target.names, {
+          this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, {
             state: 'Delivering',
             msgUuid: message.msgUuid,
             lastAttemptAt: at,
@@ -498,7 +541,7 @@ export class Dispatcher implements Component {
       },
       attempted: (message, at) => {
         for (const { n, alarm } of ledgerTargets(message)) {
-          this.#updateTarget(alarm, n.rule.name, n.target.service, n.target.kind, n.target.names, (d) => ({
+          this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, (d) => ({
             attempts: (d.attempts ?? 0) + 1,
             lastAttemptAt: timestamp(at),
             nextAttemptAt: undefined,
@@ -510,7 +553,7 @@ export class Dispatcher implements Component {
         for (const { n, alarm } of ledgerTargets(message)) {
           for (const name of n.target.names) {
             const refused = rejected.get(name);
-            this.#updateTarget(alarm, n.rule.name, n.target.service, n.target.kind, [name], () =>
+            this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, [name], () =>
               refused
                 ? { state: 'Failed', reason: refused.reason, errcode: refused.errcode, lastError: undefined }
                 : {
@@ -557,7 +600,7 @@ export class Dispatcher implements Component {
                 nextAttemptAt: timestamp(retryAt),
               };
         for (const { n, alarm } of ledgerTargets(message)) {
-          this.#updateTarget(alarm, n.rule.name, n.target.service, n.target.kind, n.target.names, change);
+          this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, change);
         }
         for (const n of message.notifications) {
           const target = { kind: n.target.kind, name: n.target.name };
@@ -575,7 +618,7 @@ export class Dispatcher implements Component {
 
   #updateTarget(
     alarm: Alarm,
-    rule: string,
+    rule: { namespace: string; name: string },
     service: string,
     kind: 'Group' | 'Member',
     names: readonly string[],
@@ -583,7 +626,13 @@ export class Dispatcher implements Component {
   ): void {
     this.#update(alarm.key, (status) => {
       for (const name of names) {
-        const id = { rule, service, targetKind: kind, targetName: name };
+        const id = {
+          ruleNamespace: rule.namespace,
+          rule: rule.name,
+          service,
+          targetKind: kind,
+          targetName: name,
+        };
         const existing = findDelivery(status, id);
         const resolved = typeof change === 'function' ? (existing ? change(existing) : undefined) : change;
         if (!resolved) continue;
@@ -615,14 +664,13 @@ export class Dispatcher implements Component {
       }
     }
     const notified = (status.deliveries ?? []).filter((d) => d.state === 'Delivered');
-    const ruleNames = new Set(notified.map((d) => d.rule));
     for (const raw of this.#ctx.caches.rules.list(alarm.namespace)) {
-      if (!ruleNames.has(raw.metadata?.name ?? '')) continue;
+      if (!notified.some((d) => byRule(d, alarm.namespace, raw.metadata?.name ?? ''))) continue;
       const compiled = this.#rules.compile(raw);
       if (!compiled.ok) continue;
       const at = Math.max(
         ...notified
-          .filter((d) => d.rule === compiled.rule.name)
+          .filter((d) => byRule(d, compiled.rule.namespace, compiled.rule.name))
           .map((d) => Date.parse(d.deliveredAt ?? '') || 0),
       );
       const entry = this.#groupFor(compiled.rule, alarm);
@@ -695,21 +743,6 @@ export class Dispatcher implements Component {
   }
 }
 
-function toMemberMessage(content: GroupMessage): MemberMessage {
-  switch (content.type) {
-    case 'text':
-      return { type: 'text', content: content.content };
-    case 'link':
-      return { type: 'link', title: content.title, text: content.text, messageUrl: content.messageUrl };
-    case 'actionCard':
-      return { type: 'actionCard', title: content.title, text: content.text, buttons: content.buttons };
-    case 'markdown':
-      return { type: 'markdown', title: content.title, text: content.text };
-    default:
-      return { type: 'text', content: 'alarm' };
-  }
-}
-
 function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
@@ -719,6 +752,6 @@ function byCreation(a: Readonly<CustomObject>, b: Readonly<CustomObject>): numbe
   return at(a) - at(b);
 }
 
-function deliveryKey({ rule, service, targetKind, targetName }: DeliveryId): string {
-  return JSON.stringify([rule, service, targetKind, targetName]);
+function deliveryKey({ ruleNamespace, rule, service, targetKind, targetName }: DeliveryId): string {
+  return JSON.stringify([ruleNamespace, rule, service, targetKind, targetName]);
 }

@@ -30,7 +30,13 @@ describe('EventStatusStore', () => {
     const { writer, landed, maxInFlight } = slowFirstWriter();
     const store = new EventStatusStore({ writer, logger: pino({ level: 'silent' }) });
     const key = 'ns/disk-full';
-    const id = { rule: 'r', service: 's', targetKind: 'Member' as const, targetName: 'ghost' };
+    const id = {
+      ruleNamespace: 'ns',
+      rule: 'r',
+      service: 's',
+      targetKind: 'Member' as const,
+      targetName: 'ghost',
+    };
     store.track(key, { name: 'disk-full', namespace: 'ns', generation: 1 }, {});
     store.update(key, (status) => {
       status.deliveries = [{ ...id, state: 'Delivering' }];

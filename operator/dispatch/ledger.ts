@@ -9,13 +9,14 @@ import { markFalse, markTrue, markUnknown } from '../runtime/conditions.ts';
 
 /**
  * The AlarmEvent status as delivery ledger: pure functions over one event's status. Entries are keyed
- * by rule, service, targetKind and targetName; the phase and the Delivered condition follow from them.
+ * by the rule's namespace and name, service, targetKind and targetName; the phase and the Delivered condition follow from them.
  */
 
-export type DeliveryId = Pick<Delivery, 'rule' | 'service' | 'targetKind' | 'targetName'>;
+export type DeliveryId = Pick<Delivery, 'ruleNamespace' | 'rule' | 'service' | 'targetKind' | 'targetName'>;
 
 export function sameDelivery(a: DeliveryId, b: DeliveryId): boolean {
   return (
+    a.ruleNamespace === b.ruleNamespace &&
     a.rule === b.rule &&
     a.service === b.service &&
     a.targetKind === b.targetKind &&
@@ -123,4 +124,13 @@ function withoutUndefined<T extends object>(value: T): Partial<T> {
 
 export function timestamp(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}
+
+/** True when the entry was made for the rule `namespace/name`. */
+export function byRule(
+  d: Pick<Delivery, 'ruleNamespace' | 'rule'>,
+  namespace: string,
+  name: string,
+): boolean {
+  return d.ruleNamespace === namespace && d.rule === name;
 }

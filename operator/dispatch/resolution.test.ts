@@ -10,7 +10,7 @@ import {
 } from './resolution.ts';
 
 const now = new Date('2026-05-01T08:00:00Z');
-const target = { rule: 'to-ops', service: 'ops', targetKind: 'Group' as const };
+const target = { ruleNamespace: 'ns', rule: 'to-ops', service: 'ops', targetKind: 'Group' as const };
 
 function delivered(targetName: string): Delivery {
   return {

@@ -82,6 +82,6 @@ export function reopenForResolved(
   return reopened;
 }
 
-function freshDelivery({ rule, service, targetKind, targetName }: Delivery): Delivery {
-  return { rule, service, targetKind, targetName, state: 'Pending' };
+function freshDelivery({ ruleNamespace, rule, service, targetKind, targetName }: Delivery): Delivery {
+  return { ruleNamespace, rule, service, targetKind, targetName, state: 'Pending' };
 }

@@ -67,6 +67,7 @@ const eventStatus: AlarmEventStatus = {
   ],
   deliveries: [
     {
+      ruleNamespace: 'team-a',
       rule: 'critical-to-oncall',
       service: 'ops',
       targetKind: 'Group',
@@ -78,6 +79,7 @@ const eventStatus: AlarmEventStatus = {
       msgUuid: 'c0ffee00-0000-4000-8000-000000000001',
     },
     {
+      ruleNamespace: 'team-a',
       rule: 'critical-to-oncall',
       service: 'ops',
       targetKind: 'Member',

@@ -19,26 +19,42 @@ import { operatorFlags } from '../support/operator-flags.ts';
 
 export interface DispatchHarness {
   namespace: string;
+  /** Every namespace the operator watches: `namespace` first, then the other tenants'. */
+  namespaces: string[];
   emulator: RunningEmulator;
   manager: Manager;
   api: CustomObjectsApi;
 }
 
-/** One namespace, one emulator and the operator (rule controller + dispatch) in-process, per test file. */
-export function useDispatch(options: DispatcherOptions = {}, extraFlags: string[] = []): DispatchHarness {
+/**
+ * Namespaces (one per tenant; one unless told), one emulator and the operator (rule controller +
+ * dispatch) in-process, per test file.
+ */
+export function useDispatch(
+  options: DispatcherOptions = {},
+  extraFlags: string[] = [],
+  { tenants = 1 } = {},
+): DispatchHarness {
   const harness = {} as DispatchHarness;
-  let cleanup: () => Promise<void> = async () => undefined;
+  const cleanups: (() => Promise<void>)[] = [];
   beforeAll(async () => {
-    const ns = await createTestNamespace('dispatch');
-    cleanup = ns.cleanup;
-    harness.namespace = ns.name;
+    const namespaces = await Promise.all(
+      Array.from({ length: tenants }, () => createTestNamespace('dispatch')),
+    );
+    cleanups.push(...namespaces.map((ns) => ns.cleanup));
+    harness.namespaces = namespaces.map((ns) => ns.name);
+    harness.namespace = harness.namespaces[0] as string;
     harness.emulator = await startEmulator();
     harness.api = testKubeConfig().makeApiClient(CustomObjectsApi);
     const config = loadConfig({
       argv: [
         '--kubeconfig',
         kubeconfigPath(),
-        ...operatorFlags(harness.emulator.url, ns.name, ['--log-level', 'warn', ...extraFlags]),
+        ...operatorFlags(harness.emulator.url, harness.namespaces.join(','), [
+          '--log-level',
+          'warn',
+          ...extraFlags,
+        ]),
       ],
       env: {},
     });
@@ -51,9 +67,14 @@ export function useDispatch(options: DispatcherOptions = {}, extraFlags: string[
   afterAll(async () => {
     await harness.manager?.shutdown();
     await harness.emulator?.close();
-    await cleanup();
+    await Promise.all(cleanups.map((cleanup) => cleanup()));
   });
   return harness;
+}
+
+/** The harness acting in another of its namespaces (a second tenant). */
+export function inNamespace(h: DispatchHarness, namespace: string): DispatchHarness {
+  return { ...h, namespace };
 }
 
 /** The test control plane's kubeconfig file, for an operator run in-process or as a child process. */

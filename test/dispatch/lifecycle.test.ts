@@ -1,0 +1,112 @@
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { ALARM_EVENT_PLURAL, ALARM_RULE_PLURAL, GROUP, VERSION } from '../../operator/api/index.ts';
+import { eventually, testKubeConfig } from '../support/kube.ts';
+import {
+  create,
+  type DispatchHarness,
+  groupService,
+  tokenFor,
+  useDispatch,
+  waitForPhase,
+} from './harness.ts';
+
+const h = useDispatch();
+
+const repeating = { groupWait: '1s', groupInterval: '1s', repeatInterval: '4s' };
+
+async function remove(harness: DispatchHarness, plural: string, name: string): Promise<void> {
+  const api = testKubeConfig().makeApiClient(CustomObjectsApi);
+  const target = { group: GROUP, version: VERSION, namespace: harness.namespace, plural, name };
+  await api.deleteNamespacedCustomObject(target);
+  await eventually(async () => {
+    try {
+      await api.getNamespacedCustomObject(target);
+      return undefined;
+    } catch {
+      return true;
+    }
+  });
+}
+
+/** Waits until the robot has received `count` messages more than `since`, and returns them all. */
+async function messagesAfter(token: string, since: number, count: number) {
+  return eventually(
+    async () => {
+      const messages = await h.emulator.control.messages({ robot: token });
+      return messages.length >= since + count ? messages : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 250 },
+  );
+}
+
+describe('deleted objects', () => {
+  it('a deleted AlarmRule repeats its firing alarms no more, while a rule left in place keeps repeating', async () => {
+    const gone = tokenFor('gonerule');
+    const kept = tokenFor('keptrule');
+    await groupService(h, 'gone', { token: gone, groupName: 'gone' });
+    await groupService(h, 'kept', { token: kept, groupName: 'kept' });
+    await create(h, 'AlarmRule', 'to-gone', {
+      services: [{ name: 'gone' }],
+      match: { sources: ['gone-source'] },
+      grouping: repeating,
+    });
+    await create(h, 'AlarmRule', 'to-kept', {
+      services: [{ name: 'kept' }],
+      match: { sources: ['kept-source'] },
+      grouping: repeating,
+    });
+    await create(h, 'AlarmEvent', 'gone-alarm', {
+      severity: 'warning',
+      title: 'Gone',
+      source: 'gone-source',
+    });
+    await create(h, 'AlarmEvent', 'kept-alarm', {
+      severity: 'warning',
+      title: 'Kept',
+      source: 'kept-source',
+    });
+    await waitForPhase(h, 'gone-alarm', ['Delivered']);
+    await waitForPhase(h, 'kept-alarm', ['Delivered']);
+    // The deleted rule did repeat before: its absence afterwards is the deletion's doing.
+    await messagesAfter(gone, 0, 2);
+
+    await remove(h, ALARM_RULE_PLURAL, 'to-gone');
+    const goneAtDeletion = (await h.emulator.control.messages({ robot: gone })).length;
+    const keptAtDeletion = (await h.emulator.control.messages({ robot: kept })).length;
+    await messagesAfter(kept, keptAtDeletion, 3);
+    // One repeat may have been under way when the rule went.
+    expect((await h.emulator.control.messages({ robot: gone })).length).toBeLessThanOrEqual(
+      goneAtDeletion + 1,
+    );
+  });
+
+  it('a deleted AlarmEvent leaves its group: later repeats list only the alarms still there', async () => {
+    const token = tokenFor('goneevent');
+    await groupService(h, 'group-of-two', { token, groupName: 'two' });
+    await create(h, 'AlarmRule', 'to-two', {
+      services: [{ name: 'group-of-two' }],
+      match: { sources: ['two-source'] },
+      grouping: { ...repeating, groupBy: ['source'] },
+    });
+    const firing = (title: string, node: string) => ({
+      severity: 'warning',
+      title,
+      source: 'two-source',
+      labels: { alertname: 'Disk', node },
+    });
+    await create(h, 'AlarmEvent', 'stays', firing('Disk full on node-stays', 'stays'));
+    await create(h, 'AlarmEvent', 'leaves', firing('Disk full on node-leaves', 'leaves'));
+    await waitForPhase(h, 'stays', ['Delivered']);
+    await waitForPhase(h, 'leaves', ['Delivered']);
+    const before = await messagesAfter(token, 0, 1);
+    expect(before.some((m) => m.text.includes('node-leaves'))).toBe(true);
+
+    await remove(h, ALARM_EVENT_PLURAL, 'leaves');
+    const atDeletion = (await h.emulator.control.messages({ robot: token })).length;
+    const after = await messagesAfter(token, atDeletion, 2);
+    const last = after[after.length - 1];
+    expect(last?.text).toContain('node-stays');
+    expect(last?.text).not.toContain('node-leaves');
+  });
+});
