@@ -222,6 +222,12 @@ export const configSchema = z
       env: 'DINGTALK_OPERATOR_ROBOT_RATE_LIMIT',
       description: 'Messages per minute per group robot; DingTalk blocks a robot for 10 minutes above 20.',
     }),
+    maxHoldAge: describe(duration(10_000, 30 * 24 * 3_600_000).prefault('24h'), {
+      flag: '--max-hold-age',
+      env: 'DINGTALK_OPERATOR_MAX_HOLD_AGE',
+      description:
+        'How long an alarm DingTalk refused for a configuration reason (wrong secret, keyword, IP allow-list, robotCode) is held for a fix before it is recorded Failed.',
+    }),
     eventTtl: describe(duration(60_000, 365 * 24 * 3_600_000).prefault('24h'), {
       flag: '--event-ttl',
       env: 'DINGTALK_OPERATOR_EVENT_TTL',

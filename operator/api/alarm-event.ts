@@ -14,6 +14,7 @@ export const ALARM_EVENT_PLURAL = 'alarmevents';
 export const ALARM_EVENT_PHASES = [
   'Pending',
   'Delivering',
+  'Held',
   'Delivered',
   'PartiallyDelivered',
   'Failed',
@@ -32,7 +33,14 @@ export const FINISHED_PHASES: readonly AlarmEventPhase[] = [
   'NoMatchingRule',
 ];
 
-export const DELIVERY_STATES = ['Pending', 'Delivering', 'Delivered', 'Failed', 'Suppressed'] as const;
+export const DELIVERY_STATES = [
+  'Pending',
+  'Delivering',
+  'Held',
+  'Delivered',
+  'Failed',
+  'Suppressed',
+] as const;
 export const DeliveryState = z.enum(DELIVERY_STATES);
 export type DeliveryState = z.output<typeof DeliveryState>;
 
@@ -97,7 +105,9 @@ export const Delivery = z.object({
   service: z.string().max(253).describe('The DingTalkService it went through.'),
   targetKind: TargetKind.describe('Group or Member.'),
   targetName: z.string().max(128).describe("The group's name, or the member's userId."),
-  state: DeliveryState.describe(`${DELIVERY_STATES.join(', ')}.`),
+  state: DeliveryState.describe(
+    `${DELIVERY_STATES.join(', ')}. Held: DingTalk refused it for a configuration reason (errcode says which); a change of the service or of a Secret or ConfigMap it refers to sends it again.`,
+  ),
   reason: z
     .string()
     .max(128)
@@ -107,6 +117,9 @@ export const Delivery = z.object({
   lastAttemptAt: Timestamp.optional().describe('When the last send was tried.'),
   nextAttemptAt: Timestamp.optional().describe('When the next retry is due.'),
   deliveredAt: Timestamp.optional().describe('When DingTalk accepted the message.'),
+  heldSince: Timestamp.optional().describe(
+    'When DingTalk first refused it for a configuration reason; held longer than --max-hold-age, it is recorded Failed.',
+  ),
   lastError: z.string().max(1024).optional().describe('Error of the last failed attempt.'),
   errcode: z
     .string()
@@ -129,7 +142,7 @@ export type Delivery = z.output<typeof Delivery>;
 export const AlarmEventStatus = z.object({
   observedGeneration: ObservedGeneration,
   phase: AlarmEventPhase.optional().describe(
-    'Pending → Delivering → Delivered, PartiallyDelivered, Failed, Suppressed (every rule muted or suspended) or NoMatchingRule.',
+    'Pending → Delivering → Delivered, PartiallyDelivered, Failed, Suppressed (every rule muted or suspended) or NoMatchingRule; Held while DingTalk refuses it for a configuration reason.',
   ),
   conditions: Conditions.optional(),
   deliveries: z

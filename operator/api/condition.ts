@@ -58,6 +58,11 @@ export const DingTalkConditionReason = {
   DeliveryFailed: 'DeliveryFailed',
   Suppressed: 'Suppressed',
   NoMatchingRule: 'NoMatchingRule',
+  /** DingTalk refused a send for a reason only a configuration change cures; the alarm waits for it. */
+  Held: 'Held',
+  /** Held longer than --max-hold-age. */
+  HeldTooLong: 'HeldTooLong',
+  RuleDeleted: 'RuleDeleted',
 } as const;
 export type DingTalkConditionReason = (typeof DingTalkConditionReason)[keyof typeof DingTalkConditionReason];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyApiCode, classifyErrcode, classifyHttpStatus } from './classify.ts';
+import { classifyApiCode, classifyErrcode, classifyHttpStatus, isConfigurationRefusal } from './classify.ts';
 
 describe('classifyErrcode (old APIs: robot webhook, topapi, gettoken)', () => {
   it.each([
@@ -73,5 +73,20 @@ describe('classifyHttpStatus (bodies that are not DingTalk errors)', () => {
     [404, 'permanent'],
   ])('HTTP %i is %s', (status, expected) => {
     expect(classifyHttpStatus(status)).toBe(expected);
+  });
+});
+
+describe('isConfigurationRefusal', () => {
+  it.each([
+    [310000, 'permanent', true],
+    [300001, 'permanent', true],
+    [400102, 'permanent', true],
+    ['invalidParameter.robotCode.notExsit', 'permanent', true],
+    ['invalidClientIdOrSecret', 'auth', true],
+    [410100, 'throttled', false],
+    [-1, 'transient', false],
+    [43004, 'permanent', false],
+  ] as const)('errcode %s (%s) needs a configuration change: %s', (errcode, errorClass, expected) => {
+    expect(isConfigurationRefusal({ errcode, errorClass })).toBe(expected);
   });
 });

@@ -54,3 +54,29 @@ export function classifyHttpStatus(httpStatus: number): ErrorClass {
   if (httpStatus >= 500) return 'transient';
   return 'permanent';
 }
+
+// Refusals only a change of configuration can cure: 310000 (signature, keyword, IP allow-list, clock),
+// 300001/300005/400101 (no such access_token), 400102 (robot disabled); for apps, refused credentials
+// and an unknown robotCode.
+const configurationErrcodes = new Set<number | string>([
+  310000,
+  300001,
+  300005,
+  400101,
+  400102,
+  'invalidParameter.robotCode.notExsit',
+  'invalidParameter.robotCode.notExist',
+]);
+
+/**
+ * True when DingTalk refused a send for a reason the user fixes by changing configuration (a Secret, a
+ * ConfigMap, the service, or the robot's settings): sending the same message again is useless until then.
+ */
+export function isConfigurationRefusal(error: {
+  errorClass: ErrorClass;
+  errcode?: number | string;
+}): boolean {
+  return (
+    error.errorClass === 'auth' || (error.errcode !== undefined && configurationErrcodes.has(error.errcode))
+  );
+}

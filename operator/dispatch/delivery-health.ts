@@ -135,6 +135,22 @@ export class DeliveryHealth {
     this.#dirty.add(`s/${namespace}/${service}`);
   }
 
+  /** DingTalk refused a send for a configuration reason: the alarm is held, not failed (yet). */
+  held(
+    namespace: string,
+    service: string,
+    target: TargetName,
+    at: number,
+    errcode?: string,
+    message?: string,
+  ): void {
+    const health = this.#service(namespace, service);
+    const text = message?.slice(0, 1024);
+    health.lastFailure = { time: timestamp(at), target, errcode, message: text };
+    this.#outcome(health, target, { time: timestamp(at), result: 'Failed', errcode, message: text });
+    this.#dirty.add(`s/${namespace}/${service}`);
+  }
+
   serviceSuppressed(namespace: string, service: string, count = 1): void {
     this.#service(namespace, service).deliveries.suppressed += count;
     this.#dirty.add(`s/${namespace}/${service}`);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   type AlarmEvent,
@@ -6,10 +6,12 @@ import {
   type Delivery,
   DingTalkConditionReason,
   parseAlarmEvent,
+  type ServiceRef,
 } from '../api/index.ts';
 import { memberMessageOf, robotToken } from '../dingtalk/index.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
+import { redactUrl } from '../runtime/logger.ts';
 import { cacheReader } from '../targets/index.ts';
 import { AggregationGroup, type QuietReason } from './aggregation.ts';
 import { type Alarm, groupLabelsOf, toAlarm } from './alarm.ts';
@@ -43,6 +45,21 @@ export interface DispatcherOptions {
   statusConcurrency?: number;
   /** How often delivery health is written to DingTalkService and AlarmRule status. */
   healthIntervalMs?: number;
+  /** How often held targets are checked for a changed configuration and for their age. */
+  heldCheckIntervalMs?: number;
+}
+
+/** The alarms of one target (a tenant's group or member set) that wait for a configuration fix. */
+interface HeldEntry {
+  namespace: string;
+  ref: TargetRef;
+  since: number;
+  /** Of the target's configuration when DingTalk refused it; a different one releases the alarms. */
+  fingerprint: string;
+  errcode?: string;
+  error: string;
+  /** Messages by msgUuid (re-sent under it when released): only the notifications the ledger records. */
+  messages: Map<string, Notification[]>;
 }
 
 interface GroupEntry {
@@ -86,6 +103,9 @@ export class Dispatcher implements Component {
   readonly #pinned = new Map<string, PinnedPart[]>();
   /** msgUuids sent recently per target (namespace/service/kind/name), from the ledger, at start. */
   readonly #recentSends = new Map<string, Set<string>>();
+  readonly #held = new Map<string, HeldEntry>();
+  readonly #heldCheckIntervalMs: number;
+  #heldTimer: NodeJS.Timeout | undefined;
   readonly #unsubscribe: (() => void)[] = [];
   #stopped = false;
 
@@ -94,6 +114,7 @@ export class Dispatcher implements Component {
     this.#log = ctx.logger.child({ component: 'dispatch' });
     this.#rateWindowMs = options.rateWindowMs ?? MINUTE;
     this.#blockMs = options.blockMs ?? 10 * MINUTE;
+    this.#heldCheckIntervalMs = options.heldCheckIntervalMs ?? 10_000;
     this.#store = new EventStatusStore({
       writer: ctx.status.alarms,
       logger: this.#log,
@@ -124,6 +145,16 @@ export class Dispatcher implements Component {
     for (const informer of caches.alarms.informers) {
       this.#unsubscribe.push(informer.onEvent((event) => this.#onAlarmEvent(event)));
     }
+    // A change of configuration in a namespace may release its held alarms.
+    for (const cache of [caches.services, caches.secrets, caches.configMaps]) {
+      for (const informer of cache.informers) {
+        this.#unsubscribe.push(
+          informer.onEvent((event) => {
+            if (this.#held.size > 0) this.#recheckHeld(event.namespace);
+          }),
+        );
+      }
+    }
     for (const informer of caches.rules.informers) {
       this.#unsubscribe.push(
         informer.onEvent((event) => {
@@ -135,6 +166,8 @@ export class Dispatcher implements Component {
     for (const raw of existing) this.#observe(raw);
     this.#restorePinned();
     this.#health.start();
+    this.#heldTimer = setInterval(() => this.#recheckHeld(), this.#heldCheckIntervalMs);
+    this.#heldTimer.unref();
     this.#log.info({ alarmEvents: existing.length, resent: this.#pinned.size }, 'dispatch started');
     this.#pinned.clear();
     // Sends of the previous leader count against a robot's budget for one window after start, whenever
@@ -146,6 +179,7 @@ export class Dispatcher implements Component {
     this.#stopped = true;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     for (const entry of this.#groups.values()) clearTimeout(entry.timer);
+    clearInterval(this.#heldTimer);
     const started = Date.now();
     await Promise.race([
       Promise.all([...this.#outboxes.values()].map((outbox) => outbox.stop())),
@@ -428,7 +462,7 @@ export class Dispatcher implements Component {
         name: target.kind === 'Group' ? target.name : 'members',
         names,
       };
-      this.#outboxFor(rule, target).enqueue({
+      const notification: Notification = {
         rule: {
           namespace: rule.namespace,
           name: rule.name,
@@ -440,17 +474,27 @@ export class Dispatcher implements Component {
         groupLabels: entry.group.labels as Record<string, string>,
         alarms: open,
         repeat,
-      });
+      };
+      const held = this.#held.get(heldKey(rule.namespace, ref));
+      // Sending to a target DingTalk refuses would only spend the robot's budget: it joins the held ones.
+      if (held) this.#holdMore(held, notification, now);
+      else this.#outboxFor(rule, target).enqueue(notification);
     }
   }
 
+  /**
+   * The queue of the target's robot: one per group robot, whichever tenants and services send to it
+   * (DingTalk's rate limit is per robot), one per tenant's member set. Each notification is sent with
+   * the credentials of its own tenant's target, the newest ones known (a rotated Secret applies to the
+   * next attempt).
+   */
   #outboxFor(rule: CompiledRule, target: PlannedTarget): Outbox {
     const key =
       target.kind === 'Group'
         ? `group:${digest(robotToken(target.group?.webhook ?? ''))}`
         : `member:${rule.namespace}/${target.service}:${digest(target.identities.join(','))}`;
+    this.#senders.set(senderKey(rule.namespace, target.service, target.kind, targetNames(target)), target);
     let outbox = this.#outboxes.get(key);
-    const credentials = { target };
     if (!outbox) {
       const limit =
         target.kind === 'Group'
@@ -462,22 +506,24 @@ export class Dispatcher implements Component {
         budget,
         blockMs: this.#blockMs,
         logger: this.#log,
-        hooks: this.#hooks(rule.namespace),
-        send: (message) => this.#send(credentials.target, message),
+        hooks: this.#hooks(),
+        senderOf: senderOfNotification,
+        send: (message) => this.#send(message),
       });
       this.#outboxes.set(key, outbox);
-      this.#credentials.set(key, credentials);
       outbox.start();
     }
-    // Always the newest credentials: a rotated Secret applies to the next attempt.
-    (this.#credentials.get(key) as { target: PlannedTarget }).target = target;
     this.#countRecentSends(rule.namespace, target, outbox);
     return outbox;
   }
 
-  readonly #credentials = new Map<string, { target: PlannedTarget }>();
+  /** The newest planned target of each sender (tenant, service, target), whose credentials sign its sends. */
+  readonly #senders = new Map<string, PlannedTarget>();
 
-  async #send(target: PlannedTarget, message: OutboundMessage): Promise<SendResult> {
+  async #send(message: OutboundMessage): Promise<SendResult> {
+    const [first] = message.notifications;
+    const target = first && this.#senders.get(senderOfNotification(first));
+    if (!target) throw new Error('no credentials known for the message');
     const { dingtalk, members } = this.#ctx;
     if (target.kind === 'Group') {
       const group = target.group;
@@ -519,7 +565,7 @@ export class Dispatcher implements Component {
     return { messageId: result.processQueryKeys[0], rejected };
   }
 
-  #hooks(namespace: string): OutboxHooks {
+  #hooks(): OutboxHooks {
     const health = this.#health;
     const ledgerTargets = (message: OutboundMessage) =>
       message.notifications.filter((n) => !n.repeat).flatMap((n) => n.alarms.map((alarm) => ({ n, alarm })));
@@ -569,7 +615,7 @@ export class Dispatcher implements Component {
           }
         }
         for (const n of message.notifications) {
-          health.sent(namespace, n.target.service, { kind: n.target.kind, name: n.target.name }, at);
+          health.sent(n.rule.namespace, n.target.service, { kind: n.target.kind, name: n.target.name }, at);
           const newest = n.alarms[n.alarms.length - 1];
           health.rule(
             n.rule.namespace,
@@ -605,15 +651,217 @@ export class Dispatcher implements Component {
         for (const n of message.notifications) {
           const target = { kind: n.target.kind, name: n.target.name };
           if (failure.reason === 'Throttled' && retryAt !== undefined) {
-            health.throttled(namespace, n.target.service, target, at, retryAt);
+            health.throttled(n.rule.namespace, n.target.service, target, at, retryAt);
           } else if (retryAt === undefined) {
-            health.failed(namespace, n.target.service, target, at, failure.errcode, failure.error);
+            health.failed(n.rule.namespace, n.target.service, target, at, failure.errcode, failure.error);
             health.rule(n.rule.namespace, n.rule.name, { failed: 1 });
           }
         }
       },
+      held: (message, failure, at) => {
+        const [first] = message.notifications;
+        if (!first) return;
+        const key = heldKey(first.rule.namespace, first.target);
+        let held = this.#held.get(key);
+        if (!held) {
+          held = {
+            namespace: first.rule.namespace,
+            ref: first.target,
+            since: this.#heldSince(message, at),
+            fingerprint: this.#fingerprint(first.rule.namespace, first.target),
+            errcode: failure.errcode,
+            error: failure.error,
+            messages: new Map(),
+          };
+          this.#held.set(key, held);
+        }
+        Object.assign(held, { errcode: failure.errcode, error: failure.error });
+        const recorded = message.notifications.filter((n) => !n.repeat);
+        if (recorded.length > 0) held.messages.set(message.msgUuid, recorded);
+        this.#recordHeld(held, recorded, at);
+        health.held(
+          first.rule.namespace,
+          first.target.service,
+          first.target,
+          at,
+          failure.errcode,
+          failure.error,
+        );
+      },
       paused: () => undefined,
     };
+  }
+
+  /** When the message's alarms were first held (from the ledger, so a restart keeps the age), or `at`. */
+  #heldSince(message: OutboundMessage, at: number): number {
+    let since = at;
+    for (const n of message.notifications) {
+      for (const alarm of n.alarms) {
+        for (const d of this.#store.get(alarm.key)?.deliveries ?? []) {
+          if (d.heldSince) since = Math.min(since, Date.parse(d.heldSince));
+        }
+      }
+    }
+    return since;
+  }
+
+  #holdMore(held: HeldEntry, notification: Notification, at: number): void {
+    if (notification.repeat) return;
+    held.messages.set(randomUUID(), [notification]);
+    this.#recordHeld(held, [notification], at);
+  }
+
+  /** Ledger entries Held with DingTalk's errcode; the service learns of it through ctx.held. */
+  #recordHeld(held: HeldEntry, notifications: readonly Notification[], at: number): void {
+    for (const n of notifications) {
+      for (const alarm of n.alarms) {
+        this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, (d) => ({
+          state: 'Held',
+          reason: DingTalkConditionReason.Held,
+          errcode: held.errcode,
+          lastError: held.error.slice(0, 1024),
+          heldSince: d.heldSince ?? timestamp(at),
+          nextAttemptAt: undefined,
+        }));
+      }
+    }
+    this.#ctx.held.hold({
+      namespace: held.namespace,
+      service: held.ref.service,
+      kind: held.ref.kind,
+      name: held.ref.name,
+      errcode: held.errcode,
+      message: redactUrl(held.error).slice(0, 256),
+      since: held.since,
+      alarms: [...held.messages.values()].reduce(
+        (sum, ns) => sum + ns.reduce((k, n) => k + n.alarms.length, 0),
+        0,
+      ),
+    });
+  }
+
+  /**
+   * Releases held targets whose configuration changed (they are sent again, once, under their msgUuid)
+   * and records those held past --max-hold-age Failed.
+   */
+  #recheckHeld(namespace?: string): void {
+    if (this.#stopped) return;
+    const now = Date.now();
+    for (const [key, held] of this.#held) {
+      if (namespace !== undefined && held.namespace !== namespace) continue;
+      if (now - held.since >= this.#ctx.config.maxHoldAge) {
+        this.#expireHeld(key, held, now);
+        continue;
+      }
+      const fingerprint = this.#fingerprint(held.namespace, held.ref);
+      if (fingerprint === held.fingerprint) continue;
+      this.#releaseHeld(key, held);
+    }
+  }
+
+  #releaseHeld(key: string, held: HeldEntry): void {
+    this.#held.delete(key);
+    this.#ctx.held.release({
+      namespace: held.namespace,
+      service: held.ref.service,
+      kind: held.ref.kind,
+      name: held.ref.name,
+    });
+    let released = 0;
+    for (const [msgUuid, notifications] of held.messages) {
+      const [first] = notifications;
+      const raw = first && this.#ctx.caches.rules.get(first.rule.namespace, first.rule.name);
+      const compiled = raw ? this.#rules.compile(raw) : undefined;
+      const target =
+        compiled?.ok &&
+        this.#plan(compiled.rule).find(
+          (t) =>
+            t.service === held.ref.service &&
+            t.kind === held.ref.kind &&
+            (t.kind === 'Member' || t.name === held.ref.name) &&
+            !t.problem,
+        );
+      if (!compiled?.ok || !target) {
+        // The rule or target went meanwhile: nothing to send these with.
+        for (const n of notifications) {
+          for (const alarm of n.alarms)
+            this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, {
+              state: 'Failed',
+              reason: compiled?.ok
+                ? DingTalkConditionReason.TargetNotFound
+                : DingTalkConditionReason.RuleDeleted,
+            });
+        }
+        continue;
+      }
+      this.#outboxFor(compiled.rule, target).restore(msgUuid, notifications);
+      released++;
+    }
+    this.#log.info(
+      { namespace: held.namespace, service: held.ref.service, target: held.ref.name, released },
+      'configuration changed; held alarms released',
+    );
+  }
+
+  #expireHeld(key: string, held: HeldEntry, now: number): void {
+    this.#held.delete(key);
+    this.#ctx.held.release({
+      namespace: held.namespace,
+      service: held.ref.service,
+      kind: held.ref.kind,
+      name: held.ref.name,
+    });
+    const hours = Math.round(this.#ctx.config.maxHoldAge / 3_600_000);
+    for (const notifications of held.messages.values()) {
+      for (const n of notifications) {
+        for (const alarm of n.alarms)
+          this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, {
+            state: 'Failed',
+            reason: DingTalkConditionReason.HeldTooLong,
+            lastError:
+              `held for ${hours >= 1 ? `${hours}h` : `${Math.round(this.#ctx.config.maxHoldAge / 1000)}s`} without a configuration fix: ${held.error}`.slice(
+                0,
+                1024,
+              ),
+          });
+        this.#health.rule(n.rule.namespace, n.rule.name, { failed: 1 });
+      }
+    }
+    this.#health.failed(held.namespace, held.ref.service, held.ref, now, held.errcode, held.error);
+  }
+
+  /**
+   * What sending to a target depends on: the service's generation and annotations (touching one
+   * releases after a fix on DingTalk's side) and the resolved credentials. Only its digest is kept.
+   */
+  #fingerprint(namespace: string, ref: TargetRef): string {
+    const raw = this.#ctx.caches.services.get(namespace, ref.service);
+    const planned = planTargets(
+      namespace,
+      [{ name: ref.service } as ServiceRef],
+      { service: (ns, name) => this.#ctx.caches.services.get(ns, name) },
+      cacheReader(this.#ctx.caches),
+    ).find((t) => t.kind === ref.kind && (t.kind === 'Member' || t.name === ref.name));
+    const credentials =
+      planned?.kind === 'Group'
+        ? planned.group && {
+            webhook: planned.group.webhook,
+            secret: planned.group.secret,
+            keywords: planned.group.keywords,
+          }
+        : planned?.app && {
+            clientId: planned.app.clientId,
+            secret: planned.app.clientSecret,
+            robotCode: planned.app.robotCode,
+          };
+    return digest(
+      JSON.stringify([
+        raw?.metadata?.generation,
+        raw?.metadata?.annotations ?? {},
+        planned?.problem?.reason,
+        credentials ?? null,
+      ]),
+    );
   }
 
   #updateTarget(
@@ -741,6 +989,24 @@ export class Dispatcher implements Component {
     const now = Date.now();
     for (let i = 0; i < sends.size; i++) outbox.budget.record(now);
   }
+}
+
+/** Who a notification is sent as: its tenant's target, and for members the recipients. */
+function senderKey(
+  namespace: string,
+  service: string,
+  kind: 'Group' | 'Member',
+  names: readonly string[],
+): string {
+  return JSON.stringify([namespace, service, kind, kind === 'Group' ? names[0] : digest(names.join(','))]);
+}
+
+function senderOfNotification(n: Notification): string {
+  return senderKey(n.rule.namespace, n.target.service, n.target.kind, n.target.names);
+}
+
+function heldKey(namespace: string, ref: Pick<TargetRef, 'service' | 'kind' | 'name'>): string {
+  return JSON.stringify([namespace, ref.service, ref.kind, ref.name]);
 }
 
 function digest(text: string): string {

@@ -53,6 +53,8 @@ interface PhaseSummary {
 export function summarize(deliveries: readonly Delivery[]): PhaseSummary {
   if (deliveries.length === 0) return { phase: 'NoMatchingRule', finished: true };
   if (deliveries.some((d) => !isFinal(d))) {
+    const moving = deliveries.some((d) => d.state === 'Pending' || d.state === 'Delivering');
+    if (!moving) return { phase: 'Held', finished: false };
     const started = deliveries.some(
       (d) => d.state === 'Delivering' || d.state === 'Delivered' || (d.attempts ?? 0) > 0,
     );
@@ -96,6 +98,9 @@ export function settle(status: AlarmEventStatus, generation: number | undefined,
     case 'NoMatchingRule':
       markFalse(obj, type, R.NoMatchingRule, 'no AlarmRule matches this alarm', now);
       break;
+    case 'Held':
+      markUnknown(obj, type, R.Held, heldText(deliveries), now);
+      break;
     default:
       markUnknown(
         obj,
@@ -116,6 +121,14 @@ function failureText(deliveries: readonly Delivery[]): string {
         `${d.targetKind} ${d.targetName} (${d.service}): ${d.reason ?? 'Failed'}${d.errcode ? ` errcode ${d.errcode}` : ''}`,
     )
     .join('; ');
+}
+
+function heldText(deliveries: readonly Delivery[]): string {
+  const held = deliveries
+    .filter((d) => d.state === 'Held')
+    .slice(0, 5)
+    .map((d) => `${d.targetKind} ${d.targetName} (${d.service})${d.errcode ? ` errcode ${d.errcode}` : ''}`);
+  return `held until the configuration is fixed: DingTalk refused ${held.join('; ')}`;
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

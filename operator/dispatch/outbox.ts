@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { type GroupMessage, isDingTalkError } from '../dingtalk/index.ts';
+import { type GroupMessage, isConfigurationRefusal, isDingTalkError } from '../dingtalk/index.ts';
 import type { Notification } from './notification.ts';
 import type { RateBudget } from './rate-budget.ts';
 import { MAX_TEXT_BYTES, packDigest, renderNotification } from './render.ts';
@@ -34,6 +34,8 @@ export interface OutboxHooks {
   attempted(message: OutboundMessage, at: number): void;
   delivered(message: OutboundMessage, result: SendResult, at: number): void;
   failed(message: OutboundMessage, failure: SendFailure, retryAt: number | undefined, at: number): void;
+  /** DingTalk refused it for a configuration reason: the message leaves the queue, to wait for a fix. */
+  held(message: OutboundMessage, failure: SendFailure, at: number): void;
   paused(until: number): void;
 }
 
@@ -41,6 +43,8 @@ export interface OutboxOptions {
   name: string;
   budget: RateBudget;
   send: Send;
+  /** Who a notification is sent as (tenant and target): a message only carries one sender's notifications. */
+  senderOf: (notification: Notification) => string;
   hooks: OutboxHooks;
   logger: Logger;
   /** How long a robot stays blocked after DingTalk said it sends too fast. */
@@ -157,8 +161,12 @@ export class Outbox {
         return { msgUuid: randomUUID(), notifications: [single], content, attempts: 0 };
       }
     }
-    const part = packDigest(this.#queue, MAX_TEXT_BYTES);
-    this.#queue.splice(0, this.#queue.length, ...part.rest);
+    // A digest carries the notifications of the first in line's sender; the other senders' come next.
+    const sender = this.#options.senderOf(this.#queue[0] as Notification);
+    const mine = this.#queue.filter((n) => this.#options.senderOf(n) === sender);
+    const others = this.#queue.filter((n) => this.#options.senderOf(n) !== sender);
+    const part = packDigest(mine, MAX_TEXT_BYTES);
+    this.#queue.splice(0, this.#queue.length, ...others, ...part.rest);
     if (part.taken.length === 0) return undefined;
     return { msgUuid: randomUUID(), notifications: part.taken, content: part.message, attempts: 0 };
   }
@@ -186,6 +194,12 @@ export class Outbox {
       errcode: isDingTalkError(err) && err.errcode !== undefined ? String(err.errcode) : undefined,
       reason: errorClass === 'throttled' ? 'Throttled' : 'DingTalkError',
     };
+    if (isDingTalkError(err) && isConfigurationRefusal(err)) {
+      this.#log.warn({ errcode: failure.errcode }, 'DingTalk refused the configuration; holding the message');
+      this.#options.hooks.held(message, failure, at);
+      this.#current = undefined;
+      return;
+    }
     const exhausted = message.attempts >= (this.#options.maxAttempts ?? 50);
     if (errorClass === 'permanent' || errorClass === 'auth' || exhausted) {
       this.#log.warn(

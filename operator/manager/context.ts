@@ -1,6 +1,7 @@
 import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { OperatorConfig } from '../config.ts';
+import type { HeldTargets } from '../delivery/held.ts';
 import type { DingTalkClient } from '../dingtalk/index.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { OperatorMetrics } from '../runtime/metrics.ts';
@@ -24,6 +25,8 @@ export interface OperatorContext {
   dingtalk: DingTalkClient;
   /** Member lookups (mobile → userId, unknown userIds), shared so controllers do not ask DingTalk twice. */
   members: MemberDirectory;
+  /** Targets whose alarms wait for a configuration fix: dispatch records them, services report them. */
+  held: HeldTargets;
   caches: {
     services: ResourceCache<CustomObject>;
     rules: ResourceCache<CustomObject>;

@@ -8,6 +8,7 @@ import {
   VERSION,
 } from '../api/index.ts';
 import { loadKubeConfig, type OperatorConfig } from '../config.ts';
+import { HeldTargets } from '../delivery/held.ts';
 import { createDingTalkClient } from '../dingtalk/index.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { HealthServer } from '../runtime/health.ts';
@@ -61,6 +62,7 @@ export class Manager {
       }),
       dingtalk,
       members: new MemberDirectory(dingtalk, { ttlMs: config.revalidateInterval }),
+      held: new HeldTargets(),
       caches: {
         services: cache<CustomObject>(crd(DINGTALK_SERVICE_PLURAL)),
         rules: cache<CustomObject>(crd(ALARM_RULE_PLURAL)),

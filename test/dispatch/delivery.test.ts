@@ -148,38 +148,6 @@ describe('DingTalk failures', () => {
       expect(messages.some((m) => m.text.includes(`Flaky ${fault.kind}`))).toBe(true);
     expect((await h.emulator.control.stats()).shownDuplicates).toBe(0);
   });
-
-  it('records a wrong signature secret as Failed with errcode 310000 and does not retry', async () => {
-    const token = tokenFor('d4');
-    await groupService(h, 'wrong-secret', {
-      token,
-      groupName: 'signed',
-      secret: `SEC${'a'.repeat(64)}`,
-      operatorSecret: `SEC${'b'.repeat(64)}`,
-    });
-    await create(h, 'AlarmRule', 'to-signed', {
-      services: [{ name: 'wrong-secret' }],
-      match: { sources: ['signed-source'] },
-      grouping: fastGrouping,
-    });
-    await create(h, 'AlarmEvent', 'badly-signed', {
-      severity: 'critical',
-      title: 'Signed',
-      source: 'signed-source',
-    });
-    const event = await waitForPhase(h, 'badly-signed', ['Failed', 'Delivered']);
-    expect(event.status?.phase).toBe('Failed');
-    expect(deliveriesOf(event)[0]).toMatchObject({ state: 'Failed', errcode: '310000', attempts: 1 });
-    expect((await h.emulator.control.stats()).robotSends[token]).toBe(1);
-    const service = await eventually(async () => {
-      const s = await get(h, 'DingTalkService', 'wrong-secret');
-      return (s.status?.lastFailure as { errcode?: string } | undefined)?.errcode ? s : undefined;
-    });
-    expect(service.status?.lastFailure).toMatchObject({
-      errcode: '310000',
-      target: { kind: 'Group', name: 'signed' },
-    });
-  });
 });
 
 describe('alarm delivery to members', () => {

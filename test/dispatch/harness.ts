@@ -10,6 +10,7 @@ import {
 } from '../../operator/api/index.ts';
 import { loadConfig } from '../../operator/config.ts';
 import { alarmRuleComponents } from '../../operator/controllers/alarm-rule/index.ts';
+import { dingTalkServiceComponents } from '../../operator/controllers/dingtalk-service/index.ts';
 import { type DispatcherOptions, dispatchComponents } from '../../operator/dispatch/index.ts';
 import { Manager } from '../../operator/manager/manager.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
@@ -27,8 +28,8 @@ export interface DispatchHarness {
 }
 
 /**
- * Namespaces (one per tenant; one unless told), one emulator and the operator (rule controller +
- * dispatch) in-process, per test file.
+ * Namespaces (one per tenant; one unless told), one emulator and the operator (service and rule
+ * controllers, dispatch) in-process, per test file.
  */
 export function useDispatch(
   options: DispatcherOptions = {},
@@ -59,6 +60,7 @@ export function useDispatch(
       env: {},
     });
     harness.manager = new Manager(config, createLogger({ level: 'warn' }), [
+      dingTalkServiceComponents,
       alarmRuleComponents,
       dispatchComponents(options),
     ]);

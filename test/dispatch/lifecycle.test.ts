@@ -11,7 +11,8 @@ import {
   waitForPhase,
 } from './harness.ts';
 
-const h = useDispatch();
+// Alarms held for a configuration fix are given up on after ten seconds here.
+const h = useDispatch({ heldCheckIntervalMs: 1_000 }, ['--max-hold-age', '10s']);
 
 const repeating = { groupWait: '1s', groupInterval: '1s', repeatInterval: '4s' };
 
@@ -108,5 +109,33 @@ describe('deleted objects', () => {
     const last = after[after.length - 1];
     expect(last?.text).toContain('node-stays');
     expect(last?.text).not.toContain('node-leaves');
+  });
+
+  it("records alarms held past --max-hold-age Failed, with the reason and DingTalk's errcode", async () => {
+    const token = tokenFor('heldtoolong');
+    await groupService(h, 'never-fixed', {
+      token,
+      groupName: 'never-fixed',
+      secret: `SEC${'c'.repeat(64)}`,
+      operatorSecret: `SEC${'d'.repeat(64)}`,
+    });
+    await create(h, 'AlarmRule', 'to-never-fixed', {
+      services: [{ name: 'never-fixed' }],
+      match: { sources: ['never-fixed-source'] },
+      grouping: repeating,
+    });
+    await create(h, 'AlarmEvent', 'waits-in-vain', {
+      severity: 'critical',
+      title: 'Never fixed',
+      source: 'never-fixed-source',
+    });
+    expect((await waitForPhase(h, 'waits-in-vain', ['Held', 'Failed'])).status?.phase).toBe('Held');
+    const failed = await waitForPhase(h, 'waits-in-vain', ['Failed'], 60_000);
+    expect((failed.status?.deliveries as { state: string }[] | undefined)?.[0]).toMatchObject({
+      state: 'Failed',
+      reason: 'HeldTooLong',
+      errcode: '310000',
+      lastError: expect.stringContaining('without a configuration fix'),
+    });
   });
 });

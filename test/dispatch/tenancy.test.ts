@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { create, groupService, inNamespace, tokenFor, useDispatch, waitForPhase } from './harness.ts';
+import { eventually } from '../support/kube.ts';
+import { create, get, groupService, inNamespace, tokenFor, useDispatch, waitForPhase } from './harness.ts';
 
-const h = useDispatch({}, [], { tenants: 2 });
+const h = useDispatch({ heldCheckIntervalMs: 1_000 }, [], { tenants: 2 });
 
 type Deliveries = { ruleNamespace?: string; rule?: string; state: string; reason?: string }[];
 const deliveriesOf = (event: { status?: Record<string, unknown> }) =>
@@ -38,5 +39,66 @@ describe('two tenants using the same names', () => {
     ]);
     expect(await h.emulator.control.messages({ robot: tokenA })).toHaveLength(1);
     expect(await h.emulator.control.messages({ robot: tokenB })).toHaveLength(0);
+  });
+});
+
+describe('a robot shared by two tenants', () => {
+  it("signs each tenant's alarms with that tenant's secret: one tenant's wrong secret holds only its own alarms, and health lands in each tenant's service", async () => {
+    const [a, b] = h.namespaces as [string, string];
+    const good = inNamespace(h, a);
+    const wrong = inNamespace(h, b);
+    const token = tokenFor('sharedops');
+    const robotSecret = `SEC${'e'.repeat(64)}`;
+    await groupService(good, 'shared', { token, groupName: 'ops', secret: robotSecret });
+    await groupService(wrong, 'shared', {
+      token,
+      groupName: 'ops',
+      secret: robotSecret,
+      operatorSecret: `SEC${'f'.repeat(64)}`,
+    });
+    const rule = {
+      services: [{ name: 'shared' }],
+      match: { sources: ['shared-robot'] },
+      grouping: fastGrouping,
+    };
+    await create(wrong, 'AlarmRule', 'to-shared', rule);
+    await create(good, 'AlarmRule', 'to-shared', rule);
+    for (let i = 0; i < 3; i++) {
+      const alarm = (team: string) => ({
+        severity: 'critical',
+        title: `${team} alarm ${i}`,
+        source: 'shared-robot',
+      });
+      await create(wrong, 'AlarmEvent', `alarm-${i}`, alarm('wrong'));
+      await create(good, 'AlarmEvent', `alarm-${i}`, alarm('good'));
+    }
+    for (let i = 0; i < 3; i++) {
+      const delivered = await waitForPhase(good, `alarm-${i}`, ['Held', ...FINAL]);
+      expect(delivered.status?.phase).toBe('Delivered');
+      const held = await waitForPhase(wrong, `alarm-${i}`, ['Held', ...FINAL]);
+      expect(held.status?.phase).toBe('Held');
+      expect(deliveriesOf(held)[0]).toMatchObject({ ruleNamespace: b, state: 'Held' });
+    }
+    const texts = (await h.emulator.control.messages({ robot: token })).map((m) => m.text).join('\n');
+    for (let i = 0; i < 3; i++) expect(texts).toContain(`good alarm ${i}`);
+    expect(texts).not.toContain('wrong alarm');
+
+    // Health: the refusal is on record in the tenant that caused it, and only there.
+    const refused = await eventually(async () => {
+      const service = await get(wrong, 'DingTalkService', 'shared');
+      return (service.status?.lastFailure as { errcode?: string } | undefined)?.errcode ? service : undefined;
+    });
+    expect(refused.status?.lastFailure).toMatchObject({
+      errcode: '310000',
+      target: { kind: 'Group', name: 'ops' },
+    });
+    const fine = await eventually(async () => {
+      const service = await get(good, 'DingTalkService', 'shared');
+      return service.status?.lastSuccess ? service : undefined;
+    });
+    expect(fine.status?.lastFailure).toBeUndefined();
+    const conditions = (fine.status?.conditions ?? []) as { type: string; status: string }[];
+    const ready = conditions.find((c) => c.type === 'Ready');
+    expect(ready?.status).toBe('True');
   });
 });

@@ -40,6 +40,8 @@ export const dingTalkServiceComponents: ComponentFactory = (ctx) => {
   for (const informer of ctx.caches.configMaps.informers) {
     controller.watch(informer, { map: referencing(referencedConfigMaps), filter: dataChanged });
   }
+  // Dispatch holding or releasing a target's alarms changes the service's conditions.
+  ctx.held.onChange((namespace, service) => controller.enqueue(`${namespace}/${service}`));
   return [controller];
 };
 

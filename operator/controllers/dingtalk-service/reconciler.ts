@@ -103,7 +103,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
       if (member) status.member = applyMemberCheck(status.member, member, tests?.member);
       else delete status.member;
 
-      const summary = summarise(groups, member);
+      const summary = summarise(groups, member, ctx.held.of(namespace, obj.metadata.name ?? ''));
       set(obj, { type: DingTalkConditionType.CredentialsValid, ...summary.credentials });
       if (member) set(obj, { type: DingTalkConditionType.MembersResolved, ...member.members });
       else remove(obj, DingTalkConditionType.MembersResolved);

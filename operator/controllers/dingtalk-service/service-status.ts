@@ -4,6 +4,7 @@ import {
   type MemberStatus,
   type SendOutcome,
 } from '../../api/index.ts';
+import type { HeldTarget } from '../../delivery/held.ts';
 import { formatTime } from './test-send.ts';
 import type { GroupCheck } from './validate-groups.ts';
 import { type MemberCheck, unknownMemberNames, type Verdict } from './validate-member.ts';
@@ -68,9 +69,18 @@ export interface Summary {
   credentials: Verdict;
 }
 
-/** Ready is True only when every configured target can be sent to. */
-export function summarise(groups: readonly GroupCheck[], member: MemberCheck | undefined): Summary {
+/** Ready is True only when every configured target can be sent to and DingTalk takes what is sent. */
+export function summarise(
+  groups: readonly GroupCheck[],
+  member: MemberCheck | undefined,
+  held: readonly HeldTarget[] = [],
+): Summary {
+  const refusals = held.map((target) => ({
+    reason: DingTalkConditionReason.Held,
+    text: heldText(target),
+  }));
   const problems = [
+    ...refusals,
     ...groups
       .filter((group) => !group.ready)
       .map((group) => ({ reason: group.reason, text: `group ${group.name}: ${group.message}` })),
@@ -86,8 +96,20 @@ export function summarise(groups: readonly GroupCheck[], member: MemberCheck | u
     reason: first?.reason ?? DingTalkConditionReason.Validated,
     message: first === undefined ? `${targets} ready` : problems.map((p) => p.text).join('; '),
     retry: member?.retry ?? false,
-    credentials: credentialsVerdict(groups, member),
+    credentials: refusals[0]
+      ? {
+          status: 'False',
+          reason: DingTalkConditionReason.Held,
+          message: refusals.map((r) => r.text).join('; '),
+        }
+      : credentialsVerdict(groups, member),
   };
+}
+
+function heldText(target: HeldTarget): string {
+  const where = target.kind === 'Group' ? `group ${target.name}` : 'member';
+  const code = target.errcode === undefined ? '' : ` with errcode ${target.errcode}`;
+  return `${where}: DingTalk refused alarms${code} (${target.message}); ${target.alarms} alarm(s) held since ${formatTime(new Date(target.since))} until a Secret, ConfigMap or this service changes`;
 }
 
 /** CredentialsValid: every referenced Secret is usable and DingTalk accepted the app's credentials. */

@@ -1,0 +1,167 @@
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { alarm } from '../../test/support/alarms.ts';
+import { DingTalkError, DingTalkErrorCode, type ErrorClass } from '../dingtalk/index.ts';
+import type { Notification } from './notification.ts';
+import { type OutboundMessage, Outbox, type OutboxHooks, type SendResult } from './outbox.ts';
+import { RateBudget } from './rate-budget.ts';
+import { compileTemplates } from './templates.ts';
+
+function notification(title: string, namespace = 'team-a'): Notification {
+  return {
+    rule: { namespace, name: 'rule' },
+    templates: compileTemplates({ message: { type: 'markdown' } as never }),
+    target: { service: 'svc', kind: 'Group', name: 'ops', names: ['ops'] },
+    groupLabels: {},
+    alarms: [alarm(title, {}, namespace)],
+    repeat: false,
+  };
+}
+
+function refusal(errorClass: ErrorClass, errcode: number): DingTalkError {
+  return new DingTalkError(`refused ${errcode}`, {
+    code: DingTalkErrorCode.rejected,
+    errorClass,
+    errcode,
+    endpoint: 'robot.send',
+  });
+}
+
+interface Recorded {
+  sent: { at: number; msgUuid: string; titles: string[]; senders: string[] }[];
+  delivered: string[];
+  failed: { msgUuid: string; retryAt: number | undefined }[];
+  held: string[];
+}
+
+/** An outbox on a fake clock whose sends answer from `answers` in turn (then succeed). */
+function outboxWith(
+  answers: (Error | undefined)[] = [],
+  { limit = 20, windowMs = 60_000, blockMs = 600_000 } = {},
+) {
+  const recorded: Recorded = { sent: [], delivered: [], failed: [], held: [] };
+  const hooks: OutboxHooks = {
+    assigned: async () => undefined,
+    attempted: () => undefined,
+    delivered: (message) => recorded.delivered.push(message.msgUuid),
+    failed: (message, _failure, retryAt) => recorded.failed.push({ msgUuid: message.msgUuid, retryAt }),
+    held: (message) => recorded.held.push(message.msgUuid),
+    paused: () => undefined,
+  };
+  const outbox = new Outbox({
+    name: 'test',
+    budget: new RateBudget({ limit, windowMs, marginMs: 0 }),
+    blockMs,
+    logger: pino({ level: 'silent' }),
+    hooks,
+    senderOf: (n) => n.rule.namespace,
+    send: async (message: OutboundMessage): Promise<SendResult> => {
+      recorded.sent.push({
+        at: Date.now(),
+        msgUuid: message.msgUuid,
+        titles: message.notifications.flatMap((n) => n.alarms.map((a) => a.name)),
+        senders: [...new Set(message.notifications.map((n) => n.rule.namespace))],
+      });
+      const answer = answers.shift();
+      if (answer) throw answer;
+      return {};
+    },
+  });
+  outbox.start();
+  return { outbox, recorded };
+}
+
+describe('Outbox (fake clock)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('sends each notification alone while the queue fits the budget', async () => {
+    const { outbox, recorded } = outboxWith([], { limit: 5 });
+    for (const title of ['a', 'b', 'c']) outbox.enqueue(notification(title));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(recorded.sent.map((s) => s.titles)).toEqual([['a'], ['b'], ['c']]);
+    await outbox.stop();
+  });
+
+  it('merges what is queued into one digest once the queue is longer than the sends left, and never exceeds the budget', async () => {
+    const { outbox, recorded } = outboxWith([], { limit: 2, windowMs: 60_000 });
+    for (let i = 0; i < 10; i++) outbox.enqueue(notification(`alarm-${i}`));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(recorded.sent).toHaveLength(1);
+    expect(recorded.sent[0]?.titles).toHaveLength(10);
+    for (let i = 10; i < 15; i++) outbox.enqueue(notification(`alarm-${i}`));
+    await vi.advanceTimersByTimeAsync(10);
+    outbox.enqueue(notification('late'));
+    await vi.advanceTimersByTimeAsync(30_000);
+    // Two sends in the first window; the third waits for the window to move on.
+    expect(recorded.sent).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(31_000);
+    expect(recorded.sent).toHaveLength(3);
+    expect(recorded.sent[2]?.at).toBeGreaterThanOrEqual(60_000);
+    await outbox.stop();
+  });
+
+  it('never puts notifications of two senders into one message', async () => {
+    const { outbox, recorded } = outboxWith([], { limit: 1 });
+    for (let i = 0; i < 4; i++) {
+      outbox.enqueue(notification(`a-${i}`, 'team-a'));
+      outbox.enqueue(notification(`b-${i}`, 'team-b'));
+    }
+    await vi.advanceTimersByTimeAsync(130_000);
+    expect(recorded.sent.length).toBeGreaterThanOrEqual(2);
+    for (const sent of recorded.sent) expect(sent.senders).toHaveLength(1);
+    expect(recorded.sent.flatMap((s) => s.titles).sort()).toHaveLength(8);
+    await outbox.stop();
+  });
+
+  it('retries a transient failure with backoff under the same msgUuid', async () => {
+    const { outbox, recorded } = outboxWith([refusal('transient', -1), refusal('transient', -1)]);
+    outbox.enqueue(notification('flaky'));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(recorded.sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(recorded.sent).toHaveLength(3);
+    expect(new Set(recorded.sent.map((s) => s.msgUuid)).size).toBe(1);
+    expect(recorded.sent[1]?.at).toBeGreaterThanOrEqual(800);
+    expect(recorded.delivered).toHaveLength(1);
+    await outbox.stop();
+  });
+
+  it('pauses the robot for the block period after a throttle answer, then sends the same message', async () => {
+    const { outbox, recorded } = outboxWith([refusal('throttled', 410100)], { blockMs: 600_000 });
+    outbox.enqueue(notification('throttled'));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(recorded.failed[0]?.retryAt).toBeGreaterThanOrEqual(600_000);
+    await vi.advanceTimersByTimeAsync(599_000);
+    expect(recorded.sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(recorded.sent).toHaveLength(2);
+    expect(recorded.sent[1]?.msgUuid).toBe(recorded.sent[0]?.msgUuid);
+    await outbox.stop();
+  });
+
+  it('hands a configuration refusal over as held, without retrying it, and goes on with the next', async () => {
+    const { outbox, recorded } = outboxWith([refusal('permanent', 310000)]);
+    outbox.enqueue(notification('refused'));
+    outbox.enqueue(notification('next'));
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(recorded.held).toHaveLength(1);
+    expect(recorded.failed).toEqual([]);
+    expect(recorded.sent.map((s) => s.titles)).toEqual([['refused'], ['next']]);
+    await outbox.stop();
+  });
+
+  it('re-sends a restored message under its recorded msgUuid', async () => {
+    const { outbox, recorded } = outboxWith();
+    outbox.restore('recorded-uuid', [notification('restored')]);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(recorded.sent).toEqual([
+      expect.objectContaining({ msgUuid: 'recorded-uuid', titles: ['restored'] }),
+    ]);
+    await outbox.stop();
+  });
+});
