@@ -1,7 +1,8 @@
 -- Health of an AlarmEvent from its delivery phase and Delivered condition. Suppressed (every matching rule
 -- muted, suspended or outside its window) is an outcome the rules asked for, so it is Healthy; an alarm that
--- reached nobody it should have (Failed, PartiallyDelivered, NoMatchingRule) is Degraded. Uses only Lua's
--- base library: Argo CD runs argocd-cm scripts without the string library.
+-- reached nobody it should have (Failed, PartiallyDelivered, NoMatchingRule) or waits for a configuration
+-- fix (Held) is Degraded. Uses only Lua's base library: Argo CD runs argocd-cm scripts without the string
+-- library.
 local hs = {}
 if obj.status == nil or obj.status.phase == nil then
   hs.status = "Progressing"
@@ -25,7 +26,7 @@ end
 local phase = obj.status.phase
 if phase == "Delivered" or phase == "Suppressed" then
   hs.status = "Healthy"
-elseif phase == "PartiallyDelivered" or phase == "Failed" or phase == "NoMatchingRule" then
+elseif phase == "PartiallyDelivered" or phase == "Failed" or phase == "NoMatchingRule" or phase == "Held" then
   hs.status = "Degraded"
 elseif phase == "Pending" or phase == "Delivering" then
   hs.status = "Progressing"
