@@ -209,10 +209,6 @@ export const GroupStatus = z.object({
     .optional()
     .describe('CamelCase reason for ready, e.g. SecretNotFound or Throttled.'),
   message: z.string().max(1024).optional().describe('Details for ready.'),
-  throttledUntil: Timestamp.optional().describe(
-    'Until when DingTalk blocks this robot for sending too fast; nothing is sent before.',
-  ),
-  lastDelivery: SendOutcome.optional().describe('The last alarm notification sent to this group.'),
   lastTest: SendOutcome.optional().describe('The last test message sent to this group.'),
 });
 export type GroupStatus = z.output<typeof GroupStatus>;
@@ -242,10 +238,34 @@ export const MemberStatus = z.object({
     .max(20)
     .optional()
     .describe('The first 20 unknown members, by name, userId or mobile.'),
-  lastDelivery: SendOutcome.optional().describe('The last alarm notification sent to members.'),
   lastTest: SendOutcome.optional().describe('The last test message sent to members.'),
 });
 export type MemberStatus = z.output<typeof MemberStatus>;
+
+export const GroupDelivery = z.object({
+  name: GroupName.describe('Name of the group in spec.groups.'),
+  throttledUntil: Timestamp.optional().describe(
+    'Until when DingTalk blocks this robot for sending too fast; nothing is sent before.',
+  ),
+  lastDelivery: SendOutcome.optional().describe('The last alarm notification sent to this group.'),
+});
+export type GroupDelivery = z.output<typeof GroupDelivery>;
+
+export const DeliveryStatus = z.object({
+  groups: z
+    .array(GroupDelivery)
+    .max(50)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .optional()
+    .describe('One entry per group of spec.groups that alarms were sent to.'),
+  member: z
+    .object({
+      lastDelivery: SendOutcome.optional().describe('The last alarm notification sent to members.'),
+    })
+    .optional()
+    .describe('Alarm notifications to members.'),
+});
+export type DeliveryStatus = z.output<typeof DeliveryStatus>;
 
 const Counter = z.int().min(0);
 
@@ -259,6 +279,12 @@ export const DeliveryCounters = z.object({
 });
 export type DeliveryCounters = z.output<typeof DeliveryCounters>;
 
+/**
+ * One writer per field. The DingTalkService controller writes observedGeneration, conditions, groups,
+ * member, lastTest and lastHandledTest (validation and test sends), by merge patch of what it changed.
+ * Dispatch writes delivery, deliveries, lastSuccess and lastFailure (how alarms fared), by server-side
+ * apply under its own field manager. No field, and no list, is written by both.
+ */
 export const DingTalkServiceStatus = z.object({
   observedGeneration: ObservedGeneration,
   conditions: Conditions.optional(),
@@ -269,6 +295,9 @@ export const DingTalkServiceStatus = z.object({
     .optional()
     .describe('Per-group detail, one entry per spec.groups entry.'),
   member: MemberStatus.optional().describe('Detail of the member (app robot) side.'),
+  delivery: DeliveryStatus.optional().describe(
+    'How alarm notifications fared, per target; written by dispatch only.',
+  ),
   deliveries: DeliveryCounters.optional().describe(
     'Counters since the service was created, over all targets.',
   ),

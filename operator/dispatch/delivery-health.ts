@@ -14,17 +14,10 @@ import type { CustomObject } from '../manager/context.ts';
 import { timestamp } from './ledger.ts';
 
 /**
- * Delivery health in DingTalkService and AlarmRule status.
- *
- * Ownership: the DingTalkService controller owns the service's conditions, observedGeneration and the
- * validation parts of groups[] and member (ready, reason, message, token, resolved members); the
- * AlarmRule controller owns the rule's conditions and observedGeneration. The dispatcher owns what is
- * written here: deliveries counters, lastSuccess, lastFailure, groups[].lastDelivery,
- * groups[].throttledUntil and member.lastDelivery of services; counters and lastFired of rules.
- *
- * It writes them by server-side apply under a field manager of its own: groups[] is a list keyed by
- * name, so apply merges our fields into each entry instead of replacing the array the other controller
- * writes. Updates are batched: at most one apply per object per interval, whatever the send rate.
+ * Delivery health in DingTalkService and AlarmRule status: the fields dispatch owns (see
+ * DingTalkServiceStatus for who writes which), by server-side apply under a field manager of its own.
+ * Updates are batched: at most one apply per object per interval, whatever the send rate. Groups no
+ * longer in the service's spec are dropped, so apply removes their entries.
  */
 
 const FIELD_MANAGER = 'dingtalk-operator-dispatch';
@@ -194,7 +187,7 @@ export class DeliveryHealth {
       kind: isService ? DingTalkServiceGvk.kind : AlarmRuleGvk.kind,
       metadata: { name, namespace },
       status: isService
-        ? serviceStatus(this.#services.get(`${namespace}/${name}`))
+        ? serviceStatus(this.#services.get(`${namespace}/${name}`), this.#specGroups(namespace, name))
         : this.#rules.get(`${namespace}/${name}`),
     };
     try {
@@ -216,6 +209,11 @@ export class DeliveryHealth {
       if ((err as { code?: number }).code === 404) return;
       throw err;
     }
+  }
+
+  #specGroups(namespace: string, name: string): Set<string> {
+    const spec = this.#sources.service(namespace, name)?.spec as { groups?: { name?: string }[] } | undefined;
+    return new Set((spec?.groups ?? []).map((group) => group.name ?? ''));
   }
 
   #outcome(health: ServiceHealth, target: TargetName, outcome: Outcome): void {
@@ -273,14 +271,18 @@ export class DeliveryHealth {
   }
 }
 
-function serviceStatus(health: ServiceHealth | undefined) {
+function serviceStatus(health: ServiceHealth | undefined, specGroups: ReadonlySet<string>) {
   if (!health) return {};
+  for (const name of health.groups.keys()) if (!specGroups.has(name)) health.groups.delete(name);
   const groups = [...health.groups].map(([name, group]) => ({ name, ...group }));
+  const delivery = {
+    ...(groups.length > 0 && { groups }),
+    ...(health.member && { member: health.member }),
+  };
   return {
     deliveries: health.deliveries,
     ...(health.lastSuccess && { lastSuccess: health.lastSuccess }),
     ...(health.lastFailure && { lastFailure: health.lastFailure }),
-    ...(groups.length > 0 && { groups }),
-    ...(health.member && { member: health.member }),
+    ...(Object.keys(delivery).length > 0 && { delivery }),
   };
 }

@@ -25,8 +25,6 @@ const serviceStatus: DingTalkServiceStatus = {
       ready: false,
       reason: 'Throttled',
       message: 'DingTalk blocks the robot for sending too fast',
-      throttledUntil: '2025-05-01T08:10:00Z',
-      lastDelivery: { time: at, result: 'Throttled', errcode: '410100', message: 'send too fast' },
       lastTest: { time: at, result: 'Succeeded' },
     },
   ],
@@ -38,8 +36,19 @@ const serviceStatus: DingTalkServiceStatus = {
     resolvedMembers: 2,
     unknownMembers: 1,
     unknownMemberNames: ['+86-13800000009'],
-    lastDelivery: { time: at, result: 'Failed', errcode: 'staffId.notExisted', message: 'unknown staff' },
     lastTest: { time: at, result: 'Succeeded' },
+  },
+  delivery: {
+    groups: [
+      {
+        name: 'Ops',
+        throttledUntil: '2025-05-01T08:10:00Z',
+        lastDelivery: { time: at, result: 'Throttled', errcode: '410100', message: 'send too fast' },
+      },
+    ],
+    member: {
+      lastDelivery: { time: at, result: 'Failed', errcode: 'staffId.notExisted', message: 'unknown staff' },
+    },
   },
   deliveries: { sent: 120, throttled: 3, failed: 1, suppressed: 40 },
   lastSuccess: { time: at, target: { kind: 'Group', name: 'Ops' } },

@@ -5,7 +5,10 @@ import { eventually, testKubeConfig } from '../support/kube.ts';
 import {
   create,
   type DispatchHarness,
+  get,
   groupService,
+  patch,
+  secret,
   tokenFor,
   useDispatch,
   waitForPhase,
@@ -137,5 +140,75 @@ describe('deleted objects', () => {
       errcode: '310000',
       lastError: expect.stringContaining('without a configuration fix'),
     });
+  });
+});
+
+describe('DingTalkService status: one writer per field', () => {
+  type Status = {
+    groups?: { name: string }[];
+    delivery?: { groups?: { name: string; lastDelivery?: { result: string } }[] };
+  };
+  type Managed = {
+    manager: string;
+    subresource?: string;
+    fieldsV1?: { 'f:status'?: Record<string, unknown> };
+  };
+
+  it('keeps delivery health and validation apart, and drops a group removed from the spec from both', async () => {
+    const [one, two] = [tokenFor('writerone'), tokenFor('writertwo')];
+    for (const [token, name] of [
+      [one, 'one'],
+      [two, 'two'],
+    ] as const) {
+      await h.emulator.control.putRobot(token, { name });
+      await secret(h, `writers-${name}`, { webhook: `${h.emulator.url}/robot/send?access_token=${token}` });
+    }
+    const group = (name: string) => ({ name, webhook: { name: `writers-${name}`, key: 'webhook' } });
+    await create(h, 'DingTalkService', 'writers', {
+      sendTo: ['Group'],
+      groups: [group('one'), group('two')],
+    });
+    await create(h, 'AlarmRule', 'to-writers', {
+      services: [{ name: 'writers' }],
+      match: { sources: ['writers-source'] },
+      grouping: { groupWait: '1s', groupInterval: '1s', repeatInterval: '4h' },
+    });
+    await create(h, 'AlarmEvent', 'to-both', {
+      severity: 'warning',
+      title: 'Both',
+      source: 'writers-source',
+    });
+    await waitForPhase(h, 'to-both', ['Delivered']);
+    await eventually(async () => {
+      const status = (await get(h, 'DingTalkService', 'writers')).status as Status | undefined;
+      return status?.delivery?.groups?.length === 2 && status.groups?.length === 2 ? status : undefined;
+    });
+
+    await patch(h, 'DingTalkService', 'writers', { spec: { groups: [group('one')] } });
+    await create(h, 'AlarmEvent', 'to-one', { severity: 'warning', title: 'One', source: 'writers-source' });
+    await waitForPhase(h, 'to-one', ['Delivered']);
+    const service = await eventually(async () => {
+      const obj = await get(h, 'DingTalkService', 'writers');
+      const status = obj.status as Status | undefined;
+      const names = (list?: { name: string }[]) => (list ?? []).map((g) => g.name).join(',');
+      return names(status?.groups) === 'one' && names(status?.delivery?.groups) === 'one' ? obj : undefined;
+    });
+    expect((service.status as Status).delivery?.groups?.[0]?.lastDelivery?.result).toBe('Succeeded');
+
+    // Each status field has exactly one manager.
+    const managed = ((service.metadata as { managedFields?: Managed[] }).managedFields ?? []).filter(
+      (m) => m.subresource === 'status',
+    );
+    const owners = new Map<string, string[]>();
+    for (const entry of managed) {
+      for (const field of Object.keys(entry.fieldsV1?.['f:status'] ?? {})) {
+        owners.set(field, [...(owners.get(field) ?? []), entry.manager]);
+      }
+    }
+    expect(owners.get('f:delivery')).toHaveLength(1);
+    expect(owners.get('f:groups')).toHaveLength(1);
+    expect(owners.get('f:delivery')).not.toEqual(owners.get('f:groups'));
+    for (const [field, managers] of owners)
+      expect({ field, managers: managers.length }).toEqual({ field, managers: 1 });
   });
 });

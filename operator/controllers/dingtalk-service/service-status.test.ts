@@ -24,39 +24,26 @@ const memberCheck = (over: Partial<MemberCheck> = {}): MemberCheck => ({
 });
 
 describe('applyGroupChecks', () => {
-  it('keeps the delivery fields the dispatcher owns and drops groups no longer in the spec', () => {
-    const lastDelivery = { time: '2030-01-01T00:00:00Z', result: 'Succeeded' as const };
+  it('keeps the last test of each group and drops groups no longer in the spec', () => {
+    const lastTest = { time: '2030-01-01T00:00:00Z', result: 'Succeeded' as const };
     const groups = applyGroupChecks(
       [
-        {
-          name: 'ops',
-          ready: false,
-          reason: 'SecretNotFound',
-          lastDelivery,
-          throttledUntil: '2030-01-01T00:10:00Z',
-        },
+        { name: 'ops', ready: false, reason: 'SecretNotFound', lastTest },
         { name: 'gone', ready: true },
       ],
       [readyGroup],
     );
     expect(groups).toEqual([
-      {
-        name: 'ops',
-        ready: true,
-        reason: 'Validated',
-        message: 'robot at h',
-        lastDelivery,
-        throttledUntil: '2030-01-01T00:10:00Z',
-      },
+      { name: 'ops', ready: true, reason: 'Validated', message: 'robot at h', lastTest },
     ]);
   });
 });
 
 describe('applyMemberCheck', () => {
-  it('writes token expiry and member counts, keeping lastDelivery', () => {
-    const lastDelivery = { time: '2030-01-01T00:00:00Z', result: 'Failed' as const };
+  it('writes token expiry and member counts, keeping the last test', () => {
+    const lastTest = { time: '2030-01-01T00:00:00Z', result: 'Failed' as const };
     const status = applyMemberCheck(
-      { lastDelivery },
+      { lastTest },
       memberCheck({ unknownMembers: [{ userId: 'ghost', name: 'Ghost' }, { mobile: '139' }] }),
     );
     expect(status).toEqual({
@@ -67,7 +54,7 @@ describe('applyMemberCheck', () => {
       resolvedMembers: 1,
       unknownMembers: 2,
       unknownMemberNames: ['Ghost', '139'],
-      lastDelivery,
+      lastTest,
     });
   });
 
@@ -103,5 +90,29 @@ describe('summarise', () => {
 
   it('asks for a retry when DingTalk was unreachable', () => {
     expect(summarise([], memberCheck({ ready: false, reason: 'Unreachable', retry: true })).retry).toBe(true);
+  });
+});
+
+describe('summarise with held alarms', () => {
+  it('is not Ready, naming the group and the errcode, while DingTalk refuses what dispatch sends', () => {
+    const held = [
+      {
+        namespace: 'ns',
+        service: 'svc',
+        kind: 'Group' as const,
+        name: 'ops',
+        errcode: '310000',
+        message: 'sign not match',
+        since: Date.UTC(2030, 0, 1),
+        alarms: 3,
+      },
+    ];
+    const summary = summarise([readyGroup], undefined, held);
+    expect(summary.ready).toBe(false);
+    expect(summary.reason).toBe('Held');
+    expect(summary.message).toContain('group ops');
+    expect(summary.message).toContain('errcode 310000');
+    expect(summary.credentials).toMatchObject({ status: 'False', reason: 'Held' });
+    expect(summarise([readyGroup], undefined, []).ready).toBe(true);
   });
 });

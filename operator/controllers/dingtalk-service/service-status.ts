@@ -10,14 +10,9 @@ import type { GroupCheck } from './validate-groups.ts';
 import { type MemberCheck, unknownMemberNames, type Verdict } from './validate-member.ts';
 
 /**
- * Turns the checks into this controller's part of DingTalkService status.
- *
- * Ownership: the dispatcher writes delivery health (deliveries, lastSuccess, lastFailure,
- * groups[].lastDelivery, groups[].throttledUntil, member.lastDelivery) with merge patches of only those
- * fields; this controller writes everything else. A merge patch replaces a list whole, so status.groups
- * is always rebuilt FROM the current entries: each entry keeps the fields it has and only the owned
- * fields (name, ready, reason, message, lastTest) are overwritten. Whoever writes status.groups follows
- * the same rule. member is an object, merged key by key, and is likewise updated in place.
+ * Turns the checks into this controller's part of DingTalkService status (see DingTalkServiceStatus for
+ * who writes which field). status.groups is this controller's alone: rebuilt from the checks, keeping
+ * each entry's last test.
  */
 
 export function applyGroupChecks(
