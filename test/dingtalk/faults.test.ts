@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { Fault } from '../emulator/schemas.ts';
 import { token, useEmulator } from './harness.ts';
 
-// The harness sets a 1 s headers timeout, so a hanging DingTalk surfaces quickly.
+// The harness sets a 1 s headers timeout, so a hanging DingTalk surfaces quickly. A slow answer is five
+// times that: undici checks its timeouts on a coarse timer (up to about a second late), and a loaded
+// machine delays it further, so a latency just above the timeout may be answered before it fires.
 const t = useEmulator();
 const app = { clientId: 'dingapp', clientSecret: 'app-secret' };
 
@@ -11,7 +13,7 @@ const faults: [Fault, string, string][] = [
   [{ kind: 'status', status: 500 }, 'transient', 'DINGTALK_ERR_HTTP_STATUS'],
   [{ kind: 'reset' }, 'transient', 'DINGTALK_ERR_CONNECTION'],
   [{ kind: 'hang' }, 'transient', 'DINGTALK_ERR_TIMEOUT'],
-  [{ kind: 'latency', ms: 1_500 }, 'transient', 'DINGTALK_ERR_TIMEOUT'],
+  [{ kind: 'latency', ms: 5_000 }, 'transient', 'DINGTALK_ERR_TIMEOUT'],
   [{ kind: 'throttle' }, 'throttled', 'DINGTALK_ERR_REJECTED'],
 ];
 
