@@ -96,6 +96,33 @@ export const AlarmEventSpec = withRules(
 );
 export type AlarmEventSpec = z.output<typeof AlarmEventSpec>;
 
+export const MEMBER_FAILURES_KEPT = 20;
+
+export const MemberRecord = z.object({
+  total: z.int().min(0).describe('Members the notification is for.'),
+  delivered: z.int().min(0).describe('Members DingTalk accepted it for.'),
+  failed: z.int().min(0).describe('Members who did not get it.'),
+  chunksDone: z
+    .int()
+    .min(0)
+    .describe('batchSend calls (20 members each) DingTalk answered; a retry or restart goes on after them.'),
+  failures: z
+    .array(
+      z.object({
+        member: z.string().max(128).describe('userId or mobile, as listed.'),
+        reason: z
+          .string()
+          .max(128)
+          .describe('e.g. MembersUnresolved, InvalidUserId, Throttled, Unconfirmed.'),
+        errcode: z.string().max(256).optional().describe("DingTalk's code, when it gave one."),
+      }),
+    )
+    .max(MEMBER_FAILURES_KEPT)
+    .optional()
+    .describe(`The first ${MEMBER_FAILURES_KEPT} members who did not get it, with why.`),
+});
+export type MemberRecord = z.output<typeof MemberRecord>;
+
 export const Delivery = z.object({
   ruleNamespace: z
     .string()
@@ -104,7 +131,10 @@ export const Delivery = z.object({
   rule: z.string().max(253).describe('The name of the AlarmRule that sent it.'),
   service: z.string().max(253).describe('The DingTalkService it went through.'),
   targetKind: TargetKind.describe('Group or Member.'),
-  targetName: z.string().max(128).describe("The group's name, or the member's userId."),
+  targetName: z
+    .string()
+    .max(128)
+    .describe("The group's name; for members, members (or unlisted-members for names the service lacks)."),
   state: DeliveryState.describe(
     `${DELIVERY_STATES.join(', ')}. Held: DingTalk refused it for a configuration reason (errcode says which); a change of the service or of a Secret or ConfigMap it refers to sends it again.`,
   ),
@@ -136,6 +166,9 @@ export const Delivery = z.object({
     .max(256)
     .optional()
     .describe("DingTalk's id of the sent message (processQueryKey for app robot messages)."),
+  members: MemberRecord.optional().describe(
+    'For members: one compact record of the whole member set, with progress per batchSend call.',
+  ),
 });
 export type Delivery = z.output<typeof Delivery>;
 

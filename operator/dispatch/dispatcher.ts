@@ -8,7 +8,8 @@ import {
   parseAlarmEvent,
   type ServiceRef,
 } from '../api/index.ts';
-import { memberMessageOf, robotToken } from '../dingtalk/index.ts';
+import { DingTalkErrorCode, isConfigurationRefusal, memberMessageOf, robotToken } from '../dingtalk/index.ts';
+import { chunkUserIds } from '../dingtalk/member-message.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
 import { redactUrl } from '../runtime/logger.ts';
@@ -22,12 +23,21 @@ import {
   type DeliveryId,
   findDelivery,
   isFinal,
+  sameDelivery,
   summarize,
   timestamp,
   upsertDelivery,
 } from './ledger.ts';
 import { matchesRule } from './match.ts';
-import { sendToMembersWithRetry } from './member-send.ts';
+import {
+  applyAnswer,
+  fail,
+  failStep,
+  type MemberProgress,
+  nextStep,
+  progressFrom,
+  recordOf,
+} from './member-progress.ts';
 import type { Notification, TargetRef } from './notification.ts';
 import { type OutboundMessage, Outbox, type OutboxHooks, type SendResult } from './outbox.ts';
 import { RateBudget } from './rate-budget.ts';
@@ -76,6 +86,7 @@ interface PinnedPart {
 }
 
 const MINUTE = 60_000;
+const APP_CALLS_PER_SECOND = 20;
 
 /**
  * The dispatch pipeline: AlarmEvent → matching rules → aggregation group (Alertmanager timers) →
@@ -456,12 +467,7 @@ export class Dispatcher implements Component {
         for (const alarm of open) this.#updateTarget(alarm, rule, target.service, target.kind, names, change);
         continue;
       }
-      const ref: TargetRef = {
-        service: target.service,
-        kind: target.kind,
-        name: target.kind === 'Group' ? target.name : 'members',
-        names,
-      };
+      const ref = targetRef(target);
       const notification: Notification = {
         rule: {
           namespace: rule.namespace,
@@ -493,14 +499,16 @@ export class Dispatcher implements Component {
       target.kind === 'Group'
         ? `group:${digest(robotToken(target.group?.webhook ?? ''))}`
         : `member:${rule.namespace}/${target.service}:${digest(target.identities.join(','))}`;
-    this.#senders.set(senderKey(rule.namespace, target.service, target.kind, targetNames(target)), target);
+    this.#senders.set(senderOfNotification({ rule, target: targetRef(target) }), target);
     let outbox = this.#outboxes.get(key);
     if (!outbox) {
-      const limit =
+      const budget =
         target.kind === 'Group'
-          ? Math.min(this.#ctx.config.robotRateLimit, target.group?.rateLimitPerMinute ?? 20)
-          : this.#ctx.config.robotRateLimit;
-      const budget = new RateBudget({ limit, windowMs: this.#rateWindowMs });
+          ? new RateBudget({
+              limit: Math.min(this.#ctx.config.robotRateLimit, target.group?.rateLimitPerMinute ?? 20),
+              windowMs: this.#rateWindowMs,
+            })
+          : this.#appBudget(target.app?.clientId ?? '');
       outbox = new Outbox({
         name: key,
         budget,
@@ -517,6 +525,21 @@ export class Dispatcher implements Component {
     return outbox;
   }
 
+  /**
+   * One budget per app, shared by every member set that sends through it: each batchSend call takes a
+   * slot, within DingTalk's documented 20 calls per second per app and API.
+   */
+  #appBudget(clientId: string): RateBudget {
+    let budget = this.#appBudgets.get(clientId);
+    if (!budget) {
+      budget = new RateBudget({ limit: APP_CALLS_PER_SECOND, windowMs: 1_000, marginMs: 100 });
+      this.#appBudgets.set(clientId, budget);
+    }
+    return budget;
+  }
+
+  readonly #appBudgets = new Map<string, RateBudget>();
+
   /** The newest planned target of each sender (tenant, service, target), whose credentials sign its sends. */
   readonly #senders = new Map<string, PlannedTarget>();
 
@@ -524,7 +547,7 @@ export class Dispatcher implements Component {
     const [first] = message.notifications;
     const target = first && this.#senders.get(senderOfNotification(first));
     if (!target) throw new Error('no credentials known for the message');
-    const { dingtalk, members } = this.#ctx;
+    const { dingtalk } = this.#ctx;
     if (target.kind === 'Group') {
       const group = target.group;
       if (!group) throw new Error('group target has no credentials');
@@ -535,34 +558,60 @@ export class Dispatcher implements Component {
       );
       return {};
     }
+    return this.#sendToMembers(target, message);
+  }
+
+  /**
+   * One batchSend call (at most 20 members) per attempt, so each takes a budget slot and its outcome is
+   * on record before the next: a retry or restart goes on after the chunks DingTalk answered. A call
+   * that timed out or lost its connection may have been delivered: its members are recorded
+   * Unconfirmed rather than messaged twice.
+   */
+  async #sendToMembers(
+    target: Extract<PlannedTarget, { kind: 'Member' }>,
+    message: OutboundMessage,
+  ): Promise<SendResult> {
     const app = target.app;
     if (!app) throw new Error('member target has no credentials');
+    const { dingtalk, members } = this.#ctx;
+    const content = memberMessageOf(message.content);
     const resolution = await members.resolve({ ...app, members: target.recipients });
-    const rejected: NonNullable<SendResult['rejected']> = resolution.unknown.map((m) => ({
-      identity: memberIdentity(m),
-      reason: DingTalkConditionReason.MembersUnresolved,
-    }));
-    if (resolution.userIds.length === 0) return { rejected };
-    const result = await sendToMembersWithRetry(
-      dingtalk,
-      app,
-      resolution.userIds,
-      memberMessageOf(message.content),
-    );
-    const [firstFailure] = result.failed;
-    if (result.sentUserIds.length === 0 && firstFailure) throw firstFailure.error;
-    for (const id of result.invalidUserIds) rejected.push({ identity: id, reason: 'InvalidUserId' });
-    for (const id of result.flowControlledUserIds) rejected.push({ identity: id, reason: 'Throttled' });
-    for (const { userIds, error } of result.failed) {
-      for (const id of userIds) {
-        rejected.push({
-          identity: id,
-          reason: 'DingTalkError',
-          errcode: error.errcode === undefined ? undefined : String(error.errcode),
-        });
-      }
+    let progress = message.progress as MemberProgress | undefined;
+    if (!progress) {
+      progress = progressFrom(undefined);
+      progress.total = target.recipients.length;
+      fail(progress, resolution.unknown.map(memberIdentity), DingTalkConditionReason.MembersUnresolved);
+      message.progress = progress;
     }
-    return { messageId: result.processQueryKeys[0], rejected };
+    const chunks = chunkUserIds(resolution.userIds);
+    const now = Date.now();
+    const step = nextStep(progress, chunks, now);
+    if (step.kind === 'done') return {};
+    if (step.kind === 'retry' && step.notBefore > now) return { more: { notBefore: step.notBefore } };
+    const answer = await dingtalk.sendToMembers(app, step.userIds, content);
+    const [failure] = answer.failed;
+    if (failure) {
+      const error = failure.error;
+      const errcode = error.errcode === undefined ? undefined : String(error.errcode);
+      const unconfirmed =
+        error.code === DingTalkErrorCode.timeout || error.code === DingTalkErrorCode.connection;
+      if (unconfirmed) failStep(progress, step, 'Unconfirmed', errcode);
+      else if (error.errorClass === 'permanent' && !isConfigurationRefusal(error))
+        failStep(progress, step, 'DingTalkError', errcode);
+      // Refused as a whole for a passing or configuration reason: nobody got it; the outbox decides.
+      else throw error;
+    } else {
+      applyAnswer(progress, step, {
+        sent: answer.sentUserIds,
+        invalid: answer.invalidUserIds,
+        flowControlled: answer.flowControlledUserIds,
+      });
+      message.messageIds = [...(message.messageIds ?? []), ...answer.processQueryKeys].slice(0, 1);
+    }
+    const next = nextStep(progress, chunks, Date.now());
+    return next.kind === 'done'
+      ? { messageId: message.messageIds?.[0] }
+      : { more: { notBefore: next.kind === 'retry' ? next.notBefore : 0 } };
   }
 
   #hooks(): OutboxHooks {
@@ -595,24 +644,21 @@ export class Dispatcher implements Component {
         }
       },
       delivered: (message, result, at) => {
-        const rejected = new Map((result.rejected ?? []).map((r) => [r.identity, r]));
+        const progress = message.progress as MemberProgress | undefined;
         for (const { n, alarm } of ledgerTargets(message)) {
-          for (const name of n.target.names) {
-            const refused = rejected.get(name);
-            this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, [name], () =>
-              refused
-                ? { state: 'Failed', reason: refused.reason, errcode: refused.errcode, lastError: undefined }
-                : {
-                    state: 'Delivered',
-                    reason: undefined,
-                    deliveredAt: timestamp(at),
-                    messageId: result.messageId,
-                    lastError: undefined,
-                    errcode: undefined,
-                    nextAttemptAt: undefined,
-                  },
-            );
-          }
+          this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, () =>
+            progress
+              ? memberOutcome(progress, at, result.messageId)
+              : {
+                  state: 'Delivered',
+                  reason: undefined,
+                  deliveredAt: timestamp(at),
+                  messageId: result.messageId,
+                  lastError: undefined,
+                  errcode: undefined,
+                  nextAttemptAt: undefined,
+                },
+          );
         }
         for (const n of message.notifications) {
           health.sent(n.rule.namespace, n.target.service, { kind: n.target.kind, name: n.target.name }, at);
@@ -656,6 +702,19 @@ export class Dispatcher implements Component {
             health.failed(n.rule.namespace, n.target.service, target, at, failure.errcode, failure.error);
             health.rule(n.rule.namespace, n.rule.name, { failed: 1 });
           }
+        }
+      },
+      progressed: async (message) => {
+        const progress = message.progress as MemberProgress | undefined;
+        if (!progress) return;
+        for (const { n, alarm } of ledgerTargets(message)) {
+          this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, {
+            members: recordOf(progress),
+          });
+        }
+        const keys = new Set(ledgerTargets(message).map(({ alarm }) => alarm.key));
+        if (!(await this.#store.persist(keys))) {
+          this.#log.warn({ msgUuid: message.msgUuid }, 'going on before the ledger recorded the progress');
         }
       },
       held: (message, failure, at) => {
@@ -794,7 +853,7 @@ export class Dispatcher implements Component {
         }
         continue;
       }
-      this.#outboxFor(compiled.rule, target).restore(msgUuid, notifications);
+      this.#outboxFor(compiled.rule, target).restore(msgUuid, notifications, this.#progressOf(notifications));
       released++;
     }
     this.#log.info(
@@ -956,18 +1015,34 @@ export class Dispatcher implements Component {
           mentions: part.rule.rule.spec.message.mentions,
         },
         templates: part.rule.templates,
-        target: {
-          service: part.target.service,
-          kind: part.target.kind,
-          name: part.target.kind === 'Group' ? part.target.name : 'members',
-          names: targetNames(part.target),
-        },
+        target: targetRef(part.target),
         groupLabels: groupLabelsOf(part.alarms[0] as Alarm, part.rule.rule.spec.grouping.groupBy),
         alarms: part.alarms,
         repeat: false,
       }));
-      this.#outboxFor(first.rule, first.target).restore(msgUuid, notifications);
+      this.#outboxFor(first.rule, first.target).restore(
+        msgUuid,
+        notifications,
+        this.#progressOf(notifications),
+      );
     }
+  }
+
+  /** For members: how far the message had come, from the ledger, so no chunk DingTalk answered goes again. */
+  #progressOf(notifications: readonly Notification[]): MemberProgress | undefined {
+    const [first] = notifications;
+    const alarm = first?.alarms[0];
+    if (!first || !alarm || first.target.kind !== 'Member') return undefined;
+    const record = this.#store.get(alarm.key)?.deliveries?.find((d) =>
+      sameDelivery(d, {
+        ruleNamespace: first.rule.namespace,
+        rule: first.rule.name,
+        service: first.target.service,
+        targetKind: 'Member',
+        targetName: first.target.name,
+      }),
+    )?.members;
+    return record ? progressFrom(record) : undefined;
   }
 
   #rememberSend(namespace: string, d: Delivery): void {
@@ -991,18 +1066,51 @@ export class Dispatcher implements Component {
   }
 }
 
-/** Who a notification is sent as: its tenant's target, and for members the recipients. */
-function senderKey(
-  namespace: string,
-  service: string,
-  kind: 'Group' | 'Member',
-  names: readonly string[],
-): string {
-  return JSON.stringify([namespace, service, kind, kind === 'Group' ? names[0] : digest(names.join(','))]);
+/** Who a notification is sent as: its tenant's target, and for members which ones. */
+function senderOfNotification(n: Pick<Notification, 'rule' | 'target'>): string {
+  const { service, kind, name, recipients } = n.target;
+  return JSON.stringify([n.rule.namespace, service, kind, name, recipients ?? '']);
 }
 
-function senderOfNotification(n: Notification): string {
-  return senderKey(n.rule.namespace, n.target.service, n.target.kind, n.target.names);
+function targetRef(target: PlannedTarget): TargetRef {
+  return target.kind === 'Group'
+    ? { service: target.service, kind: 'Group', name: target.name, names: [target.name] }
+    : {
+        service: target.service,
+        kind: 'Member',
+        name: target.ledgerName,
+        names: [target.ledgerName],
+        recipients: digest(target.identities.join(',')),
+      };
+}
+
+/** A member delivery's final entry: Delivered when anyone got it (failures counted), else Failed. */
+function memberOutcome(
+  progress: MemberProgress,
+  at: number,
+  messageId: string | undefined,
+): Partial<Delivery> {
+  const members = recordOf(progress);
+  if (progress.delivered === 0) {
+    const [first] = progress.failures;
+    return {
+      state: 'Failed',
+      reason: first?.reason ?? DingTalkConditionReason.DeliveryFailed,
+      errcode: first?.errcode,
+      members,
+      nextAttemptAt: undefined,
+    };
+  }
+  return {
+    state: 'Delivered',
+    reason: progress.failed > 0 ? 'SomeMembersFailed' : undefined,
+    deliveredAt: timestamp(at),
+    messageId,
+    lastError: undefined,
+    errcode: undefined,
+    members,
+    nextAttemptAt: undefined,
+  };
 }
 
 function heldKey(namespace: string, ref: Pick<TargetRef, 'service' | 'kind' | 'name'>): string {

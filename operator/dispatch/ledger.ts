@@ -61,7 +61,8 @@ export function summarize(deliveries: readonly Delivery[]): PhaseSummary {
     return { phase: started ? 'Delivering' : 'Pending', finished: false };
   }
   const delivered = deliveries.filter((d) => d.state === 'Delivered').length;
-  const failed = deliveries.filter((d) => d.state === 'Failed').length;
+  // A member set some of whose members did not get it counts as a failure as well.
+  const failed = deliveries.filter((d) => d.state === 'Failed' || (d.members?.failed ?? 0) > 0).length;
   if (delivered > 0) return { phase: failed > 0 ? 'PartiallyDelivered' : 'Delivered', finished: true };
   return { phase: failed > 0 ? 'Failed' : 'Suppressed', finished: true };
 }
@@ -114,11 +115,11 @@ export function settle(status: AlarmEventStatus, generation: number | undefined,
 
 function failureText(deliveries: readonly Delivery[]): string {
   return deliveries
-    .filter((d) => d.state === 'Failed')
+    .filter((d) => d.state === 'Failed' || (d.members?.failed ?? 0) > 0)
     .slice(0, 5)
     .map(
       (d) =>
-        `${d.targetKind} ${d.targetName} (${d.service}): ${d.reason ?? 'Failed'}${d.errcode ? ` errcode ${d.errcode}` : ''}`,
+        `${d.targetKind} ${d.targetName} (${d.service}): ${d.reason ?? 'Failed'}${d.errcode ? ` errcode ${d.errcode}` : ''}${d.members ? `, ${d.members.failed} of ${d.members.total} member(s) not reached` : ''}`,
     )
     .join('; ');
 }

@@ -14,10 +14,12 @@ export interface RuleInfo {
 export interface TargetRef {
   service: string;
   kind: 'Group' | 'Member';
-  /** The group's name; for members, the member identities (userId or mobile) listed in the ledger. */
+  /** The group's name, or members. */
   name: string;
-  /** Ledger names the notification's deliveries are recorded under: the group, or each member. */
+  /** Ledger names the notification's deliveries are recorded under. */
   names: string[];
+  /** For members: which members (a digest of their identities), as rules may choose different ones. */
+  recipients?: string;
 }
 
 /** What one aggregation group has to say to one target: the unit outboxes queue and digests merge. */

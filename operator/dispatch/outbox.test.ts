@@ -32,20 +32,24 @@ interface Recorded {
   delivered: string[];
   failed: { msgUuid: string; retryAt: number | undefined }[];
   held: string[];
+  progressed: string[];
 }
 
 /** An outbox on a fake clock whose sends answer from `answers` in turn (then succeed). */
 function outboxWith(
-  answers: (Error | undefined)[] = [],
+  answers: (Error | SendResult | undefined)[] = [],
   { limit = 20, windowMs = 60_000, blockMs = 600_000 } = {},
 ) {
-  const recorded: Recorded = { sent: [], delivered: [], failed: [], held: [] };
+  const recorded: Recorded = { sent: [], delivered: [], failed: [], held: [], progressed: [] };
   const hooks: OutboxHooks = {
     assigned: async () => undefined,
     attempted: () => undefined,
     delivered: (message) => recorded.delivered.push(message.msgUuid),
     failed: (message, _failure, retryAt) => recorded.failed.push({ msgUuid: message.msgUuid, retryAt }),
     held: (message) => recorded.held.push(message.msgUuid),
+    progressed: async (message) => {
+      recorded.progressed.push(message.msgUuid);
+    },
     paused: () => undefined,
   };
   const outbox = new Outbox({
@@ -63,8 +67,8 @@ function outboxWith(
         senders: [...new Set(message.notifications.map((n) => n.rule.namespace))],
       });
       const answer = answers.shift();
-      if (answer) throw answer;
-      return {};
+      if (answer instanceof Error) throw answer;
+      return answer ?? {};
     },
   });
   outbox.start();
@@ -163,5 +167,29 @@ describe('Outbox (fake clock)', () => {
       expect.objectContaining({ msgUuid: 'recorded-uuid', titles: ['restored'] }),
     ]);
     await outbox.stop();
+  });
+
+  it('gives each call of a message in several calls its own budget slot, with its progress on record first', async () => {
+    const { outbox, recorded } = outboxWith([{ more: { notBefore: 0 } }, { more: { notBefore: 0 } }, {}], {
+      limit: 2,
+    });
+    outbox.enqueue(notification('members'));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(recorded.sent).toHaveLength(2);
+    expect(recorded.progressed).toHaveLength(2);
+    expect(recorded.delivered).toEqual([]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(recorded.sent).toHaveLength(3);
+    expect(new Set(recorded.sent.map((s) => s.msgUuid)).size).toBe(1);
+    expect(recorded.delivered).toHaveLength(1);
+    await outbox.stop();
+  });
+
+  it('waits for a later call without blocking the clock: stop() returns at once', async () => {
+    const { outbox, recorded } = outboxWith([{ more: { notBefore: 30_000 } }]);
+    outbox.enqueue(notification('members'));
+    await vi.advanceTimersByTimeAsync(10);
+    await outbox.stop();
+    expect(recorded.sent).toHaveLength(1);
   });
 });

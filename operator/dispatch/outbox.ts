@@ -11,13 +11,17 @@ export interface OutboundMessage {
   notifications: Notification[];
   content: GroupMessage;
   attempts: number;
+  /** How far a send in several calls (members, 20 per call) has come; the sender keeps it. */
+  progress?: unknown;
+  /** DingTalk's ids for the calls made so far (the first is recorded). */
+  messageIds?: string[];
 }
 
 /** What one send achieved; per-recipient detail is for member targets. */
 export interface SendResult {
   messageId?: string;
-  /** Member identities that did not get the message, with why; the rest did. */
-  rejected?: { identity: string; reason: string; errcode?: string }[];
+  /** Not finished: the message takes another call (and budget slot), not before `notBefore`. */
+  more?: { notBefore: number };
 }
 
 export type Send = (message: OutboundMessage) => Promise<SendResult>;
@@ -33,6 +37,8 @@ export interface OutboxHooks {
   assigned(message: OutboundMessage): Promise<void>;
   attempted(message: OutboundMessage, at: number): void;
   delivered(message: OutboundMessage, result: SendResult, at: number): void;
+  /** One call of a message in several went through; resolves once its progress is on record. */
+  progressed(message: OutboundMessage, at: number): Promise<void>;
   failed(message: OutboundMessage, failure: SendFailure, retryAt: number | undefined, at: number): void;
   /** DingTalk refused it for a configuration reason: the message leaves the queue, to wait for a fix. */
   held(message: OutboundMessage, failure: SendFailure, at: number): void;
@@ -99,8 +105,8 @@ export class Outbox {
     this.#poke();
   }
 
-  /** Re-sends a message recorded by a previous run under its msgUuid. */
-  restore(msgUuid: string, notifications: Notification[]): void {
+  /** Re-sends a message recorded by a previous run under its msgUuid, going on from `progress`. */
+  restore(msgUuid: string, notifications: Notification[], progress?: unknown): void {
     const content =
       notifications.length === 1
         ? renderNotification(notifications[0] as Notification, Number.POSITIVE_INFINITY)
@@ -110,6 +116,7 @@ export class Outbox {
       notifications,
       content: content ?? packDigest(notifications, Number.POSITIVE_INFINITY).message,
       attempts: 0,
+      progress,
     });
     this.#poke();
   }
@@ -179,6 +186,13 @@ export class Outbox {
     try {
       const result = await send(message);
       finish(now());
+      if (result.more) {
+        // The next call waits for its own budget slot; its failures get their own retries.
+        await hooks.progressed(message, now());
+        message.attempts = 0;
+        this.#notBefore = result.more.notBefore;
+        return;
+      }
       hooks.delivered(message, result, now());
       this.#current = undefined;
     } catch (err) {

@@ -25,7 +25,9 @@ export type PlannedTarget =
   | {
       kind: 'Member';
       service: string;
-      /** Ledger names: each member's userId or mobile, as listed. */
+      /** The ledger's name for it: members, or unlisted-members for names the service does not list. */
+      ledgerName: string;
+      /** Each member's userId or mobile, as listed. */
       identities: string[];
       app?: ResolvedMemberApp;
       recipients: MemberEntry[];
@@ -38,6 +40,9 @@ export interface ServiceLookup {
 
 /** Placeholder target name when a service cannot be read, so the ledger still shows why. */
 export const UNKNOWN_TARGET = '-';
+/** Ledger names of member targets: one compact entry for the member set, one for names not listed. */
+export const MEMBERS = 'members';
+export const UNLISTED_MEMBERS = 'unlisted-members';
 
 export function memberIdentity(member: MemberEntry): string {
   return member.userId ?? member.mobile ?? member.name ?? UNKNOWN_TARGET;
@@ -102,6 +107,7 @@ export function planTargets(
         planned.push({
           kind: 'Member',
           service: ref.name,
+          ledgerName: MEMBERS,
           identities: [UNKNOWN_TARGET],
           recipients: [],
           problem: resolution.problem,
@@ -120,6 +126,7 @@ export function planTargets(
       planned.push({
         kind: 'Member',
         service: ref.name,
+        ledgerName: MEMBERS,
         identities: chosen.map(memberIdentity),
         app: resolution.value,
         recipients: chosen,
@@ -128,11 +135,12 @@ export function planTargets(
         planned.push({
           kind: 'Member',
           service: ref.name,
+          ledgerName: UNLISTED_MEMBERS,
           identities: missing,
           recipients: [],
           problem: {
             reason: DingTalkConditionReason.TargetNotFound,
-            message: `not members of DingTalkService "${ref.name}"`,
+            message: `not members of DingTalkService "${ref.name}": ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ` and ${missing.length - 20} more` : ''}`,
           },
         });
       }
@@ -141,7 +149,7 @@ export function planTargets(
   return planned;
 }
 
-/** Ledger names of a planned target. */
+/** The ledger's name of a planned target. */
 export function targetNames(target: PlannedTarget): string[] {
-  return target.kind === 'Group' ? [target.name] : target.identities;
+  return target.kind === 'Group' ? [target.name] : [target.ledgerName];
 }
