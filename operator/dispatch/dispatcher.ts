@@ -8,6 +8,8 @@ import {
   parseAlarmEvent,
   type ServiceRef,
 } from '../api/index.ts';
+import { RateBudget } from '../delivery/rate-budget.ts';
+import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import { DingTalkErrorCode, isConfigurationRefusal, memberMessageOf, robotToken } from '../dingtalk/index.ts';
 import { chunkUserIds } from '../dingtalk/member-message.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
@@ -40,7 +42,6 @@ import {
 } from './member-progress.ts';
 import type { Notification, TargetRef } from './notification.ts';
 import { type OutboundMessage, Outbox, type OutboxHooks, type SendResult } from './outbox.ts';
-import { RateBudget } from './rate-budget.ts';
 import { intakeOf, markResolved, reopenForResolved } from './resolution.ts';
 import { type CompiledRule, RuleBook } from './rule-book.ts';
 import { memberIdentity, type PlannedTarget, planTargets, targetNames } from './targets.ts';
@@ -116,6 +117,7 @@ export class Dispatcher implements Component {
   readonly #recentSends = new Map<string, Set<string>>();
   readonly #held = new Map<string, HeldEntry>();
   readonly #heldCheckIntervalMs: number;
+  readonly #robotBudgets: RobotBudgets;
   #heldTimer: NodeJS.Timeout | undefined;
   readonly #unsubscribe: (() => void)[] = [];
   #stopped = false;
@@ -126,6 +128,11 @@ export class Dispatcher implements Component {
     this.#rateWindowMs = options.rateWindowMs ?? MINUTE;
     this.#blockMs = options.blockMs ?? 10 * MINUTE;
     this.#heldCheckIntervalMs = options.heldCheckIntervalMs ?? 10_000;
+    // A shorter rate window (tests) needs budgets of its own; otherwise the ones test messages share.
+    this.#robotBudgets =
+      this.#rateWindowMs === MINUTE
+        ? ctx.robotBudgets
+        : new RobotBudgets({ limit: ctx.config.robotRateLimit, windowMs: this.#rateWindowMs });
     this.#store = new EventStatusStore({
       writer: ctx.status.alarms,
       logger: this.#log,
@@ -504,10 +511,7 @@ export class Dispatcher implements Component {
     if (!outbox) {
       const budget =
         target.kind === 'Group'
-          ? new RateBudget({
-              limit: Math.min(this.#ctx.config.robotRateLimit, target.group?.rateLimitPerMinute ?? 20),
-              windowMs: this.#rateWindowMs,
-            })
+          ? this.#robotBudgets.forRobot(target.group?.webhook ?? '', target.group?.rateLimitPerMinute)
           : this.#appBudget(target.app?.clientId ?? '');
       outbox = new Outbox({
         name: key,

@@ -1,10 +1,10 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { alarm } from '../../test/support/alarms.ts';
+import { RateBudget } from '../delivery/rate-budget.ts';
 import { DingTalkError, DingTalkErrorCode, type ErrorClass } from '../dingtalk/index.ts';
 import type { Notification } from './notification.ts';
 import { type OutboundMessage, Outbox, type OutboxHooks, type SendResult } from './outbox.ts';
-import { RateBudget } from './rate-budget.ts';
 import { compileTemplates } from './templates.ts';
 
 function notification(title: string, namespace = 'team-a'): Notification {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { RateBudget } from '../delivery/rate-budget.ts';
 import { type GroupMessage, isConfigurationRefusal, isDingTalkError } from '../dingtalk/index.ts';
 import type { Notification } from './notification.ts';
-import type { RateBudget } from './rate-budget.ts';
 import { MAX_TEXT_BYTES, packDigest, renderNotification } from './render.ts';
 
 /** One message on its way: its idempotency key and the notifications it covers. */

@@ -2,6 +2,7 @@ import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Secret } from '@kuber
 import type { Logger } from 'pino';
 import type { OperatorConfig } from '../config.ts';
 import type { HeldTargets } from '../delivery/held.ts';
+import type { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { DingTalkClient } from '../dingtalk/index.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { OperatorMetrics } from '../runtime/metrics.ts';
@@ -27,6 +28,8 @@ export interface OperatorContext {
   members: MemberDirectory;
   /** Targets whose alarms wait for a configuration fix: dispatch records them, services report them. */
   held: HeldTargets;
+  /** One send budget per group robot, shared by alarm notifications and test messages. */
+  robotBudgets: RobotBudgets;
   caches: {
     services: ResourceCache<CustomObject>;
     rules: ResourceCache<CustomObject>;

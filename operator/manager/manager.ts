@@ -9,6 +9,7 @@ import {
 } from '../api/index.ts';
 import { loadKubeConfig, type OperatorConfig } from '../config.ts';
 import { HeldTargets } from '../delivery/held.ts';
+import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import { createDingTalkClient } from '../dingtalk/index.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { HealthServer } from '../runtime/health.ts';
@@ -63,6 +64,7 @@ export class Manager {
       dingtalk,
       members: new MemberDirectory(dingtalk, { ttlMs: config.revalidateInterval }),
       held: new HeldTargets(),
+      robotBudgets: new RobotBudgets({ limit: config.robotRateLimit, windowMs: 60_000 }),
       caches: {
         services: cache<CustomObject>(crd(DINGTALK_SERVICE_PLURAL)),
         rules: cache<CustomObject>(crd(ALARM_RULE_PLURAL)),

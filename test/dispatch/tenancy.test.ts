@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/kube.ts';
-import { create, get, groupService, inNamespace, tokenFor, useDispatch, waitForPhase } from './harness.ts';
+import {
+  create,
+  get,
+  groupService,
+  inNamespace,
+  patch,
+  tokenFor,
+  useDispatch,
+  waitForPhase,
+} from './harness.ts';
 
 const h = useDispatch({ heldCheckIntervalMs: 1_000 }, [], { tenants: 2 });
 
@@ -100,5 +109,48 @@ describe('a robot shared by two tenants', () => {
     const conditions = (fine.status?.conditions ?? []) as { type: string; status: string }[];
     const ready = conditions.find((c) => c.type === 'Ready');
     expect(ready?.status).toBe('True');
+  });
+});
+
+describe('test messages', () => {
+  it("share the robot's budget with alarms: a test beyond it waits for a slot, and each test reads differently", async () => {
+    const token = tokenFor('testbudget');
+    await groupService(h, 'budgeted', { token, groupName: 'budgeted', rateLimitPerMinute: 2 });
+    await create(h, 'AlarmRule', 'to-budgeted', {
+      services: [{ name: 'budgeted' }],
+      match: { sources: ['budget-source'] },
+      grouping: fastGrouping,
+    });
+    await create(h, 'AlarmEvent', 'spends-one', {
+      severity: 'warning',
+      title: 'Spends one',
+      source: 'budget-source',
+    });
+    await waitForPhase(h, 'spends-one', ['Delivered']);
+    const annotate = (value: string) =>
+      patch(h, 'DingTalkService', 'budgeted', {
+        metadata: { annotations: { 'dingtalk.alarming.io/test': value } },
+      });
+    await annotate('first');
+    await eventually(async () => {
+      const service = await get(h, 'DingTalkService', 'budgeted');
+      return service.status?.lastHandledTest === 'first' ? service : undefined;
+    });
+    await annotate('second');
+    // The budget (2 a minute) is spent: the second test waits for the window to move on.
+    const second = await eventually(
+      async () => {
+        const service = await get(h, 'DingTalkService', 'budgeted');
+        return service.status?.lastHandledTest === 'second' ? service : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 1_000 },
+    );
+    expect(second.status?.lastTest).toMatchObject({ result: 'Succeeded' });
+    const messages = await h.emulator.control.messages({ robot: token });
+    expect(messages).toHaveLength(3);
+    expect((messages[2]?.receivedAt ?? 0) - (messages[0]?.receivedAt ?? 0)).toBeGreaterThanOrEqual(60_000);
+    expect(messages[1]?.text).toContain('request first');
+    expect(messages[2]?.text).toContain('request second');
+    expect((await h.emulator.control.stats()).shownDuplicates).toBe(0);
   });
 });

@@ -19,9 +19,9 @@ import {
   set,
 } from '../../runtime/conditions.ts';
 import type { ReconcileResult, Reconciler } from '../../runtime/controller.ts';
-import { cacheReader } from '../../targets/index.ts';
+import { cacheReader, type ResolvedGroup } from '../../targets/index.ts';
 import { applyGroupChecks, applyMemberCheck, summarise } from './service-status.ts';
-import { sendTests, type TestResults, testRequest } from './test-send.ts';
+import { sendTests, type TestResults, testPostponedUntil, testRequest } from './test-send.ts';
 import { validateGroup } from './validate-groups.ts';
 import { validateMember } from './validate-member.ts';
 
@@ -92,11 +92,27 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
           : undefined;
 
       const request = testRequest(obj.metadata.annotations);
+      const budgetFor = (target: ResolvedGroup) =>
+        ctx.robotBudgets.forRobot(target.webhook, target.rateLimitPerMinute);
+      let testDue: number | undefined;
       if (request !== undefined && request !== status.lastHandledTest) {
-        tests = await sendTests({ service: key, groups, member, dingtalk: ctx.dingtalk });
-        status.lastHandledTest = request;
-        status.lastTest = tests.overall;
+        testDue = testPostponedUntil({ groups, budgetFor }, Date.now());
+        if (testDue === undefined) {
+          tests = await sendTests({
+            service: key,
+            request,
+            groups,
+            member,
+            dingtalk: ctx.dingtalk,
+            budgetFor,
+          });
+          status.lastHandledTest = request;
+          status.lastTest = tests.overall;
+        }
       }
+      // A robot without a send left in its budget gets the test once it has one.
+      const next: ReconcileResult =
+        testDue === undefined ? revalidate : { requeueAfter: Math.max(1_000, testDue - Date.now()) };
 
       if (groups.length > 0) status.groups = applyGroupChecks(status.groups, groups, tests?.groups);
       else delete status.groups;
@@ -112,7 +128,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
         markTrue(obj, ConditionType.Ready, summary.reason, summary.message);
         remove(obj, ConditionType.Reconciling);
         remove(obj, ConditionType.Stalled);
-        return revalidate;
+        return next;
       }
       markFalse(obj, ConditionType.Ready, summary.reason, summary.message);
       if (summary.retry) {
@@ -120,7 +136,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
         throw new ValidationRetryError(summary.message);
       }
       markStalled(obj, summary.reason, summary.message);
-      return revalidate;
+      return next;
     } finally {
       status.observedGeneration = obj.metadata.generation;
       await ctx.status.services.patchIfChanged(obj, before);

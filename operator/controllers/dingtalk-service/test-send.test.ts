@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { RateBudget } from '../../delivery/rate-budget.ts';
 import { DingTalkError, DingTalkErrorCode } from '../../dingtalk/index.ts';
-import { sendTests, testRequest } from './test-send.ts';
+import { sendTests, testPostponedUntil, testRequest } from './test-send.ts';
 import type { GroupCheck } from './validate-groups.ts';
 import type { MemberCheck } from './validate-member.ts';
 
@@ -32,6 +33,7 @@ describe('sendTests', () => {
     const sent: string[] = [];
     const results = await sendTests({
       service: 'ns/svc',
+      request: '1',
       groups: [ok, broken],
       member,
       now,
@@ -68,6 +70,7 @@ describe('sendTests', () => {
   it("records DingTalk's errcode", async () => {
     const results = await sendTests({
       service: 'ns/svc',
+      request: '1',
       groups: [ok],
       member: undefined,
       now,
@@ -93,5 +96,52 @@ describe('sendTests', () => {
       message: 'keywords not in content',
     });
     expect(results.overall).toMatchObject({ result: 'Failed', errcode: '310000' });
+  });
+});
+
+describe('test messages and the robot budget', () => {
+  const quiet = {
+    sendGroupMessage: async () => ({ msgUuid: 'm', trimmed: false }),
+    sendToMembers: async () => ({
+      processQueryKeys: [],
+      sentUserIds: [],
+      invalidUserIds: [],
+      flowControlledUserIds: [],
+      failed: [],
+    }),
+  };
+
+  it('takes a slot of the robot budget per group, and names the request so two tests never read alike', async () => {
+    const budget = new RateBudget({ limit: 20, windowMs: 60_000 });
+    const texts: string[] = [];
+    const dingtalk = {
+      ...quiet,
+      sendGroupMessage: async (_t: unknown, message: { type: string; content?: string }) => {
+        texts.push(message.type === 'text' ? (message.content ?? '') : '');
+        return { msgUuid: 'm', trimmed: false };
+      },
+    };
+    for (const request of ['1', '2']) {
+      await sendTests({
+        service: 'ns/svc',
+        request,
+        groups: [ok],
+        member: undefined,
+        now,
+        dingtalk,
+        budgetFor: () => budget,
+      });
+    }
+    expect(budget.available(Date.UTC(2030, 0, 1))).toBe(18);
+    expect(texts[0]).toContain('request 1');
+    expect(texts[1]).toContain('request 2');
+    expect(texts[0]).not.toEqual(texts[1]);
+  });
+
+  it('is postponed while a robot has no send left, until its next slot', () => {
+    const budget = new RateBudget({ limit: 1, windowMs: 60_000, marginMs: 0 });
+    expect(testPostponedUntil({ groups: [ok], budgetFor: () => budget }, 0)).toBeUndefined();
+    budget.begin()(1_000);
+    expect(testPostponedUntil({ groups: [ok], budgetFor: () => budget }, 2_000)).toBe(61_000);
   });
 });

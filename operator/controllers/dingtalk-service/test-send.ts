@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { type SendOutcome, TEST_ANNOTATION } from '../../api/index.ts';
+import type { RateBudget } from '../../delivery/rate-budget.ts';
 import type { DingTalkClient, DingTalkError } from '../../dingtalk/index.ts';
 import { isDingTalkError } from '../../dingtalk/index.ts';
 import { redactUrl } from '../../runtime/logger.ts';
 import { truncateUtf8 } from '../../runtime/text.ts';
+import type { ResolvedGroup } from '../../targets/index.ts';
 import type { GroupCheck } from './validate-groups.ts';
 import type { MemberCheck } from './validate-member.ts';
 
@@ -33,15 +35,36 @@ export interface TestResults {
 
 export interface TestSendInput {
   service: string;
+  /** The request (testRequest's value), named in the text so DingTalk never shows two tests as one. */
+  request: string;
+  /** The send budget of a group's robot, shared with alarm notifications. */
+  budgetFor?: (target: ResolvedGroup) => RateBudget;
   groups: readonly GroupCheck[];
   member: MemberCheck | undefined;
   dingtalk: Pick<DingTalkClient, 'sendGroupMessage' | 'sendToMembers'>;
   now?: () => Date;
 }
 
+/**
+ * When a group robot has no send left in its budget, no test is sent and the answer says when to try
+ * again: a test must never push a robot over DingTalk's limit, which blocks it for ten minutes.
+ */
+export function testPostponedUntil(
+  input: Pick<TestSendInput, 'groups' | 'budgetFor'>,
+  now: number,
+): number | undefined {
+  let until: number | undefined;
+  for (const check of input.groups) {
+    if (!check.target || !input.budgetFor) continue;
+    const budget = input.budgetFor(check.target);
+    if (budget.available(now) === 0) until = Math.max(until ?? 0, budget.nextSlotAt(now));
+  }
+  return until;
+}
+
 export async function sendTests(input: TestSendInput): Promise<TestResults> {
   const now = input.now ?? (() => new Date());
-  const text = `Test message from dingtalk-operator for DingTalkService ${input.service}. Alarms sent to this service will arrive here.`;
+  const text = `Test message from dingtalk-operator for DingTalkService ${input.service} (request ${input.request}, ${formatTime(now())}). Alarms sent to this service will arrive here.`;
   const at = () => formatTime(now());
   const notSent = (why: string): SendOutcome => ({
     time: at(),
@@ -55,12 +78,15 @@ export async function sendTests(input: TestSendInput): Promise<TestResults> {
       groups.set(check.name, notSent(check.message));
       continue;
     }
+    const finish = input.budgetFor?.(check.target).begin();
     try {
       await input.dingtalk.sendGroupMessage(check.target, { type: 'text', content: text });
       groups.set(check.name, { time: at(), result: 'Succeeded' });
     } catch (err) {
       if (!isDingTalkError(err)) throw err;
       groups.set(check.name, failedOutcome(err, at()));
+    } finally {
+      finish?.(now().getTime());
     }
   }
 
