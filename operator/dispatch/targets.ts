@@ -49,6 +49,25 @@ export function memberIdentity(member: MemberEntry): string {
 }
 
 /**
+ * Services parsed once per version: the informer cache replaces an object when it changes, so the
+ * parse of an object it still holds is the parse of its current version. Not re-parsed for every alarm.
+ */
+const parsedServices = new WeakMap<object, DingTalkService | null>();
+
+function parsedService(raw: Readonly<CustomObject>): DingTalkService | undefined {
+  let parsed = parsedServices.get(raw);
+  if (parsed === undefined) {
+    try {
+      parsed = parseDingTalkService(raw);
+    } catch {
+      parsed = null;
+    }
+    parsedServices.set(raw, parsed);
+  }
+  return parsed ?? undefined;
+}
+
+/**
  * The concrete targets of a rule's service references: each group the rule names (or all of the
  * service's groups) and the member set, with credentials resolved from the cache, or the problem that
  * prevents it. Services are read from the rule's own namespace only.
@@ -62,12 +81,7 @@ export function planTargets(
   const planned: PlannedTarget[] = [];
   for (const ref of refs) {
     const raw = lookup.service(namespace, ref.name);
-    let service: DingTalkService | undefined;
-    try {
-      service = raw ? parseDingTalkService(raw) : undefined;
-    } catch {
-      service = undefined;
-    }
+    const service = raw ? parsedService(raw) : undefined;
     if (!service) {
       const reason = raw ? DingTalkConditionReason.InvalidSpec : DingTalkConditionReason.ServiceNotFound;
       const message = raw
