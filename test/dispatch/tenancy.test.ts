@@ -152,5 +152,5 @@ describe('test messages', () => {
     expect(messages[1]?.text).toContain('request first');
     expect(messages[2]?.text).toContain('request second');
     expect((await h.emulator.control.stats()).shownDuplicates).toBe(0);
-  });
+  }, 240_000);
 });
