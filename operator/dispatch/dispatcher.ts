@@ -745,7 +745,7 @@ export class Dispatcher implements Component {
         health.held(
           first.rule.namespace,
           first.target.service,
-          first.target,
+          { kind: first.target.kind, name: first.target.name },
           at,
           failure.errcode,
           failure.error,
@@ -890,7 +890,14 @@ export class Dispatcher implements Component {
         this.#health.rule(n.rule.namespace, n.rule.name, { failed: 1 });
       }
     }
-    this.#health.failed(held.namespace, held.ref.service, held.ref, now, held.errcode, held.error);
+    this.#health.failed(
+      held.namespace,
+      held.ref.service,
+      { kind: held.ref.kind, name: held.ref.name },
+      now,
+      held.errcode,
+      held.error,
+    );
   }
 
   /**
