@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { minimalXlsx } from './xlsx-fixture.ts';
+import { minimalXlsx } from '../../test/support/xlsx.ts';
 
 // The image leaves out the optional dependency read-excel-file; here it is made unloadable the same way.
 vi.mock('read-excel-file/node', () => {
