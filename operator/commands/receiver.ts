@@ -1,9 +1,12 @@
+import { hostname } from 'node:os';
 import { ConfigError } from '../errors.ts';
 import { buildReceiverApp } from '../receiver/app.ts';
 import { Gatekeeper } from '../receiver/auth.ts';
 import { loadReceiverConfig } from '../receiver/config.ts';
 import { KubeHttp } from '../receiver/kube-http.ts';
 import { ReceiverMetrics } from '../receiver/metrics.ts';
+import { RecentWrites } from '../receiver/persist.ts';
+import { KubeRejectionEvents } from '../receiver/rejections.ts';
 import { KubeAccessReview } from '../receiver/review.ts';
 import { StaticToken } from '../receiver/static-token.ts';
 import { KubeAlarmEventStore } from '../receiver/store.ts';
@@ -47,6 +50,17 @@ export async function main(args: string[]): Promise<void> {
     }),
     defaultNamespace: config.namespace,
     limits: config,
+    writes: {
+      concurrency: config.writeConcurrency,
+      deadlineMs: config.answerDeadline,
+      // Five storms of 10,000 alerts; about 150 bytes an entry. Alertmanager repeats firing alerts every
+      // repeat_interval (4h by default), so an hour covers its retries and group_interval reposts.
+      recent: new RecentWrites({ maxEntries: 50_000, ttlMs: 3_600_000 }),
+    },
+    rejections: new KubeRejectionEvents(http, {
+      reportingInstance: process.env.POD_NAME || hostname(),
+      logger,
+    }),
     retryAfterSeconds: Math.ceil(config.retryAfter / 1000),
     logger,
     metrics,

@@ -27,14 +27,17 @@ const alertFields = {
 
 export const AlertmanagerAlert = z.object(alertFields);
 
-export const AlertmanagerPayload = z.object({
+/**
+ * A payload's envelope: what must hold for the payload as a whole. Its alerts are checked one at a time
+ * (`alertSchema`), so one bad alert costs only itself and no second copy of the whole list is built.
+ */
+export const AlertmanagerEnvelope = z.object({
   version: z.literal('4', { error: 'only version "4" of the Alertmanager webhook payload is supported' }),
   status: z.enum(['firing', 'resolved']).optional(),
   receiver: z.string().optional(),
   externalURL: z.string().optional(),
-  alerts: z.array(AlertmanagerAlert),
+  alerts: z.array(z.unknown()),
 });
-export type AlertmanagerPayload = z.output<typeof AlertmanagerPayload>;
 
 export const GrafanaAlert = z.object({
   ...alertFields,
@@ -44,14 +47,15 @@ export const GrafanaAlert = z.object({
   valueString: z.string().optional(),
 });
 
-export const GrafanaPayload = z.object({
+export const GrafanaEnvelope = z.object({
   status: z.enum(['firing', 'resolved']).optional(),
   receiver: z.string().optional(),
   orgId: z.number().optional(),
   externalURL: z.string().optional(),
-  alerts: z.array(GrafanaAlert),
+  alerts: z.array(z.unknown()),
 });
-export type GrafanaPayload = z.output<typeof GrafanaPayload>;
+
+export const alertSchema = { alertmanager: AlertmanagerAlert, grafana: GrafanaAlert } as const;
 
 type Alert = z.output<typeof AlertmanagerAlert> & Partial<z.output<typeof GrafanaAlert>>;
 

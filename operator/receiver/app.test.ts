@@ -3,10 +3,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AlarmEventSpec } from '../api/index.ts';
 import { KubeApiError } from '../errors.ts';
 import { createLogger } from '../runtime/logger.ts';
-import { buildReceiverApp, SUBMITTED_BY_ANNOTATION } from './app.ts';
+import { buildReceiverApp, type ReceiverAppOptions, SUBMITTED_BY_ANNOTATION } from './app.ts';
 import { Gatekeeper } from './auth.ts';
 import { KubeUnavailableError } from './errors.ts';
 import { ReceiverMetrics } from './metrics.ts';
+import { RecentWrites } from './persist.ts';
+import type { RejectionRecorder, RejectionReport } from './rejections.ts';
 import type { AccessReview, AccessReviewResult, TokenReviewResult, UserInfo } from './review.ts';
 import type { AlarmEventStore, NewAlarmEvent } from './store.ts';
 
@@ -21,9 +23,11 @@ class FakeStore implements AlarmEventStore {
   readonly events = new Map<string, { spec: AlarmEventSpec; annotations?: Record<string, string> }>();
   calls = 0;
   failure: Error | undefined;
+  /** Called on every write before it happens; may throw to fail that write. */
+  onCall: ((name: string) => void) | undefined;
 
   async create({ namespace, name, spec, annotations }: NewAlarmEvent): Promise<'created' | 'exists'> {
-    this.#call();
+    this.#call(name);
     const key = `${namespace}/${name}`;
     if (this.events.has(key)) return 'exists';
     this.events.set(key, { spec: structuredClone(spec), annotations });
@@ -31,16 +35,25 @@ class FakeStore implements AlarmEventStore {
   }
 
   async resolve(namespace: string, name: string, endsAt: string): Promise<'resolved' | 'missing'> {
-    this.#call();
+    this.#call(name);
     const event = this.events.get(`${namespace}/${name}`);
     if (!event) return 'missing';
     event.spec = { ...event.spec, state: 'resolved', endsAt };
     return 'resolved';
   }
 
-  #call(): void {
+  #call(name: string): void {
     this.calls++;
     if (this.failure) throw this.failure;
+    this.onCall?.(name);
+  }
+}
+
+class FakeRejections implements RejectionRecorder {
+  readonly reports: RejectionReport[] = [];
+
+  async record(report: RejectionReport): Promise<void> {
+    this.reports.push(report);
   }
 }
 
@@ -100,6 +113,8 @@ describe('receiver HTTP API', () => {
   let logLines: string[];
   let app: ReturnType<typeof buildReceiverApp>;
   let ready: boolean;
+  let rejections: FakeRejections;
+  let rebuild: (overrides: Partial<ReceiverAppOptions>) => Promise<void>;
 
   beforeEach(async () => {
     store = new FakeStore();
@@ -115,18 +130,37 @@ describe('receiver HTTP API', () => {
         },
       }),
     });
-    app = buildReceiverApp({
-      store,
-      gatekeeper: new Gatekeeper({ review, cacheTtlMs: 30_000, cacheSize: 100 }),
-      defaultNamespace: 'monitoring',
-      limits: { maxBodyBytes: 64 * 1024, maxBatch: 20, maxLabels: 8, maxLabelLength: 64 },
-      retryAfterSeconds: 7,
-      logger,
-      metrics: new ReceiverMetrics({ processMetrics: false }),
-      ready: () => ready,
-      now: () => new Date('2026-05-01T09:00:00Z'),
-    });
+    rejections = new FakeRejections();
+    app = build({});
     await app.ready();
+    function build(overrides: Partial<ReceiverAppOptions>) {
+      const built = buildReceiverApp({
+        store,
+        gatekeeper: new Gatekeeper({ review, cacheTtlMs: 30_000, cacheSize: 100 }),
+        defaultNamespace: 'monitoring',
+        limits: {
+          maxBodyBytes: 64 * 1024,
+          maxAlertPayloadBytes: 256 * 1024,
+          maxBatch: 20,
+          maxLabels: 8,
+          maxLabelLength: 64,
+        },
+        writes: { concurrency: 4, deadlineMs: 8_000 },
+        rejections,
+        retryAfterSeconds: 7,
+        logger,
+        metrics: new ReceiverMetrics({ processMetrics: false }),
+        ready: () => ready,
+        now: () => new Date('2026-05-01T09:00:00Z'),
+        ...overrides,
+      });
+      return built;
+    }
+    rebuild = async (overrides) => {
+      await app.close();
+      app = build(overrides);
+      await app.ready();
+    };
   });
 
   afterEach(async () => {
@@ -210,18 +244,133 @@ describe('receiver HTTP API', () => {
       });
     });
 
-    it('writes nothing when one alert of the batch is invalid, and names its fields', async () => {
+    it('stores the valid alerts of a payload and reports the invalid ones, which are not retried', async () => {
       const broken = { ...alert(2), startsAt: 'yesterday', labels: { alertname: 7 } };
-      const response = await post('/api/v1/alertmanager', alertmanagerPayload([alert(1), broken, alert(3)]));
+      const longLabel = { ...alert(4), labels: { ...alert(4).labels, pod: 'p'.repeat(65) } };
+      const response = await post(
+        '/api/v1/alertmanager',
+        alertmanagerPayload([alert(1), broken, alert(3), longLabel]),
+      );
+      // 2xx: Alertmanager must not send the invalid alerts again, and the valid ones are stored.
+      expect(response.statusCode).toBe(202);
+      const body = response.json();
+      expect(body.accepted).toBe(2);
+      expect([...store.events.keys()].sort()).toEqual([
+        'monitoring/fp-a1b2c3d4e5f60001-1777622400123',
+        'monitoring/fp-a1b2c3d4e5f60003-1777622400123',
+      ]);
+      expect(body.rejected).toEqual([
+        {
+          path: 'alerts[1]',
+          fingerprint: 'a1b2c3d4e5f60002',
+          issues: [
+            { path: 'alerts[1].labels.alertname', message: expect.any(String) },
+            { path: 'alerts[1].startsAt', message: expect.any(String) },
+          ],
+        },
+        {
+          path: 'alerts[3]',
+          fingerprint: 'a1b2c3d4e5f60004',
+          issues: [{ path: 'alerts[3].labels.pod', message: 'label value must be at most 64 characters' }],
+        },
+      ]);
+      expect(rejections.reports).toEqual([
+        { namespace: 'monitoring', kind: 'alertmanager', total: 4, rejected: body.rejected },
+      ]);
+      const metrics = (await app.inject({ url: '/metrics' })).body;
+      expect(metrics).toContain(
+        'dingtalk_operator_receiver_alerts_rejected_total{endpoint="alertmanager",namespace="monitoring"} 2',
+      );
+    });
+
+    it('answers 400 when no alert of the payload can be stored', async () => {
+      const broken = { ...alert(2), startsAt: 'yesterday' };
+      const response = await post('/api/v1/alertmanager', alertmanagerPayload([broken]));
       expect(response.statusCode).toBe(400);
-      expect(response.json()).toMatchObject({ code: 'RCV_ERR_INVALID_BODY' });
-      expect(
-        response
-          .json()
-          .issues.map((i: { path: string }) => i.path)
-          .sort(),
-      ).toEqual(['alerts[1].labels.alertname', 'alerts[1].startsAt']);
+      expect(response.json()).toMatchObject({
+        code: 'RCV_ERR_INVALID_BODY',
+        issues: [{ path: 'alerts[0].startsAt' }],
+      });
+      expect(rejections.reports).toHaveLength(1);
       expect(store.calls).toBe(0);
+    });
+
+    it('stores the other alerts when the API server refuses one for good', async () => {
+      store.onCall = (name) => {
+        if (name.includes('60002')) {
+          throw KubeApiError.fromResponse(422, '{"reason":"Invalid","message":"spec.title: Too long"}');
+        }
+      };
+      const response = await post(
+        '/api/v1/alertmanager',
+        alertmanagerPayload([alert(1), alert(2), alert(3)]),
+      );
+      expect(response.statusCode).toBe(202);
+      expect(response.json()).toMatchObject({
+        accepted: 2,
+        rejected: [
+          {
+            path: 'alerts[1]',
+            fingerprint: 'a1b2c3d4e5f60002',
+            issues: [{ path: 'alerts[1]', message: expect.stringContaining('spec.title: Too long') }],
+          },
+        ],
+      });
+      expect(store.events.size).toBe(2);
+    });
+
+    it('takes a payload of any number of alerts up to its byte limit', async () => {
+      const alerts = Array.from({ length: 300 }, (_, i) => alert(i));
+      const response = await post('/api/v1/alertmanager', alertmanagerPayload(alerts));
+      expect(response.statusCode).toBe(202);
+      expect(store.events.size).toBe(300);
+    });
+
+    it('answers 503 with Retry-After to a payload over its byte limit, so Alertmanager keeps the alerts', async () => {
+      const alerts = Array.from({ length: 1200 }, (_, i) => alert(i));
+      const response = await post('/api/v1/alertmanager', alertmanagerPayload(alerts));
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('7');
+      expect(response.json().code).toBe('RCV_ERR_PAYLOAD_TOO_LARGE');
+    });
+
+    it('answers 503 at the deadline with what it stored, and the retry stores only the rest', async () => {
+      let clock = Date.parse('2026-05-01T09:00:00Z');
+      // Every write takes a second of the fake clock; the deadline allows three.
+      store.onCall = () => {
+        clock += 1_000;
+      };
+      const recent = new RecentWrites({ maxEntries: 100, ttlMs: 60_000 });
+      await rebuild({ writes: { concurrency: 1, deadlineMs: 3_000, recent }, now: () => new Date(clock) });
+      const payload = alertmanagerPayload([1, 2, 3, 4, 5].map((i) => alert(i)));
+
+      const first = await post('/api/v1/alertmanager', payload);
+      expect(first.statusCode).toBe(503);
+      expect(first.headers['retry-after']).toBe('1');
+      expect(first.json()).toMatchObject({ code: 'RCV_ERR_ANSWER_DEADLINE', accepted: 3, left: 2 });
+      expect(store.events.size).toBe(3);
+
+      const retry = await post('/api/v1/alertmanager', payload);
+      expect(retry.statusCode).toBe(202);
+      expect(retry.json().accepted).toBe(5);
+      expect(store.events.size).toBe(5);
+      // Only the two left over cost a call.
+      expect(store.calls).toBe(5);
+    });
+
+    it('answers 503 with what it stored when the API server goes away part-way', async () => {
+      let calls = 0;
+      store.onCall = () => {
+        if (++calls > 2) throw new KubeUnavailableError('Kubernetes API unreachable: ECONNREFUSED');
+      };
+      await rebuild({ writes: { concurrency: 1, deadlineMs: 8_000 } });
+      const response = await post(
+        '/api/v1/alertmanager',
+        alertmanagerPayload([1, 2, 3, 4].map((i) => alert(i))),
+      );
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('7');
+      expect(response.json()).toMatchObject({ code: 'RCV_ERR_KUBE_UNAVAILABLE', accepted: 2, left: 2 });
     });
 
     it('rejects payload versions other than 4', async () => {
@@ -323,14 +472,11 @@ describe('receiver HTTP API', () => {
       expect(response.json().code).toBe('RCV_ERR_BODY_TOO_LARGE');
     });
 
-    it('answers 400 to a batch over the size limit, before looking at its items', async () => {
-      const alerts = Array.from({ length: 21 }, (_, i) => ({ bogus: i }));
-      const response = await post('/api/v1/alertmanager', alertmanagerPayload(alerts));
+    it('answers 400 to a batch over the size limit on /alarms, before looking at its items', async () => {
+      const alarms = Array.from({ length: 21 }, (_, i) => ({ bogus: i }));
+      const response = await post('/api/v1/alarms', alarms);
       expect(response.statusCode).toBe(400);
-      expect(response.json()).toMatchObject({
-        code: 'RCV_ERR_BATCH_TOO_LARGE',
-        issues: [{ path: 'alerts' }],
-      });
+      expect(response.json()).toMatchObject({ code: 'RCV_ERR_BATCH_TOO_LARGE', issues: [{ path: '' }] });
     });
 
     it('answers 400 to too many labels and to labels too long', async () => {

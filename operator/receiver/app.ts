@@ -4,10 +4,19 @@ import { GROUP } from '../api/index.ts';
 import { DNS_LABEL } from '../config.ts';
 import { type KubeApiError, toKubeApiError } from '../errors.ts';
 import type { Caller, Gatekeeper } from './auth.ts';
-import { KubeUnavailableError, ReceiverError, ReceiverErrorCode } from './errors.ts';
-import { type IntakeLimits, intake, PAYLOAD_KINDS, type PayloadKind } from './intake.ts';
+import { invalidBody, KubeUnavailableError, ReceiverError, ReceiverErrorCode } from './errors.ts';
+import {
+  type IntakeLimits,
+  intakeAlarms,
+  intakeAlerts,
+  PAYLOAD_KINDS,
+  type PayloadKind,
+  type ReceivedAlarm,
+  type RejectedAlert,
+} from './intake.ts';
 import type { ReceiverMetrics } from './metrics.ts';
-import { persist } from './persist.ts';
+import { type PersistOutcome, persist, type RecentWrites } from './persist.ts';
+import type { RejectionRecorder } from './rejections.ts';
 import type { AlarmEventStore } from './store.ts';
 
 /**
@@ -17,8 +26,10 @@ import type { AlarmEventStore } from './store.ts';
  *   GET  /healthz, /readyz, /metrics
  *
  * A POST is authenticated and authorised before its body is read (onRequest), then parsed by fastify
- * (size limit → 413, JSON only → 415, malformed → 400), validated as a whole (→ 400 with field paths),
- * and answered 202 only once every AlarmEvent is in the API server (else 503 with Retry-After).
+ * (JSON only → 415, malformed → 400; over the size limit → 413 on /alarms, 503 for Alertmanager and
+ * Grafana, which would drop a 4xx'd group for good), validated (intake.ts), and its AlarmEvents written
+ * (persist.ts). 202 only once every storable alarm is in the API server; 503 with Retry-After when the
+ * API server cannot take them or the answer deadline comes first, after writing what it could.
  */
 
 /** Records which request it was and who sent it, for the AlarmEvent's annotation. */
@@ -29,7 +40,15 @@ export interface ReceiverAppOptions {
   gatekeeper: Gatekeeper;
   /** Namespace of alarms whose request names none. */
   defaultNamespace: string;
-  limits: IntakeLimits & { maxBodyBytes: number };
+  limits: IntakeLimits & { maxBodyBytes: number; maxAlertPayloadBytes: number };
+  writes: {
+    concurrency: number;
+    /** Milliseconds from the request's arrival after which no write is started and it is answered. */
+    deadlineMs: number;
+    recent?: RecentWrites;
+  };
+  /** Where alerts set aside as invalid are reported (besides the answer and a metric). */
+  rejections?: RejectionRecorder;
   /** Retry-After (seconds) on 503 when the API server did not say. */
   retryAfterSeconds: number;
   logger: Logger;
@@ -63,7 +82,7 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
   app.decorateRequest('alarmTarget', null);
 
   app.setErrorHandler((err: FastifyError, request, reply) =>
-    sendError(toReceiverError(err, options), request, reply),
+    sendError(toReceiverError(err, options, request.routeOptions.config.payloadKind), request, reply),
   );
   app.setNotFoundHandler((request, reply) =>
     sendError(
@@ -99,6 +118,7 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
     for (const url of [`/api/v1/${kind}`, `/api/v1/namespaces/:namespace/${kind}`]) {
       app.post(url, {
         config: { payloadKind: kind },
+        bodyLimit: kind === 'alarms' ? limits.maxBodyBytes : limits.maxAlertPayloadBytes,
         onRequest: async (request) => {
           const namespace = targetNamespace(request, options.defaultNamespace);
           const caller = await options.gatekeeper.admit(request.headers.authorization, namespace);
@@ -106,12 +126,46 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
         },
         handler: async (request, reply) => {
           const { namespace, caller } = request.alarmTarget as { namespace: string; caller: Caller };
-          const alarms = intake(kind, request.body, limits, now());
-          const written = await persist(options.store, namespace, alarms, {
-            [SUBMITTED_BY_ANNOTATION]: `${caller.username} via ${kind}`,
-          });
-          for (const { result } of written) metrics.recordWrite(kind, result);
-          return reply.code(202).send({ namespace, accepted: written.length, alarms: written });
+          // Reading the body counted against the caller's timeout too.
+          const deadline = now().getTime() + options.writes.deadlineMs - reply.elapsedTime;
+          const { alarms, rejected } =
+            kind === 'alarms'
+              ? { alarms: intakeAlarms(request.body, limits, now()), rejected: [] }
+              : intakeAlerts(kind, request.body, limits, now());
+          const outcome = await persist(
+            options.store,
+            namespace,
+            alarms,
+            { [SUBMITTED_BY_ANNOTATION]: `${caller.username} via ${kind}` },
+            {
+              concurrency: options.writes.concurrency,
+              deadline,
+              now: () => now().getTime(),
+              recent: options.writes.recent,
+            },
+          );
+          for (const { result } of outcome.written) metrics.recordWrite(kind, result);
+          const refused = outcome.refused[0];
+          // The native endpoint validated the whole batch: a refusal is a rule the receiver missed.
+          if (kind === 'alarms' && refused) throw refused.error;
+          rejected.push(...outcome.refused.map(({ alarm, error }) => refusedAlert(alarm, error)));
+          if (kind !== 'alarms' && rejected.length > 0) {
+            metrics.recordRejected(kind, namespace, rejected.length);
+            await options.rejections?.record({
+              namespace,
+              kind,
+              total: alarms.length + rejected.length,
+              rejected,
+            });
+          }
+          const { stoppedBy } = outcome;
+          if (stoppedBy !== undefined && !(stoppedBy instanceof KubeUnavailableError)) throw stoppedBy;
+          if (outcome.left > 0) return sendUnfinished(reply, namespace, outcome, rejected, options);
+          if (alarms.length === 0 && rejected.length > 0) {
+            throw invalidBody(rejected.flatMap((alert) => alert.issues));
+          }
+          const answer = { namespace, accepted: outcome.written.length, alarms: outcome.written };
+          return reply.code(202).send(rejected.length > 0 ? { ...answer, rejected } : answer);
         },
       });
     }
@@ -149,7 +203,53 @@ function badNamespace(message: string): ReceiverError {
   });
 }
 
-function toReceiverError(err: unknown, options: ReceiverAppOptions): ReceiverError {
+/** 503 with what was stored: the retry stores the rest, skipping what is there. */
+function sendUnfinished(
+  reply: FastifyReply,
+  namespace: string,
+  { written, left, stoppedBy }: PersistOutcome,
+  rejected: RejectedAlert[],
+  options: ReceiverAppOptions,
+): FastifyReply {
+  const progress = `${written.length} of ${written.length + left} alarms stored`;
+  const error =
+    stoppedBy instanceof KubeUnavailableError
+      ? new ReceiverError(
+          ReceiverErrorCode.KubeUnavailable,
+          503,
+          `the Kubernetes API server cannot take the alarms now (${stoppedBy.message}); ${progress}, retry for the rest`,
+          { retryAfter: stoppedBy.retryAfter ?? options.retryAfterSeconds, cause: stoppedBy },
+        )
+      : new ReceiverError(
+          ReceiverErrorCode.AnswerDeadline,
+          503,
+          `${progress} within the ${options.writes.deadlineMs / 1000}s answer deadline; retry for the rest (what is stored is skipped)`,
+          // Nothing is wrong: the retry may come at once.
+          { retryAfter: 1 },
+        );
+  if (error.code === ReceiverErrorCode.KubeUnavailable) reply.log.error({ err: stoppedBy }, error.message);
+  reply.header('retry-after', String(error.retryAfter));
+  return reply.code(503).send({
+    ...error.toJSON(),
+    namespace,
+    accepted: written.length,
+    left,
+    alarms: written,
+    ...(rejected.length > 0 ? { rejected } : {}),
+  });
+}
+
+/** An alarm the API server refused for good, reported like the ones the receiver set aside itself. */
+function refusedAlert({ path, spec }: ReceivedAlarm, error: unknown): RejectedAlert {
+  const message = toKubeApiError(error)?.message ?? String(error);
+  return {
+    path,
+    fingerprint: spec.fingerprint,
+    issues: [{ path, message: `refused by the API server: ${message}` }],
+  };
+}
+
+function toReceiverError(err: unknown, options: ReceiverAppOptions, kind?: PayloadKind): ReceiverError {
   if (err instanceof ReceiverError) return err;
   if (err instanceof KubeUnavailableError) {
     return new ReceiverError(
@@ -164,6 +264,16 @@ function toReceiverError(err: unknown, options: ReceiverAppOptions): ReceiverErr
   const fastifyError = err as Partial<FastifyError>;
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      if (kind === 'alertmanager' || kind === 'grafana') {
+        // A 4xx would make the sender drop the whole group for good; a 503 keeps it, and the sender's
+        // failure metrics show it. The group fits once it shrinks, or the limit is raised.
+        return new ReceiverError(
+          ReceiverErrorCode.PayloadTooLarge,
+          503,
+          `the payload is larger than ${options.limits.maxAlertPayloadBytes} bytes (--max-alert-payload-bytes); nothing was stored`,
+          { retryAfter: options.retryAfterSeconds },
+        );
+      }
       return new ReceiverError(
         ReceiverErrorCode.BodyTooLarge,
         413,

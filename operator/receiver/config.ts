@@ -54,13 +54,29 @@ export const receiverConfigSchema = z.object({
   maxBodyBytes: describe(integer(1024, 64 << 20).prefault(String(1 << 20)), {
     flag: '--max-body-bytes',
     env: `${ENV}MAX_BODY_BYTES`,
-    description: 'Largest request body accepted, in bytes; larger bodies are answered 413.',
+    description: 'Largest request body accepted on /alarms, in bytes; larger bodies are answered 413.',
   }),
   maxBatch: describe(integer(1, 10_000).prefault('1000'), {
     flag: '--max-batch',
     env: `${ENV}MAX_BATCH`,
+    description: 'Most alarms in one request to /alarms; more are answered 400.',
+  }),
+  maxAlertPayloadBytes: describe(integer(1024, 256 << 20).prefault(String(24 << 20)), {
+    flag: '--max-alert-payload-bytes',
+    env: `${ENV}MAX_ALERT_PAYLOAD_BYTES`,
     description:
-      "Most alarms in one request; more are answered 400. Keep it at or above Alertmanager's max_alerts.",
+      'Largest Alertmanager or Grafana payload accepted, in bytes (any number of alerts within it); larger ones are answered 503 so the sender keeps them and retries.',
+  }),
+  writeConcurrency: describe(integer(1, 256).prefault('16'), {
+    flag: '--write-concurrency',
+    env: `${ENV}WRITE_CONCURRENCY`,
+    description: 'AlarmEvents of one request written to the API server at the same time.',
+  }),
+  answerDeadline: describe(duration(1000, 600_000).prefault('8s'), {
+    flag: '--answer-deadline',
+    env: `${ENV}ANSWER_DEADLINE`,
+    description:
+      "How long a request may spend writing AlarmEvents; then it is answered 503 and the retry writes the rest. Keep it below the caller's timeout (Alertmanager: at least 10s, or the webhook's timeout).",
   }),
   maxLabels: describe(integer(1, 64).prefault('64'), {
     flag: '--max-labels',

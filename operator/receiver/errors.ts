@@ -13,6 +13,8 @@ export const ReceiverErrorCode = {
   InvalidNamespace: 'RCV_ERR_INVALID_NAMESPACE',
   NamespaceNotFound: 'RCV_ERR_NAMESPACE_NOT_FOUND',
   BodyTooLarge: 'RCV_ERR_BODY_TOO_LARGE',
+  PayloadTooLarge: 'RCV_ERR_PAYLOAD_TOO_LARGE',
+  AnswerDeadline: 'RCV_ERR_ANSWER_DEADLINE',
   UnsupportedMediaType: 'RCV_ERR_UNSUPPORTED_MEDIA_TYPE',
   NotFound: 'RCV_ERR_NOT_FOUND',
   BadRequest: 'RCV_ERR_BAD_REQUEST',

@@ -1,18 +1,27 @@
 import type { z } from 'zod';
 import { AlarmEventSpec, type FieldIssue, fieldPath } from '../api/index.ts';
-import { AlertmanagerPayload, alertToSpec, GrafanaPayload } from './alert-payloads.ts';
+import { AlertmanagerEnvelope, alertSchema, alertToSpec, GrafanaEnvelope } from './alert-payloads.ts';
 import { invalidBody, ReceiverError, ReceiverErrorCode } from './errors.ts';
 import { alarmEventName, deriveFingerprint } from './naming.ts';
 
 /**
- * Turns a request body into the AlarmEvents to write, or throws ReceiverError 400 naming every offending
- * field. The whole batch is checked before anything is written, so a 4xx never leaves half a batch behind.
+ * Turns a request body into the AlarmEvents to write.
+ *
+ * The native endpoint (`intakeAlarms`) takes a batch whole or not at all: its callers can fix and split
+ * what they send, so any bad item is a 400 naming every offending field, and nothing is written.
+ *
+ * Alertmanager and Grafana (`intakeAlerts`) cannot: they send a whole alert group, treat a 4xx as final
+ * and never split. So only a malformed envelope is a 400; each alert is checked on its own, and a bad one
+ * is set aside (reported, never retried) without costing the others. The alert list is consumed as it is
+ * read, so the parsed body and the AlarmEvent specs are never both held in full.
  */
 
 export const PAYLOAD_KINDS = ['alarms', 'alertmanager', 'grafana'] as const;
 export type PayloadKind = (typeof PAYLOAD_KINDS)[number];
+export type AlertKind = Exclude<PayloadKind, 'alarms'>;
 
 export interface IntakeLimits {
+  /** Most alarms in one request to the native endpoint. */
   maxBatch: number;
   maxLabels: number;
   maxLabelLength: number;
@@ -25,6 +34,19 @@ export interface ReceivedAlarm {
   spec: AlarmEventSpec;
 }
 
+/** An alert that can never be stored as it is, with every reason. */
+export interface RejectedAlert {
+  /** e.g. `alerts[2]`. */
+  path: string;
+  fingerprint?: string;
+  issues: FieldIssue[];
+}
+
+export interface AlertIntake {
+  alarms: ReceivedAlarm[];
+  rejected: RejectedAlert[];
+}
+
 interface Item {
   path: (string | number)[];
   spec: AlarmEventSpec;
@@ -33,25 +55,78 @@ interface Item {
   annotations: Record<string, string> | undefined;
 }
 
-export function intake(kind: PayloadKind, body: unknown, limits: IntakeLimits, now: Date): ReceivedAlarm[] {
-  const items = kind === 'alarms' ? ownAlarms(body, limits) : alerts(kind, body, limits, now);
-  const issues = items.flatMap((item) => [
+export function intakeAlarms(body: unknown, limits: IntakeLimits, now: Date): ReceivedAlarm[] {
+  const items = ownAlarms(body, limits);
+  const issues = items.flatMap((item) => limitIssues(item, limits));
+  if (issues.length > 0) throw invalidBody(issues);
+  const received: ReceivedAlarm[] = [];
+  for (const item of items) {
+    const checked = toReceived(item, now);
+    if (!('name' in checked)) throw invalidBody(checked.issues);
+    received.push(checked);
+  }
+  return collapseDuplicates(received);
+}
+
+export function intakeAlerts(kind: AlertKind, body: unknown, limits: IntakeLimits, now: Date): AlertIntake {
+  const envelope = (kind === 'alertmanager' ? AlertmanagerEnvelope : GrafanaEnvelope).safeParse(body);
+  if (!envelope.success) throw invalidBody(zodIssues(envelope.error, []));
+  // The request's own array, emptied as it is read so each alert's raw form can be collected.
+  const list = (body as { alerts: unknown[] }).alerts;
+  const alarms: ReceivedAlarm[] = [];
+  const rejected: RejectedAlert[] = [];
+  for (let index = 0; index < list.length; index++) {
+    const raw = list[index];
+    list[index] = undefined;
+    const path = ['alerts', index];
+    const reject = (issues: FieldIssue[]) =>
+      rejected.push({ path: fieldPath(path), fingerprint: fingerprintOf(raw), issues });
+    const parsed = alertSchema[kind].safeParse(raw);
+    if (!parsed.success) {
+      reject(zodIssues(parsed.error, path));
+      continue;
+    }
+    const alert = parsed.data;
+    const item = {
+      path,
+      spec: alertToSpec(alert, kind, now),
+      labels: alert.labels,
+      annotations: alert.annotations,
+    };
+    const issues = limitIssues(item, limits);
+    if (issues.length > 0) {
+      reject(issues);
+      continue;
+    }
+    const checked = toReceived(item, now);
+    if ('name' in checked) alarms.push(checked);
+    else reject(checked.issues);
+  }
+  return { alarms: collapseDuplicates(alarms), rejected };
+}
+
+function limitIssues(item: Item, limits: IntakeLimits): FieldIssue[] {
+  return [
     ...mapIssues(item.labels, [...item.path, 'labels'], limits, true),
     ...mapIssues(item.annotations, [...item.path, 'annotations'], limits, false),
-  ]);
-  if (issues.length > 0) throw invalidBody(issues);
+  ];
+}
 
-  const received = items.map((item) => {
-    // Mappings produce valid specs by construction; this guards the API server's rules all the same.
-    const checked = AlarmEventSpec.safeParse(item.spec);
-    if (!checked.success) throw invalidBody(zodIssues(checked.error, item.path));
-    const spec = checked.data;
-    spec.startsAt ??= now.toISOString();
-    spec.fingerprint ??= deriveFingerprint(spec.labels ?? {}, spec.title, spec.source);
-    if (spec.state === 'resolved') spec.endsAt ??= laterOf(now.toISOString(), spec.startsAt);
-    return { path: fieldPath(item.path), name: alarmEventName(spec.fingerprint, spec.startsAt), spec };
-  });
-  return collapseDuplicates(received);
+/** The alarm to write, with its defaults filled in; or why the API server would refuse it. */
+function toReceived(item: Item, now: Date): ReceivedAlarm | { issues: FieldIssue[] } {
+  // Mappings produce valid specs by construction; this guards the API server's rules all the same.
+  const checked = AlarmEventSpec.safeParse(item.spec);
+  if (!checked.success) return { issues: zodIssues(checked.error, item.path) };
+  const spec = checked.data;
+  spec.startsAt ??= now.toISOString();
+  spec.fingerprint ??= deriveFingerprint(spec.labels ?? {}, spec.title, spec.source);
+  if (spec.state === 'resolved') spec.endsAt ??= laterOf(now.toISOString(), spec.startsAt);
+  return { path: fieldPath(item.path), name: alarmEventName(spec.fingerprint, spec.startsAt), spec };
+}
+
+function fingerprintOf(raw: unknown): string | undefined {
+  const fingerprint = (raw as { fingerprint?: unknown } | null)?.fingerprint;
+  return typeof fingerprint === 'string' ? fingerprint.slice(0, 64) : undefined;
 }
 
 function ownAlarms(body: unknown, limits: IntakeLimits): Item[] {
@@ -75,26 +150,12 @@ function ownAlarms(body: unknown, limits: IntakeLimits): Item[] {
   return items;
 }
 
-function alerts(kind: 'alertmanager' | 'grafana', body: unknown, limits: IntakeLimits, now: Date): Item[] {
-  const alertList = (body as { alerts?: unknown } | null)?.alerts;
-  if (Array.isArray(alertList)) checkBatchSize(alertList.length, 'alerts', limits);
-  const schema = kind === 'alertmanager' ? AlertmanagerPayload : GrafanaPayload;
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw invalidBody(zodIssues(parsed.error, []));
-  return parsed.data.alerts.map((alert, index) => ({
-    path: ['alerts', index],
-    spec: alertToSpec(alert, kind, now),
-    labels: alert.labels,
-    annotations: alert.annotations,
-  }));
-}
-
 function checkBatchSize(count: number, path: string, { maxBatch }: IntakeLimits): void {
   if (count <= maxBatch) return;
   throw new ReceiverError(
     ReceiverErrorCode.BatchTooLarge,
     400,
-    `${count} alarms in one request, more than the ${maxBatch} allowed: send them in smaller batches (Alertmanager: set max_alerts)`,
+    `${count} alarms in one request, more than the ${maxBatch} allowed: send them in smaller batches`,
     { issues: [{ path, message: `must hold at most ${maxBatch} alarms` }] },
   );
 }

@@ -31,6 +31,13 @@ export class ReceiverMetrics {
     registers: [this.registry],
   });
 
+  readonly rejectedAlerts = new Counter({
+    name: `${PREFIX}alerts_rejected_total`,
+    help: 'Alerts from Alertmanager or Grafana set aside as invalid (never stored, never retried), by endpoint and namespace.',
+    labelNames: ['endpoint', 'namespace'] as const,
+    registers: [this.registry],
+  });
+
   readonly authCache = new Counter({
     name: `${PREFIX}auth_cache_total`,
     help: 'Review cache lookups by cache (token, access) and result (hit, miss).',
@@ -49,6 +56,10 @@ export class ReceiverMetrics {
 
   recordWrite(endpoint: string, result: WriteResult): void {
     this.alarms.inc({ endpoint, result });
+  }
+
+  recordRejected(endpoint: string, namespace: string, count: number): void {
+    if (count > 0) this.rejectedAlerts.inc({ endpoint, namespace }, count);
   }
 
   recordCacheLookup(cache: 'token' | 'access', hit: boolean): void {

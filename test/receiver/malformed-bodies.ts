@@ -110,7 +110,14 @@ export class MalformedBodies {
     // An earlier mutation may have replaced the list; breaking it again keeps the body invalid.
     const alerts = Array.isArray(body.alerts) ? (body.alerts as Body[]) : [{}];
     const pick = Math.floor(this.#random() * 14);
-    const alert = alerts[Math.floor(this.#random() * alerts.length)] as Body;
+    // Each alert of a payload is taken or set aside on its own (a bad one costs only itself), so every
+    // alert is broken the same way for the payload to be refused whole.
+    let what = '';
+    for (const alert of alerts) what = this.#mutateAlert(pick, endpoint, body, alert);
+    return what;
+  }
+
+  #mutateAlert(pick: number, endpoint: string, body: Body, alert: Body): string {
     switch (pick) {
       case 0:
         body.alerts = this.#pick<Json>([null, 'alerts', 7, { 0: {} }, true]);
@@ -152,7 +159,7 @@ export class MalformedBodies {
         return 'bad annotations';
       case 12:
         body.alerts = Array.from({ length: 1001 }, () => ({}));
-        return 'batch too large';
+        return 'a thousand empty alerts';
       default:
         if (endpoint === 'alertmanager') {
           body.version = this.#pick<Json>(['3', 4, '', null, '4.0']);

@@ -8,6 +8,7 @@ import {
 import { ALARM_EVENT_PLURAL, type AlarmEvent, GROUP, VERSION } from '../../operator/api/index.ts';
 import { buildReceiverApp } from '../../operator/receiver/app.ts';
 import { Gatekeeper } from '../../operator/receiver/auth.ts';
+import { loadReceiverConfig } from '../../operator/receiver/config.ts';
 import { KubeHttp } from '../../operator/receiver/kube-http.ts';
 import { ReceiverMetrics } from '../../operator/receiver/metrics.ts';
 import { KubeAccessReview } from '../../operator/receiver/review.ts';
@@ -30,11 +31,13 @@ export async function startReceiver(
     }),
   });
   const http = new KubeHttp(kubeConfig, { timeoutMs: kubeRequestTimeoutMs });
+  const defaults = loadReceiverConfig({ argv: [], env: {} });
   const app = buildReceiverApp({
     store: new KubeAlarmEventStore(http),
     gatekeeper: new Gatekeeper({ review: new KubeAccessReview(http), cacheTtlMs: 30_000, cacheSize: 1000 }),
     defaultNamespace,
-    limits: { maxBodyBytes: 1 << 20, maxBatch: 1000, maxLabels: 64, maxLabelLength: 1024 },
+    limits: defaults,
+    writes: { concurrency: defaults.writeConcurrency, deadlineMs: defaults.answerDeadline },
     retryAfterSeconds: 5,
     logger,
     metrics: new ReceiverMetrics({ processMetrics: false }),
