@@ -4,6 +4,7 @@ CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$CLUSTER_DIR/versions.env"
 CACHE_ROOT=${DINGTALK_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dingtalk-operator}
 BIN_DIR=$CACHE_ROOT/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION
+ALERTMANAGER=$CACHE_ROOT/bin/alertmanager-$ALERTMANAGER_VERSION/alertmanager
 TOOLS_DIR=$CACHE_ROOT/tools/$(echo "$TOOLS_NPM_PACKAGE" | tr '/@' '__')
 COREDNS_BIN=$CACHE_ROOT/bin/coredns-$COREDNS_VERSION/coredns
 IMAGE_DIR=$CACHE_ROOT/images
