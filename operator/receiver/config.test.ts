@@ -20,7 +20,7 @@ describe('loadReceiverConfig', () => {
       port: 8080,
       maxBodyBytes: 1 << 20,
       maxBatch: 1000,
-      maxAlertPayloadBytes: 24 << 20,
+      maxAlertPayloadBytes: 16 << 20,
       writeConcurrency: 16,
       answerDeadline: 8_000,
       maxLabels: 64,

@@ -61,7 +61,7 @@ export const receiverConfigSchema = z.object({
     env: `${ENV}MAX_BATCH`,
     description: 'Most alarms in one request to /alarms; more are answered 400.',
   }),
-  maxAlertPayloadBytes: describe(integer(1024, 256 << 20).prefault(String(24 << 20)), {
+  maxAlertPayloadBytes: describe(integer(1024, 256 << 20).prefault(String(16 << 20)), {
     flag: '--max-alert-payload-bytes',
     env: `${ENV}MAX_ALERT_PAYLOAD_BYTES`,
     description:

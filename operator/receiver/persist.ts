@@ -59,12 +59,12 @@ export async function persist(
 
   const write = async (alarm: ReceivedAlarm): Promise<void> => {
     const { name, spec } = alarm;
-    if (stoppedBy !== undefined || (deadline !== undefined && now() >= deadline)) {
-      left++;
-      return;
-    }
     if (recent?.has(namespace, name, spec.state)) {
       written.push({ name, state: spec.state, result: 'exists' });
+      return;
+    }
+    if (stoppedBy !== undefined || (deadline !== undefined && now() >= deadline)) {
+      left++;
       return;
     }
     try {

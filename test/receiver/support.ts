@@ -11,6 +11,7 @@ import { Gatekeeper } from '../../operator/receiver/auth.ts';
 import { loadReceiverConfig } from '../../operator/receiver/config.ts';
 import { KubeHttp } from '../../operator/receiver/kube-http.ts';
 import { ReceiverMetrics } from '../../operator/receiver/metrics.ts';
+import { KubeRejectionEvents } from '../../operator/receiver/rejections.ts';
 import { KubeAccessReview } from '../../operator/receiver/review.ts';
 import { KubeAlarmEventStore } from '../../operator/receiver/store.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
@@ -38,6 +39,7 @@ export async function startReceiver(
     defaultNamespace,
     limits: defaults,
     writes: { concurrency: defaults.writeConcurrency, deadlineMs: defaults.answerDeadline },
+    rejections: new KubeRejectionEvents(http, { reportingInstance: 'receiver-under-test', logger }),
     retryAfterSeconds: 5,
     logger,
     metrics: new ReceiverMetrics({ processMetrics: false }),
