@@ -52,37 +52,35 @@ export async function persist(
   annotations: Record<string, string>,
   { concurrency, deadline, now = Date.now, recent }: PersistOptions,
 ): Promise<PersistOutcome> {
-  const written: Written[] = [];
-  const refused: Refused[] = [];
-  let left = 0;
   let stoppedBy: unknown;
-
-  const write = async (alarm: ReceivedAlarm): Promise<void> => {
+  type Result = { written: Written } | { refused: Refused } | 'left';
+  const write = async (alarm: ReceivedAlarm): Promise<Result> => {
     const { name, spec } = alarm;
     if (recent?.has(namespace, name, spec.state)) {
-      written.push({ name, state: spec.state, result: 'exists' });
-      return;
+      return { written: { name, state: spec.state, result: 'exists' } };
     }
-    if (stoppedBy !== undefined || (deadline !== undefined && now() >= deadline)) {
-      left++;
-      return;
-    }
+    if (stoppedBy !== undefined || (deadline !== undefined && now() >= deadline)) return 'left';
     try {
       const result = await writeOne(store, namespace, alarm, annotations);
       recent?.remember(namespace, name, spec.state);
-      written.push({ name, state: spec.state, result });
+      return { written: { name, state: spec.state, result } };
     } catch (err) {
       const status = toKubeApiError(err)?.status;
-      if (status === 400 || status === 422) {
-        refused.push({ alarm, error: err });
-      } else {
-        stoppedBy ??= err;
-        left++;
-      }
+      if (status === 400 || status === 422) return { refused: { alarm, error: err } };
+      stoppedBy ??= err;
+      return 'left';
     }
   };
-  await mapConcurrently(alarms, concurrency, write);
-  return { written, refused, left, stoppedBy };
+  // In the order of the payload, whatever order the writes finish in.
+  const results = await mapConcurrently(alarms, concurrency, write);
+  const outcome: PersistOutcome = { written: [], refused: [], left: 0 };
+  for (const result of results) {
+    if (result === 'left') outcome.left++;
+    else if ('written' in result) outcome.written.push(result.written);
+    else outcome.refused.push(result.refused);
+  }
+  outcome.stoppedBy = stoppedBy;
+  return outcome;
 }
 
 async function writeOne(
