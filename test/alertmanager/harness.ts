@@ -117,7 +117,7 @@ export async function startAlertmanager(config: unknown): Promise<RunningAlertma
       if (child.exitCode !== null) throw new Error(`alertmanager exited: ${output}`);
       return (await fetch(`${url}/-/ready`)).ok ? true : undefined;
     },
-    { timeoutMs: 30_000, intervalMs: 200 },
+    { timeoutMs: 120_000, intervalMs: 200 },
   );
   return {
     url,
@@ -205,7 +205,7 @@ export async function startReceiverCommand(
       if (child.exitCode !== null) throw new Error(`receiver exited: ${output}`);
       return (await fetch(`${url}/readyz`)).ok ? true : undefined;
     },
-    { timeoutMs: 30_000, intervalMs: 200 },
+    { timeoutMs: 120_000, intervalMs: 200 },
   );
   return {
     url,
