@@ -128,10 +128,13 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
           const { namespace, caller } = request.alarmTarget as { namespace: string; caller: Caller };
           // Reading the body counted against the caller's timeout too.
           const deadline = now().getTime() + options.writes.deadlineMs - reply.elapsedTime;
-          const { alarms, rejected } =
+          const recent = options.writes.recent;
+          const { alarms, rejected, known } =
             kind === 'alarms'
-              ? { alarms: intakeAlarms(request.body, limits, now()), rejected: [] }
-              : intakeAlerts(kind, request.body, limits, now());
+              ? { alarms: intakeAlarms(request.body, limits, now()), rejected: [], known: [] }
+              : intakeAlerts(kind, request.body, limits, now(), (name, state) =>
+                  recent ? recent.has(namespace, name, state) : false,
+                );
           const outcome = await persist(
             options.store,
             namespace,
@@ -141,8 +144,11 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
               concurrency: options.writes.concurrency,
               deadline,
               now: () => now().getTime(),
-              recent: options.writes.recent,
+              recent,
             },
+          );
+          outcome.written.unshift(
+            ...known.map(({ name, state }) => ({ name, state, result: 'exists' as const })),
           );
           for (const { result } of outcome.written) metrics.recordWrite(kind, result);
           const refused = outcome.refused[0];
@@ -154,14 +160,14 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
             await options.rejections?.record({
               namespace,
               kind,
-              total: alarms.length + rejected.length,
+              total: alarms.length + known.length + rejected.length,
               rejected,
             });
           }
           const { stoppedBy } = outcome;
           if (stoppedBy !== undefined && !(stoppedBy instanceof KubeUnavailableError)) throw stoppedBy;
           if (outcome.left > 0) return sendUnfinished(reply, namespace, outcome, rejected, options);
-          if (alarms.length === 0 && rejected.length > 0) {
+          if (alarms.length + known.length === 0 && rejected.length > 0) {
             throw invalidBody(rejected.flatMap((alert) => alert.issues));
           }
           const answer = { namespace, accepted: outcome.written.length, alarms: outcome.written };

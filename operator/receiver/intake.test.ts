@@ -37,6 +37,17 @@ describe('intakeAlerts', () => {
     ]);
   });
 
+  it('only names the alerts already stored in the same state, without checking them again', () => {
+    const body = { version: '4', alerts: [alert(1), { ...alert(2), status: 'resolved' }, alert(3)] };
+    const stored = new Set(['fp-f1-1777622400000:firing', 'fp-f2-1777622400000:firing']);
+    const { alarms, known } = intakeAlerts('alertmanager', body, limits, new Date(), (name, state) =>
+      stored.has(`${name}:${state}`),
+    );
+    expect(known).toEqual([{ name: 'fp-f1-1777622400000', state: 'firing' }]);
+    // Stored firing, now resolved: still to be written.
+    expect(alarms.map((a) => a.name)).toEqual(['fp-f2-1777622400000', 'fp-f3-1777622400000']);
+  });
+
   it('refuses a malformed envelope whole', () => {
     expect(() => intakeAlerts('alertmanager', { version: '3', alerts: [] }, limits, new Date())).toThrow(
       /version/,

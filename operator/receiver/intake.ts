@@ -45,7 +45,12 @@ export interface RejectedAlert {
 export interface AlertIntake {
   alarms: ReceivedAlarm[];
   rejected: RejectedAlert[];
+  /** Alerts already stored in this state, by `known`: nothing to check or write. */
+  known: { name: string; state: 'firing' | 'resolved' }[];
 }
+
+/** Whether the AlarmEvent of this name is known to be stored in this state already. */
+export type KnownWrite = (name: string, state: 'firing' | 'resolved') => boolean;
 
 interface Item {
   path: (string | number)[];
@@ -68,16 +73,30 @@ export function intakeAlarms(body: unknown, limits: IntakeLimits, now: Date): Re
   return collapseDuplicates(received);
 }
 
-export function intakeAlerts(kind: AlertKind, body: unknown, limits: IntakeLimits, now: Date): AlertIntake {
+export function intakeAlerts(
+  kind: AlertKind,
+  body: unknown,
+  limits: IntakeLimits,
+  now: Date,
+  isKnown: KnownWrite = () => false,
+): AlertIntake {
   const envelope = (kind === 'alertmanager' ? AlertmanagerEnvelope : GrafanaEnvelope).safeParse(body);
   if (!envelope.success) throw invalidBody(zodIssues(envelope.error, []));
   // The request's own array, emptied as it is read so each alert's raw form can be collected.
   const list = (body as { alerts: unknown[] }).alerts;
   const alarms: ReceivedAlarm[] = [];
   const rejected: RejectedAlert[] = [];
+  const known: AlertIntake['known'] = [];
   for (let index = 0; index < list.length; index++) {
     const raw = list[index];
     list[index] = undefined;
+    // Alertmanager re-sends whole groups (retries, every group_interval): an alert this receiver stored
+    // lately was checked then, so only its name is worked out.
+    const stored = knownName(raw, isKnown);
+    if (stored) {
+      known.push(stored);
+      continue;
+    }
     const path = ['alerts', index];
     const reject = (issues: FieldIssue[]) =>
       rejected.push({ path: fieldPath(path), fingerprint: fingerprintOf(raw), issues });
@@ -102,7 +121,15 @@ export function intakeAlerts(kind: AlertKind, body: unknown, limits: IntakeLimit
     if ('name' in checked) alarms.push(checked);
     else reject(checked.issues);
   }
-  return { alarms: collapseDuplicates(alarms), rejected };
+  return { alarms: collapseDuplicates(alarms), rejected, known };
+}
+
+function knownName(raw: unknown, isKnown: KnownWrite): AlertIntake['known'][number] | undefined {
+  const { status, fingerprint, startsAt } = (raw ?? {}) as Record<string, unknown>;
+  if (status !== 'firing' && status !== 'resolved') return undefined;
+  if (typeof fingerprint !== 'string' || !fingerprint || typeof startsAt !== 'string') return undefined;
+  const name = alarmEventName(fingerprint, startsAt);
+  return isKnown(name, status) ? { name, state: status } : undefined;
 }
 
 function limitIssues(item: Item, limits: IntakeLimits): FieldIssue[] {

@@ -118,7 +118,10 @@ export async function startAlertmanager(config: unknown): Promise<RunningAlertma
       return (await fetch(`${url}/-/ready`)).ok ? true : undefined;
     },
     { timeoutMs: 120_000, intervalMs: 200 },
-  );
+  ).catch((err) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
   return {
     url,
     async post(alerts) {
@@ -206,7 +209,11 @@ export async function startReceiverCommand(
       return (await fetch(`${url}/readyz`)).ok ? true : undefined;
     },
     { timeoutMs: 120_000, intervalMs: 200 },
-  );
+  ).catch((err) => {
+    clearInterval(sampler);
+    child.kill('SIGKILL');
+    throw err;
+  });
   return {
     url,
     peakRss: () => peak,
