@@ -158,8 +158,8 @@ export class MalformedBodies {
         alert.annotations = this.#pick<Json>([[], 'summary', { summary: 42 }]);
         return 'bad annotations';
       case 12:
-        body.alerts = Array.from({ length: 1001 }, () => ({}));
-        return 'a thousand empty alerts';
+        body.alerts = Array.from({ length: 50 }, () => ({}));
+        return 'only empty alerts';
       default:
         if (endpoint === 'alertmanager') {
           body.version = this.#pick<Json>(['3', 4, '', null, '4.0']);
