@@ -64,8 +64,6 @@ export interface RunningAlertmanager {
   url: string;
   /** Alerts as Alertmanager's API takes them (what Prometheus sends). */
   post(alerts: PostableAlert[]): Promise<void>;
-  /** Alertmanager's own counters for the webhook integration. */
-  webhookCounters(): Promise<WebhookCounters>;
   stop(): Promise<void>;
   output(): string;
 }
@@ -75,15 +73,6 @@ export interface PostableAlert {
   annotations?: Record<string, string>;
   startsAt: string;
   endsAt: string;
-}
-
-export interface WebhookCounters {
-  /** Notifications that failed for good (every retry within the notification's timeout failed). */
-  notificationsFailed: number;
-  /** HTTP requests to the receiver that failed (each retry counts). */
-  requestsFailed: number;
-  requests: number;
-  notifications: number;
 }
 
 export async function startAlertmanager(config: unknown): Promise<RunningAlertmanager> {
@@ -132,20 +121,6 @@ export async function startAlertmanager(config: unknown): Promise<RunningAlertma
       });
       if (!response.ok)
         throw new Error(`alertmanager took no alerts: ${response.status} ${await response.text()}`);
-    },
-    async webhookCounters() {
-      const text = await (await fetch(`${url}/metrics`)).text();
-      const sum = (name: string) =>
-        text
-          .split('\n')
-          .filter((line) => line.startsWith(`${name}{`) && line.includes('integration="webhook"'))
-          .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
-      return {
-        notificationsFailed: sum('alertmanager_notifications_failed_total'),
-        requestsFailed: sum('alertmanager_notification_requests_failed_total'),
-        requests: sum('alertmanager_notification_requests_total'),
-        notifications: sum('alertmanager_notifications_total'),
-      };
     },
     async stop() {
       if (child.exitCode === null) {
@@ -284,29 +259,6 @@ export function stormAlerts(alertname: string, from: number, count: number, star
 }
 
 export const instanceName = (i: number) => `h${String(i).padStart(5, '0')}`;
-
-/**
- * Pushes `total` alerts into Alertmanager in even batches over `seconds`, as a storm of rule evaluations
- * would; returns when the last batch is in.
- */
-export async function pushStorm(
-  am: RunningAlertmanager,
-  alertname: string,
-  total: number,
-  seconds: number,
-  startsAt: Date,
-): Promise<void> {
-  const batches = seconds * 2;
-  const size = Math.ceil(total / batches);
-  const begin = Date.now();
-  for (let b = 0, sent = 0; sent < total; b++) {
-    const count = Math.min(size, total - sent);
-    await am.post(stormAlerts(alertname, sent, count, startsAt));
-    sent += count;
-    const due = begin + ((b + 1) * seconds * 1000) / batches;
-    if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
-  }
-}
 
 /**
  * For each alarm (by instance, its title), how many messages carried it firing and resolved. A

@@ -71,7 +71,6 @@ describe('Alertmanager in front of the receiver', () => {
 
   it('sends one firing and one resolved message per alarm, however often Alertmanager re-sends the group', async () => {
     const from = 20_000;
-    const failedBefore = (await am.webhookCounters()).notificationsFailed;
     const startsAt = new Date();
     const alerts = stormAlerts('NodeDown', from, 300, startsAt);
     await am.post(alerts);
@@ -99,6 +98,5 @@ describe('Alertmanager in front of the receiver', () => {
       { timeoutMs: 180_000, intervalMs: 2_000 },
     );
     expect(settled.filter((d) => d.firing !== 1 || d.resolved !== 1)).toEqual([]);
-    expect((await am.webhookCounters()).notificationsFailed).toBe(failedBefore);
   }, 600_000);
 });
