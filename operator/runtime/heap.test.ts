@@ -47,7 +47,8 @@ describe('heapFlags', () => {
   });
 });
 
-describe('fitHeapToMemoryLimit', () => {
+// Each case starts a Node process (twice, with the re-execution): slow on a busy machine.
+describe('fitHeapToMemoryLimit', { timeout: 60_000 }, () => {
   const script = `
     import { getHeapStatistics } from 'node:v8';
     import { fitHeapToMemoryLimit } from ${JSON.stringify(new URL('./heap.ts', import.meta.url).href)};

@@ -108,7 +108,8 @@ describe('loadKubeEndpoint', () => {
   });
 });
 
-describe('the receiver command', () => {
+// Starts a Node process that loads the whole command: slow on a busy machine.
+describe('the receiver command', { timeout: 60_000 }, () => {
   it('does not load client-node', () => {
     const command = new URL('../commands/receiver.ts', import.meta.url).href;
     const script = `
