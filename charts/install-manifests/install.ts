@@ -55,7 +55,14 @@ const SUBJECT = { kind: 'ServiceAccount', name: NAME, namespace: INSTALL_NAMESPA
 
 function clusterScoped(scope: Construct, chart: ChartMetadata) {
   new k8s.KubeNamespace(scope, 'namespace', {
-    metadata: { name: INSTALL_NAMESPACE, labels: { 'app.kubernetes.io/part-of': 'dingtalk-operator' } },
+    metadata: {
+      name: INSTALL_NAMESPACE,
+      labels: {
+        'app.kubernetes.io/part-of': 'dingtalk-operator',
+        // Nothing in the namespace needs more than Pod Security's restricted profile, so nobody may run more there.
+        'pod-security.kubernetes.io/enforce': 'restricted',
+      },
+    },
   });
   for (const crd of customResourceDefinitions()) new ApiObject(scope, crd.metadata.name, crd);
   new k8s.KubeClusterRole(scope, 'cluster-role', {

@@ -4,6 +4,9 @@ import { ConfigError } from '../errors.ts';
 import { Manager } from '../manager/manager.ts';
 import { createLogger } from '../runtime/logger.ts';
 
+/** After the grace period: releasing the lease and closing connections; the chart leaves 2 s more. */
+const RELEASE_MARGIN_MS = 3000;
+
 /** `dingtalk-operator run [flags]`: the controllers and the dispatcher, with leader election. */
 export async function main(args: string[]): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -22,8 +25,9 @@ export async function main(args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    // A bounded shutdown: whatever is still running after the grace period (plus a margin) is cut off.
-    setTimeout(() => process.exit(1), config.shutdownGracePeriod + 5000).unref();
+    // A bounded shutdown: whatever is still running after the grace period plus time to release the
+    // lease is cut off, before the kubelet's SIGKILL (terminationGracePeriodSeconds, see the chart).
+    setTimeout(() => process.exit(1), config.shutdownGracePeriod + RELEASE_MARGIN_MS).unref();
     manager.shutdown().then(
       () => process.exit(0),
       (err) => {

@@ -12,7 +12,10 @@ export const DingTalkErrorCode = {
   httpStatus: 'DINGTALK_ERR_HTTP_STATUS',
   /** A 2xx answer whose body does not match the documented shape. */
   badResponse: 'DINGTALK_ERR_BAD_RESPONSE',
+  /** No (complete) answer in time: connect, headers, a gap in the body, or the request's overall deadline. */
   timeout: 'DINGTALK_ERR_TIMEOUT',
+  /** The answer exceeded the size cap; DingTalk's are small. */
+  responseTooLarge: 'DINGTALK_ERR_RESPONSE_TOO_LARGE',
   connection: 'DINGTALK_ERR_CONNECTION',
   /** Refused before any request: the webhook points at a host outside the allow-list. */
   hostNotAllowed: 'DINGTALK_ERR_HOST_NOT_ALLOWED',

@@ -11,6 +11,12 @@ export const clientOptionsSchema = z.object({
   connectTimeoutMs: z.number().int().positive().default(5_000),
   headersTimeoutMs: z.number().int().positive().default(10_000),
   bodyTimeoutMs: z.number().int().positive().default(10_000),
+  requestTimeoutMs: z.number().int().positive().default(30_000),
+  maxResponseBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1 << 20),
   keepAliveTimeoutMs: z.number().int().positive().default(30_000),
   connectionsPerOrigin: z.number().int().positive().default(16),
   /** DingTalk's calling guide suggests refreshing about ten minutes before the 7200 s expiry. */

@@ -2,14 +2,21 @@ import { Pool } from 'undici';
 import { DingTalkError, DingTalkErrorCode } from './errors.ts';
 
 /**
- * HTTP to DingTalk: one keep-alive undici Pool per origin, with connect/headers/body timeouts. Network
+ * HTTP to DingTalk: one keep-alive undici Pool per origin, with connect/headers/body timeouts, an overall
+ * deadline per request and a cap on the answer's size, so a slow or endless answer cannot hold one of
+ * the pool's connections (which every namespace's sends share) for longer than the deadline. Network
  * failures become transient DingTalkErrors; interpreting the answer is left to the caller.
  */
 
 export interface TransportOptions {
   connectTimeoutMs: number;
   headersTimeoutMs: number;
+  /** Between two chunks of the body: a trickle of bytes stays under it, hence requestTimeoutMs. */
   bodyTimeoutMs: number;
+  /** From sending the request to the last byte of the answer. */
+  requestTimeoutMs: number;
+  /** DingTalk answers with a few hundred bytes of JSON; anything much larger is not DingTalk. */
+  maxResponseBytes: number;
   keepAliveTimeoutMs: number;
   connectionsPerOrigin: number;
 }
@@ -54,15 +61,28 @@ export function createTransport(options: TransportOptions): Transport {
 
   return {
     async post({ url, endpoint, body, headers }) {
+      const deadline = AbortSignal.timeout(options.requestTimeoutMs);
       try {
         const response = await poolFor(url.origin).request({
           method: 'POST',
           path: url.pathname + url.search,
           headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
           body,
+          signal: deadline,
         });
-        return { status: response.statusCode, text: await response.body.text() };
+        return {
+          status: response.statusCode,
+          text: await readCapped(response.body, options.maxResponseBytes, endpoint),
+        };
       } catch (error) {
+        if (error instanceof DingTalkError) throw error;
+        if (deadline.aborted) {
+          throw new DingTalkError(`${endpoint}: no complete answer within ${options.requestTimeoutMs} ms`, {
+            code: DingTalkErrorCode.timeout,
+            errorClass: 'transient',
+            endpoint,
+          });
+        }
         throw networkError(error, endpoint);
       }
     },
@@ -72,6 +92,28 @@ export function createTransport(options: TransportOptions): Transport {
       await Promise.all(closing);
     },
   };
+}
+
+async function readCapped(
+  body: AsyncIterable<Buffer> & { destroy(error?: Error): unknown },
+  maxBytes: number,
+  endpoint: string,
+): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new DingTalkError(`${endpoint}: answer larger than ${maxBytes} bytes`, {
+        code: DingTalkErrorCode.responseTooLarge,
+        errorClass: 'transient',
+        endpoint,
+      });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The message names the failure kind only: undici's own messages may quote the URL, token included. */

@@ -52,6 +52,50 @@ describe('resolveWebhook', () => {
     );
   });
 
+  it('refuses clear-text http, except to the configured base URL', () => {
+    expect(() => send(`http://oapi.dingtalk.com/robot/send?access_token=${token}`)).toThrow(
+      expect.objectContaining({
+        code: DingTalkErrorCode.invalidWebhook,
+        message: 'the webhook URL must use https',
+      }),
+    );
+    const local = { oapiBaseUrl: 'http://127.0.0.1:8080', allowedHosts: ['127.0.0.1'] };
+    expect(resolveWebhook(`http://127.0.0.1:8080/robot/send?access_token=${token}`, local).redacted).toBe(
+      'http://127.0.0.1:8080/robot/send?access_token=***ffff',
+    );
+    expect(() => resolveWebhook(`http://127.0.0.1:9090/robot/send?access_token=${token}`, local)).toThrow(
+      expect.objectContaining({ code: DingTalkErrorCode.hostNotAllowed }),
+    );
+  });
+
+  it('accepts a bare allow-listed host on port 443 only', () => {
+    expect(send(`https://oapi.dingtalk.com:443/robot/send?access_token=${token}`)).toContain(
+      'oapi.dingtalk.com',
+    );
+    expect(() => send(`https://oapi.dingtalk.com:8443/robot/send?access_token=${token}`)).toThrow(
+      expect.objectContaining({ code: DingTalkErrorCode.hostNotAllowed }),
+    );
+  });
+
+  it.each([
+    ['another path', '/robot/other'],
+    ['a path that does not decode', '/robot%FF/send'],
+    ['an encoded path', '/robot%2Fsend'],
+  ])('refuses %s with a clear error instead of throwing elsewhere', (_name, path) => {
+    expect(() => send(`https://oapi.dingtalk.com${path}?access_token=${token}`)).toThrow(
+      expect.objectContaining({
+        code: DingTalkErrorCode.invalidWebhook,
+        message: "the webhook URL's path must be /robot/send",
+      }),
+    );
+  });
+
+  it('refuses an access_token that is not shaped like one, without quoting it', () => {
+    const attempt = () => send('https://oapi.dingtalk.com/robot/send?access_token=%FF%FEsecret');
+    expect(attempt).toThrow(expect.objectContaining({ code: DingTalkErrorCode.invalidWebhook }));
+    expect(attempt).not.toThrow(/secret/);
+  });
+
   it('masks the access_token for logs', () => {
     const { redacted } = resolveWebhook(token, policy);
     expect(redacted).toBe('https://oapi.dingtalk.com/robot/send?access_token=***ffff');

@@ -13,29 +13,36 @@ export interface Webhook {
 }
 
 export interface WebhookPolicy {
-  /** Where a bare access_token is sent; trusted configuration, so its host is always allowed. */
+  /** Where a bare access_token is sent; trusted configuration, so its origin is always allowed. */
   oapiBaseUrl: string;
-  /** Hosts a full webhook URL may point at: `host` matches any port, `host:port` only that port. */
+  /** Hosts a full webhook URL may point at: `host` on port 443, `host:port` on that port. */
   allowedHosts: readonly string[];
 }
 
 const bareToken = /^[A-Za-z0-9_-]+$/;
 const endpoint = 'robot.send';
+const ROBOT_SEND_PATH = '/robot/send';
 
 export function resolveWebhook(webhook: string, policy: WebhookPolicy): Webhook {
   const trimmed = webhook.trim();
   if (bareToken.test(trimmed)) return fromParts(new URL('/robot/send', policy.oapiBaseUrl), trimmed);
 
   const url = parseUrl(trimmed);
-  if (!isAllowedHost(url, policy)) {
+  const configured = url.origin === new URL(policy.oapiBaseUrl).origin;
+  if (!configured && !isAllowedHost(url, policy)) {
     throw new DingTalkError(`webhook host "${url.host}" is not in the allow-list of webhook hosts`, {
       code: DingTalkErrorCode.hostNotAllowed,
       errorClass: 'permanent',
       endpoint,
     });
   }
+  // The access_token and the signature travel in the URL: never in clear text, except to the
+  // operator's own configured base URL (a proxy or, in tests, the emulator).
+  if (!configured && url.protocol !== 'https:') throw invalid('the webhook URL must use https');
+  if (url.pathname !== ROBOT_SEND_PATH) throw invalid(`the webhook URL's path must be ${ROBOT_SEND_PATH}`);
   const token = url.searchParams.get('access_token');
   if (!token) throw invalid('the webhook URL has no access_token query parameter');
+  if (!bareToken.test(token)) throw invalid("the webhook URL's access_token is not a robot token");
   return fromParts(new URL(url.pathname, url.origin), token);
 }
 
@@ -54,10 +61,8 @@ export function redactToken(token: string): string {
 }
 
 function fromParts(base: URL, token: string): Webhook {
-  const redacted = new URL(base);
-  redacted.searchParams.set('access_token', redactToken(token));
   return {
-    redacted: decodeURIComponent(redacted.href),
+    redacted: `${base.origin}${base.pathname}?access_token=${redactToken(token)}`,
     sendUrl({ secret, nowMs }) {
       const url = new URL(base);
       url.searchParams.set('access_token', token);
@@ -78,16 +83,15 @@ function parseUrl(text: string): URL {
   } catch {
     throw invalid('the webhook is neither an access_token nor a URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid('the webhook URL must be http(s)');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid('the webhook URL must use https');
   return url;
 }
 
+/** An https URL on an allow-listed host: on port 443 for a bare host entry, on the entry's own port else. */
 function isAllowedHost(url: URL, policy: WebhookPolicy): boolean {
-  const trusted = new URL(policy.oapiBaseUrl);
-  if (url.host === trusted.host) return true;
   return policy.allowedHosts.some((entry) => {
     const allowed = entry.toLowerCase();
-    return allowed === url.host || allowed === url.hostname;
+    return allowed === url.host || (allowed === url.hostname && url.port === '');
   });
 }
 

@@ -34,6 +34,8 @@ export class Manager {
   readonly #log: Logger;
   #components: Component[] = [];
   readonly #stop = new AbortController();
+  /** The election loop; it ends after releasing the lease, which shutdown waits for. */
+  #electing: Promise<void> = Promise.resolve();
 
   constructor(config: OperatorConfig, logger: Logger, factories: ComponentFactory[]) {
     const kubeConfig = loadKubeConfig(config);
@@ -121,14 +123,19 @@ export class Manager {
       },
       onNewLeader: (identity) => this.#log.info({ leader: identity }, 'leader observed'),
     });
-    await Promise.race([elector.run(this.#stop.signal), leadershipLost]);
+    this.#electing = elector.run(this.#stop.signal);
+    await Promise.race([this.#electing, leadershipLost]);
   }
 
-  /** Stops components within the grace period, releases the lease (via run's signal), closes servers. */
+  /**
+   * Stops components within the grace period, then releases the lease (via run's signal) and waits for
+   * that, so a follower takes over at once instead of after the lease expires; then closes the rest.
+   */
   async shutdown(): Promise<void> {
     const grace = this.context.config.shutdownGracePeriod;
     await Promise.all(this.#components.map((component) => component.stop(grace)));
     this.#stop.abort();
+    await this.#electing;
     await Promise.all(Object.values(this.context.caches).map((resourceCache) => resourceCache.stop()));
     await this.context.dingtalk.close();
     await this.health.close();

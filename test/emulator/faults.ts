@@ -42,6 +42,31 @@ export async function applyFault(
     case 'throttle':
       await sendThrottled(family, reply);
       return true;
+    case 'trickle': {
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, { 'content-type': 'application/json' });
+      raw.write('{');
+      const timer = setInterval(() => raw.write(' '), fault.intervalMs);
+      raw.on('close', () => clearInterval(timer));
+      return true;
+    }
+    case 'oversize': {
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      for (let left = fault.bytes; left > 0 && !raw.destroyed; left -= chunk.length) {
+        if (!raw.write(left >= chunk.length ? chunk : chunk.subarray(0, left))) {
+          await new Promise((resolve) => {
+            raw.once('drain', resolve);
+            raw.once('close', resolve);
+          });
+        }
+      }
+      raw.end();
+      return true;
+    }
   }
 }
 

@@ -32,6 +32,14 @@ export const faultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('reset'), ...faultLimit }),
   z.object({ kind: z.literal('hang'), ...faultLimit }),
   z.object({ kind: z.literal('throttle'), ...faultLimit }),
+  /** 200 and a body that never ends: one more byte every intervalMs. */
+  z.object({
+    kind: z.literal('trickle'),
+    intervalMs: z.number().int().positive().default(500),
+    ...faultLimit,
+  }),
+  /** 200 and a body of `bytes` bytes. */
+  z.object({ kind: z.literal('oversize'), bytes: z.number().int().positive(), ...faultLimit }),
 ]);
 export type Fault = z.input<typeof faultSchema>;
 

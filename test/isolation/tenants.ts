@@ -1,8 +1,7 @@
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../operator/config.ts';
-import { alarmRuleComponents } from '../../operator/controllers/alarm-rule/index.ts';
-import { dispatchComponents } from '../../operator/dispatch/index.ts';
+import { componentFactories } from '../../operator/controllers/index.ts';
 import { Manager } from '../../operator/manager/manager.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
 import { type DispatchHarness, kubeconfigPath } from '../dispatch/harness.ts';
@@ -12,7 +11,7 @@ import { operatorFlags } from '../support/operator-flags.ts';
 
 /**
  * Two teams on one install: an attacker's namespace and a victim's, one DingTalk emulator, and (unless
- * a test runs the operator itself) the operator in-process watching both. Each tenant is a
+ * a test runs the operator itself) the operator in-process, every controller, watching both. Each tenant is a
  * DispatchHarness, so the helpers of test/dispatch/harness.ts act in that tenant's namespace.
  */
 export interface Tenants {
@@ -44,10 +43,7 @@ export function useTenants({ inProcess = true } = {}): Tenants {
         ],
         env: {},
       });
-      manager = new Manager(config, createLogger({ level: 'warn' }), [
-        alarmRuleComponents,
-        dispatchComponents(),
-      ]);
+      manager = new Manager(config, createLogger({ level: 'warn' }), componentFactories);
       void manager.run();
     }
     const api = testKubeConfig().makeApiClient(CustomObjectsApi);

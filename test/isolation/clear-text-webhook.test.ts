@@ -1,0 +1,75 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { create, get, groupService, secret, tokenFor, waitForPhase } from '../dispatch/harness.ts';
+import { eventually } from '../support/kube.ts';
+import { fastGrouping, useTenants } from './tenants.ts';
+
+const t = useTenants();
+
+// Stands for whoever reads plain HTTP on the way: it records what would have crossed the wire.
+let eavesdropper: Server;
+const overheard: string[] = [];
+beforeAll(async () => {
+  eavesdropper = createServer((request: IncomingMessage, response) => {
+    overheard.push(request.url ?? '');
+    response.end('{"errcode":0,"errmsg":"ok"}');
+  });
+  await new Promise<void>((resolve) => eavesdropper.listen(0, '127.0.0.1', resolve));
+});
+afterAll(async () => {
+  await new Promise((resolve) => eavesdropper?.close(resolve));
+});
+
+const ready = (h: typeof t.victim, name: string) =>
+  eventually(
+    async () => {
+      const service = await get(h, 'DingTalkService', name);
+      const conditions = (service.status?.conditions ?? []) as {
+        type: string;
+        status: string;
+        reason: string;
+        message: string;
+      }[];
+      return conditions.find((c) => c.type === 'Ready' && c.status !== 'Unknown');
+    },
+    { timeoutMs: 30_000, intervalMs: 250 },
+  );
+
+async function serviceWithWebhook(name: string, webhook: string) {
+  await secret(t.attacker, `${name}-robot`, { webhook });
+  await create(t.attacker, 'DingTalkService', name, {
+    sendTo: ['Group'],
+    groups: [{ name: 'ops', webhook: { name: `${name}-robot`, key: 'webhook' } }],
+  });
+}
+
+describe('clear-text webhook', () => {
+  it('a webhook URL on plain http is refused before its token is sent, and a malformed path is a condition, not a loop', async () => {
+    const { port } = eavesdropper.address() as AddressInfo;
+    const token = tokenFor('cleartext');
+    await serviceWithWebhook('leaky', `http://127.0.0.1:${port}/robot/send?access_token=${token}`);
+    await create(t.attacker, 'AlarmRule', 'to-leaky', {
+      services: [{ name: 'leaky' }],
+      grouping: fastGrouping,
+    });
+    await create(t.attacker, 'AlarmEvent', 'leak', { severity: 'critical', title: 'would leak the token' });
+    await serviceWithWebhook('malformed', `https://127.0.0.1/robot%FF/send?access_token=${token}`);
+
+    const victimRobot = tokenFor('cleartextvictim');
+    await groupService(t.victim, 'ops', { token: victimRobot });
+    await create(t.victim, 'AlarmRule', 'to-ops', { services: [{ name: 'ops' }], grouping: fastGrouping });
+    await create(t.victim, 'AlarmEvent', 'fine', { severity: 'critical', title: 'delivered as usual' });
+
+    expect(await ready(t.attacker, 'leaky')).toMatchObject({ status: 'False', reason: 'InvalidWebhook' });
+    expect((await ready(t.attacker, 'leaky'))?.message).toContain('must use https');
+    const malformed = await ready(t.attacker, 'malformed');
+    expect(malformed).toMatchObject({ status: 'False', reason: 'InvalidWebhook' });
+    expect(malformed?.message).toContain('path must be /robot/send');
+    expect(malformed?.message).not.toContain(token);
+
+    await waitForPhase(t.victim, 'fine', ['Delivered']);
+    await waitForPhase(t.attacker, 'leak', ['Failed', 'Delivered', 'PartiallyDelivered']);
+    expect(overheard).toEqual([]);
+  });
+});
