@@ -7,4 +7,4 @@ export type { GroupMessage } from './group-message.ts';
 export { type MemberMessage, memberMessageOf } from './member-message.ts';
 export type { ClientHooks, DingTalkClientOptions, RequestResult } from './options.ts';
 export type { AppCredentials, TokenGrant } from './token-cache.ts';
-export { redactToken, resolveWebhook, robotToken, type WebhookPolicy } from './webhook-url.ts';
+export { resolveWebhook, robotToken, type WebhookPolicy } from './webhook-url.ts';

@@ -6,8 +6,6 @@ import { signWebhook } from './signature.ts';
  * The access_token is the robot's credential, so nothing here ever puts it into a message.
  */
 export interface Webhook {
-  /** For logs and status: the URL with the access_token masked. */
-  readonly redacted: string;
   /** A fresh URL per call: stale `timestamp`/`sign` from a stored URL are dropped, then re-signed. */
   sendUrl(signing: { secret?: string | undefined; nowMs: number }): URL;
 }
@@ -30,7 +28,8 @@ export function resolveWebhook(webhook: string, policy: WebhookPolicy): Webhook 
   const url = parseUrl(trimmed);
   const configured = url.origin === new URL(policy.oapiBaseUrl).origin;
   if (!configured && !isAllowedHost(url, policy)) {
-    throw new DingTalkError(`webhook host "${url.host}" is not in the allow-list of webhook hosts`, {
+    // The host is part of the Secret's value: not quoted, since errors end up in status.
+    throw new DingTalkError("the webhook URL's host is not in the allow-list of webhook hosts", {
       code: DingTalkErrorCode.hostNotAllowed,
       errorClass: 'permanent',
       endpoint,
@@ -56,13 +55,8 @@ export function robotToken(webhook: string): string {
   return new URL(trimmed).searchParams.get('access_token') ?? trimmed;
 }
 
-export function redactToken(token: string): string {
-  return token.length > 8 ? `***${token.slice(-4)}` : '***';
-}
-
 function fromParts(base: URL, token: string): Webhook {
   return {
-    redacted: `${base.origin}${base.pathname}?access_token=${redactToken(token)}`,
     sendUrl({ secret, nowMs }) {
       const url = new URL(base);
       url.searchParams.set('access_token', token);

@@ -21,7 +21,10 @@ export function parseMembersCsv(text: string): MembersCsvResult {
   try {
     rows = parse(text, { bom: true, skip_empty_lines: true, relax_column_count: true, trim: true });
   } catch (err) {
-    return { ok: false, error: `not valid CSV: ${err instanceof Error ? err.message : String(err)}` };
+    // csv-parse's messages quote the offending field; the code and line say enough without the data.
+    const { code, lines } = err as { code?: unknown; lines?: unknown };
+    const where = typeof lines === 'number' ? ` on line ${lines}` : '';
+    return { ok: false, error: `not valid CSV${where}${typeof code === 'string' ? ` (${code})` : ''}` };
   }
   const [header, ...data] = rows;
   if (!header) return { ok: true, members: [] };
@@ -32,7 +35,8 @@ export function parseMembersCsv(text: string): MembersCsvResult {
   if (userIdAt === -1 && mobileAt === -1) {
     return {
       ok: false,
-      error: `the header row needs a userId or a mobile column (found: ${header.join(', ')})`,
+      // The row's cells are not quoted: the ConfigMap may hold something else, and status is widely readable.
+      error: `the header row needs a userId or a mobile column (it has ${header.length} column(s), none named so)`,
     };
   }
   const members: MemberEntry[] = [];

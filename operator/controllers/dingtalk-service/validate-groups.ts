@@ -10,8 +10,8 @@ import { type ReferenceReader, type ResolvedGroup, resolveGroup } from '../../ta
 /**
  * Checks a group robot without sending to it: every message spends one of the robot's 20 a minute,
  * so validation stops at what can be known locally (Secrets present, webhook parsable, host allowed,
- * access_token present, signature secret and keywords well formed). Messages name Secrets, keys and
- * hosts, never a value.
+ * access_token present, signature secret and keywords well formed). Messages name Secrets and keys,
+ * never a value or a part of one.
  */
 
 export interface GroupCheck {
@@ -44,9 +44,8 @@ export function validateGroup(
   if (!resolved.ok) return notReady(resolved.problem.reason, resolved.problem.message);
   const target = resolved.value;
 
-  let host: string;
   try {
-    host = new URL(resolveWebhook(target.webhook, policy).redacted).host;
+    resolveWebhook(target.webhook, policy);
   } catch (err) {
     if (!isDingTalkError(err)) throw err;
     const reason =
@@ -79,7 +78,8 @@ export function validateGroup(
     name: group.name,
     ready: true,
     reason: DingTalkConditionReason.Validated,
-    message: `robot at ${host}${target.secret ? ', signed' : ''}${keywords.length ? `, ${keywords.length} keyword(s)` : ''}`,
+    // Nothing of the webhook itself (not even its host): status is readable by more people than the Secret.
+    message: `robot webhook valid${target.secret ? ', signed' : ''}${keywords.length ? `, ${keywords.length} keyword(s)` : ''}`,
     target,
   };
 }
