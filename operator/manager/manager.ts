@@ -135,7 +135,8 @@ export class Manager {
     const grace = this.context.config.shutdownGracePeriod;
     await Promise.all(this.#components.map((component) => component.stop(grace)));
     this.#stop.abort();
-    await this.#electing;
+    // Its failures are run()'s to report; here only its end (the lease released) matters.
+    await this.#electing.catch(() => undefined);
     await Promise.all(Object.values(this.context.caches).map((resourceCache) => resourceCache.stop()));
     await this.context.dingtalk.close();
     await this.health.close();
