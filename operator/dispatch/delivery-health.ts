@@ -120,16 +120,24 @@ export class DeliveryHealth {
     errcode?: string,
     message?: string,
   ): void {
-    const health = this.#service(namespace, service);
-    health.deliveries.failed++;
-    const text = message?.slice(0, 1024);
-    health.lastFailure = { time: timestamp(at), target, errcode, message: text };
-    this.#outcome(health, target, { time: timestamp(at), result: 'Failed', errcode, message: text });
-    this.#dirty.add(`s/${namespace}/${service}`);
+    this.#service(namespace, service).deliveries.failed++;
+    this.#refused(namespace, service, target, at, errcode, message);
   }
 
   /** DingTalk refused a send for a configuration reason: the alarm is held, not failed (yet). */
   held(
+    namespace: string,
+    service: string,
+    target: TargetName,
+    at: number,
+    errcode?: string,
+    message?: string,
+  ): void {
+    this.#refused(namespace, service, target, at, errcode, message);
+  }
+
+  /** Records a refused send as the service's last failure and its target's last outcome. */
+  #refused(
     namespace: string,
     service: string,
     target: TargetName,
