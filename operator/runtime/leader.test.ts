@@ -76,6 +76,7 @@ describe('LeaderElector', () => {
       expect(Number(a.state.leading) + Number(b.state.leading)).toBe(1);
     }
     expect(store.lease?.record.holderIdentity).toBe(a.state.leading ? 'a' : 'b');
+    expect(store.lease?.record.leaseTransitions).toBe(0);
     a.stop.abort();
     b.stop.abort();
     await Promise.all([a.done, b.done]);

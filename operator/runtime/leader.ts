@@ -276,8 +276,9 @@ export function kubeLeaseStore(kubeConfig: KubeConfig, namespace: string, name: 
   };
 }
 
+/** From Date.now(), so renewals change the record whenever the clock (or a test's fake clock) moved. */
 function microTime(): string {
-  return new V1MicroTime().toISOString();
+  return new V1MicroTime(Date.now()).toISOString();
 }
 
 function toMicroTime(text: string): V1MicroTime {
