@@ -33,16 +33,28 @@ interface Recorded {
   failed: { msgUuid: string; retryAt: number | undefined }[];
   held: string[];
   progressed: string[];
+  /** msgUuids whose ledger write finished, in that order. */
+  recordedUuids: string[];
 }
 
 /** An outbox on a fake clock whose sends answer from `answers` in turn (then succeed). */
 function outboxWith(
   answers: (Error | SendResult | undefined)[] = [],
-  { limit = 20, windowMs = 60_000, blockMs = 600_000 } = {},
+  { limit = 20, windowMs = 60_000, blockMs = 600_000, ledgerWriteMs = 0 } = {},
 ) {
-  const recorded: Recorded = { sent: [], delivered: [], failed: [], held: [], progressed: [] };
+  const recorded: Recorded = {
+    sent: [],
+    delivered: [],
+    failed: [],
+    held: [],
+    progressed: [],
+    recordedUuids: [],
+  };
   const hooks: OutboxHooks = {
-    assigned: async () => undefined,
+    assigned: async (message) => {
+      if (ledgerWriteMs > 0) await new Promise((resolve) => setTimeout(resolve, ledgerWriteMs));
+      recorded.recordedUuids.push(message.msgUuid);
+    },
     attempted: () => undefined,
     delivered: (message) => recorded.delivered.push(message.msgUuid),
     failed: (message, _failure, retryAt) => recorded.failed.push({ msgUuid: message.msgUuid, retryAt }),
@@ -88,6 +100,24 @@ describe('Outbox (fake clock)', () => {
     for (const title of ['a', 'b', 'c']) outbox.enqueue(notification(title));
     await vi.advanceTimersByTimeAsync(10);
     expect(recorded.sent.map((s) => s.titles)).toEqual([['a'], ['b'], ['c']]);
+    await outbox.stop();
+  });
+
+  it('writes the msgUuids of the next messages while one is sent, so each send waits for one ledger write, not all before it', async () => {
+    const { outbox, recorded } = outboxWith([], { ledgerWriteMs: 100 });
+    for (const title of ['a', 'b', 'c', 'd', 'e']) outbox.enqueue(notification(title));
+    await vi.advanceTimersByTimeAsync(150);
+    expect(recorded.sent.map((s) => s.titles)).toEqual([['a'], ['b'], ['c'], ['d'], ['e']]);
+    for (const sent of recorded.sent) expect(recorded.recordedUuids).toContain(sent.msgUuid);
+    await outbox.stop();
+  });
+
+  it('builds no more messages ahead than the budget can send now', async () => {
+    const { outbox, recorded } = outboxWith([], { limit: 2, ledgerWriteMs: 100 });
+    for (let i = 0; i < 6; i++) outbox.enqueue(notification(`alarm-${i}`));
+    await vi.advanceTimersByTimeAsync(150);
+    expect(recorded.sent).toHaveLength(1);
+    expect(recorded.sent[0]?.titles).toHaveLength(6);
     await outbox.stop();
   });
 

@@ -60,6 +60,8 @@ export interface OutboxOptions {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** Messages built ahead of the one being sent. */
+const ASSIGN_AHEAD = 8;
 
 /**
  * One target's queue (a group robot, or an app robot's members). Sends one message at a time, spends the
@@ -76,6 +78,8 @@ export class Outbox {
   readonly #queue: Notification[] = [];
   /** Messages a previous run had assigned a msgUuid to; sent first, exactly as recorded. */
   readonly #pinned: OutboundMessage[] = [];
+  /** Built, in sending order, each with the write of its msgUuid to the ledger under way. */
+  readonly #ahead: { message: OutboundMessage; recorded: Promise<void> }[] = [];
   #current: OutboundMessage | undefined;
   #notBefore = 0;
   #wake: (() => void) | undefined;
@@ -96,6 +100,7 @@ export class Outbox {
     return (
       this.#queue.reduce((n, item) => n + item.alarms.length, 0) +
       (this.#current ? 1 : 0) +
+      this.#ahead.length +
       this.#pinned.length
     );
   }
@@ -134,7 +139,11 @@ export class Outbox {
   async #run(): Promise<void> {
     const now = this.#options.now ?? Date.now;
     while (!this.#stopped) {
-      const hasWork = this.#current !== undefined || this.#pinned.length > 0 || this.#queue.length > 0;
+      const hasWork =
+        this.#current !== undefined ||
+        this.#ahead.length > 0 ||
+        this.#pinned.length > 0 ||
+        this.#queue.length > 0;
       if (!hasWork) {
         await this.#idle();
         continue;
@@ -144,22 +153,38 @@ export class Outbox {
         await this.#idle(readyAt - now());
         continue;
       }
-      const message = this.#current ?? (await this.#build(now()));
-      if (!message) continue;
-      this.#current = message;
-      await this.#attempt(message, now);
+      this.#assignAhead(now());
+      if (!this.#current) {
+        const next = this.#ahead.shift();
+        if (!next) continue;
+        await next.recorded;
+        this.#current = next.message;
+      }
+      await this.#attempt(this.#current, now);
     }
   }
 
-  async #build(now: number): Promise<OutboundMessage | undefined> {
-    const message = this.#pinned.shift() ?? this.#fromQueue(now);
-    if (!message) return undefined;
-    if (message.attempts === 0) await this.#options.hooks.assigned(message);
-    return message;
+  /**
+   * Builds the next messages while earlier ones are sent, each with its msgUuid on its way to the
+   * ledger, so that sends to a robot with budget to spare wait for one ledger write, not one each.
+   * Only as many as the budget could send now, so a storm still packs what arrives into digests.
+   */
+  #assignAhead(now: number): void {
+    while (this.#ahead.length < ASSIGN_AHEAD) {
+      const committed = this.#ahead.length + (this.#current ? 1 : 0);
+      const slots = this.#options.budget.available(now) - committed;
+      if (slots <= 0 && committed > 0) return;
+      const message = this.#pinned.shift() ?? this.#fromQueue(Math.max(1, slots));
+      if (!message) return;
+      const recorded = message.attempts === 0 ? this.#options.hooks.assigned(message) : Promise.resolve();
+      // Awaited when the message's turn comes; until then a rejection must not count as unhandled.
+      recorded.catch(() => undefined);
+      this.#ahead.push({ message, recorded });
+    }
   }
 
-  #fromQueue(now: number): OutboundMessage | undefined {
-    const slots = this.#options.budget.available(now);
+  #fromQueue(slots: number): OutboundMessage | undefined {
+    if (this.#queue.length === 0) return undefined;
     if (this.#queue.length <= slots) {
       const single = this.#queue[0] as Notification;
       const content = renderNotification(single);
