@@ -1,0 +1,260 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
+import type { EmulatorControl } from '../emulator/control-client.ts';
+import { demoAlarmOutcome, demoReadiness, seedDemo } from '../local/demo.ts';
+import { chartDir, repoRoot } from '../packaging/helm.ts';
+import { eventually, kubectl } from '../support/kube.ts';
+import {
+  type AlarmItem,
+  alarmPhases,
+  chartValues,
+  deployEmulator,
+  EMULATOR_HOST,
+  EMULATOR_URL,
+  helm,
+  type Images,
+  leader,
+  loadedImages,
+  OPERATOR_NAMESPACE,
+  operatorPods,
+  readyOperatorPods,
+  residentMemoryMiB,
+  slow,
+} from './harness.ts';
+import { IN_CLUSTER_API, postFromJob, workloadIdentity } from './workload.ts';
+
+// The operator as its users run it: the image built from the Dockerfile, installed on the node by Helm or
+// by dist/install.yaml with their defaults (only the image, DingTalk's URLs and the watched namespaces
+// differ: DingTalk is the emulator, a pod behind a Service), used by workloads inside the cluster. The
+// install paths share the release's fixed namespace and cluster-wide names, so they run one after the
+// other in this file.
+const DEMO = 'deployed-demo';
+/** Where the storms and the continuous sender raise their alarms, through the receiver Service. */
+const STORM = 'deployed-storm';
+const RELEASE = 'dingtalk-operator';
+let images: Images;
+let emulator: { url: string; control: EmulatorControl };
+const figures: Record<string, unknown> = {};
+
+beforeAll(async () => {
+  images = await loadedImages();
+  await kubectl(['create', 'namespace', DEMO]);
+  await kubectl(['create', 'namespace', STORM]);
+  emulator = await deployEmulator(images.EMULATOR_IMAGE);
+}, 1_800_000);
+
+afterAll(async () => {
+  console.log(`[deployed] figures: ${JSON.stringify(figures)}`);
+  await helm(['uninstall', RELEASE, '-n', OPERATOR_NAMESPACE, '--wait']).catch(() => undefined);
+  await kubectl([
+    'delete',
+    'namespace',
+    DEMO,
+    STORM,
+    OPERATOR_NAMESPACE,
+    '--ignore-not-found',
+    '--wait=false',
+  ]);
+}, 300_000);
+
+async function expectOneLeaderAmong(pods: { name: string }[]) {
+  const holder = await eventually(async () => (await leader()) || undefined, slow);
+  expect(pods.map((p) => p.name)).toContain(holder);
+}
+
+/** The final phase of an AlarmEvent once dispatch has settled it. */
+async function settledPhase(namespace: string, match: (e: AlarmItem) => boolean): Promise<string> {
+  return eventually(async () => {
+    const phase = (await alarmPhases(namespace)).find(match)?.status?.phase;
+    return phase && !['Pending', 'Delivering'].includes(phase) ? phase : undefined;
+  }, slow);
+}
+
+describe('installed with helm install (chart defaults, the image and the emulator URLs set)', () => {
+  it('runs both replicas Ready with one leader', async () => {
+    const started = Date.now();
+    await helm([
+      'install',
+      RELEASE,
+      chartDir,
+      '-n',
+      OPERATOR_NAMESPACE,
+      '--create-namespace',
+      ...chartValues(images, [DEMO, STORM]),
+    ]);
+    const pods = await readyOperatorPods();
+    figures.timeToReadySeconds = Math.round((Date.now() - started) / 1000);
+    await expectOneLeaderAmong(pods);
+    figures.idleRssMiB = await Promise.all(
+      pods.map(async (p) => ({
+        operator: Math.round(await residentMemoryMiB(p.ip as string, 'operator')),
+        receiver: Math.round(await residentMemoryMiB(p.ip as string, 'receiver')),
+      })),
+    );
+  }, 600_000);
+
+  it('makes the examples Ready and delivers their alarm', async () => {
+    await seedDemo(emulator.url, DEMO, EMULATOR_URL);
+    const { services, rules } = await demoReadiness(DEMO, 180_000);
+    expect(services.filter((s) => s.ready !== 'True')).toEqual([]);
+    expect(rules.filter((r) => r.ready !== 'True')).toEqual([]);
+    // As the README has it: the alarm once its rules are Ready. seedDemo applied every example at once,
+    // the alarm first, and a running operator matched it before the rules existed.
+    await kubectl(['delete', 'alarmevent', 'disk-full-node-3', '-n', DEMO]);
+    await kubectl(['apply', '-n', DEMO, '-f', path.join(repoRoot, 'examples/alarm-event-firing.yaml')]);
+    const { status, memberMessages } = await demoAlarmOutcome(DEMO, emulator.control, 300_000);
+    expect(status?.phase, JSON.stringify(status)).toBe('Delivered');
+    expect(memberMessages.length).toBeGreaterThan(0);
+  }, 600_000);
+
+  it('delivers an AlarmEvent a Job creates through the API with its own ServiceAccount', async () => {
+    await workloadIdentity(DEMO, 'batch-job', true);
+    const answer = await postFromJob(
+      DEMO,
+      'raise-alarm',
+      'batch-job',
+      images.OPERATOR_IMAGE,
+      `${IN_CLUSTER_API}/apis/dingtalk.alarming.io/v1alpha1/namespaces/${DEMO}/alarmevents`,
+      {
+        apiVersion: 'dingtalk.alarming.io/v1alpha1',
+        kind: 'AlarmEvent',
+        metadata: { name: 'raised-by-job' },
+        spec: {
+          severity: 'critical',
+          title: 'Nightly backup failed',
+          state: 'firing',
+          labels: { alertname: 'BackupFailed' },
+        },
+      },
+    );
+    expect(answer.status, answer.text).toBe(201);
+    expect(await settledPhase(DEMO, (e) => e.metadata.name === 'raised-by-job')).toBe('Delivered');
+    const messages = await emulator.control.messages();
+    expect(messages.some((m) => m.text.includes('Nightly backup failed'))).toBe(true);
+  }, 600_000);
+
+  it('takes an Alertmanager payload a workload POSTs to the receiver Service with its token: 202 and delivered; 403 without rights', async () => {
+    const receiverUrl = `http://${RELEASE}-receiver.${OPERATOR_NAMESPACE}.svc:8080/api/v1/namespaces/${DEMO}/alertmanager`;
+    const payload = {
+      version: '4',
+      status: 'firing',
+      receiver: 'dingtalk',
+      groupKey: '{}:{alertname="QueueBacklog"}',
+      alerts: [
+        {
+          status: 'firing',
+          labels: { alertname: 'QueueBacklog', severity: 'critical', namespace: DEMO },
+          annotations: { summary: 'Queue backlog above 10k' },
+          startsAt: '2026-05-01T08:00:00Z',
+          endsAt: '0001-01-01T00:00:00Z',
+          fingerprint: 'a1b2c3d4e5f60718',
+        },
+      ],
+    };
+    await workloadIdentity(DEMO, 'alert-sender', true);
+    await workloadIdentity(DEMO, 'bystander', false);
+    const accepted = await postFromJob(
+      DEMO,
+      'post-alert',
+      'alert-sender',
+      images.OPERATOR_IMAGE,
+      receiverUrl,
+      payload,
+    );
+    expect(accepted.status, accepted.text).toBe(202);
+    const denied = await postFromJob(
+      DEMO,
+      'post-alert-denied',
+      'bystander',
+      images.OPERATOR_IMAGE,
+      receiverUrl,
+      payload,
+    );
+    expect(denied.status, denied.text).toBe(403);
+    expect(await settledPhase(DEMO, (e) => e.spec?.labels?.alertname === 'QueueBacklog')).toBe('Delivered');
+  }, 600_000);
+
+  it('restarted no container', async () => {
+    const pods = await operatorPods();
+    expect(pods.filter((p) => p.restarts > 0 || p.oomKilled)).toEqual([]);
+  });
+
+  it('helm uninstall leaves the CRDs and every custom resource', async () => {
+    const names = async () =>
+      (await kubectl(['get', 'dingtalkservices,alarmrules,alarmevents', '-n', DEMO, '-o', 'name']))
+        .trim()
+        .split('\n')
+        .sort();
+    const before = await names();
+    expect(before.length).toBeGreaterThan(5);
+    await helm(['uninstall', RELEASE, '-n', OPERATOR_NAMESPACE, '--wait']);
+    await eventually(async () => ((await operatorPods()).length === 0 ? true : undefined), slow);
+    const crds = await kubectl(['get', 'crds', '-o', 'name']);
+    for (const plural of ['dingtalkservices', 'alarmrules', 'alarmevents'])
+      expect(crds).toContain(`${plural}.dingtalk.alarming.io`);
+    expect(await names()).toEqual(before);
+  }, 600_000);
+});
+
+describe('installed with kubectl apply --server-side -f dist/install.yaml (the image and the emulator URLs set)', () => {
+  const manifests = parseAllDocuments(readFileSync(path.join(repoRoot, 'dist/install.yaml'), 'utf8'))
+    .map((d) => d.toJS())
+    .filter(Boolean);
+
+  afterAll(async () => {
+    // The CRDs stay: other test files of the run use them.
+    await kubectl(
+      ['delete', '--ignore-not-found', '--wait=false', '-f', '-'],
+      manifests
+        .filter((m) => m.kind !== 'CustomResourceDefinition')
+        .map((m) => JSON.stringify(m))
+        .join('\n'),
+    );
+  });
+
+  it('runs both replicas Ready with one leader, and delivers', async () => {
+    // As a user edits the file before applying it: DingTalk's URLs and the watched namespace.
+    const container = manifests.find((m) => m.kind === 'Deployment').spec.template.spec.containers[0];
+    const set = (flag: string, value: string) => {
+      const at = (container.args as string[]).findIndex((a) => a.startsWith(`${flag}=`));
+      expect(at, flag).toBeGreaterThanOrEqual(0);
+      container.args[at] = `${flag}=${value}`;
+    };
+    set('--dingtalk-robot-url', EMULATOR_URL);
+    set('--dingtalk-api-url', EMULATOR_URL);
+    set('--allowed-webhook-hosts', EMULATOR_HOST);
+    set('--namespaces', DEMO);
+    await kubectl(['apply', '--server-side', '-f', '-'], manifests.map((m) => stringify(m)).join('---\n'));
+    // The README's image override.
+    await kubectl([
+      'set',
+      'image',
+      '-n',
+      OPERATOR_NAMESPACE,
+      'deployment/dingtalk-operator',
+      `operator=${images.OPERATOR_IMAGE}`,
+      `receiver=${images.OPERATOR_IMAGE}`,
+    ]);
+    const pods = await readyOperatorPods();
+    await expectOneLeaderAmong(pods);
+    await kubectl(
+      ['apply', '-n', DEMO, '-f', '-'],
+      stringify({
+        apiVersion: 'dingtalk.alarming.io/v1alpha1',
+        kind: 'AlarmEvent',
+        metadata: { name: 'after-kubectl-install' },
+        spec: {
+          severity: 'critical',
+          title: 'Certificate expires in 3 days',
+          state: 'firing',
+          labels: { alertname: 'CertificateExpiry' },
+        },
+      }),
+    );
+    expect(await settledPhase(DEMO, (e) => e.metadata.name === 'after-kubectl-install')).toBe('Delivered');
+    const messages = await emulator.control.messages();
+    expect(messages.some((m) => m.text.includes('Certificate expires in 3 days'))).toBe(true);
+  }, 600_000);
+});
