@@ -1,8 +1,11 @@
 import type { Logger } from 'pino';
 import type { AlarmEventStatus } from '../api/index.ts';
 import { toKubeApiError } from '../errors.ts';
+import { backoffDelay } from '../runtime/backoff.ts';
 import type { StatusWriter } from '../runtime/status.ts';
 import { settle } from './ledger.ts';
+
+const WRITE_BACKOFF = { initialMs: 1_000, maxMs: 30_000, jitter: 0.2 };
 
 interface Entry {
   metadata: { name: string; namespace: string; generation?: number };
@@ -194,7 +197,7 @@ export class EventStatusStore {
         return;
       }
       entry.failures++;
-      const delayMs = Math.min(30_000, 1_000 * 2 ** (entry.failures - 1));
+      const delayMs = backoffDelay(entry.failures, WRITE_BACKOFF);
       this.#log.warn(
         { err, alarmEvent: key, retryInMs: delayMs },
         'could not write AlarmEvent status; will retry',

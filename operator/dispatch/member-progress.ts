@@ -1,4 +1,5 @@
 import { MEMBER_FAILURES_KEPT, type MemberRecord } from '../api/index.ts';
+import { backoffDelay } from '../runtime/backoff.ts';
 
 /**
  * Progress of one notification to a member set, one batchSend call (at most 20 members) at a time, so
@@ -84,7 +85,9 @@ export function nextStep(progress: MemberProgress, chunks: readonly string[][], 
     progress.rounds++;
     progress.retry = progress.again;
     progress.again = [];
-    progress.retryAt = now + RETRY_BASE_MS * 2 ** (progress.rounds - 1);
+    progress.retryAt =
+      now +
+      backoffDelay(progress.rounds, { initialMs: RETRY_BASE_MS, maxMs: RETRY_BASE_MS * 2 ** RETRY_ROUNDS });
   }
   if (progress.retry.length === 0) return { kind: 'done' };
   return { kind: 'retry', userIds: progress.retry.slice(0, 20), notBefore: progress.retryAt };

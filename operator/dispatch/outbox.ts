@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RateBudget } from '../delivery/rate-budget.ts';
 import { type GroupMessage, isConfigurationRefusal, isDingTalkError } from '../dingtalk/index.ts';
+import { backoffDelay } from '../runtime/backoff.ts';
 import type { Notification } from './notification.ts';
 import { MAX_TEXT_BYTES, packDigest, renderNotification } from './render.ts';
 
@@ -59,7 +60,7 @@ export interface OutboxOptions {
   now?: () => number;
 }
 
-const MAX_BACKOFF_MS = 60_000;
+const SEND_BACKOFF = { initialMs: 1_000, maxMs: 60_000, jitter: 0.2 };
 /** Messages built ahead of the one being sent. */
 const ASSIGN_AHEAD = 8;
 
@@ -257,8 +258,7 @@ export class Outbox {
         'DingTalk throttled the robot; pausing it',
       );
     } else {
-      const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** (message.attempts - 1));
-      this.#notBefore = at + backoff * (0.8 + Math.random() * 0.4);
+      this.#notBefore = at + backoffDelay(message.attempts, SEND_BACKOFF);
     }
     this.#options.hooks.failed(message, failure, this.#notBefore, at);
   }

@@ -1,6 +1,7 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { KubeApiError, type KubeStatus, toKubeApiError, WatchExpiredError } from '../errors.ts';
+import { backoffDelay } from './backoff.ts';
 import { kubeGet } from './kube-fetch.ts';
 import { sleep } from './timers.ts';
 
@@ -333,9 +334,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   async #backoff(stop: AbortSignal): Promise<void> {
     const { initialMs = 1000, maxMs = 30_000 } = this.#options.backoff ?? {};
-    const delay = Math.min(initialMs * 2 ** this.#failures, maxMs) * (0.8 + 0.4 * Math.random());
     this.#failures++;
-    await sleep(Math.min(delay, maxMs), stop);
+    await sleep(Math.min(backoffDelay(this.#failures, { initialMs, maxMs, jitter: 0.2 }), maxMs), stop);
   }
 }
 

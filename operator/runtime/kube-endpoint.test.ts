@@ -89,7 +89,8 @@ describe('loadKubeEndpoint', () => {
     expect(options.ca?.toString()).toBe('cluster-ca');
   });
 
-  it('hands a kubeconfig with an exec plugin to client-node', async () => {
+  // Loads client-node, which takes seconds on a busy machine.
+  it('hands a kubeconfig with an exec plugin to client-node', { timeout: 60_000 }, async () => {
     const file = kubeconfig(
       dir(),
       { server: 'https://api.example:6443' },

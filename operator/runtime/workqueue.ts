@@ -1,3 +1,5 @@
+import { backoffDelay } from './backoff.ts';
+
 /**
  * A work queue of keys with client-go semantics:
  * - a key waiting in the queue is held once however often it is added (the dirty set);
@@ -98,8 +100,8 @@ export class WorkQueue {
 
   /** Schedules a retry after the key's next backoff delay. */
   addRateLimited(key: string): void {
-    const failures = this.#failures.get(key) ?? 0;
-    this.#failures.set(key, failures + 1);
+    const failures = (this.#failures.get(key) ?? 0) + 1;
+    this.#failures.set(key, failures);
     this.addAfter(key, this.#backoff(failures));
   }
 
@@ -185,8 +187,10 @@ export class WorkQueue {
   }
 
   #backoff(failures: number): number {
-    const exponential = Math.min(this.#baseDelayMs * 2 ** failures, this.#maxDelayMs);
-    const jittered = exponential * (1 + this.#jitter * (2 * this.#random() - 1));
-    return Math.max(1, Math.round(jittered));
+    return backoffDelay(
+      failures,
+      { initialMs: this.#baseDelayMs, maxMs: this.#maxDelayMs, jitter: this.#jitter },
+      this.#random,
+    );
   }
 }
