@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +8,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { API_VERSION, GROUP, VERSION } from '../../operator/api/index.ts';
+import { chartMemoryLimit } from '../bench/process-stats.ts';
 import type { RecordedMessage } from '../emulator/schemas.ts';
 import { eventually } from '../support/kube.ts';
 
@@ -64,6 +66,8 @@ export interface RunningAlertmanager {
   url: string;
   /** Alerts as Alertmanager's API takes them (what Prometheus sends). */
   post(alerts: PostableAlert[]): Promise<void>;
+  /** Alertmanager's own counters for the webhook integration. */
+  webhookCounters(): Promise<WebhookCounters>;
   stop(): Promise<void>;
   output(): string;
 }
@@ -73,6 +77,15 @@ export interface PostableAlert {
   annotations?: Record<string, string>;
   startsAt: string;
   endsAt: string;
+}
+
+export interface WebhookCounters {
+  /** Notifications that failed for good (every retry within the notification's timeout failed). */
+  notificationsFailed: number;
+  /** HTTP requests to the receiver that failed (each retry counts). */
+  requestsFailed: number;
+  requests: number;
+  notifications: number;
 }
 
 export async function startAlertmanager(config: unknown): Promise<RunningAlertmanager> {
@@ -122,6 +135,20 @@ export async function startAlertmanager(config: unknown): Promise<RunningAlertma
       if (!response.ok)
         throw new Error(`alertmanager took no alerts: ${response.status} ${await response.text()}`);
     },
+    async webhookCounters() {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const sum = (name: string) =>
+        text
+          .split('\n')
+          .filter((line) => line.startsWith(`${name}{`) && line.includes('integration="webhook"'))
+          .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+      return {
+        notificationsFailed: sum('alertmanager_notifications_failed_total'),
+        requestsFailed: sum('alertmanager_notification_requests_failed_total'),
+        requests: sum('alertmanager_notification_requests_total'),
+        notifications: sum('alertmanager_notifications_total'),
+      };
+    },
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
@@ -135,13 +162,18 @@ export async function startAlertmanager(config: unknown): Promise<RunningAlertma
 
 export interface RunningReceiver {
   url: string;
-  /** Highest resident set size seen, in bytes (sampled from /proc every 100 ms). */
+  /** Peak resident set size, in bytes (the kernel's high-water mark, read from /proc every 100 ms). */
   peakRss(): number;
+  /** CPU time used so far (user and system), in seconds. */
+  cpuSeconds(): number;
   kill(signal?: NodeJS.Signals): Promise<void>;
   output(): string;
 }
 
-/** The receiver as its command runs it (`dingtalk-operator receiver`), with default settings. */
+/**
+ * The receiver as its command runs it (`dingtalk-operator receiver`), with default settings and the
+ * chart's memory limit, so its heap is sized as in the cluster.
+ */
 export async function startReceiverCommand(
   kubeconfig: string,
   port: number,
@@ -159,7 +191,10 @@ export async function startReceiverCommand(
       '--log-level=warn',
       ...extra,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, DINGTALK_OPERATOR_MEMORY_LIMIT: chartMemoryLimit('receiver') },
+    },
   );
   const keep = (chunk: Buffer) => {
     output = (output + String(chunk)).slice(-200_000);
@@ -168,15 +203,22 @@ export async function startReceiverCommand(
   child.stderr?.on('data', keep);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   let peak = 0;
-  const sampler = setInterval(() => {
+  let cpu = 0;
+  const sample = () => {
     try {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      const kib = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      const kib = Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? 0);
       peak = Math.max(peak, kib * 1024);
+      // Fields 14 and 15 of /proc/PID/stat, after the command name in parentheses: utime and stime in
+      // clock ticks (100 a second on Linux).
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpu = (Number(fields[11]) + Number(fields[12])) / 100;
     } catch {
       // Gone already.
     }
-  }, 100);
+  };
+  const sampler = setInterval(sample, 100);
   const url = `http://127.0.0.1:${port}`;
   await eventually(
     async () => {
@@ -191,7 +233,14 @@ export async function startReceiverCommand(
   });
   return {
     url,
-    peakRss: () => peak,
+    peakRss: () => {
+      sample();
+      return peak;
+    },
+    cpuSeconds: () => {
+      sample();
+      return cpu;
+    },
     async kill(signal = 'SIGTERM') {
       clearInterval(sampler);
       if (child.exitCode === null && child.signalCode === null) {
@@ -259,6 +308,159 @@ export function stormAlerts(alertname: string, from: number, count: number, star
 }
 
 export const instanceName = (i: number) => `h${String(i).padStart(5, '0')}`;
+
+/** The receiver's count of alarms written with `result` for Alertmanager, from its /metrics. */
+export async function receiverCount(
+  receiver: RunningReceiver,
+  result: 'created' | 'exists' | 'resolved',
+): Promise<number> {
+  const text = await (await fetch(`${receiver.url}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) =>
+      l.startsWith(`dingtalk_operator_receiver_alarms_total{endpoint="alertmanager",result="${result}"}`),
+    );
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+export interface SettledCounters extends WebhookCounters {
+  /**
+   * Requests that succeeded, as counted when the last failed notification was seen (0 when none failed).
+   * Notifications of one group run one after another and a failed one has no successful request, so
+   * more successful requests at the end mean a notification succeeded after the last failure.
+   */
+  okRequestsAtLastFailure: number;
+}
+
+/**
+ * Samples Alertmanager's webhook counters every second. `settled()` waits (up to `timeoutMs`) until a
+ * request has succeeded since the last failed notification, and returns the last sample either way, so
+ * the caller's assertion decides.
+ */
+export function watchWebhookCounters(am: RunningAlertmanager, timeoutMs = 300_000) {
+  let last: WebhookCounters | undefined;
+  let okRequestsAtLastFailure = 0;
+  const sample = async () => {
+    const counters = await am.webhookCounters();
+    if (counters.notificationsFailed > (last?.notificationsFailed ?? 0)) {
+      okRequestsAtLastFailure = counters.requests - counters.requestsFailed;
+    }
+    last = counters;
+    return counters;
+  };
+  const timer = setInterval(() => void sample().catch(() => undefined), 1_000);
+  return {
+    async settled(): Promise<SettledCounters> {
+      try {
+        await eventually(
+          async () => {
+            const counters = await sample();
+            return counters.requests - counters.requestsFailed > okRequestsAtLastFailure ? true : undefined;
+          },
+          { timeoutMs, intervalMs: 1_000 },
+        ).catch(() => undefined);
+      } finally {
+        clearInterval(timer);
+      }
+      const counters = await sample();
+      return { ...counters, okRequestsAtLastFailure };
+    },
+  };
+}
+
+export interface RecordingProxy {
+  url: string;
+  /** Names of the AlarmEvents the receiver said it stored, in 202 answers and in the partial 503s. */
+  stored: Set<string>;
+  /** Answers Alertmanager got, by status (502: the receiver could not be reached or cut the request). */
+  answers: Map<number, number>;
+  /** The largest payload Alertmanager sent: its size in bytes and how many alerts it carried. */
+  largest: { bytes: number; alerts: number };
+  close(): Promise<void>;
+}
+
+/**
+ * Stands between Alertmanager and the receiver and writes down what the receiver answered, so a test can
+ * check that everything it accepted was kept. While the receiver is down Alertmanager gets 502, which it
+ * retries as it would the connection error.
+ */
+export async function recordingProxy(target: string): Promise<RecordingProxy> {
+  const stored = new Set<string>();
+  const answers = new Map<number, number>();
+  const largest = { bytes: 0, alerts: 0 };
+  const server = createHttpServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const payload = Buffer.concat(chunks);
+    if (payload.length > largest.bytes) {
+      largest.bytes = payload.length;
+      largest.alerts = (JSON.parse(payload.toString()) as { alerts: unknown[] }).alerts.length;
+    }
+    let status = 502;
+    let body = '';
+    let retryAfter: string | null = null;
+    try {
+      const answer = await fetch(`${target}${request.url}`, {
+        method: request.method,
+        headers: {
+          'content-type': request.headers['content-type'] ?? 'application/json',
+          authorization: request.headers.authorization ?? '',
+        },
+        body: request.method === 'POST' ? payload : undefined,
+      });
+      body = await answer.text();
+      status = answer.status;
+      retryAfter = answer.headers.get('retry-after');
+      const alarms = (JSON.parse(body) as { alarms?: { name: string }[] }).alarms ?? [];
+      if (status === 202 || status === 503) for (const { name } of alarms) stored.add(name);
+    } catch (err) {
+      if (status === 502) body = JSON.stringify({ message: `receiver unreachable: ${String(err)}` });
+    }
+    answers.set(status, (answers.get(status) ?? 0) + 1);
+    response.writeHead(status, {
+      'content-type': 'application/json',
+      ...(retryAfter ? { 'retry-after': retryAfter } : {}),
+    });
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (typeof address !== 'object' || !address) throw new Error('no port');
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    stored,
+    answers,
+    largest,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * Pushes `total` alerts into Alertmanager in even batches over `seconds`, as a storm of rule evaluations
+ * would; returns when the last batch is in.
+ */
+export async function pushStorm(
+  am: RunningAlertmanager,
+  alertname: string,
+  total: number,
+  seconds: number,
+  startsAt: Date,
+): Promise<void> {
+  const batches = seconds * 2;
+  const size = Math.ceil(total / batches);
+  const begin = Date.now();
+  for (let b = 0, sent = 0; sent < total; b++) {
+    const count = Math.min(size, total - sent);
+    await am.post(stormAlerts(alertname, sent, count, startsAt));
+    sent += count;
+    const due = begin + ((b + 1) * seconds * 1000) / batches;
+    if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+  }
+}
 
 /**
  * For each alarm (by instance, its title), how many messages carried it firing and resolved. A

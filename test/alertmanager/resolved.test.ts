@@ -9,6 +9,7 @@ import {
   instanceName,
   type RunningAlertmanager,
   type RunningReceiver,
+  receiverCount,
   robotForAlertmanager,
   startAlertmanager,
   startReceiverCommand,
@@ -51,16 +52,6 @@ describe('Alertmanager in front of the receiver', () => {
     token?.remove();
   });
 
-  async function receiverCount(result: 'created' | 'exists' | 'resolved'): Promise<number> {
-    const text = await (await fetch(`${receiver.url}/metrics`)).text();
-    const line = text
-      .split('\n')
-      .find((l) =>
-        l.startsWith(`dingtalk_operator_receiver_alarms_total{endpoint="alertmanager",result="${result}"}`),
-      );
-    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-  }
-
   async function deliveries(from: number, count: number) {
     const all = deliveriesByInstance(await h.emulator.control.messages({ robot }));
     return Array.from({ length: count }, (_, i) => ({
@@ -79,14 +70,14 @@ describe('Alertmanager in front of the receiver', () => {
       { timeoutMs: 180_000, intervalMs: 2_000 },
     );
     // One more alert changes the group: Alertmanager sends all 301 again at its next group_interval.
-    const existsBefore = await receiverCount('exists');
+    const existsBefore = await receiverCount(receiver, 'exists');
     const late = stormAlerts('NodeDown', from + 300, 1, startsAt);
     await am.post(late);
     await eventually(async () => ((await deliveries(from + 300, 1))[0]?.firing ? true : undefined), {
       timeoutMs: 180_000,
       intervalMs: 2_000,
     });
-    expect((await receiverCount('exists')) - existsBefore).toBeGreaterThanOrEqual(300);
+    expect((await receiverCount(receiver, 'exists')) - existsBefore).toBeGreaterThanOrEqual(300);
 
     const endsAt = new Date().toISOString();
     await am.post([...alerts, ...late].map((alert) => ({ ...alert, endsAt })));
