@@ -15,7 +15,13 @@ import { chunkUserIds } from '../dingtalk/member-message.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
 import { redactUrl } from '../runtime/logger.ts';
-import { cacheReader } from '../targets/index.ts';
+import {
+  cacheReader,
+  memberIdentity,
+  type PlannedTarget,
+  planTargets,
+  targetNames,
+} from '../targets/index.ts';
 import { AggregationGroup, type QuietReason } from './aggregation.ts';
 import { type Alarm, groupLabelsOf, toAlarm } from './alarm.ts';
 import { DeliveryHealth } from './delivery-health.ts';
@@ -44,7 +50,6 @@ import type { Notification, TargetRef } from './notification.ts';
 import { type OutboundMessage, Outbox, type OutboxHooks, type SendResult } from './outbox.ts';
 import { intakeOf, markResolved, reopenForResolved } from './resolution.ts';
 import { type CompiledRule, RuleBook } from './rule-book.ts';
-import { memberIdentity, type PlannedTarget, planTargets, targetNames } from './targets.ts';
 import { windowVerdict } from './time-windows.ts';
 
 export interface DispatcherOptions {

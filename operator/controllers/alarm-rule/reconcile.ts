@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { DingTalkConditionReason, DingTalkConditionType, InvalidResourceError } from '../../api/index.ts';
 import type { RuleBook } from '../../dispatch/rule-book.ts';
-import { planTargets } from '../../dispatch/targets.ts';
 import { formatProblem } from '../../dispatch/templates.ts';
 import type { CustomObject, OperatorContext } from '../../manager/context.ts';
 import {
@@ -13,7 +12,7 @@ import {
   markTrue,
   remove,
 } from '../../runtime/conditions.ts';
-import { cacheReader } from '../../targets/index.ts';
+import { cacheReader, planTargets } from '../../targets/index.ts';
 
 type RuleObject = CustomObject & Conditioned & { metadata: { generation?: number } };
 

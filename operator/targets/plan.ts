@@ -5,14 +5,14 @@ import {
   type ServiceRef,
 } from '../api/index.ts';
 import type { CustomObject } from '../manager/context.ts';
+import type { MemberEntry } from './members-csv.ts';
 import {
-  type MemberEntry,
   type ReferenceReader,
   type ResolvedGroup,
   type ResolvedMemberApp,
   resolveGroup,
   resolveMemberApp,
-} from '../targets/index.ts';
+} from './resolve.ts';
 
 /** A target problem that makes every delivery to it fail until the configuration changes. */
 export interface TargetProblem {
