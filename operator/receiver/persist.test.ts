@@ -44,6 +44,20 @@ describe('persist', () => {
     expect(outcome.left).toBe(0);
   });
 
+  it('writes one round of `concurrency` AlarmEvents even when the deadline passed before writing began', async () => {
+    const store = new GatedStore();
+    const outcome = await persist(
+      store,
+      'ns',
+      alarms(100),
+      {},
+      { concurrency: 16, deadline: 1_000, now: () => 2_000 },
+    );
+    expect(store.created).toHaveLength(16);
+    expect(outcome.written).toHaveLength(16);
+    expect(outcome.left).toBe(84);
+  });
+
   it('sets aside an alarm the API server refuses and writes the others', async () => {
     const store = new GatedStore();
     store.refuse.add('fp-3');

@@ -12,8 +12,10 @@ import { TtlCache } from './ttl-cache.ts';
  *
  * Every write is idempotent, so writing may stop part-way and a retried request finishes the job. It
  * stops starting writes once the deadline has passed or the API server cannot take them; what was
- * written is written, the rest is `left` for the retry. An alarm the API server refuses for good (400,
- * 422) is `refused` and costs no other alarm.
+ * written is written, the rest is `left` for the retry. The first `concurrency` writes start whatever
+ * the deadline: reading and checking a large payload on a busy machine can take the whole deadline, and
+ * without them every retry would spend it the same way and store nothing. An alarm the API server
+ * refuses for good (400, 422) is `refused` and costs no other alarm.
  */
 
 export interface Written {
@@ -53,13 +55,16 @@ export async function persist(
   { concurrency, deadline, now = Date.now, recent }: PersistOptions,
 ): Promise<PersistOutcome> {
   let stoppedBy: unknown;
+  let started = 0;
   type Result = { written: Written } | { refused: Refused } | 'left';
   const write = async (alarm: ReceivedAlarm): Promise<Result> => {
     const { name, spec } = alarm;
     if (recent?.has(namespace, name, spec.state)) {
       return { written: { name, state: spec.state, result: 'exists' } };
     }
-    if (stoppedBy !== undefined || (deadline !== undefined && now() >= deadline)) return 'left';
+    if (stoppedBy !== undefined) return 'left';
+    if (started >= concurrency && deadline !== undefined && now() >= deadline) return 'left';
+    started++;
     try {
       const result = await writeOne(store, namespace, alarm, annotations);
       recent?.remember(namespace, name, spec.state);
