@@ -22,7 +22,8 @@ import { escapeMarkdown } from './untrusted.ts';
  * one unit) and every character an output tag writes, so loops over an existing array, which liquidjs
  * does not charge, are bounded without a clock. Sized in bench/results/templates.md: a digest template
  * over 100 alarms uses about 40,000 units; 200,000 units take about 30 ms of CPU and a few MB. `renderMs`
- * is a backstop on a loaded machine; `parseChars` is the longest template the CRD admits.
+ * is a backstop for renders of alarms only, not for the check of a rule's template on the sample, whose
+ * verdict must not depend on how busy the machine is; `parseChars` is the longest template the CRD admits.
  */
 export const TEMPLATE_LIMITS = { work: 500_000, renderMs: 250, parseChars: 16_384 } as const;
 
@@ -151,7 +152,8 @@ export function compileTemplates(spec: Pick<AlarmRuleSpec, 'message'>, sample?: 
     }
     if (sample !== undefined && path !== undefined) {
       try {
-        liquid.renderSync(parsed.templates, sample);
+        // Judged by work alone: the clock of a busy machine must not make a rule's template invalid.
+        liquid.renderSync(parsed.templates, sample, { renderLimit: Number.POSITIVE_INFINITY });
       } catch (err) {
         // Other render errors depend on the alarm (a filter given the wrong type) and fall back per message.
         if (isLimitError(err)) {
