@@ -97,6 +97,8 @@ export const AlarmEventSpec = withRules(
 export type AlarmEventSpec = z.output<typeof AlarmEventSpec>;
 
 export const MEMBER_FAILURES_KEPT = 20;
+/** Flow-controlled members kept on record for a later round; more than that are recorded Throttled. */
+export const MEMBER_PENDING_KEPT = 100;
 
 export const MemberRecord = z.object({
   total: z.int().min(0).describe('Members the notification is for.'),
@@ -120,6 +122,18 @@ export const MemberRecord = z.object({
     .max(MEMBER_FAILURES_KEPT)
     .optional()
     .describe(`The first ${MEMBER_FAILURES_KEPT} members who did not get it, with why.`),
+  pending: z
+    .array(z.string().max(128))
+    .max(MEMBER_PENDING_KEPT)
+    .optional()
+    .describe(
+      'userIds DingTalk skipped for flow control, to be sent again in a later round; a restart goes on with them.',
+    ),
+  rounds: z
+    .int()
+    .min(0)
+    .optional()
+    .describe('Rounds of sending flow-controlled members again, started so far.'),
 });
 export type MemberRecord = z.output<typeof MemberRecord>;
 

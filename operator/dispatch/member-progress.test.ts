@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MEMBER_PENDING_KEPT } from '../api/index.ts';
 import { chunkUserIds } from '../dingtalk/member-message.ts';
 import {
   applyAnswer,
@@ -61,6 +62,41 @@ describe('member progress', () => {
       failed: 1,
       failures: [{ member: 'u2', reason: 'Throttled' }],
     });
+  });
+
+  it('keeps flow-controlled members on record, so a restart sends them again in the next round', () => {
+    const before = progressFrom(undefined);
+    const chunks = chunkUserIds(users(3));
+    applyAnswer(before, nextStep(before, chunks, 0), {
+      sent: ['u0', 'u1'],
+      invalid: [],
+      flowControlled: ['u2'],
+    });
+    const record = recordOf(before);
+    expect(record).toMatchObject({ delivered: 2, chunksDone: 1, pending: ['u2'] });
+
+    const after = progressFrom(record);
+    expect(nextStep(after, chunks, 1_000)).toEqual({
+      kind: 'retry',
+      userIds: ['u2'],
+      notBefore: 1_000 + RETRY_BASE_MS,
+    });
+    expect(recordOf(after)).toMatchObject({ pending: ['u2'], rounds: 1 });
+  });
+
+  it('records flow-controlled members beyond what the ledger keeps as Throttled at once', () => {
+    const progress = progressFrom(undefined);
+    const members = users(MEMBER_PENDING_KEPT + 20);
+    const chunks = chunkUserIds(members);
+    for (let i = 0; i < chunks.length; i++) {
+      const step = nextStep(progress, chunks, 0);
+      if (step.kind !== 'chunk') throw new Error(`expected chunk ${i}`);
+      applyAnswer(progress, step, { sent: [], invalid: [], flowControlled: step.userIds });
+    }
+    const record = recordOf(progress);
+    expect(record.pending).toHaveLength(MEMBER_PENDING_KEPT);
+    expect(record.failed).toBe(20);
+    expect(progress.failures[0]).toMatchObject({ reason: 'Throttled' });
   });
 
   it('records a chunk whose call failed as its members, and keeps only the first 20 names', () => {

@@ -1,4 +1,4 @@
-import { MEMBER_FAILURES_KEPT, type MemberRecord } from '../api/index.ts';
+import { MEMBER_FAILURES_KEPT, MEMBER_PENDING_KEPT, type MemberRecord } from '../api/index.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
 
 /**
@@ -29,7 +29,10 @@ export interface MemberProgress {
 export const RETRY_ROUNDS = 3;
 export const RETRY_BASE_MS = 2_000;
 
-/** Progress from the ledger's record (a restart), or a fresh start. */
+/**
+ * Progress from the ledger's record (a restart), or a fresh start. Members a previous run still had to
+ * send again start the next round, after its delay.
+ */
 export function progressFrom(record: MemberRecord | undefined): MemberProgress {
   return {
     total: record?.total ?? 0,
@@ -38,15 +41,24 @@ export function progressFrom(record: MemberRecord | undefined): MemberProgress {
     chunksDone: record?.chunksDone ?? 0,
     failures: [...(record?.failures ?? [])],
     retry: [],
-    again: [],
-    rounds: 0,
+    again: [...(record?.pending ?? [])],
+    rounds: record?.rounds ?? 0,
     retryAt: 0,
   };
 }
 
 export function recordOf(progress: MemberProgress): MemberRecord {
-  const { total, delivered, failed, chunksDone, failures } = progress;
-  return { total, delivered, failed, chunksDone, ...(failures.length > 0 && { failures }) };
+  const { total, delivered, failed, chunksDone, failures, rounds } = progress;
+  const pending = [...progress.retry, ...progress.again];
+  return {
+    total,
+    delivered,
+    failed,
+    chunksDone,
+    ...(failures.length > 0 && { failures }),
+    ...(pending.length > 0 && { pending }),
+    ...(rounds > 0 && { rounds }),
+  };
 }
 
 /** Counts members who will not get the message, keeping the first few by name. */
@@ -105,7 +117,9 @@ export function applyAnswer(progress: MemberProgress, step: MemberStep, answer: 
   progress.delivered += answer.sent.length;
   fail(progress, answer.invalid, 'InvalidUserId');
   finishStep(progress, step);
-  progress.again.push(...answer.flowControlled);
+  const room = MEMBER_PENDING_KEPT - progress.retry.length - progress.again.length;
+  progress.again.push(...answer.flowControlled.slice(0, Math.max(0, room)));
+  fail(progress, answer.flowControlled.slice(Math.max(0, room)), 'Throttled');
 }
 
 /** Records that a step's members did not get the message (or that nobody can tell), and moves on. */
