@@ -9,6 +9,7 @@ import { eventually, kubectl } from '../support/kube.ts';
 import {
   type AlarmItem,
   alarmPhases,
+  alarmsShown,
   chartValues,
   deployEmulator,
   EMULATOR_HOST,
@@ -19,11 +20,13 @@ import {
   loadedImages,
   OPERATOR_NAMESPACE,
   operatorPods,
+  phasesBySource,
   readyOperatorPods,
   residentMemoryMiB,
   slow,
+  stormRoute,
 } from './harness.ts';
-import { IN_CLUSTER_API, postFromJob, workloadIdentity } from './workload.ts';
+import { IN_CLUSTER_API, postFromJob, senderLog, startSender, workloadIdentity } from './workload.ts';
 
 // The operator as its users run it: the image built from the Dockerfile, installed on the node by Helm or
 // by dist/install.yaml with their defaults (only the image, DingTalk's URLs and the watched namespaces
@@ -34,6 +37,14 @@ const DEMO = 'deployed-demo';
 /** Where the storms and the continuous sender raise their alarms, through the receiver Service. */
 const STORM = 'deployed-storm';
 const RELEASE = 'dingtalk-operator';
+const FAILOVER_STORM = 2_000;
+const LIMITS_STORM = 10_000;
+const FINAL = ['Delivered', 'PartiallyDelivered', 'Failed', 'Suppressed', 'NoMatchingRule'];
+const stormWait = { timeoutMs: 600_000, intervalMs: 5_000 };
+const receiverUrl = (namespace: string) =>
+  `http://${RELEASE}-receiver.${OPERATOR_NAMESPACE}.svc:8080/api/v1/namespaces/${namespace}/alarms`;
+/** A robot's access_token, as DingTalk's look: 64 characters. */
+const robotToken = (name: string) => `${name}${'0'.repeat(64)}`.slice(0, 64);
 let images: Images;
 let emulator: { url: string; control: EmulatorControl };
 const figures: Record<string, unknown> = {};
@@ -58,6 +69,14 @@ afterAll(async () => {
     '--wait=false',
   ]);
 }, 300_000);
+
+/** The phases of the `count` alarms a sender raised, once every one is final (its ledger written). */
+function settledPhases(prefix: string, count: number): Promise<Map<string, string>> {
+  return eventually(async () => {
+    const phases = await phasesBySource(STORM, prefix);
+    return phases.size === count && [...phases.values()].every((p) => FINAL.includes(p)) ? phases : undefined;
+  }, stormWait);
+}
 
 async function expectOneLeaderAmong(pods: { name: string }[]) {
   const holder = await eventually(async () => (await leader()) || undefined, slow);
@@ -175,6 +194,85 @@ describe('installed with helm install (chart defaults, the image and the emulato
     expect(denied.status, denied.text).toBe(403);
     expect(await settledPhase(DEMO, (e) => e.spec?.labels?.alertname === 'QueueBacklog')).toBe('Delivered');
   }, 600_000);
+
+  it('delivers every alarm of a storm of 2,000 once when the leader pod is deleted in the middle', async () => {
+    const token = robotToken('failover');
+    await stormRoute(STORM, 'failover', token, emulator.control);
+    await workloadIdentity(STORM, 'sender', true);
+    const pods = await readyOperatorPods();
+    const before = await eventually(async () => (await leader()) || undefined, slow);
+    const survivor = pods.find((p) => p.name !== before)?.name;
+    await startSender(STORM, 'failover', 'sender', images.OPERATOR_IMAGE, receiverUrl(STORM), {
+      count: FAILOVER_STORM,
+      batch: 200,
+    });
+    // Dispatch is under way: the robot has its first digests.
+    await eventually(
+      async () => ((await emulator.control.messages({ robot: token })).length >= 3 ? true : undefined),
+      slow,
+    );
+    const deleted = Date.now();
+    await kubectl(['delete', 'pod', '-n', OPERATOR_NAMESPACE, before, '--wait=false']);
+    const after = await eventually(async () => {
+      const holder = await leader();
+      return holder && holder !== before ? holder : undefined;
+    }, slow);
+    figures.failoverTakeoverSeconds = Math.round((Date.now() - deleted) / 1000);
+    // The standby, or the pod replacing the deleted one when it was up by then: a live replica.
+    figures.failoverNewLeader = after === survivor ? 'the standby' : 'the replacement pod';
+    expect((await operatorPods()).map((p) => p.name)).toContain(after);
+    await eventually(async () => ((await senderLog(STORM, 'failover')).done ? true : undefined), slow);
+    const shown = await eventually(async () => {
+      const numbers = await alarmsShown(emulator.control, token, 'failover');
+      return numbers.size === FAILOVER_STORM ? numbers : undefined;
+    }, stormWait);
+    expect(shown.size).toBe(FAILOVER_STORM);
+    const phases = await settledPhases('failover', FAILOVER_STORM);
+    expect([...phases.values()].filter((p) => p !== 'Delivered')).toEqual([]);
+    const stats = await emulator.control.stats();
+    expect(stats.shownDuplicates).toBe(0);
+  }, 900_000);
+
+  it('delivers a storm of 10,000 alarms within the default memory limits, restarting no container', async () => {
+    const token = robotToken('limits');
+    await stormRoute(STORM, 'limits', token, emulator.control);
+    const pods = await readyOperatorPods();
+    const peaks = new Map<string, number>();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const pod of pods)
+          for (const container of ['operator', 'receiver'] as const) {
+            const mib = await residentMemoryMiB(pod.ip as string, container).catch(() => 0);
+            const key = `${container}@${pod.name}`;
+            peaks.set(key, Math.max(peaks.get(key) ?? 0, mib));
+          }
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      }
+    })();
+    const started = Date.now();
+    await startSender(STORM, 'limits', 'sender', images.OPERATOR_IMAGE, receiverUrl(STORM), {
+      count: LIMITS_STORM,
+      batch: 500,
+    });
+    try {
+      await eventually(async () => ((await senderLog(STORM, 'limits')).done ? true : undefined), stormWait);
+      figures.limitsStormAcceptedSeconds = Math.round((Date.now() - started) / 1000);
+      await eventually(async () => {
+        const numbers = await alarmsShown(emulator.control, token, 'limits');
+        return numbers.size === LIMITS_STORM ? true : undefined;
+      }, stormWait);
+      figures.limitsStormDeliveredSeconds = Math.round((Date.now() - started) / 1000);
+    } finally {
+      sampling = false;
+      await sampler;
+      figures.limitsStormPeakRssMiB = Object.fromEntries([...peaks].map(([k, v]) => [k, Math.round(v)]));
+    }
+    const phases = await settledPhases('limits', LIMITS_STORM);
+    expect([...phases.values()].filter((p) => p !== 'Delivered')).toEqual([]);
+    expect((await emulator.control.stats()).shownDuplicates).toBe(0);
+    expect((await operatorPods()).filter((p) => p.restarts > 0 || p.oomKilled)).toEqual([]);
+  }, 1_200_000);
 
   it('restarted no container', async () => {
     const pods = await operatorPods();

@@ -214,3 +214,76 @@ export interface AlarmItem {
 export async function alarmPhases(namespace: string): Promise<AlarmItem[]> {
   return JSON.parse(await kubectl(['get', 'alarmevents', '-n', namespace, '-o', 'json'])).items;
 }
+
+/** The AlarmEvents of a namespace whose spec.source is `source`, by fingerprint: their phases. */
+export async function phasesBySource(namespace: string, source: string): Promise<Map<string, string>> {
+  const lines = await kubectl([
+    'get',
+    'alarmevents',
+    '-n',
+    namespace,
+    '-o',
+    'jsonpath={range .items[*]}{.spec.source} {.spec.fingerprint} {.status.phase}{"\\n"}{end}',
+  ]);
+  const phases = new Map<string, string>();
+  for (const line of lines.split('\n')) {
+    const [from, fingerprint, phase] = line.split(' ');
+    if (from === source && fingerprint) phases.set(fingerprint, phase ?? '');
+  }
+  return phases;
+}
+
+/**
+ * A group robot on the emulator with a DingTalkService and an AlarmRule for the alarms whose source is
+ * `name`: each alarm its own group (its alertname), sent as soon as the robot's budget allows.
+ */
+export async function stormRoute(namespace: string, name: string, token: string, control: EmulatorControl) {
+  await control.putRobot(token, { name });
+  const objects = [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `${name}-robot`, namespace },
+      stringData: { webhook: `${EMULATOR_URL}/robot/send?access_token=${token}` },
+    },
+    {
+      apiVersion: 'dingtalk.alarming.io/v1alpha1',
+      kind: 'DingTalkService',
+      metadata: { name, namespace },
+      spec: { sendTo: ['Group'], groups: [{ name, webhook: { name: `${name}-robot`, key: 'webhook' } }] },
+    },
+    {
+      apiVersion: 'dingtalk.alarming.io/v1alpha1',
+      kind: 'AlarmRule',
+      metadata: { name, namespace },
+      spec: {
+        services: [{ name }],
+        match: { sources: [name] },
+        grouping: { groupBy: ['alertname'], groupWait: '1s', groupInterval: '1s', repeatInterval: '4h' },
+      },
+    },
+  ];
+  await kubectl(['apply', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
+  await kubectl([
+    'wait',
+    '-n',
+    namespace,
+    '--for=condition=Ready',
+    '--timeout=300s',
+    `dingtalkservice/${name}`,
+    `alarmrule/${name}`,
+  ]);
+}
+
+/** The numbers N of the alarms `${prefix} alarm N` listed in the messages the robot `token` received. */
+export async function alarmsShown(
+  control: EmulatorControl,
+  token: string,
+  prefix: string,
+): Promise<Set<number>> {
+  const shown = new Set<number>();
+  const pattern = new RegExp(`${prefix} alarm (\\d+)(?!\\d)`, 'g');
+  for (const message of await control.messages({ robot: token }))
+    for (const match of message.text.matchAll(pattern)) shown.add(Number(match[1]));
+  return shown;
+}

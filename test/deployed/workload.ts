@@ -18,6 +18,57 @@ writeFileSync('/dev/termination-log', answer.status + ' ' + (await answer.text()
 process.exit(answer.status < 300 ? 0 : 1);
 `;
 
+// A sender of alarms, as a client that honours the receiver's answers: it POSTs batches of BATCH alarms
+// ("PREFIX alarm N", fingerprint PREFIX-N, so a retry names the same AlarmEvent) to TARGET_URL, and sends
+// a batch again after a 503 (once its Retry-After has passed) or a failed connection. Each answer is one
+// line of its log: "<first N> <alarms> <status> <Retry-After or error code>"; "done" when COUNT alarms
+// (0: no end) were accepted. PAUSE_MS between accepted batches.
+const SEND_ALARMS = `
+import { readFileSync } from 'node:fs';
+const { TARGET_URL, PREFIX, STARTS_AT } = process.env;
+const [count, batch, pause] = ['COUNT', 'BATCH', 'PAUSE_MS'].map((name) => Number(process.env[name]));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+let sent = 0;
+while (count === 0 || sent < count) {
+  const size = count === 0 ? batch : Math.min(batch, count - sent);
+  const alarms = Array.from({ length: size }, (_, k) => ({
+    severity: 'warning',
+    title: PREFIX + ' alarm ' + (sent + k),
+    source: PREFIX,
+    state: 'firing',
+    startsAt: STARTS_AT,
+    fingerprint: PREFIX + '-' + (sent + k),
+    labels: { alertname: PREFIX + '-' + (sent + k) },
+  }));
+  let status = 0;
+  let detail = '-';
+  try {
+    const answer = await fetch(TARGET_URL, {
+      method: 'POST',
+      headers: {
+        authorization: 'Bearer ' + readFileSync('${TOKEN_FILE}', 'utf8'),
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(alarms),
+      signal: AbortSignal.timeout(30_000),
+    });
+    status = answer.status;
+    detail = answer.headers.get('retry-after') ?? '-';
+    await answer.arrayBuffer();
+  } catch (err) {
+    detail = err.cause?.code ?? err.name;
+  }
+  console.log(sent + ' ' + size + ' ' + status + ' ' + detail);
+  if (status === 202) {
+    sent += size;
+    await sleep(pause);
+  } else {
+    await sleep(status === 503 && Number(detail) > 0 ? Number(detail) * 1000 : 1000);
+  }
+}
+console.log('done');
+`;
+
 /** The in-cluster API server, as client libraries in a pod address it. */
 export const IN_CLUSTER_API = 'https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)';
 
@@ -76,6 +127,65 @@ export async function postFromJob(
   }, slow);
   const [status, ...text] = message.split(' ');
   return { status: Number(status), text: text.join(' ') };
+}
+
+export interface SenderOptions {
+  /** Alarms to send in all; 0: until the pod is deleted. */
+  count: number;
+  batch: number;
+  pauseMs?: number;
+}
+
+/** One answer a sender logged. */
+export interface SenderAnswer {
+  first: number;
+  alarms: number;
+  status: number;
+  /** Retry-After, or the connection error's code. */
+  detail: string;
+}
+
+/**
+ * Starts a pod under `serviceAccount` that sends alarms named `${prefix} alarm N` to `url` (see
+ * SEND_ALARMS); `senderLog` reads what it got so far.
+ */
+export async function startSender(
+  namespace: string,
+  prefix: string,
+  serviceAccount: string,
+  image: string,
+  url: string,
+  { count, batch, pauseMs = 0 }: SenderOptions,
+): Promise<void> {
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: prefix, namespace },
+    spec: nodeScriptPod(serviceAccount, image, SEND_ALARMS, {
+      TARGET_URL: url,
+      PREFIX: prefix,
+      STARTS_AT: new Date().toISOString(),
+      COUNT: String(count),
+      BATCH: String(batch),
+      PAUSE_MS: String(pauseMs),
+    }),
+  };
+  await kubectl(['apply', '-f', '-'], stringify(pod));
+}
+
+/** The answers the sender `prefix` logged so far, and whether it is done. */
+export async function senderLog(
+  namespace: string,
+  prefix: string,
+): Promise<{ answers: SenderAnswer[]; done: boolean }> {
+  const lines = (await kubectl(['logs', '-n', namespace, prefix])).trim().split('\n').filter(Boolean);
+  const answers = lines
+    .filter((line) => line !== 'done')
+    .map((line) => {
+      const [first, alarms, status, detail] = line.split(' ');
+      return { first: Number(first), alarms: Number(alarms), status: Number(status), detail: detail ?? '' };
+    });
+  return { answers, done: lines.includes('done') };
 }
 
 /** A ServiceAccount, and when `mayRaiseAlarms` a Role and RoleBinding letting it create AlarmEvents. */
