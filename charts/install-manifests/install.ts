@@ -41,7 +41,8 @@ const NAMESPACED_RULES: PolicyRule[] = [
     verbs: ['patch', 'update'],
   },
   { apiGroups: ['dingtalk.alarming.io'], resources: ['alarmevents'], verbs: ['create', 'patch', 'delete'] },
-  { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get'] },
+  { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['watch'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 

@@ -162,7 +162,7 @@ export class Dispatcher implements Component {
       caches.services,
       caches.secrets,
       caches.configMaps,
-    ].flatMap((cache) => cache.informers);
+    ].flatMap<{ waitForSync(signal: AbortSignal): Promise<void> }>((cache) => cache.informers);
     await Promise.all(informers.map((informer) => informer.waitForSync(signal)));
     if (signal.aborted) return;
     for (const informer of caches.alarms.informers) {

@@ -8,6 +8,7 @@ import type { EventRecorder } from '../runtime/events.ts';
 import type { OperatorMetrics } from '../runtime/metrics.ts';
 import type { StatusWriter } from '../runtime/status.ts';
 import type { MemberDirectory } from '../targets/index.ts';
+import type { ReferenceStore } from './reference-store.ts';
 import type { ResourceCache } from './resource-cache.ts';
 
 /**
@@ -34,8 +35,9 @@ export interface OperatorContext {
     services: ResourceCache<CustomObject>;
     rules: ResourceCache<CustomObject>;
     alarms: ResourceCache<CustomObject>;
-    secrets: ResourceCache<V1Secret>;
-    configMaps: ResourceCache<V1ConfigMap>;
+    /** Only the Secrets and ConfigMaps that DingTalkServices refer to (see reference-store.ts). */
+    secrets: ReferenceStore<V1Secret>;
+    configMaps: ReferenceStore<V1ConfigMap>;
   };
   status: {
     services: StatusWriter;

@@ -8,6 +8,7 @@ import {
   VERSION,
 } from '../api/index.ts';
 import { loadKubeConfig, type OperatorConfig } from '../config.ts';
+import { referencedConfigMaps, referencedSecrets } from '../controllers/dingtalk-service/references.ts';
 import { HeldTargets } from '../delivery/held.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import { createDingTalkClient } from '../dingtalk/index.ts';
@@ -18,6 +19,7 @@ import { OperatorMetrics } from '../runtime/metrics.ts';
 import { StatusWriter } from '../runtime/status.ts';
 import { MemberDirectory } from '../targets/index.ts';
 import type { Component, ComponentFactory, CustomObject, OperatorContext } from './context.ts';
+import { ReferenceStore } from './reference-store.ts';
 import { ResourceCache, type ResourceType } from './resource-cache.ts';
 
 const crd = (plural: string): ResourceType => ({ group: GROUP, version: VERSION, plural });
@@ -40,8 +42,23 @@ export class Manager {
   constructor(config: OperatorConfig, logger: Logger, factories: ComponentFactory[]) {
     const kubeConfig = loadKubeConfig(config);
     const metrics = new OperatorMetrics();
-    const cache = <T extends CustomObject | V1Secret | V1ConfigMap>(type: ResourceType) =>
+    const cache = <T extends CustomObject>(type: ResourceType) =>
       new ResourceCache<T>(kubeConfig, type, config.namespaces, logger);
+    const services = cache<CustomObject>(crd(DINGTALK_SERVICE_PLURAL));
+    // Secrets and ConfigMaps are read by name when a service refers to them, never listed or cached
+    // cluster-wide: a cluster may hold thousands (Helm keeps every release in one), none of them ours.
+    const references = <T extends V1Secret | V1ConfigMap>(
+      plural: string,
+      referenced: (service: Readonly<CustomObject>) => Set<string>,
+    ) =>
+      new ReferenceStore<T>({
+        kubeConfig,
+        plural,
+        namespaces: config.namespaces,
+        referrers: services,
+        referenced,
+        logger,
+      });
     this.#log = logger;
     this.#factories = factories;
     const dingtalk = createDingTalkClient({
@@ -68,11 +85,11 @@ export class Manager {
       held: new HeldTargets(),
       robotBudgets: new RobotBudgets({ limit: config.robotRateLimit, windowMs: 60_000 }),
       caches: {
-        services: cache<CustomObject>(crd(DINGTALK_SERVICE_PLURAL)),
+        services,
         rules: cache<CustomObject>(crd(ALARM_RULE_PLURAL)),
         alarms: cache<CustomObject>(crd(ALARM_EVENT_PLURAL)),
-        secrets: cache<V1Secret>({ group: '', version: 'v1', plural: 'secrets' }),
-        configMaps: cache<V1ConfigMap>({ group: '', version: 'v1', plural: 'configmaps' }),
+        secrets: references<V1Secret>('secrets', referencedSecrets),
+        configMaps: references<V1ConfigMap>('configmaps', referencedConfigMaps),
       },
       status: {
         services: new StatusWriter(kubeConfig, crd(DINGTALK_SERVICE_PLURAL)),

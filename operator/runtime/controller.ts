@@ -50,12 +50,15 @@ export interface ControllerOptions {
   queue?: WorkQueueOptions;
 }
 
+/** What a controller watches: an Informer, or anything that emits its events and lists what it holds. */
+export type EventSource<T extends KubernetesObject> = Pick<Informer<T>, 'onEvent' | 'list' | 'waitForSync'>;
+
 export class Controller {
   readonly name: string;
   readonly queue: WorkQueue;
   readonly #options: ControllerOptions;
   readonly #log: Logger;
-  readonly #informers: Informer<KubernetesObject>[] = [];
+  readonly #informers: EventSource<KubernetesObject>[] = [];
   readonly #unsubscribe: Array<() => void> = [];
   #started = false;
 
@@ -72,10 +75,10 @@ export class Controller {
    * that `map` derives from events of a secondary kind.
    */
   watch<T extends KubernetesObject>(
-    informer: Informer<T>,
+    informer: EventSource<T>,
     { map, filter }: { map?: EventMapper<T>; filter?: EventFilter<T> } = {},
   ): this {
-    this.#informers.push(informer as unknown as Informer<KubernetesObject>);
+    this.#informers.push(informer as unknown as EventSource<KubernetesObject>);
     const handle = (event: InformerEvent<T>) => {
       if (filter && !filter(event)) return;
       for (const key of map ? map(event) : [event.key]) this.queue.add(key);

@@ -13,6 +13,7 @@ export async function kubeGet(
   path: string,
   query: Record<string, string | number | boolean | undefined>,
   signal: AbortSignal,
+  accept = 'application/json',
 ): Promise<Response> {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
@@ -24,7 +25,7 @@ export async function kubeGet(
   await kubeConfig.applySecurityAuthentication(context);
   const response = await fetch(url, {
     method: 'GET',
-    headers: { ...context.getHeaders(), accept: 'application/json' },
+    headers: { ...context.getHeaders(), accept },
     dispatcher: context.getDispatcher(),
     signal,
   });

@@ -75,9 +75,17 @@ one at a time).
 - apiGroups: [dingtalk.alarming.io]
   resources: [alarmevents]
   verbs: [create, patch, delete]
+{{- /*
+Secrets and ConfigMaps: get reads the ones a DingTalkService refers to, by name. watch is asked for
+metadata only (PartialObjectMetadata), to learn that a referenced one changed; nothing is listed or
+cached cluster-wide. The README's "Multi-tenancy and security" explains what watch allows.
+*/}}
 - apiGroups: [""]
   resources: [secrets, configmaps]
-  verbs: [get, list, watch]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [secrets, configmaps]
+  verbs: [watch]
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]

@@ -1,0 +1,247 @@
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { toKubeApiError } from '../errors.ts';
+import type { Informer, InformerEvent, InformerHandler, ObjectKey } from '../runtime/informer.ts';
+import { objectKey } from '../runtime/informer.ts';
+import { collectionPath, kubeGet } from '../runtime/kube-fetch.ts';
+import { MetadataWatch } from '../runtime/metadata-watch.ts';
+import { sleep } from '../runtime/timers.ts';
+import type { CustomObject } from './context.ts';
+
+type Stored = KubernetesObject & { metadata?: { resourceVersion?: string; uid?: string } };
+
+export interface ReferenceStoreOptions {
+  kubeConfig: KubeConfig;
+  /** Core kind, e.g. secrets or configmaps. */
+  plural: string;
+  /** Watched namespaces; empty: all. */
+  namespaces: readonly string[];
+  /** The objects that may refer to this kind, and the names one of them refers to (same namespace). */
+  referrers: { informers: readonly Informer<CustomObject>[]; list(): readonly Readonly<CustomObject>[] };
+  referenced(referrer: Readonly<CustomObject>): Set<string>;
+  logger: Logger;
+}
+
+/**
+ * The Secrets (or ConfigMaps) that some DingTalkService refers to, and nothing else: each is read with
+ * GET when a service starts referring to it and again whenever a metadata-only watch (MetadataWatch)
+ * reports it changed, and dropped when no service refers to it any more. So the operator's memory grows
+ * with what the services use, not with the cluster's Secrets, and the data of the others never reaches
+ * it. Emits informer-style add/update/delete events for the referenced objects, so controllers watch it
+ * like an informer.
+ */
+export class ReferenceStore<T extends Stored> {
+  readonly #options: ReferenceStoreOptions;
+  readonly #log: Logger;
+  readonly #watches: MetadataWatch[];
+  /** Referenced keys and how many referrers name each. */
+  readonly #wanted = new Map<ObjectKey, number>();
+  readonly #byReferrer = new Map<ObjectKey, Set<ObjectKey>>();
+  /** What GET returned for each wanted key: the object, or null when it does not exist. */
+  readonly #objects = new Map<ObjectKey, Readonly<T> | null>();
+  readonly #reading = new Map<ObjectKey, Promise<void>>();
+  /** A key whose read is under way was reported changed again: read once more when it ends. */
+  readonly #stale = new Set<ObjectKey>();
+  readonly #handlers = new Set<InformerHandler<T>>();
+  readonly #unsubscribe: Array<() => void> = [];
+  #synced = false;
+  readonly #syncWaiters: Array<() => void> = [];
+  readonly #stop = new AbortController();
+
+  constructor(options: ReferenceStoreOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ references: options.plural });
+    const scopes = options.namespaces.length === 0 ? [undefined] : options.namespaces;
+    this.#watches = scopes.map(
+      (namespace) =>
+        new MetadataWatch({
+          kubeConfig: options.kubeConfig,
+          path: collectionPath({ group: '', version: 'v1', plural: options.plural, namespace }),
+          logger: options.logger,
+          onStart: () => this.#rereadScope(namespace),
+          onEvent: ({ namespace: ns, name, resourceVersion }) => {
+            const key = `${ns}/${name}`;
+            if (!this.#wanted.has(key)) return;
+            const held = this.#objects.get(key);
+            if (held === undefined || held?.metadata?.resourceVersion !== resourceVersion) this.#read(key);
+          },
+        }),
+    );
+  }
+
+  /** This store, as the list of informers a controller or the dispatcher waits for and watches. */
+  get informers(): readonly ReferenceStore<T>[] {
+    return [this];
+  }
+
+  start(): void {
+    for (const watch of this.#watches) watch.start();
+    for (const informer of this.#options.referrers.informers) {
+      this.#unsubscribe.push(
+        informer.onEvent((event) =>
+          this.#referrerChanged(event.key, event.type === 'delete' ? undefined : event.object),
+        ),
+      );
+    }
+    void this.#syncFirst();
+  }
+
+  async stop(): Promise<void> {
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#stop.abort();
+    await Promise.all([...this.#watches.map((watch) => watch.stop()), ...this.#reading.values()]);
+  }
+
+  hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  waitForSync(signal?: AbortSignal): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal?.reason ?? new Error('aborted'));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#syncWaiters.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  onEvent(handler: InformerHandler<T>): () => void {
+    this.#handlers.add(handler);
+    return () => this.#handlers.delete(handler);
+  }
+
+  get(namespace: string, name: string): Readonly<T> | undefined {
+    return this.#objects.get(`${namespace}/${name}`) ?? undefined;
+  }
+
+  /** The referenced objects that exist, or those of one namespace. */
+  list(namespace?: string): Readonly<T>[] {
+    const all = [...this.#objects.values()].filter((obj): obj is Readonly<T> => obj !== null);
+    return namespace === undefined ? all : all.filter((obj) => obj.metadata?.namespace === namespace);
+  }
+
+  /** How many objects are held: the referenced ones that exist. */
+  get size(): number {
+    return this.list().length;
+  }
+
+  /** Synced once the referrers are, the watches are accepted and every referenced object was read once. */
+  async #syncFirst(): Promise<void> {
+    const signal = this.#stop.signal;
+    try {
+      await Promise.all(this.#options.referrers.informers.map((informer) => informer.waitForSync(signal)));
+      for (const referrer of this.#options.referrers.list())
+        this.#referrerChanged(objectKey(referrer), referrer);
+      await Promise.all(this.#watches.map((watch) => watch.waitForEstablished(signal)));
+      while (this.#reading.size > 0) await Promise.all(this.#reading.values());
+    } catch {
+      return;
+    }
+    this.#synced = true;
+    for (const resolve of this.#syncWaiters.splice(0)) resolve();
+  }
+
+  #referrerChanged(referrerKey: ObjectKey, referrer: Readonly<CustomObject> | undefined): void {
+    const namespace = referrer?.metadata?.namespace ?? referrerKey.split('/')[0] ?? '';
+    const next = new Set(
+      referrer ? [...this.#options.referenced(referrer)].map((name) => `${namespace}/${name}`) : [],
+    );
+    const previous = this.#byReferrer.get(referrerKey) ?? new Set<ObjectKey>();
+    if (next.size > 0) this.#byReferrer.set(referrerKey, next);
+    else this.#byReferrer.delete(referrerKey);
+    for (const key of next) {
+      if (previous.has(key)) continue;
+      const count = this.#wanted.get(key) ?? 0;
+      this.#wanted.set(key, count + 1);
+      if (count === 0) this.#read(key);
+    }
+    for (const key of previous) {
+      if (next.has(key)) continue;
+      const count = (this.#wanted.get(key) ?? 1) - 1;
+      if (count > 0) {
+        this.#wanted.set(key, count);
+        continue;
+      }
+      this.#wanted.delete(key);
+      this.#objects.delete(key);
+    }
+  }
+
+  /** A fresh watch may have missed deletions: read every referenced object of the scope again. */
+  #rereadScope(namespace: string | undefined): void {
+    for (const key of this.#wanted.keys()) {
+      if (namespace === undefined || key.startsWith(`${namespace}/`)) this.#read(key);
+    }
+  }
+
+  #read(key: ObjectKey): void {
+    if (this.#reading.has(key)) {
+      this.#stale.add(key);
+      return;
+    }
+    const reading = this.#readUntilDone(key).finally(() => {
+      this.#reading.delete(key);
+      if (this.#stale.delete(key) && this.#wanted.has(key)) this.#read(key);
+    });
+    this.#reading.set(key, reading);
+  }
+
+  /** GETs the object, retrying with backoff while the API server fails (not when it says 404). */
+  async #readUntilDone(key: ObjectKey): Promise<void> {
+    const [namespace = '', name = ''] = key.split('/');
+    const path = `${collectionPath({ group: '', version: 'v1', plural: this.#options.plural, namespace })}/${encodeURIComponent(name)}`;
+    const signal = this.#stop.signal;
+    for (let failures = 0; !signal.aborted; failures++) {
+      try {
+        const response = await kubeGet(this.#options.kubeConfig, path, {}, signal);
+        const obj = deepFreeze((await response.json()) as T);
+        this.#store(key, obj);
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (toKubeApiError(err)?.status === 404) {
+          this.#store(key, null);
+          return;
+        }
+        this.#log.warn({ err, namespace, name }, 'reading a referenced object failed; retrying');
+        await sleep(Math.min(1000 * 2 ** failures, 30_000) * (0.8 + 0.4 * Math.random()), signal);
+      }
+    }
+  }
+
+  #store(key: ObjectKey, obj: Readonly<T> | null): void {
+    if (!this.#wanted.has(key)) return;
+    const old = this.#objects.get(key) ?? null;
+    this.#objects.set(key, obj);
+    if (old?.metadata?.resourceVersion === obj?.metadata?.resourceVersion) return;
+    const [namespace = '', name = ''] = key.split('/');
+    if (obj && old && old.metadata?.uid === obj.metadata?.uid) {
+      this.#emit({ type: 'update', key, namespace, name, object: obj, oldObject: old });
+      return;
+    }
+    if (old) this.#emit({ type: 'delete', key, namespace, name, object: old });
+    if (obj) this.#emit({ type: 'add', key, namespace, name, object: obj });
+  }
+
+  #emit(event: InformerEvent<T>): void {
+    for (const handler of this.#handlers) {
+      try {
+        handler(event);
+      } catch (err) {
+        this.#log.error({ err, key: event.key }, 'reference event handler threw');
+      }
+    }
+  }
+}
+
+function deepFreeze<O>(value: O): O {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
