@@ -17,7 +17,10 @@ export interface ReferenceStoreOptions {
   /** Watched namespaces; empty: all. */
   namespaces: readonly string[];
   /** The objects that may refer to this kind, and the names one of them refers to (same namespace). */
-  referrers: { informers: readonly Informer<CustomObject>[]; list(): readonly Readonly<CustomObject>[] };
+  referrers: {
+    informers: readonly Pick<Informer<CustomObject>, 'onEvent' | 'waitForSync'>[];
+    list(): readonly Readonly<CustomObject>[];
+  };
   referenced(referrer: Readonly<CustomObject>): Set<string>;
   logger: Logger;
 }

@@ -1,0 +1,188 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { InformerEvent, InformerHandler } from '../runtime/informer.ts';
+import type { CustomObject } from './context.ts';
+import { ReferenceStore } from './reference-store.ts';
+
+/**
+ * The store against a scripted API server: which requests it makes (GETs by name, a metadata-only watch,
+ * never a list) and what it holds. Behaviour against the real API server: test/isolation/secret-hoarding.
+ */
+
+const secretObject = (name: string, resourceVersion: string, value: string) => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace: 'ns', uid: `uid-${name}`, resourceVersion },
+  data: { key: Buffer.from(value).toString('base64') },
+});
+
+let server: Server | undefined;
+let store: ReferenceStore<V1Secret> | undefined;
+afterEach(async () => {
+  await store?.stop();
+  server?.closeAllConnections();
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+});
+
+async function fakeApi(secrets: Map<string, ReturnType<typeof secretObject>>) {
+  const requests: { path: string; watch: boolean; accept: string }[] = [];
+  let watch: ServerResponse | undefined;
+  server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const isWatch = url.searchParams.get('watch') === 'true';
+    requests.push({ path: url.pathname, watch: isWatch, accept: String(req.headers.accept) });
+    if (isWatch) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      watch = res;
+      return;
+    }
+    const name = url.pathname.split('/').pop() ?? '';
+    const found = url.pathname.startsWith('/api/v1/namespaces/ns/secrets/') ? secrets.get(name) : undefined;
+    res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(found ?? { kind: 'Status', code: 404, reason: 'NotFound' }));
+  });
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [
+      {
+        name: 'c',
+        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        skipTLSVerify: true,
+      },
+    ],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  const modified = (name: string, resourceVersion: string) =>
+    watch?.write(
+      `${JSON.stringify({ type: 'MODIFIED', object: { metadata: { name, namespace: 'ns', resourceVersion } } })}\n`,
+    );
+  return { kubeConfig, requests, modified };
+}
+
+/** DingTalkServices as the store sees them: each names the Secrets in its spec.refs. */
+function fakeServices(initial: CustomObject[]) {
+  const handlers = new Set<InformerHandler<CustomObject>>();
+  const services = new Map(initial.map((s) => [`ns/${s.metadata?.name}`, s]));
+  return {
+    informers: [
+      {
+        onEvent: (handler: InformerHandler<CustomObject>) => {
+          handlers.add(handler);
+          return () => handlers.delete(handler);
+        },
+        waitForSync: async () => undefined,
+      },
+    ],
+    list: () => [...services.values()],
+    set(name: string, refs: string[] | undefined) {
+      const object = { metadata: { name, namespace: 'ns' }, spec: { refs } };
+      const event = (refs ? { type: 'update', oldObject: object } : { type: 'delete' }) as Partial<
+        InformerEvent<CustomObject>
+      >;
+      if (refs) services.set(`ns/${name}`, object);
+      else services.delete(`ns/${name}`);
+      for (const handler of handlers)
+        handler({
+          ...event,
+          key: `ns/${name}`,
+          namespace: 'ns',
+          name,
+          object,
+        } as InformerEvent<CustomObject>);
+    },
+  };
+}
+
+const service = (name: string, refs: string[]): CustomObject => ({
+  metadata: { name, namespace: 'ns' },
+  spec: { refs },
+});
+
+async function until(check: () => boolean) {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(check()).toBe(true);
+}
+
+function startStore(api: Awaited<ReturnType<typeof fakeApi>>, services: ReturnType<typeof fakeServices>) {
+  store = new ReferenceStore<V1Secret>({
+    kubeConfig: api.kubeConfig,
+    plural: 'secrets',
+    namespaces: ['ns'],
+    referrers: services,
+    referenced: (s) => new Set((s.spec as { refs?: string[] }).refs ?? []),
+    logger: pino({ level: process.env.DBG ? 'debug' : 'silent' }),
+  });
+  store.start();
+  return store;
+}
+
+describe('ReferenceStore', () => {
+  it('reads referenced Secrets by name and watches metadata only, never listing', async () => {
+    const api = await fakeApi(
+      new Map([
+        ['robot', secretObject('robot', '1', 'a')],
+        ['other', secretObject('other', '1', 'b')],
+      ]),
+    );
+    const s = startStore(api, fakeServices([service('svc', ['robot', 'missing'])]));
+    await s.waitForSync();
+    expect(s.get('ns', 'robot')?.metadata?.resourceVersion).toBe('1');
+    expect(s.get('ns', 'missing')).toBeUndefined();
+    expect(s.list().map((o) => o.metadata?.name)).toEqual(['robot']);
+    // Each is read again once the watch starts: a change or deletion in between would be missed otherwise.
+    const gets = new Set(api.requests.filter((r) => !r.watch).map((r) => r.path));
+    expect([...gets].sort()).toEqual([
+      '/api/v1/namespaces/ns/secrets/missing',
+      '/api/v1/namespaces/ns/secrets/robot',
+    ]);
+    const watches = api.requests.filter((r) => r.watch);
+    expect(watches).toEqual([
+      {
+        path: '/api/v1/namespaces/ns/secrets',
+        watch: true,
+        accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
+      },
+    ]);
+  });
+
+  it('reads a referenced Secret again when the watch reports a new resourceVersion, and only that one', async () => {
+    const secrets = new Map([['robot', secretObject('robot', '1', 'old')]]);
+    const api = await fakeApi(secrets);
+    const s = startStore(api, fakeServices([service('svc', ['robot'])]));
+    await s.waitForSync();
+    const events: InformerEvent<V1Secret>[] = [];
+    s.onEvent((event) => events.push(event));
+
+    secrets.set('robot', secretObject('robot', '2', 'new'));
+    api.modified('unrelated-helm-release', '7');
+    api.modified('robot', '2');
+    await until(() => events.length === 1);
+    expect(events[0]).toMatchObject({ type: 'update', name: 'robot' });
+    expect(s.get('ns', 'robot')?.data?.key).toBe(Buffer.from('new').toString('base64'));
+    expect(api.requests.filter((r) => r.path.endsWith('/unrelated-helm-release'))).toEqual([]);
+  });
+
+  it('drops a Secret once no service refers to it, and reads one a service starts to refer to', async () => {
+    const api = await fakeApi(
+      new Map([
+        ['a', secretObject('a', '1', 'x')],
+        ['b', secretObject('b', '1', 'y')],
+      ]),
+    );
+    const services = fakeServices([service('svc', ['a'])]);
+    const s = startStore(api, services);
+    await s.waitForSync();
+    services.set('svc', ['b']);
+    await until(() => s.get('ns', 'b') !== undefined);
+    expect(s.get('ns', 'a')).toBeUndefined();
+    services.set('svc', undefined);
+    expect(s.list()).toEqual([]);
+  });
+});
