@@ -121,6 +121,14 @@ export class ReferenceStore<T extends Stored> {
     return this.#objects.get(`${namespace}/${name}`) ?? undefined;
   }
 
+  /** Resolves once the named objects have been read (at once for those read before or not referred to). */
+  async settled(namespace: string, names: Iterable<string>): Promise<void> {
+    for (const name of names) {
+      const key = `${namespace}/${name}`;
+      while (this.#reading.has(key)) await this.#reading.get(key);
+    }
+  }
+
   /** The referenced objects that exist, or those of one namespace. */
   list(namespace?: string): Readonly<T>[] {
     const all = [...this.#objects.values()].filter((obj): obj is Readonly<T> => obj !== null);

@@ -20,6 +20,7 @@ import {
 } from '../../runtime/conditions.ts';
 import type { ReconcileResult, Reconciler } from '../../runtime/controller.ts';
 import { cacheReader, type ResolvedGroup } from '../../targets/index.ts';
+import { referencedConfigMaps, referencedSecrets } from './references.ts';
 import { applyGroupChecks, applyMemberCheck, summarise } from './service-status.ts';
 import { sendTests, type TestResults, testPostponedUntil, testRequest } from './test-send.ts';
 import { validateGroup } from './validate-groups.ts';
@@ -60,6 +61,11 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
   return async (key, { namespace, log }) => {
     const cached = ctx.caches.services.getByKey(key);
     if (!cached) return undefined; // deleted: status and events go with it
+    // A Secret a service has just started to refer to is being read: wait for it rather than report it missing.
+    await Promise.all([
+      ctx.caches.secrets.settled(namespace, referencedSecrets(cached)),
+      ctx.caches.configMaps.settled(namespace, referencedConfigMaps(cached)),
+    ]);
     const obj = structuredClone(cached) as ServiceObject;
     const before = structuredClone(cached.status ?? {});
     obj.status ??= {};
