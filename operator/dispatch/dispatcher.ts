@@ -164,7 +164,8 @@ export class Dispatcher implements Component {
       caches.configMaps,
     ].flatMap<{ waitForSync(signal: AbortSignal): Promise<void> }>((cache) => cache.informers);
     await Promise.all(informers.map((informer) => informer.waitForSync(signal)));
-    if (signal.aborted) return;
+    // Stopped while waiting (shutdown stops components before it aborts the signal): start nothing.
+    if (signal.aborted || this.#stopped) return;
     for (const informer of caches.alarms.informers) {
       this.#unsubscribe.push(informer.onEvent((event) => this.#onAlarmEvent(event)));
     }

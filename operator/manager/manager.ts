@@ -38,6 +38,10 @@ export class Manager {
   readonly #stop = new AbortController();
   /** The election loop; it ends after releasing the lease, which shutdown waits for. */
   #electing: Promise<void> = Promise.resolve();
+  /** The health server's start and the caches'; shutdown waits for it, so nothing opens after it. */
+  #starting: Promise<void> = Promise.resolve();
+  /** The components' start-up; shutdown waits for it to settle, so nothing starts after it returns. */
+  #leading: Promise<void> = Promise.resolve();
 
   constructor(config: OperatorConfig, logger: Logger, factories: ComponentFactory[]) {
     const kubeConfig = loadKubeConfig(config);
@@ -111,12 +115,14 @@ export class Manager {
   /** Runs until `shutdown()` or a signal; rejects when leadership is lost. */
   async run(): Promise<void> {
     const { config } = this.context;
-    await this.health.listen();
-    for (const resourceCache of Object.values(this.context.caches)) resourceCache.start();
+    this.#starting = this.#startCaches();
+    await this.#starting;
+    if (this.#stop.signal.aborted) return;
 
     if (!config.leaderElect) {
-      await this.#lead(this.#stop.signal);
-      await new Promise<void>((resolve) => this.#stop.signal.addEventListener('abort', () => resolve()));
+      this.#leading = this.#lead(this.#stop.signal);
+      await this.#leading;
+      await untilAborted(this.#stop.signal);
       return;
     }
     let lost: (err: Error) => void = () => undefined;
@@ -132,7 +138,8 @@ export class Manager {
       logger: this.#log,
       onStartedLeading: (signal) => {
         this.context.metrics.setLeader(true);
-        this.#lead(signal).catch((err) => lost(err));
+        this.#leading = this.#lead(signal);
+        this.#leading.catch((err) => lost(err));
       },
       onStoppedLeading: () => {
         this.context.metrics.setLeader(false);
@@ -150,18 +157,34 @@ export class Manager {
    */
   async shutdown(): Promise<void> {
     const grace = this.context.config.shutdownGracePeriod;
+    await this.#starting.catch(() => undefined);
     await Promise.all(this.#components.map((component) => component.stop(grace)));
     this.#stop.abort();
     // Its failures are run()'s to report; here only its end (the lease released) matters.
     await this.#electing.catch(() => undefined);
+    // A start-up still waiting for caches sees the abort and settles; none of it runs after this.
+    await this.#leading.catch(() => undefined);
     await Promise.all(Object.values(this.context.caches).map((resourceCache) => resourceCache.stop()));
     await this.context.dingtalk.close();
     await this.health.close();
   }
 
+  async #startCaches(): Promise<void> {
+    await this.health.listen();
+    for (const resourceCache of Object.values(this.context.caches)) resourceCache.start();
+  }
+
+  /** Starts the components; a start-up cut short by shutdown or a lost lease is no failure of its own. */
   async #lead(signal: AbortSignal): Promise<void> {
     this.#components = this.#factories.flatMap((factory) => factory(this.context));
     this.#log.info({ components: this.#components.map((c) => c.name) }, 'leading; starting components');
-    await Promise.all(this.#components.map((component) => component.start(signal)));
+    const started = await Promise.allSettled(this.#components.map((component) => component.start(signal)));
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed && !signal.aborted) throw failed.reason;
   }
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
