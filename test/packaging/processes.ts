@@ -10,12 +10,13 @@ export interface RunningCommand {
   stop(): Promise<void>;
 }
 
-export function startCommand(args: string[]): RunningCommand {
+/** `env` adds variables, as a pod spec's `env` would. */
+export function startCommand(args: string[], env: Record<string, string> = {}): RunningCommand {
   const child: ChildProcess = spawn(process.execPath, ['operator/cli.ts', ...args], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
     // Not the test runner's environment: a process in a pod sees none of it.
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
   });
   let output = '';
   const keep = (chunk: Buffer) => {
