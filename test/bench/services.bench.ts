@@ -55,10 +55,25 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Creates with `limit` requests at a time. A create the API server did not answer (a connection it
+ * closed under load) is tried again; AlreadyExists then means the first try got through.
+ */
 async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
+  const once = async (item: T) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn(item);
+      } catch (err) {
+        if ((err as { code?: number }).code === 409) return;
+        if (attempt === 5) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      }
+    }
+  };
   const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T);
+    while (next < items.length) await once(items[next++] as T);
   };
   await Promise.all(Array.from({ length: limit }, worker));
 }
@@ -78,8 +93,40 @@ function startOperator(emulatorUrl: string, healthPort: number): ChildProcess {
       `--health-port=${healthPort}`,
       `--workers=${WORKERS}`,
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: deployedEnv('operator') },
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...deployedEnv('operator'), ...snapshotEnv() } },
   );
+}
+
+/**
+ * BENCH_HEAP_SNAPSHOT_DIR=<dir>: the operator writes a heap snapshot there once every service is Ready
+ * (after its peak RSS is taken), to see where its memory goes.
+ */
+const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
+const snapshotEnv = () =>
+  snapshotDir
+    ? {
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`,
+      }
+    : {};
+
+async function writeHeapSnapshot(operator: ChildProcess): Promise<void> {
+  if (!snapshotDir) return;
+  const { readdirSync, statSync } = await import('node:fs');
+  const written = () =>
+    readdirSync(snapshotDir)
+      .filter((name) => name.endsWith('.heapsnapshot'))
+      .map((name) => statSync(path.join(snapshotDir, name)).size);
+  const before = written().length;
+  operator.kill('SIGUSR2');
+  // The file grows while it is written; done once it has stopped growing for a few seconds.
+  let last = -1;
+  for (let stable = 0; stable < 3; ) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const sizes = written();
+    const size = sizes.length > before ? (sizes.at(-1) ?? 0) : -1;
+    stable = size > 0 && size === last ? stable + 1 : 0;
+    last = size;
+  }
 }
 
 async function readyCount(): Promise<number> {
@@ -220,6 +267,7 @@ async function main(): Promise<void> {
   rss.stop();
   const stats = await emulator.control.stats();
   const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+  await writeHeapSnapshot(operator);
   operator.kill('SIGTERM');
   await new Promise((resolve) => operator.once('exit', resolve));
   const plainSeconds = await plainStatusWrites();
@@ -234,6 +282,17 @@ async function main(): Promise<void> {
     .split('\n')
     .filter((line) => /^dingtalk_operator_dingtalk_requests_total\{.*endpoint="user\./.test(line))
     .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+  const gauge = (name: string) =>
+    Number(
+      metrics
+        .split('\n')
+        .find((line) => line.startsWith(`dingtalk_operator_${name} `))
+        ?.split(' ')
+        .pop() ?? Number.NaN,
+    );
+  const heapUsed = gauge('nodejs_heap_size_used_bytes');
+  const heapTotal = gauge('nodejs_heap_size_total_bytes');
+  const external = gauge('nodejs_external_memory_bytes');
   if (ready < SERVICES) process.stderr.write(`only ${ready} of ${SERVICES} services became Ready\n`);
   const ratio = allReadySeconds / plainSeconds;
   const met = (ok: boolean) => (ok ? 'met' : '**not met**');
@@ -265,6 +324,7 @@ Validation of many DingTalkServices that share a few enterprise apps, in a clust
 | token requests seen by DingTalk | ${tokenRequests} (per app: ${perApp.join(', ')}) | ${APPS}, one per app: ${met(tokenRequests === APPS)} |
 | user lookups (getbymobile + user/get) | ${userLookups} | |
 | operator RSS, peak | ${mib(peakRss)} MiB | ≤ ${MEMORY_GOAL_MIB} MiB: ${met(peakRss <= MEMORY_GOAL_MIB * 2 ** 20)} |
+| operator heap once all are Ready: used / total / external | ${mib(heapUsed)} / ${mib(heapTotal)} / ${mib(external)} MiB | |
 
 Tokens and member lookups are cached per app and shared while in flight, so however many services and
 workers ask at the same time, each app's token is requested once and ${SERVICES} services cost about ${APPS * 2} lookups, not ${SERVICES * 2}.
