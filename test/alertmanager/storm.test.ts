@@ -1,5 +1,7 @@
 import { loadavg } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseQuantity } from '../../operator/runtime/heap.ts';
+import { chartMemoryLimit } from '../bench/process-stats.ts';
 import { get, kubeconfigPath, tokenFor, useDispatch } from '../dispatch/harness.ts';
 import { serviceAccountToken } from '../receiver/support.ts';
 import { eventually, testKubeConfig } from '../support/kube.ts';
@@ -24,8 +26,9 @@ import {
 /**
  * A storm through a real Alertmanager, configured by examples/alertmanager/alertmanager.yml (no
  * max_alerts: each notification carries the whole group), into the receiver (its command, default
- * settings) and the operator, with the DingTalk emulator as DingTalk. One robot takes 20 messages a
- * minute, so the storm reaches it as digests.
+ * settings, the chart's memory limit) and the operator, with the DingTalk emulator as DingTalk. One robot
+ * takes 20 messages a minute, so the storm reaches it as digests. The test waits on what happens, however
+ * long a loaded machine takes; the times it prints are figures, not assertions.
  */
 
 const h = useDispatch();
@@ -71,7 +74,8 @@ describe('Alertmanager storm', () => {
     await pushStorm(am, 'DiskFull', STORM, 60, new Date());
     const stored = await eventually(
       async () => ((await receiverCount(receiver, 'created')) >= STORM ? Date.now() : undefined),
-      { timeoutMs: 900_000, intervalMs: 2_000 },
+      // About a minute on 2 idle cores; 7 to 15 minutes were seen with the cores shared by other work.
+      { timeoutMs: 1_500_000, intervalMs: 2_000 },
     );
     const delivered = await eventually(
       async () => {
@@ -103,7 +107,9 @@ describe('Alertmanager storm', () => {
       ].join('; '),
     );
     expect(settled.requests - settled.requestsFailed).toBeGreaterThan(settled.okRequestsAtLastFailure);
-  }, 1_800_000);
+    // Within the chart's memory limit (it runs with it): in a pod it would not have been OOM-killed.
+    expect(receiver.peakRss()).toBeLessThan(parseQuantity(chartMemoryLimit('receiver')) as number);
+  }, 3_000_000);
 });
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
