@@ -15,7 +15,7 @@ import { createLogger } from '../runtime/logger.ts';
 
 /**
  * The HTTP receiver: config → API server connection → fastify app → listen. On SIGTERM/SIGINT it turns
- * unready, stops accepting, lets requests in flight finish for up to --shutdown-grace-period, then cuts
+ * unready, keeps serving for --shutdown-delay, stops accepting, lets requests in flight finish for up to --shutdown-grace-period, then cuts
  * what is left and exits.
  */
 export async function main(args: string[]): Promise<void> {
@@ -84,7 +84,13 @@ export async function main(args: string[]): Promise<void> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   shuttingDown = true;
-  logger.info({ signal, gracePeriodMs: config.shutdownGracePeriod }, 'shutting down');
+  logger.info(
+    { signal, delayMs: config.shutdownDelay, gracePeriodMs: config.shutdownGracePeriod },
+    'shutting down',
+  );
+  // Unready but still serving until the Service has dropped this pod: a caller's new connection could
+  // otherwise still be sent to a closed port.
+  await new Promise((resolve) => setTimeout(resolve, config.shutdownDelay));
   const deadline = setTimeout(() => {
     logger.warn('requests still in flight after the grace period; closing their connections');
     app.server.closeAllConnections();

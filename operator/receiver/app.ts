@@ -75,7 +75,10 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
     // One line per alarm request, written in onResponse with the caller and namespace.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.maxBodyBytes,
-    return503OnClosing: true,
+    // A request that arrives on an open connection while the receiver shuts down is served as usual
+    // (answered with Connection: close, so the caller's next request goes to another replica): Fastify's
+    // own 503 for it would carry no Retry-After, and a sender could not tell when to try again.
+    return503OnClosing: false,
   });
   // Alarm bodies are JSON; anything else is answered 415 rather than guessed at.
   app.removeContentTypeParser(['text/plain']);

@@ -30,6 +30,7 @@ describe('loadReceiverConfig', () => {
       kubeRequestTimeout: 10_000,
       retryAfter: 5_000,
       logLevel: 'info',
+      shutdownDelay: 5_000,
       shutdownGracePeriod: 15_000,
     });
   });

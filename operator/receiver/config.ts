@@ -116,6 +116,12 @@ export const receiverConfigSchema = z.object({
     ).prefault('info'),
     { flag: '--log-level', env: `${ENV}LOG_LEVEL`, description: 'Log level.' },
   ),
+  shutdownDelay: describe(duration(0, 60_000).prefault('5s'), {
+    flag: '--shutdown-delay',
+    env: `${ENV}SHUTDOWN_DELAY`,
+    description:
+      'How long the receiver keeps serving after SIGTERM, unready, before it stops accepting connections: the time a Service takes to stop sending it new ones.',
+  }),
   shutdownGracePeriod: describe(duration(0, 600_000).prefault('15s'), {
     flag: '--shutdown-grace-period',
     env: `${ENV}SHUTDOWN_GRACE_PERIOD`,

@@ -45,6 +45,11 @@ const receiverUrl = (namespace: string) =>
   `http://${RELEASE}-receiver.${OPERATOR_NAMESPACE}.svc:8080/api/v1/namespaces/${namespace}/alarms`;
 /** A robot's access_token, as DingTalk's look: 64 characters. */
 const robotToken = (name: string) => `${name}${'0'.repeat(64)}`.slice(0, 64);
+const countBy = (values: unknown[]) =>
+  values.reduce<Record<string, number>>((counts, v) => {
+    counts[String(v)] = (counts[String(v)] ?? 0) + 1;
+    return counts;
+  }, {});
 let images: Images;
 let emulator: { url: string; control: EmulatorControl };
 const figures: Record<string, unknown> = {};
@@ -194,6 +199,49 @@ describe('installed with helm install (chart defaults, the image and the emulato
     expect(denied.status, denied.text).toBe(403);
     expect(await settledPhase(DEMO, (e) => e.spec?.labels?.alertname === 'QueueBacklog')).toBe('Delivered');
   }, 600_000);
+
+  it('answers every post 202 or 503 with Retry-After during a helm upgrade, and delivers every accepted alarm', async () => {
+    const token = robotToken('upgrade');
+    await stormRoute(STORM, 'upgrade', token, emulator.control);
+    await workloadIdentity(STORM, 'sender', true);
+    await startSender(STORM, 'upgrade', 'sender', images.OPERATOR_IMAGE, receiverUrl(STORM), {
+      count: 0,
+      batch: 1,
+      pauseMs: 200,
+    });
+    const answered = async (least: number) =>
+      eventually(async () => {
+        const { answers } = await senderLog(STORM, 'upgrade');
+        return answers.length >= least ? answers.length : undefined;
+      }, slow);
+    await answered(5);
+    await helm([
+      'upgrade',
+      RELEASE,
+      chartDir,
+      '-n',
+      OPERATOR_NAMESPACE,
+      '--reuse-values',
+      '--set',
+      'operator.workers=3',
+    ]);
+    await kubectl(['rollout', 'status', '-n', OPERATOR_NAMESPACE, `deployment/${RELEASE}`, '--timeout=600s']);
+    await readyOperatorPods();
+    // Posts that reached the new pods too.
+    await answered((await senderLog(STORM, 'upgrade')).answers.length + 5);
+    const { answers } = await senderLog(STORM, 'upgrade');
+    await kubectl(['delete', 'pod', '-n', STORM, 'upgrade', '--wait=false']);
+    figures.upgradePosts = countBy(answers.map((a) => a.status));
+    expect(answers.filter((a) => !(a.status === 202 || (a.status === 503 && Number(a.detail) > 0)))).toEqual(
+      [],
+    );
+    const accepted = answers.filter((a) => a.status === 202).map((a) => `upgrade-${a.first}`);
+    const phases = await eventually(async () => {
+      const all = await phasesBySource(STORM, 'upgrade');
+      return accepted.every((f) => FINAL.includes(all.get(f) ?? '')) ? all : undefined;
+    }, slow);
+    expect(accepted.filter((f) => phases.get(f) !== 'Delivered')).toEqual([]);
+  }, 900_000);
 
   it('delivers every alarm of a storm of 2,000 once when the leader pod is deleted in the middle', async () => {
     const token = robotToken('failover');
