@@ -132,7 +132,8 @@ describe('secret hoarding', () => {
       { timeoutMs: 60_000, intervalMs: 1000 },
     );
 
-    // Informers over every Secret and ConfigMap would hold all of them: over 40 MB of Secret data alone.
-    expect(((await settledRss()) - before) / MiB).toBeLessThan(32);
+    // Informers over every Secret and ConfigMap hold all of them (over 40 MB of Secret data alone): the
+    // settled RSS then grew by 38 MiB; reading only the referenced ones, it stayed within a few MiB.
+    expect(((await settledRss()) - before) / MiB).toBeLessThan(16);
   }, 600_000);
 });
