@@ -20,8 +20,8 @@ import {
   GROUP,
   VERSION,
 } from '../../operator/api/index.ts';
-import { isConflict, toKubeApiError } from '../../operator/errors.ts';
 import { startEmulator } from '../emulator/server.ts';
+import { createRetrying } from '../support/create-retrying.ts';
 import { operatorFlags } from '../support/operator-flags.ts';
 import { benchSetup } from './bench-setup.ts';
 import { chartMemoryLimit, deployedEnv, machine, mib, rssSampler, usage } from './process-stats.ts';
@@ -43,27 +43,16 @@ const emulator = await startEmulator();
 await core.createNamespace({ body: { metadata: { name: namespace } } });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/**
- * Creates an object; a connection the API server closed under load is retried, and AlreadyExists after
- * such a retry means the first attempt had gone through.
- */
-async function create(plural: string, kind: string, name: string, spec: object) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await api.createNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural,
-        body: { apiVersion: API_VERSION, kind, metadata: { name }, spec },
-      });
-    } catch (err) {
-      if (attempt > 1 && isConflict(err)) return undefined;
-      if (toKubeApiError(err) || attempt === 5) throw err;
-      await sleep(200 * attempt);
-    }
-  }
-}
+const create = (plural: string, kind: string, name: string, spec: object) =>
+  createRetrying(() =>
+    api.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural,
+      body: { apiVersion: API_VERSION, kind, metadata: { name }, spec },
+    }),
+  );
 
 /** A robot, its Secret, a DingTalkService sending to it and a rule sending alarms of `source` there. */
 async function robotRule(name: string, grouping: object) {

@@ -8,6 +8,7 @@ import { DINGTALK_SERVICE_PLURAL, GROUP, VERSION } from '../../operator/api/inde
 import { KubeHttp } from '../../operator/receiver/kube-http.ts';
 import { mapConcurrently } from '../../operator/runtime/concurrency.ts';
 import { startEmulator } from '../emulator/server.ts';
+import { createInParallel } from '../support/create-retrying.ts';
 import { benchSetup } from './bench-setup.ts';
 import { chartMemoryLimit, deployedEnv, machine, mib, rssSampler } from './process-stats.ts';
 
@@ -53,29 +54,6 @@ function freePort(): Promise<number> {
       );
     });
   });
-}
-
-/**
- * Creates with `limit` requests at a time. A create the API server did not answer (a connection it
- * closed under load) is tried again; AlreadyExists then means the first try got through.
- */
-async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const once = async (item: T) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn(item);
-      } catch (err) {
-        if ((err as { code?: number }).code === 409) return;
-        if (attempt === 5) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
-      }
-    }
-  };
-  const worker = async () => {
-    while (next < items.length) await once(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
 }
 
 function startOperator(emulatorUrl: string, healthPort: number): ChildProcess {
@@ -145,26 +123,20 @@ async function createUnrelated(): Promise<{ namespaces: string[]; seconds: numbe
   for (const name of namespaces) await core.createNamespace({ body: { metadata: { name } } });
   const large = randomBytes(LARGE_BYTES).toString('base64').slice(0, LARGE_BYTES);
   const small = randomBytes(1024).toString('base64').slice(0, 1024);
-  await inParallel(
-    Array.from({ length: UNRELATED_SECRETS }, (_, i) => i),
-    CREATE_CONCURRENCY,
-    (i) =>
-      core.createNamespacedSecret({
-        namespace: namespaces[i % UNRELATED_NAMESPACES] as string,
-        body: {
-          metadata: { name: `unrelated-${i}`, labels: { app: 'something-else' } },
-          stringData: { payload: i % LARGE_EVERY === 0 ? large : small },
-        },
-      }),
+  await createInParallel(UNRELATED_SECRETS, CREATE_CONCURRENCY, (i) =>
+    core.createNamespacedSecret({
+      namespace: namespaces[i % UNRELATED_NAMESPACES] as string,
+      body: {
+        metadata: { name: `unrelated-${i}`, labels: { app: 'something-else' } },
+        stringData: { payload: i % LARGE_EVERY === 0 ? large : small },
+      },
+    }),
   );
-  await inParallel(
-    Array.from({ length: UNRELATED_CONFIGMAPS }, (_, i) => i),
-    CREATE_CONCURRENCY,
-    (i) =>
-      core.createNamespacedConfigMap({
-        namespace: namespaces[i % UNRELATED_NAMESPACES] as string,
-        body: { metadata: { name: `unrelated-${i}` }, data: { settings: small.repeat(2) } },
-      }),
+  await createInParallel(UNRELATED_CONFIGMAPS, CREATE_CONCURRENCY, (i) =>
+    core.createNamespacedConfigMap({
+      namespace: namespaces[i % UNRELATED_NAMESPACES] as string,
+      body: { metadata: { name: `unrelated-${i}` }, data: { settings: small.repeat(2) } },
+    }),
   );
   return { namespaces, seconds: (performance.now() - started) / 1000 };
 }
@@ -222,30 +194,26 @@ async function main(): Promise<void> {
   }
 
   const createStarted = performance.now();
-  await inParallel(
-    Array.from({ length: SERVICES }, (_, i) => i),
-    CREATE_CONCURRENCY,
-    (i) => {
-      const app = i % APPS;
-      return custom.createNamespacedCustomObject({
-        ...resource,
-        body: {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: 'DingTalkService',
-          metadata: { name: `svc-${i}` },
-          spec: {
-            sendTo: ['Group', 'Member'],
-            groups: [{ name: 'ops', webhook: { name: 'robot', key: 'webhook' }, keywords: ['alarm'] }],
-            member: {
-              clientId: `ding-app-${app}`,
-              clientSecret: { name: `app-${app}`, key: 'clientSecret' },
-              members: [{ userId: `u-${app}` }, { mobile: `1380000${String(app).padStart(4, '0')}` }],
-            },
+  await createInParallel(SERVICES, CREATE_CONCURRENCY, (i) => {
+    const app = i % APPS;
+    return custom.createNamespacedCustomObject({
+      ...resource,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'DingTalkService',
+        metadata: { name: `svc-${i}` },
+        spec: {
+          sendTo: ['Group', 'Member'],
+          groups: [{ name: 'ops', webhook: { name: 'robot', key: 'webhook' }, keywords: ['alarm'] }],
+          member: {
+            clientId: `ding-app-${app}`,
+            clientSecret: { name: `app-${app}`, key: 'clientSecret' },
+            members: [{ userId: `u-${app}` }, { mobile: `1380000${String(app).padStart(4, '0')}` }],
           },
         },
-      });
-    },
-  );
+      },
+    });
+  });
   const createSeconds = (performance.now() - createStarted) / 1000;
 
   const port = await freePort();

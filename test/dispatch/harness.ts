@@ -15,6 +15,7 @@ import { type DispatcherOptions, dispatchComponents } from '../../operator/dispa
 import { Manager } from '../../operator/manager/manager.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
 import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
+import { createRetrying } from '../support/create-retrying.ts';
 import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
 import { operatorFlags } from '../support/operator-flags.ts';
 
@@ -98,13 +99,15 @@ export async function create(
   name: string,
   spec: Obj,
 ): Promise<void> {
-  await h.api.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: h.namespace,
-    plural: plural[kind],
-    body: { apiVersion: API_VERSION, kind, metadata: { name }, spec },
-  });
+  await createRetrying(() =>
+    h.api.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: h.namespace,
+      plural: plural[kind],
+      body: { apiVersion: API_VERSION, kind, metadata: { name }, spec },
+    }),
+  );
 }
 
 export async function get(

@@ -79,6 +79,13 @@ async function allFinished(h: DispatchHarness, prefix: string) {
 describe('a storm of alarms for one robot', () => {
   const h = {} as DispatchHarness;
   let operator: ChildProcess | undefined;
+  /** Every operator started, so a failed test leaves none running. */
+  const started: ChildProcess[] = [];
+  const run = () => {
+    const child = startOperator(emulator.url, h.namespace);
+    started.push(child);
+    operator = child;
+  };
   let cleanup: () => Promise<void> = async () => undefined;
   let emulator: RunningEmulator;
 
@@ -89,7 +96,7 @@ describe('a storm of alarms for one robot', () => {
     Object.assign(h, { namespace: ns.name, emulator, api: testKubeConfig().makeApiClient(CustomObjectsApi) });
   });
   afterAll(async () => {
-    await stopOperator(operator);
+    await Promise.all(started.map((child) => stopOperator(child)));
     await emulator?.close();
     await cleanup();
   });
@@ -119,7 +126,7 @@ describe('a storm of alarms for one robot', () => {
   it('delivers every one of 2,000 alarms in digests without DingTalk ever throttling the robot', async () => {
     const token = tokenFor('e5');
     await setUp('storm', token);
-    operator = startOperator(emulator.url, h.namespace);
+    run();
     const titles = await raiseStorm(h, 'storm');
     const events = await allFinished(h, 'storm');
     expect(events.every((e) => e.status?.phase === 'Delivered')).toBe(true);
@@ -131,7 +138,7 @@ describe('a storm of alarms for one robot', () => {
   it('still delivers every alarm once when the operator is killed with SIGKILL mid-storm and restarted', async () => {
     const token = tokenFor('f6');
     await setUp('killed', token);
-    operator = startOperator(emulator.url, h.namespace);
+    run();
     const raising = raiseStorm(h, 'killed');
     await eventually(
       async () => ((await emulator.control.messages({ robot: token })).length >= 3 ? true : undefined),
@@ -141,7 +148,7 @@ describe('a storm of alarms for one robot', () => {
       },
     );
     await stopOperator(operator, 'SIGKILL');
-    operator = startOperator(emulator.url, h.namespace);
+    run();
     const titles = await raising;
     await allFinished(h, 'killed');
     await expectEveryAlarmDelivered(token, titles);

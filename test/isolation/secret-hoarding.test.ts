@@ -4,6 +4,7 @@ import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-n
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, groupService, kubeconfigPath, tokenFor, waitForPhase } from '../dispatch/harness.ts';
 import { type RunningCommand, startCommand } from '../packaging/processes.ts';
+import { createInParallel } from '../support/create-retrying.ts';
 import { eventually, testKubeConfig } from '../support/kube.ts';
 import { operatorFlags } from '../support/operator-flags.ts';
 import { fastGrouping, useTenants } from './tenants.ts';
@@ -49,33 +50,6 @@ async function settledRss(): Promise<number> {
   return lowest;
 }
 
-/**
- * Creates `count` objects, `limit` at a time. A create the API server did not answer (a connection it
- * closed under load) is tried again; AlreadyExists then means the first try got through.
- */
-async function createMany(
-  count: number,
-  limit: number,
-  create: (i: number) => Promise<unknown>,
-): Promise<void> {
-  let next = 0;
-  const once = async (i: number) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await create(i);
-      } catch (err) {
-        if ((err as { code?: number }).code === 409) return;
-        if (attempt === 5) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
-      }
-    }
-  };
-  const worker = async () => {
-    while (next < count) await once(next++);
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-}
-
 const MiB = 2 ** 20;
 
 describe('secret hoarding', () => {
@@ -90,7 +64,7 @@ describe('secret hoarding', () => {
     // Like Helm release Secrets: one in twelve is 100 KB. Half in each namespace; the victim's share the
     // referenced Secret's watch stream, so by the time its rotation is seen, they have all been seen.
     const big = randomBytes(75 * 1024).toString('base64');
-    await createMany(5000, 32, (i) =>
+    await createInParallel(5000, 32, (i) =>
       core.createNamespacedSecret({
         namespace: i % 2 ? t.attacker.namespace : t.victim.namespace,
         body: {
@@ -99,7 +73,7 @@ describe('secret hoarding', () => {
         },
       }),
     );
-    await createMany(2000, 32, (i) =>
+    await createInParallel(2000, 32, (i) =>
       core.createNamespacedConfigMap({
         namespace: i % 2 ? t.attacker.namespace : t.victim.namespace,
         body: {
