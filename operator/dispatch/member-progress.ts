@@ -56,8 +56,8 @@ export function recordOf(progress: MemberProgress): MemberRecord {
     failed,
     chunksDone,
     ...(failures.length > 0 && { failures }),
-    ...(pending.length > 0 && { pending }),
-    ...(rounds > 0 && { rounds }),
+    // Rounds matter only to a restart that still has members to send again.
+    ...(pending.length > 0 && { pending, rounds }),
   };
 }
 
