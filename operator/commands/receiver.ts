@@ -1,22 +1,14 @@
-import { hostname } from 'node:os';
 import { ConfigError } from '../errors.ts';
-import { buildReceiverApp } from '../receiver/app.ts';
-import { Gatekeeper } from '../receiver/auth.ts';
 import { loadReceiverConfig } from '../receiver/config.ts';
-import { KubeHttp } from '../receiver/kube-http.ts';
 import { ReceiverMetrics } from '../receiver/metrics.ts';
-import { RecentWrites } from '../receiver/persist.ts';
-import { KubeRejectionEvents } from '../receiver/rejections.ts';
-import { KubeAccessReview } from '../receiver/review.ts';
-import { StaticToken } from '../receiver/static-token.ts';
-import { KubeAlarmEventStore } from '../receiver/store.ts';
+import { buildReceiver } from '../receiver/receiver.ts';
 import { loadKubeEndpoint } from '../runtime/kube-endpoint.ts';
 import { createLogger } from '../runtime/logger.ts';
 
 /**
- * The HTTP receiver: config → API server connection → fastify app → listen. On SIGTERM/SIGINT it turns
- * unready, keeps serving for --shutdown-delay, stops accepting, lets requests in flight finish for up to --shutdown-grace-period, then cuts
- * what is left and exits.
+ * The HTTP receiver: config → receiver (operator/receiver/receiver.ts) → listen. On SIGTERM/SIGINT it
+ * turns unready, keeps serving for --shutdown-delay, stops accepting, lets requests in flight finish for
+ * up to --shutdown-grace-period, then cuts what is left and exits.
  */
 export async function main(args: string[]): Promise<void> {
   let config: ReturnType<typeof loadReceiverConfig>;
@@ -28,44 +20,22 @@ export async function main(args: string[]): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger({ level: config.logLevel });
-  const http = new KubeHttp(await loadKubeEndpoint(config), { timeoutMs: config.kubeRequestTimeout });
   const metrics = new ReceiverMetrics();
-  let staticToken: StaticToken | undefined;
+  let shuttingDown = false;
+  const kubeEndpoint = await loadKubeEndpoint(config);
+  let receiver: ReturnType<typeof buildReceiver>;
   try {
-    staticToken = config.staticTokenFile ? new StaticToken(config.staticTokenFile) : undefined;
+    receiver = buildReceiver(config, {
+      kubeEndpoint,
+      logger,
+      metrics,
+      ready: () => !shuttingDown,
+    });
   } catch (err) {
-    logger.fatal({ err, file: config.staticTokenFile }, 'cannot read the static token file');
+    logger.fatal({ err }, 'cannot start the receiver (static token or TLS files)');
     process.exit(2);
   }
-  let shuttingDown = false;
-
-  const app = buildReceiverApp({
-    store: new KubeAlarmEventStore(http),
-    gatekeeper: new Gatekeeper({
-      review: new KubeAccessReview(http),
-      staticToken,
-      cacheTtlMs: config.authCacheTtl,
-      cacheSize: config.authCacheSize,
-      onCacheLookup: (cache, hit) => metrics.recordCacheLookup(cache, hit),
-    }),
-    defaultNamespace: config.namespace,
-    limits: config,
-    writes: {
-      concurrency: config.writeConcurrency,
-      deadlineMs: config.answerDeadline,
-      // Five storms of 10,000 alerts; about 150 bytes an entry. Alertmanager repeats firing alerts every
-      // repeat_interval (4h by default), so an hour covers its retries and group_interval reposts.
-      recent: new RecentWrites({ maxEntries: 50_000, ttlMs: 3_600_000 }),
-    },
-    rejections: new KubeRejectionEvents(http, {
-      reportingInstance: process.env.POD_NAME || hostname(),
-      logger,
-    }),
-    retryAfterSeconds: Math.ceil(config.retryAfter / 1000),
-    logger,
-    metrics,
-    ready: () => !shuttingDown,
-  });
+  const { app } = receiver;
 
   await app.listen({ host: config.address, port: config.port });
   const address = app.server.address();
@@ -74,7 +44,9 @@ export async function main(args: string[]): Promise<void> {
       host: config.address,
       port: typeof address === 'object' && address ? address.port : config.port,
       namespace: config.namespace,
-      staticToken: staticToken !== undefined,
+      tls: receiver.tls,
+      staticToken: receiver.staticToken,
+      audiences: config.tokenAudiences,
     },
     'receiver listening',
   );
@@ -96,8 +68,7 @@ export async function main(args: string[]): Promise<void> {
     app.server.closeAllConnections();
   }, config.shutdownGracePeriod);
   deadline.unref();
-  await app.close();
+  await receiver.close();
   clearTimeout(deadline);
-  await http.close();
   logger.info('stopped');
 }

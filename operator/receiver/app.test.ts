@@ -9,7 +9,13 @@ import { KubeUnavailableError } from './errors.ts';
 import { ReceiverMetrics } from './metrics.ts';
 import { RecentWrites } from './persist.ts';
 import type { RejectionRecorder, RejectionReport } from './rejections.ts';
-import type { AccessReview, AccessReviewResult, TokenReviewResult, UserInfo } from './review.ts';
+import type {
+  AccessReview,
+  AccessReviewResult,
+  AlarmEventVerb,
+  TokenReviewResult,
+  UserInfo,
+} from './review.ts';
 import type { AlarmEventStore, NewAlarmEvent } from './store.ts';
 
 const TOKEN = 'sa-token-0123456789abcdef';
@@ -60,6 +66,8 @@ class FakeRejections implements RejectionRecorder {
 class FakeReview implements AccessReview {
   /** Namespaces USER may create AlarmEvents in. */
   allowed = new Set(['monitoring', 'team-a']);
+  /** Verbs USER may use there. */
+  verbs = new Set<AlarmEventVerb>(['create', 'patch']);
   failure: Error | undefined;
   tokenReviews = 0;
 
@@ -69,9 +77,9 @@ class FakeReview implements AccessReview {
     return token === TOKEN ? { authenticated: true, user: USER } : { authenticated: false };
   }
 
-  async reviewCreate(user: UserInfo, namespace: string): Promise<AccessReviewResult> {
+  async reviewAccess(user: UserInfo, namespace: string, verb: AlarmEventVerb): Promise<AccessReviewResult> {
     if (this.failure) throw this.failure;
-    return this.allowed.has(namespace) && user.username === USER.username
+    return this.allowed.has(namespace) && this.verbs.has(verb) && user.username === USER.username
       ? { allowed: true }
       : { allowed: false, reason: 'no RBAC policy matched' };
   }
@@ -136,7 +144,13 @@ describe('receiver HTTP API', () => {
     function build(overrides: Partial<ReceiverAppOptions>) {
       const built = buildReceiverApp({
         store,
-        gatekeeper: new Gatekeeper({ review, cacheTtlMs: 30_000, cacheSize: 100 }),
+        gatekeeper: new Gatekeeper({
+          review,
+          audiences: ['dingtalk-operator-receiver'],
+          cacheTtlMs: 30_000,
+          cacheSize: 100,
+          invalidTokenReviews: { perClient: 100, total: 1000 },
+        }),
         defaultNamespace: 'monitoring',
         limits: {
           maxBodyBytes: 64 * 1024,
@@ -146,6 +160,8 @@ describe('receiver HTTP API', () => {
           maxLabelLength: 64,
         },
         writes: { concurrency: 4, deadlineMs: 8_000 },
+        connections: { requestTimeoutMs: 30_000, idleTimeoutMs: 60_000, maxConnections: 100 },
+        namespaceRate: { perSecond: 1000, burst: 10_000 },
         rejections,
         retryAfterSeconds: 7,
         logger,
@@ -371,6 +387,67 @@ describe('receiver HTTP API', () => {
       expect(response.statusCode).toBe(503);
       expect(response.headers['retry-after']).toBe('7');
       expect(response.json()).toMatchObject({ code: 'RCV_ERR_KUBE_UNAVAILABLE', accepted: 2, left: 2 });
+    });
+
+    it('answers 429 with Retry-After and what it stored once the namespace has spent its writes; others are not held back', async () => {
+      let clock = Date.parse('2026-05-01T09:00:00Z');
+      const recent = new RecentWrites({ maxEntries: 100, ttlMs: 60_000 });
+      await rebuild({
+        writes: { concurrency: 1, deadlineMs: 8_000, recent },
+        namespaceRate: { perSecond: 1, burst: 3 },
+        now: () => new Date(clock),
+      });
+      const payload = alertmanagerPayload([1, 2, 3, 4, 5].map((i) => alert(i)));
+
+      const first = await post('/api/v1/alertmanager', payload);
+      expect(first.statusCode).toBe(429);
+      // Two left at one a second.
+      expect(first.headers['retry-after']).toBe('2');
+      expect(first.json()).toMatchObject({ code: 'RCV_ERR_RATE_LIMITED', accepted: 3, left: 2 });
+      expect(store.events.size).toBe(3);
+
+      const other = await post(
+        '/api/v1/namespaces/team-a/alertmanager',
+        alertmanagerPayload([1, 2, 3].map((i) => alert(i))),
+      );
+      expect(other.statusCode).toBe(202);
+
+      clock += 2_000;
+      // The group comes again whole: what is stored costs no write, the rest fits now.
+      const again = await post('/api/v1/alertmanager', payload);
+      expect(again.statusCode).toBe(202);
+      expect(again.json().accepted).toBe(5);
+      expect(store.events.size).toBe(8);
+    });
+
+    it('answers 429 with what it stored when the namespace is over its ResourceQuota', async () => {
+      let calls = 0;
+      store.onCall = () => {
+        if (++calls > 2) {
+          throw KubeApiError.fromResponse(
+            403,
+            '{"kind":"Status","message":"alarmevents.dingtalk.alarming.io \\"x\\" is forbidden: exceeded quota: alarmevents, requested: count/alarmevents.dingtalk.alarming.io=1, used: count/alarmevents.dingtalk.alarming.io=2, limited: count/alarmevents.dingtalk.alarming.io=2","reason":"Forbidden","code":403}',
+          );
+        }
+      };
+      await rebuild({ writes: { concurrency: 1, deadlineMs: 8_000 } });
+      const response = await post(
+        '/api/v1/alertmanager',
+        alertmanagerPayload([1, 2, 3, 4].map((i) => alert(i))),
+      );
+      expect(response.statusCode).toBe(429);
+      expect(response.headers['retry-after']).toBe('7');
+      expect(response.json()).toMatchObject({ code: 'RCV_ERR_QUOTA_EXCEEDED', accepted: 2, left: 2 });
+    });
+
+    it('answers 403 to resolved alerts from a caller that may create AlarmEvents but not patch them', async () => {
+      review.verbs.delete('patch');
+      const firing = await post('/api/v1/alertmanager', alertmanagerPayload([alert(1)]));
+      expect(firing.statusCode).toBe(202);
+      const resolved = await post('/api/v1/alertmanager', alertmanagerPayload([alert(1, 'resolved')]));
+      expect(resolved.statusCode).toBe(403);
+      expect(resolved.json().message).toContain('may not patch');
+      expect(store.events.get('monitoring/fp-a1b2c3d4e5f60001-1777622400123')?.spec.state).toBe('firing');
     });
 
     it('rejects payload versions other than 4', async () => {

@@ -4,7 +4,13 @@ import { GROUP } from '../api/index.ts';
 import { DNS_LABEL } from '../config.ts';
 import { type KubeApiError, toKubeApiError } from '../errors.ts';
 import type { Caller, Gatekeeper } from './auth.ts';
-import { invalidBody, KubeUnavailableError, ReceiverError, ReceiverErrorCode } from './errors.ts';
+import {
+  invalidBody,
+  KubeUnavailableError,
+  NamespaceOverRateError,
+  ReceiverError,
+  ReceiverErrorCode,
+} from './errors.ts';
 import {
   type IntakeLimits,
   intakeAlarms,
@@ -16,7 +22,9 @@ import {
 } from './intake.ts';
 import type { ReceiverMetrics } from './metrics.ts';
 import { type PersistOutcome, persist, type RecentWrites } from './persist.ts';
+import { KeyedRateLimiter, type RateLimit } from './rate-limit.ts';
 import type { RejectionRecorder } from './rejections.ts';
+import { type ConnectionLimits, serverOptions } from './server-options.ts';
 import type { AlarmEventStore } from './store.ts';
 
 /**
@@ -29,7 +37,10 @@ import type { AlarmEventStore } from './store.ts';
  * (JSON only → 415, malformed → 400; over the size limit → 413 on /alarms, 503 for Alertmanager and
  * Grafana, which would drop a 4xx'd group for good), validated (intake.ts), and its AlarmEvents written
  * (persist.ts). 202 only once every storable alarm is in the API server; 503 with Retry-After when the
- * API server cannot take them or the answer deadline comes first, after writing what it could.
+ * API server cannot take them or the answer deadline comes first, after writing what it could. Resolving
+ * alarms needs the right to patch AlarmEvents as well. A namespace that has written more alarms than its
+ * rate allows, or holds as many AlarmEvents as its ResourceQuota does, is answered 429 with Retry-After,
+ * also after writing what it could.
  */
 
 /** Records which request it was and who sent it, for the AlarmEvent's annotation. */
@@ -49,7 +60,10 @@ export interface ReceiverAppOptions {
   };
   /** Where alerts set aside as invalid are reported (besides the answer and a metric). */
   rejections?: RejectionRecorder;
-  /** Retry-After (seconds) on 503 when the API server did not say. */
+  connections: ConnectionLimits;
+  /** AlarmEvent writes a namespace may cause (in this replica). */
+  namespaceRate: RateLimit;
+  /** Retry-After (seconds) on 503, and on 429 for a ResourceQuota, when the API server did not say. */
   retryAfterSeconds: number;
   logger: Logger;
   metrics: ReceiverMetrics;
@@ -70,7 +84,9 @@ declare module 'fastify' {
 export function buildReceiverApp(options: ReceiverAppOptions) {
   const { logger, metrics, limits } = options;
   const now = options.now ?? (() => new Date());
+  const namespaceRate = new KeyedRateLimiter(options.namespaceRate, { now: () => now().getTime() });
   const app = Fastify({
+    ...serverOptions(options.connections),
     loggerInstance: logger,
     // One line per alarm request, written in onResponse with the caller and namespace.
     logController: new LogController({ disableRequestLogging: true }),
@@ -124,7 +140,7 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
         bodyLimit: kind === 'alarms' ? limits.maxBodyBytes : limits.maxAlertPayloadBytes,
         onRequest: async (request) => {
           const namespace = targetNamespace(request, options.defaultNamespace);
-          const caller = await options.gatekeeper.admit(request.headers.authorization, namespace);
+          const caller = await options.gatekeeper.admit(request.headers.authorization, namespace, request.ip);
           request.alarmTarget = { namespace, caller };
         },
         handler: async (request, reply) => {
@@ -138,6 +154,9 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
               : intakeAlerts(kind, request.body, limits, now(), (name, state) =>
                   recent ? recent.has(namespace, name, state) : false,
                 );
+          if ([...alarms.map(({ spec }) => spec), ...known].some(({ state }) => state === 'resolved')) {
+            await options.gatekeeper.authorize(caller, namespace, 'patch');
+          }
           const outcome = await persist(
             options.store,
             namespace,
@@ -148,6 +167,8 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
               deadline,
               now: () => now().getTime(),
               recent,
+              // Only writes count: what was stored lately costs the namespace nothing when re-sent.
+              mayWrite: () => namespaceRate.take(namespace) === 0,
             },
           );
           outcome.written.unshift(
@@ -167,9 +188,9 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
               rejected,
             });
           }
-          const { stoppedBy } = outcome;
-          if (stoppedBy !== undefined && !(stoppedBy instanceof KubeUnavailableError)) throw stoppedBy;
-          if (outcome.left > 0) return sendUnfinished(reply, namespace, outcome, rejected, options);
+          const unfinished = outcome.left > 0 ? unfinishedError(outcome, options) : undefined;
+          if (outcome.stoppedBy !== undefined && !unfinished) throw outcome.stoppedBy;
+          if (unfinished) return sendUnfinished(reply, namespace, outcome, rejected, unfinished);
           if (alarms.length + known.length === 0 && rejected.length > 0) {
             throw invalidBody(rejected.flatMap((alert) => alert.issues));
           }
@@ -212,33 +233,66 @@ function badNamespace(message: string): ReceiverError {
   });
 }
 
-/** 503 with what was stored: the retry stores the rest, skipping what is there. */
+/**
+ * Why writing stopped before every alarm was stored, as the answer to give: 503 when the API server cannot
+ * take more or the deadline came, 429 when the namespace is over its rate or its ResourceQuota. Undefined
+ * for a failure no retry mends (access denied, namespace missing), which is answered as an error.
+ */
+function unfinishedError(
+  { written, left, stoppedBy }: PersistOutcome,
+  options: ReceiverAppOptions,
+): ReceiverError | undefined {
+  const progress = `${written.length} of ${written.length + left} alarms stored`;
+  if (stoppedBy === undefined) {
+    return new ReceiverError(
+      ReceiverErrorCode.AnswerDeadline,
+      503,
+      `${progress} within the ${options.writes.deadlineMs / 1000}s answer deadline; retry for the rest (what is stored is skipped)`,
+      // Nothing is wrong: the retry may come at once.
+      { retryAfter: 1 },
+    );
+  }
+  if (stoppedBy instanceof KubeUnavailableError) {
+    return new ReceiverError(
+      ReceiverErrorCode.KubeUnavailable,
+      503,
+      `the Kubernetes API server cannot take the alarms now (${stoppedBy.message}); ${progress}, retry for the rest`,
+      { retryAfter: stoppedBy.retryAfter ?? options.retryAfterSeconds, cause: stoppedBy },
+    );
+  }
+  if (stoppedBy instanceof NamespaceOverRateError) {
+    const { perSecond, burst } = options.namespaceRate;
+    return new ReceiverError(
+      ReceiverErrorCode.RateLimited,
+      429,
+      `the namespace writes more than ${perSecond} alarms a second (burst ${burst}); ${progress}, retry later for the rest`,
+      // When the rest (up to a burst) fits again.
+      { retryAfter: Math.max(1, Math.ceil(Math.min(left, burst) / perSecond)) },
+    );
+  }
+  const kubeError = toKubeApiError(stoppedBy);
+  if (kubeError?.status === 403 && /exceeded quota/.test(kubeError.message)) {
+    return new ReceiverError(
+      ReceiverErrorCode.QuotaExceeded,
+      429,
+      `the namespace holds as many AlarmEvents as its ResourceQuota allows (${kubeError.message}); ${progress}, retry later or raise the quota`,
+      { retryAfter: options.retryAfterSeconds, cause: stoppedBy },
+    );
+  }
+  return undefined;
+}
+
+/** The answer with what was stored: the retry stores the rest, skipping what is there. */
 function sendUnfinished(
   reply: FastifyReply,
   namespace: string,
-  { written, left, stoppedBy }: PersistOutcome,
+  { written, left }: PersistOutcome,
   rejected: RejectedAlert[],
-  options: ReceiverAppOptions,
+  error: ReceiverError,
 ): FastifyReply {
-  const progress = `${written.length} of ${written.length + left} alarms stored`;
-  const error =
-    stoppedBy instanceof KubeUnavailableError
-      ? new ReceiverError(
-          ReceiverErrorCode.KubeUnavailable,
-          503,
-          `the Kubernetes API server cannot take the alarms now (${stoppedBy.message}); ${progress}, retry for the rest`,
-          { retryAfter: stoppedBy.retryAfter ?? options.retryAfterSeconds, cause: stoppedBy },
-        )
-      : new ReceiverError(
-          ReceiverErrorCode.AnswerDeadline,
-          503,
-          `${progress} within the ${options.writes.deadlineMs / 1000}s answer deadline; retry for the rest (what is stored is skipped)`,
-          // Nothing is wrong: the retry may come at once.
-          { retryAfter: 1 },
-        );
-  if (error.code === ReceiverErrorCode.KubeUnavailable) reply.log.error({ err: stoppedBy }, error.message);
+  if (error.code === ReceiverErrorCode.KubeUnavailable) reply.log.error({ err: error.cause }, error.message);
   reply.header('retry-after', String(error.retryAfter));
-  return reply.code(503).send({
+  return reply.code(error.statusCode).send({
     ...error.toJSON(),
     namespace,
     accepted: written.length,

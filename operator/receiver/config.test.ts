@@ -25,10 +25,18 @@ describe('loadReceiverConfig', () => {
       answerDeadline: 8_000,
       maxLabels: 64,
       maxLabelLength: 1024,
+      tokenAudiences: ['dingtalk-operator-receiver'],
+      invalidTokenReviewsPerClient: 10,
+      invalidTokenReviews: 100,
       authCacheTtl: 30_000,
       authCacheSize: 10_000,
       kubeRequestTimeout: 10_000,
       retryAfter: 5_000,
+      requestTimeout: 30_000,
+      idleTimeout: 60_000,
+      maxConnections: 512,
+      namespaceRate: 100,
+      namespaceBurst: 10_000,
       logLevel: 'info',
       shutdownDelay: 5_000,
       shutdownGracePeriod: 15_000,
@@ -61,6 +69,33 @@ describe('loadReceiverConfig', () => {
       'DINGTALK_OPERATOR_RECEIVER_MAX_BODY_BYTES must be an integer between 1024 and 67108864 (got "lots")',
     ]);
     expect(issuesOf(['--bogus'])[0]).toMatch(/Unknown option '--bogus'/);
+  });
+
+  it('caps the auth cache at a minute, so a revoked token stops working within one', () => {
+    expect(issuesOf(['--auth-cache-ttl=61s', '--namespace=a'])).toEqual([
+      '--auth-cache-ttl must be a duration such as 15s, 30m or 24h, between 0s and 1m (got "61s")',
+    ]);
+  });
+
+  it('wants both TLS files or neither, and a namespace burst that lets a full batch through', () => {
+    expect(issuesOf(['--tls-cert-file=/tls/tls.crt', '--namespace=a'])).toEqual([
+      '--tls-key-file must be given together with the other of --tls-cert-file and --tls-key-file',
+    ]);
+    expect(issuesOf(['--idle-timeout=5s', '--namespace=a'])).toEqual([
+      '--idle-timeout must be longer than --answer-deadline (8s), or a connection waiting for its answer is closed (got "5s")',
+    ]);
+  });
+
+  it('scopes the static token to listed namespaces and reads audiences as given', () => {
+    expect(
+      loadReceiverConfig({
+        argv: ['--static-token-namespaces=team-a, team-b', '--token-audiences=https://Receiver.example,b'],
+        env: { POD_NAMESPACE: 'ops' },
+      }),
+    ).toMatchObject({
+      staticTokenNamespaces: ['team-a', 'team-b'],
+      tokenAudiences: ['https://Receiver.example', 'b'],
+    });
   });
 
   it('gives every setting a flag and a description for the generated reference', () => {

@@ -18,8 +18,28 @@ import {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const ENV = 'DINGTALK_OPERATOR_RECEIVER_';
+/** The audience a caller's projected ServiceAccount token is requested for, unless configured otherwise. */
+export const DEFAULT_TOKEN_AUDIENCE = 'dingtalk-operator-receiver';
 
-export const receiverConfigSchema = z.object({
+function commaList(item: RegExp, message: string) {
+  return setting(message, (raw) => {
+    const items = raw
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean);
+    return items.length > 0 && items.every((part) => item.test(part)) ? items : undefined;
+  });
+}
+
+function rate(max: number) {
+  return setting(`must be a number between 0.01 and ${max}`, (raw) => {
+    if (!/^\d+(\.\d+)?$/.test(raw)) return undefined;
+    const value = Number(raw);
+    return value >= 0.01 && value <= max ? value : undefined;
+  });
+}
+
+const receiverSettings = z.object({
   kubeconfig: describe(z.string().min(1).optional(), {
     flag: '--kubeconfig',
     description:
@@ -49,7 +69,39 @@ export const receiverConfigSchema = z.object({
     flag: '--static-token-file',
     env: `${ENV}STATIC_TOKEN_FILE`,
     description:
-      'File holding a bearer token (e.g. mounted from a Secret) that callers outside the cluster may present instead of a ServiceAccount token. It may write to every namespace the receiver can. Re-read when it changes. Default: none, only ServiceAccount tokens are accepted.',
+      'File holding a bearer token (e.g. mounted from a Secret) that callers outside the cluster may present instead of a ServiceAccount token, for the namespaces of --static-token-namespaces only. Re-read when it changes. Default: none, only ServiceAccount tokens are accepted.',
+  }),
+  staticTokenNamespaces: describe(
+    commaList(DNS_LABEL, 'must be a comma-separated list of namespace names').optional(),
+    {
+      flag: '--static-token-namespaces',
+      env: `${ENV}STATIC_TOKEN_NAMESPACES`,
+      description:
+        'Namespaces the static token may post alarms to (and resolve them in), comma-separated; other namespaces answer 403. Default: the --namespace of alarms whose request names none.',
+    },
+  ),
+  tokenAudiences: describe(
+    commaList(/^[^\s,]{1,253}$/, 'must be a comma-separated list of audiences').prefault(
+      DEFAULT_TOKEN_AUDIENCE,
+    ),
+    {
+      flag: '--token-audiences',
+      env: `${ENV}TOKEN_AUDIENCES`,
+      description:
+        "Audiences a caller's ServiceAccount token must have been issued for (a projected token volume's `audience`), comma-separated. The TokenReview asks for them and its answer must name one; a token meant for the API server is refused, so the receiver never holds a token it could use against the API server.",
+    },
+  ),
+  invalidTokenReviewsPerClient: describe(integer(1, 10_000).prefault('10'), {
+    flag: '--invalid-token-reviews-per-client',
+    env: `${ENV}INVALID_TOKEN_REVIEWS_PER_CLIENT`,
+    description:
+      'TokenReviews per minute one client address may cause with tokens that prove invalid (reviews of valid tokens are not counted); beyond it, new tokens from that address are answered 429 with Retry-After without a review.',
+  }),
+  invalidTokenReviews: describe(integer(1, 100_000).prefault('100'), {
+    flag: '--invalid-token-reviews',
+    env: `${ENV}INVALID_TOKEN_REVIEWS`,
+    description:
+      'TokenReviews per minute all clients together may cause with tokens that prove invalid; beyond it, new tokens are answered 429 with Retry-After (tokens already reviewed keep working).',
   }),
   maxBodyBytes: describe(integer(1024, 64 << 20).prefault(String(1 << 20)), {
     flag: '--max-body-bytes',
@@ -88,11 +140,11 @@ export const receiverConfigSchema = z.object({
     env: `${ENV}MAX_LABEL_LENGTH`,
     description: 'Longest label name or value, in characters; longer ones are answered 400.',
   }),
-  authCacheTtl: describe(duration(0, 600_000).prefault('30s'), {
+  authCacheTtl: describe(duration(0, 60_000).prefault('30s'), {
     flag: '--auth-cache-ttl',
     env: `${ENV}AUTH_CACHE_TTL`,
     description:
-      'How long a TokenReview or SubjectAccessReview answer is reused (denials at most 5s, errors never); 0s disables the cache.',
+      'How long a TokenReview or SubjectAccessReview answer is reused (denials at most 5s, errors never); at most 1m, so a revoked token or a removed RoleBinding stops working within a minute. 0s disables the cache.',
   }),
   authCacheSize: describe(integer(1, 1_000_000).prefault('10000'), {
     flag: '--auth-cache-size',
@@ -109,6 +161,46 @@ export const receiverConfigSchema = z.object({
     env: `${ENV}RETRY_AFTER`,
     description:
       'Retry-After sent with 503 when the API server is unreachable or overloaded and gave no Retry-After of its own.',
+  }),
+  requestTimeout: describe(duration(1000, 600_000).prefault('30s'), {
+    flag: '--request-timeout',
+    env: `${ENV}REQUEST_TIMEOUT`,
+    description:
+      'How long a client may take to send one whole request, headers and body; a slower one is answered 408 and its connection closed, so a trickled body cannot hold a connection.',
+  }),
+  idleTimeout: describe(duration(1000, 600_000).prefault('60s'), {
+    flag: '--idle-timeout',
+    env: `${ENV}IDLE_TIMEOUT`,
+    description:
+      'How long a connection may stay silent, between requests or within one, before it is closed.',
+  }),
+  maxConnections: describe(integer(1, 100_000).prefault('512'), {
+    flag: '--max-connections',
+    env: `${ENV}MAX_CONNECTIONS`,
+    description: 'Most client connections open at once; more are closed as soon as they are accepted.',
+  }),
+  tlsCertFile: describe(z.string().min(1).optional(), {
+    flag: '--tls-cert-file',
+    env: `${ENV}TLS_CERT_FILE`,
+    description:
+      'PEM certificate (chain) to serve HTTPS with, e.g. tls.crt of a mounted kubernetes.io/tls Secret; needs --tls-key-file. Both files are re-read when they change. Default: plain HTTP.',
+  }),
+  tlsKeyFile: describe(z.string().min(1).optional(), {
+    flag: '--tls-key-file',
+    env: `${ENV}TLS_KEY_FILE`,
+    description: 'PEM private key of --tls-cert-file.',
+  }),
+  namespaceRate: describe(rate(100_000).prefault('100'), {
+    flag: '--namespace-rate',
+    env: `${ENV}NAMESPACE_RATE`,
+    description:
+      'AlarmEvents per second one namespace may have this receiver replica write, on average; once it and the burst are spent, a request is answered 429 with Retry-After after writing what fitted, so one flooding namespace cannot take the receiver or etcd from everyone. Alarms written lately cost nothing when sent again.',
+  }),
+  namespaceBurst: describe(integer(1, 1_000_000).prefault('10000'), {
+    flag: '--namespace-burst',
+    env: `${ENV}NAMESPACE_BURST`,
+    description:
+      'AlarmEvents one namespace may have written at once beyond --namespace-rate: a storm of this many new alerts is taken without delay.',
   }),
   logLevel: describe(
     setting(`must be one of ${LOG_LEVELS.join(', ')}`, (raw) =>
@@ -127,6 +219,24 @@ export const receiverConfigSchema = z.object({
     env: `${ENV}SHUTDOWN_GRACE_PERIOD`,
     description: 'How long requests in flight may take to finish on SIGTERM before connections are cut.',
   }),
+});
+
+/** The settings, and the rules between them. */
+export const receiverConfigSchema = receiverSettings.superRefine((config, ctx) => {
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [config.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'],
+      message: 'must be given together with the other of --tls-cert-file and --tls-key-file',
+    });
+  }
+  if (config.idleTimeout <= config.answerDeadline) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['idleTimeout'],
+      message: `must be longer than --answer-deadline (${config.answerDeadline / 1000}s), or a connection waiting for its answer is closed`,
+    });
+  }
 });
 
 export type ReceiverConfig = z.output<typeof receiverConfigSchema>;

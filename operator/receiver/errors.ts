@@ -17,6 +17,9 @@ export const ReceiverErrorCode = {
   AnswerDeadline: 'RCV_ERR_ANSWER_DEADLINE',
   UnsupportedMediaType: 'RCV_ERR_UNSUPPORTED_MEDIA_TYPE',
   NotFound: 'RCV_ERR_NOT_FOUND',
+  TooManyInvalidTokens: 'RCV_ERR_TOO_MANY_INVALID_TOKENS',
+  RateLimited: 'RCV_ERR_RATE_LIMITED',
+  QuotaExceeded: 'RCV_ERR_QUOTA_EXCEEDED',
   BadRequest: 'RCV_ERR_BAD_REQUEST',
   KubeUnavailable: 'RCV_ERR_KUBE_UNAVAILABLE',
   KubeRejected: 'RCV_ERR_KUBE_REJECTED',
@@ -28,7 +31,7 @@ export class ReceiverError extends Error {
   readonly code: ReceiverErrorCode;
   readonly statusCode: number;
   readonly issues: readonly FieldIssue[] | undefined;
-  /** Seconds, for 503 answers. */
+  /** Seconds, for 429 and 503 answers. */
   readonly retryAfter: number | undefined;
 
   constructor(
@@ -75,5 +78,13 @@ export class KubeUnavailableError extends Error {
     super(message, options);
     this.name = 'KubeUnavailableError';
     this.retryAfter = retryAfter;
+  }
+}
+
+/** The namespace has written as many alarms as its rate allows for now (the receiver's own limit). */
+export class NamespaceOverRateError extends Error {
+  constructor() {
+    super('the namespace is over its rate');
+    this.name = 'NamespaceOverRateError';
   }
 }

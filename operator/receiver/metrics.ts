@@ -45,6 +45,13 @@ export class ReceiverMetrics {
     registers: [this.registry],
   });
 
+  readonly tokenReviews = new Counter({
+    name: `${PREFIX}token_reviews_total`,
+    help: 'TokenReviews by outcome: authenticated, refused, or throttled (not sent: too many invalid tokens).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor({ processMetrics = true }: { processMetrics?: boolean } = {}) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
@@ -60,6 +67,10 @@ export class ReceiverMetrics {
 
   recordRejected(endpoint: string, namespace: string, count: number): void {
     if (count > 0) this.rejectedAlerts.inc({ endpoint, namespace }, count);
+  }
+
+  recordTokenReview(outcome: 'authenticated' | 'refused' | 'throttled'): void {
+    this.tokenReviews.inc({ outcome });
   }
 
   recordCacheLookup(cache: 'token' | 'access', hit: boolean): void {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AlarmEventSpec } from '../api/index.ts';
 import { KubeApiError } from '../errors.ts';
+import { NamespaceOverRateError } from './errors.ts';
 import type { ReceivedAlarm } from './intake.ts';
 import { persist, RecentWrites } from './persist.ts';
 import type { AlarmEventStore } from './store.ts';
@@ -75,6 +76,23 @@ describe('persist', () => {
     expect(store.created).toHaveLength(5);
     // Another namespace's AlarmEvents of the same names are its own.
     await persist(store, 'other', alarms(5), {}, { concurrency: 4, recent });
+    expect(store.created).toHaveLength(10);
+  });
+
+  it('stops writing when the namespace may write no more, and a repost of what it wrote costs nothing', async () => {
+    const store = new GatedStore();
+    const recent = new RecentWrites({ maxEntries: 100, ttlMs: 60_000 });
+    let allowance = 6;
+    const mayWrite = () => allowance-- > 0;
+    const first = await persist(store, 'ns', alarms(10), {}, { concurrency: 4, recent, mayWrite });
+    expect(first.written).toHaveLength(6);
+    expect(first.left).toBe(4);
+    expect(first.stoppedBy).toBeInstanceOf(NamespaceOverRateError);
+
+    allowance = 4;
+    const again = await persist(store, 'ns', alarms(10), {}, { concurrency: 4, recent, mayWrite });
+    expect(again.left).toBe(0);
+    expect(again.written.filter((w) => w.result === 'created')).toHaveLength(4);
     expect(store.created).toHaveLength(10);
   });
 });

@@ -1,5 +1,6 @@
 import { toKubeApiError } from '../errors.ts';
 import { mapConcurrently } from '../runtime/concurrency.ts';
+import { NamespaceOverRateError } from './errors.ts';
 import type { ReceivedAlarm } from './intake.ts';
 import type { WriteResult } from './metrics.ts';
 import type { AlarmEventStore } from './store.ts';
@@ -11,11 +12,12 @@ import { TtlCache } from './ttl-cache.ts';
  * when that event is unknown (never seen, or already deleted after its TTL).
  *
  * Every write is idempotent, so writing may stop part-way and a retried request finishes the job. It
- * stops starting writes once the deadline has passed or the API server cannot take them; what was
- * written is written, the rest is `left` for the retry. The first `concurrency` writes start whatever
- * the deadline: reading and checking a large payload on a busy machine can take the whole deadline, and
- * without them every retry would spend it the same way and store nothing. An alarm the API server
- * refuses for good (400, 422) is `refused` and costs no other alarm.
+ * stops starting writes once the deadline has passed, the namespace's rate is spent (`mayWrite`) or the
+ * API server cannot take them (or its ResourceQuota refuses); what was written is written, the rest is
+ * `left` for the retry. The first `concurrency` writes start whatever the deadline: reading and checking
+ * a large payload on a busy machine can take the whole deadline, and without them every retry would
+ * spend it the same way and store nothing. An alarm the API server refuses for good (400, 422) is
+ * `refused` and costs no other alarm.
  */
 
 export interface Written {
@@ -34,7 +36,10 @@ export interface PersistOutcome {
   refused: Refused[];
   /** Alarms not attempted, because of the deadline or `stoppedBy`. */
   left: number;
-  /** The failure that stopped writing (API server unavailable, namespace missing, access denied). */
+  /**
+   * The failure that stopped writing (API server unavailable, namespace over its rate or quota, namespace
+   * missing, access denied).
+   */
   stoppedBy?: unknown;
 }
 
@@ -45,6 +50,8 @@ export interface PersistOptions {
   now?: () => number;
   /** What this receiver wrote lately, so a retried or repeated payload costs no API call. */
   recent?: RecentWrites;
+  /** Asked before each write: false when the namespace may write no more for now. */
+  mayWrite?: () => boolean;
 }
 
 export async function persist(
@@ -52,7 +59,7 @@ export async function persist(
   namespace: string,
   alarms: readonly ReceivedAlarm[],
   annotations: Record<string, string>,
-  { concurrency, deadline, now = Date.now, recent }: PersistOptions,
+  { concurrency, deadline, now = Date.now, recent, mayWrite }: PersistOptions,
 ): Promise<PersistOutcome> {
   let stoppedBy: unknown;
   let started = 0;
@@ -64,6 +71,10 @@ export async function persist(
     }
     if (stoppedBy !== undefined) return 'left';
     if (started >= concurrency && deadline !== undefined && now() >= deadline) return 'left';
+    if (mayWrite && !mayWrite()) {
+      stoppedBy ??= new NamespaceOverRateError();
+      return 'left';
+    }
     started++;
     try {
       const result = await writeOne(store, namespace, alarm, annotations);

@@ -8,9 +8,12 @@ import type { KubeHttp } from './kube-http.ts';
  */
 export interface AccessReview {
   reviewToken(token: string): Promise<TokenReviewResult>;
-  /** May `user` create AlarmEvents in `namespace`? */
-  reviewCreate(user: UserInfo, namespace: string): Promise<AccessReviewResult>;
+  /** May `user` do `verb` on AlarmEvents in `namespace`? */
+  reviewAccess(user: UserInfo, namespace: string, verb: AlarmEventVerb): Promise<AccessReviewResult>;
 }
+
+/** create: raise an alarm; patch: resolve one that exists. */
+export type AlarmEventVerb = 'create' | 'patch';
 
 export interface UserInfo {
   username: string;
@@ -19,7 +22,9 @@ export interface UserInfo {
   extra?: Record<string, string[]>;
 }
 
-export type TokenReviewResult = { authenticated: true; user: UserInfo } | { authenticated: false };
+export type TokenReviewResult =
+  | { authenticated: true; user: UserInfo }
+  | { authenticated: false; reason?: 'audience' };
 
 export interface AccessReviewResult {
   allowed: boolean;
@@ -28,7 +33,7 @@ export interface AccessReviewResult {
 }
 
 interface TokenReviewStatus {
-  status?: { authenticated?: boolean; user?: UserInfo };
+  status?: { authenticated?: boolean; user?: UserInfo; audiences?: string[] };
 }
 
 interface SubjectAccessReviewStatus {
@@ -37,24 +42,34 @@ interface SubjectAccessReviewStatus {
 
 export class KubeAccessReview implements AccessReview {
   readonly #http: KubeHttp;
+  readonly #audiences: readonly string[];
 
-  constructor(http: KubeHttp) {
+  /** `audiences`: the token must have been issued for one of them (the receiver's own, not the API server's). */
+  constructor(http: KubeHttp, audiences: readonly string[]) {
+    if (audiences.length === 0) throw new Error('the receiver needs at least one token audience');
     this.#http = http;
+    this.#audiences = audiences;
   }
 
   async reviewToken(token: string): Promise<TokenReviewResult> {
     const review = await this.#http.post<TokenReviewStatus>('/apis/authentication.k8s.io/v1/tokenreviews', {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenReview',
-      spec: { token },
+      spec: { token, audiences: this.#audiences },
     });
-    const user = review.status?.user;
-    return review.status?.authenticated === true && user?.username
-      ? { authenticated: true, user }
-      : { authenticated: false };
+    const status = review.status;
+    const user = status?.user;
+    if (status?.authenticated !== true || !user?.username) return { authenticated: false };
+    // An authenticator that ignores spec.audiences answers with none: the token was then checked against
+    // the API server's audience, which would let a token stolen for the API server in. Only an answer
+    // naming one of ours counts.
+    if (!(status.audiences ?? []).some((audience) => this.#audiences.includes(audience))) {
+      return { authenticated: false, reason: 'audience' };
+    }
+    return { authenticated: true, user };
   }
 
-  async reviewCreate(user: UserInfo, namespace: string): Promise<AccessReviewResult> {
+  async reviewAccess(user: UserInfo, namespace: string, verb: AlarmEventVerb): Promise<AccessReviewResult> {
     const review = await this.#http.post<SubjectAccessReviewStatus>(
       '/apis/authorization.k8s.io/v1/subjectaccessreviews',
       {
@@ -65,7 +80,7 @@ export class KubeAccessReview implements AccessReview {
           uid: user.uid,
           groups: user.groups,
           extra: user.extra,
-          resourceAttributes: { namespace, verb: 'create', group: GROUP, resource: ALARM_EVENT_PLURAL },
+          resourceAttributes: { namespace, verb, group: GROUP, resource: ALARM_EVENT_PLURAL },
         },
       },
     );

@@ -6,6 +6,7 @@ import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import hdr from 'hdr-histogram-js';
 import { Agent, request } from 'undici';
 import { ALARM_EVENT_PLURAL, API_VERSION, GROUP, VERSION } from '../../operator/api/index.ts';
+import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/receiver/config.ts';
 import { KubeHttp } from '../../operator/receiver/kube-http.ts';
 import { mapConcurrently } from '../../operator/runtime/concurrency.ts';
 import { benchSetup } from './bench-setup.ts';
@@ -46,7 +47,7 @@ async function setUpCaller(): Promise<string> {
     namespace,
     body: {
       metadata: { name: 'raise-alarms' },
-      rules: [{ apiGroups: [GROUP], resources: [ALARM_EVENT_PLURAL], verbs: ['create'] }],
+      rules: [{ apiGroups: [GROUP], resources: [ALARM_EVENT_PLURAL], verbs: ['create', 'patch'] }],
     },
   });
   await rbac.createNamespacedRoleBinding({
@@ -60,7 +61,7 @@ async function setUpCaller(): Promise<string> {
   const token = await core.createNamespacedServiceAccountToken({
     namespace,
     name: 'alertmanager',
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    body: { spec: { audiences: [DEFAULT_TOKEN_AUDIENCE], expirationSeconds: 3600 } },
   });
   if (!token.status?.token) throw new Error('no token issued');
   return token.status.token;
@@ -87,6 +88,9 @@ async function startReceiver(port: number): Promise<ChildProcess> {
       '--address=127.0.0.1',
       `--port=${port}`,
       `--namespace=${namespace}`,
+      // Throughput of one namespace is what is measured, not the flood guard.
+      '--namespace-rate=100000',
+      '--namespace-burst=1000000',
     ],
     { stdio: ['ignore', 'ignore', 'inherit'], env: deployedEnv('receiver') },
   );

@@ -6,21 +6,29 @@ import {
   RbacAuthorizationV1Api,
 } from '@kubernetes/client-node';
 import { ALARM_EVENT_PLURAL, type AlarmEvent, GROUP, VERSION } from '../../operator/api/index.ts';
-import { buildReceiverApp } from '../../operator/receiver/app.ts';
-import { Gatekeeper } from '../../operator/receiver/auth.ts';
-import { loadReceiverConfig } from '../../operator/receiver/config.ts';
-import { KubeHttp } from '../../operator/receiver/kube-http.ts';
+import { DEFAULT_TOKEN_AUDIENCE, loadReceiverConfig } from '../../operator/receiver/config.ts';
 import { ReceiverMetrics } from '../../operator/receiver/metrics.ts';
-import { KubeRejectionEvents } from '../../operator/receiver/rejections.ts';
-import { KubeAccessReview } from '../../operator/receiver/review.ts';
-import { KubeAlarmEventStore } from '../../operator/receiver/store.ts';
+import { buildReceiver } from '../../operator/receiver/receiver.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
 
-/** A receiver in this process, wired to a real API server exactly as the `receiver` command wires it. */
+/**
+ * A receiver in this process, built from `flags` exactly as the `receiver` command builds it, listening
+ * on a free port of 127.0.0.1 (over HTTPS when the flags give a certificate).
+ */
 export async function startReceiver(
   kubeConfig: KubeConfig,
-  { defaultNamespace = 'default', kubeRequestTimeoutMs = 5_000 } = {},
-): Promise<{ url: string; logLines: string[]; close: () => Promise<void> }> {
+  {
+    defaultNamespace = 'default',
+    kubeRequestTimeoutMs = 5_000,
+    flags = [],
+    now,
+  }: { defaultNamespace?: string; kubeRequestTimeoutMs?: number; flags?: string[]; now?: () => number } = {},
+): Promise<{
+  url: string;
+  logLines: string[];
+  metrics: ReceiverMetrics;
+  close: () => Promise<void>;
+}> {
   const logLines: string[] = [];
   const logger = createLogger({
     level: 'info',
@@ -31,52 +39,66 @@ export async function startReceiver(
       },
     }),
   });
-  const http = new KubeHttp(kubeConfig, { timeoutMs: kubeRequestTimeoutMs });
-  const defaults = loadReceiverConfig({ argv: [], env: {} });
-  const app = buildReceiverApp({
-    store: new KubeAlarmEventStore(http),
-    gatekeeper: new Gatekeeper({ review: new KubeAccessReview(http), cacheTtlMs: 30_000, cacheSize: 1000 }),
-    defaultNamespace,
-    limits: defaults,
-    writes: { concurrency: defaults.writeConcurrency, deadlineMs: defaults.answerDeadline },
-    rejections: new KubeRejectionEvents(http, { reportingInstance: 'receiver-under-test', logger }),
-    retryAfterSeconds: 5,
-    logger,
-    metrics: new ReceiverMetrics({ processMetrics: false }),
-    ready: () => true,
+  const config = loadReceiverConfig({
+    argv: [`--namespace=${defaultNamespace}`, `--kube-request-timeout=${kubeRequestTimeoutMs}ms`, ...flags],
+    env: {},
   });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
+  const metrics = new ReceiverMetrics({ processMetrics: false });
+  const receiver = buildReceiver(config, {
+    kubeEndpoint: kubeConfig,
+    logger,
+    metrics,
+    ready: () => true,
+    now,
+  });
+  await receiver.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = receiver.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${receiver.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     logLines,
-    close: async () => {
-      await app.close();
-      await http.close();
-    },
+    metrics,
+    close: receiver.close,
   };
 }
 
+/** A ServiceAccount token for `audiences` (the receiver's own by default), from the TokenRequest API. */
+export async function requestToken(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  name: string,
+  audiences: string[] = [DEFAULT_TOKEN_AUDIENCE],
+): Promise<string> {
+  const request = await kubeConfig.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+    namespace,
+    name,
+    body: { spec: { audiences, expirationSeconds: 3600 } },
+  });
+  const token = request.status?.token;
+  if (!token) throw new Error(`no token issued for ${namespace}/${name}`);
+  return token;
+}
+
 /**
- * A ServiceAccount in `namespace` and a token for it; with `mayCreate`, a Role and RoleBinding letting it
- * create AlarmEvents there (the only right a caller of the receiver needs).
+ * A ServiceAccount in `namespace` and a token for the receiver's audience; with `mayCreate`, a Role and
+ * RoleBinding letting it create and patch (resolve) AlarmEvents there, as a caller of the receiver needs;
+ * `verbs` grants others instead.
  */
 export async function serviceAccountToken(
   kubeConfig: KubeConfig,
   namespace: string,
   name: string,
-  { mayCreate }: { mayCreate: boolean },
+  { mayCreate, verbs = mayCreate ? ['create', 'patch'] : [] }: { mayCreate: boolean; verbs?: string[] },
 ): Promise<string> {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
-  if (mayCreate) {
+  if (verbs.length > 0) {
     const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
     await rbac.createNamespacedRole({
       namespace,
       body: {
         metadata: { name: `${name}-raise-alarms` },
-        rules: [{ apiGroups: [GROUP], resources: [ALARM_EVENT_PLURAL], verbs: ['create'] }],
+        rules: [{ apiGroups: [GROUP], resources: [ALARM_EVENT_PLURAL], verbs }],
       },
     });
     await rbac.createNamespacedRoleBinding({
@@ -88,14 +110,7 @@ export async function serviceAccountToken(
       },
     });
   }
-  const request = await core.createNamespacedServiceAccountToken({
-    namespace,
-    name,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  const token = request.status?.token;
-  if (!token) throw new Error(`no token issued for ${namespace}/${name}`);
-  return token;
+  return requestToken(kubeConfig, namespace, name);
 }
 
 export async function listAlarmEvents(kubeConfig: KubeConfig, namespace: string): Promise<AlarmEvent[]> {

@@ -1,0 +1,133 @@
+import { connect, type Socket } from 'node:net';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
+import { alertmanagerPayload, diskAlert, postJson, serviceAccountToken, startReceiver } from './support.ts';
+
+/**
+ * What one caller can cost the receiver and the API server, attacked over real sockets: a body trickled
+ * byte by byte, more connections than the receiver keeps, and a flood of made-up tokens, each of which
+ * would cost a TokenReview.
+ */
+
+describe('receiver resource limits', () => {
+  let kubeConfig: KubeConfig;
+  let namespace: { name: string; cleanup: () => Promise<void> };
+
+  beforeAll(async () => {
+    kubeConfig = testKubeConfig();
+    namespace = await createTestNamespace('limits');
+  });
+
+  afterAll(async () => {
+    await namespace?.cleanup();
+  });
+
+  it('closes a connection whose body trickles in slower than the request timeout', async () => {
+    const receiver = await startReceiver(kubeConfig, { flags: ['--request-timeout=2s'] });
+    const { port } = new URL(receiver.url);
+    const socket = await open(Number(port));
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += String(chunk);
+    });
+    socket.write(
+      `POST /api/v1/namespaces/${namespace.name}/alarms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n`,
+    );
+    // One byte a second: never idle, never done.
+    const trickle = setInterval(() => socket.write(' '), 1_000);
+    try {
+      // Generous against a 2s timeout on a loaded machine; today the connection stays open past 75s.
+      const closed = await Promise.race([
+        new Promise<true>((resolve) => socket.once('close', () => resolve(true))),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), 45_000)),
+      ]);
+      expect(closed).toBe(true);
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+      await receiver.close();
+    }
+  });
+
+  it('keeps no more connections open than its cap, and still serves those it keeps', async () => {
+    const token = await serviceAccountToken(kubeConfig, namespace.name, 'capped', { mayCreate: true });
+    const receiver = await startReceiver(kubeConfig, { flags: ['--max-connections=4'] });
+    const port = Number(new URL(receiver.url).port);
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 4; i++) sockets.push(await open(port));
+      const extra = await open(port);
+      sockets.push(extra);
+      const refused = await Promise.race([
+        new Promise<true>((resolve) => extra.once('close', () => resolve(true))),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), 30_000)),
+      ]);
+      expect(refused).toBe(true);
+      // The ones kept still work.
+      const kept = sockets[0] as Socket;
+      const body = JSON.stringify(alertmanagerPayload([diskAlert(1)]));
+      const answer = new Promise<string>((resolve) => kept.once('data', (chunk) => resolve(String(chunk))));
+      kept.write(
+        `POST /api/v1/namespaces/${namespace.name}/alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      expect(await answer).toMatch(/^HTTP\/1\.1 202/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await receiver.close();
+    }
+  });
+
+  it('spends a bounded number of TokenReviews on 200 made-up tokens, and answers the rest 429', async () => {
+    const token = await serviceAccountToken(kubeConfig, namespace.name, 'flooded', { mayCreate: true });
+    const receiver = await startReceiver(kubeConfig);
+    const url = `${receiver.url}/api/v1/namespaces/${namespace.name}/alertmanager`;
+    try {
+      // A legitimate caller, reviewed before the flood.
+      expect((await postJson(url, alertmanagerPayload([diskAlert(1)]), token)).status).toBe(202);
+      const statuses = new Map<number, number>();
+      for (let i = 0; i < 200; i++) {
+        // Half opaque strings, half JWT-shaped with the receiver's audience: each needs the API server.
+        const forged =
+          i % 2 === 0
+            ? `random-${i}-${Math.random()}`
+            : `${token.split('.').slice(0, 2).join('.')}.forged${i}`;
+        const { status } = await postJson(url, alertmanagerPayload([diskAlert(2)]), forged);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+      const reviews = await counter(receiver, 'dingtalk_operator_receiver_token_reviews_total');
+      // One for the legitimate caller, at most the per-client budget (10 a minute) for the forgeries.
+      expect(reviews.authenticated).toBe(1);
+      expect(reviews.refused ?? 0).toBeLessThanOrEqual(11);
+      expect((statuses.get(401) ?? 0) + (statuses.get(429) ?? 0)).toBe(200);
+      expect(statuses.get(429)).toBeGreaterThanOrEqual(189);
+      // The legitimate caller is not locked out.
+      expect((await postJson(url, alertmanagerPayload([diskAlert(3)]), token)).status).toBe(202);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+function open(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** A counter's values by its only label, read from the receiver's metrics registry. */
+async function counter(
+  receiver: Awaited<ReturnType<typeof startReceiver>>,
+  name: string,
+): Promise<Record<string, number>> {
+  const metric = (await receiver.metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
+  if (!metric) throw new Error(`the receiver has no metric ${name}`);
+  return Object.fromEntries(
+    (metric.values as { labels: Record<string, string>; value: number }[]).map((v) => [
+      Object.values(v.labels)[0],
+      v.value,
+    ]),
+  );
+}
