@@ -17,6 +17,13 @@ export const INSTALL_NAMESPACE = 'dingtalk-operator';
 const NAME = 'dingtalk-operator';
 
 const SELECTOR_LABELS = { 'app.kubernetes.io/name': NAME, 'app.kubernetes.io/instance': NAME };
+/** Mirrors the chart's "dingtalk-operator.receiverSelectorLabels". */
+const RECEIVER_SELECTOR_LABELS = {
+  'app.kubernetes.io/name': `${NAME}-receiver`,
+  'app.kubernetes.io/instance': NAME,
+};
+const RECEIVER = `${NAME}-receiver`;
+const COMPONENT_RECEIVER = { 'app.kubernetes.io/component': 'receiver' };
 
 function labels(chart: ChartMetadata) {
   return {
@@ -40,19 +47,21 @@ const NAMESPACED_RULES: PolicyRule[] = [
     resources: ['dingtalkservices/status', 'alarmrules/status', 'alarmevents/status'],
     verbs: ['patch', 'update'],
   },
-  { apiGroups: ['dingtalk.alarming.io'], resources: ['alarmevents'], verbs: ['create', 'patch', 'delete'] },
+  { apiGroups: ['dingtalk.alarming.io'], resources: ['alarmevents'], verbs: ['delete'] },
   { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get'] },
   { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['watch'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 
-/** Mirrors the chart's "dingtalk-operator.clusterRules". */
-const CLUSTER_RULES: PolicyRule[] = [
+/** Mirrors the chart's "dingtalk-operator.receiverClusterRules" and "receiverNamespacedRules". */
+const RECEIVER_RULES: PolicyRule[] = [
   { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+  { apiGroups: ['dingtalk.alarming.io'], resources: ['alarmevents'], verbs: ['create', 'patch'] },
 ];
 
 const SUBJECT = { kind: 'ServiceAccount', name: NAME, namespace: INSTALL_NAMESPACE };
+const RECEIVER_SUBJECT = { kind: 'ServiceAccount', name: RECEIVER, namespace: INSTALL_NAMESPACE };
 
 function clusterScoped(scope: Construct, chart: ChartMetadata) {
   new k8s.KubeNamespace(scope, 'namespace', {
@@ -68,12 +77,21 @@ function clusterScoped(scope: Construct, chart: ChartMetadata) {
   for (const crd of customResourceDefinitions()) new ApiObject(scope, crd.metadata.name, crd);
   new k8s.KubeClusterRole(scope, 'cluster-role', {
     metadata: { name: NAME, labels: labels(chart) },
-    rules: [...NAMESPACED_RULES, ...CLUSTER_RULES],
+    rules: NAMESPACED_RULES,
   });
   new k8s.KubeClusterRoleBinding(scope, 'cluster-role-binding', {
     metadata: { name: NAME, labels: labels(chart) },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: NAME },
     subjects: [SUBJECT],
+  });
+  new k8s.KubeClusterRole(scope, 'receiver-cluster-role', {
+    metadata: { name: RECEIVER, labels: { ...labels(chart), ...COMPONENT_RECEIVER } },
+    rules: RECEIVER_RULES,
+  });
+  new k8s.KubeClusterRoleBinding(scope, 'receiver-cluster-role-binding', {
+    metadata: { name: RECEIVER, labels: { ...labels(chart), ...COMPONENT_RECEIVER } },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: RECEIVER },
+    subjects: [RECEIVER_SUBJECT],
   });
 }
 
@@ -105,7 +123,7 @@ function probes(port: string) {
 
 function deployment(scope: Construct, values: ChartValues, chart: ChartMetadata) {
   const image = `${values.image.repository}:${values.image.tag || chart.appVersion}`;
-  const { operator, receiver } = values;
+  const { operator } = values;
   const tmp = [{ name: 'tmp', mountPath: '/tmp' }];
   new k8s.KubeDeployment(scope, 'deployment', {
     metadata: { name: NAME, labels: labels(chart) },
@@ -151,6 +169,35 @@ function deployment(scope: Construct, values: ChartValues, chart: ChartMetadata)
               securityContext: CONTAINER_SECURITY,
               volumeMounts: tmp,
             },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('16Mi') } }],
+        },
+      },
+    },
+  });
+}
+
+function receiverDeployment(scope: Construct, values: ChartValues, chart: ChartMetadata) {
+  const image = `${values.image.repository}:${values.image.tag || chart.appVersion}`;
+  const { receiver } = values;
+  new k8s.KubeDeployment(scope, 'receiver-deployment', {
+    metadata: { name: RECEIVER, labels: { ...labels(chart), ...COMPONENT_RECEIVER } },
+    spec: {
+      replicas: receiver.replicaCount,
+      selector: { matchLabels: RECEIVER_SELECTOR_LABELS },
+      template: {
+        metadata: { labels: { ...RECEIVER_SELECTOR_LABELS, ...COMPONENT_RECEIVER } },
+        spec: {
+          serviceAccountName: RECEIVER,
+          automountServiceAccountToken: true,
+          terminationGracePeriodSeconds: 30,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            runAsGroup: 1000,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
             {
               name: 'receiver',
               image,
@@ -159,6 +206,9 @@ function deployment(scope: Construct, values: ChartValues, chart: ChartMetadata)
                 'receiver',
                 `--port=${receiver.port}`,
                 `--log-level=${receiver.logLevel}`,
+                `--token-audiences=${receiver.tokenAudiences.join(',')}`,
+                `--namespace-rate=${receiver.namespaceRate}`,
+                `--namespace-burst=${receiver.namespaceBurst}`,
                 ...receiver.extraArgs,
               ],
               env: POD_ENV,
@@ -166,7 +216,7 @@ function deployment(scope: Construct, values: ChartValues, chart: ChartMetadata)
               ...probes('http'),
               resources: resources(receiver.resources),
               securityContext: CONTAINER_SECURITY,
-              volumeMounts: tmp,
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
             },
           ],
           volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('16Mi') } }],
@@ -179,6 +229,10 @@ function deployment(scope: Construct, values: ChartValues, chart: ChartMetadata)
 function namespaced(scope: Construct, values: ChartValues, chart: ChartMetadata) {
   new k8s.KubeServiceAccount(scope, 'service-account', {
     metadata: { name: NAME, labels: labels(chart) },
+    automountServiceAccountToken: true,
+  });
+  new k8s.KubeServiceAccount(scope, 'receiver-service-account', {
+    metadata: { name: RECEIVER, labels: { ...labels(chart), ...COMPONENT_RECEIVER } },
     automountServiceAccountToken: true,
   });
   new k8s.KubeRole(scope, 'leader-election-role', {
@@ -199,11 +253,12 @@ function namespaced(scope: Construct, values: ChartValues, chart: ChartMetadata)
     subjects: [SUBJECT],
   });
   deployment(scope, values, chart);
+  receiverDeployment(scope, values, chart);
   new k8s.KubeService(scope, 'receiver-service', {
-    metadata: { name: `${NAME}-receiver`, labels: labels(chart) },
+    metadata: { name: RECEIVER, labels: { ...labels(chart), ...COMPONENT_RECEIVER } },
     spec: {
       type: 'ClusterIP',
-      selector: SELECTOR_LABELS,
+      selector: RECEIVER_SELECTOR_LABELS,
       ports: [
         {
           name: 'http',
@@ -229,25 +284,19 @@ function namespaced(scope: Construct, values: ChartValues, chart: ChartMetadata)
           targetPort: k8s.IntOrString.fromString('metrics'),
           protocol: 'TCP',
         },
-        {
-          name: 'receiver-metrics',
-          port: values.receiver.port,
-          targetPort: k8s.IntOrString.fromString('http'),
-          protocol: 'TCP',
-        },
       ],
     },
   });
-  const { maxUnavailable } = values.podDisruptionBudget;
+  const { maxUnavailable: given } = values.podDisruptionBudget;
+  const maxUnavailable =
+    typeof given === 'number' ? k8s.IntOrString.fromNumber(given) : k8s.IntOrString.fromString(given);
   new k8s.KubePodDisruptionBudget(scope, 'pod-disruption-budget', {
     metadata: { name: NAME, labels: labels(chart) },
-    spec: {
-      maxUnavailable:
-        typeof maxUnavailable === 'number'
-          ? k8s.IntOrString.fromNumber(maxUnavailable)
-          : k8s.IntOrString.fromString(maxUnavailable),
-      selector: { matchLabels: SELECTOR_LABELS },
-    },
+    spec: { maxUnavailable, selector: { matchLabels: SELECTOR_LABELS } },
+  });
+  new k8s.KubePodDisruptionBudget(scope, 'receiver-pod-disruption-budget', {
+    metadata: { name: RECEIVER, labels: { ...labels(chart), ...COMPONENT_RECEIVER } },
+    spec: { maxUnavailable, selector: { matchLabels: RECEIVER_SELECTOR_LABELS } },
   });
 }
 

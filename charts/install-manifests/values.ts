@@ -36,8 +36,13 @@ const ChartValues = z.object({
     resources: Resources,
   }),
   receiver: z.object({
+    replicaCount: z.int(),
     port: z.int(),
     logLevel: z.string(),
+    tokenAudiences: z.array(z.string()),
+    namespaceRate: z.number(),
+    namespaceBurst: z.int(),
+    tls: z.object({ secretName: z.literal('', 'the plain install serves plain HTTP') }),
     extraArgs: z.array(z.string()),
     resources: Resources,
   }),

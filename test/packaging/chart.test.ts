@@ -12,11 +12,15 @@ interface Container {
   args: string[];
 }
 
+interface PodTemplate {
+  spec: { template: { spec: { serviceAccountName: string; containers: Container[] } } };
+}
+
+/** The containers of every Deployment, the operator's first. */
 function containers(yaml: string): Container[] {
-  const deployment = find(parseManifests(yaml), 'Deployment') as unknown as {
-    spec: { template: { spec: { containers: Container[] } } };
-  };
-  return deployment.spec.template.spec.containers;
+  return parseManifests(yaml)
+    .filter((object) => object.kind === 'Deployment')
+    .flatMap((deployment) => (deployment as unknown as PodTemplate).spec.template.spec.containers);
 }
 
 describe('the Helm chart', () => {
@@ -61,6 +65,9 @@ describe('the Helm chart', () => {
         'operator.logLevel=debug',
         'operator.workers=8',
         'receiver.port=9090',
+        'receiver.tls.secretName=receiver-tls',
+        'receiver.namespaceRate=0.5',
+        'receiver.tokenAudiences={a,https://receiver.example}',
       ],
     ]) {
       const [operator, receiver] = containers(await renderChart({ release: 'flags', namespace: 'ops', set }));
@@ -98,15 +105,51 @@ describe('the rendered chart on the API server', () => {
     const applied = await kubectl(['apply', '-f', '-'], yaml);
     for (const object of [
       `serviceaccount/${release}-dingtalk-operator created`,
+      `serviceaccount/${release}-dingtalk-operator-receiver created`,
       `clusterrole.rbac.authorization.k8s.io/${release}-dingtalk-operator created`,
+      `clusterrole.rbac.authorization.k8s.io/${release}-dingtalk-operator-receiver created`,
       `role.rbac.authorization.k8s.io/${release}-dingtalk-operator-leader-election created`,
       `deployment.apps/${release}-dingtalk-operator created`,
+      `deployment.apps/${release}-dingtalk-operator-receiver created`,
       `service/${release}-dingtalk-operator-receiver created`,
       `service/${release}-dingtalk-operator-metrics created`,
       `poddisruptionbudget.policy/${release}-dingtalk-operator created`,
+      `poddisruptionbudget.policy/${release}-dingtalk-operator-receiver created`,
     ]) {
       expect(applied).toContain(object);
     }
+  });
+
+  it('runs the receiver apart, under a ServiceAccount that may not read Secrets', async () => {
+    const objects = parseManifests(await renderChart({ release, namespace: namespace.name }));
+    const deployments = objects.filter((o) => o.kind === 'Deployment') as unknown as (PodTemplate & {
+      metadata: { name: string };
+    })[];
+    const accounts = deployments.map((d) => [
+      d.spec.template.spec.containers.map((c) => c.name).join(','),
+      d.spec.template.spec.serviceAccountName,
+    ]);
+    expect(accounts).toEqual([
+      ['operator', `${release}-dingtalk-operator`],
+      ['receiver', `${release}-dingtalk-operator-receiver`],
+    ]);
+    const receiverRole = find(objects, 'ClusterRole', `${release}-dingtalk-operator-receiver`) as unknown as {
+      rules: { resources: string[]; verbs: string[] }[];
+    };
+    expect(receiverRole.rules.map((r) => `${r.verbs.join(',')} ${r.resources.join(',')}`)).toEqual([
+      'create tokenreviews',
+      'create subjectaccessreviews',
+      'create,patch alarmevents',
+    ]);
+    // The Service sends alarms to receiver pods only, never to the operator's.
+    const service = find(objects, 'Service', `${release}-dingtalk-operator-receiver`) as unknown as {
+      spec: { selector: Record<string, string> };
+    };
+    const operatorPods = find(objects, 'Deployment', `${release}-dingtalk-operator`) as unknown as {
+      spec: { template: { metadata: { labels: Record<string, string> } } };
+    };
+    const labels = operatorPods.spec.template.metadata.labels;
+    expect(Object.entries(service.spec.selector).every(([key, value]) => labels[key] === value)).toBe(false);
   });
 
   it('with watched namespaces, grants the namespaced rules by a Role in each of them only', async () => {
@@ -117,33 +160,43 @@ describe('the rendered chart on the API server', () => {
       set: [`watchNamespaces={${names.join(',')}}`, 'networkPolicy.enabled=true'],
     });
     const objects = parseManifests(yaml);
-    const clusterRole = find(objects, 'ClusterRole') as unknown as { rules: { apiGroups: string[] }[] };
-    expect(clusterRole.rules.flatMap((rule) => rule.apiGroups).sort()).toEqual([
+    // Only the receiver's cluster-scoped reviews are left in a ClusterRole.
+    const clusterRoles = objects.filter((o) => o.kind === 'ClusterRole') as unknown as {
+      metadata: { name: string };
+      rules: { apiGroups: string[] }[];
+    }[];
+    expect(clusterRoles.map((role) => role.metadata.name)).toEqual([
+      `${release}-ns-dingtalk-operator-receiver`,
+    ]);
+    expect(clusterRoles[0]?.rules.flatMap((rule) => rule.apiGroups).sort()).toEqual([
       'authentication.k8s.io',
       'authorization.k8s.io',
     ]);
     const roles = objects.filter((o) => o.kind === 'Role' && !o.metadata.name.endsWith('-leader-election'));
-    expect(roles.map((role) => role.metadata.namespace).sort()).toEqual([...names].sort());
+    expect(roles.map((role) => role.metadata.namespace).sort()).toEqual([...names, ...names].sort());
     expect(containers(yaml).find((c) => c.name === 'operator')?.args).toContain(
       `--namespaces=${names.join(',')}`,
     );
     const applied = await kubectl(['apply', '--dry-run=server', '-f', '-'], yaml);
     expect(applied).toMatch(/networkpolicy\.networking\.k8s\.io\/\S+ created \(server dry run\)/);
-    expect(applied.match(/^rolebinding\.rbac\.authorization\.k8s\.io\/\S+ created/gm)).toHaveLength(3);
+    expect(applied.match(/^rolebinding\.rbac\.authorization\.k8s\.io\/\S+ created/gm)).toHaveLength(5);
   });
 
-  it('renders a ServiceMonitor for the metrics Service when asked', async () => {
+  it("renders a ServiceMonitor for the operator's and the receiver's metrics when asked", async () => {
     const objects = parseManifests(
       await renderChart({ release, namespace: namespace.name, set: ['serviceMonitor.enabled=true'] }),
     );
     const monitor = find(objects, 'ServiceMonitor') as unknown as {
       spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] };
     };
-    const metrics = find(objects, 'Service', `${release}-dingtalk-operator-metrics`);
-    expect(metrics.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
+    for (const name of [`${release}-dingtalk-operator-metrics`, `${release}-dingtalk-operator-receiver`]) {
+      const service = find(objects, 'Service', name);
+      expect(service.metadata.labels, name).toMatchObject(monitor.spec.selector.matchLabels);
+      expect(['metrics', 'receiver']).toContain(service.metadata.labels?.['app.kubernetes.io/component']);
+    }
     expect(monitor.spec.endpoints).toEqual([
       { port: 'metrics', path: '/metrics', interval: '30s' },
-      { port: 'receiver-metrics', path: '/metrics', interval: '30s' },
+      { port: 'http', path: '/metrics', interval: '30s' },
     ]);
   });
 });

@@ -5,8 +5,9 @@ import { eventually, kubectl } from '../support/kube.ts';
 /**
  * What a platform team expects of an install, step by step, as seen from outside the processes: a
  * DingTalkService becomes Ready, the change is recorded as an Event, an alarm POSTed to the receiver by a
- * workload's ServiceAccount is stored as an AlarmEvent, and an AlarmRule delivers it to the group's robot.
- * It throws naming the first step that fails.
+ * workload's ServiceAccount is stored as an AlarmEvent, an AlarmRule delivers it to the group's robot, the
+ * workload resolves it, and (with `eventTtlMs`) the finished AlarmEvent is deleted after the operator's
+ * event TTL. It throws naming the first step that fails.
  */
 
 export interface ScenarioSetup {
@@ -15,10 +16,12 @@ export interface ScenarioSetup {
   /** The leader election Lease, as namespace/name. */
   lease: { namespace: string; name: string };
   receiverUrl: string;
-  /** A bearer token of a ServiceAccount allowed to create AlarmEvents in `namespace`. */
+  /** A bearer token, for the receiver's audience, of a ServiceAccount allowed to raise alarms in `namespace`. */
   callerToken: string;
   emulator: RunningEmulator;
   timeoutMs: number;
+  /** The operator's --event-ttl: wait that long for the finished AlarmEvent to be deleted. */
+  eventTtlMs?: number;
 }
 
 async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
@@ -107,22 +110,7 @@ spec:
     await eventually(async () => ((await fetch(`${setup.receiverUrl}/readyz`)).ok ? true : undefined), {
       timeoutMs,
     });
-    const response = await fetch(`${setup.receiverUrl}/api/v1/namespaces/${namespace}/alertmanager`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${setup.callerToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        version: '4',
-        status: 'firing',
-        alerts: [
-          {
-            status: 'firing',
-            labels: { alertname: 'DiskFull', severity: 'critical', instance: 'node-3' },
-            annotations: { summary: 'Disk full on node-3' },
-            startsAt: new Date().toISOString(),
-          },
-        ],
-      }),
-    });
+    const response = await postAlert(setup, 'firing');
     if (!response.ok) throw new Error(`receiver answered ${response.status}: ${await response.text()}`);
     const events = JSON.parse(await kubectl(['get', 'alarmevents', '-n', namespace, '-o', 'json']));
     if (events.items.length !== 1) throw new Error(`${events.items.length} AlarmEvents stored`);
@@ -134,9 +122,51 @@ spec:
       { timeoutMs },
     ),
   );
+
+  await step('the workload resolves the alarm through the receiver', async () => {
+    const response = await postAlert(setup, 'resolved');
+    if (!response.ok) throw new Error(`receiver answered ${response.status}: ${await response.text()}`);
+    const events = JSON.parse(await kubectl(['get', 'alarmevents', '-n', namespace, '-o', 'json']));
+    const state = events.items[0]?.spec?.state;
+    if (state !== 'resolved') throw new Error(`the AlarmEvent is ${state}`);
+  });
+
+  const { eventTtlMs } = setup;
+  if (eventTtlMs === undefined) return;
+  await step('the finished AlarmEvent is deleted after the event TTL', () =>
+    eventually(
+      async () => {
+        const events = JSON.parse(await kubectl(['get', 'alarmevents', '-n', namespace, '-o', 'json']));
+        return events.items.length === 0 ? true : undefined;
+      },
+      { timeoutMs: eventTtlMs + timeoutMs, intervalMs: 1_000 },
+    ),
+  );
 }
 
-/** A ServiceAccount in `namespace` that may create AlarmEvents there, as a workload or Alertmanager has. */
+const STARTS_AT = new Date().toISOString();
+
+function postAlert(setup: ScenarioSetup, status: 'firing' | 'resolved'): Promise<Response> {
+  return fetch(`${setup.receiverUrl}/api/v1/namespaces/${setup.namespace}/alertmanager`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${setup.callerToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      version: '4',
+      status,
+      alerts: [
+        {
+          status,
+          labels: { alertname: 'DiskFull', severity: 'critical', instance: 'node-3' },
+          annotations: { summary: 'Disk full on node-3' },
+          startsAt: STARTS_AT,
+          ...(status === 'resolved' && { endsAt: new Date().toISOString() }),
+        },
+      ],
+    }),
+  });
+}
+
+/** A ServiceAccount in `namespace` that may raise and resolve alarms there, as a workload or Alertmanager has. */
 export async function createAlarmSender(namespace: string): Promise<string> {
   await kubectl(
     ['apply', '-n', namespace, '-f', '-'],
@@ -149,7 +179,7 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: { name: alarm-sender }
 rules:
-  - { apiGroups: [dingtalk.alarming.io], resources: [alarmevents], verbs: [create] }
+  - { apiGroups: [dingtalk.alarming.io], resources: [alarmevents], verbs: [create, patch] }
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding

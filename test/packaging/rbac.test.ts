@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/receiver/config.ts';
 import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
 import { createTestNamespace, kubectl } from '../support/kube.ts';
 import { createAlarmSender, deliveryScenario } from './delivery-scenario.ts';
@@ -16,11 +17,16 @@ import {
   serviceAccountKubeconfig,
 } from './restricted-identity.ts';
 
-// The operator and the receiver run as the chart's ServiceAccount (a TokenRequest token, never the admin
-// kubeconfig), first with the chart's rules, then without each rule in turn: every rule must be needed.
+// The operator and the receiver run as the chart's ServiceAccounts, each its own (a TokenRequest token,
+// never the admin kubeconfig), first with the chart's rules, then without each rule of either account in
+// turn: every rule must be needed.
 const opsNamespace = `pkg-rbac-${randomBytes(4).toString('hex')}`;
 const identity = await renderChartIdentity(`rbac-${randomBytes(3).toString('hex')}`, opsNamespace);
 const dir = mkdtempSync(path.join(tmpdir(), 'rbac-'));
+// The operator's shortest event TTL: the scenario waits for a finished AlarmEvent to be deleted.
+const EVENT_TTL_MS = 60_000;
+// The scenario waits out the event TTL on top of its steps.
+const SCENARIO_TIMEOUT_MS = 300_000;
 let emulator: RunningEmulator;
 
 beforeAll(async () => {
@@ -40,7 +46,10 @@ async function scenarioAsChart(without: RuleRef | undefined, timeoutMs: number) 
   await kubectl(['delete', 'lease', identity.leaseName, '-n', opsNamespace, '--ignore-not-found']);
   const app = await createTestNamespace('pkg-rbac-app');
   const { file } = await serviceAccountKubeconfig(opsNamespace, identity.serviceAccount, dir);
-  const caller = await serviceAccountKubeconfig(app.name, await createAlarmSender(app.name), dir);
+  const receiverAccount = await serviceAccountKubeconfig(opsNamespace, identity.receiverServiceAccount, dir);
+  const caller = await serviceAccountKubeconfig(app.name, await createAlarmSender(app.name), dir, [
+    DEFAULT_TOKEN_AUDIENCE,
+  ]);
   const port = await freePort();
   const operator = startCommand([
     'run',
@@ -55,10 +64,12 @@ async function scenarioAsChart(without: RuleRef | undefined, timeoutMs: number) 
     `--leader-election-lease=${identity.leaseName}`,
     '--leader-election-identity=rbac-test',
     '--shutdown-grace-period=1s',
+    // The shortest TTL, so the scenario sees a finished AlarmEvent deleted.
+    `--event-ttl=${EVENT_TTL_MS / 1000}s`,
   ]);
   const receiver = startCommand([
     'receiver',
-    `--kubeconfig=${file}`,
+    `--kubeconfig=${receiverAccount.file}`,
     '--address=127.0.0.1',
     `--port=${port}`,
     `--namespace=${opsNamespace}`,
@@ -72,6 +83,7 @@ async function scenarioAsChart(without: RuleRef | undefined, timeoutMs: number) 
       callerToken: caller.token,
       emulator,
       timeoutMs,
+      eventTtlMs: EVENT_TTL_MS,
     });
   } catch (err) {
     throw new Error(
@@ -84,9 +96,13 @@ async function scenarioAsChart(without: RuleRef | undefined, timeoutMs: number) 
 }
 
 describe("the chart's RBAC", () => {
-  it('lets the operator and the receiver through the whole scenario', async () => {
-    await scenarioAsChart(undefined, 30_000);
-  });
+  it(
+    'lets the operator and the receiver through the whole scenario',
+    async () => {
+      await scenarioAsChart(undefined, 30_000);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
 
   describe('and each rule is needed:', () => {
     it.each(ruleRefs(identity).map((rule) => [rule.title, rule] as const))(
@@ -94,6 +110,7 @@ describe("the chart's RBAC", () => {
       async (_title, rule) => {
         await expect(scenarioAsChart(rule, 10_000)).rejects.toThrow(/step ".*" failed/);
       },
+      SCENARIO_TIMEOUT_MS,
     );
   });
 });

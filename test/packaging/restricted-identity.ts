@@ -6,9 +6,10 @@ import { kubectl, testKubeConfig } from '../support/kube.ts';
 import { type KubeObject, parseManifests, renderChart } from './helm.ts';
 
 /**
- * The chart's identity on the test API server: its ServiceAccount, ClusterRole, Role and bindings as
- * `helm template` renders them (optionally with one rule removed), and a kubeconfig holding a token
- * for that ServiceAccount from the TokenRequest API, so a process runs with exactly the chart's rights.
+ * The chart's identities on the test API server: the operator's and the receiver's ServiceAccounts,
+ * ClusterRoles, Role and bindings as `helm template` renders them (optionally with one rule removed), and
+ * a kubeconfig holding a token for a ServiceAccount from the TokenRequest API, so a process runs with
+ * exactly the chart's rights.
  */
 
 const RBAC_KINDS = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
@@ -20,9 +21,10 @@ export interface Rule {
   resourceNames?: string[];
 }
 
-/** One rule of the chart's ClusterRole or leader-election Role, named for test titles. */
+/** One rule of one of the chart's ClusterRoles or Roles, named for test titles. */
 export interface RuleRef {
   kind: 'ClusterRole' | 'Role';
+  name: string;
   index: number;
   title: string;
 }
@@ -30,7 +32,9 @@ export interface RuleRef {
 export interface ChartIdentity {
   release: string;
   namespace: string;
+  /** The operator's ServiceAccount. */
   serviceAccount: string;
+  receiverServiceAccount: string;
   leaseName: string;
   objects: KubeObject[];
 }
@@ -39,21 +43,36 @@ export async function renderChartIdentity(release: string, namespace: string): P
   const objects = parseManifests(await renderChart({ release, namespace })).filter((o) =>
     RBAC_KINDS.has(o.kind),
   );
-  const serviceAccount = objects.find((o) => o.kind === 'ServiceAccount')?.metadata.name as string;
-  const leaseRule = rulesOf(objects, 'Role').find((rule) => rule.resourceNames);
-  return { release, namespace, serviceAccount, leaseName: leaseRule?.resourceNames?.[0] as string, objects };
+  const accounts = objects.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name);
+  const receiverServiceAccount = accounts.find((name) => name.endsWith('-receiver')) as string;
+  const serviceAccount = accounts.find((name) => name !== receiverServiceAccount) as string;
+  const leaseRule = roles(objects)
+    .flatMap((role) => role.rules)
+    .find((rule) => rule.resourceNames);
+  return {
+    release,
+    namespace,
+    serviceAccount,
+    receiverServiceAccount,
+    leaseName: leaseRule?.resourceNames?.[0] as string,
+    objects,
+  };
 }
 
-function rulesOf(objects: readonly KubeObject[], kind: RuleRef['kind']): Rule[] {
-  return (objects.find((o) => o.kind === kind) as unknown as { rules: Rule[] }).rules;
+function roles(objects: readonly KubeObject[]): (KubeObject & { kind: RuleRef['kind']; rules: Rule[] })[] {
+  return objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role') as unknown as (KubeObject & {
+    kind: RuleRef['kind'];
+    rules: Rule[];
+  })[];
 }
 
 export function ruleRefs(identity: ChartIdentity): RuleRef[] {
-  return (['ClusterRole', 'Role'] as const).flatMap((kind) =>
-    rulesOf(identity.objects, kind).map((rule, index) => ({
-      kind,
+  return roles(identity.objects).flatMap((role) =>
+    role.rules.map((rule, index) => ({
+      kind: role.kind,
+      name: role.metadata.name,
       index,
-      title: `${kind} rule ${rule.verbs.join(',')} ${rule.resources.join(',')}${rule.resourceNames ? ` (${rule.resourceNames.join(',')})` : ''}`,
+      title: `${role.kind} ${role.metadata.name.replace(`${identity.release}-dingtalk-operator`, '<release>')} rule ${rule.verbs.join(',')} ${rule.resources.join(',')}${rule.resourceNames ? ` (${rule.resourceNames.join(',')})` : ''}`,
     })),
   );
 }
@@ -61,8 +80,11 @@ export function ruleRefs(identity: ChartIdentity): RuleRef[] {
 /** Applies the identity's objects, without `without` when given (apply replaces the rules list). */
 export async function applyIdentity(identity: ChartIdentity, without?: RuleRef): Promise<void> {
   const objects = identity.objects.map((object) =>
-    without && object.kind === without.kind
-      ? { ...object, rules: rulesOf([object], without.kind).filter((_, index) => index !== without.index) }
+    without && object.kind === without.kind && object.metadata.name === without.name
+      ? {
+          ...object,
+          rules: (object as unknown as { rules: Rule[] }).rules.filter((_, index) => index !== without.index),
+        }
       : object,
   );
   await kubectl(['apply', '-f', '-'], objects.map((o) => `---\n${stringify(o)}`).join(''));
@@ -77,13 +99,21 @@ export async function deleteClusterScoped(identity: ChartIdentity): Promise<void
   ]);
 }
 
-/** Writes a kubeconfig for `serviceAccount` in `namespace` (a fresh TokenRequest token) and returns its path. */
-export async function serviceAccountKubeconfig(namespace: string, serviceAccount: string, dir: string) {
+/**
+ * Writes a kubeconfig for `serviceAccount` in `namespace` (a fresh TokenRequest token, for the API server
+ * or for `audiences`) and returns its path and the token.
+ */
+export async function serviceAccountKubeconfig(
+  namespace: string,
+  serviceAccount: string,
+  dir: string,
+  audiences?: string[],
+) {
   const admin = testKubeConfig();
   const { status } = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
     name: serviceAccount,
     namespace,
-    body: { spec: { expirationSeconds: 3600 } },
+    body: { spec: { expirationSeconds: 3600, ...(audiences && { audiences }) } },
   });
   const cluster = admin.getCurrentCluster();
   if (!cluster || !status?.token) throw new Error('no cluster or no token');

@@ -21,6 +21,15 @@ app.kubernetes.io/name: {{ include "dingtalk-operator.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/*
+The receiver's pods carry a name of their own, so the operator's selectors (Deployment, PodDisruptionBudget,
+NetworkPolicy) never match them.
+*/}}
+{{- define "dingtalk-operator.receiverSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "dingtalk-operator.name" . }}-receiver
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
 {{- define "dingtalk-operator.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "dingtalk-operator.selectorLabels" . }}
@@ -34,6 +43,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (include "dingtalk-operator.fullname" .) .Values.serviceAccount.name }}
 {{- else }}
 {{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The receiver runs under a ServiceAccount of its own: it faces the network and must not read Secrets. */}}
+{{- define "dingtalk-operator.receiverServiceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (printf "%s-receiver" (include "dingtalk-operator.fullname" .)) .Values.serviceAccount.receiverName }}
+{{- else }}
+{{- required "serviceAccount.receiverName is required when serviceAccount.create is false" .Values.serviceAccount.receiverName }}
 {{- end }}
 {{- end }}
 
@@ -72,9 +90,10 @@ one at a time).
 - apiGroups: [dingtalk.alarming.io]
   resources: [dingtalkservices/status, alarmrules/status, alarmevents/status]
   verbs: [patch, update]
+# Finished AlarmEvents are deleted after their TTL; the receiver, not the operator, writes them.
 - apiGroups: [dingtalk.alarming.io]
   resources: [alarmevents]
-  verbs: [create, patch, delete]
+  verbs: [delete]
 {{- /*
 Secrets and ConfigMaps: get reads the ones a DingTalkService refers to, by name. watch is asked for
 metadata only (PartialObjectMetadata), to learn that a referenced one changed; nothing is listed or
@@ -91,8 +110,18 @@ cached cluster-wide. The README's "Multi-tenancy and security" explains what wat
   verbs: [create, patch]
 {{- end }}
 
-{{/* The receiver checks callers' bearer tokens; these are cluster-scoped, so always in a ClusterRole. */}}
-{{- define "dingtalk-operator.clusterRules" -}}
+{{/*
+The receiver's rights: write AlarmEvents (create raises an alarm, patch resolves one), in the ClusterRole when
+every namespace is watched, in a Role per namespace otherwise. Nothing else: no Secrets, no reads.
+*/}}
+{{- define "dingtalk-operator.receiverNamespacedRules" -}}
+- apiGroups: [dingtalk.alarming.io]
+  resources: [alarmevents]
+  verbs: [create, patch]
+{{- end }}
+
+{{/* The receiver checks callers' bearer tokens and rights; these are cluster-scoped, so always in a ClusterRole. */}}
+{{- define "dingtalk-operator.receiverClusterRules" -}}
 - apiGroups: [authentication.k8s.io]
   resources: [tokenreviews]
   verbs: [create]
