@@ -96,6 +96,21 @@ async function scenarioAsChart(without: RuleRef | undefined, timeoutMs: number) 
 }
 
 describe("the chart's RBAC", () => {
+  it('does not let a compromised receiver read any Secret, nor anything but its own writes', async () => {
+    await applyIdentity(identity);
+    const receiver = `system:serviceaccount:${opsNamespace}:${identity.receiverServiceAccount}`;
+    const canI = (verb: string, resource: string) =>
+      kubectl(['auth', 'can-i', verb, resource, '--all-namespaces', `--as=${receiver}`]).catch(
+        (err: { stdout?: string }) => err.stdout ?? String(err),
+      );
+    for (const verb of ['get', 'list', 'watch']) {
+      expect((await canI(verb, 'secrets')).trim(), `${verb} secrets`).toBe('no');
+      expect((await canI(verb, 'alarmevents.dingtalk.alarming.io')).trim(), `${verb} alarmevents`).toBe('no');
+    }
+    expect((await canI('delete', 'alarmevents.dingtalk.alarming.io')).trim()).toBe('no');
+    expect((await canI('create', 'alarmevents.dingtalk.alarming.io')).trim()).toBe('yes');
+  });
+
   it(
     'lets the operator and the receiver through the whole scenario',
     async () => {
