@@ -29,7 +29,6 @@ export function serverOptions(limits: ConnectionLimits) {
       const options = {
         requestTimeout: limits.requestTimeoutMs,
         headersTimeout: limits.requestTimeoutMs,
-        keepAliveTimeout: limits.idleTimeoutMs,
         connectionsCheckingInterval: TIMEOUT_CHECK_MS,
       };
       const server = limits.tls
@@ -37,6 +36,7 @@ export function serverOptions(limits: ConnectionLimits) {
           (https.createServer({ ...options, ...readPair(limits.tls) }, handler) as unknown as http.Server)
         : http.createServer(options, handler);
       server.setTimeout(limits.idleTimeoutMs);
+      server.keepAliveTimeout = limits.idleTimeoutMs;
       server.maxConnections = limits.maxConnections;
       return server;
     },

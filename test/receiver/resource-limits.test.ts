@@ -24,6 +24,8 @@ describe('receiver resource limits', () => {
   });
 
   it('closes a connection whose body trickles in slower than the request timeout', async () => {
+    // A caller the receiver admits: its body is read, not refused up front.
+    const token = await serviceAccountToken(kubeConfig, namespace.name, 'trickler', { mayCreate: true });
     const receiver = await startReceiver(kubeConfig, { flags: ['--request-timeout=2s'] });
     const { port } = new URL(receiver.url);
     const socket = await open(Number(port));
@@ -32,7 +34,7 @@ describe('receiver resource limits', () => {
       answer += String(chunk);
     });
     socket.write(
-      `POST /api/v1/namespaces/${namespace.name}/alarms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n`,
+      `POST /api/v1/namespaces/${namespace.name}/alarms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n`,
     );
     // One byte a second: never idle, never done.
     const trickle = setInterval(() => socket.write(' '), 1_000);
