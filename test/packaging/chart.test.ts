@@ -66,7 +66,7 @@ describe('the Helm chart', () => {
         'operator.workers=8',
         'receiver.port=9090',
         'receiver.tls.secretName=receiver-tls',
-        'receiver.namespaceRate=0.5',
+        'receiver.namespaceRate=2',
         'receiver.tokenAudiences={a,https://receiver.example}',
       ],
     ]) {

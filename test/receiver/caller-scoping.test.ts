@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect } from 'node:tls';
 import { promisify } from 'node:util';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AuthenticationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../operator/errors.ts';
-import { loadReceiverConfig } from '../../operator/receiver/config.ts';
+import { DEFAULT_TOKEN_AUDIENCE, loadReceiverConfig } from '../../operator/receiver/config.ts';
 import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
 import {
   alertmanagerPayload,
@@ -159,6 +159,18 @@ describe('receiver callers, scoped', () => {
       await kubeConfig
         .makeApiClient(CoreV1Api)
         .deleteNamespacedServiceAccount({ name: 'revoked', namespace: teamB.name });
+      // The API server caches its own answers for a few seconds: wait until it no longer vouches for the
+      // token, then let the receiver's clock run out its longest cache.
+      const authentication = kubeConfig.makeApiClient(AuthenticationV1Api);
+      await eventually(
+        async () => {
+          const review = await authentication.createTokenReview({
+            body: { spec: { token, audiences: [DEFAULT_TOKEN_AUDIENCE] } },
+          });
+          return review.status?.authenticated ? undefined : true;
+        },
+        { timeoutMs: 60_000, intervalMs: 1_000 },
+      );
       clock.offset = 60_001;
       const after = await postJson(url(teamB.name)(receiver.url), alertmanagerPayload([diskAlert(4)]), token);
       expect(after.status).toBe(401);
