@@ -76,7 +76,7 @@ metadata: { name: critical-to-ops }
 spec:
   services: [{ name: ops, groups: [ops] }]
   match: { severities: [critical] }
-  grouping: { groupWait: 1s }
+  grouping: { groupWait: 1s, groupInterval: 2s }
 `,
   );
 
