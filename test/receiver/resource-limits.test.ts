@@ -89,6 +89,7 @@ describe('receiver resource limits', () => {
       // A legitimate caller, reviewed before the flood.
       expect((await postJson(url, alertmanagerPayload([diskAlert(1)]), token)).status).toBe(202);
       const statuses = new Map<number, number>();
+      const started = Date.now();
       for (let i = 0; i < 200; i++) {
         // Half opaque strings, half JWT-shaped with the receiver's audience: each needs the API server.
         const forged =
@@ -99,11 +100,13 @@ describe('receiver resource limits', () => {
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
       }
       const reviews = await counter(receiver, 'dingtalk_operator_receiver_token_reviews_total');
-      // One for the legitimate caller, at most the per-client budget (10 a minute) for the forgeries.
+      // One for the legitimate caller; for the forgeries, the per-client budget: 10 at once, then 10 a
+      // minute for as long as the flood lasted (seconds, or more on a loaded machine).
+      const budget = 10 + Math.ceil(((Date.now() - started) / 60_000) * 10);
       expect(reviews.authenticated).toBe(1);
-      expect(reviews.refused ?? 0).toBeLessThanOrEqual(11);
+      expect(reviews.refused ?? 0).toBeLessThanOrEqual(budget);
       expect((statuses.get(401) ?? 0) + (statuses.get(429) ?? 0)).toBe(200);
-      expect(statuses.get(429)).toBeGreaterThanOrEqual(189);
+      expect(statuses.get(429)).toBeGreaterThanOrEqual(200 - budget);
       // The legitimate caller is not locked out.
       expect((await postJson(url, alertmanagerPayload([diskAlert(3)]), token)).status).toBe(202);
     } finally {
