@@ -58,6 +58,7 @@ const RECEIVER_RULES: PolicyRule[] = [
   { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
   { apiGroups: ['dingtalk.alarming.io'], resources: ['alarmevents'], verbs: ['create', 'patch'] },
+  { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
 ];
 
 const SUBJECT = { kind: 'ServiceAccount', name: NAME, namespace: INSTALL_NAMESPACE };

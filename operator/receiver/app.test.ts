@@ -720,17 +720,6 @@ describe('receiver HTTP API', () => {
       );
     });
 
-    it('answers 429 with Retry-After when the namespace is at its AlarmEvent quota', async () => {
-      store.failure = KubeApiError.fromResponse(
-        403,
-        '{"reason":"Forbidden","message":"alarmevents.dingtalk.alarming.io \\"x\\" is forbidden: exceeded quota: alarmevents, requested: count/alarmevents.dingtalk.alarming.io=1"}',
-      );
-      const response = await post('/api/v1/alertmanager', alertmanagerPayload([alert(1)]));
-      expect(response.statusCode).toBe(429);
-      expect(response.headers['retry-after']).toBe('7');
-      expect(response.json().code).toBe('RCV_ERR_QUOTA_EXCEEDED');
-    });
-
     it('answers unknown routes with 404 naming the real ones', async () => {
       const response = await post('/v1/alertmanager/monitoring', {});
       expect(response.statusCode).toBe(404);

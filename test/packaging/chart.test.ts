@@ -140,6 +140,7 @@ describe('the rendered chart on the API server', () => {
       'create tokenreviews',
       'create subjectaccessreviews',
       'create,patch alarmevents',
+      'create events',
     ]);
     // The Service sends alarms to receiver pods only, never to the operator's.
     const service = find(objects, 'Service', `${release}-dingtalk-operator-receiver`) as unknown as {

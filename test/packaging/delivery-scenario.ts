@@ -6,8 +6,9 @@ import { eventually, kubectl } from '../support/kube.ts';
  * What a platform team expects of an install, step by step, as seen from outside the processes: a
  * DingTalkService becomes Ready, the change is recorded as an Event, an alarm POSTed to the receiver by a
  * workload's ServiceAccount is stored as an AlarmEvent, an AlarmRule delivers it to the group's robot, the
- * workload resolves it, and (with `eventTtlMs`) the finished AlarmEvent is deleted after the operator's
- * event TTL. It throws naming the first step that fails.
+ * workload resolves it, an alert the receiver cannot store is reported as a Warning Event, and (with
+ * `eventTtlMs`) the finished AlarmEvent is deleted after the operator's event TTL. It throws naming the
+ * first step that fails.
  */
 
 export interface ScenarioSetup {
@@ -131,6 +132,16 @@ spec:
     if (state !== 'resolved') throw new Error(`the AlarmEvent is ${state}`);
   });
 
+  await step('an alert the receiver cannot store is reported in the namespace', async () => {
+    const response = await postAlert(setup, 'firing', 'yesterday');
+    if (response.status !== 400)
+      throw new Error(`receiver answered ${response.status}: ${await response.text()}`);
+    const events = JSON.parse(
+      await kubectl(['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json']),
+    ) as { items: { reason?: string }[] };
+    if (!events.items.some((e) => e.reason === 'AlertsRejected')) throw new Error('no AlertsRejected Event');
+  });
+
   const { eventTtlMs } = setup;
   if (eventTtlMs === undefined) return;
   await step('the finished AlarmEvent is deleted after the event TTL', () =>
@@ -146,7 +157,11 @@ spec:
 
 const STARTS_AT = new Date().toISOString();
 
-function postAlert(setup: ScenarioSetup, status: 'firing' | 'resolved'): Promise<Response> {
+function postAlert(
+  setup: ScenarioSetup,
+  status: 'firing' | 'resolved',
+  startsAt = STARTS_AT,
+): Promise<Response> {
   return fetch(`${setup.receiverUrl}/api/v1/namespaces/${setup.namespace}/alertmanager`, {
     method: 'POST',
     headers: { authorization: `Bearer ${setup.callerToken}`, 'content-type': 'application/json' },
@@ -158,7 +173,7 @@ function postAlert(setup: ScenarioSetup, status: 'firing' | 'resolved'): Promise
           status,
           labels: { alertname: 'DiskFull', severity: 'critical', instance: 'node-3' },
           annotations: { summary: 'Disk full on node-3' },
-          startsAt: STARTS_AT,
+          startsAt,
           ...(status === 'resolved' && { endsAt: new Date().toISOString() }),
         },
       ],

@@ -118,6 +118,10 @@ every namespace is watched, in a Role per namespace otherwise. Nothing else: no 
 - apiGroups: [dingtalk.alarming.io]
   resources: [alarmevents]
   verbs: [create, patch]
+# A Warning Event in the alarm's namespace for alerts it could not store (AlertsRejected).
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create]
 {{- end }}
 
 {{/* The receiver checks callers' bearer tokens and rights; these are cluster-scoped, so always in a ClusterRole. */}}
