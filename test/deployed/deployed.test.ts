@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
+import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/receiver/config.ts';
 import type { EmulatorControl } from '../emulator/control-client.ts';
 import { demoAlarmOutcome, demoReadiness, seedDemo } from '../local/demo.ts';
 import { chartDir, repoRoot } from '../packaging/helm.ts';
@@ -109,14 +110,17 @@ describe('installed with helm install (chart defaults, the image and the emulato
       ...chartValues(images, [DEMO, STORM]),
     ]);
     const pods = await readyOperatorPods();
+    const receivers = await readyOperatorPods(2, slow.timeoutMs, 'receiver');
     figures.timeToReadySeconds = Math.round((Date.now() - started) / 1000);
     await expectOneLeaderAmong(pods);
-    figures.idleRssMiB = await Promise.all(
-      pods.map(async (p) => ({
-        operator: Math.round(await residentMemoryMiB(p.ip as string, 'operator')),
-        receiver: Math.round(await residentMemoryMiB(p.ip as string, 'receiver')),
-      })),
-    );
+    figures.idleRssMiB = {
+      operator: await Promise.all(
+        pods.map(async (p) => Math.round(await residentMemoryMiB(p.ip as string, 'operator'))),
+      ),
+      receiver: await Promise.all(
+        receivers.map(async (p) => Math.round(await residentMemoryMiB(p.ip as string, 'receiver'))),
+      ),
+    };
   }, 600_000);
 
   it('makes the examples Ready and delivers their alarm', async () => {
@@ -159,7 +163,7 @@ describe('installed with helm install (chart defaults, the image and the emulato
     expect(messages.some((m) => m.text.includes('Nightly backup failed'))).toBe(true);
   }, 600_000);
 
-  it('takes an Alertmanager payload a workload POSTs to the receiver Service with its token: 202 and delivered; 403 without rights', async () => {
+  it("takes an Alertmanager payload a workload POSTs to the receiver Service with a token for the receiver's audience: 202 and delivered; 403 without rights", async () => {
     const receiverUrl = `http://${RELEASE}-receiver.${OPERATOR_NAMESPACE}.svc:8080/api/v1/namespaces/${DEMO}/alertmanager`;
     const payload = {
       version: '4',
@@ -186,6 +190,7 @@ describe('installed with helm install (chart defaults, the image and the emulato
       images.OPERATOR_IMAGE,
       receiverUrl,
       payload,
+      DEFAULT_TOKEN_AUDIENCE,
     );
     expect(accepted.status, accepted.text).toBe(202);
     const denied = await postFromJob(
@@ -195,6 +200,7 @@ describe('installed with helm install (chart defaults, the image and the emulato
       images.OPERATOR_IMAGE,
       receiverUrl,
       payload,
+      DEFAULT_TOKEN_AUDIENCE,
     );
     expect(denied.status, denied.text).toBe(403);
     expect(await settledPhase(DEMO, (e) => e.spec?.labels?.alertname === 'QueueBacklog')).toBe('Delivered');
@@ -323,7 +329,7 @@ describe('installed with helm install (chart defaults, the image and the emulato
   }, 1_200_000);
 
   it('restarted no container', async () => {
-    const pods = await operatorPods();
+    const pods = [...(await operatorPods()), ...(await operatorPods('receiver'))];
     expect(pods.filter((p) => p.restarts > 0 || p.oomKilled)).toEqual([]);
   });
 
@@ -381,9 +387,17 @@ describe('installed with kubectl apply --server-side -f dist/install.yaml (the i
       OPERATOR_NAMESPACE,
       'deployment/dingtalk-operator',
       `operator=${images.OPERATOR_IMAGE}`,
+    ]);
+    await kubectl([
+      'set',
+      'image',
+      '-n',
+      OPERATOR_NAMESPACE,
+      'deployment/dingtalk-operator-receiver',
       `receiver=${images.OPERATOR_IMAGE}`,
     ]);
     const pods = await readyOperatorPods();
+    await readyOperatorPods(2, slow.timeoutMs, 'receiver');
     await expectOneLeaderAmong(pods);
     await kubectl(
       ['apply', '-n', DEMO, '-f', '-'],

@@ -141,7 +141,8 @@ export interface PodState {
   oomKilled: boolean;
 }
 
-export async function operatorPods(): Promise<PodState[]> {
+/** The operator's pods, or the receiver's (a Deployment of its own). */
+export async function operatorPods(component: 'operator' | 'receiver' = 'operator'): Promise<PodState[]> {
   const pods = JSON.parse(
     await kubectl([
       'get',
@@ -149,7 +150,7 @@ export async function operatorPods(): Promise<PodState[]> {
       '-n',
       OPERATOR_NAMESPACE,
       '-l',
-      'app.kubernetes.io/name=dingtalk-operator',
+      `app.kubernetes.io/name=${component === 'operator' ? 'dingtalk-operator' : 'dingtalk-operator-receiver'}`,
       '-o',
       'json',
     ]),
@@ -174,11 +175,15 @@ export async function operatorPods(): Promise<PodState[]> {
     }));
 }
 
-/** Waits until `count` operator pods are Ready, and returns them. */
-export function readyOperatorPods(count = 2, timeoutMs = slow.timeoutMs): Promise<PodState[]> {
+/** Waits until `count` operator (or receiver) pods are Ready, and returns them. */
+export function readyOperatorPods(
+  count = 2,
+  timeoutMs = slow.timeoutMs,
+  component: 'operator' | 'receiver' = 'operator',
+): Promise<PodState[]> {
   return eventually(
     async () => {
-      const pods = await operatorPods();
+      const pods = await operatorPods(component);
       return pods.length === count && pods.every((p) => p.ready) ? pods : undefined;
     },
     { timeoutMs, intervalMs: 1000 },

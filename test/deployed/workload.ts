@@ -2,13 +2,16 @@ import { stringify } from 'yaml';
 import { eventually, kubectl } from '../support/kube.ts';
 import { slow } from './harness.ts';
 
-const TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+/** The token Kubernetes mounts for the API server. */
+const API_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+/** Where a token for another audience (the receiver's) is projected, as the README shows. */
+const AUDIENCE_TOKEN_DIR = '/var/run/secrets/audience';
 
-// A workload's one request: POST BODY to TARGET_URL with the pod's own ServiceAccount token (the projected
-// one Kubernetes mounts), and report the answer's status and text as the pod's termination message.
+// A workload's one request: POST BODY to TARGET_URL with a token of the pod's own ServiceAccount read from
+// TOKEN_FILE, and report the answer's status and text as the pod's termination message.
 const POST_WITH_OWN_TOKEN = `
 import { readFileSync, writeFileSync } from 'node:fs';
-const token = readFileSync('${TOKEN_FILE}', 'utf8');
+const token = readFileSync(process.env.TOKEN_FILE, 'utf8');
 const answer = await fetch(process.env.TARGET_URL, {
   method: 'POST',
   headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' },
@@ -72,11 +75,31 @@ console.log('done');
 /** The in-cluster API server, as client libraries in a pod address it. */
 export const IN_CLUSTER_API = 'https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)';
 
-/** A pod spec running `script` with the operator's image (for its Node), as locked down as the operator. */
-function nodeScriptPod(serviceAccount: string, image: string, script: string, env: Record<string, string>) {
+/**
+ * A pod spec running `script` with the operator's image (for its Node), as locked down as the operator;
+ * with `audience`, a projected token for it is mounted in AUDIENCE_TOKEN_DIR.
+ */
+function nodeScriptPod(
+  serviceAccount: string,
+  image: string,
+  script: string,
+  env: Record<string, string>,
+  audience?: string,
+) {
+  const volume = 'audience-token';
   return {
     serviceAccountName: serviceAccount,
     restartPolicy: 'Never',
+    ...(audience && {
+      volumes: [
+        {
+          name: volume,
+          projected: {
+            sources: [{ serviceAccountToken: { audience, expirationSeconds: 3600, path: 'token' } }],
+          },
+        },
+      ],
+    }),
     securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000 },
     containers: [
       {
@@ -85,6 +108,7 @@ function nodeScriptPod(serviceAccount: string, image: string, script: string, en
         imagePullPolicy: 'Never',
         command: ['node', '--input-type=module', '-e', script],
         env: Object.entries(env).map(([name, value]) => ({ name, value })),
+        ...(audience && { volumeMounts: [{ name: volume, mountPath: AUDIENCE_TOKEN_DIR, readOnly: true }] }),
         securityContext: {
           readOnlyRootFilesystem: true,
           allowPrivilegeEscalation: false,
@@ -96,8 +120,9 @@ function nodeScriptPod(serviceAccount: string, image: string, script: string, en
 }
 
 /**
- * Runs a Job (one pod, no retries) under `serviceAccount` that POSTs `body` to `url` with the pod's
- * token, and returns the HTTP status and answer it reported.
+ * Runs a Job (one pod, no retries) under `serviceAccount` that POSTs `body` to `url` with a token of that
+ * ServiceAccount (the API server's, or with `audience` one projected for it), and returns the HTTP status
+ * and answer it reported.
  */
 export async function postFromJob(
   namespace: string,
@@ -106,12 +131,20 @@ export async function postFromJob(
   image: string,
   url: string,
   body: unknown,
+  audience?: string,
 ): Promise<{ status: number; text: string }> {
-  const spec = nodeScriptPod(serviceAccount, image, POST_WITH_OWN_TOKEN, {
-    TARGET_URL: url,
-    BODY: JSON.stringify(body),
-    NODE_EXTRA_CA_CERTS: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
-  });
+  const spec = nodeScriptPod(
+    serviceAccount,
+    image,
+    POST_WITH_OWN_TOKEN,
+    {
+      TARGET_URL: url,
+      BODY: JSON.stringify(body),
+      TOKEN_FILE: audience ? `${AUDIENCE_TOKEN_DIR}/token` : API_TOKEN_FILE,
+      NODE_EXTRA_CA_CERTS: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+    },
+    audience,
+  );
   const job = {
     apiVersion: 'batch/v1',
     kind: 'Job',
