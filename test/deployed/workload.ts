@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/receiver/config.ts';
 import { eventually, kubectl } from '../support/kube.ts';
 import { slow } from './harness.ts';
 
@@ -23,7 +24,7 @@ process.exit(answer.status < 300 ? 0 : 1);
 
 // A sender of alarms, as a client that honours the receiver's answers: it POSTs batches of BATCH alarms
 // ("PREFIX alarm N", fingerprint PREFIX-N, so a retry names the same AlarmEvent) to TARGET_URL, and sends
-// a batch again after a 503 (once its Retry-After has passed) or a failed connection. Each answer is one
+// a batch again after a 503 or 429 (once its Retry-After has passed) or a failed connection. Each answer is one
 // line of its log: "<first N> <alarms> <status> <Retry-After or error code>"; "done" when COUNT alarms
 // (0: no end) were accepted. PAUSE_MS between accepted batches.
 const SEND_ALARMS = `
@@ -49,7 +50,7 @@ while (count === 0 || sent < count) {
     const answer = await fetch(TARGET_URL, {
       method: 'POST',
       headers: {
-        authorization: 'Bearer ' + readFileSync('${TOKEN_FILE}', 'utf8'),
+        authorization: 'Bearer ' + readFileSync(process.env.TOKEN_FILE, 'utf8'),
         'content-type': 'application/json',
       },
       body: JSON.stringify(alarms),
@@ -66,7 +67,7 @@ while (count === 0 || sent < count) {
     sent += size;
     await sleep(pause);
   } else {
-    await sleep(status === 503 && Number(detail) > 0 ? Number(detail) * 1000 : 1000);
+    await sleep((status === 503 || status === 429) && Number(detail) > 0 ? Number(detail) * 1000 : 1000);
   }
 }
 console.log('done');
@@ -180,7 +181,7 @@ export interface SenderAnswer {
 
 /**
  * Starts a pod under `serviceAccount` that sends alarms named `${prefix} alarm N` to `url` (see
- * SEND_ALARMS); `senderLog` reads what it got so far.
+ * SEND_ALARMS) with a projected token for the receiver's audience; `senderLog` reads what it got so far.
  */
 export async function startSender(
   namespace: string,
@@ -194,14 +195,21 @@ export async function startSender(
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: prefix, namespace },
-    spec: nodeScriptPod(serviceAccount, image, SEND_ALARMS, {
-      TARGET_URL: url,
-      PREFIX: prefix,
-      STARTS_AT: new Date().toISOString(),
-      COUNT: String(count),
-      BATCH: String(batch),
-      PAUSE_MS: String(pauseMs),
-    }),
+    spec: nodeScriptPod(
+      serviceAccount,
+      image,
+      SEND_ALARMS,
+      {
+        TARGET_URL: url,
+        TOKEN_FILE: `${AUDIENCE_TOKEN_DIR}/token`,
+        PREFIX: prefix,
+        STARTS_AT: new Date().toISOString(),
+        COUNT: String(count),
+        BATCH: String(batch),
+        PAUSE_MS: String(pauseMs),
+      },
+      DEFAULT_TOKEN_AUDIENCE,
+    ),
   };
   await kubectl(['apply', '-f', '-'], stringify(pod));
 }
