@@ -232,6 +232,10 @@ describe('installed with helm install (chart defaults, the image and the emulato
       'operator.workers=3',
     ]);
     await kubectl(['rollout', 'status', '-n', OPERATOR_NAMESPACE, `deployment/${RELEASE}`, '--timeout=600s']);
+    // The receiver is a Deployment of its own, which the upgrade above leaves alone: its pods are replaced too.
+    const receivers = `deployment/${RELEASE}-receiver`;
+    await kubectl(['rollout', 'restart', '-n', OPERATOR_NAMESPACE, receivers]);
+    await kubectl(['rollout', 'status', '-n', OPERATOR_NAMESPACE, receivers, '--timeout=600s']);
     await readyOperatorPods();
     // Posts that reached the new pods too.
     await answered((await senderLog(STORM, 'upgrade')).answers.length + 5);
