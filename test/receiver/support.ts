@@ -6,6 +6,7 @@ import {
   RbacAuthorizationV1Api,
 } from '@kubernetes/client-node';
 import { ALARM_EVENT_PLURAL, type AlarmEvent, GROUP, VERSION } from '../../operator/api/index.ts';
+import { toKubeApiError } from '../../operator/errors.ts';
 import { DEFAULT_TOKEN_AUDIENCE, loadReceiverConfig } from '../../operator/receiver/config.ts';
 import { ReceiverMetrics } from '../../operator/receiver/metrics.ts';
 import { buildReceiver } from '../../operator/receiver/receiver.ts';
@@ -113,15 +114,29 @@ export async function serviceAccountToken(
   return requestToken(kubeConfig, namespace, name);
 }
 
+/**
+ * The namespace's AlarmEvents by name. A 429 or 5xx is asked again: a loaded API server answers 429 while
+ * its cache of the CRD is still (re)initializing.
+ */
 export async function listAlarmEvents(kubeConfig: KubeConfig, namespace: string): Promise<AlarmEvent[]> {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const list = (await custom.listNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace,
-    plural: ALARM_EVENT_PLURAL,
-  })) as { items: AlarmEvent[] };
-  return list.items.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  const list = async () =>
+    (await custom.listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: ALARM_EVENT_PLURAL,
+    })) as { items: AlarmEvent[] };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { items } = await list();
+      return items.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+    } catch (err) {
+      const status = toKubeApiError(err)?.status;
+      if (attempt >= 5 || status === undefined || (status !== 429 && status < 500)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+    }
+  }
 }
 
 export async function postJson(
