@@ -7,7 +7,15 @@ import { request } from 'undici';
 import { loadReceiverConfig } from '../../operator/receiver/config.ts';
 import { serviceAccountToken } from '../receiver/support.ts';
 import { benchSetup } from './bench-setup.ts';
-import { chartMemoryLimit, deployedEnv, machine, mib, rssSampler, usage } from './process-stats.ts';
+import {
+  chartMemoryLimit,
+  deployedEnv,
+  killOnExit,
+  machine,
+  mib,
+  rssSampler,
+  usage,
+} from './process-stats.ts';
 
 /**
  * One Alertmanager notification of a whole alert group, as large as a storm makes it: 10,000 alerts in
@@ -99,21 +107,23 @@ function freePort(): Promise<number> {
 }
 
 async function startReceiver(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(repoRoot, 'operator/cli.ts'),
-      'receiver',
-      `--kubeconfig=${kubeconfigPath}`,
-      '--address=127.0.0.1',
-      `--port=${port}`,
-      `--namespace=${namespace}`,
-      '--log-level=warn',
-      // What one payload costs is measured, not the per-namespace flood guard.
-      '--namespace-rate=100000',
-      '--namespace-burst=1000000',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: deployedEnv('receiver') },
+  const child = killOnExit(
+    spawn(
+      process.execPath,
+      [
+        path.join(repoRoot, 'operator/cli.ts'),
+        'receiver',
+        `--kubeconfig=${kubeconfigPath}`,
+        '--address=127.0.0.1',
+        `--port=${port}`,
+        `--namespace=${namespace}`,
+        '--log-level=warn',
+        // What one payload costs is measured, not the per-namespace flood guard.
+        '--namespace-rate=100000',
+        '--namespace-burst=1000000',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], env: deployedEnv('receiver') },
+    ),
   );
   for (let attempt = 0; attempt < 300; attempt++) {
     const healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then(
@@ -200,8 +210,6 @@ async function main(): Promise<void> {
   const port = await freePort();
   const receiver = await startReceiver(port);
   const pid = receiver.pid as number;
-  // Not left running if this benchmark fails.
-  process.once('exit', () => receiver.kill('SIGKILL'));
   // Settled after start, as a pod is before its first notification.
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   const idleRss = usage(pid).rss;

@@ -24,7 +24,15 @@ import { startEmulator } from '../emulator/server.ts';
 import { createRetrying } from '../support/create-retrying.ts';
 import { operatorFlags } from '../support/operator-flags.ts';
 import { benchSetup } from './bench-setup.ts';
-import { chartMemoryLimit, deployedEnv, machine, mib, rssSampler, usage } from './process-stats.ts';
+import {
+  chartMemoryLimit,
+  deployedEnv,
+  killOnExit,
+  machine,
+  mib,
+  rssSampler,
+  usage,
+} from './process-stats.ts';
 
 const OVERHEAD_GOAL_MS = 100;
 const STORM_MEMORY_GOAL_MIB = 200;
@@ -101,17 +109,19 @@ async function untilReady(names: string[], timeoutMs = 180_000) {
 }
 
 function startOperator(): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      'operator/cli.ts',
-      'run',
-      '--kubeconfig',
-      kubeconfig,
-      // Finished events go after a minute, so each storm starts from the state the last one left.
-      ...operatorFlags(emulator.url, namespace, ['--log-level', 'error', '--event-ttl', '1m']),
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: deployedEnv('operator') },
+  return killOnExit(
+    spawn(
+      process.execPath,
+      [
+        'operator/cli.ts',
+        'run',
+        '--kubeconfig',
+        kubeconfig,
+        // Finished events go after a minute, so each storm starts from the state the last one left.
+        ...operatorFlags(emulator.url, namespace, ['--log-level', 'error', '--event-ttl', '1m']),
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], env: deployedEnv('operator') },
+    ),
   );
 }
 

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
@@ -73,4 +74,10 @@ export function deployedEnv(container: 'operator' | 'receiver'): NodeJS.ProcessE
 export function machine(): string {
   const [one] = loadavg();
   return `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${mib(totalmem())} MiB RAM, Node ${process.versions.node}; load average ${one?.toFixed(1)} when the results were written`;
+}
+
+/** Kills `child` when the benchmark exits, also when it fails, so no measured process is left running. */
+export function killOnExit(child: ChildProcess): ChildProcess {
+  process.once('exit', () => child.kill('SIGKILL'));
+  return child;
 }

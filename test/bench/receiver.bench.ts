@@ -10,7 +10,15 @@ import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/receiver/config.ts';
 import { KubeHttp } from '../../operator/receiver/kube-http.ts';
 import { mapConcurrently } from '../../operator/runtime/concurrency.ts';
 import { benchSetup } from './bench-setup.ts';
-import { chartMemoryLimit, deployedEnv, machine, mib, rssSampler, usage } from './process-stats.ts';
+import {
+  chartMemoryLimit,
+  deployedEnv,
+  killOnExit,
+  machine,
+  mib,
+  rssSampler,
+  usage,
+} from './process-stats.ts';
 
 /**
  * Receiver throughput: CLIENTS concurrent Alertmanager clients post payloads of 10 new alerts each, with
@@ -79,20 +87,22 @@ function freePort(): Promise<number> {
 }
 
 async function startReceiver(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(repoRoot, 'operator/cli.ts'),
-      'receiver',
-      `--kubeconfig=${kubeconfigPath}`,
-      '--address=127.0.0.1',
-      `--port=${port}`,
-      `--namespace=${namespace}`,
-      // Throughput of one namespace is what is measured, not the flood guard.
-      '--namespace-rate=100000',
-      '--namespace-burst=1000000',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: deployedEnv('receiver') },
+  const child = killOnExit(
+    spawn(
+      process.execPath,
+      [
+        path.join(repoRoot, 'operator/cli.ts'),
+        'receiver',
+        `--kubeconfig=${kubeconfigPath}`,
+        '--address=127.0.0.1',
+        `--port=${port}`,
+        `--namespace=${namespace}`,
+        // Throughput of one namespace is what is measured, not the flood guard.
+        '--namespace-rate=100000',
+        '--namespace-burst=1000000',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], env: deployedEnv('receiver') },
+    ),
   );
   for (let attempt = 0; attempt < 300; attempt++) {
     const healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then(

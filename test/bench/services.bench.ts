@@ -10,7 +10,7 @@ import { mapConcurrently } from '../../operator/runtime/concurrency.ts';
 import { startEmulator } from '../emulator/server.ts';
 import { createInParallel } from '../support/create-retrying.ts';
 import { benchSetup } from './bench-setup.ts';
-import { chartMemoryLimit, deployedEnv, machine, mib, rssSampler } from './process-stats.ts';
+import { chartMemoryLimit, deployedEnv, killOnExit, machine, mib, rssSampler } from './process-stats.ts';
 
 /**
  * DingTalkService validation at scale: SERVICES services, sharing APPS enterprise apps (and one group
@@ -57,21 +57,23 @@ function freePort(): Promise<number> {
 }
 
 function startOperator(emulatorUrl: string, healthPort: number): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      path.join(repoRoot, 'operator/cli.ts'),
-      'run',
-      `--kubeconfig=${kubeconfigPath}`,
-      `--dingtalk-robot-url=${emulatorUrl}`,
-      `--dingtalk-api-url=${emulatorUrl}`,
-      '--allowed-webhook-hosts=127.0.0.1',
-      '--leader-elect=false',
-      '--health-address=127.0.0.1',
-      `--health-port=${healthPort}`,
-      `--workers=${WORKERS}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...deployedEnv('operator'), ...snapshotEnv() } },
+  return killOnExit(
+    spawn(
+      process.execPath,
+      [
+        path.join(repoRoot, 'operator/cli.ts'),
+        'run',
+        `--kubeconfig=${kubeconfigPath}`,
+        `--dingtalk-robot-url=${emulatorUrl}`,
+        `--dingtalk-api-url=${emulatorUrl}`,
+        '--allowed-webhook-hosts=127.0.0.1',
+        '--leader-elect=false',
+        '--health-address=127.0.0.1',
+        `--health-port=${healthPort}`,
+        `--workers=${WORKERS}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...deployedEnv('operator'), ...snapshotEnv() } },
+    ),
   );
 }
 
