@@ -1,21 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { request } from 'undici';
 import { loadReceiverConfig } from '../../operator/receiver/config.ts';
 import { serviceAccountToken } from '../receiver/support.ts';
 import { benchSetup } from './bench-setup.ts';
-import {
-  chartMemoryLimit,
-  deployedEnv,
-  killOnExit,
-  machine,
-  mib,
-  rssSampler,
-  usage,
-} from './process-stats.ts';
+import { chartMemoryLimit, machine, mib, rssSampler, usage } from './process-stats.ts';
+import { startReceiver } from './receiver-process.ts';
 
 /**
  * One Alertmanager notification of a whole alert group, as large as a storm makes it: 10,000 alerts in
@@ -30,7 +20,6 @@ import {
  */
 
 const STORM = 10_000;
-const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const { resultsPath, kubeconfigPath, kubeConfig, namespace } = benchSetup('alert-payload');
 const defaults = loadReceiverConfig({ argv: [], env: {} });
 
@@ -93,48 +82,6 @@ function payload(from: number, count: number, shape: (i: number) => object = ale
     groupKey: '{}:{alertname="KubePodCrashLooping"}',
     truncatedAlerts: 0,
   });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-async function startReceiver(port: number): Promise<ChildProcess> {
-  const child = killOnExit(
-    spawn(
-      process.execPath,
-      [
-        path.join(repoRoot, 'operator/cli.ts'),
-        'receiver',
-        `--kubeconfig=${kubeconfigPath}`,
-        '--address=127.0.0.1',
-        `--port=${port}`,
-        `--namespace=${namespace}`,
-        '--log-level=warn',
-        // What one payload costs is measured, not the per-namespace flood guard.
-        '--namespace-rate=100000',
-        '--namespace-burst=1000000',
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: deployedEnv('receiver') },
-    ),
-  );
-  for (let attempt = 0; attempt < 300; attempt++) {
-    const healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (healthy) return child;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('the receiver did not come up');
 }
 
 interface Delivery {
@@ -207,8 +154,11 @@ async function main(): Promise<void> {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   const token = await serviceAccountToken(kubeConfig, namespace, 'alertmanager', { mayCreate: true });
-  const port = await freePort();
-  const receiver = await startReceiver(port);
+  const { child: receiver, port } = await startReceiver({
+    kubeconfigPath,
+    namespace,
+    args: ['--log-level=warn'],
+  });
   const pid = receiver.pid as number;
   // Settled after start, as a pod is before its first notification.
   await new Promise((resolve) => setTimeout(resolve, 2_000));

@@ -1,7 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import path from 'node:path';
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import hdr from 'hdr-histogram-js';
 import { Agent, request } from 'undici';
@@ -10,15 +7,8 @@ import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/receiver/config.ts';
 import { KubeHttp } from '../../operator/receiver/kube-http.ts';
 import { mapConcurrently } from '../../operator/runtime/concurrency.ts';
 import { benchSetup } from './bench-setup.ts';
-import {
-  chartMemoryLimit,
-  deployedEnv,
-  killOnExit,
-  machine,
-  mib,
-  rssSampler,
-  usage,
-} from './process-stats.ts';
+import { chartMemoryLimit, machine, mib, rssSampler, usage } from './process-stats.ts';
+import { startReceiver } from './receiver-process.ts';
 
 /**
  * Receiver throughput: CLIENTS concurrent Alertmanager clients post payloads of 10 new alerts each, with
@@ -43,7 +33,6 @@ const MEMORY_GOAL_MIB = 128;
 const RATIO_GOAL = 0.8;
 const PACED_P99_GOAL_MS = 250;
 
-const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const { resultsPath, kubeconfigPath, kubeConfig, namespace } = benchSetup('receiver');
 const core = kubeConfig.makeApiClient(CoreV1Api);
 
@@ -73,47 +62,6 @@ async function setUpCaller(): Promise<string> {
   });
   if (!token.status?.token) throw new Error('no token issued');
   return token.status.token;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-async function startReceiver(port: number): Promise<ChildProcess> {
-  const child = killOnExit(
-    spawn(
-      process.execPath,
-      [
-        path.join(repoRoot, 'operator/cli.ts'),
-        'receiver',
-        `--kubeconfig=${kubeconfigPath}`,
-        '--address=127.0.0.1',
-        `--port=${port}`,
-        `--namespace=${namespace}`,
-        // Throughput of one namespace is what is measured, not the flood guard.
-        '--namespace-rate=100000',
-        '--namespace-burst=1000000',
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: deployedEnv('receiver') },
-    ),
-  );
-  for (let attempt = 0; attempt < 300; attempt++) {
-    const healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (healthy) return child;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('the receiver did not come up');
 }
 
 let sequence = 0;
@@ -229,8 +177,7 @@ async function paced(port: number, token: string, alertsPerSecond: number, durat
 async function main(): Promise<void> {
   const token = await setUpCaller();
   const plainRate = await plainCreateRate();
-  const port = await freePort();
-  const receiver = await startReceiver(port);
+  const { child: receiver, port } = await startReceiver({ kubeconfigPath, namespace });
   const pid = receiver.pid as number;
   const idleRss = usage(pid).rss;
   let cpuAtStart = 0;
