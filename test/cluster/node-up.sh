@@ -19,6 +19,9 @@ RUN_DIR=$(realpath -m "${1:-$RUN_DIR}")
 N=$RUN_DIR/node
 exec 9>>"$RUN_DIR/node.lock"
 flock 9
+# The daemons started below inherit fd 9; a lock is the open file's, so unlock it on the way out rather
+# than leave it held for as long as they run (a second caller would wait forever).
+trap 'flock -u 9' EXIT
 if [ -f "$N/node.env" ] && kill -0 "$(cat "$N/kubelet.pid" 2>/dev/null)" 2>/dev/null; then
   log "node already running"
   exit 0
