@@ -30,7 +30,7 @@ async function stopOperator(
   child: ChildProcess | undefined,
   signal: NodeJS.Signals = 'SIGTERM',
 ): Promise<void> {
-  if (!child || child.exitCode !== null) return;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill(signal);
   await exited;
