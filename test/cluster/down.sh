@@ -26,7 +26,8 @@ cgroup_dirs() { # cgroup: its directory in each hierarchy that has it
 
 cgroup_pids() { # cgroup: every process in it and below, in any hierarchy
   local d
-  for d in $(cgroup_dirs "$1"); do find "$d" -name cgroup.procs -exec cat {} +; done | sort -u
+  # containerd removes a container's cgroup as its last process exits, so any of these may vanish mid-read.
+  for d in $(cgroup_dirs "$1"); do find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null || true; done | sort -u
 }
 
 kill_cgroup() { # cgroup
@@ -53,7 +54,10 @@ stop_node() {
       stop_pid "$N/$name.pid"
     done
     kill_cgroup "$CGROUP"
-    for d in $(cgroup_dirs "$CGROUP"); do find "$d" -depth -type d -exec rmdir {} +; done
+    for d in $(cgroup_dirs "$CGROUP"); do
+      find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+      if [ -d "$d" ]; then log "cgroup $d is left: a process in it did not exit"; fi
+    done
     if [ -f "$N/sysctl.saved" ]; then sysctl -qw $(cat "$N/sysctl.saved") || true; fi
   fi
   # The node's mount namespace goes with its last process and this mount; its mounts with it.
