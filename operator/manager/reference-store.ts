@@ -4,6 +4,7 @@ import { toKubeApiError } from '../errors.ts';
 import type { Informer, InformerEvent, InformerHandler, ObjectKey } from '../runtime/informer.ts';
 import { objectKey } from '../runtime/informer.ts';
 import { collectionPath, kubeGet } from '../runtime/kube-fetch.ts';
+import { Latch } from '../runtime/latch.ts';
 import { MetadataWatch } from '../runtime/metadata-watch.ts';
 import { sleep } from '../runtime/timers.ts';
 import type { CustomObject } from './context.ts';
@@ -47,8 +48,7 @@ export class ReferenceStore<T extends Stored> {
   readonly #stale = new Set<ObjectKey>();
   readonly #handlers = new Set<InformerHandler<T>>();
   readonly #unsubscribe: Array<() => void> = [];
-  #synced = false;
-  readonly #syncWaiters: Array<() => void> = [];
+  readonly #synced = new Latch();
   readonly #stop = new AbortController();
 
   constructor(options: ReferenceStoreOptions) {
@@ -96,20 +96,11 @@ export class ReferenceStore<T extends Stored> {
   }
 
   hasSynced(): boolean {
-    return this.#synced;
+    return this.#synced.isOpen;
   }
 
   waitForSync(signal?: AbortSignal): Promise<void> {
-    if (this.#synced) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onAbort = () => reject(signal?.reason ?? new Error('aborted'));
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#syncWaiters.push(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
+    return this.#synced.wait(signal);
   }
 
   onEvent(handler: InformerHandler<T>): () => void {
@@ -152,8 +143,7 @@ export class ReferenceStore<T extends Stored> {
     } catch {
       return;
     }
-    this.#synced = true;
-    for (const resolve of this.#syncWaiters.splice(0)) resolve();
+    this.#synced.open();
   }
 
   #referrerChanged(referrerKey: ObjectKey, referrer: Readonly<CustomObject> | undefined): void {

@@ -3,6 +3,7 @@ import { type Logger, pino } from 'pino';
 import { KubeApiError, type KubeStatus, toKubeApiError, WatchExpiredError } from '../errors.ts';
 import { backoffDelay } from './backoff.ts';
 import { kubeGet } from './kube-fetch.ts';
+import { Latch } from './latch.ts';
 import { sleep } from './timers.ts';
 
 /**
@@ -84,8 +85,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly #handlers = new Set<InformerHandler<T>>();
   #cache = new Map<ObjectKey, Readonly<T>>();
   #resourceVersion: string | undefined;
-  #synced = false;
-  readonly #syncWaiters: Array<() => void> = [];
+  readonly #synced = new Latch();
   #lastError: unknown;
   #failures = 0;
   #stop: AbortController | undefined;
@@ -118,20 +118,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   /** True once the first list has been applied; stays true across relists, as in client-go. */
   hasSynced(): boolean {
-    return this.#synced;
+    return this.#synced.isOpen;
   }
 
   waitForSync(signal?: AbortSignal): Promise<void> {
-    if (this.#synced) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onAbort = () => reject(signal?.reason ?? new Error('aborted'));
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#syncWaiters.push(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
+    return this.#synced.wait(signal);
   }
 
   /** The last list or watch failure since the last success, for readiness detail. */
@@ -219,10 +210,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     for (const [key, old] of previous) {
       if (!next.has(key)) this.#emit('delete', key, old);
     }
-    if (!this.#synced) {
-      this.#synced = true;
-      for (const resolve of this.#syncWaiters.splice(0)) resolve();
-    }
+    this.#synced.open();
   }
 
   /** Watches until the server closes the stream; false when it closed too soon to count as healthy. */

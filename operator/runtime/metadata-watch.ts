@@ -2,6 +2,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { KubeApiError, type KubeStatus, toKubeApiError, WatchExpiredError } from '../errors.ts';
 import { kubeGet } from './kube-fetch.ts';
+import { Latch } from './latch.ts';
 import { sleep } from './timers.ts';
 
 /**
@@ -46,8 +47,7 @@ export class MetadataWatch {
   readonly #options: MetadataWatchOptions;
   readonly #log: Logger;
   #resourceVersion: string | undefined;
-  #established = false;
-  readonly #establishedWaiters: Array<() => void> = [];
+  readonly #established = new Latch();
   #failures = 0;
   #stop: AbortController | undefined;
   #loop: Promise<void> | undefined;
@@ -71,20 +71,11 @@ export class MetadataWatch {
 
   /** True once a watch has been accepted by the API server (so changes from then on are seen). */
   get established(): boolean {
-    return this.#established;
+    return this.#established.isOpen;
   }
 
   waitForEstablished(signal?: AbortSignal): Promise<void> {
-    if (this.#established) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onAbort = () => reject(signal?.reason ?? new Error('aborted'));
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#establishedWaiters.push(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
+    return this.#established.wait(signal);
   }
 
   async #run(stop: AbortSignal): Promise<void> {
@@ -131,10 +122,7 @@ export class MetadataWatch {
       );
       this.#failures = 0;
       if (fresh) this.#options.onStart();
-      if (!this.#established) {
-        this.#established = true;
-        for (const resolve of this.#establishedWaiters.splice(0)) resolve();
-      }
+      this.#established.open();
       if (!response.body) return;
       const decoder = new TextDecoder();
       let buffered = '';
