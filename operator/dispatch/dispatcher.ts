@@ -111,6 +111,8 @@ export class Dispatcher implements Component {
   readonly #store: EventStatusStore;
   readonly #health: DeliveryHealth;
   readonly #groups = new Map<string, GroupEntry>();
+  /** The groups each AlarmEvent joined, by event key, so a deletion touches those groups only. */
+  readonly #groupsOfEvent = new Map<string, Set<string>>();
   readonly #outboxes = new Map<string, Outbox>();
   /**
    * Events this run has taken on, by uid: still in progress, and the generation last looked at. Informer
@@ -220,10 +222,13 @@ export class Dispatcher implements Component {
       this.#known.delete(uid);
       this.#store.forget(event.key);
       // A deleted event is no longer firing anywhere: no group notifies or repeats it.
-      for (const entry of this.#groups.values()) {
+      for (const groupKey of this.#groupsOfEvent.get(event.key) ?? []) {
+        const entry = this.#groups.get(groupKey);
+        if (!entry) continue;
         entry.group.remove(event.key);
         this.#schedule(entry);
       }
+      this.#groupsOfEvent.delete(event.key);
       return;
     }
     this.#observe(event.object);
@@ -352,7 +357,8 @@ export class Dispatcher implements Component {
 
   #matchingRules(alarm: Alarm): CompiledRule[] {
     const matching: CompiledRule[] = [];
-    for (const raw of this.#ctx.caches.rules.list()) {
+    // A rule sees the alarms of its own namespace only: other tenants' rules are not even compiled.
+    for (const raw of this.#ctx.caches.rules.list(alarm.namespace)) {
       const compiled = this.#rules.compile(raw);
       // An invalid rule (its status says why) takes no new alarms.
       if (!compiled.ok || !compiled.rule.timeZoneValid) continue;
@@ -386,6 +392,9 @@ export class Dispatcher implements Component {
       entry = { group: new AggregationGroup(key, labels, rule.timing), rule };
       this.#groups.set(key, entry);
     }
+    const groups = this.#groupsOfEvent.get(alarm.key) ?? new Set();
+    groups.add(key);
+    this.#groupsOfEvent.set(alarm.key, groups);
     return entry;
   }
 

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AlarmEventStatus } from '../api/index.ts';
 import { KubeApiError } from '../errors.ts';
 import type { StatusWriter } from '../runtime/status.ts';
@@ -25,7 +25,71 @@ function slowFirstWriter() {
   return { writer, landed, maxInFlight: () => maxInFlight };
 }
 
+/** A writer that records each patch and answers at once. */
+function recordingWriter() {
+  const landed: AlarmEventStatus[] = [];
+  const writer = {
+    async patchIfChanged(obj: { status?: unknown }) {
+      landed.push(structuredClone(obj.status) as AlarmEventStatus);
+      return 'patched' as const;
+    },
+  } as unknown as StatusWriter;
+  return { writer, landed };
+}
+
+const delivery = {
+  ruleNamespace: 'ns',
+  rule: 'r',
+  service: 's',
+  targetKind: 'Group' as const,
+  targetName: 'ops',
+};
+
 describe('EventStatusStore', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('writes changes made in quick succession as one patch', async () => {
+    vi.useFakeTimers();
+    const { writer, landed } = recordingWriter();
+    const store = new EventStatusStore({ writer, logger: pino({ level: 'silent' }) });
+    const key = 'ns/disk-full';
+    store.track(key, { name: 'disk-full', namespace: 'ns', generation: 1 }, {});
+    store.update(key, (status) => {
+      status.deliveries = [{ ...delivery, state: 'Pending' }];
+    });
+    await vi.advanceTimersByTimeAsync(5);
+    store.update(key, (status) => {
+      status.deliveries = [{ ...delivery, state: 'Delivering', msgUuid: 'u1' }];
+    });
+    await vi.advanceTimersByTimeAsync(1_000);
+
+    expect(landed).toHaveLength(1);
+    expect(landed[0]?.deliveries?.[0]?.state).toBe('Delivering');
+  });
+
+  it('writes at once what a sender waits for, taking the changes before it along', async () => {
+    vi.useFakeTimers();
+    const { writer, landed } = recordingWriter();
+    const store = new EventStatusStore({ writer, logger: pino({ level: 'silent' }) });
+    const key = 'ns/disk-full';
+    store.track(key, { name: 'disk-full', namespace: 'ns', generation: 1 }, {});
+    store.update(key, (status) => {
+      status.deliveries = [{ ...delivery, state: 'Pending' }];
+    });
+    store.update(key, (status) => {
+      status.deliveries = [{ ...delivery, state: 'Delivering', msgUuid: 'u1' }];
+    });
+    const persisted = store.persist([key]);
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(landed).toHaveLength(1);
+    await expect(persisted).resolves.toBe(true);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(landed).toHaveLength(1);
+  });
+
   it('writes one event at a time, so the newest status is the one that lands last', async () => {
     const { writer, landed, maxInFlight } = slowFirstWriter();
     const store = new EventStatusStore({ writer, logger: pino({ level: 'silent' }) });
@@ -62,14 +126,16 @@ describe('EventStatusStore', () => {
         return 'patched' as const;
       },
     } as unknown as StatusWriter;
+    vi.useFakeTimers();
     const store = new EventStatusStore({ writer, logger: pino({ level: 'silent' }) });
     const key = 'ns/huge';
     store.track(key, { name: 'huge', namespace: 'ns' }, {});
     store.update(key, (status) => {
-      status.phase = 'Pending';
+      status.deliveries = [{ ...delivery, state: 'Pending' }];
     });
     expect(await store.persist([key])).toBe(false);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Longer than any retry backoff of a write that failed for a passing reason.
+    await vi.advanceTimersByTimeAsync(60_000);
     expect(calls).toBe(1);
 
     store.update(key, (status) => {
