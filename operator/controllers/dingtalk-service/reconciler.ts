@@ -146,23 +146,27 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
     } finally {
       status.observedGeneration = obj.metadata.generation;
       await ctx.status.services.patchIfChanged(obj, before);
-      await announce(ctx, obj, wasReady, tests, log);
+      announce(ctx, obj, wasReady, tests, log);
     }
   };
 }
 
-/** A log line and an event when Ready flips or changes reason, and for every test sent; never per loop. */
-async function announce(
+/**
+ * A log line and an event when Ready flips or changes reason, and for every test sent; never per loop.
+ * Events are not waited for: they are a record, not a result, and a worker waiting for each would take
+ * twice the API calls' time per service (EventRecorder.record never throws).
+ */
+function announce(
   ctx: OperatorContext,
   obj: ServiceObject,
   wasReady: ReturnType<typeof get>,
   tests: TestResults | undefined,
   log: Parameters<Reconciler>[1]['log'],
-): Promise<void> {
+): void {
   const ready = get(obj, ConditionType.Ready);
   if (ready && (ready.status !== wasReady?.status || ready.reason !== wasReady?.reason)) {
     log.info({ ready: ready.status, reason: ready.reason, message: ready.message }, 'readiness changed');
-    await ctx.events.record(obj, {
+    void ctx.events.record(obj, {
       type: ready.status === 'True' ? 'Normal' : 'Warning',
       reason: ready.reason,
       action: 'Validate',
@@ -172,7 +176,7 @@ async function announce(
   if (tests) {
     const ok = tests.overall.result === 'Succeeded';
     log.info({ result: tests.overall.result, errcode: tests.overall.errcode }, 'test message sent');
-    await ctx.events.record(obj, {
+    void ctx.events.record(obj, {
       type: ok ? 'Normal' : 'Warning',
       reason: ok ? 'TestSent' : 'TestFailed',
       action: 'SendTest',
