@@ -92,8 +92,10 @@ export class EventRecorder {
   #isDuplicate(fingerprint: string): boolean {
     const now = Date.now();
     const window = this.#options.dedupWindowMs ?? 60_000;
+    // Entries are added in time order and never updated, so the expired ones are the first.
     for (const [key, at] of this.#recent) {
-      if (now - at >= window) this.#recent.delete(key);
+      if (now - at < window) break;
+      this.#recent.delete(key);
     }
     if (this.#recent.has(fingerprint)) return true;
     this.#recent.set(fingerprint, now);
