@@ -6,6 +6,7 @@ export const ErrorCode = {
   Config: 'OP_ERR_CONFIG',
   Terminal: 'OP_ERR_TERMINAL',
   KubeApi: 'OP_ERR_KUBE_API',
+  KubeUnavailable: 'OP_ERR_KUBE_UNAVAILABLE',
   WatchExpired: 'OP_ERR_WATCH_EXPIRED',
   InvalidCondition: 'OP_ERR_INVALID_CONDITION',
   LeaderElectionLost: 'OP_ERR_LEADER_ELECTION_LOST',
@@ -71,6 +72,20 @@ export class KubeApiError extends OperatorError {
   }
 }
 
+/**
+ * The Kubernetes API server could not be reached, timed out, or answered 5xx/429 (runtime/kube-http.ts):
+ * worth retrying. The receiver answers 503 with it, so the caller retries (Alertmanager does on 5xx).
+ */
+export class KubeUnavailableError extends OperatorError {
+  /** Seconds the API server asked for with its own Retry-After, if it did. */
+  readonly retryAfter: number | undefined;
+
+  constructor(message: string, retryAfter?: number, options?: ErrorOptions) {
+    super(ErrorCode.KubeUnavailable, message, options);
+    this.retryAfter = retryAfter;
+  }
+}
+
 /** A watch or a paginated list can no longer continue from its resourceVersion (410 Gone). */
 export class WatchExpiredError extends OperatorError {
   constructor(message: string) {
@@ -85,8 +100,9 @@ export class LeaderElectionLostError extends OperatorError {
 }
 
 /**
- * Normalises anything client-node throws into a KubeApiError, or returns undefined for errors that did
- * not come from an API answer (network, abort). ApiException.body is the raw response text.
+ * The KubeApiError behind an error, also from client-node's ApiException (tests and the kubeconfig
+ * fallback still use client-node), or undefined for errors that did not come from an API answer
+ * (network, abort, 5xx: KubeUnavailableError). ApiException.body is the raw response text.
  */
 export function toKubeApiError(err: unknown): KubeApiError | undefined {
   if (err instanceof KubeApiError) return err;

@@ -22,7 +22,7 @@ export async function main(args: string[]): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const metrics = new ReceiverMetrics();
   let shuttingDown = false;
-  const kubeEndpoint = await loadKubeEndpoint(config);
+  const kubeEndpoint = loadKubeEndpoint(config);
   let receiver: ReturnType<typeof buildReceiver>;
   try {
     receiver = buildReceiver(config, {

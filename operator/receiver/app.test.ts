@@ -1,11 +1,10 @@
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AlarmEventSpec } from '../api/index.ts';
-import { KubeApiError } from '../errors.ts';
+import { KubeApiError, KubeUnavailableError } from '../errors.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { buildReceiverApp, type ReceiverAppOptions, SUBMITTED_BY_ANNOTATION } from './app.ts';
 import { Gatekeeper } from './auth.ts';
-import { KubeUnavailableError } from './errors.ts';
 import { ReceiverMetrics } from './metrics.ts';
 import { RecentWrites } from './persist.ts';
 import type { RejectionRecorder, RejectionReport } from './rejections.ts';

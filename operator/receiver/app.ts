@@ -2,15 +2,9 @@ import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, Log
 import type { Logger } from 'pino';
 import { GROUP } from '../api/index.ts';
 import { DNS_LABEL } from '../config.ts';
-import { type KubeApiError, toKubeApiError } from '../errors.ts';
+import { type KubeApiError, KubeUnavailableError, toKubeApiError } from '../errors.ts';
 import type { Caller, Gatekeeper } from './auth.ts';
-import {
-  invalidBody,
-  KubeUnavailableError,
-  NamespaceOverRateError,
-  ReceiverError,
-  ReceiverErrorCode,
-} from './errors.ts';
+import { invalidBody, NamespaceOverRateError, ReceiverError, ReceiverErrorCode } from './errors.ts';
 import {
   type IntakeLimits,
   intakeAlarms,

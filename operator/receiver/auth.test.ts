@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { KubeUnavailableError } from '../errors.ts';
 import { Gatekeeper } from './auth.ts';
-import { KubeUnavailableError, ReceiverError } from './errors.ts';
+import { ReceiverError } from './errors.ts';
 import type {
   AccessReview,
   AccessReviewResult,

@@ -66,21 +66,6 @@ export function invalidBody(issues: readonly FieldIssue[]): ReceiverError {
   );
 }
 
-/**
- * The Kubernetes API server could not be reached, timed out, or answered 5xx/429: nothing is accepted,
- * and the caller retries (Alertmanager does on 5xx).
- */
-export class KubeUnavailableError extends Error {
-  /** Seconds the API server asked for with its own Retry-After, if it did. */
-  readonly retryAfter: number | undefined;
-
-  constructor(message: string, retryAfter?: number, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'KubeUnavailableError';
-    this.retryAfter = retryAfter;
-  }
-}
-
 /** The namespace has written as many alarms as its rate allows for now (the receiver's own limit). */
 export class NamespaceOverRateError extends Error {
   constructor() {

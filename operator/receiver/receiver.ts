@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { KubeEndpoint } from '../runtime/kube-endpoint.ts';
+import { KubeHttp } from '../runtime/kube-http.ts';
 import { buildReceiverApp } from './app.ts';
 import { Gatekeeper } from './auth.ts';
 import type { ReceiverConfig } from './config.ts';
-import { KubeHttp } from './kube-http.ts';
 import type { ReceiverMetrics } from './metrics.ts';
 import { RecentWrites } from './persist.ts';
 import { KubeRejectionEvents } from './rejections.ts';

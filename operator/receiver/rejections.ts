@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { AlarmEventGvk, API_VERSION } from '../api/index.ts';
 import { toKubeApiError } from '../errors.ts';
-import { truncateUtf8 } from '../runtime/text.ts';
+import type { KubeHttp } from '../runtime/kube-http.ts';
+import { microTime, truncateUtf8 } from '../runtime/text.ts';
 import type { AlertKind, RejectedAlert } from './intake.ts';
-import type { KubeHttp } from './kube-http.ts';
 
 /**
  * Tells a namespace's users that alerts sent for it were set aside: one Warning Event (events.k8s.io/v1)
@@ -48,7 +48,7 @@ export class KubeRejectionEvents implements RejectionRecorder {
         apiVersion: 'events.k8s.io/v1',
         kind: 'Event',
         metadata: { name, namespace },
-        eventTime: microTime(new Date()),
+        eventTime: microTime(Date.now()),
         type: 'Warning',
         reason: REJECTED_REASON,
         action: 'Receive',
@@ -75,9 +75,4 @@ export function rejectionNote({ kind, total, rejected }: RejectionReport): strin
     `${rejected.length} of ${total} alerts sent by ${source} were not stored and will not be retried: ${items.join('; ')}`,
     MAX_NOTE_BYTES,
   );
-}
-
-/** RFC 3339 with microseconds, as metav1.MicroTime is written. */
-function microTime(date: Date): string {
-  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeHttp } from './kube-http.ts';
+import type { KubeHttp } from '../runtime/kube-http.ts';
 import { KubeAccessReview } from './review.ts';
 
 /** A KubeHttp that records what was posted and answers `status`. */

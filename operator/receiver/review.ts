@@ -1,5 +1,5 @@
 import { ALARM_EVENT_PLURAL, GROUP } from '../api/index.ts';
-import type { KubeHttp } from './kube-http.ts';
+import type { KubeHttp } from '../runtime/kube-http.ts';
 
 /**
  * The receiver's port to Kubernetes authentication and authorisation: TokenReview and

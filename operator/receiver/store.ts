@@ -1,7 +1,7 @@
 import { ALARM_EVENT_PLURAL, AlarmEventGvk, type AlarmEventSpec, API_VERSION } from '../api/index.ts';
 import { toKubeApiError } from '../errors.ts';
+import type { KubeHttp } from '../runtime/kube-http.ts';
 import { collectionPath } from '../runtime/kube-path.ts';
-import type { KubeHttp } from './kube-http.ts';
 
 /**
  * Where received alarms are persisted: the receiver's only port to Kubernetes for writing. Both methods

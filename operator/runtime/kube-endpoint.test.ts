@@ -47,7 +47,7 @@ describe('loadKubeEndpoint', () => {
       },
       { token: 'abc' },
     );
-    const endpoint = await loadKubeEndpoint({ kubeconfig: file });
+    const endpoint = loadKubeEndpoint({ kubeconfig: file });
     expect(endpoint.getCurrentCluster()?.server).toBe('https://api.example:6443');
     const options = await applied(endpoint);
     expect(options.ca?.toString()).toBe('ca');
@@ -65,7 +65,7 @@ describe('loadKubeEndpoint', () => {
       { server: 'https://127.0.0.1:6443', 'insecure-skip-tls-verify': true },
       { 'client-certificate': 'client.crt', 'client-key': 'client.key' },
     );
-    const options = await applied(await loadKubeEndpoint({ kubeconfig: file }));
+    const options = await applied(loadKubeEndpoint({ kubeconfig: file }));
     expect(options.cert?.toString()).toBe('cert');
     expect(options.key?.toString()).toBe('key');
     expect(options.rejectUnauthorized).toBe(false);
@@ -76,7 +76,7 @@ describe('loadKubeEndpoint', () => {
     const folder = dir();
     writeFileSync(path.join(folder, 'ca.crt'), 'cluster-ca');
     writeFileSync(path.join(folder, 'token'), 'first\n');
-    const endpoint = await loadKubeEndpoint(
+    const endpoint = loadKubeEndpoint(
       {},
       { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' },
       folder,
@@ -90,22 +90,22 @@ describe('loadKubeEndpoint', () => {
   });
 
   // Loads client-node, which takes seconds on a busy machine.
-  it('hands a kubeconfig with an exec plugin to client-node', { timeout: 60_000 }, async () => {
+  it('hands a kubeconfig with an exec plugin to client-node', { timeout: 60_000 }, () => {
     const file = kubeconfig(
       dir(),
       { server: 'https://api.example:6443' },
       { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'get-token' } },
     );
-    const endpoint = await loadKubeEndpoint({ kubeconfig: file });
+    const endpoint = loadKubeEndpoint({ kubeconfig: file });
     expect(endpoint.constructor.name).toBe('KubeConfig');
     expect(endpoint.getCurrentCluster()?.server).toBe('https://api.example:6443');
   });
 
-  it('names the file when it has no usable current context', async () => {
+  it('names the file when it has no usable current context', () => {
     const folder = dir();
     const file = path.join(folder, 'config');
     writeFileSync(file, 'apiVersion: v1\nkind: Config\n');
-    await expect(loadKubeEndpoint({ kubeconfig: file })).rejects.toThrow(file);
+    expect(() => loadKubeEndpoint({ kubeconfig: file })).toThrow(file);
   });
 });
 

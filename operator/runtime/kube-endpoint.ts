@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
 /**
- * The API server and credentials for a raw HTTP client (the receiver's KubeHttp), read without
+ * The API server and credentials for KubeHttp (runtime/kube-http.ts), read without
  * @kubernetes/client-node: loading that package costs a process about 35 MiB (most of it the sources
- * of its generated API classes, bench/results/README.md), which the receiver, which only POSTs and
- * PATCHes a few paths, does not need. In a pod that is the ServiceAccount (token re-read on every call,
- * as kubelet rotates it); otherwise a kubeconfig with a token or a client certificate. Kubeconfigs that
- * need more (an exec plugin, an auth provider, basic auth, several files in $KUBECONFIG) are handed to
- * client-node after all, loaded only then.
+ * of its generated API classes, bench/results/README.md). In a pod that is the ServiceAccount (token
+ * re-read on every call, as kubelet rotates it); otherwise a kubeconfig with a token or a client
+ * certificate. Kubeconfigs that need more (an exec plugin, an auth provider, basic auth, several files in
+ * $KUBECONFIG) are handed to client-node after all, loaded only then.
  *
  * Both this and client-node's KubeConfig satisfy KubeEndpoint.
  */
@@ -67,13 +67,14 @@ class StaticEndpoint implements KubeEndpoint {
 
 /**
  * The endpoint for `--kubeconfig` when given; in-cluster when running in a pod; otherwise $KUBECONFIG or
- * ~/.kube/config (the same order as loadKubeConfig in config.ts).
+ * ~/.kube/config. In-cluster comes before $KUBECONFIG because a pod may carry a stray kubeconfig.
+ * Synchronous, so that a bad kubeconfig stops the process before anything starts.
  */
-export async function loadKubeEndpoint(
+export function loadKubeEndpoint(
   config: { kubeconfig?: string | undefined },
   env: Readonly<Record<string, string | undefined>> = process.env,
   serviceAccountDir = SERVICE_ACCOUNT_DIR,
-): Promise<KubeEndpoint> {
+): KubeEndpoint {
   if (config.kubeconfig) return fromKubeconfigFile(config.kubeconfig);
   if (env.KUBERNETES_SERVICE_HOST) return inCluster(env, serviceAccountDir);
   const files = env.KUBECONFIG?.split(path.delimiter).filter(Boolean) ?? [];
@@ -93,8 +94,11 @@ function inCluster(env: Readonly<Record<string, string | undefined>>, dir: strin
 
 type Fields = Record<string, unknown>;
 
-async function fromKubeconfigFile(file: string): Promise<KubeEndpoint> {
-  const { parse } = await import('yaml');
+// Loaded only for a kubeconfig: in a pod neither is needed.
+const load = createRequire(import.meta.url);
+
+function fromKubeconfigFile(file: string): KubeEndpoint {
+  const { parse } = load('yaml') as typeof import('yaml');
   const doc = (parse(readFileSync(file, 'utf8')) ?? {}) as {
     'current-context'?: string;
     contexts?: { name: string; context?: { cluster?: string; user?: string } }[];
@@ -126,8 +130,8 @@ async function fromKubeconfigFile(file: string): Promise<KubeEndpoint> {
   });
 }
 
-async function clientNode(file: string | undefined): Promise<KubeEndpoint> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
+function clientNode(file: string | undefined): KubeEndpoint {
+  const { KubeConfig } = load('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
   if (file) kubeConfig.loadFromFile(file);
   else kubeConfig.loadFromDefault();

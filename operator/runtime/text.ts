@@ -13,3 +13,8 @@ export function truncateUtf8(text: string, maxBytes: number): string {
   }
   return text.slice(0, end) + marker;
 }
+
+/** RFC 3339 with microseconds, as metav1.MicroTime (Event and Lease times) is written. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
