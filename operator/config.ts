@@ -1,11 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
-import { shareConnections } from './runtime/kube-connections.ts';
 
 /**
  * The operator's configuration: every setting is a flag and an environment variable (the flag wins),
@@ -276,26 +273,6 @@ export function serviceAccountNamespace(): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * The cluster credentials: --kubeconfig when given; in-cluster when running in a pod (checked first
- * because loadFromDefault would prefer a stray ~/.kube/config); otherwise $KUBECONFIG or ~/.kube/config.
- */
-export function loadKubeConfig(
-  config: Pick<OperatorConfig, 'kubeconfig'>,
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): KubeConfig {
-  // Loaded here rather than imported at the top: the receiver reads its settings through this module
-  // and must not pay for client-node, which it does not use (runtime/kube-endpoint.ts).
-  const { KubeConfig } = createRequire(import.meta.url)(
-    '@kubernetes/client-node',
-  ) as typeof import('@kubernetes/client-node');
-  const kubeConfig = new KubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else if (env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
-  else kubeConfig.loadFromDefault();
-  return shareConnections(kubeConfig);
 }
 
 /**

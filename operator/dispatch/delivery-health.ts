@@ -1,4 +1,3 @@
-import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   ALARM_RULE_PLURAL,
@@ -10,7 +9,10 @@ import {
   type Severity,
   VERSION,
 } from '../api/index.ts';
+import { isNotFound } from '../errors.ts';
 import type { CustomObject } from '../manager/context.ts';
+import type { KubeHttp } from '../runtime/kube-http.ts';
+import { objectPath } from '../runtime/kube-path.ts';
 import { timestamp } from './ledger.ts';
 
 /**
@@ -55,7 +57,7 @@ export interface HealthSources {
 export type TargetName = { kind: 'Group' | 'Member'; name: string };
 
 export class DeliveryHealth {
-  readonly #api: CustomObjectsApi;
+  readonly #kube: KubeHttp;
   readonly #sources: HealthSources;
   readonly #log: Logger;
   readonly #intervalMs: number;
@@ -65,8 +67,8 @@ export class DeliveryHealth {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
 
-  constructor(kubeConfig: KubeConfig, sources: HealthSources, logger: Logger, intervalMs = 1_000) {
-    this.#api = kubeConfig.makeApiClient(CustomObjectsApi);
+  constructor(kube: KubeHttp, sources: HealthSources, logger: Logger, intervalMs = 1_000) {
+    this.#kube = kube;
     this.#sources = sources;
     this.#log = logger;
     this.#intervalMs = intervalMs;
@@ -199,22 +201,15 @@ export class DeliveryHealth {
         : this.#rules.get(`${namespace}/${name}`),
     };
     try {
-      await this.#api.patchNamespacedCustomObjectStatus(
-        {
-          group: GROUP,
-          version: VERSION,
-          plural: isService ? DINGTALK_SERVICE_PLURAL : ALARM_RULE_PLURAL,
-          namespace,
-          name,
-          body,
-          fieldManager: FIELD_MANAGER,
-          force: true,
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+      const plural = isService ? DINGTALK_SERVICE_PLURAL : ALARM_RULE_PLURAL;
+      await this.#kube.apply(
+        `${objectPath({ group: GROUP, version: VERSION, plural, namespace, name })}/status`,
+        body,
+        { fieldManager: FIELD_MANAGER, force: true },
       );
     } catch (err) {
       // Apply would create a deleted object's status from nothing; it answers 404 for a missing object.
-      if ((err as { code?: number }).code === 404) return;
+      if (isNotFound(err)) return;
       throw err;
     }
   }

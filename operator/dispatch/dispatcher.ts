@@ -146,7 +146,7 @@ export class Dispatcher implements Component {
       concurrency: options.statusConcurrency ?? 8,
     });
     this.#health = new DeliveryHealth(
-      ctx.kubeConfig,
+      ctx.kube,
       {
         service: (ns, name) => ctx.caches.services.get(ns, name),
         rule: (ns, name) => ctx.caches.rules.get(ns, name),

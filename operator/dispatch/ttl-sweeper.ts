@@ -1,9 +1,9 @@
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ALARM_EVENT_PLURAL, GROUP, VERSION } from '../api/index.ts';
 import { isNotFound } from '../errors.ts';
 import type { Component, OperatorContext } from '../manager/context.ts';
 import { mapConcurrently } from '../runtime/concurrency.ts';
+import { objectPath } from '../runtime/kube-path.ts';
 
 /**
  * Deletes in flight at a time: one after another, a storm's 10,000 finished events took longer to delete
@@ -16,7 +16,6 @@ export class TtlSweeper implements Component {
   readonly name = 'alarmevent-ttl';
   readonly #ctx: OperatorContext;
   readonly #log: Logger;
-  readonly #api: CustomObjectsApi;
   readonly #intervalMs: number;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
@@ -27,7 +26,6 @@ export class TtlSweeper implements Component {
   ) {
     this.#ctx = ctx;
     this.#log = ctx.logger.child({ component: this.name });
-    this.#api = ctx.kubeConfig.makeApiClient(CustomObjectsApi);
     this.#intervalMs = intervalMs;
   }
 
@@ -60,13 +58,9 @@ export class TtlSweeper implements Component {
     await mapConcurrently(expired, DELETE_CONCURRENCY, async (event) => {
       const { namespace = '', name = '' } = event.metadata ?? {};
       try {
-        await this.#api.deleteNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: ALARM_EVENT_PLURAL,
-          namespace,
-          name,
-        });
+        await this.#ctx.kube.delete(
+          objectPath({ group: GROUP, version: VERSION, plural: ALARM_EVENT_PLURAL, namespace, name }),
+        );
         deleted++;
       } catch (err) {
         if (!isNotFound(err))

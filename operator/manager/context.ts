@@ -1,10 +1,11 @@
-import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { OperatorConfig } from '../config.ts';
 import type { HeldTargets } from '../delivery/held.ts';
 import type { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { DingTalkClient } from '../dingtalk/index.ts';
 import type { EventRecorder } from '../runtime/events.ts';
+import type { KubeHttp } from '../runtime/kube-http.ts';
 import type { OperatorMetrics } from '../runtime/metrics.ts';
 import type { StatusWriter } from '../runtime/status.ts';
 import type { MemberDirectory } from '../targets/index.ts';
@@ -20,7 +21,8 @@ export type CustomObject = KubernetesObject & { spec?: unknown; status?: unknown
 /** Everything a controller needs, built once by the manager and shared by every controller. */
 export interface OperatorContext {
   config: OperatorConfig;
-  kubeConfig: KubeConfig;
+  /** The API server, for every call and watch of the operator. */
+  kube: KubeHttp;
   logger: Logger;
   metrics: OperatorMetrics;
   events: EventRecorder;

@@ -7,13 +7,15 @@ import {
   GROUP,
   VERSION,
 } from '../api/index.ts';
-import { loadKubeConfig, type OperatorConfig } from '../config.ts';
+import type { OperatorConfig } from '../config.ts';
 import { referencedConfigMaps, referencedSecrets } from '../controllers/dingtalk-service/references.ts';
 import { HeldTargets } from '../delivery/held.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import { createDingTalkClient } from '../dingtalk/index.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { HealthServer } from '../runtime/health.ts';
+import { loadKubeEndpoint } from '../runtime/kube-endpoint.ts';
+import { KubeHttp } from '../runtime/kube-http.ts';
 import { kubeLeaseStore, LeaderElector } from '../runtime/leader.ts';
 import { OperatorMetrics } from '../runtime/metrics.ts';
 import { StatusWriter } from '../runtime/status.ts';
@@ -44,10 +46,11 @@ export class Manager {
   #leading: Promise<void> = Promise.resolve();
 
   constructor(config: OperatorConfig, logger: Logger, factories: ComponentFactory[]) {
-    const kubeConfig = loadKubeConfig(config);
+    // One connection pool for every call and watch; no limit on connections, since each watch holds one.
+    const kube = new KubeHttp(loadKubeEndpoint(config), { connections: null });
     const metrics = new OperatorMetrics();
     const cache = <T extends CustomObject>(type: ResourceType) =>
-      new ResourceCache<T>(kubeConfig, type, config.namespaces, logger);
+      new ResourceCache<T>(kube, type, config.namespaces, logger);
     const services = cache<CustomObject>(crd(DINGTALK_SERVICE_PLURAL));
     // Secrets and ConfigMaps are read by name when a service refers to them, never listed or cached
     // cluster-wide: a cluster may hold thousands (Helm keeps every release in one), none of them ours.
@@ -56,7 +59,7 @@ export class Manager {
       referenced: (service: Readonly<CustomObject>) => Set<string>,
     ) =>
       new ReferenceStore<T>({
-        kubeConfig,
+        kube,
         plural,
         namespaces: config.namespaces,
         referrers: services,
@@ -75,11 +78,11 @@ export class Manager {
     });
     this.context = {
       config,
-      kubeConfig,
+      kube,
       logger,
       metrics,
       events: new EventRecorder({
-        kubeConfig,
+        kube,
         reportingController: `${GROUP}/dingtalk-operator`,
         reportingInstance: config.identity,
         logger,
@@ -96,9 +99,9 @@ export class Manager {
         configMaps: references<V1ConfigMap>('configmaps', referencedConfigMaps),
       },
       status: {
-        services: new StatusWriter(kubeConfig, crd(DINGTALK_SERVICE_PLURAL)),
-        rules: new StatusWriter(kubeConfig, crd(ALARM_RULE_PLURAL)),
-        alarms: new StatusWriter(kubeConfig, crd(ALARM_EVENT_PLURAL)),
+        services: new StatusWriter(kube, crd(DINGTALK_SERVICE_PLURAL)),
+        rules: new StatusWriter(kube, crd(ALARM_RULE_PLURAL)),
+        alarms: new StatusWriter(kube, crd(ALARM_EVENT_PLURAL)),
       },
     };
     this.health = new HealthServer({
@@ -130,7 +133,7 @@ export class Manager {
       lost = reject;
     });
     const elector = new LeaderElector({
-      store: kubeLeaseStore(this.context.kubeConfig, config.leaseNamespace, config.leaseName),
+      store: kubeLeaseStore(this.context.kube, config.leaseNamespace, config.leaseName),
       identity: config.identity,
       leaseDurationMs: config.leaseDuration,
       renewDeadlineMs: config.renewDeadline,
@@ -165,6 +168,7 @@ export class Manager {
     // A start-up still waiting for caches sees the abort and settles; none of it runs after this.
     await this.#leading.catch(() => undefined);
     await Promise.all(Object.values(this.context.caches).map((resourceCache) => resourceCache.stop()));
+    await this.context.kube.close();
     await this.context.dingtalk.close();
     await this.health.close();
   }

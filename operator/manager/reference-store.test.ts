@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InformerEvent, InformerHandler } from '../runtime/informer.ts';
+import { KubeHttp } from '../runtime/kube-http.ts';
 import type { CustomObject } from './context.ts';
 import { ReferenceStore } from './reference-store.ts';
 
@@ -46,24 +47,16 @@ async function fakeApi(secrets: Map<string, ReturnType<typeof secretObject>>) {
     res.end(JSON.stringify(found ?? { kind: 'Status', code: 404, reason: 'NotFound' }));
   });
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [
-      {
-        name: 'c',
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
+  const address = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const kube = new KubeHttp(
+    { getCurrentCluster: () => ({ server: address }), applyToHTTPSOptions: async () => undefined },
+    { connections: null },
+  );
   const modified = (name: string, resourceVersion: string) =>
     watch?.write(
       `${JSON.stringify({ type: 'MODIFIED', object: { metadata: { name, namespace: 'ns', resourceVersion } } })}\n`,
     );
-  return { kubeConfig, requests, modified };
+  return { kube, requests, modified };
 }
 
 /** DingTalkServices as the store sees them: each names the Secrets in its spec.refs. */
@@ -112,7 +105,7 @@ async function until(check: () => boolean) {
 
 function startStore(api: Awaited<ReturnType<typeof fakeApi>>, services: ReturnType<typeof fakeServices>) {
   store = new ReferenceStore<V1Secret>({
-    kubeConfig: api.kubeConfig,
+    kube: api.kube,
     plural: 'secrets',
     namespaces: ['ns'],
     referrers: services,

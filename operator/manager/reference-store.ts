@@ -1,9 +1,10 @@
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { toKubeApiError } from '../errors.ts';
 import type { Informer, InformerEvent, InformerHandler, ObjectKey } from '../runtime/informer.ts';
 import { objectKey } from '../runtime/informer.ts';
-import { collectionPath, kubeGet } from '../runtime/kube-fetch.ts';
+import type { KubeHttp } from '../runtime/kube-http.ts';
+import { collectionPath, objectPath } from '../runtime/kube-path.ts';
 import { Latch } from '../runtime/latch.ts';
 import { MetadataWatch } from '../runtime/metadata-watch.ts';
 import { sleep } from '../runtime/timers.ts';
@@ -12,7 +13,7 @@ import type { CustomObject } from './context.ts';
 type Stored = KubernetesObject & { metadata?: { resourceVersion?: string; uid?: string } };
 
 export interface ReferenceStoreOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeHttp;
   /** Core kind, e.g. secrets or configmaps. */
   plural: string;
   /** Watched namespaces; empty: all. */
@@ -58,7 +59,7 @@ export class ReferenceStore<T extends Stored> {
     this.#watches = scopes.map(
       (namespace) =>
         new MetadataWatch({
-          kubeConfig: options.kubeConfig,
+          kube: options.kube,
           path: collectionPath({ group: '', version: 'v1', plural: options.plural, namespace }),
           logger: options.logger,
           onStart: () => this.#rereadScope(namespace),
@@ -194,12 +195,11 @@ export class ReferenceStore<T extends Stored> {
   /** GETs the object, retrying with backoff while the API server fails (not when it says 404). */
   async #readUntilDone(key: ObjectKey): Promise<void> {
     const [namespace = '', name = ''] = key.split('/');
-    const path = `${collectionPath({ group: '', version: 'v1', plural: this.#options.plural, namespace })}/${encodeURIComponent(name)}`;
+    const path = objectPath({ version: 'v1', plural: this.#options.plural, namespace, name });
     const signal = this.#stop.signal;
     for (let failures = 0; !signal.aborted; failures++) {
       try {
-        const response = await kubeGet(this.#options.kubeConfig, path, {}, signal);
-        const obj = deepFreeze((await response.json()) as T);
+        const obj = deepFreeze(await this.#options.kube.get<T>(path, { signal }));
         this.#store(key, obj);
         return;
       } catch (err) {

@@ -1,7 +1,8 @@
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Informer, type ObjectKey } from '../runtime/informer.ts';
-import { collectionPath } from '../runtime/kube-fetch.ts';
+import type { KubeHttp } from '../runtime/kube-http.ts';
+import { collectionPath } from '../runtime/kube-path.ts';
 
 export interface ResourceType {
   group: string;
@@ -17,10 +18,10 @@ export class ResourceCache<T extends KubernetesObject> {
   readonly informers: Informer<T>[];
   readonly #byNamespace: Map<string, Informer<T>> | undefined;
 
-  constructor(kubeConfig: KubeConfig, type: ResourceType, namespaces: readonly string[], logger: Logger) {
+  constructor(kube: KubeHttp, type: ResourceType, namespaces: readonly string[], logger: Logger) {
     const scopes = namespaces.length === 0 ? [undefined] : namespaces;
     this.informers = scopes.map(
-      (namespace) => new Informer<T>({ kubeConfig, path: collectionPath({ ...type, namespace }), logger }),
+      (namespace) => new Informer<T>({ kube, path: collectionPath({ ...type, namespace }), logger }),
     );
     this.#byNamespace =
       namespaces.length === 0

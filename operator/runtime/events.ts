@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { EventsV1Api, type KubeConfig, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { KubeHttp } from './kube-http.ts';
+import { collectionPath } from './kube-path.ts';
 import { redactUrl } from './logger.ts';
-import { truncateUtf8 } from './text.ts';
+import { microTime, truncateUtf8 } from './text.ts';
 
 /**
  * Kubernetes Events (events.k8s.io/v1) for state transitions: a condition that flips, a test message
@@ -31,7 +32,7 @@ export interface EventInput {
 }
 
 export interface EventRecorderOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeHttp;
   /** e.g. `dingtalk.alarming.io/dingtalkservice-controller`. */
   reportingController: string;
   /** This replica, e.g. the pod name. */
@@ -41,15 +42,14 @@ export interface EventRecorderOptions {
 }
 
 const MAX_NOTE_BYTES = 1024;
+const EVENTS = { group: 'events.k8s.io', version: 'v1', plural: 'events' };
 
 export class EventRecorder {
-  readonly #api: EventsV1Api;
   readonly #options: EventRecorderOptions;
   readonly #recent = new Map<string, number>();
 
   constructor(options: EventRecorderOptions) {
     this.#options = options;
-    this.#api = options.kubeConfig.makeApiClient(EventsV1Api);
   }
 
   /** Records the event; failures are logged, never thrown (an event is not worth failing a reconcile). */
@@ -61,25 +61,24 @@ export class EventRecorder {
       return false;
     }
     try {
-      await this.#api.createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { name: `${name}.${randomBytes(8).toString('hex')}`, namespace },
-          eventTime: new V1MicroTime(),
-          type: event.type,
-          reason: event.reason,
-          action: event.action,
-          note,
-          reportingController: this.#options.reportingController,
-          reportingInstance: this.#options.reportingInstance,
-          regarding: {
-            apiVersion: regarding.apiVersion,
-            kind: regarding.kind,
-            name,
-            namespace,
-            uid,
-            resourceVersion: regarding.metadata?.resourceVersion,
-          },
+      await this.#options.kube.post(collectionPath({ ...EVENTS, namespace }), {
+        apiVersion: 'events.k8s.io/v1',
+        kind: 'Event',
+        metadata: { name: `${name}.${randomBytes(8).toString('hex')}`, namespace },
+        eventTime: microTime(Date.now()),
+        type: event.type,
+        reason: event.reason,
+        action: event.action,
+        note,
+        reportingController: this.#options.reportingController,
+        reportingInstance: this.#options.reportingInstance,
+        regarding: {
+          apiVersion: regarding.apiVersion,
+          kind: regarding.kind,
+          name,
+          namespace,
+          uid,
+          resourceVersion: regarding.metadata?.resourceVersion,
         },
       });
       return true;

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Informer, type InformerEvent } from './informer.ts';
+import { KubeHttp } from './kube-http.ts';
 
 /**
  * Faults a real API server will not produce on demand (a 500 on watch, a silent half-open watch, a
@@ -13,7 +13,7 @@ import { Informer, type InformerEvent } from './informer.ts';
 type WatchScript = (res: ServerResponse, query: URLSearchParams) => void;
 
 interface FakeApi {
-  kubeConfig: KubeConfig;
+  kube: KubeHttp;
   lists: number;
   watches: URLSearchParams[];
 }
@@ -68,21 +68,13 @@ async function fakeApi(
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [
-      {
-        name: 'fake',
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: 'fake' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
-    currentContext: 'fake',
-  });
+  const address = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const kube = new KubeHttp(
+    { getCurrentCluster: () => ({ server: address }), applyToHTTPSOptions: async () => undefined },
+    { connections: null },
+  );
   return {
-    kubeConfig,
+    kube,
     get lists() {
       return state.lists;
     },
@@ -100,7 +92,7 @@ async function until(check: () => boolean, timeoutMs = 5000) {
 
 function informerFor(api: FakeApi, options: { idleTimeoutMs?: number } = {}) {
   const informer = new Informer({
-    kubeConfig: api.kubeConfig,
+    kube: api.kube,
     path: '/api/v1/configmaps',
     backoff: { initialMs: 10, maxMs: 50 },
     ...options,

@@ -1,15 +1,15 @@
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { KubeApiError, type KubeStatus, toKubeApiError, WatchExpiredError } from '../errors.ts';
 import { backoffDelay } from './backoff.ts';
-import { kubeGet } from './kube-fetch.ts';
+import type { KubeHttp } from './kube-http.ts';
 import { Latch } from './latch.ts';
 import { sleep } from './timers.ts';
 
 /**
  * A list+watch cache for one collection (core kinds and custom resources alike).
  *
- * Built on a raw fetch (kube-fetch.ts) rather than client-node's Watch or makeInformer: Watch only hands
+ * Built on streamed GETs (kube-http.ts) rather than client-node's Watch or makeInformer: Watch only hands
  * out its AbortController after the response headers arrive (a hanging connect cannot be stopped), keeps
  * a private 30 s inactivity timer that is shorter than the API server's bookmark interval, and drops the
  * Status body of a failed request; makeInformer stops on any error but 410 and reports stop() as an
@@ -41,7 +41,7 @@ export type InformerEvent<T> =
 export type InformerHandler<T> = (event: InformerEvent<T>) => void;
 
 export interface InformerOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeHttp;
   /** Collection path, e.g. from collectionPath(): /api/v1/namespaces/ns/configmaps, /apis/g/v/plural. */
   path: string;
   labelSelector?: string;
@@ -172,18 +172,16 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 
   async #relist(stop: AbortSignal): Promise<void> {
-    const { kubeConfig, labelSelector, fieldSelector, pageSize = 500 } = this.#options;
+    const { kube, labelSelector, fieldSelector, pageSize = 500 } = this.#options;
     const next = new Map<ObjectKey, Readonly<T>>();
     let continueToken: string | undefined;
     let resourceVersion: string | undefined;
     do {
-      const response = await kubeGet(
-        kubeConfig,
-        this.path,
-        { limit: pageSize, continue: continueToken, labelSelector, fieldSelector },
-        stop,
-      );
-      const page = (await response.json()) as {
+      const body = await kube.stream(this.path, {
+        query: { limit: pageSize, continue: continueToken, labelSelector, fieldSelector },
+        signal: stop,
+      });
+      const page = (await body.json()) as {
         apiVersion?: string;
         kind?: string;
         metadata?: { continue?: string; resourceVersion?: string };
@@ -215,7 +213,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   /** Watches until the server closes the stream; false when it closed too soon to count as healthy. */
   async #watch(stop: AbortSignal): Promise<boolean> {
-    const { kubeConfig, labelSelector, fieldSelector, timeoutSeconds = 300 } = this.#options;
+    const { kube, labelSelector, fieldSelector, timeoutSeconds = 300 } = this.#options;
     const serverTimeout = Math.round(timeoutSeconds * (1 + Math.random() * 0.1));
     const idleMs = this.#options.idleTimeoutMs ?? serverTimeout * 2000;
     const attempt = new AbortController();
@@ -228,10 +226,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     let received = 0;
     resetIdle();
     try {
-      const response = await kubeGet(
-        kubeConfig,
-        this.path,
-        {
+      const body = await kube.stream(this.path, {
+        query: {
           watch: true,
           resourceVersion: this.#resourceVersion,
           allowWatchBookmarks: true,
@@ -239,12 +235,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           labelSelector,
           fieldSelector,
         },
-        AbortSignal.any([stop, attempt.signal]),
-      );
-      if (!response.body) return false;
+        signal: AbortSignal.any([stop, attempt.signal]),
+      });
       const decoder = new TextDecoder();
       let buffered = '';
-      for await (const chunk of response.body) {
+      for await (const chunk of body) {
         resetIdle();
         buffered += decoder.decode(chunk, { stream: true });
         let newline = buffered.indexOf('\n');

@@ -1,6 +1,8 @@
-import { CoordinationV1Api, type KubeConfig, V1MicroTime } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { isNotFound, toKubeApiError } from '../errors.ts';
+import type { KubeHttp } from './kube-http.ts';
+import { collectionPath, objectPath } from './kube-path.ts';
+import { microTime } from './text.ts';
 import { sleep } from './timers.ts';
 
 /**
@@ -114,7 +116,7 @@ export class LeaderElector {
   async release(): Promise<void> {
     if (this.#released || !this.#observed || this.#observed.record.holderIdentity !== this.#identity) return;
     this.#released = true;
-    const now = microTime();
+    const now = microTime(Date.now());
     try {
       await this.#store.update(
         {
@@ -170,7 +172,8 @@ export class LeaderElector {
   }
 
   async #tryAcquireOrRenew(): Promise<boolean> {
-    const now = microTime();
+    // From Date.now(), so renewals change the record whenever the clock (or a test's fake clock) moved.
+    const now = microTime(Date.now());
     const desired: LeaseRecord = {
       holderIdentity: this.#identity,
       leaseDurationSeconds: Math.ceil(this.#leaseDurationMs / 1000),
@@ -217,75 +220,53 @@ export class LeaderElector {
   }
 }
 
-/** The Lease object in the cluster, read and replaced through CoordinationV1Api. */
-export function kubeLeaseStore(kubeConfig: KubeConfig, namespace: string, name: string): LeaseStore {
-  const api = kubeConfig.makeApiClient(CoordinationV1Api);
-  const fromLease = (lease: {
-    metadata?: { resourceVersion?: string };
-    spec?: {
-      holderIdentity?: string;
-      leaseDurationSeconds?: number;
-      acquireTime?: unknown;
-      renewTime?: unknown;
-      leaseTransitions?: number;
-    };
-  }): StoredLease => ({
+interface Lease {
+  metadata?: { resourceVersion?: string };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+/** The Lease object in the cluster, read, created and replaced (PUT with the resourceVersion read). */
+export function kubeLeaseStore(kube: KubeHttp, namespace: string, name: string): LeaseStore {
+  const resource = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespace };
+  const collection = collectionPath(resource);
+  const path = objectPath({ ...resource, name });
+  const fromLease = (lease: Lease): StoredLease => ({
     resourceVersion: lease.metadata?.resourceVersion ?? '',
     record: {
       holderIdentity: lease.spec?.holderIdentity ?? '',
       leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
-      acquireTime: timeText(lease.spec?.acquireTime),
-      renewTime: timeText(lease.spec?.renewTime),
+      acquireTime: lease.spec?.acquireTime ?? '',
+      renewTime: lease.spec?.renewTime ?? '',
       leaseTransitions: lease.spec?.leaseTransitions ?? 0,
     },
   });
-  const toSpec = (record: LeaseRecord) => ({
-    holderIdentity: record.holderIdentity,
-    leaseDurationSeconds: record.leaseDurationSeconds,
-    acquireTime: toMicroTime(record.acquireTime),
-    renewTime: toMicroTime(record.renewTime),
-    leaseTransitions: record.leaseTransitions,
+  const lease = (record: LeaseRecord, resourceVersion?: string) => ({
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name, namespace, ...(resourceVersion !== undefined && { resourceVersion }) },
+    spec: record,
   });
   return {
     description: `${namespace}/${name}`,
     async get() {
       try {
-        return fromLease(await api.readNamespacedLease({ name, namespace }));
+        return fromLease(await kube.get<Lease>(path));
       } catch (err) {
         if (isNotFound(err)) return undefined;
         throw err;
       }
     },
     async create(record) {
-      return fromLease(
-        await api.createNamespacedLease({
-          namespace,
-          body: { metadata: { name, namespace }, spec: toSpec(record) },
-        }),
-      );
+      return fromLease(await kube.post<Lease>(collection, lease(record)));
     },
     async update(record, resourceVersion) {
-      return fromLease(
-        await api.replaceNamespacedLease({
-          name,
-          namespace,
-          body: { metadata: { name, namespace, resourceVersion }, spec: toSpec(record) },
-        }),
-      );
+      return fromLease(await kube.put<Lease>(path, lease(record, resourceVersion)));
     },
   };
-}
-
-/** From Date.now(), so renewals change the record whenever the clock (or a test's fake clock) moved. */
-function microTime(): string {
-  return new V1MicroTime(Date.now()).toISOString();
-}
-
-function toMicroTime(text: string): V1MicroTime {
-  return new V1MicroTime(text);
-}
-
-function timeText(value: unknown): string {
-  if (value instanceof Date) return value.toISOString();
-  return typeof value === 'string' ? value : '';
 }

@@ -1,7 +1,6 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { KubeApiError, type KubeStatus, toKubeApiError, WatchExpiredError } from '../errors.ts';
-import { kubeGet } from './kube-fetch.ts';
+import type { KubeHttp } from './kube-http.ts';
 import { Latch } from './latch.ts';
 import { sleep } from './timers.ts';
 
@@ -25,7 +24,7 @@ export interface MetadataEvent {
 }
 
 export interface MetadataWatchOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeHttp;
   /** Collection path, e.g. /api/v1/namespaces/ns/secrets or /api/v1/secrets. */
   path: string;
   onEvent(event: MetadataEvent): void;
@@ -97,7 +96,7 @@ export class MetadataWatch {
   }
 
   async #watch(stop: AbortSignal): Promise<void> {
-    const { kubeConfig, path, timeoutSeconds = 300 } = this.#options;
+    const { kube, path, timeoutSeconds = 300 } = this.#options;
     const serverTimeout = Math.round(timeoutSeconds * (1 + Math.random() * 0.1));
     const attempt = new AbortController();
     let idleTimer: NodeJS.Timeout | undefined;
@@ -108,25 +107,22 @@ export class MetadataWatch {
     resetIdle();
     try {
       const fresh = this.#resourceVersion === undefined;
-      const response = await kubeGet(
-        kubeConfig,
-        path,
-        {
+      const body = await kube.stream(path, {
+        query: {
           watch: true,
           resourceVersion: this.#resourceVersion,
           allowWatchBookmarks: true,
           timeoutSeconds: serverTimeout,
         },
-        AbortSignal.any([stop, attempt.signal]),
-        ACCEPT,
-      );
+        signal: AbortSignal.any([stop, attempt.signal]),
+        accept: ACCEPT,
+      });
       this.#failures = 0;
       if (fresh) this.#options.onStart();
       this.#established.open();
-      if (!response.body) return;
       const decoder = new TextDecoder();
       let buffered = '';
-      for await (const chunk of response.body) {
+      for await (const chunk of body) {
         resetIdle();
         buffered += decoder.decode(chunk, { stream: true });
         let newline = buffered.indexOf('\n');

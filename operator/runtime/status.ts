@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
-import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { isNotFound } from '../errors.ts';
+import type { KubeHttp } from './kube-http.ts';
+import { objectPath } from './kube-path.ts';
 
 /**
  * Writes the status subresource of a custom resource, and only when it changed.
@@ -28,11 +29,11 @@ export type StatusWriteResult = 'patched' | 'unchanged' | 'gone';
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export class StatusWriter {
-  readonly #api: CustomObjectsApi;
+  readonly #kube: KubeHttp;
   readonly #resource: CustomResource;
 
-  constructor(kubeConfig: KubeConfig, resource: CustomResource) {
-    this.#api = kubeConfig.makeApiClient(CustomObjectsApi);
+  constructor(kube: KubeHttp, resource: CustomResource) {
+    this.#kube = kube;
     this.#resource = resource;
   }
 
@@ -43,10 +44,9 @@ export class StatusWriter {
     const { name, namespace } = obj.metadata ?? {};
     if (!name || !namespace) throw new Error('status write needs metadata.name and metadata.namespace');
     try {
-      await this.#api.patchNamespacedCustomObjectStatus(
-        { ...this.#resource, namespace, name, body: { status: patch } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
+      await this.#kube.mergePatch(`${objectPath({ ...this.#resource, namespace, name })}/status`, {
+        status: patch,
+      });
       return 'patched';
     } catch (err) {
       if (isNotFound(err)) return 'gone';

@@ -2,9 +2,9 @@ import { Writable } from 'node:stream';
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Informer } from '../../operator/runtime/informer.ts';
-import { collectionPath } from '../../operator/runtime/kube-fetch.ts';
+import { collectionPath } from '../../operator/runtime/kube-path.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
-import { eventually } from '../support/kube.ts';
+import { eventually, testKubeHttp } from '../support/kube.ts';
 import { type PrivateControlPlane, startPrivateControlPlane } from '../support/private-control-plane.ts';
 
 /**
@@ -47,7 +47,7 @@ describe('informer across an API server restart', () => {
       }),
     });
     const informer = new Informer<V1ConfigMap>({
-      kubeConfig,
+      kube: testKubeHttp(plane.kubeconfigPath),
       path: collectionPath({ version: 'v1', plural: 'configmaps', namespace }),
       backoff: { initialMs: 200, maxMs: 2000 },
       logger,

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller, referencingPrimaries } from '../../operator/runtime/controller.ts';
 import { HealthServer } from '../../operator/runtime/health.ts';
 import { Informer } from '../../operator/runtime/informer.ts';
-import { collectionPath } from '../../operator/runtime/kube-fetch.ts';
+import { collectionPath } from '../../operator/runtime/kube-path.ts';
 import { OperatorMetrics } from '../../operator/runtime/metrics.ts';
-import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
+import { createTestNamespace, eventually, testKubeConfig, testKubeHttp } from '../support/kube.ts';
 
 /**
  * ConfigMaps stand in for a primary kind that references Secrets by name (data.secretName), the
@@ -14,6 +14,7 @@ import { createTestNamespace, eventually, testKubeConfig } from '../support/kube
  */
 describe('controller wiring against the API server', () => {
   const kubeConfig = testKubeConfig();
+  const kube = testKubeHttp();
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const logger = pino({ level: 'silent' });
   let namespace: string;
@@ -35,11 +36,11 @@ describe('controller wiring against the API server', () => {
       await core.createNamespacedConfigMap({ namespace, body: { metadata: { name }, data: { secretName } } });
     }
     const primaries = new Informer<V1ConfigMap>({
-      kubeConfig,
+      kube,
       path: collectionPath({ version: 'v1', plural: 'configmaps', namespace }),
     });
     const secrets = new Informer<V1Secret>({
-      kubeConfig,
+      kube,
       path: collectionPath({ version: 'v1', plural: 'secrets', namespace }),
     });
     const reconciled: string[] = [];
@@ -118,7 +119,7 @@ describe('controller wiring against the API server', () => {
   it('reconciles objects its informer listed before the controller subscribed', async () => {
     await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'listed-early' } } });
     const informer = new Informer<V1ConfigMap>({
-      kubeConfig,
+      kube,
       path: collectionPath({ version: 'v1', plural: 'configmaps', namespace }),
     });
     informer.start();

@@ -1,11 +1,12 @@
 import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Informer, type InformerEvent } from '../../operator/runtime/informer.ts';
-import { collectionPath } from '../../operator/runtime/kube-fetch.ts';
-import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
+import { collectionPath } from '../../operator/runtime/kube-path.ts';
+import { createTestNamespace, eventually, testKubeConfig, testKubeHttp } from '../support/kube.ts';
 
 describe('Informer against the API server', () => {
   const kubeConfig = testKubeConfig();
+  const kube = testKubeHttp();
   const core = kubeConfig.makeApiClient(CoreV1Api);
   let namespace: string;
   let cleanup: () => Promise<void>;
@@ -23,7 +24,7 @@ describe('Informer against the API server', () => {
   it('lists in pages, then follows adds, updates and deletes by key', async () => {
     for (let i = 0; i < 5; i++) await configMap(`before-${i}`);
     const informer = new Informer<V1ConfigMap>({
-      kubeConfig,
+      kube,
       path: collectionPath({ version: 'v1', plural: 'configmaps', namespace }),
       pageSize: 2,
     });
@@ -68,7 +69,7 @@ describe('Informer against the API server', () => {
       },
     });
     const informer = new Informer<V1ConfigMap>({
-      kubeConfig,
+      kube,
       path: collectionPath({ version: 'v1', plural: 'configmaps', namespace }),
     });
     informer.start();
@@ -100,7 +101,7 @@ describe('Informer against the API server', () => {
   it('hands out frozen objects that cannot corrupt the cache', async () => {
     await configMap('frozen', { a: '1' });
     const informer = new Informer<V1ConfigMap>({
-      kubeConfig,
+      kube,
       path: collectionPath({ version: 'v1', plural: 'configmaps', namespace }),
     });
     informer.start();
@@ -124,7 +125,7 @@ describe('Informer against the API server', () => {
     await configMap('picked', {}, { pick: 'yes' });
     await configMap('skipped', {}, { pick: 'no' });
     const informer = new Informer<V1ConfigMap>({
-      kubeConfig,
+      kube,
       path: collectionPath({ version: 'v1', plural: 'configmaps', namespace }),
       labelSelector: 'pick=yes',
     });
@@ -139,7 +140,7 @@ describe('Informer against the API server', () => {
 
   it('stops quietly and can be stopped before it synced', async () => {
     const informer = new Informer<V1ConfigMap>({
-      kubeConfig,
+      kube,
       path: collectionPath({ version: 'v1', plural: 'configmaps', namespace }),
     });
     informer.start();

@@ -1,13 +1,14 @@
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeLeaseStore, LeaderElector } from '../../operator/runtime/leader.ts';
-import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
+import { createTestNamespace, eventually, testKubeConfig, testKubeHttp } from '../support/kube.ts';
 
 /** Short timings keep the test quick; the algorithm is the same as with 15s/10s/2s. */
 const timings = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 };
 
 describe('leader election on a Lease in the API server', () => {
   const kubeConfig = testKubeConfig();
+  const kube = testKubeHttp();
   let namespace: string;
   let cleanup: () => Promise<void>;
 
@@ -21,7 +22,7 @@ describe('leader election on a Lease in the API server', () => {
   function contender(identity: string, leaseName: string, { partitionable = false } = {}) {
     const state = { leading: false, lost: false, everLed: false, startedAt: 0, stoppedAt: 0 };
     const stop = new AbortController();
-    const store = kubeLeaseStore(kubeConfig, namespace, leaseName);
+    const store = kubeLeaseStore(kube, namespace, leaseName);
     let partitioned = false;
     const hang = () => new Promise<never>(() => undefined);
     const elector = new LeaderElector({

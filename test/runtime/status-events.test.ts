@@ -10,7 +10,7 @@ import { isNotFound } from '../../operator/errors.ts';
 import { type Condition, markFalse, markTrue } from '../../operator/runtime/conditions.ts';
 import { EventRecorder } from '../../operator/runtime/events.ts';
 import { StatusWriter } from '../../operator/runtime/status.ts';
-import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
+import { createTestNamespace, eventually, testKubeConfig, testKubeHttp } from '../support/kube.ts';
 
 const group = 'runtime-test.dingtalk.alarming.io';
 const resource = { group, version: 'v1', plural: 'widgets' };
@@ -52,7 +52,8 @@ describe('status writer and event recorder against the API server', () => {
   const kubeConfig = testKubeConfig();
   const extensions = kubeConfig.makeApiClient(ApiextensionsV1Api);
   const objects = kubeConfig.makeApiClient(CustomObjectsApi);
-  const writer = new StatusWriter(kubeConfig, resource);
+  const kube = testKubeHttp();
+  const writer = new StatusWriter(kube, resource);
   let namespace: string;
   let cleanup: () => Promise<void>;
 
@@ -135,7 +136,7 @@ describe('status writer and event recorder against the API server', () => {
   it('records events.k8s.io/v1 events about an object, once per transition within the window', async () => {
     const widget = await createWidget('w3');
     const recorder = new EventRecorder({
-      kubeConfig,
+      kube,
       reportingController: 'dingtalk.alarming.io/runtime-test',
       reportingInstance: 'test-0',
       logger: pino({ level: 'silent' }),

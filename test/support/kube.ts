@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
+import { loadKubeEndpoint } from '../../operator/runtime/kube-endpoint.ts';
+import { KubeHttp } from '../../operator/runtime/kube-http.ts';
 
 const run = promisify(execFile);
 
@@ -11,6 +13,11 @@ export function testKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(inject('kubeconfig'));
   return kc;
+}
+
+/** The operator's own API client, as the manager builds it, for a control plane (the shared one by default). */
+export function testKubeHttp(kubeconfig: string = inject('kubeconfig')): KubeHttp {
+  return new KubeHttp(loadKubeEndpoint({ kubeconfig }), { connections: null });
 }
 
 /** Runs the pinned kubectl against the test control plane; resolves with stdout, rejects with stderr. */
