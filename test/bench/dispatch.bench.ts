@@ -27,11 +27,13 @@ import { benchSetup } from './bench-setup.ts';
 import {
   chartMemoryLimit,
   deployedEnv,
+  heapSnapshotEnv,
   killOnExit,
   machine,
   mib,
   rssSampler,
   usage,
+  writeHeapSnapshot,
 } from './process-stats.ts';
 
 const OVERHEAD_GOAL_MS = 100;
@@ -120,7 +122,7 @@ function startOperator(): ChildProcess {
         // Finished events go after a minute, so each storm starts from the state the last one left.
         ...operatorFlags(emulator.url, namespace, ['--log-level', 'error', '--event-ttl', '1m']),
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: deployedEnv('operator') },
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...deployedEnv('operator'), ...heapSnapshotEnv() } },
     ),
   );
 }
@@ -287,6 +289,8 @@ for (let n = 1; n <= STORMS; n++) {
   const allDelivered = Date.now();
   const after = usage(pid);
   const peak = rss.peak();
+  // With BENCH_HEAP_SNAPSHOT_DIR: what the first storm leaves live, once all of it is delivered.
+  if (n === 1) await writeHeapSnapshot(operator);
   const stats = await emulator.control.stats();
   const throttled = (stats.robotSends[token] ?? 0) - messages.length - stats.duplicatesSuppressed;
   const times = messages.map((m) => m.receivedAt).sort((a, b) => a - b);

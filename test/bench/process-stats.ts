@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -80,4 +80,39 @@ export function machine(): string {
 export function killOnExit(child: ChildProcess): ChildProcess {
   process.once('exit', () => child.kill('SIGKILL'));
   return child;
+}
+
+/**
+ * BENCH_HEAP_SNAPSHOT_DIR=<dir>: measured processes started with heapSnapshotEnv() write a heap snapshot
+ * there when writeHeapSnapshot() asks (after the figures it would disturb are taken), to see where their
+ * memory goes.
+ */
+const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
+
+export function heapSnapshotEnv(): NodeJS.ProcessEnv {
+  return snapshotDir
+    ? {
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`,
+      }
+    : {};
+}
+
+export async function writeHeapSnapshot(child: ChildProcess): Promise<void> {
+  if (!snapshotDir) return;
+  const dir = snapshotDir;
+  const written = () =>
+    readdirSync(dir)
+      .filter((name) => name.endsWith('.heapsnapshot'))
+      .map((name) => statSync(path.join(dir, name)).size);
+  const before = written().length;
+  child.kill('SIGUSR2');
+  // The file grows while it is written; done once it has stopped growing for a few seconds.
+  let last = -1;
+  for (let stable = 0; stable < 3; ) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const sizes = written();
+    const size = sizes.length > before ? (sizes.at(-1) ?? 0) : -1;
+    stable = size > 0 && size === last ? stable + 1 : 0;
+    last = size;
+  }
 }

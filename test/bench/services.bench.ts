@@ -10,7 +10,16 @@ import { KubeHttp } from '../../operator/runtime/kube-http.ts';
 import { startEmulator } from '../emulator/server.ts';
 import { createInParallel } from '../support/create-retrying.ts';
 import { benchSetup } from './bench-setup.ts';
-import { chartMemoryLimit, deployedEnv, killOnExit, machine, mib, rssSampler } from './process-stats.ts';
+import {
+  chartMemoryLimit,
+  deployedEnv,
+  heapSnapshotEnv,
+  killOnExit,
+  machine,
+  mib,
+  rssSampler,
+  writeHeapSnapshot,
+} from './process-stats.ts';
 
 /**
  * DingTalkService validation at scale: SERVICES services, sharing APPS enterprise apps (and one group
@@ -72,41 +81,9 @@ function startOperator(emulatorUrl: string, healthPort: number): ChildProcess {
         `--health-port=${healthPort}`,
         `--workers=${WORKERS}`,
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...deployedEnv('operator'), ...snapshotEnv() } },
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...deployedEnv('operator'), ...heapSnapshotEnv() } },
     ),
   );
-}
-
-/**
- * BENCH_HEAP_SNAPSHOT_DIR=<dir>: the operator writes a heap snapshot there once every service is Ready
- * (after its peak RSS is taken), to see where its memory goes.
- */
-const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
-const snapshotEnv = () =>
-  snapshotDir
-    ? {
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`,
-      }
-    : {};
-
-async function writeHeapSnapshot(operator: ChildProcess): Promise<void> {
-  if (!snapshotDir) return;
-  const { readdirSync, statSync } = await import('node:fs');
-  const written = () =>
-    readdirSync(snapshotDir)
-      .filter((name) => name.endsWith('.heapsnapshot'))
-      .map((name) => statSync(path.join(snapshotDir, name)).size);
-  const before = written().length;
-  operator.kill('SIGUSR2');
-  // The file grows while it is written; done once it has stopped growing for a few seconds.
-  let last = -1;
-  for (let stable = 0; stable < 3; ) {
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const sizes = written();
-    const size = sizes.length > before ? (sizes.at(-1) ?? 0) : -1;
-    stable = size > 0 && size === last ? stable + 1 : 0;
-    last = size;
-  }
 }
 
 type ServiceItem = {
