@@ -289,8 +289,9 @@ for (let n = 1; n <= STORMS; n++) {
   const allDelivered = Date.now();
   const after = usage(pid);
   const peak = rss.peak();
-  // With BENCH_HEAP_SNAPSHOT_DIR: what the first storm leaves live, once all of it is delivered.
-  if (n === 1) await writeHeapSnapshot(operator);
+  // With BENCH_HEAP_SNAPSHOT_DIR: what each storm leaves live once all of it is delivered, to tell a leak
+  // from a heap V8 lets grow.
+  await writeHeapSnapshot(operator);
   const stats = await emulator.control.stats();
   const throttled = (stats.robotSends[token] ?? 0) - messages.length - stats.duplicatesSuppressed;
   const times = messages.map((m) => m.receivedAt).sort((a, b) => a - b);
