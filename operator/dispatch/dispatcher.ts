@@ -1,4 +1,3 @@
-import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   type AlarmEvent,
@@ -6,50 +5,27 @@ import {
   type Delivery,
   DingTalkConditionReason,
   parseAlarmEvent,
-  type ServiceRef,
 } from '../api/index.ts';
 import { RateBudget } from '../delivery/rate-budget.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
-import { DingTalkErrorCode, isConfigurationRefusal, memberMessageOf, robotToken } from '../dingtalk/index.ts';
-import { chunkUserIds } from '../dingtalk/member-message.ts';
+import { robotToken } from '../dingtalk/index.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
-import { redactUrl } from '../runtime/logger.ts';
-import {
-  cacheReader,
-  memberIdentity,
-  type PlannedTarget,
-  planTargets,
-  targetNames,
-} from '../targets/index.ts';
+import { cacheReader, type PlannedTarget, planTargets, targetNames } from '../targets/index.ts';
 import { AggregationGroup, type QuietReason } from './aggregation.ts';
 import { type Alarm, groupLabelsOf, toAlarm } from './alarm.ts';
 import { DeliveryHealth } from './delivery-health.ts';
 import { EventStatusStore } from './event-status.ts';
-import {
-  byRule,
-  type DeliveryId,
-  findDelivery,
-  isFinal,
-  sameDelivery,
-  summarize,
-  timestamp,
-  upsertDelivery,
-} from './ledger.ts';
+import { HeldAlarms, type HeldEntry } from './held-alarms.ts';
+import { byRule, type DeliveryId, findDelivery, isFinal, sameDelivery, upsertDelivery } from './ledger.ts';
+import { LedgerRecorder } from './ledger-recorder.ts';
 import { matchesRule } from './match.ts';
-import {
-  applyAnswer,
-  fail,
-  failStep,
-  type MemberProgress,
-  nextStep,
-  progressFrom,
-  recordOf,
-} from './member-progress.ts';
-import type { Notification, TargetRef } from './notification.ts';
-import { type OutboundMessage, Outbox, type OutboxHooks, type SendResult } from './outbox.ts';
+import { type MemberProgress, progressFrom } from './member-progress.ts';
+import { digest, type Notification, targetRef } from './notification.ts';
+import { Outbox } from './outbox.ts';
 import { intakeOf, markResolved, reopenForResolved } from './resolution.ts';
 import { type CompiledRule, RuleBook } from './rule-book.ts';
+import { Sender, senderOf } from './sender.ts';
 import { windowVerdict } from './time-windows.ts';
 
 export interface DispatcherOptions {
@@ -63,19 +39,6 @@ export interface DispatcherOptions {
   healthIntervalMs?: number;
   /** How often held targets are checked for a changed configuration and for their age. */
   heldCheckIntervalMs?: number;
-}
-
-/** The alarms of one target (a tenant's group or member set) that wait for a configuration fix. */
-interface HeldEntry {
-  namespace: string;
-  ref: TargetRef;
-  since: number;
-  /** Of the target's configuration when DingTalk refused it; a different one releases the alarms. */
-  fingerprint: string;
-  errcode?: string;
-  error: string;
-  /** Messages by msgUuid (re-sent under it when released): only the notifications the ledger records. */
-  messages: Map<string, Notification[]>;
 }
 
 interface GroupEntry {
@@ -95,11 +58,13 @@ const MINUTE = 60_000;
 const APP_CALLS_PER_SECOND = 20;
 
 /**
- * The dispatch pipeline: AlarmEvent → matching rules → aggregation group (Alertmanager timers) →
- * per-target outbox (rate budget, digests, retries) → DingTalk, with the AlarmEvent status as the
- * ledger. Everything in memory is re-derived from the ledger when a run starts: Pending entries are
- * grouped again, entries that were being sent are re-sent under their recorded msgUuid, and recent
- * sends count against each robot's budget.
+ * The dispatch pipeline, one way: intake (AlarmEvent → alarm) → matching (rules of the alarm's own
+ * namespace) → aggregation group (Alertmanager timers) → per-robot outbox (rate budget, digests,
+ * retries; outbox.ts), which sends through the Sender (sender.ts) → outcomes (outcome.ts) → the
+ * LedgerRecorder (ledger-recorder.ts), the one writer of the ledger (AlarmEvent status) and of delivery
+ * health. The dispatcher wires these stages and handles no outcome itself. Everything in memory is
+ * re-derived from the ledger when a run starts: Pending entries are grouped again, entries that were
+ * being sent are re-sent under their recorded msgUuid, and recent sends count against each robot's budget.
  */
 export class Dispatcher implements Component {
   readonly name = 'dispatch';
@@ -110,6 +75,9 @@ export class Dispatcher implements Component {
   readonly #rules = new RuleBook();
   readonly #store: EventStatusStore;
   readonly #health: DeliveryHealth;
+  readonly #held: HeldAlarms;
+  readonly #ledger: LedgerRecorder;
+  readonly #sender: Sender;
   readonly #groups = new Map<string, GroupEntry>();
   /** The groups each AlarmEvent joined, by event key, so a deletion touches those groups only. */
   readonly #groupsOfEvent = new Map<string, Set<string>>();
@@ -122,7 +90,6 @@ export class Dispatcher implements Component {
   readonly #pinned = new Map<string, PinnedPart[]>();
   /** msgUuids sent recently per target (namespace/service/kind/name), from the ledger, at start. */
   readonly #recentSends = new Map<string, Set<string>>();
-  readonly #held = new Map<string, HeldEntry>();
   readonly #heldCheckIntervalMs: number;
   readonly #robotBudgets: RobotBudgets;
   #heldTimer: NodeJS.Timeout | undefined;
@@ -154,6 +121,15 @@ export class Dispatcher implements Component {
       this.#log,
       options.healthIntervalMs,
     );
+    this.#held = new HeldAlarms(ctx.held, ctx.caches);
+    this.#ledger = new LedgerRecorder({
+      store: this.#store,
+      health: this.#health,
+      held: this.#held,
+      logger: this.#log,
+      onFinished: (key) => this.#finished(key),
+    });
+    this.#sender = new Sender(ctx);
   }
 
   async start(signal: AbortSignal): Promise<void> {
@@ -288,7 +264,7 @@ export class Dispatcher implements Component {
       }
     }
     let reopened = 0;
-    this.#update(alarm.key, (status) => {
+    this.#ledger.update(alarm.key, (status) => {
       reopened = reopenForResolved(status, (id) => planned.has(deliveryKey(id)), generation, new Date());
     });
     this.#log.info(
@@ -306,7 +282,7 @@ export class Dispatcher implements Component {
     const now = Date.now();
     const rules = this.#matchingRules(alarm);
     const toGroup: CompiledRule[] = [];
-    this.#update(alarm.key, (status) => {
+    this.#ledger.update(alarm.key, (status) => {
       status.deliveries ??= [];
       if (alarm.spec.state === 'resolved') markResolved(status, generation, new Date(now));
       for (const rule of rules) {
@@ -401,7 +377,7 @@ export class Dispatcher implements Component {
   /** Alarms a group will not notify: their pending deliveries for the rule are Suppressed, with why. */
   #quiet(rule: CompiledRule, quiet: { alarm: Alarm; reason: QuietReason | 'RuleDeleted' }[]): void {
     for (const { alarm, reason } of quiet) {
-      this.#update(alarm.key, (status) => {
+      this.#ledger.update(alarm.key, (status) => {
         for (const d of status.deliveries ?? []) {
           if (byRule(d, rule.namespace, rule.name) && !isFinal(d) && !d.msgUuid)
             Object.assign(d, { state: 'Suppressed', reason });
@@ -486,7 +462,8 @@ export class Dispatcher implements Component {
         const change: Partial<Delivery> = target.problem
           ? { state: 'Failed', reason: target.problem.reason, lastError: target.problem.message }
           : { state: 'Suppressed', reason: verdict };
-        for (const alarm of open) this.#updateTarget(alarm, rule, target.service, target.kind, names, change);
+        for (const alarm of open)
+          this.#ledger.updateTarget(alarm, rule, target.service, target.kind, names, change);
         continue;
       }
       const ref = targetRef(target);
@@ -503,9 +480,9 @@ export class Dispatcher implements Component {
         alarms: open,
         repeat,
       };
-      const held = this.#held.get(heldKey(rule.namespace, ref));
+      const held = this.#held.of(rule.namespace, ref);
       // Sending to a target DingTalk refuses would only spend the robot's budget: it joins the held ones.
-      if (held) this.#holdMore(held, notification, now);
+      if (held) this.#ledger.holdMore(held, notification, now);
       else this.#outboxFor(rule, target).enqueue(notification);
     }
   }
@@ -521,7 +498,7 @@ export class Dispatcher implements Component {
       target.kind === 'Group'
         ? `group:${digest(robotToken(target.group?.webhook ?? ''))}`
         : `member:${rule.namespace}/${target.service}:${digest(target.identities.join(','))}`;
-    this.#senders.set(senderOfNotification({ rule, target: targetRef(target) }), target);
+    this.#sender.remember(rule.namespace, target);
     let outbox = this.#outboxes.get(key);
     if (!outbox) {
       const budget =
@@ -533,9 +510,9 @@ export class Dispatcher implements Component {
         budget,
         blockMs: this.#blockMs,
         logger: this.#log,
-        hooks: this.#hooks(),
-        senderOf: senderOfNotification,
-        send: (message) => this.#send(message),
+        outcomes: this.#ledger,
+        senderOf,
+        send: (message) => this.#sender.send(message),
       });
       this.#outboxes.set(key, outbox);
       outbox.start();
@@ -559,265 +536,6 @@ export class Dispatcher implements Component {
 
   readonly #appBudgets = new Map<string, RateBudget>();
 
-  /** The newest planned target of each sender (tenant, service, target), whose credentials sign its sends. */
-  readonly #senders = new Map<string, PlannedTarget>();
-
-  async #send(message: OutboundMessage): Promise<SendResult> {
-    const [first] = message.notifications;
-    const target = first && this.#senders.get(senderOfNotification(first));
-    if (!target) throw new Error('no credentials known for the message');
-    const { dingtalk } = this.#ctx;
-    if (target.kind === 'Group') {
-      const group = target.group;
-      if (!group) throw new Error('group target has no credentials');
-      await dingtalk.sendGroupMessage(
-        { webhook: group.webhook, secret: group.secret, keywords: group.keywords },
-        message.content,
-        { msgUuid: message.msgUuid },
-      );
-      return {};
-    }
-    return this.#sendToMembers(target, message);
-  }
-
-  /**
-   * One batchSend call (at most 20 members) per attempt, so each takes a budget slot and its outcome is
-   * on record before the next: a retry or restart goes on after the chunks DingTalk answered. A call
-   * that timed out or lost its connection may have been delivered: its members are recorded
-   * Unconfirmed rather than messaged twice.
-   */
-  async #sendToMembers(
-    target: Extract<PlannedTarget, { kind: 'Member' }>,
-    message: OutboundMessage,
-  ): Promise<SendResult> {
-    const app = target.app;
-    if (!app) throw new Error('member target has no credentials');
-    const { dingtalk, members } = this.#ctx;
-    const content = memberMessageOf(message.content);
-    const resolution = await members.resolve({ ...app, members: target.recipients });
-    let progress = message.progress as MemberProgress | undefined;
-    if (!progress) {
-      progress = progressFrom(undefined);
-      progress.total = target.recipients.length;
-      fail(progress, resolution.unknown.map(memberIdentity), DingTalkConditionReason.MembersUnresolved);
-      message.progress = progress;
-    }
-    const chunks = chunkUserIds(resolution.userIds);
-    const now = Date.now();
-    const step = nextStep(progress, chunks, now);
-    if (step.kind === 'done') return {};
-    if (step.kind === 'retry' && step.notBefore > now) return { more: { notBefore: step.notBefore } };
-    const answer = await dingtalk.sendToMembers(app, step.userIds, content);
-    const [failure] = answer.failed;
-    if (failure) {
-      const error = failure.error;
-      const errcode = error.errcode === undefined ? undefined : String(error.errcode);
-      const unconfirmed =
-        error.code === DingTalkErrorCode.timeout || error.code === DingTalkErrorCode.connection;
-      if (unconfirmed) failStep(progress, step, 'Unconfirmed', errcode);
-      else if (error.errorClass === 'permanent' && !isConfigurationRefusal(error))
-        failStep(progress, step, 'DingTalkError', errcode);
-      // Refused as a whole for a passing or configuration reason: nobody got it; the outbox decides.
-      else throw error;
-    } else {
-      applyAnswer(progress, step, {
-        sent: answer.sentUserIds,
-        invalid: answer.invalidUserIds,
-        flowControlled: answer.flowControlledUserIds,
-      });
-      message.messageIds = [...(message.messageIds ?? []), ...answer.processQueryKeys].slice(0, 1);
-    }
-    const next = nextStep(progress, chunks, Date.now());
-    return next.kind === 'done'
-      ? { messageId: message.messageIds?.[0] }
-      : { more: { notBefore: next.kind === 'retry' ? next.notBefore : 0 } };
-  }
-
-  #hooks(): OutboxHooks {
-    const health = this.#health;
-    const ledgerTargets = (message: OutboundMessage) =>
-      message.notifications.filter((n) => !n.repeat).flatMap((n) => n.alarms.map((alarm) => ({ n, alarm })));
-    return {
-      assigned: async (message) => {
-        // lastAttemptAt goes on record with the msgUuid: a restart counts the send against the budget.
-        const at = timestamp(Date.now());
-        for (const { n, alarm } of ledgerTargets(message)) {
-          this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, {
-            state: 'Delivering',
-            msgUuid: message.msgUuid,
-            lastAttemptAt: at,
-          });
-        }
-        const keys = new Set(ledgerTargets(message).map(({ alarm }) => alarm.key));
-        if (!(await this.#store.persist(keys))) {
-          this.#log.warn({ msgUuid: message.msgUuid }, 'sending before the ledger recorded the msgUuid');
-        }
-      },
-      attempted: (message, at) => {
-        for (const { n, alarm } of ledgerTargets(message)) {
-          this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, (d) => ({
-            attempts: (d.attempts ?? 0) + 1,
-            lastAttemptAt: timestamp(at),
-            nextAttemptAt: undefined,
-          }));
-        }
-      },
-      delivered: (message, result, at) => {
-        const progress = message.progress as MemberProgress | undefined;
-        for (const { n, alarm } of ledgerTargets(message)) {
-          this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, () =>
-            progress
-              ? memberOutcome(progress, at, result.messageId)
-              : {
-                  state: 'Delivered',
-                  reason: undefined,
-                  deliveredAt: timestamp(at),
-                  messageId: result.messageId,
-                  lastError: undefined,
-                  errcode: undefined,
-                  nextAttemptAt: undefined,
-                },
-          );
-        }
-        for (const n of message.notifications) {
-          health.sent(n.rule.namespace, n.target.service, { kind: n.target.kind, name: n.target.name }, at);
-          const newest = n.alarms[n.alarms.length - 1];
-          health.rule(
-            n.rule.namespace,
-            n.rule.name,
-            { notified: 1 },
-            {
-              time: timestamp(at),
-              alarmEvent: newest?.name,
-              severity: newest?.spec.severity,
-            },
-          );
-        }
-      },
-      failed: (message, failure, retryAt, at) => {
-        const change: Partial<Delivery> =
-          retryAt === undefined
-            ? {
-                state: 'Failed',
-                reason: failure.reason,
-                errcode: failure.errcode,
-                lastError: failure.error.slice(0, 1024),
-                nextAttemptAt: undefined,
-              }
-            : {
-                reason: failure.reason,
-                errcode: failure.errcode,
-                lastError: failure.error.slice(0, 1024),
-                nextAttemptAt: timestamp(retryAt),
-              };
-        for (const { n, alarm } of ledgerTargets(message)) {
-          this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, change);
-        }
-        for (const n of message.notifications) {
-          const target = { kind: n.target.kind, name: n.target.name };
-          if (failure.reason === 'Throttled' && retryAt !== undefined) {
-            health.throttled(n.rule.namespace, n.target.service, target, at, retryAt);
-          } else if (retryAt === undefined) {
-            health.failed(n.rule.namespace, n.target.service, target, at, failure.errcode, failure.error);
-            health.rule(n.rule.namespace, n.rule.name, { failed: 1 });
-          }
-        }
-      },
-      progressed: async (message) => {
-        const progress = message.progress as MemberProgress | undefined;
-        if (!progress) return;
-        for (const { n, alarm } of ledgerTargets(message)) {
-          this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, {
-            members: recordOf(progress),
-          });
-        }
-        const keys = new Set(ledgerTargets(message).map(({ alarm }) => alarm.key));
-        if (!(await this.#store.persist(keys))) {
-          this.#log.warn({ msgUuid: message.msgUuid }, 'going on before the ledger recorded the progress');
-        }
-      },
-      held: (message, failure, at) => {
-        const [first] = message.notifications;
-        if (!first) return;
-        const key = heldKey(first.rule.namespace, first.target);
-        let held = this.#held.get(key);
-        if (!held) {
-          held = {
-            namespace: first.rule.namespace,
-            ref: first.target,
-            since: this.#heldSince(message, at),
-            fingerprint: this.#fingerprint(first.rule.namespace, first.target),
-            errcode: failure.errcode,
-            error: failure.error,
-            messages: new Map(),
-          };
-          this.#held.set(key, held);
-        }
-        Object.assign(held, { errcode: failure.errcode, error: failure.error });
-        const recorded = message.notifications.filter((n) => !n.repeat);
-        if (recorded.length > 0) held.messages.set(message.msgUuid, recorded);
-        this.#recordHeld(held, recorded, at);
-        health.held(
-          first.rule.namespace,
-          first.target.service,
-          { kind: first.target.kind, name: first.target.name },
-          at,
-          failure.errcode,
-          failure.error,
-        );
-      },
-      paused: () => undefined,
-    };
-  }
-
-  /** When the message's alarms were first held (from the ledger, so a restart keeps the age), or `at`. */
-  #heldSince(message: OutboundMessage, at: number): number {
-    let since = at;
-    for (const n of message.notifications) {
-      for (const alarm of n.alarms) {
-        for (const d of this.#store.get(alarm.key)?.deliveries ?? []) {
-          if (d.heldSince) since = Math.min(since, Date.parse(d.heldSince));
-        }
-      }
-    }
-    return since;
-  }
-
-  #holdMore(held: HeldEntry, notification: Notification, at: number): void {
-    if (notification.repeat) return;
-    held.messages.set(randomUUID(), [notification]);
-    this.#recordHeld(held, [notification], at);
-  }
-
-  /** Ledger entries Held with DingTalk's errcode; the service learns of it through ctx.held. */
-  #recordHeld(held: HeldEntry, notifications: readonly Notification[], at: number): void {
-    for (const n of notifications) {
-      for (const alarm of n.alarms) {
-        this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, (d) => ({
-          state: 'Held',
-          reason: DingTalkConditionReason.Held,
-          errcode: held.errcode,
-          lastError: held.error.slice(0, 1024),
-          heldSince: d.heldSince ?? timestamp(at),
-          nextAttemptAt: undefined,
-        }));
-      }
-    }
-    this.#ctx.held.hold({
-      namespace: held.namespace,
-      service: held.ref.service,
-      kind: held.ref.kind,
-      name: held.ref.name,
-      errcode: held.errcode,
-      message: redactUrl(held.error).slice(0, 256),
-      since: held.since,
-      alarms: [...held.messages.values()].reduce(
-        (sum, ns) => sum + ns.reduce((k, n) => k + n.alarms.length, 0),
-        0,
-      ),
-    });
-  }
-
   /**
    * Releases held targets whose configuration changed (they are sent again, once, under their msgUuid)
    * and records those held past --max-hold-age Failed.
@@ -825,26 +543,20 @@ export class Dispatcher implements Component {
   #recheckHeld(namespace?: string): void {
     if (this.#stopped) return;
     const now = Date.now();
-    for (const [key, held] of this.#held) {
-      if (namespace !== undefined && held.namespace !== namespace) continue;
+    for (const held of this.#held.list(namespace)) {
       if (now - held.since >= this.#ctx.config.maxHoldAge) {
-        this.#expireHeld(key, held, now);
+        this.#held.remove(held);
+        this.#ledger.expired(held, this.#ctx.config.maxHoldAge, now);
         continue;
       }
-      const fingerprint = this.#fingerprint(held.namespace, held.ref);
-      if (fingerprint === held.fingerprint) continue;
-      this.#releaseHeld(key, held);
+      if (!this.#held.changed(held)) continue;
+      this.#held.remove(held);
+      this.#release(held);
     }
   }
 
-  #releaseHeld(key: string, held: HeldEntry): void {
-    this.#held.delete(key);
-    this.#ctx.held.release({
-      namespace: held.namespace,
-      service: held.ref.service,
-      kind: held.ref.kind,
-      name: held.ref.name,
-    });
+  /** Sends a held target's alarms again, once, under their msgUuids. */
+  #release(held: HeldEntry): void {
     let released = 0;
     for (const [msgUuid, notifications] of held.messages) {
       const [first] = notifications;
@@ -863,7 +575,7 @@ export class Dispatcher implements Component {
         // The rule or target went meanwhile: nothing to send these with.
         for (const n of notifications) {
           for (const alarm of n.alarms)
-            this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, {
+            this.#ledger.updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, {
               state: 'Failed',
               reason: compiled?.ok
                 ? DingTalkConditionReason.TargetNotFound
@@ -881,111 +593,16 @@ export class Dispatcher implements Component {
     );
   }
 
-  #expireHeld(key: string, held: HeldEntry, now: number): void {
-    this.#held.delete(key);
-    this.#ctx.held.release({
-      namespace: held.namespace,
-      service: held.ref.service,
-      kind: held.ref.kind,
-      name: held.ref.name,
-    });
-    const hours = Math.round(this.#ctx.config.maxHoldAge / 3_600_000);
-    for (const notifications of held.messages.values()) {
-      for (const n of notifications) {
-        for (const alarm of n.alarms)
-          this.#updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, {
-            state: 'Failed',
-            reason: DingTalkConditionReason.HeldTooLong,
-            lastError:
-              `held for ${hours >= 1 ? `${hours}h` : `${Math.round(this.#ctx.config.maxHoldAge / 1000)}s`} without a configuration fix: ${held.error}`.slice(
-                0,
-                1024,
-              ),
-          });
-        this.#health.rule(n.rule.namespace, n.rule.name, { failed: 1 });
-      }
-    }
-    this.#health.failed(
-      held.namespace,
-      held.ref.service,
-      { kind: held.ref.kind, name: held.ref.name },
-      now,
-      held.errcode,
-      held.error,
-    );
-  }
-
   /**
-   * What sending to a target depends on: the service's generation and annotations (touching one
-   * releases after a fix on DingTalk's side) and the resolved credentials. Only its digest is kept.
+   * An event's deliveries are all finished: it is no longer in progress; resolved while its firing
+   * notification was under way, the resolved one follows now.
    */
-  #fingerprint(namespace: string, ref: TargetRef): string {
-    const raw = this.#ctx.caches.services.get(namespace, ref.service);
-    const planned = planTargets(
-      namespace,
-      [{ name: ref.service } as ServiceRef],
-      { service: (ns, name) => this.#ctx.caches.services.get(ns, name) },
-      cacheReader(this.#ctx.caches),
-    ).find((t) => t.kind === ref.kind && (t.kind === 'Member' || t.name === ref.name));
-    const credentials =
-      planned?.kind === 'Group'
-        ? planned.group && {
-            webhook: planned.group.webhook,
-            secret: planned.group.secret,
-            keywords: planned.group.keywords,
-          }
-        : planned?.app && {
-            clientId: planned.app.clientId,
-            secret: planned.app.clientSecret,
-            robotCode: planned.app.robotCode,
-          };
-    return digest(
-      JSON.stringify([
-        raw?.metadata?.generation,
-        raw?.metadata?.annotations ?? {},
-        planned?.problem?.reason,
-        credentials ?? null,
-      ]),
-    );
-  }
-
-  #updateTarget(
-    alarm: Alarm,
-    rule: { namespace: string; name: string },
-    service: string,
-    kind: 'Group' | 'Member',
-    names: readonly string[],
-    change: Partial<Delivery> | ((d: Delivery) => Partial<Delivery>),
-  ): void {
-    this.#update(alarm.key, (status) => {
-      for (const name of names) {
-        const id = {
-          ruleNamespace: rule.namespace,
-          rule: rule.name,
-          service,
-          targetKind: kind,
-          targetName: name,
-        };
-        const existing = findDelivery(status, id);
-        const resolved = typeof change === 'function' ? (existing ? change(existing) : undefined) : change;
-        if (!resolved) continue;
-        if (existing && !isFinal(existing)) Object.assign(existing, resolved);
-        else if (!existing) upsertDelivery(status, id, resolved);
-      }
-    });
-  }
-
-  #update(key: string, change: (status: AlarmEventStatus) => void): void {
-    const status = this.#store.update(key, change);
-    if (!status) return;
-    if (summarize(status.deliveries ?? []).finished) {
-      const raw = this.#ctx.caches.alarms.getByKey(key);
-      const known = raw?.metadata?.uid ? this.#known.get(raw.metadata.uid) : undefined;
-      if (!raw || !known?.active) return;
-      known.active = false;
-      // Resolved while its firing notification was under way: the resolved one follows now.
-      if (known.generation !== raw.metadata?.generation) queueMicrotask(() => this.#observe(raw));
-    }
+  #finished(key: string): void {
+    const raw = this.#ctx.caches.alarms.getByKey(key);
+    const known = raw?.metadata?.uid ? this.#known.get(raw.metadata.uid) : undefined;
+    if (!raw || !known?.active) return;
+    known.active = false;
+    if (known.generation !== raw.metadata?.generation) queueMicrotask(() => this.#observe(raw));
   }
 
   /** A finished event from before this run: it still tells groups which alarms were notified. */
@@ -1090,61 +707,6 @@ export class Dispatcher implements Component {
     const now = Date.now();
     for (let i = 0; i < sends.size; i++) outbox.budget.record(now);
   }
-}
-
-/** Who a notification is sent as: its tenant's target, and for members which ones. */
-function senderOfNotification(n: Pick<Notification, 'rule' | 'target'>): string {
-  const { service, kind, name, recipients } = n.target;
-  return JSON.stringify([n.rule.namespace, service, kind, name, recipients ?? '']);
-}
-
-function targetRef(target: PlannedTarget): TargetRef {
-  return target.kind === 'Group'
-    ? { service: target.service, kind: 'Group', name: target.name, names: [target.name] }
-    : {
-        service: target.service,
-        kind: 'Member',
-        name: target.ledgerName,
-        names: [target.ledgerName],
-        recipients: digest(target.identities.join(',')),
-      };
-}
-
-/** A member delivery's final entry: Delivered when anyone got it (failures counted), else Failed. */
-function memberOutcome(
-  progress: MemberProgress,
-  at: number,
-  messageId: string | undefined,
-): Partial<Delivery> {
-  const members = recordOf(progress);
-  if (progress.delivered === 0) {
-    const [first] = progress.failures;
-    return {
-      state: 'Failed',
-      reason: first?.reason ?? DingTalkConditionReason.DeliveryFailed,
-      errcode: first?.errcode,
-      members,
-      nextAttemptAt: undefined,
-    };
-  }
-  return {
-    state: 'Delivered',
-    reason: progress.failed > 0 ? 'SomeMembersFailed' : undefined,
-    deliveredAt: timestamp(at),
-    messageId,
-    lastError: undefined,
-    errcode: undefined,
-    members,
-    nextAttemptAt: undefined,
-  };
-}
-
-function heldKey(namespace: string, ref: Pick<TargetRef, 'service' | 'kind' | 'name'>): string {
-  return JSON.stringify([namespace, ref.service, ref.kind, ref.name]);
-}
-
-function digest(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 function byCreation(a: Readonly<CustomObject>, b: Readonly<CustomObject>): number {

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { Mentions } from '../api/index.ts';
+import type { PlannedTarget } from '../targets/index.ts';
 import type { Alarm } from './alarm.ts';
 import type { CompiledTemplates } from './templates.ts';
 
@@ -31,4 +33,22 @@ export interface Notification {
   alarms: Alarm[];
   /** A repeat of still-firing alarms: sent, but changes no ledger. */
   repeat: boolean;
+}
+
+/** How the ledger and the queues name a planned target. */
+export function targetRef(target: PlannedTarget): TargetRef {
+  return target.kind === 'Group'
+    ? { service: target.service, kind: 'Group', name: target.name, names: [target.name] }
+    : {
+        service: target.service,
+        kind: 'Member',
+        name: target.ledgerName,
+        names: [target.ledgerName],
+        recipients: digest(target.identities.join(',')),
+      };
+}
+
+/** A short digest for keys and fingerprints that must not carry what they are made of (tokens, identities). */
+export function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }

@@ -4,7 +4,8 @@ import { alarm } from '../../test/support/alarms.ts';
 import { RateBudget } from '../delivery/rate-budget.ts';
 import { DingTalkError, DingTalkErrorCode, type ErrorClass } from '../dingtalk/index.ts';
 import type { Notification } from './notification.ts';
-import { type OutboundMessage, Outbox, type OutboxHooks, type SendResult } from './outbox.ts';
+import { Outbox } from './outbox.ts';
+import type { OutboundMessage, Outcome, OutcomeSink, SendResult } from './outcome.ts';
 import { compileTemplates } from './templates.ts';
 
 function notification(title: string, namespace = 'team-a'): Notification {
@@ -29,12 +30,21 @@ function refusal(errorClass: ErrorClass, errcode: number): DingTalkError {
 
 interface Recorded {
   sent: { at: number; msgUuid: string; titles: string[]; senders: string[] }[];
-  delivered: string[];
-  failed: { msgUuid: string; retryAt: number | undefined }[];
-  held: string[];
-  progressed: string[];
+  /** Every outcome the sink took, in order. */
+  outcomes: Outcome[];
   /** msgUuids whose ledger write finished, in that order. */
   recordedUuids: string[];
+}
+
+type OutcomeOf<K extends Outcome['kind']> = Extract<Outcome, { kind: K }>;
+
+function outcomesOf<K extends Outcome['kind']>(recorded: Recorded, kind: K): OutcomeOf<K>[] {
+  return recorded.outcomes.filter((o): o is OutcomeOf<K> => o.kind === kind);
+}
+
+/** The msgUuids of the outcomes of one kind, in order. */
+function uuidsOf(recorded: Recorded, kind: Exclude<Outcome['kind'], 'paused'>): string[] {
+  return outcomesOf(recorded, kind).map((o) => o.message.msgUuid);
 }
 
 /** An outbox on a fake clock whose sends answer from `answers` in turn (then succeed). */
@@ -42,34 +52,22 @@ function outboxWith(
   answers: (Error | SendResult | undefined)[] = [],
   { limit = 20, windowMs = 60_000, blockMs = 600_000, ledgerWriteMs = 0 } = {},
 ) {
-  const recorded: Recorded = {
-    sent: [],
-    delivered: [],
-    failed: [],
-    held: [],
-    progressed: [],
-    recordedUuids: [],
-  };
-  const hooks: OutboxHooks = {
-    assigned: async (message) => {
+  const recorded: Recorded = { sent: [], outcomes: [], recordedUuids: [] };
+  /** A ledger whose msgUuid writes take `ledgerWriteMs`. */
+  const sink: OutcomeSink = {
+    record: async (outcome) => {
+      recorded.outcomes.push(outcome);
+      if (outcome.kind !== 'assigned') return;
       if (ledgerWriteMs > 0) await new Promise((resolve) => setTimeout(resolve, ledgerWriteMs));
-      recorded.recordedUuids.push(message.msgUuid);
+      recorded.recordedUuids.push(outcome.message.msgUuid);
     },
-    attempted: () => undefined,
-    delivered: (message) => recorded.delivered.push(message.msgUuid),
-    failed: (message, _failure, retryAt) => recorded.failed.push({ msgUuid: message.msgUuid, retryAt }),
-    held: (message) => recorded.held.push(message.msgUuid),
-    progressed: async (message) => {
-      recorded.progressed.push(message.msgUuid);
-    },
-    paused: () => undefined,
   };
   const outbox = new Outbox({
     name: 'test',
     budget: new RateBudget({ limit, windowMs, marginMs: 0 }),
     blockMs,
     logger: pino({ level: 'silent' }),
-    hooks,
+    outcomes: sink,
     senderOf: (n) => n.rule.namespace,
     send: async (message: OutboundMessage): Promise<SendResult> => {
       recorded.sent.push({
@@ -161,7 +159,10 @@ describe('Outbox (fake clock)', () => {
     expect(recorded.sent).toHaveLength(3);
     expect(new Set(recorded.sent.map((s) => s.msgUuid)).size).toBe(1);
     expect(recorded.sent[1]?.at).toBeGreaterThanOrEqual(800);
-    expect(recorded.delivered).toHaveLength(1);
+    const failed = outcomesOf(recorded, 'failed');
+    expect(failed).toHaveLength(2);
+    for (const o of failed) expect(o.retryAt).toBeGreaterThan(o.at);
+    expect(uuidsOf(recorded, 'delivered')).toEqual([recorded.sent[0]?.msgUuid]);
     await outbox.stop();
   });
 
@@ -169,7 +170,12 @@ describe('Outbox (fake clock)', () => {
     const { outbox, recorded } = outboxWith([refusal('throttled', 410100)], { blockMs: 600_000 });
     outbox.enqueue(notification('throttled'));
     await vi.advanceTimersByTimeAsync(10);
-    expect(recorded.failed[0]?.retryAt).toBeGreaterThanOrEqual(600_000);
+    const [failed] = outcomesOf(recorded, 'failed');
+    expect(failed?.failure.reason).toBe('Throttled');
+    expect(failed?.retryAt).toBeGreaterThanOrEqual(600_000);
+    expect(outcomesOf(recorded, 'paused')).toEqual([
+      { kind: 'paused', queue: 'test', until: failed?.retryAt },
+    ]);
     await vi.advanceTimersByTimeAsync(599_000);
     expect(recorded.sent).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(2_000);
@@ -183,9 +189,46 @@ describe('Outbox (fake clock)', () => {
     outbox.enqueue(notification('refused'));
     outbox.enqueue(notification('next'));
     await vi.advanceTimersByTimeAsync(60_000);
-    expect(recorded.held).toHaveLength(1);
-    expect(recorded.failed).toEqual([]);
+    expect(uuidsOf(recorded, 'held')).toEqual([recorded.sent[0]?.msgUuid]);
+    expect(outcomesOf(recorded, 'held')[0]?.failure.errcode).toBe('310000');
+    expect(uuidsOf(recorded, 'failed')).toEqual([]);
+    expect(uuidsOf(recorded, 'delivered')).toEqual([recorded.sent[1]?.msgUuid]);
     expect(recorded.sent.map((s) => s.titles)).toEqual([['refused'], ['next']]);
+    await outbox.stop();
+  });
+
+  it('reports a message assigned before it is attempted, and attempted before it is delivered', async () => {
+    const { outbox, recorded } = outboxWith();
+    outbox.enqueue(notification('one'));
+    await vi.advanceTimersByTimeAsync(10);
+    const [msgUuid] = uuidsOf(recorded, 'assigned');
+    expect(recorded.outcomes.map((o) => o.kind)).toEqual(['assigned', 'attempted', 'delivered']);
+    expect(uuidsOf(recorded, 'delivered')).toEqual([msgUuid]);
+    await outbox.stop();
+  });
+
+  it('sends nothing until the msgUuid is on record', async () => {
+    const { outbox, recorded } = outboxWith([], { ledgerWriteMs: 1_000 });
+    outbox.enqueue(notification('one'));
+    await vi.advanceTimersByTimeAsync(990);
+    expect(recorded.sent).toEqual([]);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(recorded.sent).toHaveLength(1);
+    expect(recorded.recordedUuids).toEqual([recorded.sent[0]?.msgUuid]);
+    await outbox.stop();
+  });
+
+  it('gives up on a permanent refusal with a failed outcome that has no retry time', async () => {
+    const { outbox, recorded } = outboxWith([refusal('permanent', 460101)]);
+    outbox.enqueue(notification('refused'));
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(recorded.sent).toHaveLength(1);
+    expect(outcomesOf(recorded, 'failed')).toEqual([
+      expect.objectContaining({
+        retryAt: undefined,
+        failure: expect.objectContaining({ errcode: '460101' }),
+      }),
+    ]);
     await outbox.stop();
   });
 
@@ -206,12 +249,12 @@ describe('Outbox (fake clock)', () => {
     outbox.enqueue(notification('members'));
     await vi.advanceTimersByTimeAsync(10);
     expect(recorded.sent).toHaveLength(2);
-    expect(recorded.progressed).toHaveLength(2);
-    expect(recorded.delivered).toEqual([]);
+    expect(uuidsOf(recorded, 'progressed')).toHaveLength(2);
+    expect(uuidsOf(recorded, 'delivered')).toEqual([]);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(recorded.sent).toHaveLength(3);
     expect(new Set(recorded.sent.map((s) => s.msgUuid)).size).toBe(1);
-    expect(recorded.delivered).toHaveLength(1);
+    expect(uuidsOf(recorded, 'delivered')).toHaveLength(1);
     await outbox.stop();
   });
 

@@ -1,50 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RateBudget } from '../delivery/rate-budget.ts';
-import { type GroupMessage, isConfigurationRefusal, isDingTalkError } from '../dingtalk/index.ts';
+import { isConfigurationRefusal, isDingTalkError } from '../dingtalk/index.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
 import type { Notification } from './notification.ts';
+import type { OutboundMessage, OutcomeSink, SendFailure, SendResult } from './outcome.ts';
 import { MAX_TEXT_BYTES, packDigest, renderNotification } from './render.ts';
 
-/** One message on its way: its idempotency key and the notifications it covers. */
-export interface OutboundMessage {
-  msgUuid: string;
-  notifications: Notification[];
-  content: GroupMessage;
-  attempts: number;
-  /** How far a send in several calls (members, 20 per call) has come; the sender keeps it. */
-  progress?: unknown;
-  /** DingTalk's ids for the calls made so far (the first is recorded). */
-  messageIds?: string[];
-}
-
-/** What one send achieved; per-recipient detail is for member targets. */
-export interface SendResult {
-  messageId?: string;
-  /** Not finished: the message takes another call (and budget slot), not before `notBefore`. */
-  more?: { notBefore: number };
-}
-
 export type Send = (message: OutboundMessage) => Promise<SendResult>;
-
-export interface SendFailure {
-  error: string;
-  errcode?: string;
-  reason: 'Throttled' | 'DingTalkError';
-}
-
-/** Ledger and health callbacks; `assigned` must have persisted the msgUuid when it resolves. */
-export interface OutboxHooks {
-  assigned(message: OutboundMessage): Promise<void>;
-  attempted(message: OutboundMessage, at: number): void;
-  delivered(message: OutboundMessage, result: SendResult, at: number): void;
-  /** One call of a message in several went through; resolves once its progress is on record. */
-  progressed(message: OutboundMessage, at: number): Promise<void>;
-  failed(message: OutboundMessage, failure: SendFailure, retryAt: number | undefined, at: number): void;
-  /** DingTalk refused it for a configuration reason: the message leaves the queue, to wait for a fix. */
-  held(message: OutboundMessage, failure: SendFailure, at: number): void;
-  paused(until: number): void;
-}
 
 export interface OutboxOptions {
   name: string;
@@ -52,7 +15,8 @@ export interface OutboxOptions {
   send: Send;
   /** Who a notification is sent as (tenant and target): a message only carries one sender's notifications. */
   senderOf: (notification: Notification) => string;
-  hooks: OutboxHooks;
+  /** Where the queue hands what became of each message: the ledger. */
+  outcomes: OutcomeSink;
   logger: Logger;
   /** How long a robot stays blocked after DingTalk said it sends too fast. */
   blockMs: number;
@@ -70,7 +34,8 @@ const ASSIGN_AHEAD = 8;
  * the window, each notification goes out on its own; once it is longer, everything queued is merged
  * into digests, so a storm costs a handful of messages and no alarm is dropped. A throttle answer
  * pauses the target for the block period; transient errors back off; the queue is kept either way, and
- * every attempt of a message carries the same msgUuid.
+ * every attempt of a message carries the same msgUuid. What becomes of each message goes downstream as
+ * an outcome (outcome.ts); the queue keeps no ledger and reaches back to nobody.
  */
 export class Outbox {
   readonly name: string;
@@ -177,7 +142,10 @@ export class Outbox {
       if (slots <= 0 && committed > 0) return;
       const message = this.#pinned.shift() ?? this.#fromQueue(Math.max(1, slots));
       if (!message) return;
-      const recorded = message.attempts === 0 ? this.#options.hooks.assigned(message) : Promise.resolve();
+      const recorded =
+        message.attempts === 0
+          ? this.#options.outcomes.record({ kind: 'assigned', message })
+          : Promise.resolve();
       // Awaited when the message's turn comes; until then a rejection must not count as unhandled.
       recorded.catch(() => undefined);
       this.#ahead.push({ message, recorded });
@@ -205,29 +173,30 @@ export class Outbox {
   }
 
   async #attempt(message: OutboundMessage, now: () => number): Promise<void> {
-    const { budget, hooks, send } = this.#options;
+    const { budget, outcomes, send } = this.#options;
     message.attempts++;
-    hooks.attempted(message, now());
+    await outcomes.record({ kind: 'attempted', message, at: now() });
     const finish = budget.begin();
     try {
       const result = await send(message);
       finish(now());
       if (result.more) {
         // The next call waits for its own budget slot; its failures get their own retries.
-        await hooks.progressed(message, now());
+        await outcomes.record({ kind: 'progressed', message, at: now() });
         message.attempts = 0;
         this.#notBefore = result.more.notBefore;
         return;
       }
-      hooks.delivered(message, result, now());
+      await outcomes.record({ kind: 'delivered', message, result, at: now() });
       this.#current = undefined;
     } catch (err) {
       finish(now());
-      this.#failed(message, err, now());
+      await this.#failed(message, err, now());
     }
   }
 
-  #failed(message: OutboundMessage, err: unknown, at: number): void {
+  async #failed(message: OutboundMessage, err: unknown, at: number): Promise<void> {
+    const { outcomes } = this.#options;
     const errorClass = isDingTalkError(err) ? err.errorClass : 'transient';
     const failure: SendFailure = {
       error: err instanceof Error ? err.message : String(err),
@@ -236,8 +205,8 @@ export class Outbox {
     };
     if (isDingTalkError(err) && isConfigurationRefusal(err)) {
       this.#log.warn({ errcode: failure.errcode }, 'DingTalk refused the configuration; holding the message');
-      this.#options.hooks.held(message, failure, at);
       this.#current = undefined;
+      await outcomes.record({ kind: 'held', message, failure, at });
       return;
     }
     const exhausted = message.attempts >= (this.#options.maxAttempts ?? 50);
@@ -246,13 +215,13 @@ export class Outbox {
         { errcode: failure.errcode, attempts: message.attempts },
         'message not delivered; giving up',
       );
-      this.#options.hooks.failed(message, failure, undefined, at);
       this.#current = undefined;
+      await outcomes.record({ kind: 'failed', message, failure, retryAt: undefined, at });
       return;
     }
     if (errorClass === 'throttled') {
       this.#notBefore = at + this.#options.blockMs;
-      this.#options.hooks.paused(this.#notBefore);
+      await outcomes.record({ kind: 'paused', queue: this.name, until: this.#notBefore });
       this.#log.warn(
         { until: new Date(this.#notBefore).toISOString() },
         'DingTalk throttled the robot; pausing it',
@@ -260,7 +229,7 @@ export class Outbox {
     } else {
       this.#notBefore = at + backoffDelay(message.attempts, SEND_BACKOFF);
     }
-    this.#options.hooks.failed(message, failure, this.#notBefore, at);
+    await outcomes.record({ kind: 'failed', message, failure, retryAt: this.#notBefore, at });
   }
 
   #idle(ms?: number): Promise<void> {

@@ -1,0 +1,111 @@
+import { DingTalkConditionReason } from '../api/index.ts';
+import { DingTalkErrorCode, isConfigurationRefusal, memberMessageOf } from '../dingtalk/index.ts';
+import { chunkUserIds } from '../dingtalk/member-message.ts';
+import type { OperatorContext } from '../manager/context.ts';
+import { memberIdentity, type PlannedTarget } from '../targets/index.ts';
+import {
+  applyAnswer,
+  fail,
+  failStep,
+  type MemberProgress,
+  nextStep,
+  progressFrom,
+} from './member-progress.ts';
+import { type RuleInfo, type TargetRef, targetRef } from './notification.ts';
+import type { OutboundMessage, SendResult } from './outcome.ts';
+
+/** Who a notification is sent as: its tenant's target, and for members which ones. */
+export function senderOf(n: { rule: Pick<RuleInfo, 'namespace'>; target: TargetRef }): string {
+  const { service, kind, name, recipients } = n.target;
+  return JSON.stringify([n.rule.namespace, service, kind, name, recipients ?? '']);
+}
+
+/**
+ * The sending stage: makes the DingTalk call(s) for a message the queue hands it, signed with the
+ * credentials of the tenant whose notifications it carries. Throws what DingTalk refused; the queue
+ * decides what follows.
+ */
+export class Sender {
+  readonly #ctx: Pick<OperatorContext, 'dingtalk' | 'members'>;
+  /** The newest planned target of each sender (tenant, service, target), whose credentials sign its sends. */
+  readonly #targets = new Map<string, PlannedTarget>();
+
+  constructor(ctx: Pick<OperatorContext, 'dingtalk' | 'members'>) {
+    this.#ctx = ctx;
+  }
+
+  /** Keeps the newest credentials of a tenant's target: a rotated Secret applies to the next attempt. */
+  remember(namespace: string, target: PlannedTarget): void {
+    this.#targets.set(senderOf({ rule: { namespace }, target: targetRef(target) }), target);
+  }
+
+  async send(message: OutboundMessage): Promise<SendResult> {
+    const [first] = message.notifications;
+    const target = first && this.#targets.get(senderOf(first));
+    if (!target) throw new Error('no credentials known for the message');
+    if (target.kind === 'Group') {
+      const group = target.group;
+      if (!group) throw new Error('group target has no credentials');
+      await this.#ctx.dingtalk.sendGroupMessage(
+        { webhook: group.webhook, secret: group.secret, keywords: group.keywords },
+        message.content,
+        { msgUuid: message.msgUuid },
+      );
+      return {};
+    }
+    return this.#sendToMembers(target, message);
+  }
+
+  /**
+   * One batchSend call (at most 20 members) per attempt, so each takes a budget slot and its outcome is
+   * on record before the next: a retry or restart goes on after the chunks DingTalk answered. A call
+   * that timed out or lost its connection may have been delivered: its members are recorded
+   * Unconfirmed rather than messaged twice.
+   */
+  async #sendToMembers(
+    target: Extract<PlannedTarget, { kind: 'Member' }>,
+    message: OutboundMessage,
+  ): Promise<SendResult> {
+    const app = target.app;
+    if (!app) throw new Error('member target has no credentials');
+    const { dingtalk, members } = this.#ctx;
+    const content = memberMessageOf(message.content);
+    const resolution = await members.resolve({ ...app, members: target.recipients });
+    let progress = message.progress as MemberProgress | undefined;
+    if (!progress) {
+      progress = progressFrom(undefined);
+      progress.total = target.recipients.length;
+      fail(progress, resolution.unknown.map(memberIdentity), DingTalkConditionReason.MembersUnresolved);
+      message.progress = progress;
+    }
+    const chunks = chunkUserIds(resolution.userIds);
+    const now = Date.now();
+    const step = nextStep(progress, chunks, now);
+    if (step.kind === 'done') return {};
+    if (step.kind === 'retry' && step.notBefore > now) return { more: { notBefore: step.notBefore } };
+    const answer = await dingtalk.sendToMembers(app, step.userIds, content);
+    const [failure] = answer.failed;
+    if (failure) {
+      const error = failure.error;
+      const errcode = error.errcode === undefined ? undefined : String(error.errcode);
+      const unconfirmed =
+        error.code === DingTalkErrorCode.timeout || error.code === DingTalkErrorCode.connection;
+      if (unconfirmed) failStep(progress, step, 'Unconfirmed', errcode);
+      else if (error.errorClass === 'permanent' && !isConfigurationRefusal(error))
+        failStep(progress, step, 'DingTalkError', errcode);
+      // Refused as a whole for a passing or configuration reason: nobody got it; the outbox decides.
+      else throw error;
+    } else {
+      applyAnswer(progress, step, {
+        sent: answer.sentUserIds,
+        invalid: answer.invalidUserIds,
+        flowControlled: answer.flowControlledUserIds,
+      });
+      message.messageIds = [...(message.messageIds ?? []), ...answer.processQueryKeys].slice(0, 1);
+    }
+    const next = nextStep(progress, chunks, Date.now());
+    return next.kind === 'done'
+      ? { messageId: message.messageIds?.[0] }
+      : { more: { notBefore: next.kind === 'retry' ? next.notBefore : 0 } };
+  }
+}
