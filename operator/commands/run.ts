@@ -1,5 +1,5 @@
+import { componentFactories } from '../components.ts';
 import { loadConfig } from '../config.ts';
-import { componentFactories } from '../controllers/index.ts';
 import { ConfigError } from '../errors.ts';
 import { Manager } from '../manager/manager.ts';
 import { createLogger } from '../runtime/logger.ts';

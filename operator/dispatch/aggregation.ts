@@ -1,12 +1,5 @@
+import type { GroupTiming } from '../rules/rule-book.ts';
 import type { Alarm } from './alarm.ts';
-
-/** Timers of one rule's grouping, in milliseconds. */
-export interface GroupTiming {
-  groupWaitMs: number;
-  groupIntervalMs: number;
-  repeatIntervalMs: number;
-  sendResolved: boolean;
-}
 
 /** Why an alarm of a group is not notified. */
 export type QuietReason = 'ResolvedBeforeNotified' | 'SendResolvedDisabled' | 'AlreadyNotified';

@@ -10,6 +10,8 @@ import { RateBudget } from '../delivery/rate-budget.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import { robotToken } from '../dingtalk/index.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
+import { type CompiledRule, RuleBook } from '../rules/rule-book.ts';
+import { windowVerdict } from '../rules/time-windows.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
 import { cacheReader, type PlannedTarget, planTargets, targetNames } from '../targets/index.ts';
 import { AggregationGroup, type QuietReason } from './aggregation.ts';
@@ -24,9 +26,7 @@ import { type MemberProgress, progressFrom } from './member-progress.ts';
 import { digest, type Notification, targetRef } from './notification.ts';
 import { Outbox } from './outbox.ts';
 import { intakeOf, markResolved, reopenForResolved } from './resolution.ts';
-import { type CompiledRule, RuleBook } from './rule-book.ts';
 import { Sender, senderOf } from './sender.ts';
-import { windowVerdict } from './time-windows.ts';
 
 export interface DispatcherOptions {
   /** The rate window of a group robot; DingTalk's is a minute. */

@@ -4,6 +4,7 @@ import { alarm } from '../../test/support/alarms.ts';
 import type { AlarmEventStatus, Delivery } from '../api/index.ts';
 import { HeldTargets } from '../delivery/held.ts';
 import type { OperatorContext } from '../manager/context.ts';
+import { compileTemplates } from '../rules/templates.ts';
 import type { StatusWriter } from '../runtime/status.ts';
 import type { Alarm } from './alarm.ts';
 import { EventStatusStore } from './event-status.ts';
@@ -12,7 +13,6 @@ import { type Health, LedgerRecorder } from './ledger-recorder.ts';
 import { applyAnswer, fail, progressFrom } from './member-progress.ts';
 import type { Notification, TargetRef } from './notification.ts';
 import type { OutboundMessage } from './outcome.ts';
-import { compileTemplates } from './templates.ts';
 
 const GROUP: TargetRef = { service: 'svc', kind: 'Group', name: 'ops', names: ['ops'] };
 const MEMBERS: TargetRef = {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Mentions } from '../api/index.ts';
+import type { CompiledTemplates } from '../rules/templates.ts';
 import type { PlannedTarget } from '../targets/index.ts';
 import type { Alarm } from './alarm.ts';
-import type { CompiledTemplates } from './templates.ts';
 
 /** The rule a notification comes from, as templates see it. */
 export interface RuleInfo {

@@ -3,10 +3,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { alarm } from '../../test/support/alarms.ts';
 import { RateBudget } from '../delivery/rate-budget.ts';
 import { DingTalkError, DingTalkErrorCode, type ErrorClass } from '../dingtalk/index.ts';
+import { compileTemplates } from '../rules/templates.ts';
 import type { Notification } from './notification.ts';
 import { Outbox } from './outbox.ts';
 import type { OutboundMessage, Outcome, OutcomeSink, SendResult } from './outcome.ts';
-import { compileTemplates } from './templates.ts';
 
 function notification(title: string, namespace = 'team-a'): Notification {
   return {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { alarm } from '../../test/support/alarms.ts';
+import { compileTemplates, formatProblem } from '../rules/templates.ts';
 import type { Notification } from './notification.ts';
 import { packDigest, renderNotification } from './render.ts';
-import { compileTemplates, formatProblem } from './templates.ts';
 
 function notification(
   alarms = [alarm('a')],

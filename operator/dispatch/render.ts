@@ -1,9 +1,10 @@
 import { SEVERITIES, type Severity } from '../api/index.ts';
 import type { GroupMessage } from '../dingtalk/index.ts';
+import { templateScope } from '../rules/template-scope.ts';
+import { renderTemplate } from '../rules/templates.ts';
+import { escapeMarkdown, inlineMarkdown, isMentionable, oneLine } from '../rules/untrusted.ts';
 import type { Alarm } from './alarm.ts';
 import type { Notification } from './notification.ts';
-import { renderTemplate } from './templates.ts';
-import { escapeMarkdown, inlineMarkdown, isMentionable, oneLine } from './untrusted.ts';
 
 /**
  * Message text. One notification reads as the rule's templates say (built-in markdown otherwise); a
@@ -36,32 +37,6 @@ function labelText(
     .filter(([key]) => !(key in skip))
     .map(([key, value]) => `${inlineMarkdown(key)}=${inlineMarkdown(value)}`)
     .join(', ');
-}
-
-const oneLineValues = (map: Readonly<Record<string, string>> | undefined) =>
-  Object.fromEntries(Object.entries(map ?? {}).map(([key, value]) => [key, oneLine(value)]));
-
-/**
- * What templates see of an alarm. Every field but the message is on one line; in markdown bodies what
- * templates output is escaped (templates.ts), so alarm content cannot add links, images or headings.
- */
-export function alarmScope(alarm: Alarm) {
-  const { spec } = alarm;
-  return {
-    name: alarm.name,
-    namespace: alarm.namespace,
-    severity: spec.severity,
-    title: oneLine(spec.title),
-    message: spec.message ?? '',
-    labels: oneLineValues(spec.labels),
-    annotations: oneLineValues(spec.annotations),
-    source: oneLine(spec.source ?? ''),
-    state: spec.state,
-    resolved: spec.state === 'resolved',
-    startsAt: alarm.startsAt,
-    endsAt: spec.endsAt ?? '',
-    fingerprint: alarm.fingerprint,
-  };
 }
 
 function defaultTitle(n: Notification): string {
@@ -102,55 +77,6 @@ function defaultBody(n: Notification): string {
   }
   lines.push('', `Rule ${n.rule.namespace}/${n.rule.name}`);
   return lines.join('\n');
-}
-
-/** What a notification's templates see. */
-function templateScope(n: Pick<Notification, 'alarms' | 'groupLabels' | 'repeat' | 'rule' | 'target'>) {
-  const alarms = n.alarms.map(alarmScope);
-  return {
-    alarm: alarms[0],
-    alarms,
-    groupLabels: oneLineValues(n.groupLabels),
-    repeat: n.repeat,
-    rule: { name: n.rule.name, namespace: n.rule.namespace, description: n.rule.description ?? '' },
-    service: { name: n.target.service },
-  };
-}
-
-/**
- * A notification of ordinary size that a rule's templates are tried on when the rule is compiled: a
- * template that exceeds its budget on this is too expensive for any real use. 20 alarms, each with the
- * labels, annotations and message of a typical Alertmanager alert.
- */
-export function sampleScope(namespace: string, name: string): object {
-  const alarms: Alarm[] = Array.from({ length: 20 }, (_, i) => {
-    const spec = {
-      severity: SEVERITIES[i % SEVERITIES.length] as Severity,
-      title: `Sample alarm ${i}`,
-      state: 'firing' as const,
-      source: 'alertmanager',
-      message: 'A sample message of a few lines.\n'.repeat(8),
-      labels: Object.fromEntries(Array.from({ length: 8 }, (_, j) => [`label${j}`, `value-${i}-${j}`])),
-      annotations: { summary: 'Sample summary', runbook_url: 'https://runbooks.example/sample' },
-    };
-    return {
-      key: `${namespace}/sample-${i}`,
-      uid: `sample-${i}`,
-      namespace,
-      name: `sample-${i}`,
-      spec,
-      fingerprint: `sample-${i}`,
-      startsAt: '2026-01-01T00:00:00Z',
-      createdAt: 0,
-    };
-  });
-  return templateScope({
-    alarms,
-    groupLabels: { label0: 'value-0-0' },
-    repeat: false,
-    rule: { namespace, name },
-    target: { service: 'sample', kind: 'Group', name: 'sample', names: ['sample'] },
-  });
 }
 
 /** One notification as its rule's templates render it. */

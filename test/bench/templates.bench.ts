@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Context, toValueSync } from 'liquidjs';
-import { sampleScope } from '../../operator/dispatch/render.ts';
-import { compileTemplates, type ParsedTemplate, TEMPLATE_LIMITS } from '../../operator/dispatch/templates.ts';
+import { sampleScope } from '../../operator/rules/template-scope.ts';
+import { compileTemplates, type ParsedTemplate, TEMPLATE_LIMITS } from '../../operator/rules/templates.ts';
 
 /**
- * What templates cost, to size TEMPLATE_LIMITS: the work units (operator/dispatch/templates.ts) and CPU
+ * What templates cost, to size TEMPLATE_LIMITS: the work units (operator/rules/templates.ts) and CPU
  * time of ordinary templates on a large notification, and what the most expensive templates a user can
  * write cost under the limits (time until refused, heap grown). No cluster needed.
  *
@@ -107,7 +107,7 @@ const counting = unlimited(
 
 const report = `# Template benchmark
 
-What users' Liquid templates cost, to size \`TEMPLATE_LIMITS\` in operator/dispatch/templates.ts
+What users' Liquid templates cost, to size \`TEMPLATE_LIMITS\` in operator/rules/templates.ts
 (${TEMPLATE_LIMITS.work.toLocaleString('en')} units of work, ${TEMPLATE_LIMITS.renderMs} ms, ${TEMPLATE_LIMITS.parseChars} characters per template).
 
 - **Machine:** ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 20)} MiB RAM, Node ${process.versions.node}; other work shares the cores (load average ${loadavg()[0]?.toFixed(1)} at the end).

@@ -14,8 +14,8 @@ import {
   GROUP,
   VERSION,
 } from '../../operator/api/index.ts';
+import { componentFactories } from '../../operator/components.ts';
 import { loadConfig } from '../../operator/config.ts';
-import { componentFactories } from '../../operator/controllers/index.ts';
 import { Manager } from '../../operator/manager/manager.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
 import { operatorFlags } from '../support/operator-flags.ts';

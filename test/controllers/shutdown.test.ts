@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { componentFactories } from '../../operator/components.ts';
 import { loadConfig } from '../../operator/config.ts';
-import { componentFactories } from '../../operator/controllers/index.ts';
 import { Manager } from '../../operator/manager/manager.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
 import { createTestNamespace } from '../support/kube.ts';

@@ -1,7 +1,7 @@
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll } from 'vitest';
+import { componentFactories } from '../../operator/components.ts';
 import { loadConfig } from '../../operator/config.ts';
-import { componentFactories } from '../../operator/controllers/index.ts';
 import { Manager } from '../../operator/manager/manager.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
 import { type DispatchHarness, kubeconfigPath } from '../dispatch/harness.ts';

@@ -1,5 +1,5 @@
-import { RuleBook } from '../../dispatch/rule-book.ts';
 import type { ComponentFactory, CustomObject } from '../../manager/context.ts';
+import { RuleBook } from '../../rules/rule-book.ts';
 import { Controller, specOrMetadataChanged } from '../../runtime/controller.ts';
 import type { InformerEvent } from '../../runtime/informer.ts';
 import { reconcileAlarmRule } from './reconcile.ts';

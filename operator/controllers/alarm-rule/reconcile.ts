@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { DingTalkConditionReason, DingTalkConditionType, InvalidResourceError } from '../../api/index.ts';
-import type { RuleBook } from '../../dispatch/rule-book.ts';
-import { formatProblem } from '../../dispatch/templates.ts';
 import type { CustomObject, OperatorContext } from '../../manager/context.ts';
+import type { RuleBook } from '../../rules/rule-book.ts';
+import { formatProblem } from '../../rules/templates.ts';
 import {
   type Conditioned,
   ConditionReason,
@@ -19,7 +19,7 @@ type RuleObject = CustomObject & Conditioned & { metadata: { generation?: number
 /**
  * Validates one AlarmRule: spec, template syntax, time zone, referenced services and their targets;
  * writes Ready (and ServicesResolved, TemplatesValid) with reasons. It owns conditions and
- * observedGeneration only; counters and lastFired belong to the dispatcher (see dispatch/delivery-health.ts),
+ * observedGeneration only; counters and lastFired belong to the dispatcher (its DeliveryHealth),
  * and the merge patch below carries only what changed, so neither clobbers the other.
  */
 export async function reconcileAlarmRule(

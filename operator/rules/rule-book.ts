@@ -1,9 +1,16 @@
 import { type AlarmRule, durationToMilliseconds, parseAlarmRule } from '../api/index.ts';
 import type { CustomObject } from '../manager/context.ts';
-import type { GroupTiming } from './aggregation.ts';
-import { sampleScope } from './render.ts';
+import { sampleScope } from './template-scope.ts';
 import { type CompiledTemplates, compileTemplates } from './templates.ts';
 import { isValidTimeZone } from './time-windows.ts';
+
+/** Timers of one rule's grouping, in milliseconds. */
+export interface GroupTiming {
+  groupWaitMs: number;
+  groupIntervalMs: number;
+  repeatIntervalMs: number;
+  sendResolved: boolean;
+}
 
 /** A rule ready for dispatch: validated spec, parsed templates, grouping timers. */
 export interface CompiledRule {
@@ -20,8 +27,9 @@ export interface CompiledRule {
 export type RuleCompilation = { ok: true; rule: CompiledRule } | { ok: false; error: Error };
 
 /**
- * Parses and compiles rules once per generation, so the dispatcher and the AlarmRule controller see the
- * same interpretation of a rule and a storm of alarms does not re-parse templates.
+ * Parses and compiles rules once per generation, so the dispatcher and the AlarmRule controller (which
+ * both import this domain module) see the same interpretation of a rule and a storm of alarms does not
+ * re-parse templates.
  */
 export class RuleBook {
   readonly #compiled = new Map<string, { version: string; result: RuleCompilation }>();

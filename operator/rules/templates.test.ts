@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sampleScope } from './render.ts';
+import { sampleScope } from './template-scope.ts';
 import { COOLDOWN_MS, compileTemplates, renderTemplate } from './templates.ts';
 
 const sample = sampleScope('ns', 'rule');
