@@ -82,6 +82,7 @@ export class Dispatcher implements Component {
   /** The groups each AlarmEvent joined, by event key, so a deletion touches those groups only. */
   readonly #groupsOfEvent = new Map<string, Set<string>>();
   readonly #outboxes = new Map<string, Outbox>();
+  readonly #appBudgets = new Map<string, RateBudget>();
   /**
    * Events this run has taken on, by uid: still in progress, and the generation last looked at. Informer
    * updates are not re-dispatched; a new generation of a finished event may re-open it (resolution.ts).
@@ -533,8 +534,6 @@ export class Dispatcher implements Component {
     }
     return budget;
   }
-
-  readonly #appBudgets = new Map<string, RateBudget>();
 
   /**
    * Releases held targets whose configuration changed (they are sent again, once, under their msgUuid)
