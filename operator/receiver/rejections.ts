@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { AlarmEventGvk, API_VERSION } from '../api/index.ts';
 import { toKubeApiError } from '../errors.ts';
+import { createEvent } from '../runtime/events.ts';
 import type { KubeHttp } from '../runtime/kube-http.ts';
-import { microTime, truncateUtf8 } from '../runtime/text.ts';
+import { truncateUtf8 } from '../runtime/text.ts';
 import type { AlertKind, RejectedAlert } from './intake.ts';
 
 /**
@@ -44,11 +45,9 @@ export class KubeRejectionEvents implements RejectionRecorder {
     const note = rejectionNote(report);
     const name = `dingtalk-operator-receiver.${createHash('sha256').update(`${report.kind}\u0000${note}`).digest('hex').slice(0, 16)}`;
     try {
-      await this.#http.post(`/apis/events.k8s.io/v1/namespaces/${namespace}/events`, {
-        apiVersion: 'events.k8s.io/v1',
-        kind: 'Event',
-        metadata: { name, namespace },
-        eventTime: microTime(Date.now()),
+      await createEvent(this.#http, {
+        name,
+        namespace,
         type: 'Warning',
         reason: REJECTED_REASON,
         action: 'Receive',

@@ -44,6 +44,34 @@ export interface EventRecorderOptions {
 const MAX_NOTE_BYTES = 1024;
 const EVENTS = { group: 'events.k8s.io', version: 'v1', plural: 'events' };
 
+/** One events.k8s.io/v1 Event, as created: its name, what it says and what it is about. */
+export interface EventObject extends EventInput {
+  name: string;
+  namespace: string;
+  reportingController: string;
+  reportingInstance: string;
+  regarding: {
+    apiVersion?: string;
+    kind?: string;
+    name?: string;
+    namespace: string;
+    uid?: string;
+    resourceVersion?: string;
+  };
+}
+
+/** Creates the Event now; the API server's refusal (e.g. 409 for a name already taken) is thrown. */
+export async function createEvent(kube: KubeHttp, event: EventObject): Promise<void> {
+  const { name, namespace, ...fields } = event;
+  await kube.post(collectionPath({ ...EVENTS, namespace }), {
+    apiVersion: 'events.k8s.io/v1',
+    kind: 'Event',
+    metadata: { name, namespace },
+    eventTime: microTime(Date.now()),
+    ...fields,
+  });
+}
+
 export class EventRecorder {
   readonly #options: EventRecorderOptions;
   readonly #recent = new Map<string, number>();
@@ -61,11 +89,9 @@ export class EventRecorder {
       return false;
     }
     try {
-      await this.#options.kube.post(collectionPath({ ...EVENTS, namespace }), {
-        apiVersion: 'events.k8s.io/v1',
-        kind: 'Event',
-        metadata: { name: `${name}.${randomBytes(8).toString('hex')}`, namespace },
-        eventTime: microTime(Date.now()),
+      await createEvent(this.#options.kube, {
+        name: `${name}.${randomBytes(8).toString('hex')}`,
+        namespace,
         type: event.type,
         reason: event.reason,
         action: event.action,
