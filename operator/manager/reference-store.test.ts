@@ -98,8 +98,10 @@ const service = (name: string, refs: string[]): CustomObject => ({
   spec: { refs },
 });
 
+/** Waits for the store to catch up with the fake API; the deadline leaves room for a busy machine. */
 async function until(check: () => boolean) {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  const deadline = Date.now() + 10_000;
+  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
   expect(check()).toBe(true);
 }
 
