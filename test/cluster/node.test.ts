@@ -231,14 +231,20 @@ describe('a node of the local cluster', () => {
       const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime) : undefined;
       return renewed && renewed > restarted ? true : undefined;
     }, slow);
-    const pod = await runOnce('after-restart', ['get', `http://web.${ns.name}.svc.cluster.local/`]);
+    // A restarted kubelet reports every container with a readiness probe unready until its first probe
+    // passes, so the Service may have no endpoints for a moment: the client retries, in a new pod each time.
+    const client = ['get', `http://web.${ns.name}.svc.cluster.local/`];
+    let pod = await runOnce('after-restart-1', client);
+    for (let attempt = 2; pod.status?.phase !== 'Succeeded' && attempt <= 5; attempt++) {
+      pod = await runOnce(`after-restart-${attempt}`, client);
+    }
     expect(pod.status?.phase, message(pod)).toBe('Succeeded');
     const after = (await webPods()).map(
       (p) => `${p.metadata?.name}/${p.status?.containerStatuses?.[0]?.containerID}`,
     );
     expect(after.sort()).toEqual(before.sort());
     await eventually(webAvailable, slow);
-  });
+  }, 600_000);
 });
 
 function hexIp(hex: string): string {
