@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { Fault } from '../emulator/schemas.ts';
 import { token, useEmulator } from './harness.ts';
 
-// The harness sets a 1 s headers timeout, so a hanging DingTalk surfaces quickly. A slow answer is five
-// times that: undici checks its timeouts on a coarse timer (up to about a second late), and a loaded
-// machine delays it further, so a latency just above the timeout may be answered before it fires.
-const t = useEmulator();
+// A 2 s headers timeout, so a hanging DingTalk surfaces quickly. A slow answer is five times that: undici
+// checks its timeouts on a coarse timer (up to about a second late), and a loaded machine delays it
+// further, so a latency just above the timeout may be answered before it fires.
+const t = useEmulator({ headersTimeoutMs: 2_000 });
 const app = { clientId: 'dingapp', clientSecret: 'app-secret' };
 
 const faults: [Fault, string, string][] = [
@@ -13,7 +13,7 @@ const faults: [Fault, string, string][] = [
   [{ kind: 'status', status: 500 }, 'transient', 'DINGTALK_ERR_HTTP_STATUS'],
   [{ kind: 'reset' }, 'transient', 'DINGTALK_ERR_CONNECTION'],
   [{ kind: 'hang' }, 'transient', 'DINGTALK_ERR_TIMEOUT'],
-  [{ kind: 'latency', ms: 5_000 }, 'transient', 'DINGTALK_ERR_TIMEOUT'],
+  [{ kind: 'latency', ms: 10_000 }, 'transient', 'DINGTALK_ERR_TIMEOUT'],
   [{ kind: 'throttle' }, 'throttled', 'DINGTALK_ERR_REJECTED'],
 ];
 
@@ -42,24 +42,5 @@ describe('faults surface as the right error class', () => {
     await t.emulator.control.setFault({ app: app.clientId }, fault);
     const result = await t.client.sendToMembers(app, ['user0'], { type: 'text', content: 'x' });
     expect(result.failed).toMatchObject([{ userIds: ['user0'], error: { errorClass, code } }]);
-  });
-
-  it('recovers once the fault is cleared', async () => {
-    await t.emulator.control.putRobot(token);
-    await t.emulator.control.setFault({ robot: token }, { kind: 'reset', times: 1 });
-    await expect(
-      t.client.sendGroupMessage({ webhook: token }, { type: 'text', content: 'x' }),
-    ).rejects.toMatchObject({
-      errorClass: 'transient',
-    });
-    await t.client.sendGroupMessage({ webhook: token }, { type: 'text', content: 'x' });
-    expect(await t.emulator.control.messages({ robot: token })).toHaveLength(1);
-  });
-
-  it('delivers despite latency within the timeouts', async () => {
-    await t.emulator.control.putRobot(token);
-    await t.emulator.control.setFault({ robot: token }, { kind: 'latency', ms: 50 });
-    await t.client.sendGroupMessage({ webhook: token }, { type: 'text', content: 'slow' });
-    expect(await t.emulator.control.messages({ robot: token })).toHaveLength(1);
   });
 });

@@ -186,3 +186,25 @@ describe('group robot webhook: size and retries', () => {
     expect(await t.emulator.control.stats()).toMatchObject({ duplicatesSuppressed: 1, shownDuplicates: 0 });
   });
 });
+
+// With the product's timeouts: a fault that clears, and a slow answer, cost no alarm.
+describe('group robot webhook: recovery', () => {
+  it('recovers once the fault is cleared', async () => {
+    await t.emulator.control.putRobot(token);
+    await t.emulator.control.setFault({ robot: token }, { kind: 'reset', times: 1 });
+    await expect(
+      t.client.sendGroupMessage({ webhook: token }, { type: 'text', content: 'x' }),
+    ).rejects.toMatchObject({
+      errorClass: 'transient',
+    });
+    await t.client.sendGroupMessage({ webhook: token }, { type: 'text', content: 'x' });
+    expect(await t.emulator.control.messages({ robot: token })).toHaveLength(1);
+  });
+
+  it('delivers despite latency within the timeouts', async () => {
+    await t.emulator.control.putRobot(token);
+    await t.emulator.control.setFault({ robot: token }, { kind: 'latency', ms: 50 });
+    await t.client.sendGroupMessage({ webhook: token }, { type: 'text', content: 'slow' });
+    expect(await t.emulator.control.messages({ robot: token })).toHaveLength(1);
+  });
+});

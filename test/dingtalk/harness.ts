@@ -21,7 +21,6 @@ export function useEmulator(options: DingTalkClientOptions = {}): Harness {
     harness.client = createDingTalkClient({
       oapiBaseUrl: harness.emulator.url,
       apiBaseUrl: harness.emulator.url,
-      headersTimeoutMs: 1_000,
       onRequest: ({ endpoint, resultClass }) => harness.requests.push({ endpoint, resultClass }),
       ...options,
     });
