@@ -20,7 +20,7 @@ export async function startReceiver(
   kubeConfig: KubeConfig,
   {
     defaultNamespace = 'default',
-    kubeRequestTimeoutMs = 5_000,
+    kubeRequestTimeoutMs,
     flags = [],
     now,
   }: { defaultNamespace?: string; kubeRequestTimeoutMs?: number; flags?: string[]; now?: () => number } = {},
@@ -41,7 +41,12 @@ export async function startReceiver(
     }),
   });
   const config = loadReceiverConfig({
-    argv: [`--namespace=${defaultNamespace}`, `--kube-request-timeout=${kubeRequestTimeoutMs}ms`, ...flags],
+    argv: [
+      `--namespace=${defaultNamespace}`,
+      // The product's timeout unless a test is about the API server failing.
+      ...(kubeRequestTimeoutMs ? [`--kube-request-timeout=${kubeRequestTimeoutMs}ms`] : []),
+      ...flags,
+    ],
     env: {},
   });
   const metrics = new ReceiverMetrics({ processMetrics: false });
