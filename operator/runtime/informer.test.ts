@@ -82,7 +82,7 @@ async function fakeApi(
   } satisfies FakeApi;
 }
 
-async function until(check: () => boolean, timeoutMs = 5000) {
+async function until(check: () => boolean, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not met');
@@ -191,7 +191,8 @@ describe('Informer faults', () => {
         },
       ],
     );
-    const { informer, events } = informerFor(api, { idleTimeoutMs: 200 });
+    // Long enough for the next watch's first line to beat it on a loaded machine.
+    const { informer, events } = informerFor(api, { idleTimeoutMs: 2_000 });
     informer.start();
     await until(() => events.includes('add ns/d'));
     await informer.stop();
