@@ -192,7 +192,7 @@ export async function phaseOf(h: DispatchHarness, name: string): Promise<string 
   return (await get(h, 'AlarmEvent', name)).status?.phase as string | undefined;
 }
 
-export async function waitForPhase(h: DispatchHarness, name: string, phases: string[], timeoutMs = 30_000) {
+export async function waitForPhase(h: DispatchHarness, name: string, phases: string[], timeoutMs = 60_000) {
   return eventually(
     async () => {
       const event = await get(h, 'AlarmEvent', name);

@@ -52,10 +52,13 @@ export async function createTestNamespace(
   };
 }
 
-/** Polls until check() returns a value other than undefined, or throws after timeoutMs with the last error. */
+/**
+ * Polls until check() returns a value other than undefined, or throws after timeoutMs with the last error.
+ * The default minute is a margin for a loaded 2-core machine, not an expectation.
+ */
 export async function eventually<T>(
   check: () => Promise<T | undefined> | T | undefined,
-  { timeoutMs = 20_000, intervalMs = 100 } = {},
+  { timeoutMs = 60_000, intervalMs = 100 } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
