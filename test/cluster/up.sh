@@ -82,9 +82,12 @@ kubectl config set-credentials admin --client-certificate="$pki/admin.crt" --cli
 kubectl config set-context local --cluster=local --user=admin >/dev/null
 kubectl config use-context local >/dev/null
 
+# The quota controller learns of the CRDs, installed after it started, on its 30 s discovery resync; a
+# quota it took before that counts their objects only at the next full resync (5 min by default).
 "$BIN_DIR/kube-controller-manager" --kubeconfig="$kubeconfig" \
   --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
   --controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,clusterrole-aggregation-controller,resourcequota-controller \
+  --resource-quota-sync-period=15s \
   --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
   --use-service-account-credentials=false --leader-elect=false \
   --bind-address=127.0.0.1 --secure-port="$KCM_PORT" \

@@ -289,11 +289,10 @@ describe('installed with helm install (chart defaults, the image and the emulato
     figures.failoverNewLeader = after === survivor ? 'the standby' : 'the replacement pod';
     expect((await operatorPods()).map((p) => p.name)).toContain(after);
     await eventually(async () => ((await senderLog(STORM, 'failover')).done ? true : undefined), slow);
-    const shown = await eventually(async () => {
+    await eventually(async () => {
       const numbers = await alarmsShown(emulator.control, token, 'failover');
       return numbers.size === FAILOVER_STORM ? numbers : undefined;
     }, stormWait);
-    expect(shown.size).toBe(FAILOVER_STORM);
     const phases = await settledPhases('failover', FAILOVER_STORM);
     expect([...phases.values()].filter((p) => p !== 'Delivered')).toEqual([]);
     const stats = await emulator.control.stats();

@@ -39,10 +39,9 @@ function operator(identity: string): RunningCommand {
   return command;
 }
 
+/** Throws while the Lease does not exist yet; eventually() retries that. */
 const holder = async () =>
-  kubectl(['get', 'lease', 'handover', '-n', ns.name, '-o', 'jsonpath={.spec.holderIdentity}']).catch(
-    () => '',
-  );
+  kubectl(['get', 'lease', 'handover', '-n', ns.name, '-o', 'jsonpath={.spec.holderIdentity}']);
 
 describe('lease handover', () => {
   it('a leader stopped with SIGTERM has released its Lease when it exits, so a follower need not wait out the lease', async () => {
