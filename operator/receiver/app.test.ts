@@ -439,6 +439,28 @@ describe('receiver HTTP API', () => {
       expect(response.json()).toMatchObject({ code: 'RCV_ERR_QUOTA_EXCEEDED', accepted: 2, left: 2 });
     });
 
+    it("answers 503 with Retry-After while the namespace's ResourceQuota is not counted yet, and stores the rest when it is", async () => {
+      let counted = false;
+      store.onCall = () => {
+        if (!counted) {
+          throw KubeApiError.fromResponse(
+            403,
+            '{"kind":"Status","message":"alarmevents.dingtalk.alarming.io \\"x\\" is forbidden: status unknown for quota: alarmevents, resources: count/alarmevents.dingtalk.alarming.io","reason":"Forbidden","code":403}',
+          );
+        }
+      };
+      const payload = alertmanagerPayload([1, 2].map((i) => alert(i)));
+      const first = await post('/api/v1/alertmanager', payload);
+      expect(first.statusCode).toBe(503);
+      expect(first.headers['retry-after']).toBe('7');
+      expect(first.json()).toMatchObject({ code: 'RCV_ERR_QUOTA_NOT_COUNTED', accepted: 0, left: 2 });
+
+      counted = true;
+      const again = await post('/api/v1/alertmanager', payload);
+      expect(again.statusCode).toBe(202);
+      expect(store.events.size).toBe(2);
+    });
+
     it('answers 403 to resolved alerts from a caller that may create AlarmEvents but not patch them', async () => {
       review.verbs.delete('patch');
       const firing = await post('/api/v1/alertmanager', alertmanagerPayload([alert(1)]));

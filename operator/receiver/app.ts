@@ -229,7 +229,8 @@ function badNamespace(message: string): ReceiverError {
 
 /**
  * Why writing stopped before every alarm was stored, as the answer to give: 503 when the API server cannot
- * take more or the deadline came, 429 when the namespace is over its rate or its ResourceQuota. Undefined
+ * take more, the deadline came or the namespace's ResourceQuota is not counted yet, 429 when the namespace
+ * is over its rate or its ResourceQuota. Undefined
  * for a failure no retry mends (access denied, namespace missing), which is answered as an error.
  */
 function unfinishedError(
@@ -270,6 +271,17 @@ function unfinishedError(
       ReceiverErrorCode.QuotaExceeded,
       429,
       `the namespace holds as many AlarmEvents as its ResourceQuota allows (${kubeError.message}); ${progress}, retry later or raise the quota`,
+      { retryAfter: options.retryAfterSeconds, cause: stoppedBy },
+    );
+  }
+  if (kubeError?.status === 403 && /status unknown for quota/.test(kubeError.message)) {
+    // The API server refuses every create until the quota controller has counted the namespace's
+    // AlarmEvents, which a new quota or a newly installed CRD waits for: a 403 would make the sender drop
+    // the group, though the next resync admits it.
+    return new ReceiverError(
+      ReceiverErrorCode.QuotaNotCounted,
+      503,
+      `the namespace's ResourceQuota has not counted its AlarmEvents yet (${kubeError.message}); ${progress}, retry for the rest`,
       { retryAfter: options.retryAfterSeconds, cause: stoppedBy },
     );
   }

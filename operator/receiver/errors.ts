@@ -20,6 +20,7 @@ export const ReceiverErrorCode = {
   TooManyInvalidTokens: 'RCV_ERR_TOO_MANY_INVALID_TOKENS',
   RateLimited: 'RCV_ERR_RATE_LIMITED',
   QuotaExceeded: 'RCV_ERR_QUOTA_EXCEEDED',
+  QuotaNotCounted: 'RCV_ERR_QUOTA_NOT_COUNTED',
   BadRequest: 'RCV_ERR_BAD_REQUEST',
   KubeUnavailable: 'RCV_ERR_KUBE_UNAVAILABLE',
   KubeRejected: 'RCV_ERR_KUBE_REJECTED',
