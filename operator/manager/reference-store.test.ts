@@ -98,11 +98,16 @@ const service = (name: string, refs: string[]): CustomObject => ({
   spec: { refs },
 });
 
-/** Waits for the store to catch up with the fake API; the deadline leaves room for a busy machine. */
-async function until(check: () => boolean) {
-  const deadline = Date.now() + 10_000;
-  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-  expect(check()).toBe(true);
+/** The first event of the store that matches, from the moment of the call. */
+function nextEvent(
+  s: ReferenceStore<V1Secret>,
+  match: (event: InformerEvent<V1Secret>) => boolean,
+): Promise<InformerEvent<V1Secret>> {
+  return new Promise((resolve) =>
+    s.onEvent((event) => {
+      if (match(event)) resolve(event);
+    }),
+  );
 }
 
 function startStore(api: Awaited<ReturnType<typeof fakeApi>>, services: ReturnType<typeof fakeServices>) {
@@ -152,14 +157,13 @@ describe('ReferenceStore', () => {
     const api = await fakeApi(secrets);
     const s = startStore(api, fakeServices([service('svc', ['robot'])]));
     await s.waitForSync();
-    const events: InformerEvent<V1Secret>[] = [];
-    s.onEvent((event) => events.push(event));
+    const first = nextEvent(s, () => true);
 
     secrets.set('robot', secretObject('robot', '2', 'new'));
     api.modified('unrelated-helm-release', '7');
     api.modified('robot', '2');
-    await until(() => events.length === 1);
-    expect(events[0]).toMatchObject({ type: 'update', name: 'robot' });
+    // The unrelated change came first: had it led to an event, that would be the first.
+    expect(await first).toMatchObject({ type: 'update', name: 'robot' });
     expect(s.get('ns', 'robot')?.data?.key).toBe(Buffer.from('new').toString('base64'));
     expect(api.requests.filter((r) => r.path.endsWith('/unrelated-helm-release'))).toEqual([]);
   });
@@ -174,8 +178,10 @@ describe('ReferenceStore', () => {
     const services = fakeServices([service('svc', ['a'])]);
     const s = startStore(api, services);
     await s.waitForSync();
+    const bAdded = nextEvent(s, (event) => event.type === 'add' && event.name === 'b');
     services.set('svc', ['b']);
-    await until(() => s.get('ns', 'b') !== undefined);
+    await bAdded;
+    expect(s.get('ns', 'b')).toBeDefined();
     expect(s.get('ns', 'a')).toBeUndefined();
     services.set('svc', undefined);
     expect(s.list()).toEqual([]);

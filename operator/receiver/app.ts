@@ -230,8 +230,8 @@ function badNamespace(message: string): ReceiverError {
 /**
  * Why writing stopped before every alarm was stored, as the answer to give: 503 when the API server cannot
  * take more, the deadline came or the namespace's ResourceQuota is not counted yet, 429 when the namespace
- * is over its rate or its ResourceQuota. Undefined
- * for a failure no retry mends (access denied, namespace missing), which is answered as an error.
+ * is over its rate or its ResourceQuota. Undefined for a failure no retry mends (access denied, namespace
+ * missing), which is answered as an error.
  */
 function unfinishedError(
   { written, left, stoppedBy }: PersistOutcome,

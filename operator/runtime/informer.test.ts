@@ -1,3 +1,4 @@
+import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -50,6 +51,7 @@ async function fakeApi(
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.searchParams.get('watch') === 'true') {
       state.watches.push(url.searchParams);
+      progress.emit('step');
       const script = scripts.shift() ?? open;
       script(res, url.searchParams);
       return;
@@ -82,12 +84,11 @@ async function fakeApi(
   } satisfies FakeApi;
 }
 
-async function until(check: () => boolean, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Told of every watch request and every informer event, so a test waits on what happens, not on time. */
+const progress = new EventEmitter();
+
+async function until(check: () => boolean) {
+  while (!check()) await once(progress, 'step');
 }
 
 function informerFor(api: FakeApi, options: { idleTimeoutMs?: number } = {}) {
@@ -98,7 +99,10 @@ function informerFor(api: FakeApi, options: { idleTimeoutMs?: number } = {}) {
     ...options,
   });
   const events: string[] = [];
-  informer.onEvent((event: InformerEvent<object>) => events.push(`${event.type} ${event.key}`));
+  informer.onEvent((event: InformerEvent<object>) => {
+    events.push(`${event.type} ${event.key}`);
+    progress.emit('step');
+  });
   return { informer, events };
 }
 
