@@ -262,6 +262,15 @@ resolvConf: ""
 # Images are imported, never pulled: never collect them.
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
+# The node shares the machine's disk with everything else on it. The default thresholds (10-15 % of it
+# free) are often crossed on a developer's or a CI machine's disk, and the node would then evict the
+# test pods and refuse new ones; it evicts only when the disk is nearly full.
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: 1Gi
+  imagefs.available: 1Gi
+  nodefs.inodesFree: 5%
+  imagefs.inodesFree: 5%
 YAML
 start kubelet "$BIN_DIR/kubelet" --config="$N/kubelet.yaml" --kubeconfig="$N/kubelet.kubeconfig" \
   --root-dir="$N/kubelet" --cert-dir="$N/kubelet/pki" --hostname-override="$NODE_NAME" --node-ip="$NODE_IP"

@@ -7,6 +7,11 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
+mkdir -p "$IMAGE_CACHE"
+# One build at a time: worktrees of one machine share the cache, and the pruning below must not remove
+# an image that another build is about to archive.
+exec 7>>"$IMAGE_CACHE/build.lock"
+flock 7
 eval "$(bash "$IMAGE_DIR/base.sh")"
 
 # The build context as the .dockerignore leaves it: package.json, the lock file and operator/ without tests.
@@ -50,5 +55,13 @@ if [ ! -f "$emulator_archive" ]; then
 fi
 # Archives of older builds go after a few days unused (worktrees of one machine share the cache).
 find "$IMAGE_CACHE" -maxdepth 1 \( -name 'operator-*.tar' -o -name 'emulator-*.tar' \) -mtime +3 -delete
+# buildah's vfs storage holds a full copy of every layer, about 280 MB each and ten a build: images of
+# other builds go, with the layers only they used, so the storage stays the size of one build. An
+# image still in use by a container (a test looking into it) stays; its archive rebuilds it if needed.
+for stale in $(bah images --format '{{.Name}}:{{.Tag}}' | grep -E '^localhost/dingtalk-(operator|emulator):test-' |
+  grep -vx -e "$operator_image" -e "$emulator_image"); do
+  bah rmi "$stale" >/dev/null 2>&1 || true
+done
+bah rmi --prune >/dev/null 2>&1 || true
 printf 'OPERATOR_IMAGE=%s\nOPERATOR_ARCHIVE=%s\nEMULATOR_IMAGE=%s\nEMULATOR_ARCHIVE=%s\n' \
   "$operator_image" "$operator_archive" "$emulator_image" "$emulator_archive"
