@@ -100,20 +100,12 @@ describe('a node of the local cluster', () => {
     await ns?.cleanup();
   });
 
-  it('has a Ready node under no memory, disk or PID pressure', async () => {
-    // A node under pressure evicts pods and takes no new ones: every test below would time out.
-    const types = ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure'];
-    const conditions = (await core.listNode()).items.map((n) =>
-      Object.fromEntries(
-        types.map((type) => [type, n.status?.conditions?.find((c) => c.type === type)?.status]),
-      ),
+  it('has a Ready node', async () => {
+    const nodes = (await core.listNode()).items;
+    const ready = nodes.filter((n) =>
+      n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
     );
-    expect(conditions).toContainEqual({
-      Ready: 'True',
-      MemoryPressure: 'False',
-      DiskPressure: 'False',
-      PIDPressure: 'False',
-    });
+    expect(ready.length).toBeGreaterThan(0);
   });
 
   it('makes a Deployment of a locally built image Available', async () => {
@@ -253,6 +245,23 @@ describe('a node of the local cluster', () => {
     expect(after.sort()).toEqual(before.sort());
     await eventually(webAvailable, slow);
   }, 600_000);
+
+  it('reports no memory, disk or PID pressure once its pods have run', async () => {
+    // A node under pressure evicts pods and takes no new ones, so the tests above time out; this names
+    // the cause. The kubelet reports pressure some seconds after it starts, so this check comes last.
+    const types = ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure'];
+    const conditions = (await core.listNode()).items.map((n) =>
+      Object.fromEntries(
+        types.map((type) => [type, n.status?.conditions?.find((c) => c.type === type)?.status]),
+      ),
+    );
+    expect(conditions).toContainEqual({
+      Ready: 'True',
+      MemoryPressure: 'False',
+      DiskPressure: 'False',
+      PIDPressure: 'False',
+    });
+  });
 });
 
 function hexIp(hex: string): string {
