@@ -33,6 +33,10 @@ async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
+// Start-up gets at least this whatever `timeoutMs`: a process may take half a minute to start when the
+// cores are shared, and a short `timeoutMs` is meant for the steps that a missing right can stop.
+const STARTUP_TIMEOUT_MS = 120_000;
+
 export async function deliveryScenario(setup: ScenarioSetup): Promise<void> {
   const { namespace, emulator, timeoutMs, lease } = setup;
   await step('a replica becomes leader', () =>
@@ -49,7 +53,7 @@ export async function deliveryScenario(setup: ScenarioSetup): Promise<void> {
         ]);
         return held ? true : undefined;
       },
-      { timeoutMs },
+      { timeoutMs: Math.max(timeoutMs, STARTUP_TIMEOUT_MS) },
     ),
   );
   const robotToken = randomBytes(8).toString('hex');

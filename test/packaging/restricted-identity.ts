@@ -27,6 +27,8 @@ export interface RuleRef {
   name: string;
   index: number;
   title: string;
+  verbs: string[];
+  resources: string[];
 }
 
 export interface ChartIdentity {
@@ -72,6 +74,8 @@ export function ruleRefs(identity: ChartIdentity): RuleRef[] {
       kind: role.kind,
       name: role.metadata.name,
       index,
+      verbs: rule.verbs,
+      resources: rule.resources,
       title: `${role.kind} ${role.metadata.name.replace(`${identity.release}-dingtalk-operator`, '<release>')} rule ${rule.verbs.join(',')} ${rule.resources.join(',')}${rule.resourceNames ? ` (${rule.resourceNames.join(',')})` : ''}`,
     })),
   );
