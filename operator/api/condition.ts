@@ -28,7 +28,6 @@ export const DingTalkConditionReason = {
   ConfigMapKeyNotFound: 'ConfigMapKeyNotFound',
   InvalidWebhook: 'InvalidWebhook',
   WebhookHostNotAllowed: 'WebhookHostNotAllowed',
-  AuthenticationFailed: 'AuthenticationFailed',
   /** DingTalk refused the app's ClientId/ClientSecret. */
   InvalidCredentials: 'InvalidCredentials',
   /** DingTalk could not be reached, timed out, or answered with a server error; retried with backoff. */

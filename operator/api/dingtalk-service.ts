@@ -218,7 +218,7 @@ export const MemberStatus = z.object({
     .boolean()
     .optional()
     .describe('Whether the app robot can send: a token was issued and members resolved.'),
-  reason: z.string().max(128).optional().describe('CamelCase reason for ready, e.g. AuthenticationFailed.'),
+  reason: z.string().max(128).optional().describe('CamelCase reason for ready, e.g. InvalidCredentials.'),
   message: z.string().max(1024).optional().describe('Details for ready.'),
   tokenExpiresAt: Timestamp.optional().describe(
     "When the app's current access token expires; it is renewed before then.",
