@@ -6,7 +6,12 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['operator/**/*.test.ts', 'test/emulator/**/*.test.ts', 'test/argocd/**/*.test.ts'],
+          include: [
+            'operator/**/*.test.ts',
+            'test/emulator/**/*.test.ts',
+            'test/argocd/**/*.test.ts',
+            'test/docs/**/*.test.ts',
+          ],
         },
       },
       {
@@ -22,7 +27,12 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/emulator/**/*.test.ts', 'test/argocd/**/*.test.ts', 'test/image/**/*.test.ts'],
+          exclude: [
+            'test/emulator/**/*.test.ts',
+            'test/argocd/**/*.test.ts',
+            'test/docs/**/*.test.ts',
+            'test/image/**/*.test.ts',
+          ],
           globalSetup: ['test/cluster/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
