@@ -1,8 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/receiver/config.ts';
+import { fillPlaceholders, readmeCommands } from '../docs/readme-commands.ts';
 import type { EmulatorControl } from '../emulator/control-client.ts';
 import { demoAlarmOutcome, demoReadiness, seedDemo } from '../local/demo.ts';
 import { chartDir, repoRoot } from '../packaging/helm.ts';
@@ -25,6 +29,7 @@ import {
   readyOperatorPods,
   residentMemoryMiB,
   slow,
+  splitImage,
   stormRoute,
 } from './harness.ts';
 import { IN_CLUSTER_API, postFromJob, senderLog, startSender, workloadIdentity } from './workload.ts';
@@ -37,6 +42,9 @@ import { IN_CLUSTER_API, postFromJob, senderLog, startSender, workloadIdentity }
 const DEMO = 'deployed-demo';
 /** Where the storms and the continuous sender raise their alarms, through the receiver Service. */
 const STORM = 'deployed-storm';
+/** The README's quick start, run as a reader would: its install is this file's Helm install. */
+const quickStart = readmeCommands('Quick start');
+const QUICK_START = /^kubectl create namespace (\S+)$/m.exec(quickStart.join('\n'))?.[1] as string;
 const RELEASE = 'dingtalk-operator';
 const FAILOVER_STORM = 2_000;
 const LIMITS_STORM = 10_000;
@@ -70,6 +78,7 @@ afterAll(async () => {
     'namespace',
     DEMO,
     STORM,
+    QUICK_START,
     OPERATOR_NAMESPACE,
     '--ignore-not-found',
     '--wait=false',
@@ -106,18 +115,37 @@ async function settledPhase(namespace: string, match: (e: AlarmItem) => boolean)
   }, slow);
 }
 
+/** Runs a README command with bash, as a reader's shell would: kubectl and helm of this run on the PATH. */
+async function asReader(command: string): Promise<string> {
+  const bin = mkdtempSync(path.join(tmpdir(), 'reader-'));
+  symlinkSync(inject('kubectl'), path.join(bin, 'kubectl'));
+  symlinkSync(inject('helm'), path.join(bin, 'helm'));
+  try {
+    const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', command], {
+      cwd: repoRoot,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, KUBECONFIG: inject('kubeconfig') },
+      maxBuffer: 64 << 20,
+    });
+    return stdout;
+  } catch (err) {
+    const { stdout, stderr } = err as { stdout?: string; stderr?: string };
+    throw new Error(`${command}\n${stdout ?? ''}${stderr ?? String(err)}`);
+  }
+}
+
+const shellQuote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+
 describe('installed with helm install (chart defaults, the image and the emulator URLs set)', () => {
   it('runs both replicas Ready with one leader', async () => {
     const started = Date.now();
-    await helm([
-      'install',
-      RELEASE,
-      chartDir,
-      '-n',
-      OPERATOR_NAMESPACE,
-      '--create-namespace',
-      ...chartValues(images, [DEMO, STORM]),
-    ]);
+    // The README's install command, with the values every install in this file sets after it.
+    const [install = ''] = quickStart;
+    expect(install).toMatch(
+      new RegExp(`^helm install ${RELEASE} charts/dingtalk-operator -n ${OPERATOR_NAMESPACE} `),
+    );
+    const registry = splitImage(images.OPERATOR_IMAGE).repository.replace(/\/[^/]+$/, '');
+    const values = chartValues(images, [DEMO, STORM, QUICK_START]);
+    await asReader(`${fillPlaceholders(install, { registry })} ${values.map(shellQuote).join(' ')}`);
     const pods = await readyOperatorPods();
     const receivers = await readyOperatorPods(2, slow.timeoutMs, 'receiver');
     figures.timeToReadySeconds = Math.round((Date.now() - started) / 1000);
@@ -144,6 +172,20 @@ describe('installed with helm install (chart defaults, the image and the emulato
     const { status, memberMessages } = await demoAlarmOutcome(DEMO, emulator.control, 300_000);
     expect(status?.phase, JSON.stringify(status)).toBe('Delivered');
     expect(memberMessages.length).toBeGreaterThan(0);
+  }, 600_000);
+
+  it("runs the README's quick start: the service and the rule turn Ready and the first alarm reaches the group", async () => {
+    const token = robotToken('quickstart');
+    await emulator.control.putRobot(token, { name: 'Team alerts' });
+    for (const command of quickStart.slice(1))
+      await asReader(fillPlaceholders(command, { access_token: token }));
+    const messages = await emulator.control.messages({ robot: token });
+    expect(messages.map((m) => m.text).join('\n')).toContain('Disk almost full on node-3');
+    const listed = await asReader(`kubectl get dingtalk -n ${QUICK_START}`);
+    expect(listed).toMatch(/dingtalkservice\.dingtalk\.alarming\.io\/team-group\s+True/);
+    expect(listed).toMatch(
+      /alarmevent\.dingtalk\.alarming\.io\/disk-full-node-3\s+critical\s+firing\s+Delivered/,
+    );
   }, 600_000);
 
   it('delivers an AlarmEvent a Job creates through the API with its own ServiceAccount', async () => {
