@@ -183,6 +183,7 @@ describe('installed with helm install (chart defaults, the image and the emulato
     expect(messages.map((m) => m.text).join('\n')).toContain('Disk almost full on node-3');
     const listed = await asReader(`kubectl get dingtalk -n ${QUICK_START}`);
     expect(listed).toMatch(/dingtalkservice\.dingtalk\.alarming\.io\/team-group\s+True/);
+    expect(listed).toMatch(/alarmrule\.dingtalk\.alarming\.io\/everything-to-team\s+True/);
     expect(listed).toMatch(
       /alarmevent\.dingtalk\.alarming\.io\/disk-full-node-3\s+critical\s+firing\s+Delivered/,
     );

@@ -30,6 +30,21 @@ function relativeLinks(text: string): string[] {
     .map((target) => target.split('#')[0] as string);
 }
 
+/** The anchors GitHub gives a page's headings. */
+function headingAnchors(text: string): Set<string> {
+  return new Set(
+    proseLines(text)
+      .filter(({ line }) => /^#+ /.test(line))
+      .map(({ line }) =>
+        line
+          .replace(/^#+ /, '')
+          .toLowerCase()
+          .replaceAll(/[^\p{L}\p{N} _-]/gu, '')
+          .replaceAll(' ', '-'),
+      ),
+  );
+}
+
 describe('the README', () => {
   it('stays short enough to read in five minutes', () => {
     expect(readme.trimEnd().split('\n').length).toBeLessThanOrEqual(150);
@@ -63,6 +78,15 @@ describe.each(['README.md', ...pages])('%s', (file) => {
       }
     });
     expect(missing).toEqual([]);
+  });
+
+  it('links only to headings that exist', () => {
+    const dir = path.dirname(path.join(repoRoot, file));
+    const broken = [...text.matchAll(/\]\(([^)\s#]*\.md)?#([^)\s]+)\)/g)].filter((match) => {
+      const target = match[1] ? readFileSync(path.resolve(dir, match[1]), 'utf8') : text;
+      return !headingAnchors(target).has(match[2] as string);
+    });
+    expect(broken.map((match) => match[0])).toEqual([]);
   });
 
   if (file !== 'README.md') {
