@@ -2,11 +2,17 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    reporters: ['default', './test/support/slowest-files-reporter.ts'],
     projects: [
       {
         test: {
           name: 'unit',
-          include: ['operator/**/*.test.ts', 'test/emulator/**/*.test.ts', 'test/argocd/**/*.test.ts'],
+          include: [
+            'operator/**/*.test.ts',
+            'test/emulator/**/*.test.ts',
+            'test/argocd/**/*.test.ts',
+            'test/support/**/*.test.ts',
+          ],
         },
       },
       {
@@ -22,7 +28,12 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/emulator/**/*.test.ts', 'test/argocd/**/*.test.ts', 'test/image/**/*.test.ts'],
+          exclude: [
+            'test/emulator/**/*.test.ts',
+            'test/argocd/**/*.test.ts',
+            'test/support/**/*.test.ts',
+            'test/image/**/*.test.ts',
+          ],
           globalSetup: ['test/cluster/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
