@@ -35,7 +35,7 @@ export function formatDuration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** The phases vitest times for a file (its own summary adds up the same ones), which together are its wall time. */
+/** Every phase vitest times for a file (its import diagnostics add up the same): the time a worker spent on it. */
 function wallTime(d: ModuleDiagnostic): number {
   return d.environmentSetupDuration + d.prepareDuration + d.setupDuration + d.collectDuration + d.duration;
 }
