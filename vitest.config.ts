@@ -2,6 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    reporters: ['default', './test/support/slowest-files-reporter.ts'],
     projects: [
       {
         test: {
@@ -11,6 +12,7 @@ export default defineConfig({
             'test/emulator/**/*.test.ts',
             'test/argocd/**/*.test.ts',
             'test/docs/**/*.test.ts',
+            'test/support/**/*.test.ts',
           ],
         },
       },
@@ -31,6 +33,7 @@ export default defineConfig({
             'test/emulator/**/*.test.ts',
             'test/argocd/**/*.test.ts',
             'test/docs/**/*.test.ts',
+            'test/support/**/*.test.ts',
             'test/image/**/*.test.ts',
           ],
           globalSetup: ['test/cluster/global-setup.ts'],

@@ -1,7 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Informer, type InformerEvent } from './informer.ts';
 import { KubeHttp } from './kube-http.ts';
 
@@ -35,6 +35,7 @@ const open: WatchScript = (res) => {
 
 let servers: Server[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const server of servers) {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -89,6 +90,11 @@ const progress = new EventEmitter();
 
 async function until(check: () => boolean) {
   while (!check()) await once(progress, 'step');
+}
+
+/** For what no event reports (a bookmark taken in): looks again after each turn of the event loop. */
+async function untilSettled(check: () => boolean) {
+  while (!check()) await new Promise((resolve) => setImmediate(resolve));
 }
 
 function informerFor(api: FakeApi, options: { idleTimeoutMs?: number } = {}) {
@@ -195,9 +201,12 @@ describe('Informer faults', () => {
         },
       ],
     );
-    // Long enough for the next watch's first line to beat it on a loaded machine.
-    const { informer, events } = informerFor(api, { idleTimeoutMs: 2_000 });
+    // Only the idle timer's clock is fake: the scripted server and its connections keep the real one.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { informer, events } = informerFor(api, { idleTimeoutMs: 60_000 });
     informer.start();
+    await untilSettled(() => informer.resourceVersion === '4');
+    await vi.advanceTimersByTimeAsync(60_000);
     await until(() => events.includes('add ns/d'));
     await informer.stop();
     expect(api.lists).toBe(1);

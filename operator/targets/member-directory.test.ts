@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DingTalkClient } from '../dingtalk/index.ts';
 import { MemberDirectory, normalizeMobile } from './member-directory.ts';
 
@@ -63,7 +63,12 @@ describe('normalizeMobile', () => {
 });
 
 describe('MemberDirectory under concurrency', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('shares a lookup in flight and retries one that failed', async () => {
+    vi.useFakeTimers();
     let calls = 0;
     let fail = true;
     const client = {
@@ -76,11 +81,15 @@ describe('MemberDirectory under concurrency', () => {
     } as unknown as DingTalkClient;
     const directory = new MemberDirectory(client);
     const members = app([{ mobile: '13800000001' }]);
-    const attempts = await Promise.allSettled([directory.resolve(members), directory.resolve(members)]);
+    const both = Promise.allSettled([directory.resolve(members), directory.resolve(members)]);
+    await vi.advanceTimersByTimeAsync(5);
+    const attempts = await both;
     expect(attempts.map((a) => a.status)).toEqual(['rejected', 'rejected']);
     expect(calls).toBe(1);
     fail = false;
-    expect((await directory.resolve(members)).userIds).toEqual(['u1']);
+    const retried = directory.resolve(members);
+    await vi.advanceTimersByTimeAsync(5);
+    expect((await retried).userIds).toEqual(['u1']);
     expect(calls).toBe(2);
   });
 });
