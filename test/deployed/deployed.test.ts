@@ -45,6 +45,7 @@ const STORM = 'deployed-storm';
 /** The README's quick start, run as a reader would: its install is this file's Helm install. */
 const quickStart = readmeCommands('Quick start');
 const QUICK_START = /^kubectl create namespace (\S+)$/m.exec(quickStart.join('\n'))?.[1] as string;
+const QUICK_START_INSTALL = quickStart.findIndex((command) => command.startsWith('helm install '));
 const RELEASE = 'dingtalk-operator';
 const FAILOVER_STORM = 2_000;
 const LIMITS_STORM = 10_000;
@@ -54,6 +55,7 @@ const receiverUrl = (namespace: string) =>
   `http://${RELEASE}-receiver.${OPERATOR_NAMESPACE}.svc:8080/api/v1/namespaces/${namespace}/alarms`;
 /** A robot's access_token, as DingTalk's look: 64 characters. */
 const robotToken = (name: string) => `${name}${'0'.repeat(64)}`.slice(0, 64);
+const QUICK_START_TOKEN = robotToken('quickstart');
 const countBy = (values: unknown[]) =>
   values.reduce<Record<string, number>>((counts, v) => {
     counts[String(v)] = (counts[String(v)] ?? 0) + 1;
@@ -138,8 +140,11 @@ const shellQuote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
 describe('installed with helm install (chart defaults, the image and the emulator URLs set)', () => {
   it('runs both replicas Ready with one leader', async () => {
     const started = Date.now();
-    // The README's install command, with the values every install in this file sets after it.
-    const [install = ''] = quickStart;
+    // The README's quick start up to its install command, which gets the values every install in this file
+    // sets after it (the watched namespaces must exist first).
+    for (const command of quickStart.slice(0, QUICK_START_INSTALL))
+      await asReader(fillPlaceholders(command, { access_token: QUICK_START_TOKEN }));
+    const install = quickStart[QUICK_START_INSTALL] ?? '';
     expect(install).toMatch(
       new RegExp(`^helm install ${RELEASE} charts/dingtalk-operator -n ${OPERATOR_NAMESPACE} `),
     );
@@ -175,11 +180,10 @@ describe('installed with helm install (chart defaults, the image and the emulato
   }, 600_000);
 
   it("runs the README's quick start: the service and the rule turn Ready and the first alarm reaches the group", async () => {
-    const token = robotToken('quickstart');
-    await emulator.control.putRobot(token, { name: 'Team alerts' });
-    for (const command of quickStart.slice(1))
-      await asReader(fillPlaceholders(command, { access_token: token }));
-    const messages = await emulator.control.messages({ robot: token });
+    await emulator.control.putRobot(QUICK_START_TOKEN, { name: 'Team alerts' });
+    for (const command of quickStart.slice(QUICK_START_INSTALL + 1))
+      await asReader(fillPlaceholders(command, { access_token: QUICK_START_TOKEN }));
+    const messages = await emulator.control.messages({ robot: QUICK_START_TOKEN });
     expect(messages.map((m) => m.text).join('\n')).toContain('Disk almost full on node-3');
     const listed = await asReader(`kubectl get dingtalk -n ${QUICK_START}`);
     expect(listed).toMatch(/dingtalkservice\.dingtalk\.alarming\.io\/team-group\s+True/);
