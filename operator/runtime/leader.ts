@@ -3,7 +3,7 @@ import { isNotFound, toKubeApiError } from '../errors.ts';
 import type { KubeHttp } from './kube-http.ts';
 import { collectionPath, objectPath } from './kube-path.ts';
 import { microTime } from './text.ts';
-import { sleep } from './timers.ts';
+import { type Clock, sleep, systemClock } from './timers.ts';
 
 /**
  * Leader election on a coordination.k8s.io Lease, following client-go's tools/leaderelection:
@@ -46,6 +46,7 @@ export interface LeaderElectorOptions {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   logger?: Logger;
+  clock?: Clock;
   /** Called once leadership is acquired; the signal aborts when leadership ends. */
   onStartedLeading: (signal: AbortSignal) => void;
   /** Called when leadership is lost (not when released on shutdown): stop work and exit. */
@@ -63,6 +64,7 @@ export class LeaderElector {
   readonly #retryPeriodMs: number;
   readonly #log: Logger;
   readonly #options: LeaderElectorOptions;
+  readonly #clock: Clock;
 
   #observed: StoredLease | undefined;
   #observedRaw = '';
@@ -74,6 +76,7 @@ export class LeaderElector {
   constructor(options: LeaderElectorOptions) {
     this.#options = options;
     this.#store = options.store;
+    this.#clock = options.clock ?? systemClock;
     this.#identity = options.identity;
     this.#leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.#renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
@@ -116,7 +119,7 @@ export class LeaderElector {
   async release(): Promise<void> {
     if (this.#released || !this.#observed || this.#observed.record.holderIdentity !== this.#identity) return;
     this.#released = true;
-    const now = microTime(Date.now());
+    const now = microTime(this.#clock.wallMs());
     try {
       await this.#store.update(
         {
@@ -138,33 +141,37 @@ export class LeaderElector {
     this.#log.info('waiting to become leader');
     while (!signal.aborted) {
       if (await this.#tryAcquireOrRenew()) return true;
-      await sleep(this.#retryPeriodMs * (1 + Math.random() * (JITTER - 1)), signal);
+      await sleep(this.#retryPeriodMs * (1 + Math.random() * (JITTER - 1)), signal, this.#clock);
     }
     return false;
   }
 
   /** Resolves true when leadership was lost, false when `signal` ended it. */
   async #renewUntilLost(signal: AbortSignal): Promise<boolean> {
-    let lastRenew = Date.now();
+    let lastRenew = this.#clock.wallMs();
     while (!signal.aborted) {
-      await sleep(this.#retryPeriodMs, signal);
+      await sleep(this.#retryPeriodMs, signal, this.#clock);
       if (signal.aborted) return false;
       // Retries until the deadline; a hung request counts against the deadline too.
       for (;;) {
-        const remaining = lastRenew + this.#renewDeadlineMs - Date.now();
+        const remaining = lastRenew + this.#renewDeadlineMs - this.#clock.wallMs();
         if (remaining <= 0) return true;
         const renewed = await Promise.race([
           this.#tryAcquireOrRenew(),
-          sleep(remaining, signal).then(() => false),
+          sleep(remaining, signal, this.#clock).then(() => false),
         ]);
         if (signal.aborted) return false;
         if (renewed) {
-          lastRenew = Date.now();
+          lastRenew = this.#clock.wallMs();
           break;
         }
         await sleep(
-          Math.min(this.#retryPeriodMs, Math.max(0, lastRenew + this.#renewDeadlineMs - Date.now())),
+          Math.min(
+            this.#retryPeriodMs,
+            Math.max(0, lastRenew + this.#renewDeadlineMs - this.#clock.wallMs()),
+          ),
           signal,
+          this.#clock,
         );
       }
     }
@@ -172,8 +179,8 @@ export class LeaderElector {
   }
 
   async #tryAcquireOrRenew(): Promise<boolean> {
-    // From Date.now(), so renewals change the record whenever the clock (or a test's fake clock) moved.
-    const now = microTime(Date.now());
+    // From the wall clock, so renewals change the record whenever the clock (or a test's fake clock) moved.
+    const now = microTime(this.#clock.wallMs());
     const desired: LeaseRecord = {
       holderIdentity: this.#identity,
       leaseDurationSeconds: Math.ceil(this.#leaseDurationMs / 1000),
@@ -192,7 +199,7 @@ export class LeaderElector {
       else this.#observed = current;
       const holder = current.record.holderIdentity;
       const expiresAt = this.#observedAt + current.record.leaseDurationSeconds * 1000;
-      if (holder !== '' && holder !== this.#identity && Date.now() < expiresAt) return false;
+      if (holder !== '' && holder !== this.#identity && this.#clock.wallMs() < expiresAt) return false;
       if (holder === this.#identity) {
         desired.acquireTime = current.record.acquireTime;
         desired.leaseTransitions = current.record.leaseTransitions;
@@ -210,7 +217,7 @@ export class LeaderElector {
   #observe(lease: StoredLease): void {
     this.#observed = lease;
     this.#observedRaw = JSON.stringify(lease.record);
-    this.#observedAt = Date.now();
+    this.#observedAt = this.#clock.wallMs();
     const holder = lease.record.holderIdentity;
     if (holder && holder !== this.#reportedLeader) {
       this.#reportedLeader = holder;
