@@ -9,6 +9,9 @@ import { type Clock, sleep, systemClock } from './timers.ts';
  * Leader election on a coordination.k8s.io Lease, following client-go's tools/leaderelection:
  * - a lease counts as held until `leaseDuration` has passed since this process last *saw the record
  *   change* (local clock only, so clock skew between nodes does not matter);
+ * - every duration and deadline is measured on the monotonic clock: a wall-clock step must neither
+ *   let a follower take over a live leader nor cut a leader's term short, and the wall clock only
+ *   dates what is written into the Lease (acquireTime, renewTime);
  * - every write is a replace carrying the resourceVersion read, so of two contenders one gets 409;
  * - the leader renews every retryPeriod; if no renewal succeeds within renewDeadline it stops leading
  *   (onStoppedLeading: the process should exit, as controller-runtime does);
@@ -148,13 +151,13 @@ export class LeaderElector {
 
   /** Resolves true when leadership was lost, false when `signal` ended it. */
   async #renewUntilLost(signal: AbortSignal): Promise<boolean> {
-    let lastRenew = this.#clock.wallMs();
+    let lastRenew = this.#clock.monotonicMs();
     while (!signal.aborted) {
       await sleep(this.#retryPeriodMs, signal, this.#clock);
       if (signal.aborted) return false;
       // Retries until the deadline; a hung request counts against the deadline too.
       for (;;) {
-        const remaining = lastRenew + this.#renewDeadlineMs - this.#clock.wallMs();
+        const remaining = lastRenew + this.#renewDeadlineMs - this.#clock.monotonicMs();
         if (remaining <= 0) return true;
         const renewed = await Promise.race([
           this.#tryAcquireOrRenew(),
@@ -162,13 +165,13 @@ export class LeaderElector {
         ]);
         if (signal.aborted) return false;
         if (renewed) {
-          lastRenew = this.#clock.wallMs();
+          lastRenew = this.#clock.monotonicMs();
           break;
         }
         await sleep(
           Math.min(
             this.#retryPeriodMs,
-            Math.max(0, lastRenew + this.#renewDeadlineMs - this.#clock.wallMs()),
+            Math.max(0, lastRenew + this.#renewDeadlineMs - this.#clock.monotonicMs()),
           ),
           signal,
           this.#clock,
@@ -199,7 +202,7 @@ export class LeaderElector {
       else this.#observed = current;
       const holder = current.record.holderIdentity;
       const expiresAt = this.#observedAt + current.record.leaseDurationSeconds * 1000;
-      if (holder !== '' && holder !== this.#identity && this.#clock.wallMs() < expiresAt) return false;
+      if (holder !== '' && holder !== this.#identity && this.#clock.monotonicMs() < expiresAt) return false;
       if (holder === this.#identity) {
         desired.acquireTime = current.record.acquireTime;
         desired.leaseTransitions = current.record.leaseTransitions;
@@ -217,7 +220,7 @@ export class LeaderElector {
   #observe(lease: StoredLease): void {
     this.#observed = lease;
     this.#observedRaw = JSON.stringify(lease.record);
-    this.#observedAt = this.#clock.wallMs();
+    this.#observedAt = this.#clock.monotonicMs();
     const holder = lease.record.holderIdentity;
     if (holder && holder !== this.#reportedLeader) {
       this.#reportedLeader = holder;
