@@ -5,6 +5,8 @@ import { microTime } from './text.ts';
 import type { Clock } from './timers.ts';
 
 const HOUR = 3_600_000;
+/** For the test's own calls to the store. */
+const never = new AbortController().signal;
 
 /**
  * A clock the test moves: `advance` runs the due timers in order, letting the promises each one sets
@@ -62,18 +64,18 @@ class MemoryLeaseStore implements LeaseStore {
   failing = false;
   #version = 0;
 
-  async get() {
+  async get(_signal: AbortSignal): Promise<StoredLease | undefined> {
     this.#check();
     return this.lease && structuredClone(this.lease);
   }
 
-  async create(record: LeaseRecord) {
+  async create(record: LeaseRecord, _signal: AbortSignal) {
     this.#check();
     if (this.lease) throw new KubeApiError(409, { reason: 'AlreadyExists' });
     return this.#write(record);
   }
 
-  async update(record: LeaseRecord, resourceVersion: string) {
+  async update(record: LeaseRecord, resourceVersion: string, _signal: AbortSignal): Promise<StoredLease> {
     this.#check();
     if (this.lease?.resourceVersion !== resourceVersion) throw new KubeApiError(409, { reason: 'Conflict' });
     return this.#write(record);
@@ -135,13 +137,16 @@ describe('LeaderElector', () => {
     const clock = new FakeClock();
     const now = microTime(clock.wallMs());
     // A leader that vanished without releasing.
-    await store.create({
-      holderIdentity: 'gone',
-      leaseDurationSeconds: 15,
-      acquireTime: now,
-      renewTime: now,
-      leaseTransitions: 3,
-    });
+    await store.create(
+      {
+        holderIdentity: 'gone',
+        leaseDurationSeconds: 15,
+        acquireTime: now,
+        renewTime: now,
+        leaseTransitions: 3,
+      },
+      never,
+    );
     const b = elector(store, 'b', clock);
     await clock.advance(14_000);
     expect(b.state.leading).toBe(false);
@@ -156,13 +161,16 @@ describe('LeaderElector', () => {
     const store = new MemoryLeaseStore();
     const clock = new FakeClock();
     const ancient = '2000-01-01T00:00:00.000000Z';
-    await store.create({
-      holderIdentity: 'other',
-      leaseDurationSeconds: 15,
-      acquireTime: ancient,
-      renewTime: ancient,
-      leaseTransitions: 0,
-    });
+    await store.create(
+      {
+        holderIdentity: 'other',
+        leaseDurationSeconds: 15,
+        acquireTime: ancient,
+        renewTime: ancient,
+        leaseTransitions: 0,
+      },
+      never,
+    );
     const b = elector(store, 'b', clock);
     await clock.advance(5_000);
     expect(b.state.leading).toBe(false);
@@ -191,7 +199,7 @@ describe('LeaderElector', () => {
     const a = elector(store, 'a', clock);
     await clock.advance(100);
     const lease = store.lease as StoredLease;
-    await store.update({ ...lease.record, holderIdentity: 'intruder' }, lease.resourceVersion);
+    await store.update({ ...lease.record, holderIdentity: 'intruder' }, lease.resourceVersion, never);
     await clock.advance(13_000);
     expect(a.state.lost).toBe(true);
     await a.done;
@@ -223,17 +231,20 @@ function remoteLeader(store: MemoryLeaseStore, clock: FakeClock, periodMs: numbe
   const renew = async () => {
     const lease = store.lease as StoredLease;
     const renewTime = microTime(Date.parse('2026-01-01T00:00:00Z') + ++renewals * periodMs);
-    await store.update({ ...lease.record, renewTime }, lease.resourceVersion);
+    await store.update({ ...lease.record, renewTime }, lease.resourceVersion, never);
     clock.timer(periodMs, renew);
   };
   return store
-    .create({
-      holderIdentity: 'remote',
-      leaseDurationSeconds: 15,
-      acquireTime: microTime(clock.wallMs()),
-      renewTime: microTime(clock.wallMs()),
-      leaseTransitions: 0,
-    })
+    .create(
+      {
+        holderIdentity: 'remote',
+        leaseDurationSeconds: 15,
+        acquireTime: microTime(clock.wallMs()),
+        renewTime: microTime(clock.wallMs()),
+        leaseTransitions: 0,
+      },
+      never,
+    )
     .then(() => clock.timer(periodMs, renew));
 }
 
@@ -262,13 +273,16 @@ describe.each([
     const store = new MemoryLeaseStore();
     const clock = new FakeClock();
     const now = microTime(clock.wallMs());
-    await store.create({
-      holderIdentity: 'gone',
-      leaseDurationSeconds: 15,
-      acquireTime: now,
-      renewTime: now,
-      leaseTransitions: 0,
-    });
+    await store.create(
+      {
+        holderIdentity: 'gone',
+        leaseDurationSeconds: 15,
+        acquireTime: now,
+        renewTime: now,
+        leaseTransitions: 0,
+      },
+      never,
+    );
     const b = elector(store, 'b', clock);
     await clock.advance(1_000);
     clock.stepWall(step);
@@ -313,5 +327,64 @@ describe.each([
     expect(a.state.lost).toBe(true);
     expect(a.state.leading).toBe(false);
     await a.done;
+  });
+});
+
+/** Calls that never answer, as on a dead keep-alive connection; each one's signal is kept. */
+const hang = (signals: AbortSignal[], signal: AbortSignal) => {
+  signals.push(signal);
+  return new Promise<never>(() => undefined);
+};
+
+describe('LeaderElector with a call that never answers', () => {
+  it('stops leading at the renew deadline and aborts the renewal', async () => {
+    const store = new MemoryLeaseStore();
+    const clock = new FakeClock();
+    const a = elector(store, 'a', clock);
+    await clock.advance(3_000);
+    expect(a.state.leading).toBe(true);
+    const hung: AbortSignal[] = [];
+    store.update = (_record, _resourceVersion, signal) => hang(hung, signal);
+    // Renewed last at 2 s; the renewal at 4 s hangs; the deadline is 12 s.
+    await clock.advance(8_000);
+    expect(a.state.lost).toBe(false);
+    expect(hung).toHaveLength(1);
+    expect(hung[0]?.aborted).toBe(false);
+    await clock.advance(2_000);
+    expect(a.state.lost).toBe(true);
+    expect(a.state.leading).toBe(false);
+    expect(hung[0]?.aborted).toBe(true);
+    await a.done;
+  });
+
+  it('gives up a hung read while campaigning and campaigns on', async () => {
+    const store = new MemoryLeaseStore();
+    const clock = new FakeClock();
+    const hung: AbortSignal[] = [];
+    const get = store.get.bind(store);
+    store.get = (signal) => (hung.length === 0 ? hang(hung, signal) : get(signal));
+    const b = elector(store, 'b', clock);
+    await clock.advance(15_000);
+    expect(hung[0]?.aborted).toBe(true);
+    expect(b.state.leading).toBe(true);
+    b.stop.abort();
+    await b.done;
+  });
+
+  it('ends on shutdown within the renew deadline when the release hangs', async () => {
+    const store = new MemoryLeaseStore();
+    const clock = new FakeClock();
+    const a = elector(store, 'a', clock);
+    await clock.advance(3_000);
+    const hung: AbortSignal[] = [];
+    store.update = (_record, _resourceVersion, signal) => hang(hung, signal);
+    let ended = false;
+    void a.done.then(() => {
+      ended = true;
+    });
+    a.stop.abort();
+    await clock.advance(10_000);
+    expect(ended).toBe(true);
+    expect(hung[0]?.aborted).toBe(true);
   });
 });

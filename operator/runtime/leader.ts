@@ -33,11 +33,14 @@ export interface StoredLease {
   resourceVersion: string;
 }
 
-/** Where the lease lives; a 409 from create or update means another elector wrote first. */
+/**
+ * Where the lease lives; a 409 from create or update means another elector wrote first. Each call
+ * should give up when its signal aborts (the renew deadline), so that no request outlives the term.
+ */
 export interface LeaseStore {
-  get(): Promise<StoredLease | undefined>;
-  create(record: LeaseRecord): Promise<StoredLease>;
-  update(record: LeaseRecord, resourceVersion: string): Promise<StoredLease>;
+  get(signal: AbortSignal): Promise<StoredLease | undefined>;
+  create(record: LeaseRecord, signal: AbortSignal): Promise<StoredLease>;
+  update(record: LeaseRecord, resourceVersion: string, signal: AbortSignal): Promise<StoredLease>;
   /** Shown in logs. */
   readonly description: string;
 }
@@ -104,11 +107,12 @@ export class LeaderElector {
    * releases the lease). Resolves when this elector is no longer leading or campaigning.
    */
   async run(signal: AbortSignal): Promise<void> {
-    if (!(await this.#acquire(signal))) return;
+    const acquiredAt = await this.#acquire(signal);
+    if (acquiredAt === undefined) return;
     this.#leading = new AbortController();
     this.#log.info('became leader');
     this.#options.onStartedLeading(this.#leading.signal);
-    const lost = await this.#renewUntilLost(signal);
+    const lost = await this.#renewUntilLost(signal, acquiredAt);
     this.#leading.abort();
     if (lost) {
       this.#log.error('leader lease lost: could not renew within the renew deadline');
@@ -120,19 +124,21 @@ export class LeaderElector {
 
   /** Gives the lease up if this elector holds it, so a follower can take over at once. */
   async release(): Promise<void> {
-    if (this.#released || !this.#observed || this.#observed.record.holderIdentity !== this.#identity) return;
+    const observed = this.#observed;
+    if (this.#released || !observed || observed.record.holderIdentity !== this.#identity) return;
     this.#released = true;
     const now = microTime(this.#clock.wallMs());
+    const released: LeaseRecord = {
+      holderIdentity: '',
+      leaseDurationSeconds: 1,
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: observed.record.leaseTransitions,
+    };
     try {
-      await this.#store.update(
-        {
-          holderIdentity: '',
-          leaseDurationSeconds: 1,
-          acquireTime: now,
-          renewTime: now,
-          leaseTransitions: this.#observed.record.leaseTransitions,
-        },
-        this.#observed.resourceVersion,
+      // Bounded so that a dead connection cannot hold up the shutdown waiting on it.
+      await this.#bounded(this.#renewDeadlineMs, (deadline) =>
+        this.#store.update(released, observed.resourceVersion, deadline),
       );
       this.#log.info('released leader lease');
     } catch (err) {
@@ -140,32 +146,33 @@ export class LeaderElector {
     }
   }
 
-  async #acquire(signal: AbortSignal): Promise<boolean> {
+  /** Resolves with the monotonic time the winning attempt started, or undefined when `signal` aborted. */
+  async #acquire(signal: AbortSignal): Promise<number | undefined> {
     this.#log.info('waiting to become leader');
     while (!signal.aborted) {
-      if (await this.#tryAcquireOrRenew()) return true;
+      const started = this.#clock.monotonicMs();
+      // The renew deadline bounds a campaign's attempt too, so a dead connection cannot stall it.
+      if (await this.#tryAcquireOrRenew(this.#renewDeadlineMs)) return started;
       await sleep(this.#retryPeriodMs * (1 + Math.random() * (JITTER - 1)), signal, this.#clock);
     }
-    return false;
+    return undefined;
   }
 
-  /** Resolves true when leadership was lost, false when `signal` ended it. */
-  async #renewUntilLost(signal: AbortSignal): Promise<boolean> {
-    let lastRenew = this.#clock.monotonicMs();
+  /**
+   * Resolves true when leadership was lost, false when `signal` ended it. The deadline runs from when the
+   * last successful renewal was sent: a follower saw that write no earlier, so this stops first.
+   */
+  async #renewUntilLost(signal: AbortSignal, renewedAt: number): Promise<boolean> {
+    let lastRenew = renewedAt;
     while (!signal.aborted) {
       await sleep(this.#retryPeriodMs, signal, this.#clock);
-      if (signal.aborted) return false;
-      // Retries until the deadline; a hung request counts against the deadline too.
       for (;;) {
-        const remaining = lastRenew + this.#renewDeadlineMs - this.#clock.monotonicMs();
-        if (remaining <= 0) return true;
-        const renewed = await Promise.race([
-          this.#tryAcquireOrRenew(),
-          sleep(remaining, signal, this.#clock).then(() => false),
-        ]);
         if (signal.aborted) return false;
-        if (renewed) {
-          lastRenew = this.#clock.monotonicMs();
+        const started = this.#clock.monotonicMs();
+        const remaining = lastRenew + this.#renewDeadlineMs - started;
+        if (remaining <= 0) return true;
+        if (await this.#tryAcquireOrRenew(remaining)) {
+          lastRenew = started;
           break;
         }
         await sleep(
@@ -181,7 +188,18 @@ export class LeaderElector {
     return false;
   }
 
-  async #tryAcquireOrRenew(): Promise<boolean> {
+  /** One attempt, given up (false) when `deadlineMs` passes, as any failed attempt is. */
+  async #tryAcquireOrRenew(deadlineMs: number): Promise<boolean> {
+    try {
+      return await this.#bounded(deadlineMs, (deadline) => this.#acquireOrRenew(deadline));
+    } catch (err) {
+      if (toKubeApiError(err)?.status !== 409) this.#log.warn({ err }, 'leader lease read/write failed');
+      return false;
+    }
+  }
+
+  /** False when another elector holds the lease and it has not run out yet. */
+  async #acquireOrRenew(deadline: AbortSignal): Promise<boolean> {
     // From the wall clock, so renewals change the record whenever the clock (or a test's fake clock) moved.
     const now = microTime(this.#clock.wallMs());
     const desired: LeaseRecord = {
@@ -191,29 +209,42 @@ export class LeaderElector {
       renewTime: now,
       leaseTransitions: 0,
     };
-    try {
-      const current = await this.#store.get();
-      if (!current) {
-        this.#observe(await this.#store.create(desired));
-        return true;
-      }
-      const raw = JSON.stringify(current.record);
-      if (raw !== this.#observedRaw) this.#observe(current);
-      else this.#observed = current;
-      const holder = current.record.holderIdentity;
-      const expiresAt = this.#observedAt + current.record.leaseDurationSeconds * 1000;
-      if (holder !== '' && holder !== this.#identity && this.#clock.monotonicMs() < expiresAt) return false;
-      if (holder === this.#identity) {
-        desired.acquireTime = current.record.acquireTime;
-        desired.leaseTransitions = current.record.leaseTransitions;
-      } else {
-        desired.leaseTransitions = current.record.leaseTransitions + 1;
-      }
-      this.#observe(await this.#store.update(desired, current.resourceVersion));
+    const current = await this.#store.get(deadline);
+    if (!current) {
+      this.#observe(await this.#store.create(desired, deadline));
       return true;
-    } catch (err) {
-      if (toKubeApiError(err)?.status !== 409) this.#log.warn({ err }, 'leader lease read/write failed');
-      return false;
+    }
+    if (JSON.stringify(current.record) !== this.#observedRaw) this.#observe(current);
+    else this.#observed = current;
+    const holder = current.record.holderIdentity;
+    const expiresAt = this.#observedAt + current.record.leaseDurationSeconds * 1000;
+    if (holder !== '' && holder !== this.#identity && this.#clock.monotonicMs() < expiresAt) return false;
+    if (holder === this.#identity) {
+      desired.acquireTime = current.record.acquireTime;
+      desired.leaseTransitions = current.record.leaseTransitions;
+    } else {
+      desired.leaseTransitions = current.record.leaseTransitions + 1;
+    }
+    this.#observe(await this.#store.update(desired, current.resourceVersion, deadline));
+    return true;
+  }
+
+  /**
+   * Runs `call` with a signal that aborts once `ms` have passed, and settles by then even if `call`
+   * does not heed it: leading must not outlast the deadline on a store that ignores the signal.
+   */
+  async #bounded<T>(ms: number, call: (deadline: AbortSignal) => Promise<T>): Promise<T> {
+    const deadline = new AbortController();
+    const passed = new Promise<never>((_, reject) => {
+      deadline.signal.addEventListener('abort', () => reject(deadline.signal.reason), { once: true });
+    });
+    const cancel = this.#clock.timer(ms, () =>
+      deadline.abort(new Error(`no answer from the lease store within ${Math.round(ms)} ms`)),
+    );
+    try {
+      return await Promise.race([call(deadline.signal), passed]);
+    } finally {
+      cancel();
     }
   }
 
@@ -264,19 +295,19 @@ export function kubeLeaseStore(kube: KubeHttp, namespace: string, name: string):
   });
   return {
     description: `${namespace}/${name}`,
-    async get() {
+    async get(signal) {
       try {
-        return fromLease(await kube.get<Lease>(path));
+        return fromLease(await kube.get<Lease>(path, { signal }));
       } catch (err) {
         if (isNotFound(err)) return undefined;
         throw err;
       }
     },
-    async create(record) {
-      return fromLease(await kube.post<Lease>(collection, lease(record)));
+    async create(record, signal) {
+      return fromLease(await kube.post<Lease>(collection, lease(record), { signal }));
     },
-    async update(record, resourceVersion) {
-      return fromLease(await kube.put<Lease>(path, lease(record, resourceVersion)));
+    async update(record, resourceVersion, signal) {
+      return fromLease(await kube.put<Lease>(path, lease(record, resourceVersion), { signal }));
     },
   };
 }

@@ -29,9 +29,9 @@ describe('leader election on a Lease in the API server', () => {
       store: partitionable
         ? {
             description: store.description,
-            get: () => (partitioned ? hang() : store.get()),
-            create: (record) => (partitioned ? hang() : store.create(record)),
-            update: (record, rv) => (partitioned ? hang() : store.update(record, rv)),
+            get: (signal) => (partitioned ? hang() : store.get(signal)),
+            create: (record, signal) => (partitioned ? hang() : store.create(record, signal)),
+            update: (record, rv, signal) => (partitioned ? hang() : store.update(record, rv, signal)),
           }
         : store,
       identity,
