@@ -75,9 +75,10 @@ class MemoryLeaseStore implements LeaseStore {
     return this.#write(record);
   }
 
-  async update(record: LeaseRecord, resourceVersion: string, _signal: AbortSignal): Promise<StoredLease> {
+  async update(record: LeaseRecord, current: StoredLease, _signal: AbortSignal): Promise<StoredLease> {
     this.#check();
-    if (this.lease?.resourceVersion !== resourceVersion) throw new KubeApiError(409, { reason: 'Conflict' });
+    if (this.lease?.resourceVersion !== current.resourceVersion)
+      throw new KubeApiError(409, { reason: 'Conflict' });
     return this.#write(record);
   }
 
@@ -199,7 +200,7 @@ describe('LeaderElector', () => {
     const a = elector(store, 'a', clock);
     await clock.advance(100);
     const lease = store.lease as StoredLease;
-    await store.update({ ...lease.record, holderIdentity: 'intruder' }, lease.resourceVersion, never);
+    await store.update({ ...lease.record, holderIdentity: 'intruder' }, lease, never);
     await clock.advance(13_000);
     expect(a.state.lost).toBe(true);
     await a.done;
@@ -231,7 +232,7 @@ function remoteLeader(store: MemoryLeaseStore, clock: FakeClock, periodMs: numbe
   const renew = async () => {
     const lease = store.lease as StoredLease;
     const renewTime = microTime(Date.parse('2026-01-01T00:00:00Z') + ++renewals * periodMs);
-    await store.update({ ...lease.record, renewTime }, lease.resourceVersion, never);
+    await store.update({ ...lease.record, renewTime }, lease, never);
     clock.timer(periodMs, renew);
   };
   return store
@@ -344,7 +345,7 @@ describe('LeaderElector with a call that never answers', () => {
     await clock.advance(3_000);
     expect(a.state.leading).toBe(true);
     const hung: AbortSignal[] = [];
-    store.update = (_record, _resourceVersion, signal) => hang(hung, signal);
+    store.update = (_record, _current, signal) => hang(hung, signal);
     // Renewed last at 2 s; the renewal at 4 s hangs; the deadline is 12 s.
     await clock.advance(8_000);
     expect(a.state.lost).toBe(false);
@@ -377,7 +378,7 @@ describe('LeaderElector with a call that never answers', () => {
     const a = elector(store, 'a', clock);
     await clock.advance(3_000);
     const hung: AbortSignal[] = [];
-    store.update = (_record, _resourceVersion, signal) => hang(hung, signal);
+    store.update = (_record, _current, signal) => hang(hung, signal);
     let ended = false;
     void a.done.then(() => {
       ended = true;

@@ -40,7 +40,12 @@ export interface StoredLease {
 export interface LeaseStore {
   get(signal: AbortSignal): Promise<StoredLease | undefined>;
   create(record: LeaseRecord, signal: AbortSignal): Promise<StoredLease>;
-  update(record: LeaseRecord, resourceVersion: string, signal: AbortSignal): Promise<StoredLease>;
+  /**
+   * Replaces `current`, as get, create or update returned it, carrying its resourceVersion; only the
+   * record changes, so whatever else the stored object holds (labels, annotations, owner references,
+   * spec fields newer than this code) survives.
+   */
+  update(record: LeaseRecord, current: StoredLease, signal: AbortSignal): Promise<StoredLease>;
   /** Shown in logs. */
   readonly description: string;
 }
@@ -138,7 +143,7 @@ export class LeaderElector {
     try {
       // Bounded so that a dead connection cannot hold up the shutdown waiting on it.
       await this.#bounded(this.#renewDeadlineMs, (deadline) =>
-        this.#store.update(released, observed.resourceVersion, deadline),
+        this.#store.update(released, observed, deadline),
       );
       this.#log.info('released leader lease');
     } catch (err) {
@@ -225,7 +230,7 @@ export class LeaderElector {
     } else {
       desired.leaseTransitions = current.record.leaseTransitions + 1;
     }
-    this.#observe(await this.#store.update(desired, current.resourceVersion, deadline));
+    this.#observe(await this.#store.update(desired, current, deadline));
     return true;
   }
 
@@ -261,15 +266,11 @@ export class LeaderElector {
   }
 }
 
+/** A Lease as far as this code reads it; the fields it does not name are kept as read. */
 interface Lease {
-  metadata?: { resourceVersion?: string };
-  spec?: {
-    holderIdentity?: string;
-    leaseDurationSeconds?: number;
-    acquireTime?: string;
-    renewTime?: string;
-    leaseTransitions?: number;
-  };
+  metadata?: { resourceVersion?: string; [field: string]: unknown };
+  spec?: Partial<LeaseRecord> & Record<string, unknown>;
+  [field: string]: unknown;
 }
 
 /** The Lease object in the cluster, read, created and replaced (PUT with the resourceVersion read). */
@@ -277,22 +278,22 @@ export function kubeLeaseStore(kube: KubeHttp, namespace: string, name: string):
   const resource = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespace };
   const collection = collectionPath(resource);
   const path = objectPath({ ...resource, name });
-  const fromLease = (lease: Lease): StoredLease => ({
-    resourceVersion: lease.metadata?.resourceVersion ?? '',
-    record: {
-      holderIdentity: lease.spec?.holderIdentity ?? '',
-      leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
-      acquireTime: lease.spec?.acquireTime ?? '',
-      renewTime: lease.spec?.renewTime ?? '',
-      leaseTransitions: lease.spec?.leaseTransitions ?? 0,
-    },
-  });
-  const lease = (record: LeaseRecord, resourceVersion?: string) => ({
-    apiVersion: 'coordination.k8s.io/v1',
-    kind: 'Lease',
-    metadata: { name, namespace, ...(resourceVersion !== undefined && { resourceVersion }) },
-    spec: record,
-  });
+  // The whole object behind each StoredLease handed out, for update to write back.
+  const objects = new WeakMap<StoredLease, Lease>();
+  const fromLease = (lease: Lease): StoredLease => {
+    const stored = {
+      resourceVersion: lease.metadata?.resourceVersion ?? '',
+      record: {
+        holderIdentity: lease.spec?.holderIdentity ?? '',
+        leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
+        acquireTime: lease.spec?.acquireTime ?? '',
+        renewTime: lease.spec?.renewTime ?? '',
+        leaseTransitions: lease.spec?.leaseTransitions ?? 0,
+      },
+    };
+    objects.set(stored, lease);
+    return stored;
+  };
   return {
     description: `${namespace}/${name}`,
     async get(signal) {
@@ -304,10 +305,20 @@ export function kubeLeaseStore(kube: KubeHttp, namespace: string, name: string):
       }
     },
     async create(record, signal) {
-      return fromLease(await kube.post<Lease>(collection, lease(record), { signal }));
+      const lease = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name, namespace },
+        spec: record,
+      };
+      return fromLease(await kube.post<Lease>(collection, lease, { signal }));
     },
-    async update(record, resourceVersion, signal) {
-      return fromLease(await kube.put<Lease>(path, lease(record, resourceVersion), { signal }));
+    async update(record, current, signal) {
+      const lease = objects.get(current);
+      if (!lease) throw new Error(`lease ${namespace}/${name}: update needs a lease this store returned`);
+      return fromLease(
+        await kube.put<Lease>(path, { ...lease, spec: { ...lease.spec, ...record } }, { signal }),
+      );
     },
   };
 }

@@ -1,4 +1,4 @@
-import { CoordinationV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeLeaseStore, LeaderElector } from '../../operator/runtime/leader.ts';
 import { createTestNamespace, eventually, testKubeConfig, testKubeHttp } from '../support/kube.ts';
@@ -31,7 +31,8 @@ describe('leader election on a Lease in the API server', () => {
             description: store.description,
             get: (signal) => (partitioned ? hang() : store.get(signal)),
             create: (record, signal) => (partitioned ? hang() : store.create(record, signal)),
-            update: (record, rv, signal) => (partitioned ? hang() : store.update(record, rv, signal)),
+            update: (record, current, signal) =>
+              partitioned ? hang() : store.update(record, current, signal),
           }
         : store,
       identity,
@@ -112,5 +113,53 @@ describe('leader election on a Lease in the API server', () => {
     expect(await holder('released')).toBe('b');
     b.stop.abort();
     await b.done;
+  });
+
+  it('keeps what else the Lease holds through acquisition, renewals and release', async () => {
+    const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+    const owner = await kubeConfig
+      .makeApiClient(CoreV1Api)
+      .createNamespacedConfigMap({ namespace, body: { metadata: { name: 'lease-owner' } } });
+    const labels = { app: 'dingtalk-operator', team: 'ops' };
+    const annotations = { 'example.com/note': 'set by someone else' };
+    const ownerReference = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      name: 'lease-owner',
+      uid: owner.metadata?.uid ?? '',
+    };
+    // Spec fields this code does not know (coordinated leader election's).
+    const newerSpec = { preferredHolder: 'a', strategy: 'OldestEmulationVersion' };
+    await coordination.createNamespacedLease({
+      namespace,
+      body: {
+        metadata: { name: 'kept', labels, annotations, ownerReferences: [ownerReference] },
+        spec: newerSpec,
+      },
+    });
+    const kept = (found: Awaited<ReturnType<typeof coordination.readNamespacedLease>>) => {
+      expect(found.metadata?.labels).toEqual(labels);
+      expect(found.metadata?.annotations).toEqual(annotations);
+      expect(found.metadata?.ownerReferences).toEqual([ownerReference]);
+      expect(found.spec).toMatchObject(newerSpec);
+    };
+
+    const a = contender('a', 'kept');
+    await eventually(() => (a.state.leading ? true : undefined));
+    const acquired = await coordination.readNamespacedLease({ name: 'kept', namespace });
+    expect(acquired.spec?.holderIdentity).toBe('a');
+    kept(acquired);
+    const renewed = await eventually(async () => {
+      const found = await coordination.readNamespacedLease({ name: 'kept', namespace });
+      return found.metadata?.resourceVersion !== acquired.metadata?.resourceVersion ? found : undefined;
+    });
+    expect(renewed.spec?.holderIdentity).toBe('a');
+    kept(renewed);
+
+    a.stop.abort();
+    await a.done;
+    const released = await coordination.readNamespacedLease({ name: 'kept', namespace });
+    expect(released.spec).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1 });
+    kept(released);
   });
 });
