@@ -12,7 +12,10 @@ import { type Clock, sleep, systemClock } from './timers.ts';
  * - every duration and deadline is measured on the monotonic clock: a wall-clock step must neither
  *   let a follower take over a live leader nor cut a leader's term short, and the wall clock only
  *   dates what is written into the Lease (acquireTime, renewTime);
- * - every write is a replace carrying the resourceVersion read, so of two contenders one gets 409;
+ * - every write replaces the object read, with its resourceVersion, so of two contenders one gets 409,
+ *   and what else the Lease holds (labels, owner references, newer spec fields) is written back as read;
+ * - each attempt gives up when the renew deadline passes, aborting its requests, so a call that never
+ *   answers cannot keep a leader leading past it;
  * - the leader renews every retryPeriod; if no renewal succeeds within renewDeadline it stops leading
  *   (onStoppedLeading: the process should exit, as controller-runtime does);
  * - on shutdown the leader releases the lease (empty holder, leaseDurationSeconds 1) so a follower
