@@ -1,6 +1,7 @@
 import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeLeaseStore, LeaderElector } from '../../operator/runtime/leader.ts';
+import { microTime } from '../../operator/runtime/text.ts';
 import { createTestNamespace, eventually, testKubeConfig, testKubeHttp } from '../support/kube.ts';
 
 /** Short timings keep the test quick; the algorithm is the same as with 15s/10s/2s. */
@@ -161,5 +162,25 @@ describe('leader election on a Lease in the API server', () => {
     const released = await coordination.readNamespacedLease({ name: 'kept', namespace });
     expect(released.spec).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1 });
     kept(released);
+  });
+
+  it('cuts a Lease call off when its deadline has passed, before it reaches the API server', async () => {
+    const store = kubeLeaseStore(kube, namespace, 'cut-off');
+    const live = new AbortController().signal;
+    const now = microTime(Date.now());
+    const record = {
+      holderIdentity: 'a',
+      leaseDurationSeconds: 4,
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: 0,
+    };
+    const created = await store.create(record, live);
+    const passed = AbortSignal.abort(new Error('renew deadline passed'));
+    await expect(store.get(passed)).rejects.toThrow('renew deadline passed');
+    await expect(store.update({ ...record, holderIdentity: 'b' }, created, passed)).rejects.toThrow(
+      'renew deadline passed',
+    );
+    expect(await holder('cut-off')).toBe('a');
   });
 });
