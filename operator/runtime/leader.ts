@@ -276,7 +276,10 @@ interface Lease {
   [field: string]: unknown;
 }
 
-/** The Lease object in the cluster, read, created and replaced (PUT with the resourceVersion read). */
+/**
+ * The Lease object in the cluster, read, created and replaced: a PUT of the object read, its
+ * resourceVersion included, with only the record's fields of the spec changed.
+ */
 export function kubeLeaseStore(kube: KubeHttp, namespace: string, name: string): LeaseStore {
   const resource = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespace };
   const collection = collectionPath(resource);
