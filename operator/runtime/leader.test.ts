@@ -5,6 +5,8 @@ import { microTime } from './text.ts';
 import type { Clock } from './timers.ts';
 
 const HOUR = 3_600_000;
+/** The fake wall clock's time at monotonic 0. */
+const START = Date.parse('2026-01-01T00:00:00Z');
 /** For the test's own calls to the store. */
 const never = new AbortController().signal;
 
@@ -14,7 +16,7 @@ const never = new AbortController().signal;
  */
 class FakeClock implements Clock {
   #now = 0;
-  #wallOffset = Date.parse('2026-01-01T00:00:00Z');
+  #wallOffset = START;
   #timers: { at: number; seq: number; callback: () => void }[] = [];
   #seq = 0;
 
@@ -231,7 +233,7 @@ function remoteLeader(store: MemoryLeaseStore, clock: FakeClock, periodMs: numbe
   let renewals = 0;
   const renew = async () => {
     const lease = store.lease as StoredLease;
-    const renewTime = microTime(Date.parse('2026-01-01T00:00:00Z') + ++renewals * periodMs);
+    const renewTime = microTime(START + ++renewals * periodMs);
     await store.update({ ...lease.record, renewTime }, lease, never);
     clock.timer(periodMs, renew);
   };
