@@ -3,13 +3,19 @@ import { isNotFound, toKubeApiError } from '../errors.ts';
 import type { KubeHttp } from './kube-http.ts';
 import { collectionPath, objectPath } from './kube-path.ts';
 import { microTime } from './text.ts';
-import { sleep } from './timers.ts';
+import { type Clock, sleep, systemClock } from './timers.ts';
 
 /**
  * Leader election on a coordination.k8s.io Lease, following client-go's tools/leaderelection:
  * - a lease counts as held until `leaseDuration` has passed since this process last *saw the record
  *   change* (local clock only, so clock skew between nodes does not matter);
- * - every write is a replace carrying the resourceVersion read, so of two contenders one gets 409;
+ * - every duration and deadline is measured on the monotonic clock: a wall-clock step must neither
+ *   let a follower take over a live leader nor cut a leader's term short, and the wall clock only
+ *   dates what is written into the Lease (acquireTime, renewTime);
+ * - every write replaces the object read, with its resourceVersion, so of two contenders one gets 409,
+ *   and what else the Lease holds (labels, owner references, newer spec fields) is written back as read;
+ * - each attempt gives up when the renew deadline passes, aborting its requests, so a call that never
+ *   answers cannot keep a leader leading past it;
  * - the leader renews every retryPeriod; if no renewal succeeds within renewDeadline it stops leading
  *   (onStoppedLeading: the process should exit, as controller-runtime does);
  * - on shutdown the leader releases the lease (empty holder, leaseDurationSeconds 1) so a follower
@@ -30,11 +36,19 @@ export interface StoredLease {
   resourceVersion: string;
 }
 
-/** Where the lease lives; a 409 from create or update means another elector wrote first. */
+/**
+ * Where the lease lives; a 409 from create or update means another elector wrote first. Each call
+ * should give up when its signal aborts (the renew deadline), so that no request outlives the term.
+ */
 export interface LeaseStore {
-  get(): Promise<StoredLease | undefined>;
-  create(record: LeaseRecord): Promise<StoredLease>;
-  update(record: LeaseRecord, resourceVersion: string): Promise<StoredLease>;
+  get(signal: AbortSignal): Promise<StoredLease | undefined>;
+  create(record: LeaseRecord, signal: AbortSignal): Promise<StoredLease>;
+  /**
+   * Replaces `current`, as get, create or update returned it, carrying its resourceVersion; only the
+   * record changes, so whatever else the stored object holds (labels, annotations, owner references,
+   * spec fields newer than this code) survives.
+   */
+  update(record: LeaseRecord, current: StoredLease, signal: AbortSignal): Promise<StoredLease>;
   /** Shown in logs. */
   readonly description: string;
 }
@@ -46,6 +60,7 @@ export interface LeaderElectorOptions {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   logger?: Logger;
+  clock?: Clock;
   /** Called once leadership is acquired; the signal aborts when leadership ends. */
   onStartedLeading: (signal: AbortSignal) => void;
   /** Called when leadership is lost (not when released on shutdown): stop work and exit. */
@@ -63,6 +78,7 @@ export class LeaderElector {
   readonly #retryPeriodMs: number;
   readonly #log: Logger;
   readonly #options: LeaderElectorOptions;
+  readonly #clock: Clock;
 
   #observed: StoredLease | undefined;
   #observedRaw = '';
@@ -74,6 +90,7 @@ export class LeaderElector {
   constructor(options: LeaderElectorOptions) {
     this.#options = options;
     this.#store = options.store;
+    this.#clock = options.clock ?? systemClock;
     this.#identity = options.identity;
     this.#leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.#renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
@@ -98,11 +115,12 @@ export class LeaderElector {
    * releases the lease). Resolves when this elector is no longer leading or campaigning.
    */
   async run(signal: AbortSignal): Promise<void> {
-    if (!(await this.#acquire(signal))) return;
+    const acquiredAt = await this.#acquire(signal);
+    if (acquiredAt === undefined) return;
     this.#leading = new AbortController();
     this.#log.info('became leader');
     this.#options.onStartedLeading(this.#leading.signal);
-    const lost = await this.#renewUntilLost(signal);
+    const lost = await this.#renewUntilLost(signal, acquiredAt);
     this.#leading.abort();
     if (lost) {
       this.#log.error('leader lease lost: could not renew within the renew deadline');
@@ -114,19 +132,21 @@ export class LeaderElector {
 
   /** Gives the lease up if this elector holds it, so a follower can take over at once. */
   async release(): Promise<void> {
-    if (this.#released || !this.#observed || this.#observed.record.holderIdentity !== this.#identity) return;
+    const observed = this.#observed;
+    if (this.#released || !observed || observed.record.holderIdentity !== this.#identity) return;
     this.#released = true;
-    const now = microTime(Date.now());
+    const now = microTime(this.#clock.wallMs());
+    const released: LeaseRecord = {
+      holderIdentity: '',
+      leaseDurationSeconds: 1,
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: observed.record.leaseTransitions,
+    };
     try {
-      await this.#store.update(
-        {
-          holderIdentity: '',
-          leaseDurationSeconds: 1,
-          acquireTime: now,
-          renewTime: now,
-          leaseTransitions: this.#observed.record.leaseTransitions,
-        },
-        this.#observed.resourceVersion,
+      // Bounded so that a dead connection cannot hold up the shutdown waiting on it.
+      await this.#bounded(this.#renewDeadlineMs, (deadline) =>
+        this.#store.update(released, observed, deadline),
       );
       this.#log.info('released leader lease');
     } catch (err) {
@@ -134,46 +154,62 @@ export class LeaderElector {
     }
   }
 
-  async #acquire(signal: AbortSignal): Promise<boolean> {
+  /** Resolves with the monotonic time the winning attempt started, or undefined when `signal` aborted. */
+  async #acquire(signal: AbortSignal): Promise<number | undefined> {
     this.#log.info('waiting to become leader');
     while (!signal.aborted) {
-      if (await this.#tryAcquireOrRenew()) return true;
-      await sleep(this.#retryPeriodMs * (1 + Math.random() * (JITTER - 1)), signal);
+      const started = this.#clock.monotonicMs();
+      // The renew deadline bounds a campaign's attempt too, so a dead connection cannot stall it.
+      if (await this.#tryAcquireOrRenew(this.#renewDeadlineMs)) return started;
+      await sleep(this.#retryPeriodMs * (1 + Math.random() * (JITTER - 1)), signal, this.#clock);
     }
-    return false;
+    return undefined;
   }
 
-  /** Resolves true when leadership was lost, false when `signal` ended it. */
-  async #renewUntilLost(signal: AbortSignal): Promise<boolean> {
-    let lastRenew = Date.now();
+  /**
+   * Resolves true when leadership was lost, false when `signal` ended it. The deadline runs from when the
+   * last successful renewal was sent: a follower saw that write no earlier, so this stops first.
+   */
+  async #renewUntilLost(signal: AbortSignal, renewedAt: number): Promise<boolean> {
+    let lastRenew = renewedAt;
     while (!signal.aborted) {
-      await sleep(this.#retryPeriodMs, signal);
-      if (signal.aborted) return false;
-      // Retries until the deadline; a hung request counts against the deadline too.
+      await sleep(this.#retryPeriodMs, signal, this.#clock);
       for (;;) {
-        const remaining = lastRenew + this.#renewDeadlineMs - Date.now();
-        if (remaining <= 0) return true;
-        const renewed = await Promise.race([
-          this.#tryAcquireOrRenew(),
-          sleep(remaining, signal).then(() => false),
-        ]);
         if (signal.aborted) return false;
-        if (renewed) {
-          lastRenew = Date.now();
+        const started = this.#clock.monotonicMs();
+        const remaining = lastRenew + this.#renewDeadlineMs - started;
+        if (remaining <= 0) return true;
+        if (await this.#tryAcquireOrRenew(remaining)) {
+          lastRenew = started;
           break;
         }
         await sleep(
-          Math.min(this.#retryPeriodMs, Math.max(0, lastRenew + this.#renewDeadlineMs - Date.now())),
+          Math.min(
+            this.#retryPeriodMs,
+            Math.max(0, lastRenew + this.#renewDeadlineMs - this.#clock.monotonicMs()),
+          ),
           signal,
+          this.#clock,
         );
       }
     }
     return false;
   }
 
-  async #tryAcquireOrRenew(): Promise<boolean> {
-    // From Date.now(), so renewals change the record whenever the clock (or a test's fake clock) moved.
-    const now = microTime(Date.now());
+  /** One attempt, given up (false) when `deadlineMs` passes, as any failed attempt is. */
+  async #tryAcquireOrRenew(deadlineMs: number): Promise<boolean> {
+    try {
+      return await this.#bounded(deadlineMs, (deadline) => this.#acquireOrRenew(deadline));
+    } catch (err) {
+      if (toKubeApiError(err)?.status !== 409) this.#log.warn({ err }, 'leader lease read/write failed');
+      return false;
+    }
+  }
+
+  /** False when another elector holds the lease and it has not run out yet. */
+  async #acquireOrRenew(deadline: AbortSignal): Promise<boolean> {
+    // From the wall clock, so renewals change the record whenever the clock (or a test's fake clock) moved.
+    const now = microTime(this.#clock.wallMs());
     const desired: LeaseRecord = {
       holderIdentity: this.#identity,
       leaseDurationSeconds: Math.ceil(this.#leaseDurationMs / 1000),
@@ -181,36 +217,49 @@ export class LeaderElector {
       renewTime: now,
       leaseTransitions: 0,
     };
-    try {
-      const current = await this.#store.get();
-      if (!current) {
-        this.#observe(await this.#store.create(desired));
-        return true;
-      }
-      const raw = JSON.stringify(current.record);
-      if (raw !== this.#observedRaw) this.#observe(current);
-      else this.#observed = current;
-      const holder = current.record.holderIdentity;
-      const expiresAt = this.#observedAt + current.record.leaseDurationSeconds * 1000;
-      if (holder !== '' && holder !== this.#identity && Date.now() < expiresAt) return false;
-      if (holder === this.#identity) {
-        desired.acquireTime = current.record.acquireTime;
-        desired.leaseTransitions = current.record.leaseTransitions;
-      } else {
-        desired.leaseTransitions = current.record.leaseTransitions + 1;
-      }
-      this.#observe(await this.#store.update(desired, current.resourceVersion));
+    const current = await this.#store.get(deadline);
+    if (!current) {
+      this.#observe(await this.#store.create(desired, deadline));
       return true;
-    } catch (err) {
-      if (toKubeApiError(err)?.status !== 409) this.#log.warn({ err }, 'leader lease read/write failed');
-      return false;
+    }
+    if (JSON.stringify(current.record) !== this.#observedRaw) this.#observe(current);
+    else this.#observed = current;
+    const holder = current.record.holderIdentity;
+    const expiresAt = this.#observedAt + current.record.leaseDurationSeconds * 1000;
+    if (holder !== '' && holder !== this.#identity && this.#clock.monotonicMs() < expiresAt) return false;
+    if (holder === this.#identity) {
+      desired.acquireTime = current.record.acquireTime;
+      desired.leaseTransitions = current.record.leaseTransitions;
+    } else {
+      desired.leaseTransitions = current.record.leaseTransitions + 1;
+    }
+    this.#observe(await this.#store.update(desired, current, deadline));
+    return true;
+  }
+
+  /**
+   * Runs `call` with a signal that aborts once `ms` have passed, and settles by then even if `call`
+   * does not heed it: leading must not outlast the deadline on a store that ignores the signal.
+   */
+  async #bounded<T>(ms: number, call: (deadline: AbortSignal) => Promise<T>): Promise<T> {
+    const deadline = new AbortController();
+    const passed = new Promise<never>((_, reject) => {
+      deadline.signal.addEventListener('abort', () => reject(deadline.signal.reason), { once: true });
+    });
+    const cancel = this.#clock.timer(ms, () =>
+      deadline.abort(new Error(`no answer from the lease store within ${Math.round(ms)} ms`)),
+    );
+    try {
+      return await Promise.race([call(deadline.signal), passed]);
+    } finally {
+      cancel();
     }
   }
 
   #observe(lease: StoredLease): void {
     this.#observed = lease;
     this.#observedRaw = JSON.stringify(lease.record);
-    this.#observedAt = Date.now();
+    this.#observedAt = this.#clock.monotonicMs();
     const holder = lease.record.holderIdentity;
     if (holder && holder !== this.#reportedLeader) {
       this.#reportedLeader = holder;
@@ -220,53 +269,62 @@ export class LeaderElector {
   }
 }
 
+/** A Lease as far as this code reads it; the fields it does not name are kept as read. */
 interface Lease {
-  metadata?: { resourceVersion?: string };
-  spec?: {
-    holderIdentity?: string;
-    leaseDurationSeconds?: number;
-    acquireTime?: string;
-    renewTime?: string;
-    leaseTransitions?: number;
-  };
+  metadata?: { resourceVersion?: string; [field: string]: unknown };
+  spec?: Partial<LeaseRecord> & Record<string, unknown>;
+  [field: string]: unknown;
 }
 
-/** The Lease object in the cluster, read, created and replaced (PUT with the resourceVersion read). */
+/**
+ * The Lease object in the cluster, read, created and replaced: a PUT of the object read, its
+ * resourceVersion included, with only the record's fields of the spec changed.
+ */
 export function kubeLeaseStore(kube: KubeHttp, namespace: string, name: string): LeaseStore {
   const resource = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespace };
   const collection = collectionPath(resource);
   const path = objectPath({ ...resource, name });
-  const fromLease = (lease: Lease): StoredLease => ({
-    resourceVersion: lease.metadata?.resourceVersion ?? '',
-    record: {
-      holderIdentity: lease.spec?.holderIdentity ?? '',
-      leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
-      acquireTime: lease.spec?.acquireTime ?? '',
-      renewTime: lease.spec?.renewTime ?? '',
-      leaseTransitions: lease.spec?.leaseTransitions ?? 0,
-    },
-  });
-  const lease = (record: LeaseRecord, resourceVersion?: string) => ({
-    apiVersion: 'coordination.k8s.io/v1',
-    kind: 'Lease',
-    metadata: { name, namespace, ...(resourceVersion !== undefined && { resourceVersion }) },
-    spec: record,
-  });
+  // The whole object behind each StoredLease handed out, for update to write back.
+  const objects = new WeakMap<StoredLease, Lease>();
+  const fromLease = (lease: Lease): StoredLease => {
+    const stored = {
+      resourceVersion: lease.metadata?.resourceVersion ?? '',
+      record: {
+        holderIdentity: lease.spec?.holderIdentity ?? '',
+        leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
+        acquireTime: lease.spec?.acquireTime ?? '',
+        renewTime: lease.spec?.renewTime ?? '',
+        leaseTransitions: lease.spec?.leaseTransitions ?? 0,
+      },
+    };
+    objects.set(stored, lease);
+    return stored;
+  };
   return {
     description: `${namespace}/${name}`,
-    async get() {
+    async get(signal) {
       try {
-        return fromLease(await kube.get<Lease>(path));
+        return fromLease(await kube.get<Lease>(path, { signal }));
       } catch (err) {
         if (isNotFound(err)) return undefined;
         throw err;
       }
     },
-    async create(record) {
-      return fromLease(await kube.post<Lease>(collection, lease(record)));
+    async create(record, signal) {
+      const lease = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name, namespace },
+        spec: record,
+      };
+      return fromLease(await kube.post<Lease>(collection, lease, { signal }));
     },
-    async update(record, resourceVersion) {
-      return fromLease(await kube.put<Lease>(path, lease(record, resourceVersion)));
+    async update(record, current, signal) {
+      const lease = objects.get(current);
+      if (!lease) throw new Error(`lease ${namespace}/${name}: update needs a lease this store returned`);
+      return fromLease(
+        await kube.put<Lease>(path, { ...lease, spec: { ...lease.spec, ...record } }, { signal }),
+      );
     },
   };
 }

@@ -53,6 +53,9 @@ wait_for() { # what command...
 }
 wait_for etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
 
+# Coordinated leader election (beta, off by default) is on so that Leases keep its spec fields
+# (strategy, preferredHolder): the leader election test checks that a renewal writes back fields it
+# does not know.
 # The apiserver's command is kept as a script so a test can stop it and start it again (start-apiserver.sh).
 # The kubernetes Service's endpoints are left to node-up.sh: pods reach the API server through the
 # node's link to the host, not at the loopback address the reconciler would write.
@@ -69,6 +72,7 @@ cat >"$RUN_DIR/start-apiserver.sh" <<START
   --endpoint-reconciler-type=none \\
   --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" --kubelet-client-key="$pki/apiserver-kubelet-client.key" \\
   --kubelet-preferred-address-types=InternalIP \\
+  --feature-gates=CoordinatedLeaderElection=true --runtime-config=coordination.k8s.io/v1beta1=true \\
   >>"$RUN_DIR/apiserver.log" 2>&1 &
 echo \$! >"$RUN_DIR/apiserver.pid"
 START

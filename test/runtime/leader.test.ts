@@ -1,6 +1,7 @@
-import { CoordinationV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeLeaseStore, LeaderElector } from '../../operator/runtime/leader.ts';
+import { microTime } from '../../operator/runtime/text.ts';
 import { createTestNamespace, eventually, testKubeConfig, testKubeHttp } from '../support/kube.ts';
 
 /** Short timings keep the test quick; the algorithm is the same as with 15s/10s/2s. */
@@ -29,9 +30,10 @@ describe('leader election on a Lease in the API server', () => {
       store: partitionable
         ? {
             description: store.description,
-            get: () => (partitioned ? hang() : store.get()),
-            create: (record) => (partitioned ? hang() : store.create(record)),
-            update: (record, rv) => (partitioned ? hang() : store.update(record, rv)),
+            get: (signal) => (partitioned ? hang() : store.get(signal)),
+            create: (record, signal) => (partitioned ? hang() : store.create(record, signal)),
+            update: (record, current, signal) =>
+              partitioned ? hang() : store.update(record, current, signal),
           }
         : store,
       identity,
@@ -112,5 +114,73 @@ describe('leader election on a Lease in the API server', () => {
     expect(await holder('released')).toBe('b');
     b.stop.abort();
     await b.done;
+  });
+
+  it('keeps what else the Lease holds through acquisition, renewals and release', async () => {
+    const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+    const owner = await kubeConfig
+      .makeApiClient(CoreV1Api)
+      .createNamespacedConfigMap({ namespace, body: { metadata: { name: 'lease-owner' } } });
+    const labels = { app: 'dingtalk-operator', team: 'ops' };
+    const annotations = { 'example.com/note': 'set by someone else' };
+    const ownerReference = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      name: 'lease-owner',
+      uid: owner.metadata?.uid ?? '',
+    };
+    // Spec fields this code does not know (coordinated leader election's).
+    const newerSpec = { preferredHolder: 'a', strategy: 'OldestEmulationVersion' };
+    await coordination.createNamespacedLease({
+      namespace,
+      body: {
+        metadata: { name: 'kept', labels, annotations, ownerReferences: [ownerReference] },
+        spec: newerSpec,
+      },
+    });
+    const kept = (found: Awaited<ReturnType<typeof coordination.readNamespacedLease>>) => {
+      expect(found.metadata?.labels).toEqual(labels);
+      expect(found.metadata?.annotations).toEqual(annotations);
+      expect(found.metadata?.ownerReferences).toEqual([ownerReference]);
+      expect(found.spec).toMatchObject(newerSpec);
+    };
+
+    const a = contender('a', 'kept');
+    await eventually(() => (a.state.leading ? true : undefined));
+    const acquired = await coordination.readNamespacedLease({ name: 'kept', namespace });
+    expect(acquired.spec?.holderIdentity).toBe('a');
+    kept(acquired);
+    const renewed = await eventually(async () => {
+      const found = await coordination.readNamespacedLease({ name: 'kept', namespace });
+      return String(found.spec?.renewTime) !== String(acquired.spec?.renewTime) ? found : undefined;
+    });
+    expect(renewed.spec?.holderIdentity).toBe('a');
+    kept(renewed);
+
+    a.stop.abort();
+    await a.done;
+    const released = await coordination.readNamespacedLease({ name: 'kept', namespace });
+    expect(released.spec).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1 });
+    kept(released);
+  });
+
+  it('cuts a Lease call off when its deadline has passed, before it reaches the API server', async () => {
+    const store = kubeLeaseStore(kube, namespace, 'cut-off');
+    const live = new AbortController().signal;
+    const now = microTime(Date.now());
+    const record = {
+      holderIdentity: 'a',
+      leaseDurationSeconds: 4,
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: 0,
+    };
+    const created = await store.create(record, live);
+    const passed = AbortSignal.abort(new Error('renew deadline passed'));
+    await expect(store.get(passed)).rejects.toThrow('renew deadline passed');
+    await expect(store.update({ ...record, holderIdentity: 'b' }, created, passed)).rejects.toThrow(
+      'renew deadline passed',
+    );
+    expect(await holder('cut-off')).toBe('a');
   });
 });
