@@ -23,12 +23,14 @@ const demo = {
   opsToken: 'demo-ops-robot',
   opsSigning: 'SECdemo0000000000000000000000000000000000000000000000000000000000',
   devToken: 'demo-dev-robot',
+  teamToken: 'demo-team-robot',
   clientId: 'dingREPLACEWITHCLIENTID',
   clientSecret: 'demo-client-secret',
 };
 
 await control.putRobot(demo.opsToken, { secret: demo.opsSigning, keywords: ['告警', 'alarm'] });
 await control.putRobot(demo.devToken, { keywords: ['alarm'] });
+await control.putRobot(demo.teamToken, { name: 'Team alerts' });
 // No robotCode: the app's robot answers to its Client ID, as an enterprise internal app's does.
 await control.putApp(demo.clientId, { clientSecret: demo.clientSecret });
 for (const [userId, name, mobile] of [
@@ -48,6 +50,7 @@ const secrets = [
     { webhook: `${robotUrl}/robot/send?access_token=${demo.opsToken}`, signature: demo.opsSigning },
   ],
   ['dev-robot', { 'access-token': demo.devToken }],
+  ['team-robot', { webhook: demo.teamToken }],
   ['dingtalk-app', { 'client-secret': demo.clientSecret }],
 ] as const;
 kubectl(
