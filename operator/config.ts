@@ -65,6 +65,15 @@ export function duration(minMs: number, maxMs: number) {
   );
 }
 
+/** Calls a second of client-side rate limit; 0 turns it off, leaving API Priority and Fairness alone. */
+export function queriesPerSecond() {
+  return setting('must be a number between 0 and 10000 (0: no client-side limit)', (raw) => {
+    if (!/^\d+(\.\d+)?$/.test(raw)) return undefined;
+    const value = Number(raw);
+    return value <= 10_000 ? value : undefined;
+  });
+}
+
 export function boolean() {
   return setting('must be true or false', (raw) => {
     const lower = raw.toLowerCase();
@@ -165,6 +174,24 @@ export const configSchema = z
       flag: '--retry-period',
       env: 'DINGTALK_OPERATOR_RETRY_PERIOD',
       description: 'Interval between Lease acquire and renew attempts.',
+    }),
+    kubeApiQps: describe(queriesPerSecond().prefault('200'), {
+      flag: '--kube-api-qps',
+      env: 'DINGTALK_OPERATOR_KUBE_API_QPS',
+      description:
+        "Kubernetes API calls per second (watches aside) once --kube-api-burst is spent, as client-go's QPS; a storm or a relist cannot flood the API server beyond it. Dispatch makes about three calls per alarm (its message id before sending, the outcome, the deletion after --event-ttl). 0: no client-side limit.",
+    }),
+    kubeApiBurst: describe(integer(1, 100_000).prefault('400'), {
+      flag: '--kube-api-burst',
+      env: 'DINGTALK_OPERATOR_KUBE_API_BURST',
+      description:
+        "Kubernetes API calls made at once before --kube-api-qps paces them, as client-go's Burst.",
+    }),
+    kubeRequestTimeout: describe(duration(100, 600_000).prefault('30s'), {
+      flag: '--kube-request-timeout',
+      env: 'DINGTALK_OPERATOR_KUBE_REQUEST_TIMEOUT',
+      description:
+        'Deadline of one Kubernetes API call (watches aside), waits for the rate limit and retries of 429 included; then it fails and is retried with backoff.',
     }),
     healthAddress: describe(
       setting('must be an IP address or host name', (raw) =>

@@ -9,8 +9,9 @@ import {
   type Severity,
   VERSION,
 } from '../api/index.ts';
-import { isNotFound } from '../errors.ts';
+import { isNotFound, KubeUnavailableError } from '../errors.ts';
 import type { CustomObject } from '../manager/context.ts';
+import { backoffDelay } from '../runtime/backoff.ts';
 import type { KubeHttp } from '../runtime/kube-http.ts';
 import { objectPath } from '../runtime/kube-path.ts';
 import { timestamp } from './ledger.ts';
@@ -18,11 +19,14 @@ import { timestamp } from './ledger.ts';
 /**
  * Delivery health in DingTalkService and AlarmRule status: the fields dispatch owns (see
  * DingTalkServiceStatus for who writes which), by server-side apply under a field manager of its own.
- * Updates are batched: at most one apply per object per interval, whatever the send rate. Groups no
- * longer in the service's spec are dropped, so apply removes their entries.
+ * Updates are batched: at most one apply per object per interval, whatever the send rate. An object
+ * whose apply failed waits out a backoff (and the API server's Retry-After) before the next, so an
+ * API server in trouble is not asked again every interval. Groups no longer in the service's spec are
+ * dropped, so apply removes their entries.
  */
 
 const FIELD_MANAGER = 'dingtalk-operator-dispatch';
+const RETRY_BACKOFF = { maxMs: 60_000, jitter: 0.2 };
 
 interface Outcome {
   time: string;
@@ -64,6 +68,8 @@ export class DeliveryHealth {
   readonly #services = new Map<string, ServiceHealth>();
   readonly #rules = new Map<string, RuleHealth>();
   readonly #dirty = new Set<string>();
+  /** Objects whose last apply failed: failures in a row, and when the next may be tried. */
+  readonly #failing = new Map<string, { failures: number; notBefore: number }>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
 
@@ -76,16 +82,17 @@ export class DeliveryHealth {
 
   start(): void {
     this.#timer ??= setInterval(() => {
-      this.#flushing ??= this.flush().finally(() => {
+      this.#flushing ??= this.#flush(false).finally(() => {
         this.#flushing = undefined;
       });
     }, this.#intervalMs);
   }
 
+  /** Applies what is left once more, backoffs aside: this is the last chance before the process ends. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     await this.#flushing;
-    await this.flush();
+    await this.#flush(true);
   }
 
   sent(namespace: string, service: string, target: TargetName, at: number): void {
@@ -173,17 +180,29 @@ export class DeliveryHealth {
     this.#dirty.add(`r/${namespace}/${name}`);
   }
 
-  /** Applies every changed object's health now. */
-  async flush(): Promise<void> {
-    const keys = [...this.#dirty];
-    this.#dirty.clear();
+  /** Applies the health of every changed object, except those still backing off unless `all`. */
+  async #flush(all: boolean): Promise<void> {
+    const now = Date.now();
+    const keys = [...this.#dirty].filter((key) => all || (this.#failing.get(key)?.notBefore ?? 0) <= now);
+    for (const key of keys) this.#dirty.delete(key);
     await Promise.all(
       keys.map(async (key) => {
         try {
           await this.#apply(key);
+          this.#failing.delete(key);
         } catch (err) {
           this.#dirty.add(key);
-          this.#log.warn({ err, object: key.slice(2) }, 'could not write delivery health; will retry');
+          const failures = (this.#failing.get(key)?.failures ?? 0) + 1;
+          const retryAfterMs = err instanceof KubeUnavailableError ? (err.retryAfter ?? 0) * 1000 : 0;
+          const delayMs = Math.max(
+            backoffDelay(failures, { initialMs: this.#intervalMs, ...RETRY_BACKOFF }),
+            retryAfterMs,
+          );
+          this.#failing.set(key, { failures, notBefore: Date.now() + delayMs });
+          this.#log.warn(
+            { err, object: key.slice(2), retryInMs: delayMs },
+            'could not write delivery health; will retry',
+          );
         }
       }),
     );

@@ -15,7 +15,7 @@ import { createDingTalkClient } from '../dingtalk/index.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { HealthServer } from '../runtime/health.ts';
 import { loadKubeEndpoint } from '../runtime/kube-endpoint.ts';
-import { KubeHttp } from '../runtime/kube-http.ts';
+import { KubeHttp, rateLimitOf } from '../runtime/kube-http.ts';
 import { kubeLeaseStore, LeaderElector } from '../runtime/leader.ts';
 import { OperatorMetrics } from '../runtime/metrics.ts';
 import { StatusWriter } from '../runtime/status.ts';
@@ -46,9 +46,14 @@ export class Manager {
   #leading: Promise<void> = Promise.resolve();
 
   constructor(config: OperatorConfig, logger: Logger, factories: ComponentFactory[]) {
-    // One connection pool for every call and watch; no limit on connections, since each watch holds one.
-    const kube = new KubeHttp(loadKubeEndpoint(config), { connections: null });
     const metrics = new OperatorMetrics();
+    // One connection pool for every call and watch; no limit on connections, since each watch holds one.
+    const kube = new KubeHttp(loadKubeEndpoint(config), {
+      connections: null,
+      timeoutMs: config.kubeRequestTimeout,
+      rateLimit: rateLimitOf(config),
+      onComeBackLater: (answer) => metrics.recordKubeComeBackLater(answer),
+    });
     const cache = <T extends CustomObject>(type: ResourceType) =>
       new ResourceCache<T>(kube, type, config.namespaces, logger);
     const services = cache<CustomObject>(crd(DINGTALK_SERVICE_PLURAL));

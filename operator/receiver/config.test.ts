@@ -31,6 +31,8 @@ describe('loadReceiverConfig', () => {
       authCacheTtl: 30_000,
       authCacheSize: 10_000,
       kubeRequestTimeout: 10_000,
+      kubeApiQps: 200,
+      kubeApiBurst: 1000,
       retryAfter: 5_000,
       requestTimeout: 30_000,
       idleTimeout: 60_000,

@@ -6,6 +6,7 @@ import {
   duration,
   integer,
   loadSettings,
+  queriesPerSecond,
   serviceAccountNamespace,
   setting,
 } from '../config.ts';
@@ -154,7 +155,20 @@ const receiverSettings = z.object({
   kubeRequestTimeout: describe(duration(100, 120_000).prefault('10s'), {
     flag: '--kube-request-timeout',
     env: `${ENV}KUBE_REQUEST_TIMEOUT`,
-    description: 'How long one Kubernetes API call may take before the request is answered 503.',
+    description:
+      'How long one Kubernetes API call may take, waits for the rate limit and retries of 429 included, before the request is answered 503.',
+  }),
+  kubeApiQps: describe(queriesPerSecond().prefault('200'), {
+    flag: '--kube-api-qps',
+    env: `${ENV}KUBE_API_QPS`,
+    description:
+      "Kubernetes API calls per second once --kube-api-burst is spent, as client-go's QPS: about one per alarm, plus a TokenReview and a SubjectAccessReview per new caller token. Beyond it writes wait, and a request that cannot finish within --answer-deadline is answered 503. 0: no client-side limit.",
+  }),
+  kubeApiBurst: describe(integer(1, 100_000).prefault('1000'), {
+    flag: '--kube-api-burst',
+    env: `${ENV}KUBE_API_BURST`,
+    description:
+      "Kubernetes API calls made at once before --kube-api-qps paces them, as client-go's Burst: the default takes a request of --max-batch alarms unpaced.",
   }),
   retryAfter: describe(duration(1000, 3_600_000).prefault('5s'), {
     flag: '--retry-after',

@@ -52,6 +52,13 @@ export class ReceiverMetrics {
     registers: [this.registry],
   });
 
+  readonly kubeComeBackLater = new Counter({
+    name: `${PREFIX}kube_api_come_back_later_total`,
+    help: 'Kubernetes API answers asking to come back later (429 from API Priority and Fairness, or 5xx with Retry-After), by code and by whether the client retried the call or failed it.',
+    labelNames: ['code', 'retried'] as const,
+    registers: [this.registry],
+  });
+
   constructor({ processMetrics = true }: { processMetrics?: boolean } = {}) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
@@ -71,6 +78,10 @@ export class ReceiverMetrics {
 
   recordTokenReview(outcome: 'authenticated' | 'refused' | 'throttled'): void {
     this.tokenReviews.inc({ outcome });
+  }
+
+  recordKubeComeBackLater({ status, retried }: { status: number; retried: boolean }): void {
+    this.kubeComeBackLater.inc({ code: String(status), retried: String(retried) });
   }
 
   recordCacheLookup(cache: 'token' | 'access', hit: boolean): void {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { KubeEndpoint } from '../runtime/kube-endpoint.ts';
-import { KubeHttp } from '../runtime/kube-http.ts';
+import { KubeHttp, rateLimitOf } from '../runtime/kube-http.ts';
 import { buildReceiverApp } from './app.ts';
 import { Gatekeeper } from './auth.ts';
 import type { ReceiverConfig } from './config.ts';
@@ -39,7 +39,11 @@ export function buildReceiver(
 ) {
   // Throws when the file cannot be read or is empty, so a misconfigured receiver does not start.
   const staticToken = config.staticTokenFile ? new StaticToken(config.staticTokenFile) : undefined;
-  const http = new KubeHttp(kubeEndpoint, { timeoutMs: config.kubeRequestTimeout });
+  const http = new KubeHttp(kubeEndpoint, {
+    timeoutMs: config.kubeRequestTimeout,
+    rateLimit: rateLimitOf(config),
+    onComeBackLater: (answer) => metrics.recordKubeComeBackLater(answer),
+  });
   const tls =
     config.tlsCertFile && config.tlsKeyFile
       ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }

@@ -52,11 +52,16 @@ export class KubeAccessReview implements AccessReview {
   }
 
   async reviewToken(token: string): Promise<TokenReviewResult> {
-    const review = await this.#http.post<TokenReviewStatus>('/apis/authentication.k8s.io/v1/tokenreviews', {
-      apiVersion: 'authentication.k8s.io/v1',
-      kind: 'TokenReview',
-      spec: { token, audiences: this.#audiences },
-    });
+    const review = await this.#http.post<TokenReviewStatus>(
+      '/apis/authentication.k8s.io/v1/tokenreviews',
+      {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token, audiences: this.#audiences },
+      },
+      // A review writes nothing, so asking twice is harmless.
+      { idempotent: true },
+    );
     const status = review.status;
     const user = status?.user;
     if (status?.authenticated !== true || !user?.username) return { authenticated: false };
@@ -83,6 +88,7 @@ export class KubeAccessReview implements AccessReview {
           resourceAttributes: { namespace, verb, group: GROUP, resource: ALARM_EVENT_PLURAL },
         },
       },
+      { idempotent: true },
     );
     const status = review.status;
     return {

@@ -31,12 +31,17 @@ export class KubeAlarmEventStore implements AlarmEventStore {
 
   async create({ namespace, name, spec, annotations }: NewAlarmEvent): Promise<'created' | 'exists'> {
     try {
-      await this.#http.post(pathOf(namespace), {
-        apiVersion: API_VERSION,
-        kind: AlarmEventGvk.kind,
-        metadata: { name, namespace, annotations },
-        spec,
-      });
+      await this.#http.post(
+        pathOf(namespace),
+        {
+          apiVersion: API_VERSION,
+          kind: AlarmEventGvk.kind,
+          metadata: { name, namespace, annotations },
+          spec,
+        },
+        // A repeat is answered 409 and taken as done.
+        { idempotent: true },
+      );
       return 'created';
     } catch (err) {
       if (toKubeApiError(err)?.status === 409) return 'exists';

@@ -2,6 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Agent, type Dispatcher, request } from 'undici';
 import { KubeApiError, KubeUnavailableError } from '../errors.ts';
 import type { HttpsOptions, KubeEndpoint } from './kube-endpoint.ts';
+import { type Clock, monotonicClock, TokenBucket } from './rate-limiter.ts';
 
 /**
  * The API server client of both processes: JSON calls and streamed GETs (list pages, watches) on one
@@ -11,12 +12,33 @@ import type { HttpsOptions, KubeEndpoint } from './kube-endpoint.ts';
  * token is picked up. The endpoint is runtime/kube-endpoint.ts's (a client-node KubeConfig only for
  * kubeconfigs that need an exec plugin or an auth provider).
  *
- * Outcomes: 2xx → parsed body; no answer, timeout, 5xx or 429 → KubeUnavailableError (the Status as its
- * cause); any other status → KubeApiError with the Status body parsed. A call aborted by its caller's
- * signal rejects with the abort.
+ * As client-go's rest client does, every call but a watch waits for a token of the client-side rate
+ * limit (QPS and burst), every unary call has a deadline, and answers asking to come back later are
+ * retried here, the one place that retries them (see RETRY below).
+ *
+ * Outcomes: 2xx → parsed body; no answer, deadline passed, 5xx or 429 (once retries are spent) →
+ * KubeUnavailableError (the Status as its cause); any other status → KubeApiError with the Status body
+ * parsed. A call aborted by its caller's signal rejects with the abort.
  */
 
 const HEADERS_TTL_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * The retry policy of answers that ask to come back later: 429 (API Priority and Fairness or the
+ * in-flight limit turned the request away before running it) and 5xx with Retry-After. Such an answer
+ * is retried after the Retry-After it gave (1 s for a 429 without one), through the rate limit again,
+ * at most `attempts` calls in all, as client-go's rest/with_retry.go does with a smaller count. A
+ * Retry-After longer than `maxWaitS`, or one that would end after the call's deadline, is not waited
+ * for: the call fails at once with it, for the caller's own backoff (a work queue's) to honour.
+ *
+ * Only calls that may run twice are retried, since a 5xx may come after the write was made: GET, PUT
+ * (the same object twice; with a resourceVersion a repeat of a write that landed is answered 409),
+ * DELETE (a repeat is answered 404), and PATCH, which this client sends only as merge patches and
+ * server-side apply, where applying the same patch twice equals once. POST is retried only when the
+ * caller says it tolerates a repeat (`idempotent`: a create that takes AlreadyExists as done, a review).
+ */
+const RETRY = { attempts: 4, maxWaitS: 10, defaultWaitS: 1 };
 
 /**
  * Sent with every call. The API server names the field manager of a write without one (status merge
@@ -28,12 +50,18 @@ export type KubeQuery = Record<string, string | number | boolean | undefined>;
 
 export interface KubeHttpOptions {
   /**
-   * Deadline of a JSON call. Without it, undici's defaults apply (5 minutes for the headers and between
-   * body chunks), as they did through client-node. Streamed GETs have only those: a watch stays open.
+   * Deadline of a JSON call from its start to its parsed answer, waits for the rate limit and retries
+   * included, so a call on a dead keep-alive socket cannot hold its caller for undici's 5 minutes.
+   * Streamed GETs have none: a watch stays open, and its reader judges its liveness.
    */
   timeoutMs?: number;
   /** Concurrent connections to the API server; null for no limit (watches hold one each). */
   connections?: number | null;
+  /** The client-side rate limit of every call but watches, as client-go's QPS and Burst; none if absent. */
+  rateLimit?: { qps: number; burst: number } | undefined;
+  /** Told of every 429, and 5xx with Retry-After, and whether it was retried; for a metric. */
+  onComeBackLater?: (answer: { status: number; retried: boolean }) => void;
+  clock?: Clock;
 }
 
 /** What a caller sets for one call; `query` values left undefined are not sent. */
@@ -45,28 +73,54 @@ export interface KubeCallOptions {
 /** The body of a streamed GET, read as it arrives (`for await`) or whole (`json()`). */
 export type KubeStream = Dispatcher.ResponseData['body'];
 
-interface Call extends KubeCallOptions {
+/** For a POST that may run twice: the caller takes AlreadyExists as success, or it writes nothing. */
+export interface KubePostOptions extends KubeCallOptions {
+  idempotent?: boolean;
+}
+
+interface Call extends KubePostOptions {
   method: Dispatcher.HttpMethod;
   path: string;
   body?: string;
   contentType?: string;
   accept?: string;
-  timeoutMs?: number;
+}
+
+interface Deadline {
+  signal: AbortSignal;
+  /** The deadline as a reading of the client's clock. */
+  at: number;
+  ms: number;
 }
 
 export class KubeHttp {
   readonly #endpoint: KubeEndpoint;
   readonly #server: string;
-  readonly #timeoutMs: number | undefined;
+  readonly #timeoutMs: number;
   readonly #agent: Promise<Agent>;
+  readonly #limiter: TokenBucket | undefined;
+  readonly #clock: Clock;
+  readonly #onComeBackLater: KubeHttpOptions['onComeBackLater'];
   #headers: { value: Record<string, string>; expires: number } | undefined;
 
-  constructor(endpoint: KubeEndpoint, { timeoutMs, connections = 32 }: KubeHttpOptions = {}) {
+  constructor(
+    endpoint: KubeEndpoint,
+    {
+      timeoutMs = DEFAULT_TIMEOUT_MS,
+      connections = 32,
+      rateLimit,
+      onComeBackLater,
+      clock = monotonicClock,
+    }: KubeHttpOptions = {},
+  ) {
     const cluster = endpoint.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     this.#endpoint = endpoint;
     this.#server = cluster.server.replace(/\/$/, '');
     this.#timeoutMs = timeoutMs;
+    this.#clock = clock;
+    this.#limiter = rateLimit && new TokenBucket(rateLimit.qps, rateLimit.burst, clock);
+    this.#onComeBackLater = onComeBackLater;
     this.#agent = this.#createAgent(connections);
     // Surfaced on the first call instead; an unhandled rejection here would end the process.
     this.#agent.catch(() => undefined);
@@ -76,7 +130,7 @@ export class KubeHttp {
     return this.#json<T>({ ...options, method: 'GET', path });
   }
 
-  async post<T>(path: string, body: unknown, options: KubeCallOptions = {}): Promise<T> {
+  async post<T>(path: string, body: unknown, options: KubePostOptions = {}): Promise<T> {
     return this.#json<T>({ ...options, method: 'POST', path, ...jsonBody(body, 'application/json') });
   }
 
@@ -125,7 +179,7 @@ export class KubeHttp {
     path: string,
     { query, signal, accept = 'application/json' }: KubeCallOptions & { accept?: string },
   ): Promise<KubeStream> {
-    const response = await this.#send({ method: 'GET', path, query, signal, accept });
+    const response = await this.#send({ method: 'GET', path, query, signal, accept }, undefined);
     if (response.statusCode >= 200 && response.statusCode < 300) return response.body;
     const text = await response.body.text().catch(() => '');
     throw this.#failure(response, text);
@@ -136,14 +190,19 @@ export class KubeHttp {
   }
 
   async #json<T>(call: Call): Promise<T> {
-    const response = await this.#send({ ...call, timeoutMs: this.#timeoutMs });
+    const deadline: Deadline = {
+      signal: AbortSignal.timeout(this.#timeoutMs),
+      at: this.#clock.now() + this.#timeoutMs,
+      ms: this.#timeoutMs,
+    };
+    const response = await this.#send(call, deadline);
     let text: string;
     try {
       text = await response.body.text();
     } catch (err) {
       if (call.signal?.aborted) throw err;
       throw new KubeUnavailableError(
-        `Kubernetes API answer cut off: ${describeNetworkError(err)}`,
+        `Kubernetes API answer cut off: ${describeFailure(err, deadline)}`,
         undefined,
         {
           cause: err,
@@ -154,16 +213,48 @@ export class KubeHttp {
     throw this.#failure(response, text);
   }
 
-  async #send({
-    method,
-    path,
-    query,
-    signal,
-    body,
-    contentType,
-    accept = 'application/json',
-    timeoutMs,
-  }: Call): Promise<Dispatcher.ResponseData> {
+  /** The call's answer, once the rate limit let it through and retries (RETRY) are done. */
+  async #send(call: Call, deadline: Deadline | undefined): Promise<Dispatcher.ResponseData> {
+    const signals = [call.signal, deadline?.signal].filter((s) => s !== undefined);
+    const signal = AbortSignal.any(signals);
+    // A watch holds its connection for minutes: pacing its start would pace nothing.
+    const limited = this.#limiter && !call.query?.watch ? this.#limiter : undefined;
+    for (let attempt = 1; ; attempt++) {
+      if (limited && !(await limited.take(signal, deadline?.at))) {
+        throw new KubeUnavailableError(
+          `client-side rate limit: no token before the call's ${deadline?.ms} ms deadline`,
+        );
+      }
+      call.signal?.throwIfAborted();
+      const response = await this.#request(call, signal, deadline);
+      const waitS = this.#retryWait(call, response, attempt, deadline);
+      if (waitS === undefined) return response;
+      await response.body.dump();
+      await this.#clock.sleep(waitS * 1000, signal);
+      call.signal?.throwIfAborted();
+    }
+  }
+
+  /** Seconds to wait before retrying this answer, or undefined when it is final (RETRY). */
+  #retryWait(call: Call, response: Dispatcher.ResponseData, attempt: number, deadline: Deadline | undefined) {
+    const status = response.statusCode;
+    const retryAfter = retryAfterSeconds(response.headers['retry-after']);
+    if (status !== 429 && !(status >= 500 && retryAfter !== undefined)) return undefined;
+    const waitS = retryAfter ?? RETRY.defaultWaitS;
+    const retried =
+      (call.method !== 'POST' || call.idempotent === true) &&
+      attempt < RETRY.attempts &&
+      waitS <= RETRY.maxWaitS &&
+      this.#clock.now() + waitS * 1000 < (deadline?.at ?? Number.POSITIVE_INFINITY);
+    this.#onComeBackLater?.({ status, retried });
+    return retried ? waitS : undefined;
+  }
+
+  async #request(
+    { method, path, query, signal: callerSignal, body, contentType, accept = 'application/json' }: Call,
+    signal: AbortSignal,
+    deadline: Deadline | undefined,
+  ): Promise<Dispatcher.ResponseData> {
     const dispatcher = await this.#agent;
     const headers: Record<string, string> = {
       ...(await this.#credentials()),
@@ -171,23 +262,23 @@ export class KubeHttp {
       'user-agent': USER_AGENT,
     };
     if (contentType) headers['content-type'] = contentType;
-    const signals = [signal, timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs)].filter(
-      (s) => s !== undefined,
-    );
     try {
       return await request(this.#server + path + queryString(query), {
         method,
         body,
         headers,
         dispatcher,
-        ...(timeoutMs !== undefined && { headersTimeout: timeoutMs, bodyTimeout: timeoutMs }),
-        ...(signals.length > 0 && { signal: AbortSignal.any(signals) }),
+        signal,
       });
     } catch (err) {
-      if (signal?.aborted) throw err;
-      throw new KubeUnavailableError(`Kubernetes API unreachable: ${describeNetworkError(err)}`, undefined, {
-        cause: err,
-      });
+      if (callerSignal?.aborted) throw err;
+      throw new KubeUnavailableError(
+        `Kubernetes API unreachable: ${describeFailure(err, deadline)}`,
+        undefined,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -236,6 +327,14 @@ export class KubeHttp {
   }
 }
 
+/** The rate limit of a process's --kube-api-qps and --kube-api-burst; qps 0 asks for none. */
+export function rateLimitOf(config: {
+  kubeApiQps: number;
+  kubeApiBurst: number;
+}): KubeHttpOptions['rateLimit'] {
+  return config.kubeApiQps > 0 ? { qps: config.kubeApiQps, burst: config.kubeApiBurst } : undefined;
+}
+
 function jsonBody(value: unknown, contentType: string): { body: string; contentType: string } {
   return { body: JSON.stringify(value), contentType };
 }
@@ -254,7 +353,8 @@ function retryAfterSeconds(header: string | string[] | undefined): number | unde
   return Number.isFinite(value) && value > 0 ? Math.ceil(value) : undefined;
 }
 
-function describeNetworkError(err: unknown): string {
+function describeFailure(err: unknown, deadline: Deadline | undefined): string {
+  if (deadline?.signal.aborted) return `no answer within the ${deadline.ms} ms deadline`;
   if (!(err instanceof Error)) return String(err);
   const code = (err as { code?: unknown }).code ?? (err.cause as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' ? `${code} ${err.message}` : err.message;

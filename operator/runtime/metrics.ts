@@ -72,6 +72,13 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly kubeComeBackLater = new Counter({
+    name: `${PREFIX}kube_api_come_back_later_total`,
+    help: 'Kubernetes API answers asking to come back later (429 from API Priority and Fairness, or 5xx with Retry-After), by code and by whether the client retried the call or failed it.',
+    labelNames: ['code', 'retried'] as const,
+    registers: [this.registry],
+  });
+
   readonly leader = new Gauge({
     name: `${PREFIX}leader`,
     help: '1 while this replica holds the leader lease.',
@@ -102,6 +109,10 @@ export class OperatorMetrics {
 
   recordTokenCache(hit: boolean): void {
     this.tokenCache.inc({ result: hit ? 'hit' : 'miss' });
+  }
+
+  recordKubeComeBackLater({ status, retried }: { status: number; retried: boolean }): void {
+    this.kubeComeBackLater.inc({ code: String(status), retried: String(retried) });
   }
 
   setLeader(leading: boolean): void {
