@@ -229,8 +229,8 @@ export class Dispatcher implements Component {
       return;
     }
     const alarm = toAlarm(event);
-    // The ledger this run keeps is newer than the cached status until written.
-    const status = this.#store.get(alarm.key) ?? event.status ?? {};
+    // The ledger this run keeps is newer than the cached status until written (if it is this object's).
+    const status = this.#store.get(alarm.key, uid) ?? event.status ?? {};
     const intake = intakeOf({ generation, state: event.spec.state, status });
     // Finished in this run, but the cached status is not there yet: the status write's update comes next.
     if (known && intake === 'dispatch') return;
@@ -240,7 +240,8 @@ export class Dispatcher implements Component {
       return;
     }
     this.#known.set(uid, { active: true, generation });
-    const metadata = { name: alarm.name, namespace: alarm.namespace, generation };
+    const { resourceVersion } = raw.metadata ?? {};
+    const metadata = { name: alarm.name, namespace: alarm.namespace, uid, resourceVersion, generation };
     this.#store.track(alarm.key, metadata, status);
     if (intake === 'reopen') this.#reopen(alarm, generation);
     else this.#dispatch(alarm, generation);
@@ -265,7 +266,7 @@ export class Dispatcher implements Component {
       }
     }
     let reopened = 0;
-    this.#ledger.update(alarm.key, (status) => {
+    this.#ledger.update(alarm, (status) => {
       reopened = reopenForResolved(status, (id) => planned.has(deliveryKey(id)), generation, new Date());
     });
     this.#log.info(
@@ -283,7 +284,7 @@ export class Dispatcher implements Component {
     const now = Date.now();
     const rules = this.#matchingRules(alarm);
     const toGroup: CompiledRule[] = [];
-    this.#ledger.update(alarm.key, (status) => {
+    this.#ledger.update(alarm, (status) => {
       status.deliveries ??= [];
       if (alarm.spec.state === 'resolved') markResolved(status, generation, new Date(now));
       for (const rule of rules) {
@@ -378,7 +379,7 @@ export class Dispatcher implements Component {
   /** Alarms a group will not notify: their pending deliveries for the rule are Suppressed, with why. */
   #quiet(rule: CompiledRule, quiet: { alarm: Alarm; reason: QuietReason | 'RuleDeleted' }[]): void {
     for (const { alarm, reason } of quiet) {
-      this.#ledger.update(alarm.key, (status) => {
+      this.#ledger.update(alarm, (status) => {
         for (const d of status.deliveries ?? []) {
           if (byRule(d, rule.namespace, rule.name) && !isFinal(d) && !d.msgUuid)
             Object.assign(d, { state: 'Suppressed', reason });
@@ -443,7 +444,7 @@ export class Dispatcher implements Component {
       const open = repeat
         ? alarms
         : alarms.filter((alarm) => {
-            const status = this.#store.get(alarm.key);
+            const status = this.#store.get(alarm.key, alarm.uid);
             return names.some((name) => {
               const d =
                 status &&
@@ -675,7 +676,7 @@ export class Dispatcher implements Component {
     const [first] = notifications;
     const alarm = first?.alarms[0];
     if (!first || !alarm || first.target.kind !== 'Member') return undefined;
-    const record = this.#store.get(alarm.key)?.deliveries?.find((d) =>
+    const record = this.#store.get(alarm.key, alarm.uid)?.deliveries?.find((d) =>
       sameDelivery(d, {
         ruleNamespace: first.rule.namespace,
         rule: first.rule.name,
