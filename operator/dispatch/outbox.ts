@@ -71,6 +71,18 @@ export class Outbox {
     );
   }
 
+  /** Nothing queued and no pause to keep: forgetting the queue loses nothing. */
+  get idle(): boolean {
+    return this.depth === 0 && this.#notBefore <= (this.#options.now ?? Date.now)();
+  }
+
+  /** The senders (tenant and target) of everything the queue holds, whose credentials it still needs. */
+  senders(): Set<string> {
+    const messages = [...this.#pinned, ...this.#ahead.map((a) => a.message), this.#current];
+    const notifications = [...this.#queue, ...messages.flatMap((m) => m?.notifications ?? [])];
+    return new Set(notifications.map(this.#options.senderOf));
+  }
+
   enqueue(notification: Notification): void {
     this.#queue.push(notification);
     this.#poke();
