@@ -26,7 +26,10 @@ describe('DeliveryHealth of re-created objects', () => {
     } as unknown as KubeHttp;
     const health = new DeliveryHealth(
       kube,
-      { service: (ns, name) => objects.get(`${ns}/${name}`), rule: () => undefined },
+      {
+        service: (ns, name) => objects.get(`${ns}/${name}`),
+        rule: (ns, name) => objects.get(`rule:${ns}/${name}`),
+      },
       pino({ level: 'silent' }),
     );
     return { objects, applied, health };
@@ -54,5 +57,15 @@ describe('DeliveryHealth of re-created objects', () => {
     objects.set('team-a/ops', service('team-a', 'ops', 'uid-new'));
     await health.flush();
     expect(applied).toEqual([]);
+  });
+
+  it('writes a rule’s counters as its status, and nothing of whose they are', async () => {
+    const { objects, applied, health } = healthWith();
+    objects.set('rule:team-a/page', { ...service('team-a', 'page', 'uid-r'), kind: 'AlarmRule' });
+    health.rule('team-a', 'page', { matched: 1 });
+    await health.flush();
+    expect(applied.map((a) => a.body.status)).toEqual([
+      { counters: { matched: 1, notified: 0, suppressed: 0, failed: 0 } },
+    ]);
   });
 });

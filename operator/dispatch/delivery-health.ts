@@ -227,7 +227,7 @@ export class DeliveryHealth {
       metadata: { name, namespace },
       status: isService
         ? serviceStatus(this.#services.get(`${namespace}/${name}`), this.#specGroups(namespace, name))
-        : this.#rules.get(`${namespace}/${name}`),
+        : ruleStatus(this.#rules.get(`${namespace}/${name}`)),
     };
     try {
       const plural = isService ? DINGTALK_SERVICE_PLURAL : ALARM_RULE_PLURAL;
@@ -312,6 +312,12 @@ export class DeliveryHealth {
 
 function owns(health: Owned, source: Readonly<CustomObject> | undefined): boolean {
   return source !== undefined && health.uid === source.metadata?.uid;
+}
+
+/** The owner's uid is no status field. */
+function ruleStatus(health: RuleHealth | undefined) {
+  if (!health) return {};
+  return { counters: health.counters, ...(health.lastFired && { lastFired: health.lastFired }) };
 }
 
 function serviceStatus(health: ServiceHealth | undefined, specGroups: ReadonlySet<string>) {
