@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALARM_EVENT_PLURAL, API_VERSION, GROUP, VERSION } from '../../operator/api/index.ts';
 import { TtlSweeper } from '../../operator/dispatch/ttl-sweeper.ts';
 import type { CustomObject, OperatorContext } from '../../operator/manager/context.ts';
-import { createTestNamespace, testKubeConfig, testKubeHttp } from '../support/kube.ts';
+import { createTestNamespace, eventually, testKubeConfig, testKubeHttp } from '../support/kube.ts';
+import { create, get, useDispatch } from './harness.ts';
 
 const TTL_MS = 60_000;
 const api = testKubeConfig().makeApiClient(CustomObjectsApi);
@@ -120,5 +121,52 @@ describe('TTL sweep of AlarmEvents', () => {
     );
     expect(await sweeperOver([stale]).sweep()).toBe(0);
     expect((await read('changed-meanwhile')).spec).toMatchObject({ state: 'firing' });
+  });
+});
+
+describe('the running operator’s TTL sweep', () => {
+  // A 1-minute TTL makes the sweeper look every 6 s.
+  const h = useDispatch({}, ['--event-ttl', '1m']);
+
+  /** Back-dates an event's finish (and its resolve, if recorded) past the TTL. */
+  async function finishedLongAgo(name: string, state: 'firing' | 'resolved'): Promise<void> {
+    await create(h, 'AlarmEvent', name, { severity: 'info', title: name, source: 'nowhere', state });
+    const conditions = await eventually(async () => {
+      const { status } = await get(h, 'AlarmEvent', name);
+      const found = status?.conditions as { type: string }[] | undefined;
+      const recorded = state === 'firing' || found?.some((c) => c.type === 'Resolved');
+      return status?.finishedAt && recorded ? found : undefined;
+    });
+    const longAgo = new Date(Date.now() - 3_600_000).toISOString();
+    await h.api.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: h.namespace,
+        plural: ALARM_EVENT_PLURAL,
+        name,
+        body: {
+          status: {
+            finishedAt: longAgo,
+            conditions: (conditions ?? []).map((c) => ({ ...c, lastTransitionTime: longAgo })),
+          },
+        },
+      },
+      mergePatch,
+    );
+  }
+
+  it('keeps a firing event finished long ago while it deletes a resolved one finished at the same time', async () => {
+    await finishedLongAgo('still-firing', 'firing');
+    await finishedLongAgo('resolved-long-ago', 'resolved');
+    await eventually(
+      async () =>
+        get(h, 'AlarmEvent', 'resolved-long-ago').then(
+          () => undefined,
+          (err: { code?: number }) => (err.code === 404 ? true : undefined),
+        ),
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect((await get(h, 'AlarmEvent', 'still-firing')).spec).toMatchObject({ state: 'firing' });
   });
 });
