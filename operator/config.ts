@@ -256,7 +256,8 @@ export const configSchema = z
     eventTtl: describe(duration(60_000, 365 * 24 * 3_600_000).prefault('24h'), {
       flag: '--event-ttl',
       env: 'DINGTALK_OPERATOR_EVENT_TTL',
-      description: 'How long a finished AlarmEvent is kept before it is deleted.',
+      description:
+        'How long a resolved AlarmEvent is kept once it is finished and its resolved notification recorded, before it is deleted. A firing AlarmEvent is never deleted by this TTL, however long it fires: it keeps its identity and its repeats until its source resolves it (or someone deletes it).',
     }),
   })
   .superRefine((config, ctx) => {

@@ -217,7 +217,7 @@ export const alarmEventDefinition: KindDefinition = {
   singular: 'alarmevent',
   shortNames: ['ae'],
   description:
-    'AlarmEvent is one alarm occurrence, raised by a workload or the HTTP receiver. Its status is the delivery ledger; finished events are deleted after a TTL.',
+    'AlarmEvent is one alarm occurrence, raised by a workload or the HTTP receiver. Its status is the delivery ledger; resolved events are deleted a TTL after they finished, firing ones are kept while they fire.',
   spec: AlarmEventSpec,
   status: AlarmEventStatus,
   printerColumns: [

@@ -6,7 +6,8 @@
  * never make DingTalk see one send too many.
  */
 export class RateBudget {
-  readonly limit: number;
+  /** May change while sends are counted: the robot's configuration can change (robot-budgets.ts). */
+  limit: number;
   readonly windowMs: number;
   readonly #marginMs: number;
   #finished: number[] = [];
@@ -27,8 +28,15 @@ export class RateBudget {
   /** When the next send may start (now when one is available). */
   nextSlotAt(now: number): number {
     if (this.available(now) > 0) return now;
-    const oldest = this.#finished[0];
-    return oldest === undefined ? now + this.windowMs : oldest + this.windowMs + this.#marginMs;
+    // A lowered limit may have more sends counted than it allows: as many must leave the window first.
+    const freeing = this.#finished[this.#finished.length + this.#inFlight - this.limit];
+    return freeing === undefined ? now + this.windowMs : freeing + this.windowMs + this.#marginMs;
+  }
+
+  /** True when nothing counts against the budget: forgetting it loses nothing. */
+  idle(now: number): boolean {
+    this.#expire(now);
+    return this.#finished.length === 0 && this.#inFlight === 0;
   }
 
   /** Takes a slot; call the returned function when the request has finished, whatever its outcome. */

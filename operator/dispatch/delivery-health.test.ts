@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { KubeUnavailableError } from '../errors.ts';
+import type { CustomObject } from '../manager/context.ts';
 import type { KubeHttp } from '../runtime/kube-http.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { DeliveryHealth } from './delivery-health.ts';
@@ -24,7 +25,14 @@ function health(apply: () => Promise<unknown>) {
       return apply();
     },
   } as unknown as KubeHttp;
-  const sources = { service: () => undefined, rule: () => undefined };
+  // Health is written only for the object it was counted for, so the service exists.
+  const ops = {
+    apiVersion: 'dingtalk.alarming.io/v1alpha1',
+    kind: 'DingTalkService',
+    metadata: { namespace: 'ns', name: 'svc', uid: 'uid-svc' },
+    spec: { sendTo: ['Group'], groups: [{ name: 'ops' }] },
+  } as unknown as CustomObject;
+  const sources = { service: () => ops, rule: () => undefined };
   const recorder = new DeliveryHealth(kube, sources, createLogger({ level: 'silent' }), 1_000);
   recorder.start();
   return { recorder, calls };

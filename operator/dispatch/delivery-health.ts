@@ -35,7 +35,12 @@ interface Outcome {
   message?: string;
 }
 
-interface ServiceHealth {
+/** Whose health it is: counters belong to one object, not to whatever later bears its name. */
+interface Owned {
+  uid?: string;
+}
+
+interface ServiceHealth extends Owned {
   deliveries: { sent: number; throttled: number; failed: number; suppressed: number };
   lastSuccess?: { time: string; target: { kind: 'Group' | 'Member'; name: string } };
   lastFailure?: {
@@ -48,7 +53,7 @@ interface ServiceHealth {
   member?: { lastDelivery?: Outcome };
 }
 
-interface RuleHealth {
+interface RuleHealth extends Owned {
   counters: { matched: number; notified: number; suppressed: number; failed: number };
   lastFired?: { time: string; alarmEvent?: string; severity?: Severity };
 }
@@ -180,6 +185,22 @@ export class DeliveryHealth {
     this.#dirty.add(`r/${namespace}/${name}`);
   }
 
+  /** Forgets the health of objects deleted or re-created since: a new object starts from its own status. */
+  prune(): void {
+    for (const [kind, map, source] of [
+      ['s', this.#services, (ns: string, n: string) => this.#sources.service(ns, n)],
+      ['r', this.#rules, (ns: string, n: string) => this.#sources.rule(ns, n)],
+    ] as const) {
+      for (const [key, health] of map) {
+        const [namespace, name] = key.split('/') as [string, string];
+        if (owns(health, source(namespace, name))) continue;
+        map.delete(key);
+        this.#dirty.delete(`${kind}/${key}`);
+        this.#failing.delete(`${kind}/${key}`);
+      }
+    }
+  }
+
   /** Applies the health of every changed object, except those still backing off unless `all`. */
   async #flush(all: boolean): Promise<void> {
     const now = Date.now();
@@ -211,13 +232,22 @@ export class DeliveryHealth {
   async #apply(key: string): Promise<void> {
     const [kind, namespace, name] = key.split('/') as [string, string, string];
     const isService = kind === 's';
+    const [map, source] = isService
+      ? [this.#services, this.#sources.service(namespace, name)]
+      : [this.#rules, this.#sources.rule(namespace, name)];
+    const health = map.get(`${namespace}/${name}`);
+    // Deleted, or re-created since: these counters are not the object's that now bears the name.
+    if (health && !owns(health, source)) {
+      map.delete(`${namespace}/${name}`);
+      return;
+    }
     const body = {
       apiVersion: API_VERSION,
       kind: isService ? DingTalkServiceGvk.kind : AlarmRuleGvk.kind,
       metadata: { name, namespace },
       status: isService
         ? serviceStatus(this.#services.get(`${namespace}/${name}`), this.#specGroups(namespace, name))
-        : this.#rules.get(`${namespace}/${name}`),
+        : ruleStatus(this.#rules.get(`${namespace}/${name}`)),
     };
     try {
       const plural = isService ? DINGTALK_SERVICE_PLURAL : ALARM_RULE_PLURAL;
@@ -248,16 +278,21 @@ export class DeliveryHealth {
     health.groups.set(target.name, group);
   }
 
-  /** Counters continue from what the object's status says when this run first touches it. */
+  /**
+   * Counters continue from what the object's status says when this run first touches it, or first
+   * touches it again after it was re-created.
+   */
   #service(namespace: string, name: string): ServiceHealth {
     const key = `${namespace}/${name}`;
+    const source = this.#sources.service(namespace, name);
     let health = this.#services.get(key);
-    if (!health) {
-      const status = (this.#sources.service(namespace, name)?.status ?? {}) as {
+    if (!health || (source && !owns(health, source))) {
+      const status = (source?.status ?? {}) as {
         deliveries?: Partial<ServiceHealth['deliveries']>;
       };
       const d = status.deliveries ?? {};
       health = {
+        uid: source?.metadata?.uid,
         deliveries: {
           sent: d.sent ?? 0,
           throttled: d.throttled ?? 0,
@@ -273,13 +308,15 @@ export class DeliveryHealth {
 
   #rule(namespace: string, name: string): RuleHealth {
     const key = `${namespace}/${name}`;
+    const source = this.#sources.rule(namespace, name);
     let health = this.#rules.get(key);
-    if (!health) {
-      const status = (this.#sources.rule(namespace, name)?.status ?? {}) as {
+    if (!health || (source && !owns(health, source))) {
+      const status = (source?.status ?? {}) as {
         counters?: Partial<RuleHealth['counters']>;
       };
       const c = status.counters ?? {};
       health = {
+        uid: source?.metadata?.uid,
         counters: {
           matched: c.matched ?? 0,
           notified: c.notified ?? 0,
@@ -291,6 +328,16 @@ export class DeliveryHealth {
     }
     return health;
   }
+}
+
+function owns(health: Owned, source: Readonly<CustomObject> | undefined): boolean {
+  return source !== undefined && health.uid === source.metadata?.uid;
+}
+
+/** The owner's uid is no status field. */
+function ruleStatus(health: RuleHealth | undefined) {
+  if (!health) return {};
+  return { counters: health.counters, ...(health.lastFired && { lastFired: health.lastFired }) };
 }
 
 function serviceStatus(health: ServiceHealth | undefined, specGroups: ReadonlySet<string>) {

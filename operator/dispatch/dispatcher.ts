@@ -8,7 +8,6 @@ import {
 } from '../api/index.ts';
 import { RateBudget } from '../delivery/rate-budget.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
-import { robotToken } from '../dingtalk/index.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import { type CompiledRule, RuleBook } from '../rules/rule-book.ts';
 import { windowVerdict } from '../rules/time-windows.ts';
@@ -16,6 +15,13 @@ import type { InformerEvent } from '../runtime/informer.ts';
 import { cacheReader, type PlannedTarget, planTargets, targetNames } from '../targets/index.ts';
 import { AggregationGroup, type QuietReason } from './aggregation.ts';
 import { type Alarm, groupLabelsOf, toAlarm } from './alarm.ts';
+import {
+  configurationUsage,
+  groupOutboxKey,
+  memberOutboxKey,
+  outboxInUse,
+  robotOfOutbox,
+} from './configuration-usage.ts';
 import { DeliveryHealth } from './delivery-health.ts';
 import { EventStatusStore } from './event-status.ts';
 import { HeldAlarms, type HeldEntry } from './held-alarms.ts';
@@ -39,6 +45,11 @@ export interface DispatcherOptions {
   healthIntervalMs?: number;
   /** How often held targets are checked for a changed configuration and for their age. */
   heldCheckIntervalMs?: number;
+  /**
+   * How often budgets, queues, credentials and health follow the configuration when nothing changed
+   * (a queue emptied since); every change of a service or Secret makes them follow it as well.
+   */
+  configurationIntervalMs?: number;
 }
 
 interface GroupEntry {
@@ -94,6 +105,9 @@ export class Dispatcher implements Component {
   readonly #heldCheckIntervalMs: number;
   readonly #robotBudgets: RobotBudgets;
   #heldTimer: NodeJS.Timeout | undefined;
+  readonly #configurationIntervalMs: number;
+  #configurationTimer: NodeJS.Timeout | undefined;
+  #configurationDue = false;
   readonly #unsubscribe: (() => void)[] = [];
   #stopped = false;
 
@@ -103,6 +117,7 @@ export class Dispatcher implements Component {
     this.#rateWindowMs = options.rateWindowMs ?? MINUTE;
     this.#blockMs = options.blockMs ?? 10 * MINUTE;
     this.#heldCheckIntervalMs = options.heldCheckIntervalMs ?? 10_000;
+    this.#configurationIntervalMs = options.configurationIntervalMs ?? MINUTE;
     // A shorter rate window (tests) needs budgets of its own; otherwise the ones test messages share.
     this.#robotBudgets =
       this.#rateWindowMs === MINUTE
@@ -154,6 +169,7 @@ export class Dispatcher implements Component {
         this.#unsubscribe.push(
           informer.onEvent((event) => {
             if (this.#held.size > 0) this.#recheckHeld(event.namespace);
+            this.#followConfigurationSoon();
           }),
         );
       }
@@ -171,6 +187,9 @@ export class Dispatcher implements Component {
     this.#health.start();
     this.#heldTimer = setInterval(() => this.#recheckHeld(), this.#heldCheckIntervalMs);
     this.#heldTimer.unref();
+    this.#followConfiguration();
+    this.#configurationTimer = setInterval(() => this.#followConfiguration(), this.#configurationIntervalMs);
+    this.#configurationTimer.unref();
     this.#log.info({ alarmEvents: existing.length, resent: this.#pinned.size }, 'dispatch started');
     this.#pinned.clear();
     // Sends of the previous leader count against a robot's budget for one window after start, whenever
@@ -183,6 +202,7 @@ export class Dispatcher implements Component {
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     for (const entry of this.#groups.values()) clearTimeout(entry.timer);
     clearInterval(this.#heldTimer);
+    clearInterval(this.#configurationTimer);
     const started = Date.now();
     await Promise.race([
       Promise.all([...this.#outboxes.values()].map((outbox) => outbox.stop())),
@@ -229,8 +249,8 @@ export class Dispatcher implements Component {
       return;
     }
     const alarm = toAlarm(event);
-    // The ledger this run keeps is newer than the cached status until written.
-    const status = this.#store.get(alarm.key) ?? event.status ?? {};
+    // The ledger this run keeps is newer than the cached status until written (if it is this object's).
+    const status = this.#store.get(alarm.key, uid) ?? event.status ?? {};
     const intake = intakeOf({ generation, state: event.spec.state, status });
     // Finished in this run, but the cached status is not there yet: the status write's update comes next.
     if (known && intake === 'dispatch') return;
@@ -240,7 +260,8 @@ export class Dispatcher implements Component {
       return;
     }
     this.#known.set(uid, { active: true, generation });
-    const metadata = { name: alarm.name, namespace: alarm.namespace, generation };
+    const { resourceVersion } = raw.metadata ?? {};
+    const metadata = { name: alarm.name, namespace: alarm.namespace, uid, resourceVersion, generation };
     this.#store.track(alarm.key, metadata, status);
     if (intake === 'reopen') this.#reopen(alarm, generation);
     else this.#dispatch(alarm, generation);
@@ -265,7 +286,7 @@ export class Dispatcher implements Component {
       }
     }
     let reopened = 0;
-    this.#ledger.update(alarm.key, (status) => {
+    this.#ledger.update(alarm, (status) => {
       reopened = reopenForResolved(status, (id) => planned.has(deliveryKey(id)), generation, new Date());
     });
     this.#log.info(
@@ -283,7 +304,7 @@ export class Dispatcher implements Component {
     const now = Date.now();
     const rules = this.#matchingRules(alarm);
     const toGroup: CompiledRule[] = [];
-    this.#ledger.update(alarm.key, (status) => {
+    this.#ledger.update(alarm, (status) => {
       status.deliveries ??= [];
       if (alarm.spec.state === 'resolved') markResolved(status, generation, new Date(now));
       for (const rule of rules) {
@@ -378,7 +399,7 @@ export class Dispatcher implements Component {
   /** Alarms a group will not notify: their pending deliveries for the rule are Suppressed, with why. */
   #quiet(rule: CompiledRule, quiet: { alarm: Alarm; reason: QuietReason | 'RuleDeleted' }[]): void {
     for (const { alarm, reason } of quiet) {
-      this.#ledger.update(alarm.key, (status) => {
+      this.#ledger.update(alarm, (status) => {
         for (const d of status.deliveries ?? []) {
           if (byRule(d, rule.namespace, rule.name) && !isFinal(d) && !d.msgUuid)
             Object.assign(d, { state: 'Suppressed', reason });
@@ -443,7 +464,7 @@ export class Dispatcher implements Component {
       const open = repeat
         ? alarms
         : alarms.filter((alarm) => {
-            const status = this.#store.get(alarm.key);
+            const status = this.#store.get(alarm.key, alarm.uid);
             return names.some((name) => {
               const d =
                 status &&
@@ -497,8 +518,8 @@ export class Dispatcher implements Component {
   #outboxFor(rule: CompiledRule, target: PlannedTarget): Outbox {
     const key =
       target.kind === 'Group'
-        ? `group:${digest(robotToken(target.group?.webhook ?? ''))}`
-        : `member:${rule.namespace}/${target.service}:${digest(target.identities.join(','))}`;
+        ? groupOutboxKey(target.group?.webhook ?? '')
+        : memberOutboxKey(rule.namespace, target.service, digest(target.identities.join(',')));
     this.#sender.remember(rule.namespace, target);
     let outbox = this.#outboxes.get(key);
     if (!outbox) {
@@ -533,6 +554,42 @@ export class Dispatcher implements Component {
       this.#appBudgets.set(clientId, budget);
     }
     return budget;
+  }
+
+  /** Once for a burst of changes (a GitOps sync touches many objects at once). */
+  #followConfigurationSoon(): void {
+    if (this.#configurationDue) return;
+    this.#configurationDue = true;
+    setImmediate(() => {
+      this.#configurationDue = false;
+      if (!this.#stopped) this.#followConfiguration();
+    });
+  }
+
+  /**
+   * Brings what dispatch keeps per configuration in line with the configuration as it is now: each
+   * robot's budget takes the lowest limit among the groups sending through it, and the queues, budgets,
+   * credentials and health of robots and services no longer configured (deleted, or re-created) go once
+   * nothing is queued for them.
+   */
+  #followConfiguration(): void {
+    const { caches } = this.#ctx;
+    const usage = configurationUsage(caches.services.list(), cacheReader(caches));
+    for (const [key, outbox] of this.#outboxes) {
+      if (!outbox.idle || outboxInUse(key, usage)) continue;
+      this.#outboxes.delete(key);
+      void outbox.stop();
+    }
+    const outboxes = [...this.#outboxes.values()];
+    const queuedRobots = [...this.#outboxes.keys()].map(robotOfOutbox).filter((k) => k !== undefined);
+    this.#robotBudgets.configure(usage.robots, Date.now(), new Set(queuedRobots));
+    for (const [clientId, budget] of this.#appBudgets) {
+      if (!usage.apps.has(clientId) && !outboxes.some((o) => o.budget === budget))
+        this.#appBudgets.delete(clientId);
+    }
+    const queued = new Set(outboxes.flatMap((o) => [...o.senders()]));
+    this.#sender.prune((namespace, service) => usage.services.has(`${namespace}/${service}`), queued);
+    this.#health.prune();
   }
 
   /**
@@ -675,7 +732,7 @@ export class Dispatcher implements Component {
     const [first] = notifications;
     const alarm = first?.alarms[0];
     if (!first || !alarm || first.target.kind !== 'Member') return undefined;
-    const record = this.#store.get(alarm.key)?.deliveries?.find((d) =>
+    const record = this.#store.get(alarm.key, alarm.uid)?.deliveries?.find((d) =>
       sameDelivery(d, {
         ruleNamespace: first.rule.namespace,
         rule: first.rule.name,

@@ -14,7 +14,8 @@ const WRITE_BACKOFF = { initialMs: 1_000, maxMs: 30_000, jitter: 0.2 };
 const COALESCE_MS = 20;
 
 interface Entry {
-  metadata: { name: string; namespace: string; generation?: number };
+  /** The object the status belongs to: a write lands on this uid or nowhere (runtime/status.ts). */
+  metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string; generation?: number };
   desired: AlarmEventStatus;
   written: AlarmEventStatus;
   version: number;
@@ -55,14 +56,17 @@ export class EventStatusStore {
 
   /**
    * Starts tracking an event with the status the API server has for it. An event still tracked keeps
-   * its status and takes the newer metadata (a re-opened event's status observes its new generation).
+   * its status and takes the newer generation (a re-opened event's status observes it); another object
+   * of the same name (deleted and re-created) starts afresh: the old one's ledger is not its ledger.
    */
   track(key: string, metadata: Entry['metadata'], status: AlarmEventStatus | undefined): AlarmEventStatus {
     const existing = this.#entries.get(key);
-    if (existing) {
-      existing.metadata = metadata;
+    if (existing && existing.metadata.uid === metadata.uid) {
+      // In place: a write in flight advances this resourceVersion, which the informer's may lag.
+      existing.metadata.generation = metadata.generation;
       return existing.desired;
     }
+    if (existing) this.forget(key);
     const written = structuredClone(status ?? {});
     const entry: Entry = {
       metadata,
@@ -77,8 +81,11 @@ export class EventStatusStore {
     return entry.desired;
   }
 
-  get(key: string): AlarmEventStatus | undefined {
-    return this.#entries.get(key)?.desired;
+  /** The status tracked for an event; with `uid`, only if it is that object's. */
+  get(key: string, uid?: string): AlarmEventStatus | undefined {
+    const entry = this.#entries.get(key);
+    if (uid !== undefined && entry?.metadata.uid !== uid) return undefined;
+    return entry?.desired;
   }
 
   /** Changes an event's status; phase and conditions follow; the write happens soon, coalesced. */
@@ -181,16 +188,21 @@ export class EventStatusStore {
         { metadata: entry.metadata, status: snapshot },
         entry.written,
       );
+      if (result === 'gone') {
+        // Deleted, or another object of the name now: what was meant for this one is dropped, not retried.
+        if (this.#entries.get(key) === entry) this.forget(key);
+        for (const waiter of entry.waiters.splice(0)) waiter.resolve(false);
+        return;
+      }
       entry.written = snapshot;
       entry.failures = 0;
       entry.writtenVersion = Math.max(entry.writtenVersion, version);
-      if (result === 'gone') entry.writtenVersion = entry.version;
       const ready = entry.waiters.filter((w) => w.version <= entry.writtenVersion);
       entry.waiters = entry.waiters.filter((w) => w.version > entry.writtenVersion);
       for (const waiter of ready) waiter.resolve(true);
       if (entry.writtenVersion < entry.version) this.#dirty.add(key);
       // A finished event changes no more; the informer cache has it from here on.
-      else if (entry.desired.finishedAt) this.#entries.delete(key);
+      else if (entry.desired.finishedAt && this.#entries.get(key) === entry) this.#entries.delete(key);
     } catch (err) {
       const status = toKubeApiError(err)?.status;
       if (status === 400 || status === 422) {
@@ -208,7 +220,7 @@ export class EventStatusStore {
         'could not write AlarmEvent status; will retry',
       );
       setTimeout(() => {
-        if (!this.#entries.has(key)) return;
+        if (this.#entries.get(key) !== entry) return;
         this.#dirty.add(key);
         this.#pump();
       }, delayMs).unref();

@@ -59,7 +59,7 @@ function recorderWith(alarms: Alarm[], target = GROUP) {
   for (const a of alarms) {
     store.track(
       a.key,
-      { name: a.name, namespace: a.namespace, generation: 1 },
+      { name: a.name, namespace: a.namespace, uid: a.uid, generation: 1 },
       {
         deliveries: [
           {

@@ -64,10 +64,14 @@ export class LedgerRecorder implements OutcomeSink {
     }
   }
 
-  /** Changes an event's ledger; the write follows, coalesced. */
-  update(key: string, change: (status: AlarmEventStatus) => void): void {
-    const status = this.#store.update(key, change);
-    if (status && summarize(status.deliveries ?? []).finished) this.#onFinished(key);
+  /**
+   * Changes an alarm's ledger; the write follows, coalesced. Only while the event tracked under its
+   * name is that alarm (its uid): an outcome for a deleted event never lands on a re-created one.
+   */
+  update(alarm: Pick<Alarm, 'key' | 'uid'>, change: (status: AlarmEventStatus) => void): void {
+    if (!this.#store.get(alarm.key, alarm.uid)) return;
+    const status = this.#store.update(alarm.key, change);
+    if (status && summarize(status.deliveries ?? []).finished) this.#onFinished(alarm.key);
   }
 
   /** Lays `change` over the alarm's entries for one rule and target (its ledger names), unless final. */
@@ -79,7 +83,7 @@ export class LedgerRecorder implements OutcomeSink {
     names: readonly string[],
     change: Change,
   ): void {
-    this.update(alarm.key, (status) => {
+    this.update(alarm, (status) => {
       for (const name of names) {
         const id = {
           ruleNamespace: rule.namespace,
@@ -242,7 +246,7 @@ export class LedgerRecorder implements OutcomeSink {
     let since = at;
     for (const n of message.notifications) {
       for (const alarm of n.alarms) {
-        for (const d of this.#store.get(alarm.key)?.deliveries ?? []) {
+        for (const d of this.#store.get(alarm.key, alarm.uid)?.deliveries ?? []) {
           if (d.heldSince) since = Math.min(since, Date.parse(d.heldSince));
         }
       }

@@ -71,6 +71,18 @@ export class Outbox {
     );
   }
 
+  /** Nothing queued and no pause to keep: forgetting the queue loses nothing. */
+  get idle(): boolean {
+    return this.depth === 0 && this.#notBefore <= (this.#options.now ?? Date.now)();
+  }
+
+  /** The senders (tenant and target) of everything the queue holds, whose credentials it still needs. */
+  senders(): Set<string> {
+    const messages = [...this.#pinned, ...this.#ahead.map((a) => a.message), this.#current];
+    const notifications = [...this.#queue, ...messages.flatMap((m) => m?.notifications ?? [])];
+    return new Set(notifications.map(this.#options.senderOf));
+  }
+
   enqueue(notification: Notification): void {
     this.#queue.push(notification);
     this.#poke();
@@ -102,32 +114,52 @@ export class Outbox {
     await this.#loop;
   }
 
+  /**
+   * The queue's one loop. Whatever a stage throws unexpectedly (the ledger, rendering) is caught here:
+   * an unhandled rejection would end the process and with it every tenant's deliveries. The queue
+   * keeps what it holds and goes on after a backoff that grows while the failures go on.
+   */
   async #run(): Promise<void> {
     const now = this.#options.now ?? Date.now;
+    let failures = 0;
     while (!this.#stopped) {
-      const hasWork =
-        this.#current !== undefined ||
-        this.#ahead.length > 0 ||
-        this.#pinned.length > 0 ||
-        this.#queue.length > 0;
-      if (!hasWork) {
-        await this.#idle();
-        continue;
+      try {
+        if (await this.#turn(now)) failures = 0;
+      } catch (err) {
+        failures++;
+        const retryInMs = backoffDelay(failures, SEND_BACKOFF);
+        this.#log.error({ err, retryInMs }, 'outbox failed unexpectedly; going on after a pause');
+        this.#notBefore = Math.max(this.#notBefore, now() + retryInMs);
       }
-      const readyAt = Math.max(this.#notBefore, this.#options.budget.nextSlotAt(now()));
-      if (readyAt > now()) {
-        await this.#idle(readyAt - now());
-        continue;
-      }
-      this.#assignAhead(now());
-      if (!this.#current) {
-        const next = this.#ahead.shift();
-        if (!next) continue;
-        await next.recorded;
-        this.#current = next.message;
-      }
-      await this.#attempt(this.#current, now);
     }
+  }
+
+  /** One step of the loop; true once a message was attempted. */
+  async #turn(now: () => number): Promise<boolean> {
+    const hasWork =
+      this.#current !== undefined ||
+      this.#ahead.length > 0 ||
+      this.#pinned.length > 0 ||
+      this.#queue.length > 0;
+    if (!hasWork) {
+      await this.#idle();
+      return false;
+    }
+    const readyAt = Math.max(this.#notBefore, this.#options.budget.nextSlotAt(now()));
+    if (readyAt > now()) {
+      await this.#idle(readyAt - now());
+      return false;
+    }
+    this.#assignAhead(now());
+    if (!this.#current) {
+      const next = this.#ahead.shift();
+      if (!next) return false;
+      // Current before the wait, so a failed ledger write does not lose the message.
+      this.#current = next.message;
+      await next.recorded;
+    }
+    await this.#attempt(this.#current, now);
+    return true;
   }
 
   /**

@@ -28,7 +28,7 @@ export function senderOf(n: { rule: Pick<RuleInfo, 'namespace'>; target: TargetR
 export class Sender {
   readonly #ctx: Pick<OperatorContext, 'dingtalk' | 'members'>;
   /** The newest planned target of each sender (tenant, service, target), whose credentials sign its sends. */
-  readonly #targets = new Map<string, PlannedTarget>();
+  readonly #targets = new Map<string, { namespace: string; target: PlannedTarget }>();
 
   constructor(ctx: Pick<OperatorContext, 'dingtalk' | 'members'>) {
     this.#ctx = ctx;
@@ -36,12 +36,19 @@ export class Sender {
 
   /** Keeps the newest credentials of a tenant's target: a rotated Secret applies to the next attempt. */
   remember(namespace: string, target: PlannedTarget): void {
-    this.#targets.set(senderOf({ rule: { namespace }, target: targetRef(target) }), target);
+    this.#targets.set(senderOf({ rule: { namespace }, target: targetRef(target) }), { namespace, target });
+  }
+
+  /** Forgets the credentials of services gone (`live` by namespace and name), unless a queue still needs them. */
+  prune(live: (namespace: string, service: string) => boolean, queued: ReadonlySet<string>): void {
+    for (const [sender, { namespace, target }] of this.#targets) {
+      if (!live(namespace, target.service) && !queued.has(sender)) this.#targets.delete(sender);
+    }
   }
 
   async send(message: OutboundMessage): Promise<SendResult> {
     const [first] = message.notifications;
-    const target = first && this.#targets.get(senderOf(first));
+    const target = first && this.#targets.get(senderOf(first))?.target;
     if (!target) throw new Error('no credentials known for the message');
     if (target.kind === 'Group') {
       const group = target.group;

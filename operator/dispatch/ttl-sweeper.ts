@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import { ALARM_EVENT_PLURAL, GROUP, VERSION } from '../api/index.ts';
-import { isNotFound } from '../errors.ts';
-import type { Component, OperatorContext } from '../manager/context.ts';
+import { isConflict, isNotFound } from '../errors.ts';
+import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import { mapConcurrently } from '../runtime/concurrency.ts';
+import { get } from '../runtime/conditions.ts';
 import { objectPath } from '../runtime/kube-path.ts';
+import { RESOLVED_CONDITION, recordsResolved } from './resolution.ts';
 
 /**
  * Deletes in flight at a time: one after another, a storm's 10,000 finished events took longer to delete
@@ -11,7 +13,12 @@ import { objectPath } from '../runtime/kube-path.ts';
  */
 const DELETE_CONCURRENCY = 8;
 
-/** Deletes AlarmEvents whose phase has been final for longer than the TTL, so etcd does not fill up. */
+/**
+ * Deletes resolved AlarmEvents finished for longer than the TTL, so etcd does not fill up. A firing
+ * event is kept however long it fires: deleting it would end its repeats and make the source's next
+ * post a new alarm. Each delete is conditional on the version read, so an event changed meanwhile (a
+ * re-fire, say) is left for the next sweep to judge again.
+ */
 export class TtlSweeper implements Component {
   readonly name = 'alarmevent-ttl';
   readonly #ctx: OperatorContext;
@@ -51,23 +58,37 @@ export class TtlSweeper implements Component {
   async sweep(now = Date.now()): Promise<number> {
     const ttl = this.#ctx.config.eventTtl;
     const expired = this.#ctx.caches.alarms.list().filter((event) => {
-      const finishedAt = (event.status as { finishedAt?: string } | undefined)?.finishedAt;
-      return finishedAt !== undefined && now - Date.parse(finishedAt) >= ttl;
+      const from = ttlStart(event);
+      return from !== undefined && now - from >= ttl;
     });
     let deleted = 0;
     await mapConcurrently(expired, DELETE_CONCURRENCY, async (event) => {
-      const { namespace = '', name = '' } = event.metadata ?? {};
+      const { namespace = '', name = '', uid, resourceVersion } = event.metadata ?? {};
       try {
         await this.#ctx.kube.delete(
           objectPath({ group: GROUP, version: VERSION, plural: ALARM_EVENT_PLURAL, namespace, name }),
+          { body: { preconditions: { uid, resourceVersion } } },
         );
         deleted++;
       } catch (err) {
-        if (!isNotFound(err))
+        if (!isNotFound(err) && !isConflict(err))
           this.#log.warn({ err, namespace, name }, 'could not delete an expired AlarmEvent');
       }
     });
     if (deleted > 0) this.#log.info({ deleted }, 'deleted expired AlarmEvents');
     return deleted;
   }
+}
+
+/**
+ * When an event's TTL started: when it finished or its resolve was recorded, whichever came later.
+ * Undefined while it is kept: firing, not finished, or resolved but its resolved notification not yet
+ * recorded (the sweep would otherwise race the dispatcher for it).
+ */
+export function ttlStart(event: Readonly<CustomObject>): number | undefined {
+  const spec = event.spec as { state?: string } | undefined;
+  const status = event.status as { finishedAt?: string; conditions?: never[] } | undefined;
+  if (spec?.state !== 'resolved' || !status?.finishedAt || !recordsResolved(status)) return undefined;
+  const resolvedAt = get({ status }, RESOLVED_CONDITION)?.lastTransitionTime;
+  return Math.max(Date.parse(status.finishedAt), resolvedAt ? Date.parse(resolvedAt) : 0);
 }

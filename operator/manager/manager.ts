@@ -106,7 +106,7 @@ export class Manager {
       status: {
         services: new StatusWriter(kube, crd(DINGTALK_SERVICE_PLURAL)),
         rules: new StatusWriter(kube, crd(ALARM_RULE_PLURAL)),
-        alarms: new StatusWriter(kube, crd(ALARM_EVENT_PLURAL)),
+        alarms: new StatusWriter(kube, crd(ALARM_EVENT_PLURAL), { guardIdentity: true }),
       },
     };
     this.health = new HealthServer({

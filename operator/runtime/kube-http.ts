@@ -139,8 +139,14 @@ export class KubeHttp {
     return this.#json<T>({ ...options, method: 'PUT', path, ...jsonBody(body, 'application/json') });
   }
 
-  async delete<T>(path: string, options: KubeCallOptions = {}): Promise<T> {
-    return this.#json<T>({ ...options, method: 'DELETE', path });
+  /** `body`: DeleteOptions, such as preconditions the object must still meet (else 409 Conflict). */
+  async delete<T>(path: string, { body, ...options }: KubeCallOptions & { body?: unknown } = {}): Promise<T> {
+    return this.#json<T>({
+      ...options,
+      method: 'DELETE',
+      path,
+      ...(body !== undefined && jsonBody(body, 'application/json')),
+    });
   }
 
   /** An RFC 7386 merge patch. */

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { isNotFound } from '../errors.ts';
+import { isConflict, isNotFound } from '../errors.ts';
 import type { KubeHttp } from './kube-http.ts';
 import { objectPath } from './kube-path.ts';
 
@@ -10,6 +10,12 @@ import { objectPath } from './kube-path.ts';
  * conditions, needs no apiVersion/kind/field manager in the body, and this operator is the only
  * writer of these statuses (the leader). The patch is the RFC 7386 difference between the status as
  * read and the status computed, so removed fields are sent as null; arrays (conditions) are sent whole.
+ *
+ * With `guardIdentity`, a write lands on the object it was computed for or nowhere: names can be reused
+ * (the receiver's are deterministic), and a write in flight must not land on a re-created object. The
+ * status subresource takes metadata from the stored object, so metadata.uid in a patch guards nothing
+ * there (kube-apiserver 1.34 applies it to another uid silently); metadata.resourceVersion does, and
+ * it also keeps a patch that replaces a list (deliveries, conditions) from overwriting a newer one.
  */
 
 export interface CustomResource {
@@ -19,38 +25,77 @@ export interface CustomResource {
 }
 
 export interface StatusObject {
-  metadata?: { name?: string; namespace?: string };
+  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
   status?: unknown;
 }
 
-/** `patched`: written; `unchanged`: nothing to write; `gone`: the object no longer exists. */
+/**
+ * `patched`: written; `unchanged`: nothing to write; `gone`: the object no longer exists (guarded: or
+ * another object of the same name took its place).
+ */
 export type StatusWriteResult = 'patched' | 'unchanged' | 'gone';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/** Conflicts of one guarded write with writes to the same object (its spec, say) before it gives up. */
+const CONFLICT_RETRIES = 3;
+
 export class StatusWriter {
   readonly #kube: KubeHttp;
   readonly #resource: CustomResource;
+  readonly #guardIdentity: boolean;
 
-  constructor(kube: KubeHttp, resource: CustomResource) {
+  constructor(kube: KubeHttp, resource: CustomResource, { guardIdentity = false } = {}) {
     this.#kube = kube;
     this.#resource = resource;
+    this.#guardIdentity = guardIdentity;
   }
 
-  /** Patches `obj.status` if it differs from `before` (the status as read from the cache). */
+  /**
+   * Patches `obj.status` if it differs from `before` (the status as read from the cache). Guarded, the
+   * patch is conditional on `obj.metadata.resourceVersion`, which is advanced to the version written.
+   */
   async patchIfChanged(obj: StatusObject, before: unknown): Promise<StatusWriteResult> {
     const patch = mergePatch(toJson(before ?? {}), toJson(obj.status ?? {}));
     if (patch === undefined) return 'unchanged';
     const { name, namespace } = obj.metadata ?? {};
     if (!name || !namespace) throw new Error('status write needs metadata.name and metadata.namespace');
+    const path = `${objectPath({ ...this.#resource, namespace, name })}/status`;
     try {
-      await this.#kube.mergePatch(`${objectPath({ ...this.#resource, namespace, name })}/status`, {
-        status: patch,
-      });
+      if (this.#guardIdentity) return await this.#guarded(path, obj.metadata ?? {}, patch);
+      await this.#kube.mergePatch(path, { status: patch });
       return 'patched';
     } catch (err) {
       if (isNotFound(err)) return 'gone';
       throw err;
+    }
+  }
+
+  /**
+   * A 409 means the object changed since the version known: the same object (same uid) is patched again
+   * on its current version, as this operator is the one writer of the status; another is left alone.
+   */
+  async #guarded(
+    path: string,
+    metadata: NonNullable<StatusObject['metadata']>,
+    patch: Json,
+  ): Promise<StatusWriteResult> {
+    if (!metadata.uid || !metadata.resourceVersion)
+      throw new Error('a guarded status write needs metadata.uid and metadata.resourceVersion');
+    for (let conflicts = 0; ; conflicts++) {
+      try {
+        const written = await this.#kube.mergePatch<StatusObject>(path, {
+          metadata: { resourceVersion: metadata.resourceVersion },
+          status: patch,
+        });
+        metadata.resourceVersion = written.metadata?.resourceVersion;
+        return 'patched';
+      } catch (err) {
+        if (!isConflict(err) || conflicts >= CONFLICT_RETRIES) throw err;
+      }
+      const current = await this.#kube.get<StatusObject>(path);
+      if (current.metadata?.uid !== metadata.uid) return 'gone';
+      metadata.resourceVersion = current.metadata?.resourceVersion;
     }
   }
 }

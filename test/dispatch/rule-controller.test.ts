@@ -63,14 +63,21 @@ describe('finished AlarmEvents', () => {
   // A 1-minute TTL makes the sweeper look every 6 s.
   const h = useDispatch({}, ['--event-ttl', '1m']);
 
-  it('are deleted once finished longer ago than the event TTL, recently finished ones are kept', async () => {
+  it('are deleted once resolved and finished longer ago than the event TTL, recently finished ones are kept', async () => {
     for (const name of ['old-finished', 'recent-finished']) {
-      await create(h, 'AlarmEvent', name, { severity: 'info', title: name, source: 'nowhere' });
+      await create(h, 'AlarmEvent', name, {
+        severity: 'info',
+        title: name,
+        source: 'nowhere',
+        state: 'resolved',
+      });
     }
-    // NoMatchingRule is final: dispatch marks both finished now; back-date one past the TTL.
-    await eventually(async () =>
-      (await get(h, 'AlarmEvent', 'old-finished')).status?.finishedAt ? true : undefined,
-    );
+    // NoMatchingRule is final: dispatch marks both finished and resolved now; back-date one past the TTL.
+    const finished = await eventually(async () => {
+      const { status } = await get(h, 'AlarmEvent', 'old-finished');
+      const conditions = status?.conditions as { type: string }[] | undefined;
+      return status?.finishedAt && conditions?.some((c) => c.type === 'Resolved') ? conditions : undefined;
+    });
     const twoMinutesAgo = new Date(Date.now() - 120_000).toISOString();
     await h.api.patchNamespacedCustomObjectStatus(
       {
@@ -79,7 +86,12 @@ describe('finished AlarmEvents', () => {
         namespace: h.namespace,
         plural: ALARM_EVENT_PLURAL,
         name: 'old-finished',
-        body: { status: { finishedAt: twoMinutesAgo } },
+        body: {
+          status: {
+            finishedAt: twoMinutesAgo,
+            conditions: finished.map((c) => ({ ...c, lastTransitionTime: twoMinutesAgo })),
+          },
+        },
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );

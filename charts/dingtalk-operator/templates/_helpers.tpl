@@ -90,7 +90,7 @@ one at a time).
 - apiGroups: [dingtalk.alarming.io]
   resources: [dingtalkservices/status, alarmrules/status, alarmevents/status]
   verbs: [patch, update]
-# Finished AlarmEvents are deleted after their TTL; the receiver, not the operator, writes them.
+# Resolved AlarmEvents are deleted after their TTL; the receiver, not the operator, writes them.
 - apiGroups: [dingtalk.alarming.io]
   resources: [alarmevents]
   verbs: [delete]
