@@ -64,54 +64,74 @@ const token = tokenFile(
 const receiver = await startReceiverCommand(kubeconfigPath, await freePort());
 // Only to measure the payloads Alertmanager sends; it passes everything on as it is.
 const proxy = await recordingProxy(receiver.url);
-const am = await startAlertmanager(exampleConfig(proxy.url, namespace, token.path));
-await robotForAlertmanager(kubeConfig, namespace, emulator, robot);
-const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-await eventually(
-  async () => {
-    const rule = (await custom.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: ALARM_RULE_PLURAL,
-      name: 'ops',
-    })) as { status?: { conditions?: { type: string; status: string }[] } };
-    return rule.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
-  },
-  { timeoutMs: 180_000, intervalMs: 500 },
-);
+const am = await startAlertmanager(exampleConfig(proxy.url, namespace, token.path)).catch(async (err) => {
+  await receiver.kill();
+  throw err;
+});
+// Everything is stopped also when the storm fails: killOnExit knows neither Alertmanager nor the receiver.
+const stopAll = async () => {
+  operatorRss.stop();
+  await am.stop();
+  await proxy.close();
+  await receiver.kill();
+  operator.kill('SIGTERM');
+  await new Promise((resolve) => operator.once('exit', resolve));
+  token.remove();
+  await emulator.close();
+  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+};
 
-const counters = watchWebhookCounters(am);
-const began = Date.now();
-await pushStorm(am, 'DiskFull', STORM, PUSH_SECONDS, new Date());
-const pushed = Date.now();
-const stored = await eventually(
-  async () => ((await receiverCount(receiver, 'created')) >= STORM ? Date.now() : undefined),
-  { timeoutMs: 1_800_000, intervalMs: 2_000 },
-);
-const delivered = await eventually(
-  async () => {
-    const messages = await emulator.control.messages({ robot });
-    const seen = deliveriesByInstance(messages);
-    const all = Array.from({ length: STORM }, (_, i) => seen.get(instanceName(i))?.firing ?? 0);
-    return all.every((firing) => firing > 0) ? { at: Date.now(), all, messages } : undefined;
-  },
-  { timeoutMs: 1_800_000, intervalMs: 5_000 },
-);
-const settled = await counters.settled();
-const peaks = { receiver: receiver.peakRss(), operator: operatorRss.peak() };
-const cpu = { receiver: receiver.cpuSeconds() };
-const onMachine = machine();
+async function storm() {
+  await robotForAlertmanager(kubeConfig, namespace, emulator, robot);
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  await eventually(
+    async () => {
+      const rule = (await custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: ALARM_RULE_PLURAL,
+        name: 'ops',
+      })) as { status?: { conditions?: { type: string; status: string }[] } };
+      return rule.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+        ? true
+        : undefined;
+    },
+    { timeoutMs: 180_000, intervalMs: 500 },
+  );
 
-operatorRss.stop();
-await am.stop();
-await proxy.close();
-await receiver.kill();
-operator.kill('SIGTERM');
-await new Promise((resolve) => operator.once('exit', resolve));
-token.remove();
-await emulator.close();
-await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  const counters = watchWebhookCounters(am);
+  const began = Date.now();
+  await pushStorm(am, 'DiskFull', STORM, PUSH_SECONDS, new Date());
+  const pushed = Date.now();
+  const stored = await eventually(
+    async () => ((await receiverCount(receiver, 'created')) >= STORM ? Date.now() : undefined),
+    { timeoutMs: 1_800_000, intervalMs: 2_000 },
+  );
+  const delivered = await eventually(
+    async () => {
+      const messages = await emulator.control.messages({ robot });
+      const seen = deliveriesByInstance(messages);
+      const all = Array.from({ length: STORM }, (_, i) => seen.get(instanceName(i))?.firing ?? 0);
+      return all.every((firing) => firing > 0) ? { at: Date.now(), all, messages } : undefined;
+    },
+    { timeoutMs: 1_800_000, intervalMs: 5_000 },
+  );
+  const settled = await counters.settled();
+  return {
+    began,
+    pushed,
+    stored,
+    delivered,
+    settled,
+    peaks: { receiver: receiver.peakRss(), operator: operatorRss.peak() },
+    receiverCpu: receiver.cpuSeconds(),
+    onMachine: machine(),
+  };
+}
+
+const { began, pushed, stored, delivered, settled, peaks, receiverCpu, onMachine } =
+  await storm().finally(stopAll);
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const times = delivered.messages.map((m) => m.receivedAt).sort((a, b) => a - b);
@@ -144,7 +164,7 @@ test/alertmanager/storm.test.ts (which CI runs with 2,000 alerts) at ${STORM.toL
 | alarms delivered more than once | ${twice} |
 | Alertmanager notifications (failed) / requests (failed) | ${settled.notifications} (${settled.notificationsFailed}) / ${settled.requests} (${settled.requestsFailed}) |
 | largest notification | ${proxy.largest.alerts.toLocaleString('en')} alerts in ${(proxy.largest.bytes / 2 ** 20).toFixed(1)} MiB |
-| receiver CPU | ${cpu.receiver.toFixed(1)} s |
+| receiver CPU | ${receiverCpu.toFixed(1)} s |
 
 | process | peak RSS | chart limit | |
 |---|---|---|---|
