@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { API_VERSION, GROUP, VERSION } from '../../operator/api/index.ts';
-import { chartMemoryLimit } from '../bench/process-stats.ts';
+import { deployedEnv } from '../bench/process-stats.ts';
 import type { RecordedMessage } from '../emulator/schemas.ts';
 import { eventually } from '../support/kube.ts';
 
@@ -172,7 +172,8 @@ export interface RunningReceiver {
 
 /**
  * The receiver as its command runs it (`dingtalk-operator receiver`), with default settings and the
- * chart's memory limit, so its heap is sized as in the cluster.
+ * chart's memory limit, so its heap is sized as in the cluster (and, under `make bench`, the image's
+ * compile cache).
  */
 export async function startReceiverCommand(
   kubeconfig: string,
@@ -193,7 +194,7 @@ export async function startReceiverCommand(
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, DINGTALK_OPERATOR_MEMORY_LIMIT: chartMemoryLimit('receiver') },
+      env: deployedEnv('receiver'),
     },
   );
   const keep = (chunk: Buffer) => {

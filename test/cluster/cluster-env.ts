@@ -32,12 +32,21 @@ export function toolPaths(): {
   };
 }
 
-/** What up.sh recorded about a running control plane: KUBECONFIG, API_SERVER, ETCD_ENDPOINT. */
+/**
+ * What up.sh recorded about a running control plane: KUBECONFIG, API_SERVER, ETCD_ENDPOINT, and
+ * AUDIT_LOG (the API server's audit log of requests made as a ServiceAccount, test/cluster/audit-policy.yaml).
+ */
 export function runningCluster(runDir: string): {
   KUBECONFIG: string;
   API_SERVER: string;
   ETCD_ENDPOINT: string;
+  AUDIT_LOG: string;
 } {
   const env = parseEnv(readFileSync(path.join(runDir, 'cluster.env'), 'utf8'));
-  return { KUBECONFIG: env.KUBECONFIG, API_SERVER: env.API_SERVER, ETCD_ENDPOINT: env.ETCD_ENDPOINT };
+  return {
+    KUBECONFIG: env.KUBECONFIG,
+    API_SERVER: env.API_SERVER,
+    ETCD_ENDPOINT: env.ETCD_ENDPOINT,
+    AUDIT_LOG: env.AUDIT_LOG,
+  };
 }

@@ -73,6 +73,7 @@ cat >"$RUN_DIR/start-apiserver.sh" <<START
   --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" --kubelet-client-key="$pki/apiserver-kubelet-client.key" \\
   --kubelet-preferred-address-types=InternalIP \\
   --feature-gates=CoordinatedLeaderElection=true --runtime-config=coordination.k8s.io/v1beta1=true \\
+  --audit-policy-file="$CLUSTER_DIR/audit-policy.yaml" --audit-log-path="$RUN_DIR/audit.log" \\
   >>"$RUN_DIR/apiserver.log" 2>&1 &
 echo \$! >"$RUN_DIR/apiserver.pid"
 START
@@ -105,5 +106,6 @@ API_SERVER=https://127.0.0.1:$API_PORT
 ETCD_ENDPOINT=http://127.0.0.1:$ETCD_PORT
 KUBECTL=$TOOLS_DIR/kubectl
 HELM=$TOOLS_DIR/helm
+AUDIT_LOG=$RUN_DIR/audit.log
 ENV
 log "up in $(( ($(date +%s%N) - started) / 1000000 )) ms: KUBECONFIG=$kubeconfig"

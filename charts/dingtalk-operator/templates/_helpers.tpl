@@ -80,8 +80,8 @@ capabilities:
 
 {{/*
 Rules on the project's kinds, Secrets, ConfigMaps and events: in the ClusterRole when every namespace is
-watched, in a Role per namespace otherwise. Each rule is needed (test/packaging/rbac.test.ts removes them
-one at a time).
+watched, in a Role per namespace otherwise. Each rule is needed: test/packaging/rbac.test.ts finds a request
+of its scenario that the API server refuses without it.
 */}}
 {{- define "dingtalk-operator.namespacedRules" -}}
 - apiGroups: [dingtalk.alarming.io]
