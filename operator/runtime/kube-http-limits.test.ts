@@ -2,10 +2,11 @@ import { createServer as createHttpServer, type Server as HttpServer, type Serve
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { instantClock } from '../../test/support/instant-clock.ts';
 import { type KubeApiError, KubeUnavailableError } from '../errors.ts';
 import type { KubeEndpoint } from './kube-endpoint.ts';
 import { KubeHttp, type KubeHttpOptions } from './kube-http.ts';
-import type { Clock } from './rate-limiter.ts';
+import type { Clock } from './timers.ts';
 
 /**
  * The client's rate limit, its retry policy for answers asking to come back later, and its deadline,
@@ -46,19 +47,6 @@ async function listen(server: HttpServer | TcpServer): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 }
 
-function fakeClock() {
-  let now = 0;
-  const slept: number[] = [];
-  const clock: Clock = {
-    now: () => now,
-    sleep: async (ms) => {
-      slept.push(ms);
-      now += ms;
-    },
-  };
-  return { clock, slept };
-}
-
 function client(server: string, options: KubeHttpOptions) {
   const endpoint: KubeEndpoint = {
     getCurrentCluster: () => ({ server }),
@@ -77,7 +65,7 @@ function answer(res: ServerResponse, status: number, headers: Record<string, str
 describe('KubeHttp rate limit', () => {
   it('paces calls and list pages beyond the burst at qps, and never a watch', async () => {
     const api = await fakeApi((_req, _i, res) => answer(res, 200));
-    const { clock, slept } = fakeClock();
+    const { clock, slept } = instantClock();
     const http = client(api.server, { rateLimit: { qps: 10, burst: 2 }, clock });
     await http.get('/a');
     await http.mergePatch('/a', {});
@@ -94,7 +82,7 @@ describe('KubeHttp rate limit', () => {
 
   it('fails a call at once when its token would come after its deadline', async () => {
     const api = await fakeApi((_req, _i, res) => answer(res, 200));
-    const { clock, slept } = fakeClock();
+    const { clock, slept } = instantClock();
     const http = client(api.server, { rateLimit: { qps: 0.1, burst: 1 }, timeoutMs: 5_000, clock });
     await http.get('/a');
     const err = await http.get('/b').catch((e: unknown) => e);
@@ -110,7 +98,7 @@ describe('KubeHttp retries of answers asking to come back later', () => {
     const api = await fakeApi((_req, i, res) =>
       i < 2 ? answer(res, 429, { 'retry-after': '2' }) : answer(res, 200),
     );
-    const { clock, slept } = fakeClock();
+    const { clock, slept } = instantClock();
     const reports: { status: number; retried: boolean }[] = [];
     const http = client(api.server, {
       clock,
@@ -136,7 +124,7 @@ describe('KubeHttp retries of answers asking to come back later', () => {
       if (req.url === '/no-retry-after') return answer(res, 503);
       answer(res, req.method === 'DELETE' ? 429 : 503, { 'retry-after': '1' });
     });
-    const { clock, slept } = fakeClock();
+    const { clock, slept } = instantClock();
     const http = client(api.server, { clock });
     await http.put('/a', { metadata: { resourceVersion: '3' } });
     await http.delete('/a');
@@ -162,7 +150,7 @@ describe('KubeHttp retries of answers asking to come back later', () => {
 
   it('retries a POST only when the caller says it may run twice', async () => {
     const api = await fakeApi((_req, i, res) => (i % 2 === 0 ? answer(res, 429) : answer(res, 201)));
-    const { clock, slept } = fakeClock();
+    const { clock, slept } = instantClock();
     const http = client(api.server, { clock });
     const err = await http.post('/things', {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeUnavailableError);
@@ -178,7 +166,7 @@ describe('KubeHttp retries of answers asking to come back later', () => {
 
   it('gives up after four calls, with the last Retry-After, for the caller to back off', async () => {
     const api = await fakeApi((_req, _i, res) => answer(res, 429, { 'retry-after': '3' }));
-    const { clock, slept } = fakeClock();
+    const { clock, slept } = instantClock();
     const reports: boolean[] = [];
     const http = client(api.server, { clock, onComeBackLater: ({ retried }) => reports.push(retried) });
     const err = await http.get('/a').catch((e: unknown) => e);
@@ -193,7 +181,7 @@ describe('KubeHttp retries of answers asking to come back later', () => {
     const api = await fakeApi((req, _i, res) =>
       answer(res, 429, { 'retry-after': req.url === '/long' ? '11' : '6' }),
     );
-    const { clock, slept } = fakeClock();
+    const { clock, slept } = instantClock();
     const http = client(api.server, { clock, timeoutMs: 5_000 });
     const long = await http.get('/long').catch((e: unknown) => e);
     expect((long as KubeUnavailableError).retryAfter).toBe(11);
@@ -207,9 +195,10 @@ describe('KubeHttp retries of answers asking to come back later', () => {
     const api = await fakeApi((_req, _i, res) => answer(res, 429, { 'retry-after': '1' }));
     const stop = new AbortController();
     const clock: Clock = {
-      now: () => 0,
-      sleep: async () => {
-        stop.abort(new Error('stopped'));
+      ...instantClock().clock,
+      timer: () => {
+        queueMicrotask(() => stop.abort(new Error('stopped')));
+        return () => undefined;
       },
     };
     const http = client(api.server, { clock });

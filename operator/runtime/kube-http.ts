@@ -2,7 +2,8 @@ import type { ConnectionOptions } from 'node:tls';
 import { Agent, type Dispatcher, request } from 'undici';
 import { KubeApiError, KubeUnavailableError } from '../errors.ts';
 import type { HttpsOptions, KubeEndpoint } from './kube-endpoint.ts';
-import { type Clock, monotonicClock, TokenBucket } from './rate-limiter.ts';
+import { TokenBucket } from './rate-limiter.ts';
+import { type Clock, sleep, systemClock } from './timers.ts';
 
 /**
  * The API server client of both processes: JSON calls and streamed GETs (list pages, watches) on one
@@ -110,7 +111,7 @@ export class KubeHttp {
       connections = 32,
       rateLimit,
       onComeBackLater,
-      clock = monotonicClock,
+      clock = systemClock,
     }: KubeHttpOptions = {},
   ) {
     const cluster = endpoint.getCurrentCluster();
@@ -198,7 +199,7 @@ export class KubeHttp {
   async #json<T>(call: Call): Promise<T> {
     const deadline: Deadline = {
       signal: AbortSignal.timeout(this.#timeoutMs),
-      at: this.#clock.now() + this.#timeoutMs,
+      at: this.#clock.monotonicMs() + this.#timeoutMs,
       ms: this.#timeoutMs,
     };
     const response = await this.#send(call, deadline);
@@ -236,7 +237,7 @@ export class KubeHttp {
       const waitS = this.#retryWait(call, response, attempt, deadline);
       if (waitS === undefined) return response;
       await response.body.dump();
-      await this.#clock.sleep(waitS * 1000, signal);
+      await sleep(waitS * 1000, signal, this.#clock);
       call.signal?.throwIfAborted();
     }
   }
@@ -251,7 +252,7 @@ export class KubeHttp {
       (call.method !== 'POST' || call.idempotent === true) &&
       attempt < RETRY.attempts &&
       waitS <= RETRY.maxWaitS &&
-      this.#clock.now() + waitS * 1000 < (deadline?.at ?? Number.POSITIVE_INFINITY);
+      this.#clock.monotonicMs() + waitS * 1000 < (deadline?.at ?? Number.POSITIVE_INFINITY);
     this.#onComeBackLater?.({ status, retried });
     return retried ? waitS : undefined;
   }

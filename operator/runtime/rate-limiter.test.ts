@@ -1,25 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { type Clock, TokenBucket } from './rate-limiter.ts';
-
-/** A clock that never waits: a sleep moves its time forward and is written down. */
-function fakeClock() {
-  let now = 1_000;
-  const slept: number[] = [];
-  const clock: Clock = {
-    now: () => now,
-    sleep: async (ms) => {
-      slept.push(ms);
-      now += ms;
-    },
-  };
-  return { clock, slept, advance: (ms: number) => (now += ms) };
-}
+import { instantClock } from '../../test/support/instant-clock.ts';
+import { TokenBucket } from './rate-limiter.ts';
+import type { Clock } from './timers.ts';
 
 const never = new AbortController().signal;
 
 describe('TokenBucket', () => {
   it('lets a burst through at once, then paces calls at qps', async () => {
-    const { clock, slept } = fakeClock();
+    const { clock, slept } = instantClock(1_000);
     const bucket = new TokenBucket(5, 3, clock);
     for (let i = 0; i < 3; i++) await bucket.take(never);
     expect(slept).toEqual([]);
@@ -29,7 +17,7 @@ describe('TokenBucket', () => {
   });
 
   it('refills at qps while idle, up to the burst and no further', async () => {
-    const { clock, slept, advance } = fakeClock();
+    const { clock, slept, advance } = instantClock(1_000);
     const bucket = new TokenBucket(10, 4, clock);
     for (let i = 0; i < 4; i++) await bucket.take(never);
     advance(250);
@@ -46,14 +34,15 @@ describe('TokenBucket', () => {
   });
 
   it('serves calls that wait together one after another, each reserving its own token', async () => {
-    const { clock } = fakeClock();
+    const { clock } = instantClock(1_000);
     const waits: number[] = [];
     const pending: (() => void)[] = [];
     const queued: Clock = {
-      now: clock.now,
-      sleep: (ms) => {
+      ...clock,
+      timer: (ms, callback) => {
         waits.push(ms);
-        return new Promise((resolve) => pending.push(resolve));
+        pending.push(callback);
+        return () => undefined;
       },
     };
     const bucket = new TokenBucket(2, 1, queued);
@@ -66,12 +55,12 @@ describe('TokenBucket', () => {
   });
 
   it('refuses, without taking a token, a wait that would end after the deadline', async () => {
-    const { clock, slept } = fakeClock();
+    const { clock, slept } = instantClock(1_000);
     const bucket = new TokenBucket(1, 1, clock);
-    expect(await bucket.take(never, clock.now() + 10)).toBe(true);
-    expect(await bucket.take(never, clock.now() + 999)).toBe(false);
+    expect(await bucket.take(never, clock.monotonicMs() + 10)).toBe(true);
+    expect(await bucket.take(never, clock.monotonicMs() + 999)).toBe(false);
     expect(slept).toEqual([]);
-    expect(await bucket.take(never, clock.now() + 1000)).toBe(true);
+    expect(await bucket.take(never, clock.monotonicMs() + 1000)).toBe(true);
     expect(slept).toEqual([1000]);
   });
 });

@@ -1,14 +1,4 @@
-import { sleep } from './timers.ts';
-
-/** Time as the client's waits see it; tests pass a fake one instead of waiting. */
-export interface Clock {
-  /** Milliseconds on a monotonic clock, so a wall-clock step neither frees nor withholds tokens. */
-  now(): number;
-  /** Resolves after `ms`, or at once when `signal` aborts. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-export const monotonicClock: Clock = { now: () => performance.now(), sleep };
+import { type Clock, sleep, systemClock } from './timers.ts';
 
 /**
  * client-go's token bucket (flowcontrol.NewTokenBucketRateLimiter, golang.org/x/time/rate): `burst`
@@ -22,13 +12,14 @@ export class TokenBucket {
   #tokens: number;
   #refilledAt: number;
 
-  constructor(qps: number, burst: number, clock: Clock = monotonicClock) {
+  constructor(qps: number, burst: number, clock: Clock = systemClock) {
     if (!(qps > 0) || !(burst >= 1)) throw new RangeError('qps must be above 0 and burst at least 1');
     this.#qps = qps;
     this.#burst = burst;
     this.#clock = clock;
     this.#tokens = burst;
-    this.#refilledAt = clock.now();
+    // Monotonic, so a wall-clock step neither frees nor withholds tokens.
+    this.#refilledAt = clock.monotonicMs();
   }
 
   /**
@@ -37,13 +28,13 @@ export class TokenBucket {
    * x/time/rate's Wait refuses a wait beyond its context's deadline.
    */
   async take(signal: AbortSignal, deadline = Number.POSITIVE_INFINITY): Promise<boolean> {
-    const now = this.#clock.now();
+    const now = this.#clock.monotonicMs();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#refilledAt) * this.#qps) / 1000);
     this.#refilledAt = now;
     const waitMs = this.#tokens >= 1 ? 0 : ((1 - this.#tokens) * 1000) / this.#qps;
     if (now + waitMs > deadline) return false;
     this.#tokens -= 1;
-    if (waitMs > 0) await this.#clock.sleep(waitMs, signal);
+    if (waitMs > 0) await sleep(waitMs, signal, this.#clock);
     return true;
   }
 }
