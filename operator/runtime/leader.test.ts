@@ -118,6 +118,15 @@ function elector(store: LeaseStore, identity: string, clock: Clock) {
   return { instance, state, stop, done };
 }
 
+/** The Lease of a leader that vanished without releasing it, last renewed now. */
+function vanishedLeader(store: MemoryLeaseStore, clock: FakeClock, leaseTransitions: number) {
+  const now = microTime(clock.wallMs());
+  return store.create(
+    { holderIdentity: 'gone', leaseDurationSeconds: 15, acquireTime: now, renewTime: now, leaseTransitions },
+    never,
+  );
+}
+
 describe('LeaderElector', () => {
   it('elects exactly one of two contenders', async () => {
     const store = new MemoryLeaseStore();
@@ -138,18 +147,7 @@ describe('LeaderElector', () => {
   it('takes over only after the lease duration has passed since the record last changed', async () => {
     const store = new MemoryLeaseStore();
     const clock = new FakeClock();
-    const now = microTime(clock.wallMs());
-    // A leader that vanished without releasing.
-    await store.create(
-      {
-        holderIdentity: 'gone',
-        leaseDurationSeconds: 15,
-        acquireTime: now,
-        renewTime: now,
-        leaseTransitions: 3,
-      },
-      never,
-    );
+    await vanishedLeader(store, clock, 3);
     const b = elector(store, 'b', clock);
     await clock.advance(14_000);
     expect(b.state.leading).toBe(false);
@@ -275,17 +273,7 @@ describe.each([
   it('a follower takes over a vanished leader once the lease duration has passed, no sooner or later', async () => {
     const store = new MemoryLeaseStore();
     const clock = new FakeClock();
-    const now = microTime(clock.wallMs());
-    await store.create(
-      {
-        holderIdentity: 'gone',
-        leaseDurationSeconds: 15,
-        acquireTime: now,
-        renewTime: now,
-        leaseTransitions: 0,
-      },
-      never,
-    );
+    await vanishedLeader(store, clock, 0);
     const b = elector(store, 'b', clock);
     await clock.advance(1_000);
     clock.stepWall(step);
