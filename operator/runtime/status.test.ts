@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { mergePatch } from './status.ts';
+import { KubeApiError } from '../errors.ts';
+import type { KubeHttp } from './kube-http.ts';
+import { mergePatch, StatusWriter } from './status.ts';
 
 describe('mergePatch', () => {
   it('is undefined when nothing changed, whatever the key order', () => {
@@ -27,5 +29,35 @@ describe('mergePatch', () => {
       conditions: [{ type: 'Ready' }, { type: 'Other' }],
       groups: { a: { n: 2 } },
     });
+  });
+});
+
+describe('StatusWriter guarding identity', () => {
+  it('re-reads a conflicting object through the kind, which the operator may get, not its status subresource', async () => {
+    const gets: string[] = [];
+    let patches = 0;
+    const kube = {
+      mergePatch: async () => {
+        patches++;
+        if (patches === 1) throw new KubeApiError(409, { reason: 'Conflict' });
+        return { metadata: { resourceVersion: '3' } };
+      },
+      get: async (path: string) => {
+        gets.push(path);
+        return { metadata: { uid: 'u1', resourceVersion: '2' } };
+      },
+    } as unknown as KubeHttp;
+    const writer = new StatusWriter(
+      kube,
+      { group: 'g.io', version: 'v1', plural: 'things' },
+      { guardIdentity: true },
+    );
+    const obj = {
+      metadata: { name: 'a', namespace: 'ns', uid: 'u1', resourceVersion: '1' },
+      status: { x: 1 },
+    };
+    expect(await writer.patchIfChanged(obj, {})).toBe('patched');
+    expect(gets).toEqual(['/apis/g.io/v1/namespaces/ns/things/a']);
+    expect(obj.metadata.resourceVersion).toBe('3');
   });
 });

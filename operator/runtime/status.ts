@@ -60,9 +60,10 @@ export class StatusWriter {
     if (patch === undefined) return 'unchanged';
     const { name, namespace } = obj.metadata ?? {};
     if (!name || !namespace) throw new Error('status write needs metadata.name and metadata.namespace');
-    const path = `${objectPath({ ...this.#resource, namespace, name })}/status`;
+    const objectAt = objectPath({ ...this.#resource, namespace, name });
+    const path = `${objectAt}/status`;
     try {
-      if (this.#guardIdentity) return await this.#guarded(path, obj.metadata ?? {}, patch);
+      if (this.#guardIdentity) return await this.#guarded(objectAt, obj.metadata ?? {}, patch);
       await this.#kube.mergePatch(path, { status: patch });
       return 'patched';
     } catch (err) {
@@ -76,7 +77,7 @@ export class StatusWriter {
    * on its current version, as this operator is the one writer of the status; another is left alone.
    */
   async #guarded(
-    path: string,
+    objectAt: string,
     metadata: NonNullable<StatusObject['metadata']>,
     patch: Json,
   ): Promise<StatusWriteResult> {
@@ -84,7 +85,7 @@ export class StatusWriter {
       throw new Error('a guarded status write needs metadata.uid and metadata.resourceVersion');
     for (let conflicts = 0; ; conflicts++) {
       try {
-        const written = await this.#kube.mergePatch<StatusObject>(path, {
+        const written = await this.#kube.mergePatch<StatusObject>(`${objectAt}/status`, {
           metadata: { resourceVersion: metadata.resourceVersion },
           status: patch,
         });
@@ -93,7 +94,8 @@ export class StatusWriter {
       } catch (err) {
         if (!isConflict(err) || conflicts >= CONFLICT_RETRIES) throw err;
       }
-      const current = await this.#kube.get<StatusObject>(path);
+      // The object, not its status subresource: `get` on the kind is what the operator's role grants.
+      const current = await this.#kube.get<StatusObject>(objectAt);
       if (current.metadata?.uid !== metadata.uid) return 'gone';
       metadata.resourceVersion = current.metadata?.resourceVersion;
     }
