@@ -150,7 +150,7 @@ export const Delivery = z.object({
     .max(128)
     .describe("The group's name; for members, members (or unlisted-members for names the service lacks)."),
   state: DeliveryState.describe(
-    `${DELIVERY_STATES.join(', ')}. Held: DingTalk refused it for a configuration reason (errcode says which); a change of the service or of a Secret or ConfigMap it refers to sends it again.`,
+    `${DELIVERY_STATES.join(', ')}. Held: DingTalk refused it for a configuration reason (errcode says which), or a service, target, Secret or ConfigMap it needs is missing or invalid (reason says which); a change of the service or of a Secret or ConfigMap it refers to sends it again.`,
   ),
   reason: z
     .string()
@@ -161,6 +161,9 @@ export const Delivery = z.object({
   lastAttemptAt: Timestamp.optional().describe('When the last send was tried.'),
   nextAttemptAt: Timestamp.optional().describe('When the next retry is due.'),
   deliveredAt: Timestamp.optional().describe('When DingTalk accepted the message.'),
+  repeatedAt: Timestamp.optional().describe(
+    'When DingTalk last accepted a repeat of this still-firing alarm; the next repeat is due repeatInterval after it, across restarts.',
+  ),
   heldSince: Timestamp.optional().describe(
     'When DingTalk first refused it for a configuration reason; held longer than --max-hold-age, it is recorded Failed.',
   ),
@@ -189,7 +192,7 @@ export type Delivery = z.output<typeof Delivery>;
 export const AlarmEventStatus = z.object({
   observedGeneration: ObservedGeneration,
   phase: AlarmEventPhase.optional().describe(
-    'Pending → Delivering → Delivered, PartiallyDelivered, Failed, Suppressed (every rule muted or suspended) or NoMatchingRule; Held while DingTalk refuses it for a configuration reason.',
+    'Pending → Delivering → Delivered, PartiallyDelivered, Failed, Suppressed (every rule muted or suspended) or NoMatchingRule; Held while DingTalk refuses it for a configuration reason or what it needs is missing.',
   ),
   conditions: Conditions.optional(),
   deliveries: z

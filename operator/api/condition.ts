@@ -62,6 +62,10 @@ export const DingTalkConditionReason = {
   /** Held longer than --max-hold-age. */
   HeldTooLong: 'HeldTooLong',
   RuleDeleted: 'RuleDeleted',
+  /** The rule no longer plans the target (the rule or its service was edited) before the alarm went to it. */
+  TargetRemoved: 'TargetRemoved',
+  /** The rule was edited and no longer matches the alarm before it was sent. */
+  NoLongerMatched: 'NoLongerMatched',
 } as const;
 export type DingTalkConditionReason = (typeof DingTalkConditionReason)[keyof typeof DingTalkConditionReason];
 

@@ -182,7 +182,8 @@ export const reasonGuide: Record<DingTalkConditionReason, ReasonGuide> = {
     where: 'AlarmEvent: phase, delivery; DingTalkService: CredentialsValid, Ready',
     meaning:
       'DingTalk refused a send for a reason only a configuration change cures; the alarm waits, with later ' +
-      'alarms for the same target.',
+      'alarms for the same target. A delivery entry held with another reason (SecretNotFound, ServiceNotFound, ' +
+      'TargetNotFound, …) waits for what that reason names to exist, as during a GitOps sync that re-creates it.',
     action:
       'Fix what the errcode names (see [DingTalk answers](#dingtalk-answers)); the held alarms are then sent ' +
       'once each. For a fix made in DingTalk alone, change any annotation of the service.',
@@ -195,6 +196,17 @@ export const reasonGuide: Record<DingTalkConditionReason, ReasonGuide> = {
   RuleDeleted: {
     where: 'AlarmEvent delivery',
     meaning: 'The rule that matched the alarm was deleted before it was sent.',
+    action: NOTHING,
+  },
+  TargetRemoved: {
+    where: 'AlarmEvent delivery',
+    meaning:
+      'The rule or its DingTalkService was edited while the alarm waited, and the target is no longer planned; the targets planned now get the alarm instead.',
+    action: NOTHING,
+  },
+  NoLongerMatched: {
+    where: 'AlarmEvent delivery',
+    meaning: 'The rule was edited while the alarm waited and no longer matches it.',
     action: NOTHING,
   },
 };

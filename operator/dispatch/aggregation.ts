@@ -50,6 +50,11 @@ export class AggregationGroup {
     return [...this.#pending.values()].flat();
   }
 
+  /** True while the event waits for the group's next notification. */
+  isPending(alarm: Pick<Alarm, 'key' | 'fingerprint'>): boolean {
+    return this.#pending.get(alarm.fingerprint)?.some((a) => a.key === alarm.key) ?? false;
+  }
+
   /** True when the group holds nothing and can be forgotten. */
   get idle(): boolean {
     return this.#pending.size === 0 && this.#firing.size === 0;

@@ -1,38 +1,34 @@
 import type { Logger } from 'pino';
-import {
-  type AlarmEvent,
-  type AlarmEventStatus,
-  type Delivery,
-  DingTalkConditionReason,
-  parseAlarmEvent,
-} from '../api/index.ts';
-import { RateBudget } from '../delivery/rate-budget.ts';
+import { type AlarmEvent, type AlarmEventStatus, type Delivery, parseAlarmEvent } from '../api/index.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import { type CompiledRule, RuleBook } from '../rules/rule-book.ts';
 import { windowVerdict } from '../rules/time-windows.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
-import { cacheReader, type PlannedTarget, planTargets, targetNames } from '../targets/index.ts';
-import { AggregationGroup, type QuietReason } from './aggregation.ts';
-import { type Alarm, groupLabelsOf, toAlarm } from './alarm.ts';
-import {
-  configurationUsage,
-  groupOutboxKey,
-  memberOutboxKey,
-  outboxInUse,
-  robotOfOutbox,
-} from './configuration-usage.ts';
+import { cacheReader, type PlannedTarget, planTargets } from '../targets/index.ts';
+import type { QuietReason } from './aggregation.ts';
+import { type Alarm, toAlarm } from './alarm.ts';
 import { DeliveryHealth } from './delivery-health.ts';
+import {
+  deliveryKey,
+  diffLedger,
+  lastNotifiedAt,
+  notifiedBy,
+  type RuleStanding,
+  type WantedDelivery,
+  wantedDeliveries,
+} from './desired.ts';
 import { EventStatusStore } from './event-status.ts';
-import { HeldAlarms, type HeldEntry } from './held-alarms.ts';
-import { byRule, type DeliveryId, findDelivery, isFinal, sameDelivery, upsertDelivery } from './ledger.ts';
+import { type GroupEntry, Groups } from './groups.ts';
+import { HeldAlarms } from './held-alarms.ts';
+import { HeldRelease } from './held-release.ts';
+import { byRule, isFinal, upsertDelivery } from './ledger.ts';
 import { LedgerRecorder } from './ledger-recorder.ts';
 import { matchesRule } from './match.ts';
-import { type MemberProgress, progressFrom } from './member-progress.ts';
-import { digest, type Notification, targetRef } from './notification.ts';
-import { Outbox } from './outbox.ts';
+import { Notifier } from './notifier.ts';
+import { Outboxes } from './outboxes.ts';
 import { intakeOf, markResolved, reopenForResolved } from './resolution.ts';
-import { Sender, senderOf } from './sender.ts';
+import { progressOf, Resumption } from './resumption.ts';
 
 export interface DispatcherOptions {
   /** The rate window of a group robot; DingTalk's is a minute. */
@@ -52,77 +48,57 @@ export interface DispatcherOptions {
   configurationIntervalMs?: number;
 }
 
-interface GroupEntry {
-  group: AggregationGroup;
-  rule: CompiledRule;
-  timer?: NodeJS.Timeout;
-}
-
-/** A notification from a previous run, waiting to be re-sent under its msgUuid. */
-interface PinnedPart {
-  rule: CompiledRule;
-  target: PlannedTarget;
-  alarms: Alarm[];
-}
-
 const MINUTE = 60_000;
-const APP_CALLS_PER_SECOND = 20;
 
 /**
  * The dispatch pipeline, one way: intake (AlarmEvent → alarm) → matching (rules of the alarm's own
- * namespace) → aggregation group (Alertmanager timers) → per-robot outbox (rate budget, digests,
- * retries; outbox.ts), which sends through the Sender (sender.ts) → outcomes (outcome.ts) → the
- * LedgerRecorder (ledger-recorder.ts), the one writer of the ledger (AlarmEvent status) and of delivery
- * health. The dispatcher wires these stages and handles no outcome itself. Everything in memory is
- * re-derived from the ledger when a run starts: Pending entries are grouped again, entries that were
- * being sent are re-sent under their recorded msgUuid, and recent sends count against each robot's budget.
+ * namespace) → aggregation group (Alertmanager timers; groups.ts) → notifier (notifier.ts) → per-robot
+ * outbox (rate budget, digests, retries; outboxes.ts) → outcomes → the LedgerRecorder, the one writer of
+ * the ledger (AlarmEvent status) and of delivery health. The dispatcher wires these stages.
+ *
+ * Level-triggered: what each event should get is computed from the rules and services as they are now
+ * and set against its ledger (desired.ts), at intake and again whenever a rule, service or ConfigMap of
+ * its namespace changes. A start or a takeover is the same reconcile of every event: what was underway
+ * goes again under its msgUuid, repeats are due from the recorded times, and recent sends count
+ * against each robot's budget.
  */
 export class Dispatcher implements Component {
   readonly name = 'dispatch';
   readonly #ctx: OperatorContext;
   readonly #log: Logger;
   readonly #rateWindowMs: number;
-  readonly #blockMs: number;
   readonly #rules = new RuleBook();
   readonly #store: EventStatusStore;
   readonly #health: DeliveryHealth;
   readonly #held: HeldAlarms;
   readonly #ledger: LedgerRecorder;
-  readonly #sender: Sender;
-  readonly #groups = new Map<string, GroupEntry>();
-  /** The groups each AlarmEvent joined, by event key, so a deletion touches those groups only. */
-  readonly #groupsOfEvent = new Map<string, Set<string>>();
-  readonly #outboxes = new Map<string, Outbox>();
-  readonly #appBudgets = new Map<string, RateBudget>();
+  readonly #groups: Groups;
+  readonly #outboxes: Outboxes;
+  readonly #notifier: Notifier;
+  readonly #release: HeldRelease;
+  readonly #resumption: Resumption;
   /**
    * Events this run has taken on, by uid: still in progress, and the generation last looked at. Informer
    * updates are not re-dispatched; a new generation of a finished event may re-open it (resolution.ts).
    */
   readonly #known = new Map<string, { active: boolean; generation: number | undefined }>();
-  readonly #pinned = new Map<string, PinnedPart[]>();
-  /** msgUuids sent recently per target (namespace/service/kind/name), from the ledger, at start. */
-  readonly #recentSends = new Map<string, Set<string>>();
+  /** Events in progress, by namespace and key: what a change of configuration re-plans. */
+  readonly #inProgress = new Map<string, Map<string, Alarm>>();
+  readonly #replanDue = new Set<string>();
   readonly #heldCheckIntervalMs: number;
-  readonly #robotBudgets: RobotBudgets;
-  #heldTimer: NodeJS.Timeout | undefined;
   readonly #configurationIntervalMs: number;
-  #configurationTimer: NodeJS.Timeout | undefined;
+  readonly #timers: NodeJS.Timeout[] = [];
   #configurationDue = false;
   readonly #unsubscribe: (() => void)[] = [];
+  #started = false;
   #stopped = false;
 
   constructor(ctx: OperatorContext, options: DispatcherOptions = {}) {
     this.#ctx = ctx;
     this.#log = ctx.logger.child({ component: 'dispatch' });
     this.#rateWindowMs = options.rateWindowMs ?? MINUTE;
-    this.#blockMs = options.blockMs ?? 10 * MINUTE;
     this.#heldCheckIntervalMs = options.heldCheckIntervalMs ?? 10_000;
     this.#configurationIntervalMs = options.configurationIntervalMs ?? MINUTE;
-    // A shorter rate window (tests) needs budgets of its own; otherwise the ones test messages share.
-    this.#robotBudgets =
-      this.#rateWindowMs === MINUTE
-        ? ctx.robotBudgets
-        : new RobotBudgets({ limit: ctx.config.robotRateLimit, windowMs: this.#rateWindowMs });
     this.#store = new EventStatusStore({
       writer: ctx.status.alarms,
       logger: this.#log,
@@ -144,8 +120,42 @@ export class Dispatcher implements Component {
       held: this.#held,
       logger: this.#log,
       onFinished: (key) => this.#finished(key),
+      retrack: (alarm) => this.#retrack(alarm),
     });
-    this.#sender = new Sender(ctx);
+    this.#resumption = new Resumption(this.#rateWindowMs);
+    this.#outboxes = new Outboxes({
+      ctx,
+      // A shorter rate window (tests) needs budgets of its own; otherwise the ones test messages share.
+      robotBudgets:
+        this.#rateWindowMs === MINUTE
+          ? ctx.robotBudgets
+          : new RobotBudgets({ limit: ctx.config.robotRateLimit, windowMs: this.#rateWindowMs }),
+      blockMs: options.blockMs ?? 10 * MINUTE,
+      outcomes: this.#ledger,
+      resumption: this.#resumption,
+      health: this.#health,
+      logger: this.#log,
+    });
+    const plan = (rule: CompiledRule) => this.#plan(rule);
+    const statusOf = (alarm: Alarm) => this.#store.get(alarm.key, alarm.uid);
+    this.#notifier = new Notifier({
+      plan,
+      statusOf,
+      held: this.#held,
+      ledger: this.#ledger,
+      outboxes: this.#outboxes,
+    });
+    this.#release = new HeldRelease({
+      ctx,
+      rules: this.#rules,
+      plan,
+      held: this.#held,
+      ledger: this.#ledger,
+      outboxes: this.#outboxes,
+      statusOf,
+      logger: this.#log,
+    });
+    this.#groups = new Groups((entry) => this.#flush(entry));
   }
 
   async start(signal: AbortSignal): Promise<void> {
@@ -163,13 +173,14 @@ export class Dispatcher implements Component {
     for (const informer of caches.alarms.informers) {
       this.#unsubscribe.push(informer.onEvent((event) => this.#onAlarmEvent(event)));
     }
-    // A change of configuration in a namespace may release its held alarms.
     for (const cache of [caches.services, caches.secrets, caches.configMaps]) {
       for (const informer of cache.informers) {
         this.#unsubscribe.push(
           informer.onEvent((event) => {
-            if (this.#held.size > 0) this.#recheckHeld(event.namespace);
+            // A change of configuration in a namespace may release its held alarms.
+            if (this.#held.size > 0) this.#release.recheck(event.namespace);
             this.#followConfigurationSoon();
+            if (cache !== caches.secrets && specChanged(event)) this.#replanSoon(event.namespace);
           }),
         );
       }
@@ -178,57 +189,51 @@ export class Dispatcher implements Component {
       this.#unsubscribe.push(
         informer.onEvent((event) => {
           if (event.type === 'delete') this.#onRuleDeleted(event.key);
+          if (specChanged(event)) this.#replanSoon(event.namespace);
         }),
       );
     }
     const existing = [...caches.alarms.list()].sort(byCreation);
     for (const raw of existing) this.#observe(raw);
-    this.#restorePinned();
+    const resent = this.#resumePinned();
+    this.#started = true;
     this.#health.start();
-    this.#heldTimer = setInterval(() => this.#recheckHeld(), this.#heldCheckIntervalMs);
-    this.#heldTimer.unref();
-    this.#followConfiguration();
-    this.#configurationTimer = setInterval(() => this.#followConfiguration(), this.#configurationIntervalMs);
-    this.#configurationTimer.unref();
-    this.#log.info({ alarmEvents: existing.length, resent: this.#pinned.size }, 'dispatch started');
-    this.#pinned.clear();
+    const every = (ms: number, run: () => void) => {
+      const timer = setInterval(run, ms);
+      timer.unref();
+      this.#timers.push(timer);
+    };
+    every(this.#heldCheckIntervalMs, () => this.#release.recheck());
+    this.#outboxes.follow();
+    every(this.#configurationIntervalMs, () => this.#outboxes.follow());
+    this.#log.info({ alarmEvents: existing.length, resent }, 'dispatch started');
     // Sends of the previous leader count against a robot's budget for one window after start, whenever
     // its outbox is first needed; later they no longer matter.
-    setTimeout(() => this.#recentSends.clear(), this.#rateWindowMs).unref();
+    setTimeout(() => this.#resumption.forgetRecentSends(), this.#rateWindowMs).unref();
   }
 
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
-    for (const entry of this.#groups.values()) clearTimeout(entry.timer);
-    clearInterval(this.#heldTimer);
-    clearInterval(this.#configurationTimer);
+    this.#groups.stop();
+    this.#release.stop();
+    for (const timer of this.#timers) clearInterval(timer);
     const started = Date.now();
-    await Promise.race([
-      Promise.all([...this.#outboxes.values()].map((outbox) => outbox.stop())),
-      new Promise((resolve) => setTimeout(resolve, graceMs)),
-    ]);
+    await Promise.race([this.#outboxes.stop(), new Promise((resolve) => setTimeout(resolve, graceMs))]);
     await this.#store.drain(Math.max(0, graceMs - (Date.now() - started)));
     await this.#health.stop();
   }
 
   #onAlarmEvent(event: InformerEvent<CustomObject>): void {
     if (this.#stopped) return;
-    if (event.type === 'delete') {
-      const uid = event.object.metadata?.uid ?? '';
-      this.#known.delete(uid);
-      this.#store.forget(event.key);
-      // A deleted event is no longer firing anywhere: no group notifies or repeats it.
-      for (const groupKey of this.#groupsOfEvent.get(event.key) ?? []) {
-        const entry = this.#groups.get(groupKey);
-        if (!entry) continue;
-        entry.group.remove(event.key);
-        this.#schedule(entry);
-      }
-      this.#groupsOfEvent.delete(event.key);
+    if (event.type !== 'delete') {
+      this.#observe(event.object);
       return;
     }
-    this.#observe(event.object);
+    this.#known.delete(event.object.metadata?.uid ?? '');
+    this.#inProgress.get(event.namespace)?.delete(event.key);
+    this.#store.forget(event.key);
+    this.#groups.removeEvent(event.key);
   }
 
   /**
@@ -260,31 +265,20 @@ export class Dispatcher implements Component {
       return;
     }
     this.#known.set(uid, { active: true, generation });
+    const inNamespace = this.#inProgress.get(alarm.namespace) ?? new Map<string, Alarm>();
+    this.#inProgress.set(alarm.namespace, inNamespace.set(alarm.key, alarm));
     const { resourceVersion } = raw.metadata ?? {};
     const metadata = { name: alarm.name, namespace: alarm.namespace, uid, resourceVersion, generation };
     this.#store.track(alarm.key, metadata, status);
     if (intake === 'reopen') this.#reopen(alarm, generation);
     else this.#dispatch(alarm, generation);
+    // Seen after start (a relist, or a takeover's first events): what it had underway goes again now.
+    if (this.#started && this.#resumption.pinned > 0) queueMicrotask(() => this.#resumePinned());
   }
 
   /** A finished event resolved since: its firing deliveries start afresh for the resolved notification. */
   #reopen(alarm: Alarm, generation: number | undefined): void {
-    const planned = new Set<string>();
-    for (const rule of this.#matchingRules(alarm)) {
-      for (const target of this.#plan(rule)) {
-        for (const name of targetNames(target)) {
-          planned.add(
-            deliveryKey({
-              ruleNamespace: rule.namespace,
-              rule: rule.name,
-              service: target.service,
-              targetKind: target.kind,
-              targetName: name,
-            }),
-          );
-        }
-      }
-    }
+    const planned = new Set(this.#wanted(alarm).map((w) => deliveryKey(w.id)));
     let reopened = 0;
     this.#ledger.update(alarm, (status) => {
       reopened = reopenForResolved(status, (id) => planned.has(deliveryKey(id)), generation, new Date());
@@ -297,73 +291,125 @@ export class Dispatcher implements Component {
   }
 
   /**
-   * Records what each matching rule and target does with the alarm and groups what is to be sent.
+   * Sets what the rules and services want for the alarm now against its ledger: entries no longer wanted
+   * are finished with why, underway ones go again under their msgUuid, the rest are grouped.
    * `existingOnly`: only targets already in the ledger (a resolved notification goes where the firing one went).
    */
   #dispatch(alarm: Alarm, generation: number | undefined, { existingOnly = false } = {}): void {
     const now = Date.now();
-    const rules = this.#matchingRules(alarm);
-    const toGroup: CompiledRule[] = [];
+    const wanted = this.#wanted(alarm);
+    const toGroup = new Set<CompiledRule>();
     this.#ledger.update(alarm, (status) => {
       status.deliveries ??= [];
       if (alarm.spec.state === 'resolved') markResolved(status, generation, new Date(now));
-      for (const rule of rules) {
-        const fresh = !status.deliveries.some((d) => byRule(d, rule.namespace, rule.name));
-        if (fresh) this.#health.rule(rule.namespace, rule.name, { matched: 1 });
-        const verdict = rule.rule.spec.suspend
-          ? 'Suspended'
-          : windowVerdict(rule.rule.spec.timeWindows, new Date(now));
-        let grouped = false;
-        for (const target of this.#plan(rule)) {
-          for (const name of targetNames(target)) {
-            const id: DeliveryId = {
-              ruleNamespace: rule.namespace,
-              rule: rule.name,
-              service: target.service,
-              targetKind: target.kind,
-              targetName: name,
-            };
-            const existing = findDelivery(status, id);
-            if (existing && isFinal(existing)) continue;
-            if (!existing && existingOnly) continue;
-            if (existing?.msgUuid) {
-              this.#pin(existing, rule, target, alarm);
-              continue;
-            }
-            if (target.problem) {
-              upsertDelivery(status, id, {
-                state: 'Failed',
-                reason: target.problem.reason,
-                lastError: target.problem.message,
-              });
-              this.#health.rule(rule.namespace, rule.name, { failed: 1 });
-            } else if (verdict !== 'Send') {
-              upsertDelivery(status, id, { state: 'Suppressed', reason: verdict });
-              this.#health.serviceSuppressed(rule.namespace, target.service);
-              if (fresh) this.#health.rule(rule.namespace, rule.name, { suppressed: 1 });
-            } else {
-              upsertDelivery(status, id, { state: 'Pending' });
-              grouped = true;
-            }
-          }
-        }
-        if (grouped) toGroup.push(rule);
+      const diff = diffLedger(status, wanted, (ns, name) => this.#standing(alarm, ns, name));
+      for (const w of diff.underway) this.#resumption.pin(w.delivery, w.rule, w.target, alarm, now);
+      for (const { delivery, reason } of diff.unwanted)
+        Object.assign(delivery, { state: 'Suppressed', reason });
+      for (const w of existingOnly ? diff.waiting : [...diff.waiting, ...diff.added]) {
+        if (this.#admit(status, w, now)) toGroup.add(w.rule);
       }
     });
-    for (const rule of toGroup) this.#addToGroup(rule, alarm, now);
+    for (const rule of toGroup) this.#quiet(rule, this.#groups.add(rule, alarm, now));
   }
 
-  #matchingRules(alarm: Alarm): CompiledRule[] {
+  /**
+   * A rule, service or ConfigMap of the namespace changed: each event in progress there is set against
+   * what the configuration wants now. Entries underway stay with the queue that has them.
+   */
+  #replan(namespace: string): void {
+    const now = Date.now();
+    for (const alarm of this.#inProgress.get(namespace)?.values() ?? []) {
+      const status = this.#store.get(alarm.key, alarm.uid);
+      if (!status) continue;
+      const diff = diffLedger(status, this.#wanted(alarm), (ns, name) => this.#standing(alarm, ns, name));
+      const unwanted = diff.unwanted.filter(({ delivery }) => !delivery.msgUuid);
+      if (unwanted.length === 0 && diff.added.length === 0) continue;
+      const admitted = new Map<CompiledRule, WantedDelivery[]>();
+      this.#ledger.update(alarm, (s) => {
+        for (const { delivery, reason } of unwanted) Object.assign(delivery, { state: 'Suppressed', reason });
+        for (const w of diff.added) {
+          if (this.#admit(s, w, now)) admitted.set(w.rule, [...(admitted.get(w.rule) ?? []), w]);
+        }
+      });
+      for (const [rule, added] of admitted) this.#catchUp(rule, alarm, added, now);
+    }
+  }
+
+  /**
+   * New targets of a rule for an alarm in progress: they go with the group's next notification while the
+   * alarm waits for it; a rule that already sent the alarm repeats it there later; otherwise (held, or
+   * never sent) the alarm goes to them now.
+   */
+  #catchUp(rule: CompiledRule, alarm: Alarm, added: WantedDelivery[], now: number): void {
+    const entry = this.#groups.containing(alarm.key, rule.key);
+    if (!entry) {
+      this.#quiet(rule, this.#groups.add(rule, alarm, now));
+      return;
+    }
+    if (entry.group.isPending(alarm)) return;
+    const status = this.#store.get(alarm.key, alarm.uid);
+    if (status && notifiedBy(status, rule)) {
+      const ids = new Set(added.map((w) => deliveryKey(w.id)));
+      this.#ledger.update(alarm, (s) => {
+        for (const d of s.deliveries ?? []) {
+          if (ids.has(deliveryKey(d)) && d.state === 'Pending')
+            Object.assign(d, { state: 'Suppressed', reason: 'AlreadyNotified' });
+        }
+      });
+      return;
+    }
+    this.#notifier.notify(entry, [alarm], false, now);
+  }
+
+  #replanSoon(namespace: string): void {
+    if (this.#replanDue.has(namespace)) return;
+    this.#replanDue.add(namespace);
+    // Once for a burst of changes (a GitOps sync touches many objects at once), after the caches took them.
+    setImmediate(() => {
+      this.#replanDue.delete(namespace);
+      if (!this.#stopped) this.#replan(namespace);
+    });
+  }
+
+  /** Records an entry as the rule's verdict has it now; true when it is to be sent (Pending). */
+  #admit(status: AlarmEventStatus, w: WantedDelivery, now: number): boolean {
+    const { rule } = w;
+    const fresh = !status.deliveries?.some((d) => byRule(d, rule.namespace, rule.name));
+    if (fresh) this.#health.rule(rule.namespace, rule.name, { matched: 1 });
+    const verdict = rule.rule.spec.suspend
+      ? 'Suspended'
+      : windowVerdict(rule.rule.spec.timeWindows, new Date(now));
+    if (verdict === 'Send') {
+      upsertDelivery(status, w.id, { state: 'Pending' });
+      return true;
+    }
+    upsertDelivery(status, w.id, { state: 'Suppressed', reason: verdict });
+    this.#health.serviceSuppressed(rule.namespace, w.target.service);
+    if (fresh) this.#health.rule(rule.namespace, rule.name, { suppressed: 1 });
+    return false;
+  }
+
+  /** What the rules of the alarm's namespace, as they are now, want for it. */
+  #wanted(alarm: Alarm): WantedDelivery[] {
     const matching: CompiledRule[] = [];
     // A rule sees the alarms of its own namespace only: other tenants' rules are not even compiled.
     for (const raw of this.#ctx.caches.rules.list(alarm.namespace)) {
       const compiled = this.#rules.compile(raw);
       // An invalid rule (its status says why) takes no new alarms.
       if (!compiled.ok || !compiled.rule.timeZoneValid) continue;
-      const { rule } = compiled;
-      if (matchesRule(rule.rule.spec.match, rule.namespace, alarm)) matching.push(rule);
+      if (matchesRule(compiled.rule.rule.spec.match, compiled.rule.namespace, alarm))
+        matching.push(compiled.rule);
     }
-    return matching;
+    return wantedDeliveries(matching, (rule) => this.#plan(rule));
+  }
+
+  #standing(alarm: Alarm, namespace: string, name: string): RuleStanding {
+    const raw = this.#ctx.caches.rules.get(namespace, name);
+    if (!raw) return 'deleted';
+    const compiled = this.#rules.compile(raw);
+    if (!compiled.ok || !compiled.rule.timeZoneValid) return 'invalid';
+    return matchesRule(compiled.rule.rule.spec.match, namespace, alarm) ? 'matches' : 'unmatched';
   }
 
   #plan(rule: CompiledRule): PlannedTarget[] {
@@ -373,27 +419,6 @@ export class Dispatcher implements Component {
       { service: (ns, name) => this.#ctx.caches.services.get(ns, name) },
       cacheReader(this.#ctx.caches),
     );
-  }
-
-  #addToGroup(rule: CompiledRule, alarm: Alarm, now: number): void {
-    const entry = this.#groupFor(rule, alarm);
-    const { quiet } = entry.group.add(alarm, now);
-    this.#quiet(rule, quiet);
-    this.#schedule(entry);
-  }
-
-  #groupFor(rule: CompiledRule, alarm: Alarm): GroupEntry {
-    const labels = groupLabelsOf(alarm, rule.rule.spec.grouping.groupBy);
-    const key = `${rule.key}\u0000${JSON.stringify(labels)}`;
-    let entry = this.#groups.get(key);
-    if (!entry) {
-      entry = { group: new AggregationGroup(key, labels, rule.timing), rule };
-      this.#groups.set(key, entry);
-    }
-    const groups = this.#groupsOfEvent.get(alarm.key) ?? new Set();
-    groups.add(key);
-    this.#groupsOfEvent.set(alarm.key, groups);
-    return entry;
   }
 
   /** Alarms a group will not notify: their pending deliveries for the rule are Suppressed, with why. */
@@ -408,27 +433,13 @@ export class Dispatcher implements Component {
     }
   }
 
-  #schedule(entry: GroupEntry): void {
-    clearTimeout(entry.timer);
-    const due = entry.group.nextFlushAt;
-    if (this.#stopped) return;
-    if (due === undefined) {
-      if (entry.group.idle) this.#groups.delete(entry.group.key);
-      return;
-    }
-    entry.timer = setTimeout(() => this.#flush(entry), Math.max(0, due - Date.now()));
-  }
-
   /**
    * A deleted rule's groups go with it: nothing of it is notified or repeated any more, and what waited
    * for its first notification is recorded Suppressed (RuleDeleted), so those events can finish.
    */
   #onRuleDeleted(key: string): void {
     this.#rules.forget(key);
-    for (const entry of [...this.#groups.values()]) {
-      if (entry.rule.key !== key) continue;
-      clearTimeout(entry.timer);
-      this.#groups.delete(entry.group.key);
+    for (const entry of this.#groups.dropRule(key)) {
       this.#quiet(
         entry.rule,
         entry.group.pending.map((alarm) => ({ alarm, reason: 'RuleDeleted' as const })),
@@ -442,118 +453,15 @@ export class Dispatcher implements Component {
       this.#onRuleDeleted(entry.rule.key);
       return;
     }
-    const compiled = current ? this.#rules.compile(current) : undefined;
-    if (compiled?.ok) {
+    const compiled = this.#rules.compile(current);
+    if (compiled.ok) {
       entry.rule = compiled.rule;
       entry.group.timing = compiled.rule.timing;
     }
     const now = Date.now();
     const flush = entry.group.flush(now);
-    if (flush) this.#notify(entry, flush.alarms, flush.repeat, now);
-    this.#schedule(entry);
-  }
-
-  /** Turns a group's flush into one notification per target, queued in the target's outbox. */
-  #notify(entry: GroupEntry, alarms: Alarm[], repeat: boolean, now: number): void {
-    const { rule } = entry;
-    const verdict = rule.rule.spec.suspend
-      ? 'Suspended'
-      : windowVerdict(rule.rule.spec.timeWindows, new Date(now));
-    for (const target of this.#plan(rule)) {
-      const names = targetNames(target);
-      const open = repeat
-        ? alarms
-        : alarms.filter((alarm) => {
-            const status = this.#store.get(alarm.key, alarm.uid);
-            return names.some((name) => {
-              const d =
-                status &&
-                findDelivery(status, {
-                  ruleNamespace: rule.namespace,
-                  rule: rule.name,
-                  service: target.service,
-                  targetKind: target.kind,
-                  targetName: name,
-                });
-              return d !== undefined && !isFinal(d) && !d.msgUuid;
-            });
-          });
-      if (open.length === 0) continue;
-      if (target.problem || verdict !== 'Send') {
-        if (repeat) continue;
-        const change: Partial<Delivery> = target.problem
-          ? { state: 'Failed', reason: target.problem.reason, lastError: target.problem.message }
-          : { state: 'Suppressed', reason: verdict };
-        for (const alarm of open)
-          this.#ledger.updateTarget(alarm, rule, target.service, target.kind, names, change);
-        continue;
-      }
-      const ref = targetRef(target);
-      const notification: Notification = {
-        rule: {
-          namespace: rule.namespace,
-          name: rule.name,
-          description: rule.rule.spec.description,
-          mentions: rule.rule.spec.message.mentions,
-        },
-        templates: rule.templates,
-        target: ref,
-        groupLabels: entry.group.labels as Record<string, string>,
-        alarms: open,
-        repeat,
-      };
-      const held = this.#held.of(rule.namespace, ref);
-      // Sending to a target DingTalk refuses would only spend the robot's budget: it joins the held ones.
-      if (held) this.#ledger.holdMore(held, notification, now);
-      else this.#outboxFor(rule, target).enqueue(notification);
-    }
-  }
-
-  /**
-   * The queue of the target's robot: one per group robot, whichever tenants and services send to it
-   * (DingTalk's rate limit is per robot), one per tenant's member set. Each notification is sent with
-   * the credentials of its own tenant's target, the newest ones known (a rotated Secret applies to the
-   * next attempt).
-   */
-  #outboxFor(rule: CompiledRule, target: PlannedTarget): Outbox {
-    const key =
-      target.kind === 'Group'
-        ? groupOutboxKey(target.group?.webhook ?? '')
-        : memberOutboxKey(rule.namespace, target.service, digest(target.identities.join(',')));
-    this.#sender.remember(rule.namespace, target);
-    let outbox = this.#outboxes.get(key);
-    if (!outbox) {
-      const budget =
-        target.kind === 'Group'
-          ? this.#robotBudgets.forRobot(target.group?.webhook ?? '', target.group?.rateLimitPerMinute)
-          : this.#appBudget(target.app?.clientId ?? '');
-      outbox = new Outbox({
-        name: key,
-        budget,
-        blockMs: this.#blockMs,
-        logger: this.#log,
-        outcomes: this.#ledger,
-        senderOf,
-        send: (message) => this.#sender.send(message),
-      });
-      this.#outboxes.set(key, outbox);
-      outbox.start();
-    }
-    this.#countRecentSends(rule.namespace, target, outbox);
-    return outbox;
-  }
-
-  /**
-   * One budget per app, shared by every member set that sends through it: each batchSend call takes a
-   * slot, within DingTalk's documented 20 calls per second per app and API.
-   */
-  #appBudget(clientId: string): RateBudget {
-    let budget = this.#appBudgets.get(clientId);
-    if (!budget) {
-      budget = new RateBudget({ limit: APP_CALLS_PER_SECOND, windowMs: 1_000, marginMs: 100 });
-      this.#appBudgets.set(clientId, budget);
-    }
-    return budget;
+    if (flush) this.#notifier.notify(entry, flush.alarms, flush.repeat, now);
+    this.#groups.schedule(entry);
   }
 
   /** Once for a burst of changes (a GitOps sync touches many objects at once). */
@@ -562,91 +470,8 @@ export class Dispatcher implements Component {
     this.#configurationDue = true;
     setImmediate(() => {
       this.#configurationDue = false;
-      if (!this.#stopped) this.#followConfiguration();
+      if (!this.#stopped) this.#outboxes.follow();
     });
-  }
-
-  /**
-   * Brings what dispatch keeps per configuration in line with the configuration as it is now: each
-   * robot's budget takes the lowest limit among the groups sending through it, and the queues, budgets,
-   * credentials and health of robots and services no longer configured (deleted, or re-created) go once
-   * nothing is queued for them.
-   */
-  #followConfiguration(): void {
-    const { caches } = this.#ctx;
-    const usage = configurationUsage(caches.services.list(), cacheReader(caches));
-    for (const [key, outbox] of this.#outboxes) {
-      if (!outbox.idle || outboxInUse(key, usage)) continue;
-      this.#outboxes.delete(key);
-      void outbox.stop();
-    }
-    const outboxes = [...this.#outboxes.values()];
-    const queuedRobots = [...this.#outboxes.keys()].map(robotOfOutbox).filter((k) => k !== undefined);
-    this.#robotBudgets.configure(usage.robots, Date.now(), new Set(queuedRobots));
-    for (const [clientId, budget] of this.#appBudgets) {
-      if (!usage.apps.has(clientId) && !outboxes.some((o) => o.budget === budget))
-        this.#appBudgets.delete(clientId);
-    }
-    const queued = new Set(outboxes.flatMap((o) => [...o.senders()]));
-    this.#sender.prune((namespace, service) => usage.services.has(`${namespace}/${service}`), queued);
-    this.#health.prune();
-  }
-
-  /**
-   * Releases held targets whose configuration changed (they are sent again, once, under their msgUuid)
-   * and records those held past --max-hold-age Failed.
-   */
-  #recheckHeld(namespace?: string): void {
-    if (this.#stopped) return;
-    const now = Date.now();
-    for (const held of this.#held.list(namespace)) {
-      if (now - held.since >= this.#ctx.config.maxHoldAge) {
-        this.#held.remove(held);
-        this.#ledger.expired(held, this.#ctx.config.maxHoldAge, now);
-        continue;
-      }
-      if (!this.#held.changed(held)) continue;
-      this.#held.remove(held);
-      this.#release(held);
-    }
-  }
-
-  /** Sends a held target's alarms again, once, under their msgUuids. */
-  #release(held: HeldEntry): void {
-    let released = 0;
-    for (const [msgUuid, notifications] of held.messages) {
-      const [first] = notifications;
-      const raw = first && this.#ctx.caches.rules.get(first.rule.namespace, first.rule.name);
-      const compiled = raw ? this.#rules.compile(raw) : undefined;
-      const target =
-        compiled?.ok &&
-        this.#plan(compiled.rule).find(
-          (t) =>
-            t.service === held.ref.service &&
-            t.kind === held.ref.kind &&
-            (t.kind === 'Member' || t.name === held.ref.name) &&
-            !t.problem,
-        );
-      if (!compiled?.ok || !target) {
-        // The rule or target went meanwhile: nothing to send these with.
-        for (const n of notifications) {
-          for (const alarm of n.alarms)
-            this.#ledger.updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, {
-              state: 'Failed',
-              reason: compiled?.ok
-                ? DingTalkConditionReason.TargetNotFound
-                : DingTalkConditionReason.RuleDeleted,
-            });
-        }
-        continue;
-      }
-      this.#outboxFor(compiled.rule, target).restore(msgUuid, notifications, this.#progressOf(notifications));
-      released++;
-    }
-    this.#log.info(
-      { namespace: held.namespace, service: held.ref.service, target: held.ref.name, released },
-      'configuration changed; held alarms released',
-    );
   }
 
   /**
@@ -658,118 +483,60 @@ export class Dispatcher implements Component {
     const known = raw?.metadata?.uid ? this.#known.get(raw.metadata.uid) : undefined;
     if (!raw || !known?.active) return;
     known.active = false;
+    this.#inProgress.get(raw.metadata?.namespace ?? '')?.delete(key);
     if (known.generation !== raw.metadata?.generation) queueMicrotask(() => this.#observe(raw));
   }
 
-  /** A finished event from before this run: it still tells groups which alarms were notified. */
+  /** A finished event tracked again for a write (a repeat's time); false if it is gone or not this one. */
+  #retrack(alarm: Pick<Alarm, 'key' | 'uid'>): boolean {
+    if (this.#store.get(alarm.key, alarm.uid)) return true;
+    const raw = this.#ctx.caches.alarms.getByKey(alarm.key);
+    const { name = '', namespace = '', uid, resourceVersion, generation } = raw?.metadata ?? {};
+    if (!raw || uid !== alarm.uid) return false;
+    const status = (raw as { status?: AlarmEventStatus }).status;
+    this.#store.track(alarm.key, { name, namespace, uid, resourceVersion, generation }, status);
+    return true;
+  }
+
+  /**
+   * A finished event from before this run: it tells groups which alarms were notified and when last,
+   * so repeats are due from the recorded time.
+   */
   #restoreFinished(alarm: Alarm, status: AlarmEventStatus): void {
     const now = Date.now();
-    for (const d of status.deliveries ?? []) {
-      if (d.msgUuid && d.lastAttemptAt && now - Date.parse(d.lastAttemptAt) < this.#rateWindowMs) {
-        this.#rememberSend(alarm.namespace, d);
-      }
-    }
-    const notified = (status.deliveries ?? []).filter((d) => d.state === 'Delivered');
+    for (const d of status.deliveries ?? []) this.#resumption.rememberFinished(alarm.namespace, d, now);
+    const notified = (status.deliveries ?? []).filter((d: Delivery) => d.state === 'Delivered');
     for (const raw of this.#ctx.caches.rules.list(alarm.namespace)) {
       if (!notified.some((d) => byRule(d, alarm.namespace, raw.metadata?.name ?? ''))) continue;
       const compiled = this.#rules.compile(raw);
       if (!compiled.ok) continue;
-      const at = Math.max(
-        ...notified
-          .filter((d) => byRule(d, compiled.rule.namespace, compiled.rule.name))
-          .map((d) => Date.parse(d.deliveredAt ?? '') || 0),
-      );
-      const entry = this.#groupFor(compiled.rule, alarm);
-      entry.group.restoreNotified(alarm, at);
-      this.#schedule(entry);
+      const entry = this.#groups.of(compiled.rule, alarm);
+      entry.group.restoreNotified(alarm, lastNotifiedAt(status, compiled.rule));
+      this.#groups.schedule(entry);
     }
   }
 
-  #pin(delivery: Delivery, rule: CompiledRule, target: PlannedTarget, alarm: Alarm): void {
-    const msgUuid = delivery.msgUuid as string;
-    if (!delivery.lastAttemptAt || Date.now() - Date.parse(delivery.lastAttemptAt) < this.#rateWindowMs) {
-      this.#rememberSend(alarm.namespace, delivery);
+  /** Sends what the ledger had underway again, under its msgUuids; returns how many messages. */
+  #resumePinned(): number {
+    const messages = this.#resumption.takePinned();
+    for (const { msgUuid, rule, target, notifications } of messages) {
+      const progress = progressOf(notifications, (alarm) => this.#store.get(alarm.key, alarm.uid));
+      this.#outboxes.for(rule.namespace, target).restore(msgUuid, notifications, progress);
     }
-    const parts = this.#pinned.get(msgUuid) ?? [];
-    let part = parts.find(
-      (p) => p.rule.key === rule.key && p.target.service === target.service && p.target.kind === target.kind,
-    );
-    if (!part) {
-      part = { rule, target, alarms: [] };
-      parts.push(part);
-      this.#pinned.set(msgUuid, parts);
-    }
-    if (!part.alarms.includes(alarm)) part.alarms.push(alarm);
+    return messages.length;
   }
+}
 
-  #restorePinned(): void {
-    for (const [msgUuid, parts] of this.#pinned) {
-      const [first] = parts;
-      if (!first || first.target.problem) continue;
-      const notifications: Notification[] = parts.map((part) => ({
-        rule: {
-          namespace: part.rule.namespace,
-          name: part.rule.name,
-          description: part.rule.rule.spec.description,
-          mentions: part.rule.rule.spec.message.mentions,
-        },
-        templates: part.rule.templates,
-        target: targetRef(part.target),
-        groupLabels: groupLabelsOf(part.alarms[0] as Alarm, part.rule.rule.spec.grouping.groupBy),
-        alarms: part.alarms,
-        repeat: false,
-      }));
-      this.#outboxFor(first.rule, first.target).restore(
-        msgUuid,
-        notifications,
-        this.#progressOf(notifications),
-      );
-    }
-  }
-
-  /** For members: how far the message had come, from the ledger, so no chunk DingTalk answered goes again. */
-  #progressOf(notifications: readonly Notification[]): MemberProgress | undefined {
-    const [first] = notifications;
-    const alarm = first?.alarms[0];
-    if (!first || !alarm || first.target.kind !== 'Member') return undefined;
-    const record = this.#store.get(alarm.key, alarm.uid)?.deliveries?.find((d) =>
-      sameDelivery(d, {
-        ruleNamespace: first.rule.namespace,
-        rule: first.rule.name,
-        service: first.target.service,
-        targetKind: 'Member',
-        targetName: first.target.name,
-      }),
-    )?.members;
-    return record ? progressFrom(record) : undefined;
-  }
-
-  #rememberSend(namespace: string, d: Delivery): void {
-    const key = `${namespace}/${d.service}/${d.targetKind}/${d.targetKind === 'Group' ? d.targetName : 'members'}`;
-    const sends = this.#recentSends.get(key) ?? new Set();
-    sends.add(d.msgUuid as string);
-    this.#recentSends.set(key, sends);
-  }
-
-  /**
-   * Sends the previous run made in the last window count against the robot's budget, as if made just
-   * now: DingTalk received them no later than that, so the budget cannot overshoot.
-   */
-  #countRecentSends(namespace: string, target: PlannedTarget, outbox: Outbox): void {
-    const key = `${namespace}/${target.service}/${target.kind}/${target.kind === 'Group' ? target.name : 'members'}`;
-    const sends = this.#recentSends.get(key);
-    if (!sends) return;
-    this.#recentSends.delete(key);
-    const now = Date.now();
-    for (let i = 0; i < sends.size; i++) outbox.budget.record(now);
-  }
+/** True for an add or delete, or an update of what the object asks for (not its status alone). */
+function specChanged(event: InformerEvent<CustomObject>): boolean {
+  if (event.type !== 'update') return true;
+  const generation = event.object.metadata?.generation;
+  // Secrets and ConfigMaps have no generation: any update may change what they hold.
+  if (generation === undefined) return true;
+  return generation !== event.oldObject.metadata?.generation;
 }
 
 function byCreation(a: Readonly<CustomObject>, b: Readonly<CustomObject>): number {
   const at = (o: Readonly<CustomObject>) => new Date(o.metadata?.creationTimestamp ?? 0).getTime();
   return at(a) - at(b);
-}
-
-function deliveryKey({ ruleNamespace, rule, service, targetKind, targetName }: DeliveryId): string {
-  return JSON.stringify([ruleNamespace, rule, service, targetKind, targetName]);
 }

@@ -16,6 +16,11 @@ export interface HeldEntry {
   fingerprint: string;
   errcode?: string;
   error: string;
+  /**
+   * The reason the operator's own check gave (a Secret, service or target missing or invalid), when it
+   * is that and not DingTalk that holds the alarms; the service's conditions say it already.
+   */
+  problem?: string;
   /** Messages by msgUuid (re-sent under it when released): only the notifications the ledger records. */
   messages: Map<string, Notification[]>;
 }
@@ -60,7 +65,7 @@ export class HeldAlarms {
   refused(
     namespace: string,
     ref: TargetRef,
-    failure: Pick<SendFailure, 'errcode' | 'error'>,
+    failure: Pick<SendFailure, 'errcode' | 'error'> & { problem?: string },
     since: () => number,
   ): HeldEntry {
     const key = heldKey(namespace, ref);
@@ -77,7 +82,7 @@ export class HeldAlarms {
       };
       this.#entries.set(key, held);
     }
-    Object.assign(held, { errcode: failure.errcode, error: failure.error });
+    Object.assign(held, { errcode: failure.errcode, error: failure.error, problem: failure.problem });
     return held;
   }
 
@@ -88,6 +93,7 @@ export class HeldAlarms {
 
   /** Tells the registry (and so the service's conditions) what the target holds now. */
   report(held: HeldEntry): void {
+    if (held.problem) return;
     this.#registry.hold({
       namespace: held.namespace,
       service: held.ref.service,

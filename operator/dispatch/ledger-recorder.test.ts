@@ -95,6 +95,7 @@ function recorderWith(alarms: Alarm[], target = GROUP) {
     held,
     logger: pino({ level: 'silent' }),
     onFinished: (key) => finished.push(key),
+    retrack: (alarm) => store.get(alarm.key, alarm.uid) !== undefined,
   });
   const entry = (a: Alarm): Delivery | undefined => store.get(a.key)?.deliveries?.[0];
   return {

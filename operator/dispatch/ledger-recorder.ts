@@ -6,7 +6,7 @@ import type { EventStatusStore } from './event-status.ts';
 import type { HeldAlarms, HeldEntry } from './held-alarms.ts';
 import { findDelivery, isFinal, summarize, timestamp, upsertDelivery } from './ledger.ts';
 import { type MemberProgress, recordOf } from './member-progress.ts';
-import type { Notification } from './notification.ts';
+import type { Notification, TargetRef } from './notification.ts';
 import type { OutboundMessage, Outcome, OutcomeSink, SendFailure, SendResult } from './outcome.ts';
 
 export interface LedgerRecorderOptions {
@@ -16,6 +16,11 @@ export interface LedgerRecorderOptions {
   logger: Logger;
   /** Hears of each event whose deliveries are all finished, for intake to take it on again if it changed. */
   onFinished: (key: string) => void;
+  /**
+   * Tracks a finished event again (from the cache) so a repeat's time can go on its ledger; false when
+   * the event is gone or another object took its name.
+   */
+  retrack: (alarm: Pick<Alarm, 'key' | 'uid'>) => boolean;
 }
 
 /** What outcomes change of delivery health. */
@@ -35,6 +40,7 @@ export class LedgerRecorder implements OutcomeSink {
   readonly #held: HeldAlarms;
   readonly #log: Logger;
   readonly #onFinished: (key: string) => void;
+  readonly #retrack: (alarm: Pick<Alarm, 'key' | 'uid'>) => boolean;
 
   constructor(options: LedgerRecorderOptions) {
     this.#store = options.store;
@@ -42,6 +48,7 @@ export class LedgerRecorder implements OutcomeSink {
     this.#held = options.held;
     this.#log = options.logger;
     this.#onFinished = options.onFinished;
+    this.#retrack = options.retrack;
   }
 
   async record(outcome: Outcome): Promise<void> {
@@ -106,6 +113,26 @@ export class LedgerRecorder implements OutcomeSink {
     if (notification.repeat) return;
     this.#held.add(held, [notification]);
     this.#recordHeld(held, [notification], at);
+  }
+
+  /**
+   * Alarms for a target whose configuration has a problem (a Secret missing or being re-created, a
+   * service not there yet): held, like DingTalk's configuration refusals, until the configuration changes.
+   */
+  holdForProblem(
+    namespace: string,
+    ref: TargetRef,
+    problem: { reason: string; message: string },
+    notifications: readonly Notification[],
+    at: number,
+  ): void {
+    const recorded = notifications.filter((n) => !n.repeat);
+    if (recorded.length === 0) return;
+    const held = this.#held.refused(namespace, ref, { error: problem.message, problem: problem.reason }, () =>
+      this.#heldSince(recorded, at),
+    );
+    this.#held.add(held, recorded);
+    this.#recordHeld(held, recorded, at);
   }
 
   /** A target held past the bound without a fix: its alarms are recorded Failed. */
@@ -182,6 +209,7 @@ export class LedgerRecorder implements OutcomeSink {
             },
       );
     }
+    this.#repeated(message, at);
     for (const n of message.notifications) {
       this.#health.sent(n.rule.namespace, n.target.service, { kind: n.target.kind, name: n.target.name }, at);
       const newest = n.alarms[n.alarms.length - 1];
@@ -191,6 +219,31 @@ export class LedgerRecorder implements OutcomeSink {
         { notified: 1 },
         { time: timestamp(at), alarmEvent: newest?.name, severity: newest?.spec.severity },
       );
+    }
+  }
+
+  /**
+   * A repeat went out: its time goes on each alarm's entries for the target, so the next repeat is due
+   * from it after a restart or a takeover too, and not from the first notification.
+   */
+  #repeated(message: OutboundMessage, at: number): void {
+    for (const n of message.notifications) {
+      if (!n.repeat) continue;
+      for (const alarm of n.alarms) {
+        if (!this.#retrack(alarm)) continue;
+        this.update(alarm, (status) => {
+          for (const name of n.target.names) {
+            const d = findDelivery(status, {
+              ruleNamespace: n.rule.namespace,
+              rule: n.rule.name,
+              service: n.target.service,
+              targetKind: n.target.kind,
+              targetName: name,
+            });
+            if (d?.state === 'Delivered') d.repeatedAt = timestamp(at);
+          }
+        });
+      }
     }
   }
 
@@ -226,7 +279,7 @@ export class LedgerRecorder implements OutcomeSink {
     const [first] = message.notifications;
     if (!first) return;
     const held = this.#held.refused(first.rule.namespace, first.target, failure, () =>
-      this.#heldSince(message, at),
+      this.#heldSince(message.notifications, at),
     );
     const recorded = message.notifications.filter((n) => !n.repeat);
     this.#held.add(held, recorded, message.msgUuid);
@@ -242,9 +295,9 @@ export class LedgerRecorder implements OutcomeSink {
   }
 
   /** When the message's alarms were first held (from the ledger, so a restart keeps the age), or `at`. */
-  #heldSince(message: OutboundMessage, at: number): number {
+  #heldSince(notifications: readonly Notification[], at: number): number {
     let since = at;
-    for (const n of message.notifications) {
+    for (const n of notifications) {
       for (const alarm of n.alarms) {
         for (const d of this.#store.get(alarm.key, alarm.uid)?.deliveries ?? []) {
           if (d.heldSince) since = Math.min(since, Date.parse(d.heldSince));
@@ -254,13 +307,16 @@ export class LedgerRecorder implements OutcomeSink {
     return since;
   }
 
-  /** Ledger entries Held with DingTalk's errcode; the service learns of it through the registry. */
+  /**
+   * Ledger entries Held with DingTalk's errcode (the service learns of it through the registry), or with
+   * the configuration problem that holds them.
+   */
   #recordHeld(held: HeldEntry, notifications: readonly Notification[], at: number): void {
     for (const n of notifications) {
       for (const alarm of n.alarms) {
         this.#updateNotified(alarm, n, (d) => ({
           state: 'Held',
-          reason: DingTalkConditionReason.Held,
+          reason: held.problem ?? DingTalkConditionReason.Held,
           errcode: held.errcode,
           lastError: held.error.slice(0, 1024),
           heldSince: d.heldSince ?? timestamp(at),

@@ -128,8 +128,11 @@ function heldText(deliveries: readonly Delivery[]): string {
   const held = deliveries
     .filter((d) => d.state === 'Held')
     .slice(0, 5)
-    .map((d) => `${d.targetKind} ${d.targetName} (${d.service})${d.errcode ? ` errcode ${d.errcode}` : ''}`);
-  return `held until the configuration is fixed: DingTalk refused ${held.join('; ')}`;
+    .map(
+      (d) =>
+        `${d.targetKind} ${d.targetName} (${d.service}): ${d.errcode ? `DingTalk refused it, errcode ${d.errcode}` : (d.reason ?? 'Held')}`,
+    );
+  return `held until the configuration is fixed: ${held.join('; ')}`;
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

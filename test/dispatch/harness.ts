@@ -26,6 +26,10 @@ export interface DispatchHarness {
   emulator: RunningEmulator;
   manager: Manager;
   api: CustomObjectsApi;
+  /** Shuts the operator down, as a rolling upgrade or a lost leadership does. */
+  stopOperator(): Promise<void>;
+  /** Starts a new operator (a new leader) on the same flags. */
+  startOperator(): void;
 }
 
 /**
@@ -60,19 +64,46 @@ export function useDispatch(
       ],
       env: {},
     });
-    harness.manager = new Manager(config, createLogger({ level: 'warn' }), [
-      dingTalkServiceComponents,
-      alarmRuleComponents,
-      dispatchComponents(options),
-    ]);
-    void harness.manager.run();
+    harness.startOperator = () => {
+      harness.manager = new Manager(config, createLogger({ level: 'warn' }), [
+        dingTalkServiceComponents,
+        alarmRuleComponents,
+        dispatchComponents(options),
+      ]);
+      void harness.manager.run();
+    };
+    harness.stopOperator = () => harness.manager.shutdown();
+    harness.startOperator();
   });
   afterAll(async () => {
+    // Whatever a test did, every alarm it raised reaches a final or held state once the operator settles.
+    if (harness.namespaces) await expectSettled(harness);
     await harness.manager?.shutdown();
     await harness.emulator?.close();
     await Promise.all(cleanups.map((cleanup) => cleanup()));
   });
   return harness;
+}
+
+/** Phases an alarm may be left in for good: final, or held for a configuration fix. */
+const RESTING = ['Delivered', 'PartiallyDelivered', 'Failed', 'Suppressed', 'NoMatchingRule', 'Held'];
+
+/** Fails unless no AlarmEvent of the harness is left Pending or Delivering within a minute. */
+async function expectSettled(h: DispatchHarness): Promise<void> {
+  let moving: string[] = [];
+  const settled = await eventually(
+    async () => {
+      const events = (
+        await Promise.all(h.namespaces.map((namespace) => list(inNamespace(h, namespace), 'AlarmEvent')))
+      ).flat();
+      moving = events
+        .filter((e) => !RESTING.includes(e.status?.phase as string))
+        .map((e) => `${e.metadata.name} (${(e.status?.phase as string) ?? 'no status'})`);
+      return moving.length === 0 ? true : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 500 },
+  ).catch(() => false);
+  if (!settled) throw new Error(`AlarmEvents left unsettled: ${moving.slice(0, 20).join(', ')}`);
 }
 
 /** The harness acting in another of its namespaces (a second tenant). */
