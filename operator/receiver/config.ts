@@ -204,7 +204,7 @@ const receiverSettings = z.object({
     flag: '--headers-timeout',
     env: `${ENV}HEADERS_TIMEOUT`,
     description:
-      "How long a client may take from opening a connection (or from its previous request) to the end of a request's headers; a slower one is answered 408 and its connection closed, so a silent connection cannot hold a slot. At most --request-timeout.",
+      "How long a client may take from opening a connection (or from its previous request) to the end of a request's headers; a slower one is answered 408 and its connection closed, so a silent connection cannot hold a slot. --request-timeout applies instead when it is shorter.",
   }),
   idleTimeout: describe(duration(1000, 600_000).prefault('60s'), {
     flag: '--idle-timeout',
@@ -272,13 +272,6 @@ export const receiverConfigSchema = receiverSettings.superRefine((config, ctx) =
       code: 'custom',
       path: [config.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'],
       message: 'must be given together with the other of --tls-cert-file and --tls-key-file',
-    });
-  }
-  if (config.headersTimeout > config.requestTimeout) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['headersTimeout'],
-      message: `must be at most --request-timeout (${config.requestTimeout / 1000}s), which covers the headers too`,
     });
   }
   if (config.maxNamespaceBytesInFlight > config.maxBytesInFlight) {

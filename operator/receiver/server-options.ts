@@ -33,7 +33,8 @@ export function serverOptions(limits: ConnectionLimits, onRefused: (address: str
     serverFactory: (handler: http.RequestListener): http.Server => {
       const options = {
         requestTimeout: limits.requestTimeoutMs,
-        headersTimeout: limits.headersTimeoutMs,
+        // The headers are part of the request: Node refuses a headers timeout longer than its whole.
+        headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
         connectionsCheckingInterval: TIMEOUT_CHECK_MS,
       };
       const server = limits.tls
