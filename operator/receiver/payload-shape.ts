@@ -1,12 +1,12 @@
 /**
  * What parsing an Alertmanager or Grafana payload would build, counted from its bytes without building
- * it. JSON.parse turns each `{}` (two bytes) into an object of about 40 bytes of heap, so a body of empty
- * alerts needs twenty times its size: 16 MiB of them took the receiver past its heap. Counting first lets
- * the receiver refuse such a body while it is still a buffer.
+ * it. JSON.parse turns each `{}` (two bytes) into about 60 bytes of heap (an object and its slot), so a
+ * body of empty alerts needs twenty times its size: 16 MiB of them took the receiver past its heap.
+ * Counting first lets the receiver refuse such a body while it is still a buffer.
  *
  * One pass over the bytes, allocating nothing but the top level's keys: it counts the objects and arrays
- * anywhere in the body, how deep they nest, and the items of the top-level `alerts` array. Keys are decoded as JSON.parse
- * would, so an escaped spelling of `alerts` is counted as well.
+ * anywhere in the body, how deep they nest, and the items of the top-level `alerts` array. Keys are
+ * decoded as JSON.parse would, so an escaped spelling of `alerts` is counted as well.
  */
 
 export interface PayloadShape {
