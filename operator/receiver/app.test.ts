@@ -678,8 +678,13 @@ describe('receiver HTTP API', () => {
     it('answers 400 to objects and arrays that no alert holds, and to deep nesting', async () => {
       const hidden = `{"version":"4","alerts":[{"junk":[${Array.from({ length: 100 }, () => '{}').join(',')}]}]}`;
       const deep = `{"version":"4","alerts":[${'['.repeat(20)}${']'.repeat(20)}]}`;
-      for (const body of [hidden, deep]) {
-        const response = await post('/api/v1/alertmanager', body);
+      const hiddenInAlarm = `{"severity":"info","title":"x","junk":[${Array.from({ length: 100 }, () => '{}').join(',')}]}`;
+      for (const [url, body] of [
+        ['/api/v1/alertmanager', hidden],
+        ['/api/v1/alertmanager', deep],
+        ['/api/v1/alarms', hiddenInAlarm],
+      ] as const) {
+        const response = await post(url, body);
         expect(response.statusCode).toBe(400);
         expect(response.json()).toMatchObject({ code: 'RCV_ERR_PAYLOAD_SHAPE', issues: [{ path: '' }] });
       }

@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import { GROUP } from '../api/index.ts';
 import { DNS_LABEL } from '../config.ts';
 import { type KubeApiError, KubeUnavailableError, toKubeApiError } from '../errors.ts';
-import { parseAlertBody } from './alert-body.ts';
 import type { Caller, Gatekeeper } from './auth.ts';
+import { measureAlarmBatch, parseAlertPayload } from './bounded-json.ts';
 import { BytesInFlight, type BytesInFlightLimits } from './bytes-in-flight.ts';
 import { invalidBody, NamespaceOverRateError, ReceiverError, ReceiverErrorCode } from './errors.ts';
 import {
@@ -33,7 +33,7 @@ import type { AlarmEventStore } from './store.ts';
  * the bodies held stay within their bounds (bytes-in-flight.ts; else 503 with Retry-After, unread). Its
  * body is then parsed (JSON only → 415, malformed → 400; over the size limit → 413 on /alarms, 503 for
  * Alertmanager and Grafana, which would drop a 4xx'd group for good; their bodies are measured before
- * they are parsed, alert-body.ts), validated (intake.ts), and its AlarmEvents written
+ * they are parsed, bounded-json.ts), validated (intake.ts), and its AlarmEvents written
  * (persist.ts). 202 only once every storable alarm is in the API server; 503 with Retry-After when the
  * API server cannot take them or the answer deadline comes first, after writing what it could. Resolving
  * alarms needs the right to patch AlarmEvents as well. A namespace that has written more alarms than its
@@ -99,18 +99,24 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
   });
   // Alarm bodies are JSON; anything else is answered 415 rather than guessed at.
   app.removeContentTypeParser(['text/plain', 'application/json']);
-  // The native endpoint refuses a `__proto__` key outright; Alertmanager's and Grafana's set aside only
-  // the alert holding it (intake.ts).
+  // Bodies are measured before they are parsed (bounded-json.ts). The native endpoint refuses a
+  // `__proto__` key outright; Alertmanager's and Grafana's set aside only the alert holding it (intake.ts).
   const strictJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const kind = request.routeOptions.config.payloadKind;
-    if (kind === 'alarms') return strictJson(request, body.toString('utf8'), done);
+    const bytes = body as Buffer;
     try {
-      const limits = { ...options.limits, retryAfterSeconds: options.retryAfterSeconds };
-      done(null, parseAlertBody(body as Buffer, limits));
+      if (kind === 'alertmanager' || kind === 'grafana') {
+        return done(
+          null,
+          parseAlertPayload(bytes, { ...limits, retryAfterSeconds: options.retryAfterSeconds }),
+        );
+      }
+      measureAlarmBatch(bytes, limits);
     } catch (err) {
-      done(err as Error, undefined);
+      return done(err as Error, undefined);
     }
+    strictJson(request, bytes.toString('utf8'), done);
   });
   app.decorateRequest('alarmTarget', null);
 

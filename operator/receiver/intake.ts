@@ -201,7 +201,12 @@ function ownAlarms(body: unknown, limits: IntakeLimits): Item[] {
   return items;
 }
 
-function checkBatchSize(count: number, path: string, { maxBatch }: IntakeLimits): void {
+/** Throws the 400 for more alarms in one request to the native endpoint than --max-batch. */
+export function checkBatchSize(
+  count: number,
+  path: string,
+  { maxBatch }: Pick<IntakeLimits, 'maxBatch'>,
+): void {
   if (count <= maxBatch) return;
   throw new ReceiverError(
     ReceiverErrorCode.BatchTooLarge,

@@ -10,8 +10,15 @@ describe('measurePayload', () => {
       groupLabels: { alertname: 'x' },
       alerts: [{ labels: { a: '1' }, annotations: {} }, { labels: {} }, 'not an alert'],
     });
-    expect(measure(payload)).toEqual({ alerts: 3, containers: 8, depth: 4 });
-    expect(measure('{"version":"4","alerts":[]}')).toEqual({ alerts: 0, containers: 2, depth: 2 });
+    expect(measure(payload)).toEqual({ alerts: 3, items: 0, containers: 8, depth: 4 });
+    expect(measure('{"version":"4","alerts":[]}')).toEqual({ alerts: 0, items: 0, containers: 2, depth: 2 });
+  });
+
+  it('counts the items of a body that is an array, as a batch of alarms is', () => {
+    const batch = JSON.stringify([{ title: 'a', labels: { x: '[' } }, { title: 'b' }, 3]);
+    expect(measure(batch)).toEqual({ alerts: 0, items: 3, containers: 4, depth: 3 });
+    expect(measure('[]')).toMatchObject({ items: 0 });
+    expect(measure('{"title":"one alarm"}')).toMatchObject({ items: 0, containers: 1 });
   });
 
   it('is not misled by brackets and quotes inside strings, nor by alerts elsewhere than the top level', () => {

@@ -1,17 +1,19 @@
 /**
- * What parsing an Alertmanager or Grafana payload would build, counted from its bytes without building
- * it. JSON.parse turns each `{}` (two bytes) into about 60 bytes of heap (an object and its slot), so a
+ * What parsing a request body would build, counted from its bytes without building it. JSON.parse turns each `{}` (two bytes) into about 60 bytes of heap (an object and its slot), so a
  * body of empty alerts needs twenty times its size: 16 MiB of them took the receiver past its heap.
  * Counting first lets the receiver refuse such a body while it is still a buffer.
  *
  * One pass over the bytes, allocating nothing but the top level's keys: it counts the objects and arrays
- * anywhere in the body, how deep they nest, and the items of the top-level `alerts` array. Keys are
- * decoded as JSON.parse would, so an escaped spelling of `alerts` is counted as well.
+ * anywhere in the body, how deep they nest, the items of the top-level `alerts` array (an Alertmanager or
+ * Grafana payload) and those of a top-level array (a batch of alarms). Keys are decoded as JSON.parse
+ * would, so an escaped spelling of `alerts` is counted as well.
  */
 
 export interface PayloadShape {
   /** Items of the top-level `alerts` array (of every one, should the key repeat). */
   alerts: number;
+  /** Items of the body when it is an array. */
+  items: number;
   /** Objects and arrays anywhere in the body, the envelope included. */
   containers: number;
   /** Deepest nesting of objects and arrays: 1 for the envelope alone. */
@@ -39,7 +41,7 @@ export function measurePayload(
   bytes: Uint8Array,
   stopAt: (shape: PayloadShape) => boolean = () => false,
 ): PayloadShape {
-  const shape: PayloadShape = { alerts: 0, containers: 0, depth: 0 };
+  const shape: PayloadShape = { alerts: 0, items: 0, containers: 0, depth: 0 };
   let depth = 0;
   // Depth 1 is the envelope: its strings alternate between keys and values.
   let expectKey = false;
@@ -47,12 +49,20 @@ export function measurePayload(
   // Depth 2 inside `alerts`: the next value that starts is another alert.
   let inAlerts = false;
   let expectAlert = false;
+  // Depth 1 of a body that is an array: the next value that starts is another item.
+  let inBatch = false;
+  let expectItem = false;
   for (let at = 0; at < bytes.length; at++) {
     const byte = bytes[at] as number;
     if (isWhitespace(byte)) continue;
     if (inAlerts && depth === 2 && expectAlert && byte !== CLOSE_ARRAY) {
       shape.alerts++;
       expectAlert = false;
+      if (stopAt(shape)) return shape;
+    }
+    if (inBatch && depth === 1 && expectItem && byte !== CLOSE_ARRAY) {
+      shape.items++;
+      expectItem = false;
       if (stopAt(shape)) return shape;
     }
     if (byte === QUOTE) {
@@ -64,7 +74,11 @@ export function measurePayload(
       depth++;
       shape.depth = Math.max(shape.depth, depth);
       if (stopAt(shape)) return shape;
-      if (depth === 1) expectKey = byte === OPEN_OBJECT;
+      if (depth === 1) {
+        expectKey = byte === OPEN_OBJECT;
+        inBatch = byte === OPEN_ARRAY;
+        expectItem = inBatch;
+      }
       if (depth === 2 && byte === OPEN_ARRAY && lastKey === 'alerts' && !expectKey) {
         inAlerts = true;
         expectAlert = true;
@@ -73,7 +87,10 @@ export function measurePayload(
       depth--;
       if (depth === 1) inAlerts = false;
     } else if (byte === COMMA) {
-      if (depth === 1) expectKey = true;
+      if (depth === 1) {
+        expectKey = !inBatch;
+        expectItem = inBatch;
+      }
       if (depth === 2 && inAlerts) expectAlert = true;
     } else if (byte === COLON && depth === 1) {
       expectKey = false;
