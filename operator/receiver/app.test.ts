@@ -28,10 +28,18 @@ class FakeStore implements AlarmEventStore {
   readonly events = new Map<string, { spec: AlarmEventSpec; annotations?: Record<string, string> }>();
   calls = 0;
   failure: Error | undefined;
+  /** Writes wait for it while it is set; `waiting` counts those that are. */
+  gate: Promise<void> | undefined;
+  waiting = 0;
   /** Called on every write before it happens; may throw to fail that write. */
   onCall: ((name: string) => void) | undefined;
 
   async create({ namespace, name, spec, annotations }: NewAlarmEvent): Promise<'created' | 'exists'> {
+    if (this.gate) {
+      this.waiting++;
+      await this.gate;
+      this.waiting--;
+    }
     this.#call(name);
     const key = `${namespace}/${name}`;
     if (this.events.has(key)) return 'exists';
@@ -114,6 +122,20 @@ function alertmanagerPayload(alerts: unknown[]) {
   };
 }
 
+const limits = {
+  maxBodyBytes: 64 * 1024,
+  maxAlertPayloadBytes: 256 * 1024,
+  maxAlertsPerPayload: 1000,
+  maxBatch: 20,
+  maxLabels: 8,
+  maxLabelLength: 64,
+};
+
+/** Resolves once `condition` holds, looking after each turn of the event loop. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 describe('receiver HTTP API', () => {
   let store: FakeStore;
   let review: FakeReview;
@@ -151,15 +173,16 @@ describe('receiver HTTP API', () => {
           invalidTokenReviews: { perClient: 100, total: 1000 },
         }),
         defaultNamespace: 'monitoring',
-        limits: {
-          maxBodyBytes: 64 * 1024,
-          maxAlertPayloadBytes: 256 * 1024,
-          maxBatch: 20,
-          maxLabels: 8,
-          maxLabelLength: 64,
-        },
+        limits,
         writes: { concurrency: 4, deadlineMs: 8_000 },
-        connections: { requestTimeoutMs: 30_000, idleTimeoutMs: 60_000, maxConnections: 100 },
+        bytesInFlight: { total: 1 << 20, perNamespace: 512 * 1024 },
+        connections: {
+          headersTimeoutMs: 10_000,
+          requestTimeoutMs: 30_000,
+          idleTimeoutMs: 60_000,
+          maxConnections: 100,
+          maxConnectionsPerAddress: 100,
+        },
         namespaceRate: { perSecond: 1000, burst: 10_000 },
         rejections,
         retryAfterSeconds: 7,
@@ -298,6 +321,29 @@ describe('receiver HTTP API', () => {
       );
     });
 
+    it('sets aside only the alert holding a __proto__ key, and stores the others', async () => {
+      // As Alertmanager would relay a label named __proto__ from a metric: the raw text, not an object.
+      const poisoned = JSON.stringify(alert(2)).replace('"labels":{', '"labels":{"__proto__":"x",');
+      const body = JSON.stringify(alertmanagerPayload([alert(1), 'POISONED', alert(3)])).replace(
+        '"POISONED"',
+        poisoned,
+      );
+      const response = await post('/api/v1/alertmanager', body);
+      expect(response.statusCode).toBe(202);
+      expect(response.json()).toMatchObject({
+        accepted: 2,
+        rejected: [
+          {
+            path: 'alerts[1]',
+            fingerprint: 'a1b2c3d4e5f60002',
+            issues: [{ path: 'alerts[1].labels.__proto__', message: 'must not be a key' }],
+          },
+        ],
+      });
+      expect(store.events.size).toBe(2);
+      expect(rejections.reports).toHaveLength(1);
+    });
+
     it('answers 400 when no alert of the payload can be stored', async () => {
       const broken = { ...alert(2), startsAt: 'yesterday' };
       const response = await post('/api/v1/alertmanager', alertmanagerPayload([broken]));
@@ -334,7 +380,7 @@ describe('receiver HTTP API', () => {
       expect(store.events.size).toBe(2);
     });
 
-    it('takes a payload of any number of alerts up to its byte limit', async () => {
+    it('takes a payload of hundreds of alerts within its byte limit', async () => {
       const alerts = Array.from({ length: 300 }, (_, i) => alert(i));
       const response = await post('/api/v1/alertmanager', alertmanagerPayload(alerts));
       expect(response.statusCode).toBe(202);
@@ -605,11 +651,71 @@ describe('receiver HTTP API', () => {
     });
 
     it('answers 400 to malformed JSON and to an empty body', async () => {
-      for (const body of ['{"version":', '', '{"__proto__":{"x":1}}']) {
-        const response = await post('/api/v1/alertmanager', body);
+      for (const [url, body] of [
+        ['/api/v1/alertmanager', '{"version":'],
+        ['/api/v1/alertmanager', ''],
+        ['/api/v1/alarms', ''],
+        ['/api/v1/alarms', '{"__proto__":{"x":1}}'],
+      ] as const) {
+        const response = await post(url, body);
         expect(response.statusCode, body).toBe(400);
         expect(response.json().code).toBe('RCV_ERR_MALFORMED_JSON');
       }
+    });
+
+    it('answers 503 with Retry-After to more alerts than its bound, counted before they are parsed', async () => {
+      const body = `{"version":"4","alerts":[${Array.from({ length: 1001 }, () => '{}').join(',')}]}`;
+      const response = await post('/api/v1/alertmanager', body);
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('7');
+      expect(response.json()).toMatchObject({
+        code: 'RCV_ERR_TOO_MANY_ALERTS',
+        issues: [{ path: 'alerts', message: 'must hold at most 1000 alerts' }],
+      });
+      expect(store.calls).toBe(0);
+    });
+
+    it('answers 400 to objects and arrays that no alert holds, and to deep nesting', async () => {
+      const hidden = `{"version":"4","alerts":[{"junk":[${Array.from({ length: 100 }, () => '{}').join(',')}]}]}`;
+      const deep = `{"version":"4","alerts":[${'['.repeat(20)}${']'.repeat(20)}]}`;
+      const hiddenInAlarm = `{"severity":"info","title":"x","junk":[${Array.from({ length: 100 }, () => '{}').join(',')}]}`;
+      for (const [url, body] of [
+        ['/api/v1/alertmanager', hidden],
+        ['/api/v1/alertmanager', deep],
+        ['/api/v1/alarms', hiddenInAlarm],
+      ] as const) {
+        const response = await post(url, body);
+        expect(response.statusCode).toBe(400);
+        expect(response.json()).toMatchObject({ code: 'RCV_ERR_PAYLOAD_SHAPE', issues: [{ path: '' }] });
+      }
+    });
+
+    it('holds no more request bytes than its bounds, per namespace and in total, and answers 503 beyond', async () => {
+      let open = () => {};
+      store.gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      const body = JSON.stringify(alertmanagerPayload(Array.from({ length: 100 }, (_, i) => alert(i))));
+      // One such body fits a namespace, two fit the receiver.
+      const size = Buffer.byteLength(body);
+      await rebuild({ bytesInFlight: { total: 2.5 * size, perNamespace: 1.5 * size } });
+      const first = post('/api/v1/namespaces/monitoring/alertmanager', body);
+      const second = post('/api/v1/namespaces/team-a/alertmanager', body);
+      await waitFor(() => store.waiting >= 2);
+      const sameNamespace = await post('/api/v1/namespaces/monitoring/alertmanager', body);
+      expect(sameNamespace.statusCode).toBe(503);
+      expect(sameNamespace.headers['retry-after']).toBe('7');
+      expect(sameNamespace.json().code).toBe('RCV_ERR_BUSY');
+      expect(sameNamespace.json().message).toMatch(/--max-namespace-bytes-in-flight/);
+      review.allowed.add('team-b');
+      const thirdNamespace = await post('/api/v1/namespaces/team-b/alertmanager', body);
+      expect(thirdNamespace.statusCode).toBe(503);
+      expect(thirdNamespace.json().message).toMatch(/--max-bytes-in-flight/);
+      open();
+      expect((await first).statusCode).toBe(202);
+      expect((await second).statusCode).toBe(202);
+      // Answered, they hold nothing.
+      expect((await post('/api/v1/namespaces/team-b/alertmanager', body)).statusCode).toBe(202);
     });
   });
 

@@ -4,6 +4,8 @@ import { GROUP } from '../api/index.ts';
 import { DNS_LABEL } from '../config.ts';
 import { type KubeApiError, KubeUnavailableError, toKubeApiError } from '../errors.ts';
 import type { Caller, Gatekeeper } from './auth.ts';
+import { measureAlarmBatch, parseAlertPayload } from './bounded-json.ts';
+import { BytesInFlight, type BytesInFlightLimits } from './bytes-in-flight.ts';
 import { invalidBody, NamespaceOverRateError, ReceiverError, ReceiverErrorCode } from './errors.ts';
 import {
   type IntakeLimits,
@@ -27,9 +29,11 @@ import type { AlarmEventStore } from './store.ts';
  *   POST /api/v1/namespaces/{namespace}/{alarms,alertmanager,grafana}
  *   GET  /healthz, /readyz, /metrics
  *
- * A POST is authenticated and authorised before its body is read (onRequest), then parsed by fastify
- * (JSON only → 415, malformed → 400; over the size limit → 413 on /alarms, 503 for Alertmanager and
- * Grafana, which would drop a 4xx'd group for good), validated (intake.ts), and its AlarmEvents written
+ * A POST is authenticated and authorised before its body is read (onRequest), and admitted only while
+ * the bodies held stay within their bounds (bytes-in-flight.ts; else 503 with Retry-After, unread). Its
+ * body is then parsed (JSON only → 415, malformed → 400; over the size limit → 413 on /alarms, 503 for
+ * Alertmanager and Grafana, which would drop a 4xx'd group for good; their bodies are measured before
+ * they are parsed, bounded-json.ts), validated (intake.ts), and its AlarmEvents written
  * (persist.ts). 202 only once every storable alarm is in the API server; 503 with Retry-After when the
  * API server cannot take them or the answer deadline comes first, after writing what it could. Resolving
  * alarms needs the right to patch AlarmEvents as well. A namespace that has written more alarms than its
@@ -45,7 +49,9 @@ export interface ReceiverAppOptions {
   gatekeeper: Gatekeeper;
   /** Namespace of alarms whose request names none. */
   defaultNamespace: string;
-  limits: IntakeLimits & { maxBodyBytes: number; maxAlertPayloadBytes: number };
+  limits: IntakeLimits & { maxBodyBytes: number; maxAlertPayloadBytes: number; maxAlertsPerPayload: number };
+  /** Request bodies held at once, in bytes. */
+  bytesInFlight: BytesInFlightLimits;
   writes: {
     concurrency: number;
     /** Milliseconds from the request's arrival after which no write is started and it is answered. */
@@ -79,8 +85,9 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
   const { logger, metrics, limits } = options;
   const now = options.now ?? (() => new Date());
   const namespaceRate = new KeyedRateLimiter(options.namespaceRate, { now: () => now().getTime() });
+  const bytesInFlight = new BytesInFlight(options.bytesInFlight);
   const app = Fastify({
-    ...serverOptions(options.connections),
+    ...serverOptions(options.connections, () => metrics.recordConnectionRefused()),
     loggerInstance: logger,
     // One line per alarm request, written in onResponse with the caller and namespace.
     logController: new LogController({ disableRequestLogging: true }),
@@ -91,7 +98,26 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
     return503OnClosing: false,
   });
   // Alarm bodies are JSON; anything else is answered 415 rather than guessed at.
-  app.removeContentTypeParser(['text/plain']);
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  // Bodies are measured before they are parsed (bounded-json.ts). The native endpoint refuses a
+  // `__proto__` key outright; Alertmanager's and Grafana's set aside only the alert holding it (intake.ts).
+  const strictJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const kind = request.routeOptions.config.payloadKind;
+    const bytes = body as Buffer;
+    try {
+      if (kind === 'alertmanager' || kind === 'grafana') {
+        return done(
+          null,
+          parseAlertPayload(bytes, { ...limits, retryAfterSeconds: options.retryAfterSeconds }),
+        );
+      }
+      measureAlarmBatch(bytes, limits);
+    } catch (err) {
+      return done(err as Error, undefined);
+    }
+    strictJson(request, bytes.toString('utf8'), done);
+  });
   app.decorateRequest('alarmTarget', null);
 
   app.setErrorHandler((err: FastifyError, request, reply) =>
@@ -132,10 +158,18 @@ export function buildReceiverApp(options: ReceiverAppOptions) {
       app.post(url, {
         config: { payloadKind: kind },
         bodyLimit: kind === 'alarms' ? limits.maxBodyBytes : limits.maxAlertPayloadBytes,
-        onRequest: async (request) => {
+        onRequest: async (request, reply) => {
           const namespace = targetNamespace(request, options.defaultNamespace);
           const caller = await options.gatekeeper.admit(request.headers.authorization, namespace, request.ip);
           request.alarmTarget = { namespace, caller };
+          const bound = kind === 'alarms' ? limits.maxBodyBytes : limits.maxAlertPayloadBytes;
+          const bytes = declaredLength(request, bound);
+          // A body over the bound is refused by its length, unread, and so holds nothing.
+          if (bytes > bound) return;
+          const release = bytesInFlight.reserve(namespace, bytes);
+          if (!release) throw busy(namespace, bytes, bytesInFlight, options);
+          // Held until the answer is sent or the connection is gone, whichever comes first.
+          reply.raw.once('close', release);
         },
         handler: async (request, reply) => {
           const { namespace, caller } = request.alarmTarget as { namespace: string; caller: Caller };
@@ -219,6 +253,28 @@ function targetNamespace(request: FastifyRequest, defaultNamespace: string): str
     throw badNamespace(`"${namespace.slice(0, 100)}" is not a namespace name (lowercase RFC 1123 label)`);
   }
   return namespace;
+}
+
+/** What a body will hold: its Content-Length, or the endpoint's bound for one sent in chunks. */
+function declaredLength(request: FastifyRequest, bound: number): number {
+  const length = Number(request.headers['content-length']);
+  return Number.isSafeInteger(length) && length >= 0 ? length : bound;
+}
+
+function busy(
+  namespace: string,
+  bytes: number,
+  held: BytesInFlight,
+  options: ReceiverAppOptions,
+): ReceiverError {
+  const { total, perNamespace } = options.bytesInFlight;
+  const which =
+    held.held(namespace) + bytes > perNamespace
+      ? `namespace ${namespace} has ${held.held(namespace)} bytes of requests in flight, and ${bytes} more would pass --max-namespace-bytes-in-flight (${perNamespace})`
+      : `the receiver has ${held.held()} bytes of requests in flight, and ${bytes} more would pass --max-bytes-in-flight (${total})`;
+  return new ReceiverError(ReceiverErrorCode.Busy, 503, `${which}; nothing was read, retry later`, {
+    retryAfter: options.retryAfterSeconds,
+  });
 }
 
 function badNamespace(message: string): ReceiverError {

@@ -20,7 +20,10 @@ describe('loadReceiverConfig', () => {
       port: 8080,
       maxBodyBytes: 1 << 20,
       maxBatch: 1000,
-      maxAlertPayloadBytes: 16 << 20,
+      maxAlertPayloadBytes: 4 << 20,
+      maxAlertsPerPayload: 20_000,
+      maxBytesInFlight: 16 << 20,
+      maxNamespaceBytesInFlight: 8 << 20,
       writeConcurrency: 16,
       answerDeadline: 8_000,
       maxLabels: 64,
@@ -34,9 +37,11 @@ describe('loadReceiverConfig', () => {
       kubeApiQps: 200,
       kubeApiBurst: 1000,
       retryAfter: 5_000,
+      headersTimeout: 10_000,
       requestTimeout: 30_000,
       idleTimeout: 60_000,
       maxConnections: 512,
+      maxConnectionsPerAddress: 64,
       namespaceRate: 100,
       namespaceBurst: 10_000,
       logLevel: 'info',
@@ -85,6 +90,16 @@ describe('loadReceiverConfig', () => {
     ]);
     expect(issuesOf(['--idle-timeout=5s', '--namespace=a'])).toEqual([
       '--idle-timeout must be longer than --answer-deadline (8s), or a connection waiting for its answer is closed (got "5s")',
+    ]);
+  });
+
+  it('admits a body at each bound', () => {
+    expect(
+      issuesOf(['--max-namespace-bytes-in-flight=4096', '--max-bytes-in-flight=2048', '--namespace=a']),
+    ).toEqual([
+      '--max-namespace-bytes-in-flight must be at most --max-bytes-in-flight (2048) (got "4096")',
+      '--max-alert-payload-bytes must be at most --max-namespace-bytes-in-flight (4096), or a body at the bound is never admitted',
+      '--max-body-bytes must be at most --max-namespace-bytes-in-flight (4096), or a body at the bound is never admitted',
     ]);
   });
 

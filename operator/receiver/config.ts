@@ -114,11 +114,29 @@ const receiverSettings = z.object({
     env: `${ENV}MAX_BATCH`,
     description: 'Most alarms in one request to /alarms; more are answered 400.',
   }),
-  maxAlertPayloadBytes: describe(integer(1024, 256 << 20).prefault(String(16 << 20)), {
+  maxAlertPayloadBytes: describe(integer(1024, 256 << 20).prefault(String(4 << 20)), {
     flag: '--max-alert-payload-bytes',
     env: `${ENV}MAX_ALERT_PAYLOAD_BYTES`,
     description:
-      'Largest Alertmanager or Grafana payload accepted, in bytes (any number of alerts within it); larger ones are answered 503 so the sender keeps them and retries.',
+      "Largest Alertmanager or Grafana payload accepted, in bytes; larger ones are answered 503 so the sender keeps them and retries. A payload costs several times its size in heap while it is handled: the default is what the chart's memory limit holds four of.",
+  }),
+  maxAlertsPerPayload: describe(integer(1, 1_000_000).prefault('20000'), {
+    flag: '--max-alerts-per-payload',
+    env: `${ENV}MAX_ALERTS_PER_PAYLOAD`,
+    description:
+      'Most alerts in one Alertmanager or Grafana payload, counted before it is parsed; more are answered 503 so the sender keeps them. The default is more than a payload of --max-alert-payload-bytes holds of real alerts.',
+  }),
+  maxBytesInFlight: describe(integer(1024, 1 << 30).prefault(String(16 << 20)), {
+    flag: '--max-bytes-in-flight',
+    env: `${ENV}MAX_BYTES_IN_FLIGHT`,
+    description:
+      "Request bodies held at once by this receiver, in bytes (a request's Content-Length, or its endpoint's bound when it has none, held from arrival to answer); a request beyond it is answered 503 with Retry-After without being read. Bounds the receiver's memory whatever the number of callers.",
+  }),
+  maxNamespaceBytesInFlight: describe(integer(1024, 1 << 30).prefault(String(8 << 20)), {
+    flag: '--max-namespace-bytes-in-flight',
+    env: `${ENV}MAX_NAMESPACE_BYTES_IN_FLIGHT`,
+    description:
+      'Request bodies held at once for one namespace, in bytes; beyond it that namespace is answered 503 with Retry-After, and the rest of --max-bytes-in-flight stays for the others.',
   }),
   writeConcurrency: describe(integer(1, 256).prefault('16'), {
     flag: '--write-concurrency',
@@ -182,6 +200,12 @@ const receiverSettings = z.object({
     description:
       'How long a client may take to send one whole request, headers and body; a slower one is answered 408 and its connection closed, so a trickled body cannot hold a connection.',
   }),
+  headersTimeout: describe(duration(1000, 600_000).prefault('10s'), {
+    flag: '--headers-timeout',
+    env: `${ENV}HEADERS_TIMEOUT`,
+    description:
+      "How long a client may take from opening a connection (or from its previous request) to the end of a request's headers; a slower one is answered 408 and its connection closed, so a silent connection cannot hold a slot. --request-timeout applies instead when it is shorter.",
+  }),
   idleTimeout: describe(duration(1000, 600_000).prefault('60s'), {
     flag: '--idle-timeout',
     env: `${ENV}IDLE_TIMEOUT`,
@@ -192,6 +216,12 @@ const receiverSettings = z.object({
     flag: '--max-connections',
     env: `${ENV}MAX_CONNECTIONS`,
     description: 'Most client connections open at once; more are closed as soon as they are accepted.',
+  }),
+  maxConnectionsPerAddress: describe(integer(1, 100_000).prefault('64'), {
+    flag: '--max-connections-per-address',
+    env: `${ENV}MAX_CONNECTIONS_PER_ADDRESS`,
+    description:
+      "Most client connections open at once from one source address; more are closed as soon as they are accepted, so a few addresses cannot take every slot of --max-connections. Behind a proxy or a NAT every caller shares the proxy's address: raise it there.",
   }),
   tlsCertFile: describe(z.string().min(1).optional(), {
     flag: '--tls-cert-file',
@@ -243,6 +273,22 @@ export const receiverConfigSchema = receiverSettings.superRefine((config, ctx) =
       path: [config.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'],
       message: 'must be given together with the other of --tls-cert-file and --tls-key-file',
     });
+  }
+  if (config.maxNamespaceBytesInFlight > config.maxBytesInFlight) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['maxNamespaceBytesInFlight'],
+      message: `must be at most --max-bytes-in-flight (${config.maxBytesInFlight})`,
+    });
+  }
+  for (const key of ['maxAlertPayloadBytes', 'maxBodyBytes'] as const) {
+    if (config[key] > config.maxNamespaceBytesInFlight) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `must be at most --max-namespace-bytes-in-flight (${config.maxNamespaceBytesInFlight}), or a body at the bound is never admitted`,
+      });
+    }
   }
   if (config.idleTimeout <= config.answerDeadline) {
     ctx.addIssue({

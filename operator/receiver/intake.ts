@@ -12,7 +12,7 @@ import { alarmEventName, deriveFingerprint } from './naming.ts';
  *
  * Alertmanager and Grafana (`intakeAlerts`) cannot: they send a whole alert group, treat a 4xx as final
  * and never split. So only a malformed envelope is a 400; each alert is checked on its own, and a bad one
- * is set aside (reported, never retried) without costing the others. The alert list is consumed as it is
+ * (a `__proto__` key included) is set aside (reported, never retried) without costing the others. The alert list is consumed as it is
  * read, so the parsed body and the AlarmEvent specs are never both held in full.
  */
 
@@ -100,6 +100,11 @@ export function intakeAlerts(
     const path = ['alerts', index];
     const reject = (issues: FieldIssue[]) =>
       rejected.push({ path: fieldPath(path), fingerprint: fingerprintOf(raw), issues });
+    const poisoned = prototypeKeys(raw, path);
+    if (poisoned.length > 0) {
+      reject(poisoned);
+      continue;
+    }
     const parsed = alertSchema[kind].safeParse(raw);
     if (!parsed.success) {
       reject(zodIssues(parsed.error, path));
@@ -122,6 +127,25 @@ export function intakeAlerts(
     else reject(checked.issues);
   }
   return { alarms: collapseDuplicates(alarms), rejected, known };
+}
+
+/**
+ * A `__proto__` key anywhere in an alert: kept by JSON.parse as an ordinary property, it would replace an
+ * object's prototype wherever the alert's maps are copied key by key, so the alert is set aside.
+ */
+function prototypeKeys(raw: unknown, path: (string | number)[]): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const pending: { value: unknown; at: (string | number)[] }[] = [{ value: raw, at: path }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const { value, at } = next;
+    if (typeof value !== 'object' || value === null) continue;
+    for (const [key, child] of Object.entries(value)) {
+      const childPath = [...at, Array.isArray(value) ? Number(key) : key];
+      if (key === '__proto__') issues.push({ path: fieldPath(childPath), message: 'must not be a key' });
+      else pending.push({ value: child, at: childPath });
+    }
+  }
+  return issues;
 }
 
 function knownName(raw: unknown, isKnown: KnownWrite): AlertIntake['known'][number] | undefined {
@@ -177,7 +201,12 @@ function ownAlarms(body: unknown, limits: IntakeLimits): Item[] {
   return items;
 }
 
-function checkBatchSize(count: number, path: string, { maxBatch }: IntakeLimits): void {
+/** Throws the 400 for more alarms in one request to the native endpoint than --max-batch. */
+export function checkBatchSize(
+  count: number,
+  path: string,
+  { maxBatch }: Pick<IntakeLimits, 'maxBatch'>,
+): void {
   if (count <= maxBatch) return;
   throw new ReceiverError(
     ReceiverErrorCode.BatchTooLarge,

@@ -38,6 +38,12 @@ export class ReceiverMetrics {
     registers: [this.registry],
   });
 
+  readonly connectionsRefused = new Counter({
+    name: `${PREFIX}connections_refused_total`,
+    help: 'Connections closed as soon as they were accepted because their source address had --max-connections-per-address open.',
+    registers: [this.registry],
+  });
+
   readonly authCache = new Counter({
     name: `${PREFIX}auth_cache_total`,
     help: 'Review cache lookups by cache (token, access) and result (hit, miss).',
@@ -74,6 +80,10 @@ export class ReceiverMetrics {
 
   recordRejected(endpoint: string, namespace: string, count: number): void {
     if (count > 0) this.rejectedAlerts.inc({ endpoint, namespace }, count);
+  }
+
+  recordConnectionRefused(): void {
+    this.connectionsRefused.inc();
   }
 
   recordTokenReview(outcome: 'authenticated' | 'refused' | 'throttled'): void {

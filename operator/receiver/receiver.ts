@@ -78,10 +78,13 @@ export function buildReceiver(
       reportingInstance: process.env.POD_NAME || hostname(),
       logger,
     }),
+    bytesInFlight: { total: config.maxBytesInFlight, perNamespace: config.maxNamespaceBytesInFlight },
     connections: {
+      headersTimeoutMs: config.headersTimeout,
       requestTimeoutMs: config.requestTimeout,
       idleTimeoutMs: config.idleTimeout,
       maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       tls,
     },
     namespaceRate: { perSecond: config.namespaceRate, burst: config.namespaceBurst },

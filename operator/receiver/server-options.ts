@@ -2,11 +2,14 @@ import { readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
+import { capConnectionsPerAddress } from './per-address.ts';
 
 /**
- * The receiver's HTTP(S) server with its connection limits: a request must arrive whole within
- * `requestTimeoutMs` (else 408 and the connection is closed), a silent connection is closed after
- * `idleTimeoutMs`, and at most `maxConnections` are open at once (more are closed on accept). With TLS,
+ * The receiver's HTTP(S) server with its connection limits: a request's headers must arrive within
+ * `headersTimeoutMs` of the connection's opening (or of its previous request), the whole request within
+ * `requestTimeoutMs` (else 408 and the connection is closed), a silent connection between requests is
+ * closed after `idleTimeoutMs`, and at most `maxConnections` are open at once, `maxConnectionsPerAddress`
+ * of them from one source address (more are closed on accept, per-address.ts). With TLS,
  * the certificate and key files are looked at every CERTIFICATE_RECHECK_MS and served anew once they
  * changed (the kubelet swaps a mounted Secret's files when the Secret changes).
  */
@@ -16,19 +19,22 @@ const TIMEOUT_CHECK_MS = 1_000;
 const CERTIFICATE_RECHECK_MS = 5_000;
 
 export interface ConnectionLimits {
+  headersTimeoutMs: number;
   requestTimeoutMs: number;
   idleTimeoutMs: number;
   maxConnections: number;
+  maxConnectionsPerAddress: number;
   tls?: { certFile: string; keyFile: string };
 }
 
 /** Fastify options that build the server; Fastify leaves its own timeouts unset when given a factory. */
-export function serverOptions(limits: ConnectionLimits) {
+export function serverOptions(limits: ConnectionLimits, onRefused: (address: string) => void = () => {}) {
   return {
     serverFactory: (handler: http.RequestListener): http.Server => {
       const options = {
         requestTimeout: limits.requestTimeoutMs,
-        headersTimeout: limits.requestTimeoutMs,
+        // The headers are part of the request: Node refuses a headers timeout longer than its whole.
+        headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
         connectionsCheckingInterval: TIMEOUT_CHECK_MS,
       };
       const server = limits.tls
@@ -38,6 +44,7 @@ export function serverOptions(limits: ConnectionLimits) {
       server.setTimeout(limits.idleTimeoutMs);
       server.keepAliveTimeout = limits.idleTimeoutMs;
       server.maxConnections = limits.maxConnections;
+      capConnectionsPerAddress(server, limits.maxConnectionsPerAddress, onRefused);
       return server;
     },
   };

@@ -10,7 +10,7 @@ import {
   startReceiver,
 } from './support.ts';
 
-/** One invalid alert in an Alertmanager payload, against the real API server. */
+/** One invalid alert in an Alertmanager payload, against the real API server: it costs only itself. */
 
 describe('receiver given a payload with an invalid alert', () => {
   let kubeConfig: KubeConfig;
@@ -66,5 +66,39 @@ describe('receiver given a payload with an invalid alert', () => {
     });
     expect(rejections[0]?.note).toContain('1 of 3 alerts sent by Alertmanager were not stored');
     expect(rejections[0]?.note).toContain('alerts[1] (fingerprint 0000000000000002): alerts[1].labels.node');
+  });
+
+  it('sets aside only the alert with a __proto__ label, and stores the rest of its group', async () => {
+    const url = `${receiver.url}/api/v1/namespaces/${namespace.name}/alertmanager`;
+    // A label named __proto__ is a valid Prometheus label name, relayed by Alertmanager as any other.
+    const poisoned = JSON.stringify(diskAlert(5)).replace('"labels":{', '"labels":{"__proto__":"x",');
+    const body = JSON.stringify(alertmanagerPayload([diskAlert(4), diskAlert(5), diskAlert(6)])).replace(
+      JSON.stringify(diskAlert(5)),
+      poisoned,
+    );
+    const answer = await postJson(url, body, token);
+    // Before, the whole payload was answered 400 as malformed JSON, and Alertmanager dropped the group.
+    expect(answer.status).toBe(202);
+    expect(answer.json).toMatchObject({
+      accepted: 2,
+      rejected: [
+        {
+          path: 'alerts[1]',
+          fingerprint: '0000000000000005',
+          issues: [{ path: 'alerts[1].labels.__proto__', message: 'must not be a key' }],
+        },
+      ],
+    });
+    const names = (await listAlarmEvents(kubeConfig, namespace.name)).map((e) => e.metadata.name);
+    expect(names).toContain('fp-0000000000000004-1777622400123');
+    expect(names).toContain('fp-0000000000000006-1777622400123');
+    expect(names).not.toContain('fp-0000000000000005-1777622400123');
+    const events = kubeConfig.makeApiClient(EventsV1Api);
+    await eventually(async () => {
+      const list = await events.listNamespacedEvent({ namespace: namespace.name });
+      return list.items.some((e) => e.reason === 'AlertsRejected' && e.note?.includes('labels.__proto__'))
+        ? true
+        : undefined;
+    });
   });
 });

@@ -1,13 +1,13 @@
 import { connect, type Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
+import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
 import { alertmanagerPayload, diskAlert, postJson, serviceAccountToken, startReceiver } from './support.ts';
 
 /**
  * What one caller can cost the receiver and the API server, attacked over real sockets: a body trickled
- * byte by byte, more connections than the receiver keeps, and a flood of made-up tokens, each of which
- * would cost a TokenReview.
+ * byte by byte, more connections than the receiver keeps, silent sockets from a few addresses, and a
+ * flood of made-up tokens, each of which would cost a TokenReview.
  */
 
 describe('receiver resource limits', () => {
@@ -81,6 +81,61 @@ describe('receiver resource limits', () => {
     }
   });
 
+  it('serves a caller while six addresses hold 600 silent sockets, more than --max-connections', async () => {
+    const token = await serviceAccountToken(kubeConfig, namespace.name, 'beside-silence', {
+      mayCreate: true,
+    });
+    // The defaults: 512 connections, 64 of them per address.
+    const receiver = await startReceiver(kubeConfig);
+    const port = Number(new URL(receiver.url).port);
+    const silent: Socket[] = [];
+    let closed = 0;
+    try {
+      for (let address = 2; address <= 7; address++) {
+        for (let i = 0; i < 100; i++) {
+          const socket = await open(port, `127.0.0.${address}`);
+          socket.once('close', () => closed++);
+          silent.push(socket);
+        }
+      }
+      // The server has seen them all once it has closed what it does not keep: 88 beyond its 512 before,
+      // 216 beyond 6 × 64 now. The caller's connection comes after them.
+      await eventually(async () => (closed >= 88 ? true : undefined), { timeoutMs: 30_000 });
+      const body = alertmanagerPayload([diskAlert(7)]);
+      const answer = await postJson(
+        `${receiver.url}/api/v1/namespaces/${namespace.name}/alertmanager`,
+        body,
+        token,
+      );
+      expect(answer.status).toBe(202);
+      expect(closed).toBeGreaterThanOrEqual(600 - 6 * 64);
+    } finally {
+      for (const socket of silent) socket.destroy();
+      await receiver.close();
+    }
+  });
+
+  it('closes a connection that sends no headers within --headers-timeout', async () => {
+    const receiver = await startReceiver(kubeConfig, { flags: ['--headers-timeout=2s'] });
+    const socket = await open(Number(new URL(receiver.url).port));
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += String(chunk);
+    });
+    try {
+      // Generous against 2s on a loaded machine; --request-timeout (30s) would come later.
+      const closed = await Promise.race([
+        new Promise<true>((resolve) => socket.once('close', () => resolve(true))),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), 25_000)),
+      ]);
+      expect(closed).toBe(true);
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      socket.destroy();
+      await receiver.close();
+    }
+  });
+
   it('spends a bounded number of TokenReviews on 200 made-up tokens, and answers the rest 429', async () => {
     const token = await serviceAccountToken(kubeConfig, namespace.name, 'flooded', { mayCreate: true });
     const receiver = await startReceiver(kubeConfig);
@@ -115,9 +170,10 @@ describe('receiver resource limits', () => {
   });
 });
 
-function open(port: number): Promise<Socket> {
+/** A connection from `localAddress` (Linux answers on all of 127.0.0.0/8: each is another client). */
+function open(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
+    const socket = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(socket));
     socket.once('error', reject);
   });
 }
