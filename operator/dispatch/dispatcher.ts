@@ -3,32 +3,23 @@ import { type AlarmEvent, type AlarmEventStatus, type Delivery, parseAlarmEvent 
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import { type CompiledRule, RuleBook } from '../rules/rule-book.ts';
-import { windowVerdict } from '../rules/time-windows.ts';
-import type { InformerEvent } from '../runtime/informer.ts';
-import { cacheReader, type PlannedTarget, planTargets } from '../targets/index.ts';
+import { type InformerEvent, specChanged } from '../runtime/informer.ts';
 import type { QuietReason } from './aggregation.ts';
 import { type Alarm, toAlarm } from './alarm.ts';
 import { DeliveryHealth } from './delivery-health.ts';
-import {
-  deliveryKey,
-  diffLedger,
-  lastNotifiedAt,
-  notifiedBy,
-  type RuleStanding,
-  type WantedDelivery,
-  wantedDeliveries,
-} from './desired.ts';
+import { deliveryKey, lastNotifiedAt } from './desired.ts';
 import { EventStatusStore } from './event-status.ts';
 import { type GroupEntry, Groups } from './groups.ts';
 import { HeldAlarms } from './held-alarms.ts';
 import { HeldRelease } from './held-release.ts';
-import { byRule, isFinal, upsertDelivery } from './ledger.ts';
+import { byRule, isFinal } from './ledger.ts';
 import { LedgerRecorder } from './ledger-recorder.ts';
-import { matchesRule } from './match.ts';
 import { Notifier } from './notifier.ts';
 import { Outboxes } from './outboxes.ts';
+import { Planner } from './planner.ts';
+import { Replanner } from './replanner.ts';
 import { intakeOf, markResolved, reopenForResolved } from './resolution.ts';
-import { progressOf, Resumption } from './resumption.ts';
+import { Resumption } from './resumption.ts';
 
 export interface DispatcherOptions {
   /** The rate window of a group robot; DingTalk's is a minute. */
@@ -76,7 +67,10 @@ export class Dispatcher implements Component {
   readonly #outboxes: Outboxes;
   readonly #notifier: Notifier;
   readonly #release: HeldRelease;
+  readonly #planner: Planner;
+  readonly #replanner: Replanner;
   readonly #resumption: Resumption;
+  readonly #statusOf = (alarm: Alarm) => this.#store.get(alarm.key, alarm.uid);
   /**
    * Events this run has taken on, by uid: still in progress, and the generation last looked at. Informer
    * updates are not re-dispatched; a new generation of a finished event may re-open it (resolution.ts).
@@ -84,7 +78,6 @@ export class Dispatcher implements Component {
   readonly #known = new Map<string, { active: boolean; generation: number | undefined }>();
   /** Events in progress, by namespace and key: what a change of configuration re-plans. */
   readonly #inProgress = new Map<string, Map<string, Alarm>>();
-  readonly #replanDue = new Set<string>();
   readonly #heldCheckIntervalMs: number;
   readonly #configurationIntervalMs: number;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -120,7 +113,7 @@ export class Dispatcher implements Component {
       held: this.#held,
       logger: this.#log,
       onFinished: (key) => this.#finished(key),
-      retrack: (alarm) => this.#retrack(alarm),
+      retrack: (alarm) => this.#store.trackAgain(alarm.key, alarm.uid, ctx.caches.alarms.getByKey(alarm.key)),
     });
     this.#resumption = new Resumption(this.#rateWindowMs);
     this.#outboxes = new Outboxes({
@@ -136,11 +129,11 @@ export class Dispatcher implements Component {
       health: this.#health,
       logger: this.#log,
     });
-    const plan = (rule: CompiledRule) => this.#plan(rule);
-    const statusOf = (alarm: Alarm) => this.#store.get(alarm.key, alarm.uid);
+    this.#planner = new Planner(ctx.caches, this.#rules, this.#health);
+    const plan = (rule: CompiledRule) => this.#planner.plan(rule);
     this.#notifier = new Notifier({
       plan,
-      statusOf,
+      statusOf: this.#statusOf,
       held: this.#held,
       ledger: this.#ledger,
       outboxes: this.#outboxes,
@@ -152,10 +145,19 @@ export class Dispatcher implements Component {
       held: this.#held,
       ledger: this.#ledger,
       outboxes: this.#outboxes,
-      statusOf,
+      statusOf: this.#statusOf,
       logger: this.#log,
     });
     this.#groups = new Groups((entry) => this.#flush(entry));
+    this.#replanner = new Replanner({
+      planner: this.#planner,
+      store: this.#store,
+      ledger: this.#ledger,
+      groups: this.#groups,
+      notifier: this.#notifier,
+      quiet: (rule, quiet) => this.#quiet(rule, quiet),
+      inProgress: (namespace) => this.#inProgress.get(namespace)?.values() ?? [],
+    });
   }
 
   async start(signal: AbortSignal): Promise<void> {
@@ -180,7 +182,7 @@ export class Dispatcher implements Component {
             // A change of configuration in a namespace may release its held alarms.
             if (this.#held.size > 0) this.#release.recheck(event.namespace);
             this.#followConfigurationSoon();
-            if (cache !== caches.secrets && specChanged(event)) this.#replanSoon(event.namespace);
+            if (cache !== caches.secrets && specChanged(event)) this.#replanner.soon(event.namespace);
           }),
         );
       }
@@ -189,13 +191,13 @@ export class Dispatcher implements Component {
       this.#unsubscribe.push(
         informer.onEvent((event) => {
           if (event.type === 'delete') this.#onRuleDeleted(event.key);
-          if (specChanged(event)) this.#replanSoon(event.namespace);
+          if (specChanged(event)) this.#replanner.soon(event.namespace);
         }),
       );
     }
     const existing = [...caches.alarms.list()].sort(byCreation);
     for (const raw of existing) this.#observe(raw);
-    const resent = this.#resumePinned();
+    const resent = this.#outboxes.resume(this.#resumption.takePinned(), this.#statusOf);
     this.#started = true;
     this.#health.start();
     const every = (ms: number, run: () => void) => {
@@ -217,6 +219,7 @@ export class Dispatcher implements Component {
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     this.#groups.stop();
     this.#release.stop();
+    this.#replanner.stop();
     for (const timer of this.#timers) clearInterval(timer);
     const started = Date.now();
     await Promise.race([this.#outboxes.stop(), new Promise((resolve) => setTimeout(resolve, graceMs))]);
@@ -273,12 +276,13 @@ export class Dispatcher implements Component {
     if (intake === 'reopen') this.#reopen(alarm, generation);
     else this.#dispatch(alarm, generation);
     // Seen after start (a relist, or a takeover's first events): what it had underway goes again now.
-    if (this.#started && this.#resumption.pinned > 0) queueMicrotask(() => this.#resumePinned());
+    if (this.#started && this.#resumption.pinned > 0)
+      queueMicrotask(() => this.#outboxes.resume(this.#resumption.takePinned(), this.#statusOf));
   }
 
   /** A finished event resolved since: its firing deliveries start afresh for the resolved notification. */
   #reopen(alarm: Alarm, generation: number | undefined): void {
-    const planned = new Set(this.#wanted(alarm).map((w) => deliveryKey(w.id)));
+    const planned = new Set(this.#planner.wanted(alarm).map((w) => deliveryKey(w.id)));
     let reopened = 0;
     this.#ledger.update(alarm, (status) => {
       reopened = reopenForResolved(status, (id) => planned.has(deliveryKey(id)), generation, new Date());
@@ -297,128 +301,19 @@ export class Dispatcher implements Component {
    */
   #dispatch(alarm: Alarm, generation: number | undefined, { existingOnly = false } = {}): void {
     const now = Date.now();
-    const wanted = this.#wanted(alarm);
     const toGroup = new Set<CompiledRule>();
     this.#ledger.update(alarm, (status) => {
       status.deliveries ??= [];
       if (alarm.spec.state === 'resolved') markResolved(status, generation, new Date(now));
-      const diff = diffLedger(status, wanted, (ns, name) => this.#standing(alarm, ns, name));
+      const diff = this.#planner.diff(status, alarm);
       for (const w of diff.underway) this.#resumption.pin(w.delivery, w.rule, w.target, alarm, now);
       for (const { delivery, reason } of diff.unwanted)
         Object.assign(delivery, { state: 'Suppressed', reason });
       for (const w of existingOnly ? diff.waiting : [...diff.waiting, ...diff.added]) {
-        if (this.#admit(status, w, now)) toGroup.add(w.rule);
+        if (this.#planner.admit(status, w, now)) toGroup.add(w.rule);
       }
     });
     for (const rule of toGroup) this.#quiet(rule, this.#groups.add(rule, alarm, now));
-  }
-
-  /**
-   * A rule, service or ConfigMap of the namespace changed: each event in progress there is set against
-   * what the configuration wants now. Entries underway stay with the queue that has them.
-   */
-  #replan(namespace: string): void {
-    const now = Date.now();
-    for (const alarm of this.#inProgress.get(namespace)?.values() ?? []) {
-      const status = this.#store.get(alarm.key, alarm.uid);
-      if (!status) continue;
-      const diff = diffLedger(status, this.#wanted(alarm), (ns, name) => this.#standing(alarm, ns, name));
-      const unwanted = diff.unwanted.filter(({ delivery }) => !delivery.msgUuid);
-      if (unwanted.length === 0 && diff.added.length === 0) continue;
-      const admitted = new Map<CompiledRule, WantedDelivery[]>();
-      this.#ledger.update(alarm, (s) => {
-        for (const { delivery, reason } of unwanted) Object.assign(delivery, { state: 'Suppressed', reason });
-        for (const w of diff.added) {
-          if (this.#admit(s, w, now)) admitted.set(w.rule, [...(admitted.get(w.rule) ?? []), w]);
-        }
-      });
-      for (const [rule, added] of admitted) this.#catchUp(rule, alarm, added, now);
-    }
-  }
-
-  /**
-   * New targets of a rule for an alarm in progress: they go with the group's next notification while the
-   * alarm waits for it; a rule that already sent the alarm repeats it there later; otherwise (held, or
-   * never sent) the alarm goes to them now.
-   */
-  #catchUp(rule: CompiledRule, alarm: Alarm, added: WantedDelivery[], now: number): void {
-    const entry = this.#groups.containing(alarm.key, rule.key);
-    if (!entry) {
-      this.#quiet(rule, this.#groups.add(rule, alarm, now));
-      return;
-    }
-    if (entry.group.isPending(alarm)) return;
-    const status = this.#store.get(alarm.key, alarm.uid);
-    if (status && notifiedBy(status, rule)) {
-      const ids = new Set(added.map((w) => deliveryKey(w.id)));
-      this.#ledger.update(alarm, (s) => {
-        for (const d of s.deliveries ?? []) {
-          if (ids.has(deliveryKey(d)) && d.state === 'Pending')
-            Object.assign(d, { state: 'Suppressed', reason: 'AlreadyNotified' });
-        }
-      });
-      return;
-    }
-    this.#notifier.notify(entry, [alarm], false, now);
-  }
-
-  #replanSoon(namespace: string): void {
-    if (this.#replanDue.has(namespace)) return;
-    this.#replanDue.add(namespace);
-    // Once for a burst of changes (a GitOps sync touches many objects at once), after the caches took them.
-    setImmediate(() => {
-      this.#replanDue.delete(namespace);
-      if (!this.#stopped) this.#replan(namespace);
-    });
-  }
-
-  /** Records an entry as the rule's verdict has it now; true when it is to be sent (Pending). */
-  #admit(status: AlarmEventStatus, w: WantedDelivery, now: number): boolean {
-    const { rule } = w;
-    const fresh = !status.deliveries?.some((d) => byRule(d, rule.namespace, rule.name));
-    if (fresh) this.#health.rule(rule.namespace, rule.name, { matched: 1 });
-    const verdict = rule.rule.spec.suspend
-      ? 'Suspended'
-      : windowVerdict(rule.rule.spec.timeWindows, new Date(now));
-    if (verdict === 'Send') {
-      upsertDelivery(status, w.id, { state: 'Pending' });
-      return true;
-    }
-    upsertDelivery(status, w.id, { state: 'Suppressed', reason: verdict });
-    this.#health.serviceSuppressed(rule.namespace, w.target.service);
-    if (fresh) this.#health.rule(rule.namespace, rule.name, { suppressed: 1 });
-    return false;
-  }
-
-  /** What the rules of the alarm's namespace, as they are now, want for it. */
-  #wanted(alarm: Alarm): WantedDelivery[] {
-    const matching: CompiledRule[] = [];
-    // A rule sees the alarms of its own namespace only: other tenants' rules are not even compiled.
-    for (const raw of this.#ctx.caches.rules.list(alarm.namespace)) {
-      const compiled = this.#rules.compile(raw);
-      // An invalid rule (its status says why) takes no new alarms.
-      if (!compiled.ok || !compiled.rule.timeZoneValid) continue;
-      if (matchesRule(compiled.rule.rule.spec.match, compiled.rule.namespace, alarm))
-        matching.push(compiled.rule);
-    }
-    return wantedDeliveries(matching, (rule) => this.#plan(rule));
-  }
-
-  #standing(alarm: Alarm, namespace: string, name: string): RuleStanding {
-    const raw = this.#ctx.caches.rules.get(namespace, name);
-    if (!raw) return 'deleted';
-    const compiled = this.#rules.compile(raw);
-    if (!compiled.ok || !compiled.rule.timeZoneValid) return 'invalid';
-    return matchesRule(compiled.rule.rule.spec.match, namespace, alarm) ? 'matches' : 'unmatched';
-  }
-
-  #plan(rule: CompiledRule): PlannedTarget[] {
-    return planTargets(
-      rule.namespace,
-      rule.rule.spec.services,
-      { service: (ns, name) => this.#ctx.caches.services.get(ns, name) },
-      cacheReader(this.#ctx.caches),
-    );
   }
 
   /** Alarms a group will not notify: their pending deliveries for the rule are Suppressed, with why. */
@@ -487,17 +382,6 @@ export class Dispatcher implements Component {
     if (known.generation !== raw.metadata?.generation) queueMicrotask(() => this.#observe(raw));
   }
 
-  /** A finished event tracked again for a write (a repeat's time); false if it is gone or not this one. */
-  #retrack(alarm: Pick<Alarm, 'key' | 'uid'>): boolean {
-    if (this.#store.get(alarm.key, alarm.uid)) return true;
-    const raw = this.#ctx.caches.alarms.getByKey(alarm.key);
-    const { name = '', namespace = '', uid, resourceVersion, generation } = raw?.metadata ?? {};
-    if (!raw || uid !== alarm.uid) return false;
-    const status = (raw as { status?: AlarmEventStatus }).status;
-    this.#store.track(alarm.key, { name, namespace, uid, resourceVersion, generation }, status);
-    return true;
-  }
-
   /**
    * A finished event from before this run: it tells groups which alarms were notified and when last,
    * so repeats are due from the recorded time.
@@ -515,25 +399,6 @@ export class Dispatcher implements Component {
       this.#groups.schedule(entry);
     }
   }
-
-  /** Sends what the ledger had underway again, under its msgUuids; returns how many messages. */
-  #resumePinned(): number {
-    const messages = this.#resumption.takePinned();
-    for (const { msgUuid, rule, target, notifications } of messages) {
-      const progress = progressOf(notifications, (alarm) => this.#store.get(alarm.key, alarm.uid));
-      this.#outboxes.for(rule.namespace, target).restore(msgUuid, notifications, progress);
-    }
-    return messages.length;
-  }
-}
-
-/** True for an add or delete, or an update of what the object asks for (not its status alone). */
-function specChanged(event: InformerEvent<CustomObject>): boolean {
-  if (event.type !== 'update') return true;
-  const generation = event.object.metadata?.generation;
-  // Secrets and ConfigMaps have no generation: any update may change what they hold.
-  if (generation === undefined) return true;
-  return generation !== event.oldObject.metadata?.generation;
 }
 
 function byCreation(a: Readonly<CustomObject>, b: Readonly<CustomObject>): number {

@@ -81,6 +81,22 @@ export class EventStatusStore {
     return entry.desired;
   }
 
+  /**
+   * Tracks a finished event again, from the object as cached, for one more write (a repeat's time);
+   * false when the object is gone or another object took its name.
+   */
+  trackAgain(
+    key: string,
+    uid: string,
+    cached: Readonly<{ metadata?: Partial<Entry['metadata']>; status?: unknown }> | undefined,
+  ): boolean {
+    if (this.get(key, uid)) return true;
+    const { name = '', namespace = '', resourceVersion, generation } = cached?.metadata ?? {};
+    if (!cached || cached.metadata?.uid !== uid) return false;
+    this.track(key, { name, namespace, uid, resourceVersion, generation }, cached.status as AlarmEventStatus);
+    return true;
+  }
+
   /** The status tracked for an event; with `uid`, only if it is that object's. */
   get(key: string, uid?: string): AlarmEventStatus | undefined {
     const entry = this.#entries.get(key);

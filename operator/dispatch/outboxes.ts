@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
+import type { AlarmEventStatus } from '../api/index.ts';
 import { RateBudget } from '../delivery/rate-budget.ts';
 import type { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { OperatorContext } from '../manager/context.ts';
 import { cacheReader, type PlannedTarget } from '../targets/index.ts';
+import type { Alarm } from './alarm.ts';
 import {
   configurationUsage,
   groupOutboxKey,
@@ -14,7 +16,7 @@ import type { DeliveryHealth } from './delivery-health.ts';
 import { digest } from './notification.ts';
 import { Outbox } from './outbox.ts';
 import type { OutcomeSink } from './outcome.ts';
-import type { Resumption } from './resumption.ts';
+import { progressOf, type ResumedMessage, type Resumption } from './resumption.ts';
 import { Sender, senderOf } from './sender.ts';
 
 const APP_CALLS_PER_SECOND = 20;
@@ -99,6 +101,17 @@ export class Outboxes {
     const queued = new Set(outboxes.flatMap((o) => [...o.senders()]));
     this.#sender.prune((namespace, service) => usage.services.has(`${namespace}/${service}`), queued);
     this.#options.health.prune();
+  }
+
+  /** Sends what the ledger had underway again, under its msgUuids; returns how many messages. */
+  resume(
+    messages: readonly ResumedMessage[],
+    statusOf: (alarm: Alarm) => AlarmEventStatus | undefined,
+  ): number {
+    for (const { msgUuid, rule, target, notifications } of messages) {
+      this.for(rule.namespace, target).restore(msgUuid, notifications, progressOf(notifications, statusOf));
+    }
+    return messages.length;
   }
 
   async stop(): Promise<void> {

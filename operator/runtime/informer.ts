@@ -38,6 +38,15 @@ export type InformerEvent<T> =
   | (EventBase<T> & { type: 'add' })
   | (EventBase<T> & { type: 'update'; oldObject: Readonly<T> })
   | (EventBase<T> & { type: 'delete' });
+/** True for an add or delete, or an update of what the object asks for (not its status alone). */
+export function specChanged(event: InformerEvent<{ metadata?: { generation?: number } }>): boolean {
+  if (event.type !== 'update') return true;
+  const generation = event.object.metadata?.generation;
+  // Secrets and ConfigMaps have no generation: any update may change what they hold.
+  if (generation === undefined) return true;
+  return generation !== event.oldObject.metadata?.generation;
+}
+
 export type InformerHandler<T> = (event: InformerEvent<T>) => void;
 
 export interface InformerOptions {

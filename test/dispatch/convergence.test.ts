@@ -1,12 +1,14 @@
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALARM_RULE_PLURAL, GROUP, VERSION } from '../../operator/api/index.ts';
+import { type ApiProxy, startApiProxy } from '../support/api-proxy.ts';
 import { eventually, testKubeConfig } from '../support/kube.ts';
 import {
   create,
   type DispatchHarness,
   get,
   groupService,
+  kubeconfigPath,
   patch,
   secret,
   tokenFor,
@@ -14,7 +16,15 @@ import {
   waitForPhase,
 } from './harness.ts';
 
-const h = useDispatch({ heldCheckIntervalMs: 1_000 });
+let proxy: ApiProxy;
+beforeAll(async () => {
+  proxy = await startApiProxy(kubeconfigPath());
+});
+afterAll(async () => {
+  await proxy?.close();
+});
+// The operator reaches the API server through the proxy, which can make its AlarmEvent watch expire.
+const h = useDispatch({ heldCheckIntervalMs: 1_000 }, [], { kubeconfig: () => proxy.kubeconfig });
 
 /** Long enough to edit the configuration while the alarm waits for its first notification. */
 const waiting = { groupWait: '20s', groupInterval: '1s', repeatInterval: '4h' };
@@ -232,5 +242,63 @@ describe('a rule deleted while the operator runs', () => {
       'Suppressed',
     );
     expect(await messages(token)).toEqual([]);
+  });
+});
+
+describe('an event first seen after start', () => {
+  it('sends what its ledger has underway under the msgUuid on record, once', async () => {
+    const token = tokenFor('seenafterstart');
+    await groupService(h, 'relisted', { token, groupName: 'relisted' });
+    await create(h, 'AlarmRule', 'to-relisted', {
+      services: [{ name: 'relisted' }],
+      match: { sources: ['relisted-source'] },
+      grouping: { groupWait: '1s', groupInterval: '1s', repeatInterval: '4h' },
+    });
+    await eventually(async () =>
+      (await get(h, 'AlarmRule', 'to-relisted')).status?.conditions ? true : undefined,
+    );
+    // While the operator's watch is down, another leader took the event on and recorded its message
+    // underway; the operator then lists again (its watch expired) and meets the event for the first time.
+    proxy.stallWatches('alarmevents');
+    await create(h, 'AlarmEvent', 'underway', {
+      severity: 'critical',
+      title: 'Underway',
+      source: 'relisted-source',
+    });
+    const at = `${new Date().toISOString().slice(0, 19)}Z`;
+    await testKubeConfig()
+      .makeApiClient(CustomObjectsApi)
+      .patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace: h.namespace,
+          plural: 'alarmevents',
+          name: 'underway',
+          body: {
+            status: {
+              phase: 'Delivering',
+              deliveries: [
+                {
+                  ruleNamespace: h.namespace,
+                  rule: 'to-relisted',
+                  service: 'relisted',
+                  targetKind: 'Group',
+                  targetName: 'relisted',
+                  state: 'Delivering',
+                  msgUuid: 'recorded-by-another-leader',
+                  lastAttemptAt: at,
+                },
+              ],
+            },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    proxy.expireStalledWatches();
+
+    expect((await waitForPhase(h, 'underway', ['Delivered', 'Failed'])).status?.phase).toBe('Delivered');
+    const sent = await messages(token);
+    expect(sent.map((m) => m.msgUuid)).toEqual(['recorded-by-another-leader']);
   });
 });

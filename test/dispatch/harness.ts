@@ -39,7 +39,7 @@ export interface DispatchHarness {
 export function useDispatch(
   options: DispatcherOptions = {},
   extraFlags: string[] = [],
-  { tenants = 1 } = {},
+  { tenants = 1, kubeconfig = kubeconfigPath }: { tenants?: number; kubeconfig?: () => string } = {},
 ): DispatchHarness {
   const harness = {} as DispatchHarness;
   const cleanups: (() => Promise<void>)[] = [];
@@ -55,7 +55,7 @@ export function useDispatch(
     const config = loadConfig({
       argv: [
         '--kubeconfig',
-        kubeconfigPath(),
+        kubeconfig(),
         ...operatorFlags(harness.emulator.url, harness.namespaces.join(','), [
           '--log-level',
           'warn',
