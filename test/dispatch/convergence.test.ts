@@ -259,7 +259,8 @@ describe('an event first seen after start', () => {
     );
     // While the operator's watch is down, another leader took the event on and recorded its message
     // underway; the operator then lists again (its watch expired) and meets the event for the first time.
-    proxy.stallWatches('alarmevents');
+    proxy.stall('alarmevents');
+    await proxy.watchHeld();
     await create(h, 'AlarmEvent', 'underway', {
       severity: 'critical',
       title: 'Underway',

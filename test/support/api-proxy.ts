@@ -16,9 +16,11 @@ import { KubeConfig } from '@kubernetes/client-node';
 export interface ApiProxy {
   /** A kubeconfig whose server is the proxy. */
   kubeconfig: string;
-  /** Cuts the open watches of `plural` and holds new ones open with nothing on them. */
-  stallWatches(plural: string): void;
-  /** Answers the held watches with 410 Expired and lets later ones through. */
+  /** Cuts the open watches of `plural` and holds its new requests (lists and watches) unanswered. */
+  stall(plural: string): void;
+  /** Resolves once a watch of the stalled resource is held (the client came back and waits). */
+  watchHeld(): Promise<void>;
+  /** Answers the held watches with 410 Expired, forwards the held lists, and lets later requests through. */
   expireStalledWatches(): void;
   close(): Promise<void>;
 }
@@ -40,16 +42,19 @@ export async function startApiProxy(adminKubeconfig: string): Promise<ApiProxy> 
   });
   const pki = path.join(path.dirname(adminKubeconfig), 'pki');
   const open = new Map<ServerResponse, string>();
-  let stalled: ServerResponse[] = [];
+  let stalled: { req: IncomingMessage; res: ServerResponse; isWatch: boolean }[] = [];
   let stalling: string | undefined;
+  const heldWaiters: (() => void)[] = [];
 
   const forward = (req: IncomingMessage, res: ServerResponse) => {
     const isWatch = /[?&]watch=(1|true)/.test(req.url ?? '');
-    const plural = isWatch ? /\/([a-z0-9.-]+)\?/.exec(req.url ?? '')?.[1] : undefined;
-    if (plural && plural === stalling) {
-      stalled.push(res);
+    const resource = /\/([a-z0-9.-]+)(\?|$)/.exec(req.url ?? '')?.[1];
+    if (resource !== undefined && resource === stalling) {
+      stalled.push({ req, res, isWatch });
+      if (isWatch) for (const resolve of heldWaiters.splice(0)) resolve();
       return;
     }
+    const plural = isWatch ? resource : undefined;
     const out = https.request(
       {
         host: upstream.hostname,
@@ -96,9 +101,13 @@ export async function startApiProxy(adminKubeconfig: string): Promise<ApiProxy> 
 
   return {
     kubeconfig,
-    stallWatches(plural) {
+    stall(plural) {
       stalling = plural;
       for (const [res, of] of open) if (of === plural) res.destroy();
+    },
+    watchHeld() {
+      if (stalled.some((held) => held.isWatch)) return Promise.resolve();
+      return new Promise((resolve) => heldWaiters.push(resolve));
     },
     expireStalledWatches() {
       stalling = undefined;
@@ -113,14 +122,19 @@ export async function startApiProxy(adminKubeconfig: string): Promise<ApiProxy> 
           code: 410,
         },
       };
-      for (const res of stalled) {
+      const held = stalled;
+      stalled = [];
+      for (const { req, res, isWatch } of held) {
+        if (!isWatch) {
+          forward(req, res);
+          continue;
+        }
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(`${JSON.stringify(expired)}\n`);
       }
-      stalled = [];
     },
     async close() {
-      for (const res of [...open.keys(), ...stalled]) res.destroy();
+      for (const res of [...open.keys(), ...stalled.map((held) => held.res)]) res.destroy();
       agent.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
