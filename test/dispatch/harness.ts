@@ -24,12 +24,13 @@ export interface DispatchHarness {
   /** Every namespace the operator watches: `namespace` first, then the other tenants'. */
   namespaces: string[];
   emulator: RunningEmulator;
+  /** The operator started last. */
   manager: Manager;
   api: CustomObjectsApi;
-  /** Shuts the operator down, as a rolling upgrade or a lost leadership does. */
-  stopOperator(): Promise<void>;
-  /** Starts a new operator (a new leader) on the same flags. */
-  startOperator(): void;
+  /** Shuts an operator down (the last started by default), as a rolling upgrade does to a pod. */
+  stopOperator(manager?: Manager): Promise<void>;
+  /** Starts another operator (a new replica) on the same flags and `extraFlags`. */
+  startOperator(extraFlags?: string[]): Manager;
 }
 
 /**
@@ -43,6 +44,7 @@ export function useDispatch(
 ): DispatchHarness {
   const harness = {} as DispatchHarness;
   const cleanups: (() => Promise<void>)[] = [];
+  const running = new Set<Manager>();
   beforeAll(async () => {
     const namespaces = await Promise.all(
       Array.from({ length: tenants }, () => createTestNamespace('dispatch')),
@@ -52,33 +54,37 @@ export function useDispatch(
     harness.namespace = harness.namespaces[0] as string;
     harness.emulator = await startEmulator();
     harness.api = testKubeConfig().makeApiClient(CustomObjectsApi);
-    const config = loadConfig({
-      argv: [
-        '--kubeconfig',
-        kubeconfig(),
-        ...operatorFlags(harness.emulator.url, harness.namespaces.join(','), [
-          '--log-level',
-          'warn',
-          ...extraFlags,
-        ]),
-      ],
-      env: {},
-    });
-    harness.startOperator = () => {
-      harness.manager = new Manager(config, createLogger({ level: 'warn' }), [
+    const argv = [
+      '--kubeconfig',
+      kubeconfig(),
+      ...operatorFlags(harness.emulator.url, harness.namespaces.join(','), [
+        '--log-level',
+        'warn',
+        ...extraFlags,
+      ]),
+    ];
+    harness.startOperator = (more: string[] = []) => {
+      const config = loadConfig({ argv: [...argv, ...more], env: {} });
+      const manager = new Manager(config, createLogger({ level: 'warn' }), [
         dingTalkServiceComponents,
         alarmRuleComponents,
         dispatchComponents(options),
       ]);
-      void harness.manager.run();
+      running.add(manager);
+      void manager.run();
+      harness.manager = manager;
+      return manager;
     };
-    harness.stopOperator = () => harness.manager.shutdown();
+    harness.stopOperator = async (manager = harness.manager) => {
+      running.delete(manager);
+      await manager.shutdown();
+    };
     harness.startOperator();
   });
   afterAll(async () => {
     // Whatever a test did, every alarm it raised reaches a final or held state once the operator settles.
     if (harness.namespaces) await expectSettled(harness);
-    await harness.manager?.shutdown();
+    await Promise.all([...running].map((manager) => manager.shutdown()));
     await harness.emulator?.close();
     await Promise.all(cleanups.map((cleanup) => cleanup()));
   });
