@@ -146,6 +146,7 @@ export class Dispatcher implements Component {
       ledger: this.#ledger,
       outboxes: this.#outboxes,
       statusOf: this.#statusOf,
+      replan: (namespace) => this.#replanner.soon(namespace),
       logger: this.#log,
     });
     this.#groups = new Groups((entry) => this.#flush(entry));

@@ -114,6 +114,11 @@ export class HeldAlarms {
     return this.#fingerprint(held.namespace, held.ref) !== held.fingerprint;
   }
 
+  /** Takes the target's configuration as it is now as the one to wait past. */
+  refresh(held: HeldEntry): void {
+    held.fingerprint = this.#fingerprint(held.namespace, held.ref);
+  }
+
   /** The target holds nothing any more (released or expired). */
   remove(held: HeldEntry): void {
     this.#entries.delete(heldKey(held.namespace, held.ref));

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type AlarmEventStatus, DingTalkConditionReason } from '../api/index.ts';
+import type { AlarmEventStatus } from '../api/index.ts';
 import type { OperatorContext } from '../manager/context.ts';
 import type { CompiledRule, RuleBook } from '../rules/rule-book.ts';
 import type { PlannedTarget } from '../targets/index.ts';
@@ -18,6 +18,8 @@ export interface HeldReleaseOptions {
   ledger: LedgerRecorder;
   outboxes: Outboxes;
   statusOf: (alarm: Alarm) => AlarmEventStatus | undefined;
+  /** Re-plans a namespace's events in progress (a held target's rule or target went). */
+  replan: (namespace: string) => void;
   logger: Logger;
 }
 
@@ -44,9 +46,7 @@ export class HeldRelease {
         ledger.expired(entry, ctx.config.maxHoldAge, now);
         continue;
       }
-      if (!held.changed(entry)) continue;
-      held.remove(entry);
-      this.#release(entry, now);
+      if (held.changed(entry)) this.#release(entry, now);
     }
   }
 
@@ -54,40 +54,45 @@ export class HeldRelease {
     this.#stopped = true;
   }
 
+  /**
+   * Sends the target's held alarms again, or holds them anew when its configuration still has a
+   * problem. A rule made invalid keeps them held until it is fixed. When the rule or the target went
+   * meanwhile nothing is sent: re-planning the namespace finishes those entries with why and gives the
+   * alarms to the targets planned now.
+   */
   #release(entry: HeldEntry, now: number): void {
-    const { ctx, rules, ledger, outboxes } = this.#options;
-    let released = 0;
-    for (const [msgUuid, notifications] of entry.messages) {
-      const [first] = notifications;
-      const raw = first && ctx.caches.rules.get(first.rule.namespace, first.rule.name);
-      const compiled = raw ? rules.compile(raw) : undefined;
-      const target =
-        compiled?.ok &&
-        this.#options
+    const { ctx, rules, ledger, outboxes, held } = this.#options;
+    const [first] = [...entry.messages.values()][0] ?? [];
+    const raw = first && ctx.caches.rules.get(first.rule.namespace, first.rule.name);
+    const compiled = raw ? rules.compile(raw) : undefined;
+    if (compiled && !compiled.ok) {
+      held.refresh(entry);
+      return;
+    }
+    held.remove(entry);
+    const target = compiled?.ok
+      ? this.#options
           .plan(compiled.rule)
           .find(
             (t) =>
               t.service === entry.ref.service &&
               t.kind === entry.ref.kind &&
               (t.kind === 'Member' || t.name === entry.ref.name),
-          );
-      if (!compiled?.ok || !target) {
-        // The rule or the target went meanwhile: the rule's targets as they are now have the alarms.
-        const change = compiled?.ok
-          ? { state: 'Suppressed' as const, reason: DingTalkConditionReason.TargetRemoved }
-          : { state: 'Failed' as const, reason: DingTalkConditionReason.RuleDeleted };
-        for (const n of notifications) {
-          for (const alarm of n.alarms)
-            ledger.updateTarget(alarm, n.rule, n.target.service, n.target.kind, n.target.names, change);
-        }
-        continue;
-      }
+          )
+      : undefined;
+    if (!compiled?.ok || !target) {
+      this.#options.replan(entry.namespace);
+      return;
+    }
+    let released = 0;
+    for (const [msgUuid, notifications] of entry.messages) {
       if (target.problem) {
         ledger.holdForProblem(entry.namespace, targetRef(target), target.problem, notifications, now);
         continue;
       }
-      const progress = progressOf(notifications, this.#options.statusOf);
-      outboxes.for(compiled.rule.namespace, target).restore(msgUuid, notifications, progress);
+      outboxes
+        .for(compiled.rule.namespace, target)
+        .restore(msgUuid, notifications, progressOf(notifications, this.#options.statusOf));
       released++;
     }
     this.#options.logger.info(

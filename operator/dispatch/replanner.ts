@@ -22,7 +22,7 @@ export interface ReplannerOptions {
 
 /**
  * A rule, service or ConfigMap of a namespace changed: each event in progress there is set against what
- * the configuration wants now. Entries no longer wanted finish with why (those underway stay with the
+ * the configuration wants now. Entries no longer wanted finish with why (those being sent stay with the
  * queue that has them); new targets get the alarm.
  */
 export class Replanner {
@@ -55,7 +55,8 @@ export class Replanner {
       const status = store.get(alarm.key, alarm.uid);
       if (!status) continue;
       const diff = planner.diff(status, alarm);
-      const unwanted = diff.unwanted.filter(({ delivery }) => !delivery.msgUuid);
+      // A message being sent stays with its queue, which records how it ended.
+      const unwanted = diff.unwanted.filter(({ delivery }) => delivery.state !== 'Delivering');
       if (unwanted.length === 0 && diff.added.length === 0) continue;
       const admitted = new Map<CompiledRule, WantedDelivery[]>();
       ledger.update(alarm, (s) => {

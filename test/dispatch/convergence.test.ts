@@ -27,7 +27,7 @@ afterAll(async () => {
 const h = useDispatch({ heldCheckIntervalMs: 1_000 }, [], { kubeconfig: () => proxy.kubeconfig });
 
 /** Long enough to edit the configuration while the alarm waits for its first notification. */
-const waiting = { groupWait: '20s', groupInterval: '1s', repeatInterval: '4h' };
+const waiting = { groupWait: '10s', groupInterval: '1s', repeatInterval: '4h' };
 
 type Entry = { service: string; targetName: string; state: string; reason?: string; rule: string };
 
@@ -173,6 +173,35 @@ describe('a Secret briefly missing holds alarms instead of failing them', () => 
 
     await secret(h, 'gitops-robot', { webhook: `${h.emulator.url}/robot/send?access_token=${token}` });
     expect((await waitForPhase(h, 'during-sync', ['Delivered', 'Failed'])).status?.phase).toBe('Delivered');
+    expect(await messages(token)).toHaveLength(1);
+  });
+});
+
+describe('a service applied after its rule', () => {
+  it("holds the alarm (ServiceNotFound) until the service exists, then sends it to the service's group", async () => {
+    const token = tokenFor('servicelater');
+    await create(h, 'AlarmRule', 'before-its-service', {
+      services: [{ name: 'later' }],
+      match: { sources: ['later-source'] },
+      grouping: { groupWait: '1s', groupInterval: '1s', repeatInterval: '4h' },
+    });
+    await create(h, 'AlarmEvent', 'early', { severity: 'warning', title: 'Early', source: 'later-source' });
+    expect((await waitForPhase(h, 'early', ['Held', 'Failed', 'Delivered'])).status?.phase).toBe('Held');
+    expect(await entries('early')).toEqual([
+      expect.objectContaining({ state: 'Held', reason: 'ServiceNotFound' }),
+    ]);
+
+    await groupService(h, 'later', { token, groupName: 'later' });
+
+    expect(
+      (await waitForPhase(h, 'early', ['Delivered', 'Failed', 'PartiallyDelivered'])).status?.phase,
+    ).toBe('Delivered');
+    expect(await entries('early')).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ targetName: '-', state: 'Suppressed', reason: 'TargetRemoved' }),
+        expect.objectContaining({ targetName: 'later', state: 'Delivered' }),
+      ]),
+    );
     expect(await messages(token)).toHaveLength(1);
   });
 });
