@@ -24,6 +24,14 @@ import { type Clock, sleep, systemClock } from './timers.ts';
 
 const HEADERS_TTL_MS = 30_000;
 const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * The API server answers over HTTP/2 when asked, as undici does by default, so every call and watch
+ * shares one connection. A watch that falls silent can be made again on it, but a connection that
+ * died without closing (a NAT or load balancer that dropped it, a peer gone) takes every stream with
+ * it: it is found out by PINGs, as client-go's HTTP/2 health check does (30 s idle, 15 s to answer),
+ * and replaced within two intervals.
+ */
+const DEFAULT_PING_INTERVAL_MS = 30_000;
 
 /**
  * The retry policy of answers that ask to come back later: 429 (API Priority and Fairness or the
@@ -58,6 +66,11 @@ export interface KubeHttpOptions {
   timeoutMs?: number;
   /** Concurrent connections to the API server; null for no limit (watches hold one each). */
   connections?: number | null;
+  /**
+   * Interval of the HTTP/2 PINGs that prove a connection alive; one left unanswered for an interval
+   * drops the connection, failing its streams so they are made again on a new one.
+   */
+  pingIntervalMs?: number;
   /** The client-side rate limit of every call but watches, as client-go's QPS and Burst; none if absent. */
   rateLimit?: { qps: number; burst: number } | undefined;
   /** Told of every 429, and 5xx with Retry-After, and whether it was retried; for a metric. */
@@ -109,6 +122,7 @@ export class KubeHttp {
     {
       timeoutMs = DEFAULT_TIMEOUT_MS,
       connections = 32,
+      pingIntervalMs = DEFAULT_PING_INTERVAL_MS,
       rateLimit,
       onComeBackLater,
       clock = systemClock,
@@ -122,7 +136,7 @@ export class KubeHttp {
     this.#clock = clock;
     this.#limiter = rateLimit && new TokenBucket(rateLimit.qps, rateLimit.burst, clock);
     this.#onComeBackLater = onComeBackLater;
-    this.#agent = this.#createAgent(connections);
+    this.#agent = this.#createAgent(connections, pingIntervalMs);
     // Surfaced on the first call instead; an unhandled rejection here would end the process.
     this.#agent.catch(() => undefined);
   }
@@ -315,7 +329,7 @@ export class KubeHttp {
     return value;
   }
 
-  async #createAgent(connections: number | null): Promise<Agent> {
+  async #createAgent(connections: number | null, pingIntervalMs: number): Promise<Agent> {
     const options: HttpsOptions = {};
     await this.#endpoint.applyToHTTPSOptions(options);
     const tls: ConnectionOptions = {
@@ -329,6 +343,7 @@ export class KubeHttp {
     return new Agent({
       connections,
       keepAliveTimeout: 30_000,
+      h2Options: { pingInterval: pingIntervalMs },
       connect: { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 },
     });
   }
