@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Agent, type Dispatcher, request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { KubeApiError, KubeUnavailableError } from '../errors.ts';
+import { type Env, proxiedAgent } from '../forward-proxy.ts';
 import type { HttpsOptions, KubeEndpoint } from './kube-endpoint.ts';
 import { TokenBucket } from './rate-limiter.ts';
 import { type Clock, sleep, systemClock } from './timers.ts';
@@ -73,6 +74,11 @@ export interface KubeHttpOptions {
   pingIntervalMs?: number;
   /** The client-side rate limit of every call but watches, as client-go's QPS and Burst; none if absent. */
   rateLimit?: { qps: number; burst: number } | undefined;
+  /**
+   * Where HTTPS_PROXY and NO_PROXY are read, when the kubeconfig names no proxy-url; process.env by
+   * default. In a pod with a proxy for the internet, NO_PROXY must list the API server's address.
+   */
+  env?: Env;
   /** Told of every 429, and 5xx with Retry-After, and whether it was retried; for a metric. */
   onComeBackLater?: (answer: { status: number; retried: boolean }) => void;
   clock?: Clock;
@@ -111,7 +117,7 @@ export class KubeHttp {
   readonly #endpoint: KubeEndpoint;
   readonly #server: string;
   readonly #timeoutMs: number;
-  readonly #agent: Promise<Agent>;
+  readonly #agent: Promise<Dispatcher>;
   readonly #limiter: TokenBucket | undefined;
   readonly #clock: Clock;
   readonly #onComeBackLater: KubeHttpOptions['onComeBackLater'];
@@ -123,6 +129,7 @@ export class KubeHttp {
       timeoutMs = DEFAULT_TIMEOUT_MS,
       connections = 32,
       pingIntervalMs = DEFAULT_PING_INTERVAL_MS,
+      env = process.env,
       rateLimit,
       onComeBackLater,
       clock = systemClock,
@@ -136,7 +143,7 @@ export class KubeHttp {
     this.#clock = clock;
     this.#limiter = rateLimit && new TokenBucket(rateLimit.qps, rateLimit.burst, clock);
     this.#onComeBackLater = onComeBackLater;
-    this.#agent = this.#createAgent(connections, pingIntervalMs);
+    this.#agent = this.#createAgent({ connections, pingIntervalMs, proxyUrl: cluster.proxyUrl, env });
     // Surfaced on the first call instead; an unhandled rejection here would end the process.
     this.#agent.catch(() => undefined);
   }
@@ -329,7 +336,17 @@ export class KubeHttp {
     return value;
   }
 
-  async #createAgent(connections: number | null, pingIntervalMs: number): Promise<Agent> {
+  async #createAgent({
+    connections,
+    pingIntervalMs,
+    proxyUrl,
+    env,
+  }: {
+    connections: number | null;
+    pingIntervalMs: number;
+    proxyUrl: string | undefined;
+    env: Env;
+  }): Promise<Dispatcher> {
     const options: HttpsOptions = {};
     await this.#endpoint.applyToHTTPSOptions(options);
     const tls: ConnectionOptions = {
@@ -340,11 +357,13 @@ export class KubeHttp {
     };
     if (options.rejectUnauthorized !== undefined) tls.rejectUnauthorized = options.rejectUnauthorized;
     // TCP keep-alive probes after 30 s idle, as client-go does, so a load balancer keeps an idle watch.
-    return new Agent({
+    return proxiedAgent({
       connections,
       keepAliveTimeout: 30_000,
       h2Options: { pingInterval: pingIntervalMs },
       connect: { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 },
+      proxyUrl,
+      env,
     });
   }
 }
