@@ -7,16 +7,28 @@ import { TokenBucket } from './rate-limiter.ts';
 import { type Clock, sleep, systemClock } from './timers.ts';
 
 /**
- * The API server client of both processes: JSON calls and streamed GETs (list pages, watches) on one
- * connection pool. client-node builds a new undici Agent for every call (a TLS handshake each time) and
- * costs a process about 34 MiB to load (bench/results/README.md); this keeps the kubeconfig's TLS
- * settings in one Agent and re-reads only the credentials header, briefly cached so a rotated in-cluster
- * token is picked up. The endpoint is runtime/kube-endpoint.ts's (a client-node KubeConfig only for
- * kubeconfigs that need an exec plugin or an auth provider).
- *
- * As client-go's rest client does, every call but a watch waits for a token of the client-side rate
- * limit (QPS and burst), every unary call has a deadline, and answers asking to come back later are
- * retried here, the one place that retries them (see RETRY below).
+ * The API server client of both processes, and the entry to the project's own Kubernetes client, which
+ * takes the place of client-node's (that costs a process about 34 MiB to load and builds a new undici
+ * Agent, so a TLS handshake, for every call: bench/results/README.md). What it does, by module:
+ * - kube-endpoint.ts: finds the kubeconfig as controller-runtime does (--kubeconfig, $KUBECONFIG, the
+ *   pod's ServiceAccount, ~/.kube/config) and reads its current context: server, CA, insecure flag,
+ *   tls-server-name, proxy-url; a token, token file, client certificate or basic auth. A pod's token is
+ *   re-read as kubelet rotates it; a pod without one stops at start.
+ * - here: JSON calls and streamed GETs (list pages, watches) on one connection pool with the
+ *   kubeconfig's TLS settings, HTTP/2 when the server offers it, PINGs finding dead connections
+ *   (DEFAULT_PING_INTERVAL_MS), TCP keep-alive, the forward proxy of proxy-url or HTTPS_PROXY/NO_PROXY
+ *   (../forward-proxy.ts); the credentials header re-read every 30 s and after a 401. As client-go's rest
+ *   client does, every call but a watch waits for a token of the client-side rate limit (QPS and burst,
+ *   rate-limiter.ts), every unary call has a deadline, and answers asking to come back later are retried
+ *   here, the one place that retries them (RETRY below).
+ * - watch-stream.ts, informer.ts, metadata-watch.ts: paginated lists, watches with bookmarks from the
+ *   last resourceVersion, relist on 410, backoff, a liveness bound and a hot-loop guard; a cache of
+ *   frozen objects, and metadata-only watches.
+ * - leader.ts: Lease leader election as client-go's, on the monotonic clock.
+ * What it leaves to others: HTTP/1.1, HTTP/2, TLS, pooling, PINGs and proxy tunnels to undici; exec
+ * credential plugins, auth providers and several files in $KUBECONFIG to a client-node KubeConfig, loaded
+ * only for such a kubeconfig. What it does not do: read client certificates again when they are rotated
+ * (they are read at start, and a restart picks up new ones), protobuf, discovery, impersonation.
  *
  * Outcomes: 2xx → parsed body; no answer, deadline passed, 5xx or 429 (once retries are spent) →
  * KubeUnavailableError (the Status as its cause); any other status → KubeApiError with the Status body
