@@ -7,10 +7,11 @@ import { ConfigError } from '../errors.ts';
 /**
  * The API server and credentials for KubeHttp (runtime/kube-http.ts), read without
  * @kubernetes/client-node: loading that package costs a process about 35 MiB (most of it the sources
- * of its generated API classes, bench/results/README.md). In a pod that is the ServiceAccount (token
- * re-read on every call, as kubelet rotates it); otherwise a kubeconfig with a token, a client
- * certificate or a user name and password (basic auth), and the forward proxy its cluster names
- * (proxy-url). Kubeconfigs that need more (an exec plugin, an auth provider, several files in
+ * of its generated API classes, bench/results/README.md). In a pod that is the ServiceAccount;
+ * otherwise a kubeconfig with a token, a client certificate or a user name and password (basic auth),
+ * and the forward proxy its cluster names (proxy-url). Token and certificate files are read again each
+ * time the credentials are asked for (KubeHttp does every 30 s), so what kubelet or a renewal job
+ * rotates is taken up. Kubeconfigs that need more (an exec plugin, an auth provider, several files in
  * $KUBECONFIG) are handed to client-node after all, loaded only then.
  *
  * Both this and client-node's KubeConfig satisfy KubeEndpoint.
@@ -44,6 +45,9 @@ interface Credentials {
   tokenFile?: string;
   cert?: Buffer;
   key?: Buffer;
+  /** Read each time instead of `cert` and `key`, so a certificate rotated on disk is taken up. */
+  certFile?: string;
+  keyFile?: string;
   basicAuth?: { username: string; password: string } | undefined;
 }
 
@@ -60,7 +64,10 @@ class StaticEndpoint implements KubeEndpoint {
   }
 
   async applyToHTTPSOptions(options: HttpsOptions): Promise<void> {
-    const { ca, insecure, servername, token, tokenFile, cert, key, basicAuth } = this.#credentials;
+    const { ca, insecure, servername, token, tokenFile, basicAuth } = this.#credentials;
+    const { certFile, keyFile } = this.#credentials;
+    const cert = certFile ? readFileSync(certFile) : this.#credentials.cert;
+    const key = keyFile ? readFileSync(keyFile) : this.#credentials.key;
     if (ca) options.ca = ca;
     if (insecure) options.rejectUnauthorized = false;
     if (servername) options.servername = servername;
@@ -149,6 +156,16 @@ function fromKubeconfigFile(file: string): KubeEndpoint {
     if (typeof fileName === 'string') return readFileSync(path.resolve(dir, fileName));
     return undefined;
   };
+  // A file is read now, so that a missing one stops the process at start, and again each time.
+  const pem = (inline: unknown, fileName: unknown): { data?: Buffer; file?: string } => {
+    if (typeof inline === 'string') return { data: Buffer.from(inline, 'base64') };
+    if (typeof fileName !== 'string') return {};
+    const file = path.resolve(dir, fileName);
+    readFileSync(file);
+    return { file };
+  };
+  const cert = pem(user['client-certificate-data'], user['client-certificate']);
+  const key = pem(user['client-key-data'], user['client-key']);
   return new StaticEndpoint({
     server: cluster.server,
     ca: data(cluster['certificate-authority-data'], cluster['certificate-authority']),
@@ -157,8 +174,10 @@ function fromKubeconfigFile(file: string): KubeEndpoint {
     proxyUrl: typeof cluster['proxy-url'] === 'string' ? cluster['proxy-url'] : undefined,
     token: typeof user.token === 'string' ? user.token : undefined,
     tokenFile: typeof user.tokenFile === 'string' ? path.resolve(dir, user.tokenFile) : undefined,
-    cert: data(user['client-certificate-data'], user['client-certificate']),
-    key: data(user['client-key-data'], user['client-key']),
+    cert: cert.data,
+    certFile: cert.file,
+    key: key.data,
+    keyFile: key.file,
     basicAuth:
       typeof user.username === 'string'
         ? { username: user.username, password: typeof user.password === 'string' ? user.password : '' }
