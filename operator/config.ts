@@ -120,7 +120,7 @@ export const configSchema = z
     kubeconfig: describe(z.string().min(1).optional(), {
       flag: '--kubeconfig',
       description:
-        'Path to a kubeconfig. Default: in-cluster credentials when KUBERNETES_SERVICE_HOST is set, otherwise $KUBECONFIG or ~/.kube/config.',
+        'Path to a kubeconfig. Default: $KUBECONFIG, else in-cluster credentials when KUBERNETES_SERVICE_HOST is set, else ~/.kube/config. HTTPS_PROXY and NO_PROXY apply unless the kubeconfig names a proxy-url.',
     }),
     namespaces: describe(list(DNS_LABEL, 'must be a comma-separated list of namespace names').prefault(''), {
       flag: '--namespaces',

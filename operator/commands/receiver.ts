@@ -22,7 +22,15 @@ export async function main(args: string[]): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const metrics = new ReceiverMetrics();
   let shuttingDown = false;
-  const kubeEndpoint = loadKubeEndpoint(config);
+  let kubeEndpoint: ReturnType<typeof loadKubeEndpoint>;
+  try {
+    kubeEndpoint = loadKubeEndpoint(config);
+  } catch (err) {
+    // The kubeconfig, or the ServiceAccount of a pod, could not be read.
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
   let receiver: ReturnType<typeof buildReceiver>;
   try {
     receiver = buildReceiver(config, {

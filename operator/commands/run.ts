@@ -18,7 +18,15 @@ export async function main(args: string[]): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger({ level: config.logLevel });
-  const manager = new Manager(config, logger, componentFactories);
+  let manager: Manager;
+  try {
+    manager = new Manager(config, logger, componentFactories);
+  } catch (err) {
+    // The kubeconfig, or the ServiceAccount of a pod, could not be read.
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -63,7 +63,7 @@ export function createDingTalkClient(input: DingTalkClientOptions = {}) {
   const options = clientOptionsSchema.parse(input);
   const hooks: ClientHooks = input;
   const now = input.now ?? Date.now;
-  const transport = createTransport(options);
+  const transport = createTransport(options, input.env);
 
   /** One HTTP exchange, reported to onRequest with its outcome. */
   const exchange = async <T>(

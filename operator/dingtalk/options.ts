@@ -34,4 +34,8 @@ export interface ClientHooks {
   now?: () => number;
 }
 
-export type DingTalkClientOptions = z.input<typeof clientOptionsSchema> & ClientHooks;
+export type DingTalkClientOptions = z.input<typeof clientOptionsSchema> &
+  ClientHooks & {
+    /** Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read; process.env by default. */
+    env?: Readonly<Record<string, string | undefined>>;
+  };

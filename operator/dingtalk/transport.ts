@@ -1,11 +1,13 @@
-import { Pool } from 'undici';
+import { type Env, proxiedAgent } from '../forward-proxy.ts';
 import { DingTalkError, DingTalkErrorCode } from './errors.ts';
 
 /**
- * HTTP to DingTalk: one keep-alive undici Pool per origin, with connect/headers/body timeouts, an overall
- * deadline per request and a cap on the answer's size, so a slow or endless answer cannot hold one of
- * the pool's connections (which every namespace's sends share) for longer than the deadline. Network
- * failures become transient DingTalkErrors; interpreting the answer is left to the caller.
+ * HTTP to DingTalk: keep-alive connections pooled per origin, with connect/headers/body timeouts, an
+ * overall deadline per request and a cap on the answer's size, so a slow or endless answer cannot hold
+ * one of the pool's connections (which every namespace's sends share) for longer than the deadline.
+ * Through the forward proxy HTTPS_PROXY or HTTP_PROXY names, unless NO_PROXY lists the host
+ * (forward-proxy.ts). Network failures become transient DingTalkErrors; interpreting the answer is left
+ * to the caller.
  */
 
 export interface TransportOptions {
@@ -41,29 +43,23 @@ export interface Transport {
 
 const timeoutCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
-export function createTransport(options: TransportOptions): Transport {
-  const pools = new Map<string, Pool>();
-
-  const poolFor = (origin: string) => {
-    let pool = pools.get(origin);
-    if (!pool) {
-      pool = new Pool(origin, {
-        connections: options.connectionsPerOrigin,
-        connect: { timeout: options.connectTimeoutMs },
-        headersTimeout: options.headersTimeoutMs,
-        bodyTimeout: options.bodyTimeoutMs,
-        keepAliveTimeout: options.keepAliveTimeoutMs,
-      });
-      pools.set(origin, pool);
-    }
-    return pool;
-  };
+/** `env`: where the forward proxy settings are read. */
+export function createTransport(options: TransportOptions, env: Env = process.env): Transport {
+  const dispatcher = proxiedAgent({
+    connections: options.connectionsPerOrigin,
+    connect: { timeout: options.connectTimeoutMs },
+    headersTimeout: options.headersTimeoutMs,
+    bodyTimeout: options.bodyTimeoutMs,
+    keepAliveTimeout: options.keepAliveTimeoutMs,
+    env,
+  });
 
   return {
     async post({ url, endpoint, body, headers }) {
       const deadline = AbortSignal.timeout(options.requestTimeoutMs);
       try {
-        const response = await poolFor(url.origin).request({
+        const response = await dispatcher.request({
+          origin: url.origin,
           method: 'POST',
           path: url.pathname + url.search,
           headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
@@ -87,9 +83,7 @@ export function createTransport(options: TransportOptions): Transport {
       }
     },
     async close() {
-      const closing = [...pools.values()].map((pool) => pool.close());
-      pools.clear();
-      await Promise.all(closing);
+      await dispatcher.close();
     },
   };
 }

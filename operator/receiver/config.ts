@@ -44,7 +44,7 @@ const receiverSettings = z.object({
   kubeconfig: describe(z.string().min(1).optional(), {
     flag: '--kubeconfig',
     description:
-      'Path to a kubeconfig. Default: in-cluster credentials when KUBERNETES_SERVICE_HOST is set, otherwise $KUBECONFIG or ~/.kube/config.',
+      'Path to a kubeconfig. Default: $KUBECONFIG, else in-cluster credentials when KUBERNETES_SERVICE_HOST is set, else ~/.kube/config. HTTPS_PROXY and NO_PROXY apply unless the kubeconfig names a proxy-url.',
   }),
   namespace: describe(
     setting('must be a namespace name', (raw) => (DNS_LABEL.test(raw) ? raw : undefined)),

@@ -1,23 +1,15 @@
 import { EventEmitter, once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../../test/support/fake-clock.ts';
+import {
+  closeScriptedApis,
+  openWatch,
+  type ScriptedApi,
+  scriptedApi,
+  type WatchScript,
+  watchLine,
+} from '../../test/support/scripted-api.ts';
 import { Informer, type InformerEvent } from './informer.ts';
-import { KubeHttp } from './kube-http.ts';
-
-/**
- * Faults a real API server will not produce on demand (a 500 on watch, a silent half-open watch, a
- * 410 inside the stream at a chosen moment), served by a scripted node:http server. Behaviour against
- * the real API server is covered in test/runtime.
- */
-
-type WatchScript = (res: ServerResponse, query: URLSearchParams) => void;
-
-interface FakeApi {
-  kube: KubeHttp;
-  lists: number;
-  watches: URLSearchParams[];
-}
 
 const configMap = (name: string, resourceVersion: string) => ({
   apiVersion: 'v1',
@@ -25,65 +17,10 @@ const configMap = (name: string, resourceVersion: string) => ({
   metadata: { name, namespace: 'ns', uid: `uid-${name}`, resourceVersion },
 });
 
-const line = (res: ServerResponse, type: string, object: unknown) =>
-  res.write(`${JSON.stringify({ type, object })}\n`);
+afterEach(closeScriptedApis);
 
-const open: WatchScript = (res) => {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.flushHeaders();
-};
-
-let servers: Server[] = [];
-afterEach(async () => {
-  vi.useRealTimers();
-  for (const server of servers) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-  servers = [];
-});
-
-async function fakeApi(
-  listResponses: Array<{ items: ReturnType<typeof configMap>[]; rv: string }>,
-  scripts: WatchScript[],
-) {
-  const state = { lists: 0, watches: [] as URLSearchParams[] };
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.searchParams.get('watch') === 'true') {
-      state.watches.push(url.searchParams);
-      progress.emit('step');
-      const script = scripts.shift() ?? open;
-      script(res, url.searchParams);
-      return;
-    }
-    const list = listResponses[Math.min(state.lists, listResponses.length - 1)];
-    state.lists++;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'ConfigMapList',
-        metadata: { resourceVersion: list?.rv },
-        items: list?.items,
-      }),
-    );
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const kube = new KubeHttp(
-    { getCurrentCluster: () => ({ server: address }), applyToHTTPSOptions: async () => undefined },
-    { connections: null },
-  );
-  return {
-    kube,
-    get lists() {
-      return state.lists;
-    },
-    watches: state.watches,
-  } satisfies FakeApi;
-}
+const fakeApi = (listAnswers: Parameters<typeof scriptedApi>[0], scripts: WatchScript[]) =>
+  scriptedApi(listAnswers, scripts, () => progress.emit('step'));
 
 /** Told of every watch request and every informer event, so a test waits on what happens, not on time. */
 const progress = new EventEmitter();
@@ -97,7 +34,7 @@ async function untilSettled(check: () => boolean) {
   while (!check()) await new Promise((resolve) => setImmediate(resolve));
 }
 
-function informerFor(api: FakeApi, options: { idleTimeoutMs?: number } = {}) {
+function informerFor(api: ScriptedApi, options: { clock?: FakeClock } = {}) {
   const informer = new Informer({
     kube: api.kube,
     path: '/api/v1/configmaps',
@@ -121,8 +58,8 @@ describe('Informer faults', () => {
       ],
       [
         (res) => {
-          open(res, new URLSearchParams());
-          line(res, 'ERROR', {
+          openWatch(res, new URLSearchParams());
+          watchLine(res, 'ERROR', {
             kind: 'Status',
             code: 410,
             reason: 'Expired',
@@ -171,8 +108,8 @@ describe('Informer faults', () => {
           res.end();
         },
         (res) => {
-          open(res, new URLSearchParams());
-          line(res, 'ADDED', configMap('c', '8'));
+          openWatch(res, new URLSearchParams());
+          watchLine(res, 'ADDED', configMap('c', '8'));
         },
       ],
     );
@@ -186,31 +123,54 @@ describe('Informer faults', () => {
     expect(Number(api.watches[0]?.get('timeoutSeconds'))).toBeGreaterThanOrEqual(300);
   });
 
-  it('abandons a watch that stays silent and watches again from the last bookmark', async () => {
+  it('abandons a watch silent for two and a half bookmark intervals and watches again from the last bookmark', async () => {
     const api = await fakeApi(
       [{ items: [], rv: '3' }],
       [
         (res) => {
-          open(res, new URLSearchParams());
-          line(res, 'BOOKMARK', { kind: 'ConfigMap', metadata: { resourceVersion: '4' } });
+          openWatch(res, new URLSearchParams());
+          watchLine(res, 'BOOKMARK', { kind: 'ConfigMap', metadata: { resourceVersion: '4' } });
           // …then nothing: a half-open connection.
         },
         (res) => {
-          open(res, new URLSearchParams());
-          line(res, 'ADDED', configMap('d', '5'));
+          openWatch(res, new URLSearchParams());
+          watchLine(res, 'ADDED', configMap('d', '5'));
         },
       ],
     );
-    // Only the idle timer's clock is fake: the scripted server and its connections keep the real one.
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const { informer, events } = informerFor(api, { idleTimeoutMs: 60_000 });
+    const clock = new FakeClock();
+    const { informer, events } = informerFor(api, { clock });
     informer.start();
     await untilSettled(() => informer.resourceVersion === '4');
-    await vi.advanceTimersByTimeAsync(60_000);
+    await clock.advance(149_000);
+    expect(api.watches).toHaveLength(1);
+    await clock.advance(1_000);
     await until(() => events.includes('add ns/d'));
     await informer.stop();
     expect(api.lists).toBe(1);
     expect(api.watches[1]?.get('resourceVersion')).toBe('4');
+  });
+
+  it('backs off on the clock when the server closes each watch as soon as it accepts it', async () => {
+    const acceptAndClose: WatchScript = (res) => {
+      openWatch(res, new URLSearchParams());
+      res.end();
+    };
+    const api = await fakeApi([{ items: [], rv: '3' }], [acceptAndClose, acceptAndClose, acceptAndClose]);
+    const clock = new FakeClock();
+    const { informer } = informerFor(api, { clock });
+    // The backoff (10 ms, then 20 ms, ±20 %): the liveness timer of an open watch is far longer.
+    const backoff = () => clock.pending().filter((ms) => ms < 1_000);
+    informer.start();
+    await untilSettled(() => backoff().length > 0 || api.watches.length > 3);
+    expect(api.watches).toHaveLength(1);
+    expect(backoff()[0]).toBeGreaterThanOrEqual(8);
+    await clock.advance(backoff()[0] ?? 0);
+    await until(() => api.watches.length === 2);
+    await untilSettled(() => backoff().length > 0 || api.watches.length > 3);
+    expect(backoff()[0]).toBeGreaterThanOrEqual(16);
+    await informer.stop();
+    expect(api.watches).toHaveLength(2);
   });
 
   it('stop() during a connection attempt returns promptly and records no error', async () => {

@@ -1,10 +1,9 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
-import { KubeApiError, type KubeStatus, toKubeApiError, WatchExpiredError } from '../errors.ts';
-import { backoffDelay } from './backoff.ts';
 import type { KubeHttp } from './kube-http.ts';
 import { Latch } from './latch.ts';
-import { sleep } from './timers.ts';
+import type { Clock } from './timers.ts';
+import { type WatchEvent, WatchStream } from './watch-stream.ts';
 
 /**
  * A list+watch cache for one collection (core kinds and custom resources alike).
@@ -15,10 +14,10 @@ import { sleep } from './timers.ts';
  * Status body of a failed request; makeInformer stops on any error but 410 and reports stop() as an
  * error (kubernetes-typescript.md §1.5).
  *
- * Loop: paginated list → watch from the list's resourceVersion (bookmarks on, server timeout with
- * jitter) → on a clean close re-watch from the last resourceVersion → on 410 Gone relist → on anything
- * else back off (1 s → 30 s, jittered) and retry, forever. A watchdog aborts a watch that has been
- * silent (bookmarks included) for twice the server timeout, which is how half-open connections end.
+ * Loop: paginated list → watch from the list's resourceVersion → on a clean close re-watch from the
+ * last resourceVersion → on 410 Gone relist → on anything else back off and retry, forever. The watch,
+ * its liveness rule (a watch silent for two and a half bookmark intervals is made again) and its
+ * backoff are runtime/watch-stream.ts's, shared with the metadata watch.
  *
  * Cached objects are deep-frozen and shared read-only; handlers receive the event type, the key and
  * those frozen objects. Clone (structuredClone) before changing anything. They are cached without what
@@ -59,21 +58,12 @@ export interface InformerOptions {
   pageSize?: number;
   /** Server-side watch timeout; each watch adds up to 10 % jitter so replicas do not reconnect in step. */
   timeoutSeconds?: number;
-  /** Silence after which a watch is presumed dead; default twice the (jittered) server timeout. */
-  idleTimeoutMs?: number;
+  /** Silence after which a watch is presumed dead; default two and a half bookmark intervals. */
+  livenessMs?: number;
   backoff?: { initialMs?: number; maxMs?: number };
+  clock?: Clock;
   logger?: Logger;
 }
-
-type Entry = KubernetesObject & { metadata: { name: string; namespace?: string; resourceVersion?: string } };
-
-interface WatchEventLine {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  object: Entry & KubeStatus;
-}
-
-const IDLE = Symbol('watch idle');
-const MIN_HEALTHY_WATCH_MS = 1000;
 
 export function objectKey(obj: KubernetesObject): ObjectKey {
   const { namespace, name } = obj.metadata ?? {};
@@ -93,10 +83,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly #log: Logger;
   readonly #handlers = new Set<InformerHandler<T>>();
   #cache = new Map<ObjectKey, Readonly<T>>();
-  #resourceVersion: string | undefined;
+  readonly #stream: WatchStream<T>;
   readonly #synced = new Latch();
-  #lastError: unknown;
-  #failures = 0;
   #stop: AbortController | undefined;
   #loop: Promise<void> | undefined;
 
@@ -104,6 +92,19 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.#options = options;
     this.path = options.path;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ informer: options.path });
+    const { kube, labelSelector, fieldSelector, timeoutSeconds, livenessMs, backoff, clock } = options;
+    this.#stream = new WatchStream<T>({
+      kube,
+      path: this.path,
+      query: { labelSelector, fieldSelector },
+      begin: (signal) => this.#relist(signal),
+      onEvent: (event) => this.#apply(event),
+      timeoutSeconds,
+      livenessMs,
+      backoff,
+      clock,
+      logger: this.#log,
+    });
   }
 
   /** Subscribes to add/update/delete; returns the unsubscribe function. */
@@ -115,7 +116,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   start(): void {
     if (this.#loop) return;
     this.#stop = new AbortController();
-    this.#loop = this.#run(this.#stop.signal);
+    this.#loop = this.#stream.run(this.#stop.signal);
   }
 
   /** Ends the watch quietly: an aborted request is not an error. */
@@ -136,12 +137,12 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   /** The last list or watch failure since the last success, for readiness detail. */
   get lastError(): unknown {
-    return this.#lastError;
+    return this.#stream.lastError;
   }
 
   /** The resourceVersion the next watch starts from. */
   get resourceVersion(): string | undefined {
-    return this.#resourceVersion;
+    return this.#stream.resourceVersion;
   }
 
   get(namespace: string, name: string): Readonly<T> | undefined {
@@ -158,29 +159,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     return namespace === undefined ? all : all.filter((obj) => (obj.metadata?.namespace ?? '') === namespace);
   }
 
-  async #run(stop: AbortSignal): Promise<void> {
-    while (!stop.aborted) {
-      try {
-        if (this.#resourceVersion === undefined) await this.#relist(stop);
-        const healthy = await this.#watch(stop);
-        if (!healthy) await this.#backoff(stop);
-      } catch (err) {
-        if (stop.aborted) return;
-        if (err === IDLE) {
-          this.#log.info('watch silent for too long; reconnecting');
-        } else if (isGone(err)) {
-          this.#log.info({ resourceVersion: this.#resourceVersion }, 'resourceVersion expired; relisting');
-          this.#resourceVersion = undefined;
-        } else {
-          this.#lastError = err;
-          this.#log.warn({ err }, 'list/watch failed; retrying');
-          await this.#backoff(stop);
-        }
-      }
-    }
-  }
-
-  async #relist(stop: AbortSignal): Promise<void> {
+  /** Replaces the cache with a fresh list, emitting what changed; resolves with its resourceVersion. */
+  async #relist(stop: AbortSignal): Promise<string | undefined> {
     const { kube, labelSelector, fieldSelector, pageSize = 500 } = this.#options;
     const next = new Map<ObjectKey, Readonly<T>>();
     let continueToken: string | undefined;
@@ -207,8 +187,6 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
     const previous = this.#cache;
     this.#cache = next;
-    this.#resourceVersion = resourceVersion;
-    this.#succeeded();
     for (const [key, obj] of next) {
       const old = previous.get(key);
       if (!old) this.#emit('add', key, obj);
@@ -218,69 +196,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       if (!next.has(key)) this.#emit('delete', key, old);
     }
     this.#synced.open();
+    return resourceVersion;
   }
 
-  /** Watches until the server closes the stream; false when it closed too soon to count as healthy. */
-  async #watch(stop: AbortSignal): Promise<boolean> {
-    const { kube, labelSelector, fieldSelector, timeoutSeconds = 300 } = this.#options;
-    const serverTimeout = Math.round(timeoutSeconds * (1 + Math.random() * 0.1));
-    const idleMs = this.#options.idleTimeoutMs ?? serverTimeout * 2000;
-    const attempt = new AbortController();
-    let idleTimer: NodeJS.Timeout | undefined;
-    const resetIdle = () => {
-      clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => attempt.abort(IDLE), idleMs);
-    };
-    const started = Date.now();
-    let received = 0;
-    resetIdle();
-    try {
-      const body = await kube.stream(this.path, {
-        query: {
-          watch: true,
-          resourceVersion: this.#resourceVersion,
-          allowWatchBookmarks: true,
-          timeoutSeconds: serverTimeout,
-          labelSelector,
-          fieldSelector,
-        },
-        signal: AbortSignal.any([stop, attempt.signal]),
-      });
-      const decoder = new TextDecoder();
-      let buffered = '';
-      for await (const chunk of body) {
-        resetIdle();
-        buffered += decoder.decode(chunk, { stream: true });
-        let newline = buffered.indexOf('\n');
-        while (newline !== -1) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
-          if (line) {
-            this.#apply(JSON.parse(line) as WatchEventLine);
-            received++;
-          }
-          newline = buffered.indexOf('\n');
-        }
-      }
-      return received > 0 || Date.now() - started >= MIN_HEALTHY_WATCH_MS;
-    } catch (err) {
-      throw attempt.signal.aborted && attempt.signal.reason === IDLE ? IDLE : err;
-    } finally {
-      clearTimeout(idleTimer);
-      attempt.abort();
-    }
-  }
-
-  #apply(event: WatchEventLine): void {
-    const obj = event.object;
-    if (event.type === 'ERROR') {
-      if (obj.code === 410) throw new WatchExpiredError(obj.message ?? 'watch expired');
-      throw new KubeApiError(obj.code ?? 500, obj);
-    }
-    this.#resourceVersion = obj.metadata?.resourceVersion ?? this.#resourceVersion;
-    this.#succeeded();
-    if (event.type === 'BOOKMARK') return;
-    const frozen = deepFreeze(trim(obj)) as unknown as Readonly<T>;
+  #apply(event: WatchEvent<T>): void {
+    const frozen = deepFreeze(trim(event.object));
     const key = objectKey(frozen);
     const old = this.#cache.get(key);
     if (event.type === 'DELETED') {
@@ -318,21 +238,6 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       }
     }
   }
-
-  #succeeded(): void {
-    this.#failures = 0;
-    this.#lastError = undefined;
-  }
-
-  async #backoff(stop: AbortSignal): Promise<void> {
-    const { initialMs = 1000, maxMs = 30_000 } = this.#options.backoff ?? {};
-    this.#failures++;
-    await sleep(Math.min(backoffDelay(this.#failures, { initialMs, maxMs, jitter: 0.2 }), maxMs), stop);
-  }
-}
-
-function isGone(err: unknown): boolean {
-  return err instanceof WatchExpiredError || toKubeApiError(err)?.status === 410;
 }
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';

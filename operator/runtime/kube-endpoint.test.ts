@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type HttpsOptions, loadKubeEndpoint } from './kube-endpoint.ts';
+import { ConfigError } from '../errors.ts';
+import { type HttpsOptions, type KubeEndpoint, loadKubeEndpoint } from './kube-endpoint.ts';
 
 const dir = () => mkdtempSync(path.join(tmpdir(), 'kube-endpoint-'));
 const b64 = (text: string) => Buffer.from(text).toString('base64');
@@ -87,6 +88,56 @@ describe('loadKubeEndpoint', () => {
     const options = await applied(endpoint);
     expect(options.headers).toEqual({ Authorization: 'Bearer rotated' });
     expect(options.ca?.toString()).toBe('cluster-ca');
+  });
+
+  it('sends a kubeconfig user name and password as basic auth, and reads the cluster proxy-url', async () => {
+    const file = kubeconfig(
+      dir(),
+      { server: 'https://api.example:6443', 'proxy-url': 'http://proxy.example:3128' },
+      { username: 'admin', password: 'secret' },
+    );
+    const endpoint = loadKubeEndpoint({ kubeconfig: file });
+    expect(endpoint.getCurrentCluster()?.proxyUrl).toBe('http://proxy.example:3128');
+    expect((await applied(endpoint)).headers).toEqual({ Authorization: `Basic ${b64('admin:secret')}` });
+  });
+
+  describe('finds the kubeconfig as controller-runtime does', () => {
+    const serviceAccount = () => {
+      const folder = dir();
+      writeFileSync(path.join(folder, 'ca.crt'), 'cluster-ca');
+      writeFileSync(path.join(folder, 'token'), 'sa-token');
+      return folder;
+    };
+    const inPod = { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    const server = (endpoint: KubeEndpoint) => endpoint.getCurrentCluster()?.server;
+
+    it('--kubeconfig first, then $KUBECONFIG, both before the ServiceAccount', () => {
+      const flag = kubeconfig(dir(), { server: 'https://flag:6443' }, { token: 't' });
+      const variable = kubeconfig(dir(), { server: 'https://variable:6443' }, { token: 't' });
+      const env = { ...inPod, KUBECONFIG: variable };
+      expect(server(loadKubeEndpoint({ kubeconfig: flag }, env, serviceAccount()))).toBe('https://flag:6443');
+      expect(server(loadKubeEndpoint({}, env, serviceAccount()))).toBe('https://variable:6443');
+    });
+
+    it('the ServiceAccount in a pod, ~/.kube/config elsewhere', () => {
+      const home = dir();
+      mkdirSync(path.join(home, '.kube'));
+      kubeconfig(path.join(home, '.kube'), { server: 'https://home:6443' }, { token: 't' });
+      expect(server(loadKubeEndpoint({}, { ...inPod, HOME: home }, serviceAccount()))).toBe(
+        'https://10.0.0.1:443',
+      );
+      expect(server(loadKubeEndpoint({}, { HOME: home }, serviceAccount()))).toBe('https://home:6443');
+    });
+
+    it('stops at once, naming the file, in a pod whose ServiceAccount token is not mounted', () => {
+      const folder = dir();
+      writeFileSync(path.join(folder, 'ca.crt'), 'cluster-ca');
+      const tokenFile = path.join(folder, 'token');
+      expect(() => loadKubeEndpoint({}, inPod, folder)).toThrow(ConfigError);
+      expect(() => loadKubeEndpoint({}, inPod, folder)).toThrow(`${tokenFile} is missing`);
+      writeFileSync(tokenFile, '');
+      expect(() => loadKubeEndpoint({}, inPod, folder)).toThrow(`${tokenFile} is missing or empty`);
+    });
   });
 
   // Loads client-node, which takes seconds on a busy machine.

@@ -1,29 +1,53 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Agent, type Dispatcher, request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { KubeApiError, KubeUnavailableError } from '../errors.ts';
+import { type Env, proxiedAgent } from '../forward-proxy.ts';
 import type { HttpsOptions, KubeEndpoint } from './kube-endpoint.ts';
 import { TokenBucket } from './rate-limiter.ts';
 import { type Clock, sleep, systemClock } from './timers.ts';
 
 /**
- * The API server client of both processes: JSON calls and streamed GETs (list pages, watches) on one
- * connection pool. client-node builds a new undici Agent for every call (a TLS handshake each time) and
- * costs a process about 34 MiB to load (bench/results/README.md); this keeps the kubeconfig's TLS
- * settings in one Agent and re-reads only the credentials header, briefly cached so a rotated in-cluster
- * token is picked up. The endpoint is runtime/kube-endpoint.ts's (a client-node KubeConfig only for
- * kubeconfigs that need an exec plugin or an auth provider).
- *
- * As client-go's rest client does, every call but a watch waits for a token of the client-side rate
- * limit (QPS and burst), every unary call has a deadline, and answers asking to come back later are
- * retried here, the one place that retries them (see RETRY below).
+ * The API server client of both processes, and the entry to the project's own Kubernetes client, which
+ * takes the place of client-node's (that costs a process about 34 MiB to load and builds a new undici
+ * Agent, so a TLS handshake, for every call: bench/results/README.md). What it does, by module:
+ * - kube-endpoint.ts: finds the kubeconfig as controller-runtime does (--kubeconfig, $KUBECONFIG, the
+ *   pod's ServiceAccount, ~/.kube/config) and reads its current context: server, CA, insecure flag,
+ *   tls-server-name, proxy-url; a token, token file, client certificate or basic auth. Token and
+ *   certificate files are read on every refresh, so rotated ones are taken up; a pod without its token
+ *   stops at start.
+ * - here: JSON calls and streamed GETs (list pages, watches) on one connection pool with the
+ *   kubeconfig's TLS settings, HTTP/2 when the server offers it, PINGs finding dead connections
+ *   (DEFAULT_PING_INTERVAL_MS), TCP keep-alive, the forward proxy of proxy-url or HTTPS_PROXY/NO_PROXY
+ *   (../forward-proxy.ts). Credentials are read again every 30 s and after a 401; a new client
+ *   certificate (rotated on disk, or returned anew by an exec plugin) gets a new pool. As client-go's
+ *   rest client does, every call but a watch waits for a token of the client-side rate limit (QPS and
+ *   burst, rate-limiter.ts), every unary call has a deadline, and answers asking to come back later
+ *   are retried here, the one place that retries them (RETRY below).
+ * - watch-stream.ts, informer.ts, metadata-watch.ts: paginated lists, watches with bookmarks from the
+ *   last resourceVersion, relist on 410, backoff, a liveness bound and a hot-loop guard; a cache of
+ *   frozen objects, and metadata-only watches.
+ * - leader.ts: Lease leader election as client-go's, on the monotonic clock.
+ * What it leaves to others: HTTP/1.1, HTTP/2, TLS, pooling, PINGs and proxy tunnels to undici; exec
+ * credential plugins, auth providers and several files in $KUBECONFIG to a client-node KubeConfig, loaded
+ * only for such a kubeconfig. What it does not do: protobuf, discovery, impersonation, a CA file read
+ * again (the CA is read at start).
  *
  * Outcomes: 2xx → parsed body; no answer, deadline passed, 5xx or 429 (once retries are spent) →
  * KubeUnavailableError (the Status as its cause); any other status → KubeApiError with the Status body
  * parsed. A call aborted by its caller's signal rejects with the abort.
  */
 
-const HEADERS_TTL_MS = 30_000;
+/** How long credentials read from the endpoint are used before they are read again (and after a 401). */
+const CREDENTIALS_TTL_MS = 30_000;
 const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * The API server answers over HTTP/2 when asked, as undici does by default, so every call and watch
+ * shares one connection. A watch that falls silent can be made again on it, but a connection that
+ * died without closing (a NAT or load balancer that dropped it, a peer gone) takes every stream with
+ * it: it is found out by PINGs, as client-go's HTTP/2 health check does (30 s idle, 15 s to answer),
+ * and replaced within two intervals.
+ */
+const DEFAULT_PING_INTERVAL_MS = 30_000;
 
 /**
  * The retry policy of answers that ask to come back later: 429 (API Priority and Fairness or the
@@ -58,8 +82,18 @@ export interface KubeHttpOptions {
   timeoutMs?: number;
   /** Concurrent connections to the API server; null for no limit (watches hold one each). */
   connections?: number | null;
+  /**
+   * Interval of the HTTP/2 PINGs that prove a connection alive; one left unanswered for an interval
+   * drops the connection, failing its streams so they are made again on a new one.
+   */
+  pingIntervalMs?: number;
   /** The client-side rate limit of every call but watches, as client-go's QPS and Burst; none if absent. */
   rateLimit?: { qps: number; burst: number } | undefined;
+  /**
+   * Where HTTPS_PROXY and NO_PROXY are read, when the kubeconfig names no proxy-url; process.env by
+   * default. In a pod with a proxy for the internet, NO_PROXY must list the API server's address.
+   */
+  env?: Env;
   /** Told of every 429, and 5xx with Retry-After, and whether it was retried; for a metric. */
   onComeBackLater?: (answer: { status: number; retried: boolean }) => void;
   clock?: Clock;
@@ -98,17 +132,20 @@ export class KubeHttp {
   readonly #endpoint: KubeEndpoint;
   readonly #server: string;
   readonly #timeoutMs: number;
-  readonly #agent: Promise<Agent>;
+  readonly #transport: TransportOptions;
   readonly #limiter: TokenBucket | undefined;
   readonly #clock: Clock;
   readonly #onComeBackLater: KubeHttpOptions['onComeBackLater'];
-  #headers: { value: Record<string, string>; expires: number } | undefined;
+  #session: Session | undefined;
+  #refreshing: Promise<Session> | undefined;
 
   constructor(
     endpoint: KubeEndpoint,
     {
       timeoutMs = DEFAULT_TIMEOUT_MS,
       connections = 32,
+      pingIntervalMs = DEFAULT_PING_INTERVAL_MS,
+      env = process.env,
       rateLimit,
       onComeBackLater,
       clock = systemClock,
@@ -122,9 +159,7 @@ export class KubeHttp {
     this.#clock = clock;
     this.#limiter = rateLimit && new TokenBucket(rateLimit.qps, rateLimit.burst, clock);
     this.#onComeBackLater = onComeBackLater;
-    this.#agent = this.#createAgent(connections);
-    // Surfaced on the first call instead; an unhandled rejection here would end the process.
-    this.#agent.catch(() => undefined);
+    this.#transport = { connections, pingIntervalMs, proxyUrl: cluster.proxyUrl, env };
   }
 
   async get<T>(path: string, options: KubeCallOptions = {}): Promise<T> {
@@ -193,7 +228,8 @@ export class KubeHttp {
   }
 
   async close(): Promise<void> {
-    await (await this.#agent).close();
+    const session = this.#session ?? (await this.#refreshing?.catch(() => undefined));
+    await session?.dispatcher.close();
   }
 
   async #json<T>(call: Call): Promise<T> {
@@ -262,9 +298,9 @@ export class KubeHttp {
     signal: AbortSignal,
     deadline: Deadline | undefined,
   ): Promise<Dispatcher.ResponseData> {
-    const dispatcher = await this.#agent;
+    const { dispatcher, headers: credentials } = await this.#current();
     const headers: Record<string, string> = {
-      ...(await this.#credentials()),
+      ...credentials,
       accept,
       'user-agent': USER_AGENT,
     };
@@ -291,7 +327,7 @@ export class KubeHttp {
 
   #failure(response: Dispatcher.ResponseData, text: string): Error {
     const status = response.statusCode;
-    if (status === 401) this.#headers = undefined;
+    if (status === 401 && this.#session) this.#session.expires = 0;
     if (status === 429 || status >= 500) {
       return new KubeUnavailableError(
         `Kubernetes API answered ${status}`,
@@ -302,22 +338,28 @@ export class KubeHttp {
     return KubeApiError.fromResponse(status, text);
   }
 
-  async #credentials(): Promise<Record<string, string>> {
-    const now = Date.now();
-    if (this.#headers && this.#headers.expires > now) return this.#headers.value;
-    const options: HttpsOptions = {};
-    await this.#endpoint.applyToHTTPSOptions(options);
-    const value: Record<string, string> = {};
-    for (const [name, header] of Object.entries(options.headers ?? {})) {
-      value[name.toLowerCase()] = Array.isArray(header) ? header.join(', ') : String(header);
-    }
-    this.#headers = { value, expires: now + HEADERS_TTL_MS };
-    return value;
+  /** The credentials and the dispatcher with the TLS identity they go with, read again once stale. */
+  #current(): Promise<Session> {
+    const session = this.#session;
+    if (session && session.expires > this.#clock.monotonicMs()) return Promise.resolve(session);
+    this.#refreshing ??= this.#refresh(session).finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
   }
 
-  async #createAgent(connections: number | null): Promise<Agent> {
+  /**
+   * Reads the endpoint's credentials again: the token for the header, and the client certificate, which
+   * a file or an exec plugin may have replaced. A new certificate gets a new dispatcher, whose
+   * connections present it; the previous one is closed once the calls and watches on it end.
+   */
+  async #refresh(previous: Session | undefined): Promise<Session> {
     const options: HttpsOptions = {};
     await this.#endpoint.applyToHTTPSOptions(options);
+    const headers: Record<string, string> = {};
+    for (const [name, header] of Object.entries(options.headers ?? {})) {
+      headers[name.toLowerCase()] = Array.isArray(header) ? header.join(', ') : String(header);
+    }
     const tls: ConnectionOptions = {
       ca: options.ca,
       cert: options.cert,
@@ -325,13 +367,52 @@ export class KubeHttp {
       servername: options.servername,
     };
     if (options.rejectUnauthorized !== undefined) tls.rejectUnauthorized = options.rejectUnauthorized;
+    const dispatcher =
+      previous && sameTls(previous.tls, tls) ? previous.dispatcher : this.#createDispatcher(tls);
+    if (previous && previous.dispatcher !== dispatcher) previous.dispatcher.close().catch(() => undefined);
+    this.#session = { headers, tls, dispatcher, expires: this.#clock.monotonicMs() + CREDENTIALS_TTL_MS };
+    return this.#session;
+  }
+
+  #createDispatcher(tls: ConnectionOptions): Dispatcher {
+    const { connections, pingIntervalMs, proxyUrl, env } = this.#transport;
     // TCP keep-alive probes after 30 s idle, as client-go does, so a load balancer keeps an idle watch.
-    return new Agent({
+    return proxiedAgent({
       connections,
       keepAliveTimeout: 30_000,
+      h2Options: { pingInterval: pingIntervalMs },
       connect: { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 },
+      proxyUrl,
+      env,
     });
   }
+}
+
+interface TransportOptions {
+  connections: number | null;
+  pingIntervalMs: number;
+  proxyUrl: string | undefined;
+  env: Env;
+}
+
+interface Session {
+  /** The credential headers, lower-cased. */
+  headers: Record<string, string>;
+  tls: ConnectionOptions;
+  dispatcher: Dispatcher;
+  /** When to read the credentials again, on the client's clock. */
+  expires: number;
+}
+
+function sameTls(a: ConnectionOptions, b: ConnectionOptions): boolean {
+  const same = (x: unknown, y: unknown) => (Buffer.isBuffer(x) && Buffer.isBuffer(y) ? x.equals(y) : x === y);
+  return (
+    same(a.ca, b.ca) &&
+    same(a.cert, b.cert) &&
+    same(a.key, b.key) &&
+    a.servername === b.servername &&
+    a.rejectUnauthorized === b.rejectUnauthorized
+  );
 }
 
 /** The rate limit of a process's --kube-api-qps and --kube-api-burst; qps 0 asks for none. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../../test/support/fake-clock.ts';
 import { KubeApiError } from '../errors.ts';
 import { LeaderElector, type LeaseRecord, type LeaseStore, type StoredLease } from './leader.ts';
 import { microTime } from './text.ts';
@@ -9,55 +10,6 @@ const HOUR = 3_600_000;
 const START = Date.parse('2026-01-01T00:00:00Z');
 /** For the test's own calls to the store. */
 const never = new AbortController().signal;
-
-/**
- * A clock the test moves: `advance` runs the due timers in order, letting the promises each one sets
- * off settle before the next; `stepWall` moves the wall clock alone, as NTP or `date -s` does.
- */
-class FakeClock implements Clock {
-  #now = 0;
-  #wallOffset = START;
-  #timers: { at: number; seq: number; callback: () => void }[] = [];
-  #seq = 0;
-
-  monotonicMs() {
-    return this.#now;
-  }
-
-  wallMs() {
-    return this.#now + this.#wallOffset;
-  }
-
-  timer(ms: number, callback: () => void) {
-    const timer = { at: this.#now + Math.max(0, ms), seq: this.#seq++, callback };
-    this.#timers.push(timer);
-    return () => {
-      this.#timers = this.#timers.filter((t) => t !== timer);
-    };
-  }
-
-  stepWall(ms: number) {
-    this.#wallOffset += ms;
-  }
-
-  async advance(ms: number) {
-    const end = this.#now + ms;
-    await settled();
-    for (;;) {
-      const due = this.#timers.filter((t) => t.at <= end).sort((x, y) => x.at - y.at || x.seq - y.seq)[0];
-      if (!due) break;
-      this.#timers = this.#timers.filter((t) => t !== due);
-      this.#now = due.at;
-      due.callback();
-      await settled();
-    }
-    this.#now = end;
-    await settled();
-  }
-}
-
-/** Every promise chain already set off has run once the next macrotask comes. */
-const settled = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A Lease with resourceVersion semantics: stale writes get 409, like the API server. */
 class MemoryLeaseStore implements LeaseStore {
@@ -130,7 +82,7 @@ function vanishedLeader(store: MemoryLeaseStore, clock: FakeClock, leaseTransiti
 describe('LeaderElector', () => {
   it('elects exactly one of two contenders', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     const a = elector(store, 'a', clock);
     const b = elector(store, 'b', clock);
     for (let second = 0; second < 60; second++) {
@@ -146,7 +98,7 @@ describe('LeaderElector', () => {
 
   it('takes over only after the lease duration has passed since the record last changed', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     await vanishedLeader(store, clock, 3);
     const b = elector(store, 'b', clock);
     await clock.advance(14_000);
@@ -160,7 +112,7 @@ describe('LeaderElector', () => {
 
   it('judges expiry by local observation, not by the renewTime written in the lease', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     const ancient = '2000-01-01T00:00:00.000000Z';
     await store.create(
       {
@@ -181,7 +133,7 @@ describe('LeaderElector', () => {
 
   it('stops leading and reports it when renewals fail for longer than the renew deadline', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     const a = elector(store, 'a', clock);
     await clock.advance(100);
     expect(a.state.leading).toBe(true);
@@ -196,7 +148,7 @@ describe('LeaderElector', () => {
 
   it('loses leadership when another elector overwrote the lease', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     const a = elector(store, 'a', clock);
     await clock.advance(100);
     const lease = store.lease as StoredLease;
@@ -208,7 +160,7 @@ describe('LeaderElector', () => {
 
   it('releases the lease on shutdown so a follower takes over within a retry period', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     const a = elector(store, 'a', clock);
     await clock.advance(100);
     const b = elector(store, 'b', clock);
@@ -255,7 +207,7 @@ describe.each([
 ])('LeaderElector when the wall clock steps an hour %s', (_, step) => {
   it('a follower does not take over a leader that keeps renewing', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     // Renewing less often than the follower looks, so most looks find the record unchanged.
     await remoteLeader(store, clock, 5_000);
     const b = elector(store, 'b', clock);
@@ -272,7 +224,7 @@ describe.each([
 
   it('a follower takes over a vanished leader once the lease duration has passed, no sooner or later', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     await vanishedLeader(store, clock, 0);
     const b = elector(store, 'b', clock);
     await clock.advance(1_000);
@@ -287,7 +239,7 @@ describe.each([
 
   it('the leader keeps leading while its renewals succeed, and writes the wall time', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     const a = elector(store, 'a', clock);
     await clock.advance(3_000);
     expect(a.state.leading).toBe(true);
@@ -305,7 +257,7 @@ describe.each([
 
   it('the leader stops by its renew deadline when renewals fail', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     const a = elector(store, 'a', clock);
     await clock.advance(3_000);
     expect(a.state.leading).toBe(true);
@@ -330,7 +282,7 @@ const hang = (signals: AbortSignal[], signal: AbortSignal) => {
 describe('LeaderElector with a call that never answers', () => {
   it('stops leading at the renew deadline and aborts the renewal', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     const a = elector(store, 'a', clock);
     await clock.advance(3_000);
     expect(a.state.leading).toBe(true);
@@ -350,7 +302,7 @@ describe('LeaderElector with a call that never answers', () => {
 
   it('gives up a hung read while campaigning and campaigns on', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     const hung: AbortSignal[] = [];
     const get = store.get.bind(store);
     store.get = (signal) => (hung.length === 0 ? hang(hung, signal) : get(signal));
@@ -364,7 +316,7 @@ describe('LeaderElector with a call that never answers', () => {
 
   it('ends on shutdown within the renew deadline when the release hangs', async () => {
     const store = new MemoryLeaseStore();
-    const clock = new FakeClock();
+    const clock = new FakeClock(START);
     const a = elector(store, 'a', clock);
     await clock.advance(3_000);
     const hung: AbortSignal[] = [];

@@ -1,8 +1,8 @@
 import { type Logger, pino } from 'pino';
-import { KubeApiError, type KubeStatus, toKubeApiError, WatchExpiredError } from '../errors.ts';
 import type { KubeHttp } from './kube-http.ts';
 import { Latch } from './latch.ts';
-import { sleep } from './timers.ts';
+import type { Clock } from './timers.ts';
+import { type WatchEvent, WatchStream } from './watch-stream.ts';
 
 /**
  * Tells which objects of a collection change, without holding or even receiving them: a watch that asks
@@ -11,9 +11,8 @@ import { sleep } from './timers.ts';
  *
  * A watch started without a resourceVersion first reports every existing object as added; `onStart`
  * says when that happens, so the caller can re-read what it holds (deletions during a gap are not
- * reported). After a clean close it resumes from the last resourceVersion; 410 Gone starts afresh;
- * other failures back off (1 s → 30 s, jittered). A watch silent for twice the server timeout (bookmarks
- * included) is presumed dead.
+ * reported). Reconnects, 410 Gone (start afresh), backoff and the liveness rule are
+ * runtime/watch-stream.ts's, shared with the informer.
  */
 
 export interface MetadataEvent {
@@ -31,35 +30,48 @@ export interface MetadataWatchOptions {
   /** A fresh watch has started: every existing object is about to be reported as ADDED. */
   onStart(): void;
   timeoutSeconds?: number;
+  /** Silence after which a watch is presumed dead; default two and a half bookmark intervals. */
+  livenessMs?: number;
+  clock?: Clock;
   logger?: Logger;
 }
 
 const ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
-const IDLE = Symbol('watch idle');
 
-interface WatchLine {
-  type: MetadataEvent['type'] | 'BOOKMARK' | 'ERROR';
-  object: { metadata?: { name?: string; namespace?: string; resourceVersion?: string } } & KubeStatus;
+interface PartialObjectMetadata {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
 }
 
 export class MetadataWatch {
-  readonly #options: MetadataWatchOptions;
-  readonly #log: Logger;
-  #resourceVersion: string | undefined;
+  readonly #stream: WatchStream<PartialObjectMetadata>;
   readonly #established = new Latch();
-  #failures = 0;
   #stop: AbortController | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(options: MetadataWatchOptions) {
-    this.#options = options;
-    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ metadataWatch: options.path });
+    const { kube, path, timeoutSeconds, livenessMs, clock } = options;
+    this.#stream = new WatchStream<PartialObjectMetadata>({
+      kube,
+      path,
+      accept: ACCEPT,
+      // No list: a watch from now reports every existing object as ADDED.
+      begin: async () => undefined,
+      onOpen: (resourceVersion) => {
+        if (resourceVersion === undefined) options.onStart();
+        this.#established.open();
+      },
+      onEvent: (event) => report(event, options.onEvent),
+      timeoutSeconds,
+      livenessMs,
+      clock,
+      logger: (options.logger ?? pino({ level: 'silent' })).child({ metadataWatch: path }),
+    });
   }
 
   start(): void {
     if (this.#loop) return;
     this.#stop = new AbortController();
-    this.#loop = this.#run(this.#stop.signal);
+    this.#loop = this.#stream.run(this.#stop.signal);
   }
 
   async stop(): Promise<void> {
@@ -76,90 +88,18 @@ export class MetadataWatch {
   waitForEstablished(signal?: AbortSignal): Promise<void> {
     return this.#established.wait(signal);
   }
+}
 
-  async #run(stop: AbortSignal): Promise<void> {
-    while (!stop.aborted) {
-      try {
-        await this.#watch(stop);
-      } catch (err) {
-        if (stop.aborted) return;
-        if (err === IDLE) {
-          this.#log.info('watch silent for too long; reconnecting');
-        } else if (err instanceof WatchExpiredError || toKubeApiError(err)?.status === 410) {
-          this.#resourceVersion = undefined;
-        } else {
-          this.#log.warn({ err }, 'metadata watch failed; retrying');
-          await this.#backoff(stop);
-        }
-      }
-    }
-  }
-
-  async #watch(stop: AbortSignal): Promise<void> {
-    const { kube, path, timeoutSeconds = 300 } = this.#options;
-    const serverTimeout = Math.round(timeoutSeconds * (1 + Math.random() * 0.1));
-    const attempt = new AbortController();
-    let idleTimer: NodeJS.Timeout | undefined;
-    const resetIdle = () => {
-      clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => attempt.abort(IDLE), serverTimeout * 2000);
-    };
-    resetIdle();
-    try {
-      const fresh = this.#resourceVersion === undefined;
-      const body = await kube.stream(path, {
-        query: {
-          watch: true,
-          resourceVersion: this.#resourceVersion,
-          allowWatchBookmarks: true,
-          timeoutSeconds: serverTimeout,
-        },
-        signal: AbortSignal.any([stop, attempt.signal]),
-        accept: ACCEPT,
-      });
-      this.#failures = 0;
-      if (fresh) this.#options.onStart();
-      this.#established.open();
-      const decoder = new TextDecoder();
-      let buffered = '';
-      for await (const chunk of body) {
-        resetIdle();
-        buffered += decoder.decode(chunk, { stream: true });
-        let newline = buffered.indexOf('\n');
-        while (newline !== -1) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
-          if (line) this.#apply(JSON.parse(line) as WatchLine);
-          newline = buffered.indexOf('\n');
-        }
-      }
-    } catch (err) {
-      throw attempt.signal.aborted && attempt.signal.reason === IDLE ? IDLE : err;
-    } finally {
-      clearTimeout(idleTimer);
-      attempt.abort();
-    }
-  }
-
-  #apply(line: WatchLine): void {
-    const { metadata } = line.object;
-    if (line.type === 'ERROR') {
-      if (line.object.code === 410) throw new WatchExpiredError(line.object.message ?? 'watch expired');
-      throw new KubeApiError(line.object.code ?? 500, line.object);
-    }
-    this.#resourceVersion = metadata?.resourceVersion ?? this.#resourceVersion;
-    if (line.type === 'BOOKMARK' || !metadata?.name) return;
-    this.#options.onEvent({
-      type: line.type,
-      namespace: metadata.namespace ?? '',
-      name: metadata.name,
-      resourceVersion: metadata.resourceVersion,
-    });
-  }
-
-  async #backoff(stop: AbortSignal): Promise<void> {
-    const delay = Math.min(1000 * 2 ** this.#failures, 30_000) * (0.8 + 0.4 * Math.random());
-    this.#failures++;
-    await sleep(delay, stop);
-  }
+function report(
+  { type, object }: WatchEvent<PartialObjectMetadata>,
+  onEvent: MetadataWatchOptions['onEvent'],
+) {
+  const { metadata } = object;
+  if (!metadata?.name) return;
+  onEvent({
+    type,
+    namespace: metadata.namespace ?? '',
+    name: metadata.name,
+    resourceVersion: metadata.resourceVersion,
+  });
 }
