@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Event } from 'kubernetes-types/events/v1.js';
 import type { Logger } from 'pino';
 import type { KubeHttp } from './kube-http.ts';
 import { collectionPath } from './kube-path.ts';
@@ -63,13 +64,14 @@ export interface EventObject extends EventInput {
 /** Creates the Event now; the API server's refusal (e.g. 409 for a name already taken) is thrown. */
 export async function createEvent(kube: KubeHttp, event: EventObject): Promise<void> {
   const { name, namespace, ...fields } = event;
-  await kube.post(collectionPath({ ...EVENTS, namespace }), {
+  const body: Event = {
     apiVersion: 'events.k8s.io/v1',
     kind: 'Event',
     metadata: { name, namespace },
     eventTime: microTime(Date.now()),
     ...fields,
-  });
+  };
+  await kube.post(collectionPath({ ...EVENTS, namespace }), body);
 }
 
 export class EventRecorder {

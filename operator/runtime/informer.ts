@@ -1,4 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ListMeta } from 'kubernetes-types/meta/v1.js';
 import { type Logger, pino } from 'pino';
 import type { KubeHttp } from './kube-http.ts';
 import { Latch } from './latch.ts';
@@ -173,7 +174,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       const page = (await body.json()) as {
         apiVersion?: string;
         kind?: string;
-        metadata?: { continue?: string; resourceVersion?: string };
+        metadata?: ListMeta;
         items?: T[];
       };
       const kind = page.kind?.replace(/List$/, '');

@@ -1,3 +1,4 @@
+import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import { type Logger, pino } from 'pino';
 import { isNotFound, toKubeApiError } from '../errors.ts';
 import type { KubeHttp } from './kube-http.ts';
@@ -267,13 +268,6 @@ export class LeaderElector {
       this.#options.onNewLeader?.(holder);
     }
   }
-}
-
-/** A Lease as far as this code reads it; the fields it does not name are kept as read. */
-interface Lease {
-  metadata?: { resourceVersion?: string; [field: string]: unknown };
-  spec?: Partial<LeaseRecord> & Record<string, unknown>;
-  [field: string]: unknown;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { type Logger, pino } from 'pino';
 import type { KubeHttp } from './kube-http.ts';
 import { Latch } from './latch.ts';
@@ -36,11 +37,10 @@ export interface MetadataWatchOptions {
   logger?: Logger;
 }
 
-const ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+/** What a watch `as=PartialObjectMetadata` carries of each object. */
+type PartialObjectMetadata = { metadata?: ObjectMeta };
 
-interface PartialObjectMetadata {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
-}
+const ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
 export class MetadataWatch {
   readonly #stream: WatchStream<PartialObjectMetadata>;

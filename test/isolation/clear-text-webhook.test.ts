@@ -71,7 +71,14 @@ describe('clear-text webhook', () => {
     expect(malformed?.message).not.toContain(token);
 
     await waitForPhase(t.victim, 'fine', ['Delivered']);
-    await waitForPhase(t.attacker, 'leak', ['Failed', 'Delivered', 'PartiallyDelivered']);
+    // Held for the fix, never sent: a webhook the operator refuses is a configuration problem.
+    const leak = await waitForPhase(t.attacker, 'leak', [
+      'Held',
+      'Failed',
+      'Delivered',
+      'PartiallyDelivered',
+    ]);
+    expect(leak.status?.phase).toBe('Held');
     expect(overheard).toEqual([]);
   });
 });
