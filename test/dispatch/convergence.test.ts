@@ -9,6 +9,7 @@ import {
   get,
   groupService,
   kubeconfigPath,
+  multiGroupService,
   patch,
   secret,
   tokenFor,
@@ -80,19 +81,7 @@ describe('dispatch converges when the configuration changes while alarms wait', 
   });
 
   it('finishes the entry of a group its service dropped, and still sends to the group it kept', async () => {
-    const [kept, dropped] = [tokenFor('groupkept'), tokenFor('groupdropped')];
-    for (const [token, name] of [
-      [kept, 'kept'],
-      [dropped, 'dropped'],
-    ] as const) {
-      await h.emulator.control.putRobot(token, { name });
-      await secret(h, `two-${name}`, { webhook: `${h.emulator.url}/robot/send?access_token=${token}` });
-    }
-    const group = (name: string) => ({ name, webhook: { name: `two-${name}`, key: 'webhook' } });
-    await create(h, 'DingTalkService', 'two-groups', {
-      sendTo: ['Group'],
-      groups: [group('kept'), group('dropped')],
-    });
+    const { tokens, group } = await multiGroupService(h, 'two-groups', ['kept', 'dropped']);
     await create(h, 'AlarmRule', 'to-two-groups', {
       services: [{ name: 'two-groups' }],
       match: { sources: ['two-groups-source'] },
@@ -114,8 +103,8 @@ describe('dispatch converges when the configuration changes while alarms wait', 
         expect.objectContaining({ targetName: 'kept', state: 'Delivered' }),
       ]),
     );
-    expect(await messages(kept)).toHaveLength(1);
-    expect(await messages(dropped)).toEqual([]);
+    expect(await messages(tokens.kept as string)).toHaveLength(1);
+    expect(await messages(tokens.dropped as string)).toEqual([]);
   });
 
   it('finishes at start the waiting alarms of a rule deleted while no operator ran', async () => {

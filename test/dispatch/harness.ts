@@ -225,6 +225,28 @@ export async function groupService(
   });
 }
 
+/**
+ * A DingTalkService with one group per name, each on an emulator robot of its own (its token from
+ * tokenFor(service + name)). Returns the tokens and each group's spec, for a test to edit the service.
+ */
+export async function multiGroupService(
+  h: DispatchHarness,
+  service: string,
+  names: string[],
+): Promise<{ tokens: Record<string, string>; group: (name: string) => Obj }> {
+  const tokens: Record<string, string> = {};
+  for (const name of names) {
+    tokens[name] = tokenFor(`${service}${name}`.replaceAll('-', ''));
+    await h.emulator.control.putRobot(tokens[name], { name });
+    await secret(h, `${service}-${name}`, {
+      webhook: `${h.emulator.url}/robot/send?access_token=${tokens[name]}`,
+    });
+  }
+  const group = (name: string) => ({ name, webhook: { name: `${service}-${name}`, key: 'webhook' } });
+  await create(h, 'DingTalkService', service, { sendTo: ['Group'], groups: names.map(group) });
+  return { tokens, group };
+}
+
 export async function phaseOf(h: DispatchHarness, name: string): Promise<string | undefined> {
   return (await get(h, 'AlarmEvent', name)).status?.phase as string | undefined;
 }

@@ -7,8 +7,8 @@ import {
   type DispatchHarness,
   get,
   groupService,
+  multiGroupService,
   patch,
-  secret,
   tokenFor,
   useDispatch,
   waitForPhase,
@@ -155,19 +155,7 @@ describe('DingTalkService status: one writer per field', () => {
   };
 
   it('keeps delivery health and validation apart, and drops a group removed from the spec from both', async () => {
-    const [one, two] = [tokenFor('writerone'), tokenFor('writertwo')];
-    for (const [token, name] of [
-      [one, 'one'],
-      [two, 'two'],
-    ] as const) {
-      await h.emulator.control.putRobot(token, { name });
-      await secret(h, `writers-${name}`, { webhook: `${h.emulator.url}/robot/send?access_token=${token}` });
-    }
-    const group = (name: string) => ({ name, webhook: { name: `writers-${name}`, key: 'webhook' } });
-    await create(h, 'DingTalkService', 'writers', {
-      sendTo: ['Group'],
-      groups: [group('one'), group('two')],
-    });
+    const { group } = await multiGroupService(h, 'writers', ['one', 'two']);
     await create(h, 'AlarmRule', 'to-writers', {
       services: [{ name: 'writers' }],
       match: { sources: ['writers-source'] },

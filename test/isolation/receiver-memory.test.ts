@@ -55,13 +55,17 @@ describe('receiver memory under hostile payloads', () => {
     })) as [Target, Target, Target];
 
     // Empty alerts as large as the previous bound: 5.6 million objects once parsed.
-    const empty = await post(a, emptyAlerts(16 * MiB - 64));
+    const empty = await post(a, emptyAlerts(16 * MiB - 64), { overBound: true });
     expect(empty.status, empty.text).toSatisfy(refusal);
 
     const large = await Promise.all(
-      [a, a, b, b].map((target, i) => post(target, realAlerts(16 * MiB - 1024, i * 100_000))),
+      [a, a, b, b].map((target, i) =>
+        post(target, realAlerts(16 * MiB - 1024, i * 100_000), { overBound: true }),
+      ),
     );
     for (const answer of large) expect(answer.status, answer.text).toSatisfy(refusal);
+    // Still up: a crash would also show as connections reset.
+    expect((await fetch(`${url}/healthz`)).ok).toBe(true);
 
     // At the default bound, bodies are read: empty alerts are counted before they are parsed…
     const emptyAtBound = await post(a, emptyAlerts(4 * MiB - 64));
@@ -98,17 +102,24 @@ interface Answer {
   json?: { code?: string };
 }
 
-/** What Alertmanager keeps the group on (503) or gives up on (4xx): anything but a crash or a 500. */
-const refusal = (status: number) => status === 503 || (status >= 400 && status < 500);
+/**
+ * What Alertmanager keeps the group on (503) or gives up on (4xx): anything but a crash or a 500. A body
+ * refused by its length is not read, so the refusal may reach a client still sending it as a reset
+ * (RESET_WHILE_SENDING); the health check after each such phase tells that from a crash.
+ */
+const RESET_WHILE_SENDING = 0;
+const refusal = (status: number) =>
+  status === RESET_WHILE_SENDING || status === 503 || (status >= 400 && status < 500);
 /** Stored, or to be retried: busy, over the answer deadline or the namespace's rate. */
 const storedOrRetried = (status: number) => status === 202 || status === 503 || status === 429;
 
 /**
  * POSTs a body over a connection of its own. The answer may come before the body is sent whole (a body
- * refused by its length is not read): an error writing the rest after that is no failure, a connection
- * reset before any answer is.
+ * refused by its length is not read): an error writing the rest after that is no failure. A connection
+ * reset before any answer is, unless the body is over the receiver's bound (`overBound`): then the
+ * refusal and the reset may cross.
  */
-function post(target: Target, body: Buffer): Promise<Answer> {
+function post(target: Target, body: Buffer, { overBound = false } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     let answered = false;
     const req = request(
@@ -140,8 +151,11 @@ function post(target: Target, body: Buffer): Promise<Answer> {
         response.on('error', reject);
       },
     );
-    req.on('error', (err) => {
-      if (!answered) reject(err);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (answered) return;
+      if (overBound && (err.code === 'EPIPE' || err.code === 'ECONNRESET')) {
+        resolve({ status: RESET_WHILE_SENDING, text: `${err.code} while sending a body over the bound` });
+      } else reject(err);
     });
     req.end(body);
   });
