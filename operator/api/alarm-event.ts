@@ -44,6 +44,12 @@ export const DELIVERY_STATES = [
 export const DeliveryState = z.enum(DELIVERY_STATES);
 export type DeliveryState = z.output<typeof DeliveryState>;
 
+/**
+ * Characters (keys and values) of an AlarmEvent's labels and of its annotations: many times a typical
+ * Alertmanager alert's, and small enough that the operator can hold thousands of events (docs/security.md).
+ */
+export const ALARM_EVENT_MAP_LENGTHS = { labels: 8192, annotations: 16384 } as const;
+
 // CEL sees date-time strings as timestamps, so they compare directly.
 export const AlarmEventSpec = withRules(
   z.object({
@@ -54,10 +60,10 @@ export const AlarmEventSpec = withRules(
       .max(16384)
       .optional()
       .describe('Details of the alarm; plain text or DingTalk markdown.'),
-    labels: stringMap(64, 1024)
+    labels: stringMap(64, 1024, ALARM_EVENT_MAP_LENGTHS.labels)
       .optional()
       .describe('Identifying labels (as in Alertmanager); AlarmRules match and group on them.'),
-    annotations: stringMap(64, 4096)
+    annotations: stringMap(64, 4096, ALARM_EVENT_MAP_LENGTHS.annotations)
       .optional()
       .describe('Non-identifying details such as runbook_url or dashboard; available to message templates.'),
     source: z

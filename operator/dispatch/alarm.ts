@@ -36,7 +36,7 @@ export function toAlarm(event: AlarmEvent): Alarm {
  * Alertmanager's notion of "the same alarm": equal label sets. An alarm without labels has nothing to be
  * identified by, so it stands alone (its own object name).
  */
-export function fingerprintOf(spec: AlarmEventSpec, name: string): string {
+export function fingerprintOf(spec: Pick<AlarmEventSpec, 'labels'>, name: string): string {
   const labels = Object.entries(spec.labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const identity = labels.length > 0 ? JSON.stringify(labels) : `object:${name}`;
   return createHash('sha256').update(identity).digest('hex').slice(0, 16);

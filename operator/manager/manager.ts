@@ -12,6 +12,7 @@ import { referencedConfigMaps, referencedSecrets } from '../controllers/dingtalk
 import { HeldTargets } from '../delivery/held.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import { createDingTalkClient } from '../dingtalk/index.ts';
+import { ALARM_EVENT_PAGE_SIZE, projectAlarmEvent } from '../dispatch/alarm-projection.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { HealthServer } from '../runtime/health.ts';
 import { loadKubeEndpoint } from '../runtime/kube-endpoint.ts';
@@ -22,7 +23,7 @@ import { StatusWriter } from '../runtime/status.ts';
 import { MemberDirectory } from '../targets/index.ts';
 import type { Component, ComponentFactory, CustomObject, OperatorContext } from './context.ts';
 import { ReferenceStore } from './reference-store.ts';
-import { ResourceCache, type ResourceType } from './resource-cache.ts';
+import { type CacheOptions, ResourceCache, type ResourceType } from './resource-cache.ts';
 
 const crd = (plural: string): ResourceType => ({ group: GROUP, version: VERSION, plural });
 
@@ -54,8 +55,8 @@ export class Manager {
       rateLimit: rateLimitOf(config),
       onComeBackLater: (answer) => metrics.recordKubeComeBackLater(answer),
     });
-    const cache = <T extends CustomObject>(type: ResourceType) =>
-      new ResourceCache<T>(kube, type, config.namespaces, logger);
+    const cache = <T extends CustomObject>(type: ResourceType, options?: CacheOptions<T>) =>
+      new ResourceCache<T>(kube, type, config.namespaces, logger, options);
     const services = cache<CustomObject>(crd(DINGTALK_SERVICE_PLURAL));
     // Secrets and ConfigMaps are read by name when a service refers to them, never listed or cached
     // cluster-wide: a cluster may hold thousands (Helm keeps every release in one), none of them ours.
@@ -99,7 +100,11 @@ export class Manager {
       caches: {
         services,
         rules: cache<CustomObject>(crd(ALARM_RULE_PLURAL)),
-        alarms: cache<CustomObject>(crd(ALARM_EVENT_PLURAL)),
+        // Tenants write AlarmEvents, up to thousands each: cached as dispatch reads them (alarm-projection.ts).
+        alarms: cache<CustomObject>(crd(ALARM_EVENT_PLURAL), {
+          pageSize: ALARM_EVENT_PAGE_SIZE,
+          transform: projectAlarmEvent,
+        }),
         secrets: references<V1Secret>('secrets', referencedSecrets),
         configMaps: references<V1ConfigMap>('configmaps', referencedConfigMaps),
       },

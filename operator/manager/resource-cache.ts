@@ -1,6 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Informer, type ObjectKey } from '../runtime/informer.ts';
+import { Informer, type InformerOptions, type ObjectKey } from '../runtime/informer.ts';
 import type { KubeHttp } from '../runtime/kube-http.ts';
 import { collectionPath } from '../runtime/kube-path.ts';
 
@@ -10,6 +10,9 @@ export interface ResourceType {
   plural: string;
 }
 
+/** How a kind is cached: its list page size and what of each object is kept (see InformerOptions). */
+export type CacheOptions<T> = Pick<InformerOptions<T>, 'pageSize' | 'transform'>;
+
 /**
  * One kind's cache over the namespaces the operator watches: a single cluster-wide informer, or one
  * informer per namespace when --namespaces narrows the scope (RBAC then only grants those).
@@ -18,10 +21,17 @@ export class ResourceCache<T extends KubernetesObject> {
   readonly informers: Informer<T>[];
   readonly #byNamespace: Map<string, Informer<T>> | undefined;
 
-  constructor(kube: KubeHttp, type: ResourceType, namespaces: readonly string[], logger: Logger) {
+  constructor(
+    kube: KubeHttp,
+    type: ResourceType,
+    namespaces: readonly string[],
+    logger: Logger,
+    options: CacheOptions<T> = {},
+  ) {
     const scopes = namespaces.length === 0 ? [undefined] : namespaces;
     this.informers = scopes.map(
-      (namespace) => new Informer<T>({ kube, path: collectionPath({ ...type, namespace }), logger }),
+      (namespace) =>
+        new Informer<T>({ kube, path: collectionPath({ ...type, namespace }), logger, ...options }),
     );
     this.#byNamespace =
       namespaces.length === 0

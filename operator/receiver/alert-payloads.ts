@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { AlarmEventSpec, type AlarmEventSpec as Spec, Timestamp } from '../api/index.ts';
+import {
+  ALARM_EVENT_MAP_LENGTHS,
+  AlarmEventSpec,
+  type AlarmEventSpec as Spec,
+  Timestamp,
+} from '../api/index.ts';
+import { fitStringMap } from '../api/string-map.ts';
 import { severityOf } from './severity.ts';
 
 /**
@@ -89,7 +95,9 @@ export function alertToSpec(alert: Alert, source: 'alertmanager' | 'grafana', no
     startsAt: alert.startsAt,
   };
   if (message) spec.message = message;
-  if (Object.keys(annotations).length > 0) spec.annotations = annotations;
+  // Within the CRD's total as well: the longest annotations give way, so the alert is still stored.
+  if (Object.keys(annotations).length > 0)
+    spec.annotations = fitStringMap(annotations, ALARM_EVENT_MAP_LENGTHS.annotations).map;
   if (alert.fingerprint) spec.fingerprint = alert.fingerprint;
   if (alert.status === 'resolved') spec.endsAt = endOf(alert, now);
   return spec;

@@ -48,6 +48,25 @@ describe('intakeAlerts', () => {
     expect(alarms.map((a) => a.name)).toEqual(['fp-f2-1777622400000', 'fp-f3-1777622400000']);
   });
 
+  it("stores an alert whose annotations exceed the CRD's total without its longest ones", () => {
+    const annotations = {
+      summary: 'Disk almost full',
+      runbook_url: 'https://runbooks.example/disk',
+      ...Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`detail${i}`, 'x'.repeat(4000)])),
+    };
+    const body = { version: '4', alerts: [{ ...alert(1), annotations }] };
+    const { alarms, rejected } = intakeAlerts('alertmanager', body, limits, new Date());
+    expect(rejected).toEqual([]);
+    expect(Object.keys(alarms[0]?.spec.annotations ?? {})).toEqual([
+      'summary',
+      'runbook_url',
+      'detail0',
+      'detail1',
+      'detail2',
+      'detail3',
+    ]);
+  });
+
   it('refuses a malformed envelope whole', () => {
     expect(() => intakeAlerts('alertmanager', { version: '3', alerts: [] }, limits, new Date())).toThrow(
       /version/,

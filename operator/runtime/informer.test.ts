@@ -182,3 +182,69 @@ describe('Informer faults', () => {
     expect(informer.lastError).toBeUndefined();
   });
 });
+
+describe('Informer cache', () => {
+  const inNamespace = (namespace: string, name: string, resourceVersion: string) => ({
+    ...configMap(name, resourceVersion),
+    metadata: { ...configMap(name, resourceVersion).metadata, namespace },
+  });
+
+  it('caches and hands out what transform makes of listed and watched objects', async () => {
+    const api = await fakeApi(
+      [{ items: [{ ...configMap('a', '1'), data: { big: 'x'.repeat(100) } }], rv: '1' }],
+      [
+        (res) => {
+          openWatch(res, new URLSearchParams());
+          watchLine(res, 'ADDED', { ...configMap('b', '2'), data: { big: 'y'.repeat(100) } });
+        },
+      ],
+    );
+    const informer = new Informer<{ metadata?: { name?: string }; data?: Record<string, string> }>({
+      kube: api.kube,
+      path: '/api/v1/configmaps',
+      transform: (obj) => ({ ...obj, data: { size: String(obj.data?.big?.length) } }),
+    });
+    const handed: unknown[] = [];
+    informer.onEvent((event) => {
+      handed.push(event.object.data);
+      progress.emit('step');
+    });
+    informer.start();
+    await until(() => handed.length === 2);
+    await informer.stop();
+    expect(handed).toEqual([{ size: '100' }, { size: '100' }]);
+    expect(informer.list().map((cm) => cm.data)).toEqual([{ size: '100' }, { size: '100' }]);
+    expect(Object.isFrozen(informer.get('ns', 'b')?.data)).toBe(true);
+  });
+
+  it("lists one namespace's objects from its index, which follows adds, relists and deletes", async () => {
+    const api = await fakeApi(
+      [
+        { items: [inNamespace('one', 'a', '1'), inNamespace('two', 'b', '2')], rv: '2' },
+        { items: [inNamespace('two', 'b', '2'), inNamespace('two', 'c', '4')], rv: '4' },
+      ],
+      [
+        (res) => {
+          openWatch(res, new URLSearchParams());
+          watchLine(res, 'ADDED', inNamespace('one', 'd', '3'));
+          watchLine(res, 'ERROR', { kind: 'Status', code: 410, reason: 'Expired' });
+        },
+        (res) => {
+          openWatch(res, new URLSearchParams());
+          watchLine(res, 'DELETED', inNamespace('two', 'b', '5'));
+        },
+      ],
+    );
+    const { informer, events } = informerFor(api);
+    const names = (namespace: string) => informer.list(namespace).map((cm) => cm.metadata?.name);
+    informer.start();
+    await until(() => events.includes('add one/d'));
+    expect(names('one')).toEqual(['a', 'd']);
+    await until(() => events.includes('delete two/b'));
+    await informer.stop();
+    // The relist dropped a and d of namespace one; the watch then deleted b.
+    expect(names('one')).toEqual([]);
+    expect(names('two')).toEqual(['c']);
+    expect(names('three')).toEqual([]);
+  });
+});

@@ -23,7 +23,8 @@ import { type WatchEvent, WatchStream } from './watch-stream.ts';
  * Cached objects are deep-frozen and shared read-only; handlers receive the event type, the key and
  * those frozen objects. Clone (structuredClone) before changing anything. They are cached without what
  * no part of the operator reads: managedFields (often the larger part of an object whose status the
- * operator writes) and kubectl's last-applied-configuration (a second copy of the object).
+ * operator writes) and kubectl's last-applied-configuration (a second copy of the object); a kind whose
+ * objects tenants can make large is cached as the `transform` option projects it.
  */
 
 export type ObjectKey = string;
@@ -49,14 +50,23 @@ export function specChanged(event: InformerEvent<{ metadata?: { generation?: num
 
 export type InformerHandler<T> = (event: InformerEvent<T>) => void;
 
-export interface InformerOptions {
+export interface InformerOptions<T = KubernetesObject> {
   kube: KubeHttp;
   /** Collection path, e.g. from collectionPath(): /api/v1/namespaces/ns/configmaps, /apis/g/v/plural. */
   path: string;
   labelSelector?: string;
   fieldSelector?: string;
-  /** Objects per list page. */
+  /**
+   * Objects per list page. A page is parsed whole before it is trimmed, so a kind whose objects can be
+   * large lists in small pages.
+   */
   pageSize?: number;
+  /**
+   * What of each object is cached and handed to handlers, applied to every object as it is parsed (list
+   * pages and watch events), after managedFields and last-applied-configuration are dropped. It may
+   * change its argument and must keep metadata.name, namespace, uid and resourceVersion.
+   */
+  transform?: (obj: T) => T;
   /** Server-side watch timeout; each watch adds up to 10 % jitter so replicas do not reconnect in step. */
   timeoutSeconds?: number;
   /** Silence after which a watch is presumed dead; default two and a half bookmark intervals. */
@@ -80,16 +90,18 @@ export function splitKey(key: ObjectKey): { namespace: string; name: string } {
 
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly path: string;
-  readonly #options: InformerOptions;
+  readonly #options: InformerOptions<T>;
   readonly #log: Logger;
   readonly #handlers = new Set<InformerHandler<T>>();
   #cache = new Map<ObjectKey, Readonly<T>>();
+  /** The cache by namespace, so a namespace's objects are found without going through every other's. */
+  #byNamespace = new Map<string, Map<ObjectKey, Readonly<T>>>();
   readonly #stream: WatchStream<T>;
   readonly #synced = new Latch();
   #stop: AbortController | undefined;
   #loop: Promise<void> | undefined;
 
-  constructor(options: InformerOptions) {
+  constructor(options: InformerOptions<T>) {
     this.#options = options;
     this.path = options.path;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ informer: options.path });
@@ -156,8 +168,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   /** Every cached object, or those of one namespace. */
   list(namespace?: string): Readonly<T>[] {
-    const all = [...this.#cache.values()];
-    return namespace === undefined ? all : all.filter((obj) => (obj.metadata?.namespace ?? '') === namespace);
+    if (namespace === undefined) return [...this.#cache.values()];
+    return [...(this.#byNamespace.get(namespace)?.values() ?? [])];
   }
 
   /** Replaces the cache with a fresh list, emitting what changed; resolves with its resourceVersion. */
@@ -179,7 +191,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       };
       const kind = page.kind?.replace(/List$/, '');
       for (const item of page.items ?? []) {
-        const obj = deepFreeze(trim({ apiVersion: page.apiVersion, kind, ...item }));
+        const obj = this.#prepare({ apiVersion: page.apiVersion, kind, ...item });
         next.set(objectKey(obj), obj);
       }
       continueToken = page.metadata?.continue || undefined;
@@ -188,6 +200,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
     const previous = this.#cache;
     this.#cache = next;
+    this.#byNamespace = new Map();
+    for (const [key, obj] of next) this.#index(key, obj);
     for (const [key, obj] of next) {
       const old = previous.get(key);
       if (!old) this.#emit('add', key, obj);
@@ -201,17 +215,34 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 
   #apply(event: WatchEvent<T>): void {
-    const frozen = deepFreeze(trim(event.object));
+    const frozen = this.#prepare(event.object);
     const key = objectKey(frozen);
     const old = this.#cache.get(key);
     if (event.type === 'DELETED') {
       this.#cache.delete(key);
+      const namespace = frozen.metadata?.namespace ?? '';
+      const inNamespace = this.#byNamespace.get(namespace);
+      inNamespace?.delete(key);
+      if (inNamespace?.size === 0) this.#byNamespace.delete(namespace);
       this.#emit('delete', key, frozen);
       return;
     }
     this.#cache.set(key, frozen);
+    this.#index(key, frozen);
     if (old) this.#replaced(key, old, frozen);
     else this.#emit('add', key, frozen);
+  }
+
+  /** A freshly parsed object as it is cached: trimmed, projected, frozen. */
+  #prepare(obj: T): Readonly<T> {
+    const trimmed = trim(obj);
+    return deepFreeze(this.#options.transform ? this.#options.transform(trimmed) : trimmed);
+  }
+
+  #index(key: ObjectKey, obj: Readonly<T>): void {
+    const namespace = obj.metadata?.namespace ?? '';
+    const inNamespace = this.#byNamespace.get(namespace) ?? new Map<ObjectKey, Readonly<T>>();
+    this.#byNamespace.set(namespace, inNamespace.set(key, obj));
   }
 
   /** A new uid under the same name is a delete and a create, not an update. */
