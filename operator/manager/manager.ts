@@ -29,7 +29,8 @@ const crd = (plural: string): ResourceType => ({ group: GROUP, version: VERSION,
 
 /**
  * Template workers: two, so that a render cut off at its time limit leaves another worker for the
- * other namespaces meanwhile; each costs about 10 MiB of the container's memory (bench/results/templates.md).
+ * other namespaces meanwhile. Both started, they add 30-40 MiB to the container's resident memory
+ * (test/bench/template-pool-memory.ts; one alone 20-30 MiB), and a replica that never leads starts none.
  */
 const TEMPLATE_WORKERS = 2;
 

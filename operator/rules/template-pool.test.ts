@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ParsedTemplate } from './liquid-engine.ts';
 import { TemplatePool } from './template-pool.ts';
-import type { ParsedTemplate } from './templates.ts';
 
 const template = (source: string): ParsedTemplate => ({ source, escaping: 'plain' });
 /**

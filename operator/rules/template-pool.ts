@@ -1,12 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { type ParsedTemplate, type RenderResult, TEMPLATE_LIMITS } from './liquid-engine.ts';
 import type { RenderAnswer, RenderJob } from './template-worker.ts';
-import {
-  type ParsedTemplate,
-  type RenderResult,
-  TEMPLATE_LIMITS,
-  type TemplateRenderer,
-} from './templates.ts';
+import type { TemplateRenderer } from './templates.ts';
 
 /**
  * Renders templates in worker threads, so that no template, however expensive, holds the operator's

@@ -7,7 +7,7 @@ import {
   type ParsedTemplate,
   positionOf,
   type RenderResult,
-} from './templates.ts';
+} from './liquid-engine.ts';
 
 /**
  * A template worker of template-pool.ts: renders one job at a time, synchronously (the pool does not

@@ -1,8 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { HOSTILE_TEMPLATES } from '../../test/support/hostile-templates.ts';
+import type { ParsedTemplate } from './liquid-engine.ts';
 import { TemplatePool } from './template-pool.ts';
 import { sampleScope } from './template-scope.ts';
-import { COOLDOWN_MS, compileTemplates, type ParsedTemplate, renderTemplates } from './templates.ts';
+import { COOLDOWN_MS, compileTemplates, renderTemplates } from './templates.ts';
 
 const sample = sampleScope('ns', 'rule');
 const pool = new TemplatePool({ size: 2 });
