@@ -14,8 +14,8 @@ import { HOSTILE_TEMPLATES } from '../support/hostile-templates.ts';
  * What templates cost, to size TEMPLATE_LIMITS: the work units (operator/rules/templates.ts) and CPU
  * time of ordinary templates on a large notification, and what the most expensive templates a user can
  * write cost under the limits (time until refused, heap grown), rendered in this thread to see their own
- * cost; then what a notification's render costs through the template pool (latency, the event loop's
- * longest stall, resident memory with the workers started). No cluster needed.
+ * cost; then what a notification's render costs through the template pool (latency, and the event
+ * loop's longest stall while the hostile templates are checked). No cluster needed.
  *
  * usage: node --expose-gc test/bench/templates.bench.ts <results.md>
  */
@@ -117,8 +117,6 @@ const counting = unlimited(
 );
 
 /** Latency of renderNotification through the pool, and the event loop's longest stall meanwhile. */
-globalThis.gc?.();
-const rssBeforeMiB = process.memoryUsage().rss / 2 ** 20;
 const pool = new TemplatePool({ size: 2 });
 const notificationOf = (alarms: number, body: string) => ({
   rule: { namespace: 'bench', name: 'rule' },
@@ -169,9 +167,6 @@ for (const [name, source] of Object.entries(HOSTILE_TEMPLATES)) {
     `| ${name} | ${problems[0]?.reason ?? 'accepted'} | ${ms.toFixed(0)} ms | ${(delay.max / 1e6).toFixed(1)} ms |`,
   );
 }
-globalThis.gc?.();
-const rssMiB = process.memoryUsage().rss / 2 ** 20;
-const workers = pool.workers;
 await pool.close();
 
 const report = `# Template benchmark
@@ -216,8 +211,7 @@ The two hostile templates of issue 27 at the rule check, and the event loop's lo
 |---|---|---|---|
 ${hostileThroughPool.join('\n')}
 
-Resident memory of this process before the pool's first render: ${rssBeforeMiB.toFixed(0)} MiB; with ${workers} workers
-started and the renders above done: ${rssMiB.toFixed(0)} MiB (the pool's share: about ${(rssMiB - rssBeforeMiB).toFixed(0)} MiB).
+What the workers add to the process's resident memory: test/bench/template-pool-memory.ts.
 `;
 writeFileSync(resultsPath, report);
 process.stdout.write(report);
