@@ -35,11 +35,12 @@ COPY package.json ./
 COPY operator ./operator
 RUN mkdir .compile-cache && chown 1000:1000 .compile-cache
 USER 1000:1000
-# The compiled code of every module the two commands load, cached in the image (as the user that runs
+# The compiled code of every module the two commands load (and the template workers the operator starts),
+# cached in the image (as the user that runs
 # them: Node keeps one cache per user). Without it every start runs the TypeScript stripper and parses
 # every module again, which costs each container about 20 MiB (bench/results/README.md).
 RUN NODE_COMPILE_CACHE=/app/.compile-cache node --input-type=module \
-      -e "await import('./operator/commands/run.ts'); await import('./operator/commands/receiver.ts'); await import('./operator/cli.ts')" 2>/dev/null
+      -e "await import('./operator/commands/run.ts'); await import('./operator/commands/receiver.ts'); await import('./operator/cli.ts'); await import('./operator/rules/template-worker.ts')" 2>/dev/null
 # Then read-only for the user, as the pod's read-only root filesystem has it anyway: nothing is written
 # at run time, in a pod or not.
 USER 0:0

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { alarm } from '../../test/support/alarms.ts';
+import { unusedTemplates } from '../../test/support/no-templates.ts';
 import { RateBudget } from '../delivery/rate-budget.ts';
 import type { CustomObject, OperatorContext } from '../manager/context.ts';
 import { compileTemplates } from '../rules/templates.ts';
@@ -127,6 +128,7 @@ describe('Outbox state for pruning', () => {
         },
       },
       senderOf,
+      templates: unusedTemplates,
       send: async () => ({}),
     });
     outbox.enqueue(notification('team-a', 'ops'));

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { alarm } from '../../test/support/alarms.ts';
+import { unusedTemplates } from '../../test/support/no-templates.ts';
 import { RateBudget } from '../delivery/rate-budget.ts';
 import { compileTemplates } from '../rules/templates.ts';
 import type { Notification } from './notification.ts';
@@ -38,6 +39,7 @@ function outboxWithFailingLedger(kinds: Outcome['kind'][], throws: number) {
     blockMs: 600_000,
     logger: pino({ level: 'silent' }),
     outcomes: sink,
+    templates: unusedTemplates,
     senderOf: (n) => n.rule.namespace,
     send: async (message) => {
       sent.push(message.notifications.flatMap((n) => n.alarms.map((a) => a.name)));

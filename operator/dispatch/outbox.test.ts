@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { alarm } from '../../test/support/alarms.ts';
+import { unusedTemplates } from '../../test/support/no-templates.ts';
 import { RateBudget } from '../delivery/rate-budget.ts';
 import { DingTalkError, DingTalkErrorCode, type ErrorClass } from '../dingtalk/index.ts';
 import { compileTemplates } from '../rules/templates.ts';
@@ -68,6 +69,7 @@ function outboxWith(
     blockMs,
     logger: pino({ level: 'silent' }),
     outcomes: sink,
+    templates: unusedTemplates,
     senderOf: (n) => n.rule.namespace,
     send: async (message: OutboundMessage): Promise<SendResult> => {
       recorded.sent.push({

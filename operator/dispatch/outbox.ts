@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RateBudget } from '../delivery/rate-budget.ts';
 import { isConfigurationRefusal, isDingTalkError } from '../dingtalk/index.ts';
+import type { TemplateRenderer } from '../rules/templates.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
 import type { Notification } from './notification.ts';
 import type { OutboundMessage, OutcomeSink, SendFailure, SendResult } from './outcome.ts';
@@ -15,6 +16,8 @@ export interface OutboxOptions {
   send: Send;
   /** Who a notification is sent as (tenant and target): a message only carries one sender's notifications. */
   senderOf: (notification: Notification) => string;
+  /** Renders the rules' templates of notifications sent on their own. */
+  templates: TemplateRenderer;
   /** Where the queue hands what became of each message: the ledger. */
   outcomes: OutcomeSink;
   logger: Logger;
@@ -42,8 +45,8 @@ export class Outbox {
   readonly #options: OutboxOptions;
   readonly #log: Logger;
   readonly #queue: Notification[] = [];
-  /** Messages a previous run had assigned a msgUuid to; sent first, exactly as recorded. */
-  readonly #pinned: OutboundMessage[] = [];
+  /** Messages a previous run had assigned a msgUuid to; sent first, under the recorded msgUuid. */
+  readonly #pinned: Omit<OutboundMessage, 'content'>[] = [];
   /** Built, in sending order, each with the write of its msgUuid to the ledger under way. */
   readonly #ahead: { message: OutboundMessage; recorded: Promise<void> }[] = [];
   #current: OutboundMessage | undefined;
@@ -90,17 +93,8 @@ export class Outbox {
 
   /** Re-sends a message recorded by a previous run under its msgUuid, going on from `progress`. */
   restore(msgUuid: string, notifications: Notification[], progress?: unknown): void {
-    const content =
-      notifications.length === 1
-        ? renderNotification(notifications[0] as Notification, Number.POSITIVE_INFINITY)
-        : undefined;
-    this.#pinned.push({
-      msgUuid,
-      notifications,
-      content: content ?? packDigest(notifications, Number.POSITIVE_INFINITY).message,
-      attempts: 0,
-      progress,
-    });
+    // Rendered when its turn comes, as rendering waits for the template pool.
+    this.#pinned.push({ msgUuid, notifications, attempts: 0, progress });
     this.#poke();
   }
 
@@ -150,7 +144,7 @@ export class Outbox {
       await this.#idle(readyAt - now());
       return false;
     }
-    this.#assignAhead(now());
+    await this.#assignAhead(now);
     if (!this.#current) {
       const next = this.#ahead.shift();
       if (!next) return false;
@@ -167,12 +161,13 @@ export class Outbox {
    * ledger, so that sends to a robot with budget to spare wait for one ledger write, not one each.
    * Only as many as the budget could send now, so a storm still packs what arrives into digests.
    */
-  #assignAhead(now: number): void {
+  async #assignAhead(now: () => number): Promise<void> {
     while (this.#ahead.length < ASSIGN_AHEAD) {
       const committed = this.#ahead.length + (this.#current ? 1 : 0);
-      const slots = this.#options.budget.available(now) - committed;
+      const slots = this.#options.budget.available(now()) - committed;
       if (slots <= 0 && committed > 0) return;
-      const message = this.#pinned.shift() ?? this.#fromQueue(Math.max(1, slots));
+      const pinned = this.#pinned[0];
+      const message = pinned ? await this.#restored(pinned) : await this.#fromQueue(Math.max(1, slots));
       if (!message) return;
       const recorded =
         message.attempts === 0
@@ -184,11 +179,28 @@ export class Outbox {
     }
   }
 
-  #fromQueue(slots: number): OutboundMessage | undefined {
+  /** A restored message, rendered as it was first: alone when it carried one notification, else a digest. */
+  async #restored(pinned: Omit<OutboundMessage, 'content'>): Promise<OutboundMessage> {
+    const { notifications } = pinned;
+    const content =
+      notifications.length === 1
+        ? await renderNotification(
+            notifications[0] as Notification,
+            this.#options.templates,
+            Number.POSITIVE_INFINITY,
+          )
+        : undefined;
+    // Taken off only now: until then it counts as held (depth, senders).
+    this.#pinned.shift();
+    return { ...pinned, content: content ?? packDigest(notifications, Number.POSITIVE_INFINITY).message };
+  }
+
+  async #fromQueue(slots: number): Promise<OutboundMessage | undefined> {
     if (this.#queue.length === 0) return undefined;
     if (this.#queue.length <= slots) {
       const single = this.#queue[0] as Notification;
-      const content = renderNotification(single);
+      // Only this loop takes from the queue, so the first in line is still first after the render.
+      const content = await renderNotification(single, this.#options.templates);
       if (content) {
         this.#queue.shift();
         return { msgUuid: randomUUID(), notifications: [single], content, attempts: 0 };

@@ -68,6 +68,7 @@ export class Outboxes {
         logger: this.#options.logger,
         outcomes: this.#options.outcomes,
         senderOf,
+        templates: this.#options.ctx.templates,
         send: (message) => this.#sender.send(message),
       });
       this.#outboxes.set(key, outbox);

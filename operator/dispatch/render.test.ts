@@ -1,8 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { alarm } from '../../test/support/alarms.ts';
+import { TemplatePool } from '../rules/template-pool.ts';
 import { compileTemplates, formatProblem } from '../rules/templates.ts';
 import type { Notification } from './notification.ts';
 import { packDigest, renderNotification } from './render.ts';
+
+const pool = new TemplatePool({ size: 1 });
+afterAll(() => pool.close());
+const render = (n: Notification) => renderNotification(n, pool);
 
 function notification(
   alarms = [alarm('a')],
@@ -19,24 +24,24 @@ function notification(
 }
 
 describe('renderNotification', () => {
-  it('marks severity and resolution in the built-in title and lists labels', () => {
-    const firing = renderNotification(
+  it('marks severity and resolution in the built-in title and lists labels', async () => {
+    const firing = await render(
       notification([alarm('Disk full', { severity: 'critical', labels: { node: 'n3' } })]),
     );
     expect(firing).toMatchObject({ type: 'markdown', title: '【CRITICAL】Disk full' });
     expect(firing && 'text' in firing ? firing.text : '').toContain('node=n3');
-    const resolved = renderNotification(notification([alarm('Disk full', { state: 'resolved' })]));
+    const resolved = await render(notification([alarm('Disk full', { state: 'resolved' })]));
     expect(resolved).toMatchObject({ title: '【RESOLVED】Disk full' });
   });
 
-  it("renders the rule's Liquid templates, with mentions from the rule and from alarm labels", () => {
+  it("renders the rule's Liquid templates, with mentions from the rule and from alarm labels", async () => {
     const n = notification([alarm('x', { labels: { owner: 'u42' } })], {
       type: 'markdown',
       title: '{{ alarm.title | upcase }} via {{ service.name }}',
       body: '{% for a in alarms %}{{ a.labels.owner }}{% endfor %}',
       mentions: { atAll: false, userIds: ['boss'], fromLabels: [{ key: 'owner', type: 'userId' }] },
     });
-    expect(renderNotification(n)).toMatchObject({
+    expect(await render(n)).toMatchObject({
       title: 'X via svc',
       text: 'u42',
       mentions: { userIds: ['boss', 'u42'], mobiles: [], all: false },
@@ -45,7 +50,7 @@ describe('renderNotification', () => {
 });
 
 describe('compileTemplates', () => {
-  it('reports a template that does not parse with its field, line and column', () => {
+  it('reports a template that does not parse with its field, line and column', async () => {
     const { problems } = compileTemplates({ message: { type: 'markdown', body: 'ok\n{% if %}' } as never });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ field: 'spec.message.body', line: 2 });
@@ -54,7 +59,7 @@ describe('compileTemplates', () => {
 });
 
 describe('packDigest', () => {
-  it('lists every alarm on a line of its own and leaves what does not fit for the next message', () => {
+  it('lists every alarm on a line of its own and leaves what does not fit for the next message', async () => {
     const many = Array.from({ length: 1_000 }, (_, i) =>
       alarm(`storm alarm ${i}`, { labels: { i: String(i) } }),
     );
@@ -71,11 +76,12 @@ describe('packDigest', () => {
 });
 
 describe('alarm content in messages', () => {
-  const textOf = (m: ReturnType<typeof renderNotification>) => (m && 'text' in m ? m.text : '');
+  const textOf = (m: Awaited<ReturnType<typeof renderNotification>> | undefined) =>
+    m && 'text' in m ? m.text : '';
 
-  it('cannot forge a 【RESOLVED】 line through a newline in its title', () => {
+  it('cannot forge a 【RESOLVED】 line through a newline in its title', async () => {
     const forged = alarm('Disk full\n【RESOLVED】Disk full', { severity: 'critical' });
-    const message = renderNotification(notification([forged]));
+    const message = await render(notification([forged]));
     expect(message).toMatchObject({ title: '【CRITICAL】Disk full 【RESOLVED】Disk full' });
     expect(
       textOf(message)
@@ -93,9 +99,9 @@ describe('alarm content in messages', () => {
     ).toBe(false);
   });
 
-  it('cannot add links, images or headings through its message, labels or annotations', () => {
+  it('cannot add links, images or headings through its message, labels or annotations', async () => {
     const text = textOf(
-      renderNotification(
+      await render(
         notification([
           alarm('x', {
             message: 'see [here](http://evil.example)\n#### 【RESOLVED】x\n![img](http://evil.example/i.png)',
@@ -111,7 +117,7 @@ describe('alarm content in messages', () => {
     expect(text).toContain('> \\#### 【RESOLVED】x');
   });
 
-  it('mentions only label values shaped like a userId or mobile', () => {
+  it('mentions only label values shaped like a userId or mobile', async () => {
     const n = notification(
       [
         alarm('a', { labels: { owner: 'u42', phone: '13800000000' } }),
@@ -128,7 +134,7 @@ describe('alarm content in messages', () => {
         },
       },
     );
-    expect(renderNotification(n)).toMatchObject({
+    expect(await render(n)).toMatchObject({
       mentions: {
         userIds: ['u42'],
         mobiles: ['13800000000'],

@@ -1,7 +1,7 @@
 import { SEVERITIES, type Severity } from '../api/index.ts';
 import type { GroupMessage } from '../dingtalk/index.ts';
 import { templateScope } from '../rules/template-scope.ts';
-import { renderTemplate } from '../rules/templates.ts';
+import { renderTemplates, type TemplateRenderer } from '../rules/templates.ts';
 import { escapeMarkdown, inlineMarkdown, isMentionable, oneLine } from '../rules/untrusted.ts';
 import type { Alarm } from './alarm.ts';
 import type { Notification } from './notification.ts';
@@ -79,17 +79,25 @@ function defaultBody(n: Notification): string {
   return lines.join('\n');
 }
 
-/** One notification as its rule's templates render it. */
-export function renderNotification(n: Notification, maxBytes = MAX_TEXT_BYTES): GroupMessage | undefined {
+/** One notification as its rule's templates render it (in the template pool). */
+export async function renderNotification(
+  n: Notification,
+  renderer: TemplateRenderer,
+  maxBytes = MAX_TEXT_BYTES,
+): Promise<GroupMessage | undefined> {
   const [first] = n.alarms;
   const templates = n.templates.forSeverity(first ? worstSeverity(n.alarms) : 'info');
-  const scope = templateScope(n);
-  const { namespace } = n.rule;
-  const title = oneLine(renderTemplate(templates.title, scope, namespace) ?? '').trim() || defaultTitle(n);
-  const text = renderTemplate(templates.body, scope, namespace) ?? defaultBody(n);
+  const [titleText, bodyText, urlText] = await renderTemplates(
+    renderer,
+    [templates.title, templates.body, templates.url],
+    templateScope(n),
+    n.rule.namespace,
+  );
+  const title = oneLine(titleText ?? '').trim() || defaultTitle(n);
+  const text = bodyText ?? defaultBody(n);
   if (jsonBytes(text) > maxBytes) return undefined;
   const mentions = mentionsFor([n]);
-  const url = renderTemplate(templates.url, scope, namespace)?.trim();
+  const url = urlText?.trim();
   switch (templates.type) {
     case 'text':
       return { type: 'text', content: `${title}\n${text}`, mentions };

@@ -4,6 +4,7 @@ import type { OperatorConfig } from '../config.ts';
 import type { HeldTargets } from '../delivery/held.ts';
 import type { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { DingTalkClient } from '../dingtalk/index.ts';
+import type { TemplateRenderer } from '../rules/templates.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { KubeHttp } from '../runtime/kube-http.ts';
 import type { OperatorMetrics } from '../runtime/metrics.ts';
@@ -31,6 +32,8 @@ export interface OperatorContext {
   members: MemberDirectory;
   /** Targets whose alarms wait for a configuration fix: dispatch records them, services report them. */
   held: HeldTargets;
+  /** Renders users' templates off the event loop (rules/template-pool.ts). */
+  templates: TemplateRenderer;
   /** One send budget per group robot, shared by alarm notifications and test messages. */
   robotBudgets: RobotBudgets;
   caches: {

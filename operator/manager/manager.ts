@@ -13,6 +13,7 @@ import { HeldTargets } from '../delivery/held.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import { createDingTalkClient } from '../dingtalk/index.ts';
 import { ALARM_EVENT_PAGE_SIZE, projectAlarmEvent } from '../dispatch/alarm-projection.ts';
+import { TemplatePool } from '../rules/template-pool.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { HealthServer } from '../runtime/health.ts';
 import { loadKubeEndpoint } from '../runtime/kube-endpoint.ts';
@@ -28,6 +29,13 @@ import { type CacheOptions, ResourceCache, type ResourceType } from './resource-
 const crd = (plural: string): ResourceType => ({ group: GROUP, version: VERSION, plural });
 
 /**
+ * Template workers: two, so that a render cut off at its time limit leaves another worker for the
+ * other namespaces meanwhile. Both started, they add 30-40 MiB to the container's resident memory
+ * (test/bench/template-pool-memory.ts; one alone 20-30 MiB), and a replica that never leads starts none.
+ */
+const TEMPLATE_WORKERS = 2;
+
+/**
  * Runs the operator: caches start on every replica (so followers are ready to take over and stay in
  * the Service), components start only on the leader, and losing the lease ends the process, because
  * work already in flight cannot be un-run safely.
@@ -37,6 +45,7 @@ export class Manager {
   readonly health: HealthServer;
   readonly #factories: ComponentFactory[];
   readonly #log: Logger;
+  readonly #templates: TemplatePool;
   #components: Component[] = [];
   readonly #stop = new AbortController();
   /** The election loop; it ends after releasing the lease, which shutdown waits for. */
@@ -82,6 +91,7 @@ export class Manager {
         metrics.recordDingTalkRequest(endpoint, resultClass, durationMs / 1000),
       onTokenCache: ({ result }) => metrics.recordTokenCache(result === 'hit'),
     });
+    this.#templates = new TemplatePool({ size: TEMPLATE_WORKERS, logger });
     this.context = {
       config,
       kube,
@@ -96,6 +106,7 @@ export class Manager {
       dingtalk,
       members: new MemberDirectory(dingtalk, { ttlMs: config.revalidateInterval }),
       held: new HeldTargets(),
+      templates: this.#templates,
       robotBudgets: new RobotBudgets({ limit: config.robotRateLimit, windowMs: 60_000 }),
       caches: {
         services,
@@ -178,6 +189,7 @@ export class Manager {
     // A start-up still waiting for caches sees the abort and settles; none of it runs after this.
     await this.#leading.catch(() => undefined);
     await Promise.all(Object.values(this.context.caches).map((resourceCache) => resourceCache.stop()));
+    await this.#templates.close();
     await this.context.kube.close();
     await this.context.dingtalk.close();
     await this.health.close();

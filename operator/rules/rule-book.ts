@@ -1,6 +1,5 @@
 import { type AlarmRule, durationToMilliseconds, parseAlarmRule } from '../api/index.ts';
 import type { CustomObject } from '../manager/context.ts';
-import { sampleScope } from './template-scope.ts';
 import { type CompiledTemplates, compileTemplates } from './templates.ts';
 import { isValidTimeZone } from './time-windows.ts';
 
@@ -66,7 +65,7 @@ function compileRule(raw: Readonly<CustomObject>): RuleCompilation {
       namespace,
       name,
       rule,
-      templates: compileTemplates(rule.spec, sampleScope(namespace, name)),
+      templates: compileTemplates(rule.spec),
       timing: {
         groupWaitMs: durationToMilliseconds(grouping.groupWait),
         groupIntervalMs: Math.max(1, durationToMilliseconds(grouping.groupInterval)),

@@ -1,10 +1,19 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HOSTILE_TEMPLATES } from '../../test/support/hostile-templates.ts';
+import type { ParsedTemplate } from './liquid-engine.ts';
+import { TemplatePool } from './template-pool.ts';
 import { sampleScope } from './template-scope.ts';
-import { COOLDOWN_MS, compileTemplates, renderTemplate } from './templates.ts';
+import { COOLDOWN_MS, compileTemplates, renderTemplates } from './templates.ts';
 
 const sample = sampleScope('ns', 'rule');
+const pool = new TemplatePool({ size: 2 });
+afterAll(() => pool.close());
+
 const compile = (message: Record<string, unknown>) =>
-  compileTemplates({ message: { type: 'markdown', ...message } as never }, sample);
+  compileTemplates({ message: { type: 'markdown', ...message } as never });
+const body = (source: string) => compile({ body: source }).forSeverity('info').body as ParsedTemplate;
+const render = async (template: ParsedTemplate | undefined, scope: object, namespace: string, at = 0) =>
+  (await renderTemplates(pool, [template], scope, namespace, () => at))[0];
 
 describe('compileTemplates', () => {
   it.each(['include', 'render', 'layout'])(
@@ -18,7 +27,9 @@ describe('compileTemplates', () => {
       expect(forSeverity('info').body).toBeUndefined();
     },
   );
+});
 
+describe('the check of a rule on the sample', () => {
   it.each([
     ['a range of ten million', '{% for i in (1..10000000) %}{% endfor %}'],
     [
@@ -33,57 +44,76 @@ describe('compileTemplates', () => {
       'a string doubled in a loop',
       '{% assign s = "xx" %}{% for i in (1..40) %}{% assign s = s | append: s %}{% endfor %}',
     ],
-  ])('reports %s as TemplateTooExpensive', (_name, body) => {
-    const { problems, forSeverity } = compile({ body });
+    ['find_exp nested in find_exp (95 characters)', HOSTILE_TEMPLATES.nestedFindExp],
+    ['has nested in find_exp (61 characters)', HOSTILE_TEMPLATES.findExpOverHas],
+    [
+      'contains over an array in a loop',
+      '{% assign a = (1..40000) %}{% for i in a %}{% if a contains i %}{% endif %}{% endfor %}',
+    ],
+    [
+      'an array compared with itself per element',
+      '{% assign a = (1..20000) %}{{ a | find_exp: "i", "a == a" }}',
+    ],
+    ['sum nested in where_exp', '{% assign a = (1..3000) %}{{ a | where_exp: "i", "a | sum" | size }}'],
+  ])('reports %s as TemplateTooExpensive', async (_name, source) => {
+    const compiled = compile({ body: source });
+    expect(compiled.problems).toEqual([]);
+    const problems = await compiled.check(pool, 'ns', sample);
     expect(problems).toEqual([
       expect.objectContaining({ reason: 'TemplateTooExpensive', field: 'spec.message.body' }),
     ]);
     expect(problems[0]?.message).toMatch(
       /limit exceeded: the template needs more than its per-render budget/,
     );
-    expect(forSeverity('info').body).toBeUndefined();
   });
 
-  it('accepts a digest template over every alarm, label and annotation', () => {
-    const { problems } = compile({
-      body: '{% for a in alarms %}#### {{ a.title }}\n{% for l in a.labels %}{{ l[0] }}={{ l[1] }} {% endfor %}\n{% for x in a.annotations %}- {{ x[0] }}: {{ x[1] }}\n{% endfor %}{{ a.message }}\n{% endfor %}',
+  it('accepts a digest template over every alarm, label and annotation, searching and sorting them', async () => {
+    const compiled = compile({
+      body: '{% assign critical = alarms | where_exp: "a", "a.severity == \'critical\'" %}{% for a in alarms %}#### {{ a.title }}\n{% for l in a.labels %}{{ l[0] }}={{ l[1] }} {% endfor %}\n{% for x in a.annotations %}- {{ x[0] }}: {{ x[1] }}\n{% endfor %}{{ a.message }}\n{% endfor %}{{ alarms | sort: "severity" | map: "title" | join: ", " }}{{ alarms | find_exp: "a", "a.labels.label0 contains \'value\'" | map: "title" }}{{ critical | size }}',
     });
-    expect(problems).toEqual([]);
+    expect(await compiled.check(pool, 'ns', sample)).toEqual([]);
+  });
+
+  it('names only the expensive field, and keeps the others', async () => {
+    const compiled = compile({ title: '{{ alarm.title }}', body: HOSTILE_TEMPLATES.findExpOverHas });
+    const problems = await compiled.check(pool, 'ns', sample);
+    expect(problems.map((p) => p.field)).toEqual(['spec.message.body']);
   });
 });
 
-describe('renderTemplate', () => {
-  it("skips a namespace's templates for a cooldown after one exceeded its budget, and only that namespace's", () => {
-    const expensive = compileTemplates({
-      message: {
-        type: 'markdown',
-        body: '{% for a in alarms %}{% for b in alarms %}{% for c in alarms %}{% for d in alarms %}x{% endfor %}{% endfor %}{% endfor %}{% endfor %}',
-      } as never,
-    }).forSeverity('info').body;
-    const cheap = compileTemplates({ message: { type: 'markdown', body: 'ok' } as never }).forSeverity(
-      'info',
-    ).body;
+describe('renderTemplates', () => {
+  it("skips a namespace's templates for a cooldown after one exceeded its budget, and only that namespace's", async () => {
+    const expensive = body(
+      '{% for a in alarms %}{% for b in alarms %}{% for c in alarms %}{% for d in alarms %}x{% endfor %}{% endfor %}{% endfor %}{% endfor %}',
+    );
+    const cheap = body('ok');
     const now = 1_000_000;
-    expect(renderTemplate(expensive, sample, 'attacker', now)).toBeUndefined();
-    expect(renderTemplate(cheap, sample, 'attacker', now + 1)).toBeUndefined();
-    expect(renderTemplate(cheap, sample, 'victim', now + 1)).toBe('ok');
-    expect(renderTemplate(cheap, sample, 'attacker', now + COOLDOWN_MS)).toBe('ok');
+    expect(await render(expensive, sample, 'attacker', now)).toBeUndefined();
+    expect(await render(cheap, sample, 'attacker', now + 1)).toBeUndefined();
+    expect(await render(cheap, sample, 'victim', now + 1)).toBe('ok');
+    expect(await render(cheap, sample, 'attacker', now + COOLDOWN_MS)).toBe('ok');
   });
 
-  it('escapes what a markdown body outputs, unless the template says raw', () => {
-    const body = compileTemplates({
-      message: {
-        type: 'markdown',
-        body: '{{ alarm.message }} [runbook]({{ alarm.annotations.runbook_url | raw }})',
-      } as never,
-    }).forSeverity('info').body;
+  it('renders a notification whose template searches within its budget, and falls back for a hostile one', async () => {
+    expect(
+      await render(
+        body('{{ alarms | find_exp: "a", "a.severity == \'info\'" | map: "title" }}'),
+        sample,
+        'a',
+      ),
+    ).toBe('Sample alarm 2');
+    expect(await render(body(HOSTILE_TEMPLATES.nestedFindExp), sample, 'b')).toBeUndefined();
+  });
+
+  it('escapes what a markdown body outputs, unless the template says raw', async () => {
+    const template = body('{{ alarm.message }} [runbook]({{ alarm.annotations.runbook_url | raw }})');
     const scope = {
       alarm: { message: '[x](http://evil)\n# fake', annotations: { runbook_url: 'https://r/x' } },
     };
-    expect(renderTemplate(body, scope, 'ns')).toBe('\\[x\\](http://evil)\n\\# fake [runbook](https://r/x)');
+    expect(await render(template, scope, 'ns')).toBe('\\[x\\](http://evil)\n\\# fake [runbook](https://r/x)');
   });
 
-  it('does not escape titles, URLs or text bodies', () => {
+  it('does not escape titles, URLs or text bodies', async () => {
     const t = compileTemplates({
       message: {
         type: 'text',
@@ -93,6 +123,6 @@ describe('renderTemplate', () => {
       } as never,
     }).forSeverity('info');
     const scope = { alarm: { title: '[a]' } };
-    for (const field of [t.title, t.body, t.url]) expect(renderTemplate(field, scope, 'ns')).toBe('[a]');
+    expect(await renderTemplates(pool, [t.title, t.body, t.url], scope, 'ns')).toEqual(['[a]', '[a]', '[a]']);
   });
 });

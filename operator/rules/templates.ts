@@ -1,34 +1,32 @@
-import { type Context, Liquid, type Template, TokenKind } from 'liquidjs';
+import type { Liquid } from 'liquidjs';
 import {
   type AlarmRuleSpec,
   DingTalkConditionReason,
   type MessageSpec,
   type Severity,
 } from '../api/index.ts';
-import { escapeMarkdown } from './untrusted.ts';
+import {
+  createLiquid,
+  type Escaping,
+  isLimitError,
+  type ParsedTemplate,
+  positionOf,
+  type RenderResult,
+  TEMPLATE_LIMITS,
+} from './liquid-engine.ts';
 
 /**
  * Users' message templates, in Liquid: a template language that cannot run code, with no custom filters
  * added here. Unknown variables and filters render empty rather than failing, so a typo shows in the
  * message instead of losing it; parse errors are reported with line and column.
  *
- * Templates are written by every namespace's users and rendered on the operator's one event loop, so each
- * render is bounded (see TEMPLATE_LIMITS) and nothing reads files: include, render and layout are refused.
+ * Templates are written by every namespace's users. They are parsed here, on the operator's event loop
+ * (parsing is linear in the template, which the CRD bounds), and rendered only in the worker threads of
+ * template-pool.ts, so no template can hold the loop that renews the Lease and serves every namespace.
+ * Each render is bounded by its work (TEMPLATE_LIMITS) and, since a single filter call cannot be
+ * interrupted from inside, by a worker that is terminated when the render overruns its time or heap.
+ * Nothing reads files: include, render and layout are refused.
  */
-
-/**
- * Per render. `work` counts liquidjs' own memory units (array elements and characters a filter or range
- * allocates) plus, added here, every template node rendered (one loop iteration of a one-node body is
- * one unit) and every character an output tag writes, so loops over an existing array, which liquidjs
- * does not charge, are bounded without a clock. Sized in bench/results/templates.md: a digest template
- * over 100 alarms uses about 40,000 units; 200,000 units take about 30 ms of CPU and a few MB. `renderMs`
- * is a backstop for renders of alarms only, not for the check of a rule's template on the sample, whose
- * verdict must not depend on how busy the machine is; `parseChars` is the longest template the CRD admits.
- */
-export const TEMPLATE_LIMITS = { work: 500_000, renderMs: 250, parseChars: 16_384 } as const;
-
-// A node rendered costs about as much CPU as copying ten characters.
-const NODE_UNITS = 10;
 
 /**
  * After a render of a namespace's template exceeds a limit, that namespace's templates are not rendered
@@ -37,55 +35,11 @@ const NODE_UNITS = 10;
  */
 export const COOLDOWN_MS = 60_000;
 
-const REFUSED_TAGS = ['include', 'render', 'layout'] as const;
-
-function createLiquid(escapeOutput: ((text: string) => string) | undefined): Liquid {
-  const liquid = new Liquid({
-    strictVariables: false,
-    strictFilters: false,
-    ownPropertyOnly: true,
-    renderLimit: TEMPLATE_LIMITS.renderMs,
-    memoryLimit: TEMPLATE_LIMITS.work,
-    parseLimit: TEMPLATE_LIMITS.parseChars,
-    // Charges what an output tag writes; `| raw` skips this (and the escaping), not the node's unit.
-    outputEscape(this: { context: Context }, value: unknown) {
-      const text = value === undefined || value === null ? '' : String(value);
-      this.context.memoryLimit.use(text.length);
-      return escapeOutput ? escapeOutput(text) : text;
-    },
-  });
-  for (const name of REFUSED_TAGS) {
-    liquid.registerTag(name, {
-      parse() {
-        throw new Error(`the ${name} tag is not available: templates cannot read other templates or files`);
-      },
-      render() {
-        return '';
-      },
-    });
-  }
-  const renderer = liquid.renderer;
-  const renderTemplates = renderer.renderTemplates.bind(renderer);
-  // Every tag renders its body through this method, once per loop iteration: one unit per node, plus the
-  // characters of literal text, which liquidjs writes without charging.
-  renderer.renderTemplates = function* (templates, ctx, emitter) {
-    let units = NODE_UNITS;
-    for (const template of templates) units += NODE_UNITS + literalLength(template);
-    ctx.memoryLimit.use(units);
-    return yield* renderTemplates(templates, ctx, emitter);
-  } as typeof renderer.renderTemplates;
-  return liquid;
-}
-
-function literalLength(template: Template): number {
-  const { token } = template as Template & { token?: { kind?: number; end?: number; begin?: number } };
-  return token?.kind === TokenKind.HTML ? (token.end ?? 0) - (token.begin ?? 0) : 0;
-}
-
-/** Markdown bodies: what alarms put in cannot become links, images, headings or quotes. */
-const markdownLiquid = createLiquid(escapeMarkdown);
-/** Titles, URLs and plain text. */
-const plainLiquid = createLiquid(undefined);
+/** Parses only: the loop never renders (see the top of this module). */
+const parsers: Record<Escaping, Liquid> = {
+  markdown: createLiquid('markdown'),
+  plain: createLiquid('plain'),
+};
 
 export type TemplateProblemReason =
   | typeof DingTalkConditionReason.TemplateInvalid
@@ -103,12 +57,6 @@ export interface TemplateProblem {
 type Field = 'title' | 'body' | 'url';
 const FIELDS: readonly Field[] = ['title', 'body', 'url'];
 
-/** A parsed template and the engine (escaping) it renders with. */
-export interface ParsedTemplate {
-  liquid: Liquid;
-  templates: Template[];
-}
-
 export interface MessageTemplates {
   type: MessageSpec['type'];
   title?: ParsedTemplate;
@@ -118,23 +66,41 @@ export interface MessageTemplates {
   mentions?: MessageSpec['mentions'];
 }
 
+/** Renders templates off the event loop: template-pool.ts. */
+export interface TemplateRenderer {
+  /**
+   * One result per template, in order, all against one scope. `check` renders as the rule check does:
+   * judged by work alone, without liquidjs' clock.
+   */
+  render(
+    namespace: string,
+    templates: readonly ParsedTemplate[],
+    scope: object,
+    mode: 'alarm' | 'check',
+  ): Promise<RenderResult[]>;
+}
+
 export interface CompiledTemplates {
   /** Per severity: rule-wide fields with the severity's override laid over them. */
   forSeverity(severity: Severity): MessageTemplates;
+  /** Templates that do not parse. */
   problems: TemplateProblem[];
+  /**
+   * Renders each of the rule's templates once against a sample scope: a template that exceeds its
+   * limits there (TemplateTooExpensive) is too expensive for any real use. Answered once per compiled
+   * rule; its notifications find the same out on their first render and fall back to the built-in text.
+   */
+  check(renderer: TemplateRenderer, namespace: string, sample: object): Promise<TemplateProblem[]>;
 }
 
-function liquidFor(field: Field, type: MessageSpec['type']): Liquid {
-  return field === 'body' && (type === 'markdown' || type === 'actionCard') ? markdownLiquid : plainLiquid;
+function escapingFor(field: Field, type: MessageSpec['type']): Escaping {
+  return field === 'body' && (type === 'markdown' || type === 'actionCard') ? 'markdown' : 'plain';
 }
 
-/**
- * Parses every template of the rule and, given a sample scope, renders each once against it: a template
- * that fails to parse (TemplateInvalid) or exceeds the limits on the sample (TemplateTooExpensive) is
- * reported and falls back to the built-in one.
- */
-export function compileTemplates(spec: Pick<AlarmRuleSpec, 'message'>, sample?: object): CompiledTemplates {
+/** Parses every template of the rule: one that does not parse (TemplateInvalid) falls back to the built-in one. */
+export function compileTemplates(spec: Pick<AlarmRuleSpec, 'message'>): CompiledTemplates {
   const problems: TemplateProblem[] = [];
+  const checked: { template: ParsedTemplate; path: string }[] = [];
   const parse = (
     source: string | undefined,
     field: Field,
@@ -142,27 +108,16 @@ export function compileTemplates(spec: Pick<AlarmRuleSpec, 'message'>, sample?: 
     path: string | undefined,
   ): ParsedTemplate | undefined => {
     if (source === undefined) return undefined;
-    const liquid = liquidFor(field, type);
-    let parsed: ParsedTemplate;
+    const escaping = escapingFor(field, type);
     try {
-      parsed = { liquid, templates: liquid.parse(source) };
+      parsers[escaping].parse(source);
     } catch (err) {
       if (path !== undefined) problems.push(describeProblem(reasonFor(err), path, err));
       return undefined;
     }
-    if (sample !== undefined && path !== undefined) {
-      try {
-        // Judged by work alone: the clock of a busy machine must not make a rule's template invalid.
-        liquid.renderSync(parsed.templates, sample, { renderLimit: Number.POSITIVE_INFINITY });
-      } catch (err) {
-        // Other render errors depend on the alarm (a filter given the wrong type) and fall back per message.
-        if (isLimitError(err)) {
-          problems.push(describeProblem(DingTalkConditionReason.TemplateTooExpensive, path, err));
-          return undefined;
-        }
-      }
-    }
-    return parsed;
+    const template = { source, escaping };
+    if (path !== undefined) checked.push({ template, path });
+    return template;
   };
   const message = spec.message;
   const base: MessageTemplates = {
@@ -185,39 +140,68 @@ export function compileTemplates(spec: Pick<AlarmRuleSpec, 'message'>, sample?: 
       if (own !== undefined) {
         merged[field] = parse(own, field, type, `spec.message.overrides[${override.severity}].${field}`);
       } else if (type !== base.type && base[field]) {
-        // The rule-wide template, escaped as this override's type needs (already checked above).
+        // The rule-wide template, escaped as this override's type needs (checked as the rule-wide field).
         merged[field] = parse(message[field], field, type, undefined);
       }
     }
     bySeverity.set(override.severity, merged);
   }
-  return { forSeverity: (severity) => bySeverity.get(severity) ?? base, problems };
+  let checking: Promise<TemplateProblem[]> | undefined;
+  const check = async (renderer: TemplateRenderer, namespace: string, sample: object) => {
+    // One render each, so an expensive template is named by its field and does not fail the others.
+    const results = await Promise.all(
+      checked.map(({ template }) => renderer.render(namespace, [template], sample, 'check')),
+    );
+    return results.flatMap(([result], i) =>
+      result && 'error' in result && result.limit
+        ? [describeProblem(DingTalkConditionReason.TemplateTooExpensive, checked[i]?.path ?? '', result)]
+        : // Other render errors depend on the alarm (a filter given the wrong type) and fall back per message.
+          [],
+    );
+  };
+  return {
+    forSeverity: (severity) => bySeverity.get(severity) ?? base,
+    problems,
+    check: (renderer, namespace, sample) => {
+      checking ??= check(renderer, namespace, sample);
+      // A check cut short (the pool closed) is asked again next time.
+      checking.catch(() => {
+        checking = undefined;
+      });
+      return checking;
+    },
+  };
 }
 
 const coolingUntil = new Map<string, number>();
 
 /**
- * Renders a namespace's template; a failure at render time yields undefined so the built-in text is used.
- * A render that exceeds the limits starts the namespace's cooldown (COOLDOWN_MS).
+ * Renders a namespace's templates for one notification; a template that fails at render time yields
+ * undefined, so the built-in text is used. A render that exceeds the limits starts the namespace's
+ * cooldown (COOLDOWN_MS).
  */
-export function renderTemplate(
-  template: ParsedTemplate | undefined,
+export async function renderTemplates(
+  renderer: TemplateRenderer,
+  templates: readonly (ParsedTemplate | undefined)[],
   scope: object,
   namespace: string,
-  now = Date.now(),
-): string | undefined {
-  if (!template) return undefined;
+  now = Date.now,
+): Promise<(string | undefined)[]> {
+  const present = templates.filter((t) => t !== undefined);
+  if (present.length === 0) return templates.map(() => undefined);
   const until = coolingUntil.get(namespace);
   if (until !== undefined) {
-    if (now < until) return undefined;
+    if (now() < until) return templates.map(() => undefined);
     coolingUntil.delete(namespace);
   }
-  try {
-    return template.liquid.renderSync(template.templates, scope) as string;
-  } catch (err) {
-    if (isLimitError(err)) coolingUntil.set(namespace, now + COOLDOWN_MS);
-    return undefined;
-  }
+  const results = await renderer.render(namespace, present, scope, 'alarm');
+  if (results.some((r) => 'error' in r && r.limit)) coolingUntil.set(namespace, now() + COOLDOWN_MS);
+  let next = 0;
+  return templates.map((t) => {
+    if (t === undefined) return undefined;
+    const result = results[next++];
+    return result && 'text' in result ? result.text : undefined;
+  });
 }
 
 function reasonFor(err: unknown): TemplateProblemReason {
@@ -226,24 +210,27 @@ function reasonFor(err: unknown): TemplateProblemReason {
     : DingTalkConditionReason.TemplateInvalid;
 }
 
-/** liquidjs' limit errors, and V8's when a string outgrows its maximum length. */
-function isLimitError(err: unknown): boolean {
-  const message = err instanceof Error ? err.message : String(err);
-  return /limit exceeded|Invalid string length|Invalid array length/.test(message);
-}
-
-function describeProblem(reason: TemplateProblemReason, field: string, err: unknown): TemplateProblem {
-  const position = (err as { token?: { getPosition?: () => [number, number] } }).token?.getPosition?.();
-  const raw = err instanceof Error ? err.message : String(err);
+function describeProblem(
+  reason: TemplateProblemReason,
+  field: string,
+  err: unknown | { error: string; line?: number; column?: number },
+): TemplateProblem {
+  const rendered = err as { error?: unknown; line?: number; column?: number };
+  const position =
+    typeof rendered.error === 'string'
+      ? rendered.line === undefined
+        ? undefined
+        : { line: rendered.line, column: rendered.column ?? 0 }
+      : positionOf(err);
+  const raw =
+    typeof rendered.error === 'string' ? rendered.error : err instanceof Error ? err.message : String(err);
   // liquidjs appends ", line:L, col:C" and sometimes the source excerpt; keep the first line.
   const first = raw.split('\n')[0]?.replace(/, line:\d+, col:\d+$/, '') ?? raw;
   const message =
     reason === DingTalkConditionReason.TemplateTooExpensive
-      ? `${first}: the template needs more than its per-render budget (${TEMPLATE_LIMITS.work} units of work, ${TEMPLATE_LIMITS.renderMs} ms)`
+      ? `${first}: the template needs more than its per-render budget (${TEMPLATE_LIMITS.work} units of work, ${TEMPLATE_LIMITS.killMs} ms, ${TEMPLATE_LIMITS.heapMiB} MiB of heap)`
       : first;
-  return position
-    ? { reason, field, message, line: position[0], column: position[1] }
-    : { reason, field, message };
+  return position ? { reason, field, message, ...position } : { reason, field, message };
 }
 
 export function formatProblem(problem: TemplateProblem): string {

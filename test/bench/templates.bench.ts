@@ -1,13 +1,21 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { Context, toValueSync } from 'liquidjs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Context, type Liquid, type Template, toValueSync } from 'liquidjs';
+import { renderNotification } from '../../operator/dispatch/render.ts';
+import { createLiquid, TEMPLATE_LIMITS } from '../../operator/rules/liquid-engine.ts';
+import { TemplatePool } from '../../operator/rules/template-pool.ts';
 import { sampleScope } from '../../operator/rules/template-scope.ts';
-import { compileTemplates, type ParsedTemplate, TEMPLATE_LIMITS } from '../../operator/rules/templates.ts';
+import { compileTemplates } from '../../operator/rules/templates.ts';
+import { alarm } from '../support/alarms.ts';
+import { HOSTILE_TEMPLATES } from '../support/hostile-templates.ts';
 
 /**
  * What templates cost, to size TEMPLATE_LIMITS: the work units (operator/rules/templates.ts) and CPU
  * time of ordinary templates on a large notification, and what the most expensive templates a user can
- * write cost under the limits (time until refused, heap grown). No cluster needed.
+ * write cost under the limits (time until refused, heap grown), rendered in this thread to see their own
+ * cost; then what a notification's render costs through the template pool (latency, and the event
+ * loop's longest stall while the hostile templates are checked). No cluster needed.
  *
  * usage: node --expose-gc test/bench/templates.bench.ts <results.md>
  */
@@ -43,18 +51,21 @@ const hostile: Record<string, string> = {
     '{% assign s = alarm.message %}{% for i in (1..40) %}{% assign s = s | append: s %}{% endfor %}{{ s | size }}',
   'reverse and join of a large array in a loop':
     '{% assign r = (1..190000) %}{% for i in (1..1000) %}{{ r | reverse | join: "," | size }}{% endfor %}',
+  'find_exp nested in find_exp (95 characters)': HOSTILE_TEMPLATES.nestedFindExp,
+  'has nested in find_exp (61 characters)': HOSTILE_TEMPLATES.findExpOverHas,
 };
 
-function parsed(source: string): ParsedTemplate {
-  const body = compileTemplates({ message: { type: 'markdown', body: source } as never }).forSeverity(
-    'info',
-  ).body;
-  if (!body) throw new Error(`does not parse: ${source}`);
-  return body;
+const engine = createLiquid('markdown');
+interface InThread {
+  liquid: Liquid;
+  templates: Template[];
+}
+function parsed(source: string): InThread {
+  return { liquid: engine, templates: engine.parse(source) };
 }
 
 /** Units and CPU time of one render without limits (median of `runs`). */
-function unlimited(template: ParsedTemplate, runs: number): { units: number; ms: number } {
+function unlimited(template: InThread, runs: number): { units: number; ms: number } {
   const times: number[] = [];
   let units = 0;
   for (let i = 0; i < runs; i++) {
@@ -72,7 +83,7 @@ function unlimited(template: ParsedTemplate, runs: number): { units: number; ms:
 }
 
 /** One render under the limits: how long until it ends, the heap it grew, and how it ended. */
-function limited(template: ParsedTemplate): { ms: number; heapMiB: number; outcome: string } {
+function limited(template: InThread): { ms: number; heapMiB: number; outcome: string } {
   globalThis.gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
   const start = performance.now();
@@ -105,6 +116,59 @@ const counting = unlimited(
   5,
 );
 
+/** Latency of renderNotification through the pool, and the event loop's longest stall meanwhile. */
+const pool = new TemplatePool({ size: 2 });
+const notificationOf = (alarms: number, body: string) => ({
+  rule: { namespace: 'bench', name: 'rule' },
+  templates: compileTemplates({ message: { type: 'markdown', title: '{{ alarm.title }}', body } as never }),
+  target: { service: 's', kind: 'Group' as const, name: 'g', names: ['g'] },
+  groupLabels: {},
+  repeat: false,
+  alarms: Array.from({ length: alarms }, (_, i) =>
+    alarm(`alarm ${i}`, {
+      labels: Object.fromEntries(Array.from({ length: 8 }, (_, j) => [`l${j}`, `v${i}-${j}`])),
+      message: 'A message line.\n'.repeat(8),
+    }),
+  ),
+});
+const latencies: string[] = [];
+const notifications = {
+  'one alarm, built-in-like body': notificationOf(1, ordinary['built-in-like body, one alarm'] as string),
+  'digest template over 100 alarms': notificationOf(
+    100,
+    '{% for a in alarms %}#### {{ a.title | upcase }}\n{% for l in a.labels %}{{ l[0] }}={{ l[1] }}, {% endfor %}\n{{ a.message | truncate: 200 }}\n{% endfor %}',
+  ),
+};
+for (const [name, n] of Object.entries(notifications)) {
+  const times: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    const start = performance.now();
+    await renderNotification(n, pool);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  latencies.push(
+    `| ${name} | ${(times[250] as number).toFixed(2)} ms | ${(times[495] as number).toFixed(2)} ms |`,
+  );
+}
+const hostileThroughPool: string[] = [];
+for (const [name, source] of Object.entries(HOSTILE_TEMPLATES)) {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const start = performance.now();
+  const problems = await compileTemplates({ message: { type: 'markdown', body: source } as never }).check(
+    pool,
+    'bench',
+    sampleScope('bench', 'rule'),
+  );
+  const ms = performance.now() - start;
+  delay.disable();
+  hostileThroughPool.push(
+    `| ${name} | ${problems[0]?.reason ?? 'accepted'} | ${ms.toFixed(0)} ms | ${(delay.max / 1e6).toFixed(1)} ms |`,
+  );
+}
+await pool.close();
+
 const report = `# Template benchmark
 
 What users' Liquid templates cost, to size \`TEMPLATE_LIMITS\` in operator/rules/templates.ts
@@ -131,6 +195,23 @@ A loop that only counts (the least work per unit) spends ${(counting.units / cou
 budget lasts about ${(TEMPLATE_LIMITS.work / (counting.units / counting.ms)).toFixed(0)} ms; the clock (${TEMPLATE_LIMITS.renderMs} ms, checked between template nodes) ends a
 render first only on a machine slower or busier than that. Either way the render is refused, and its
 namespace's templates rest for a minute.
+
+## Through the template pool (2 workers)
+
+Notifications are rendered in worker threads (operator/rules/template-pool.ts); the event loop only
+clones the scope there and the text back.
+
+| notification | p50 | p99 |
+|---|---|---|
+${latencies.join('\n')}
+
+The two hostile templates of issue 27 at the rule check, and the event loop's longest stall meanwhile:
+
+| template | verdict | time until answered | longest stall of the loop |
+|---|---|---|---|
+${hostileThroughPool.join('\n')}
+
+What the workers add to the process's resident memory: test/bench/template-pool-memory.ts.
 `;
 writeFileSync(resultsPath, report);
 process.stdout.write(report);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { DingTalkConditionReason, DingTalkConditionType, InvalidResourceError } from '../../api/index.ts';
 import type { CustomObject, OperatorContext } from '../../manager/context.ts';
 import type { RuleBook } from '../../rules/rule-book.ts';
+import { sampleScope } from '../../rules/template-scope.ts';
 import { formatProblem } from '../../rules/templates.ts';
 import {
   type Conditioned,
@@ -49,14 +50,17 @@ export async function reconcileAlarmRule(
   }
   const { rule, templates, timeZoneValid } = compiled.rule;
 
-  const templateProblems = templates.problems.map(formatProblem);
+  // Rendered in the template pool: the loop goes on (renewing the Lease, serving others) meanwhile.
+  const tooExpensive = await templates.check(ctx.templates, namespace, sampleScope(namespace, name));
+  const allProblems = [...templates.problems, ...tooExpensive];
+  const templateProblems = allProblems.map(formatProblem);
   if (!timeZoneValid)
     templateProblems.push(
       `spec.timeWindows.timeZone: unknown time zone "${rule.spec.timeWindows?.timeZone}"`,
     );
   if (templateProblems.length > 0) {
     // An unparsable template is the more basic problem; an expensive one is reported when it is the only kind.
-    const reasons = templates.problems.map((p) => p.reason);
+    const reasons = allProblems.map((p) => p.reason);
     const reason =
       reasons.length === 0
         ? R.InvalidSpec

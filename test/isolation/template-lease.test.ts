@@ -1,0 +1,137 @@
+import { CoordinationV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { create, get, groupService, kubeconfigPath, tokenFor, waitForPhase } from '../dispatch/harness.ts';
+import { type RunningCommand, startCommand } from '../packaging/processes.ts';
+import { HOSTILE_TEMPLATES } from '../support/hostile-templates.ts';
+import { eventually, testKubeConfig } from '../support/kube.ts';
+import { operatorFlags } from '../support/operator-flags.ts';
+import { fastGrouping, useTenants } from './tenants.ts';
+
+/**
+ * Issue 27, item 2: templates that search within searches, which liquidjs neither charged nor could
+ * interrupt, blocked the leader's event loop for seconds at the rule check and at every notification;
+ * longer than the renew deadline, the leader lost its Lease and the next leader checked the same rule.
+ * Two operator processes elect a leader with the chart's timings and heap (sized from its memory limit);
+ * an attacker's rules carry the two templates; the Lease must stay where it is and the victim's alarms
+ * must be delivered.
+ */
+
+const t = useTenants({ inProcess: false });
+const LEASE = 'template-lease';
+const operators: RunningCommand[] = [];
+
+function operator(identity: string): RunningCommand {
+  const command = startCommand(
+    [
+      'run',
+      '--kubeconfig',
+      kubeconfigPath(),
+      ...operatorFlags(t.emulator.url, t.namespaces, [
+        '--leader-elect=true',
+        `--leader-election-namespace=${t.victim.namespace}`,
+        `--leader-election-lease=${LEASE}`,
+        `--leader-election-identity=${identity}`,
+        // The chart's timings.
+        '--lease-duration=15s',
+        '--renew-deadline=10s',
+        '--retry-period=2s',
+        '--log-level=warn',
+      ]),
+    ],
+    // The heap as the chart sizes it for its 384Mi limit.
+    { DINGTALK_OPERATOR_MEMORY_LIMIT: '384Mi' },
+  );
+  operators.push(command);
+  return command;
+}
+
+const holder = async () =>
+  (
+    await testKubeConfig()
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ name: LEASE, namespace: t.victim.namespace })
+  ).spec?.holderIdentity;
+
+/** Every holder the Lease had, read every half second while the test runs. */
+const holders = new Set<string | undefined>();
+let watching: NodeJS.Timeout | undefined;
+
+beforeAll(async () => {
+  operator('first');
+  await eventually(async () => ((await holder()) === 'first' ? true : undefined), { timeoutMs: 90_000 });
+  operator('second');
+  watching = setInterval(() => {
+    holder().then(
+      (identity) => holders.add(identity),
+      () => undefined,
+    );
+  }, 500);
+});
+afterAll(async () => {
+  clearInterval(watching);
+  await Promise.all(operators.map((o) => o.stop()));
+});
+
+const condition = async (name: string, type: string) => {
+  const rule = await get(t.attacker, 'AlarmRule', name);
+  return ((rule.status?.conditions ?? []) as { type: string; status: string; reason: string }[]).find(
+    (c) => c.type === type,
+  );
+};
+
+describe('templates that search within searches', () => {
+  it("are TemplateTooExpensive without costing the leader its Lease, and another team's alarms are delivered", async () => {
+    const victimRobot = tokenFor('victimlease');
+    await groupService(t.victim, 'ops', { token: victimRobot });
+    await create(t.victim, 'AlarmRule', 'to-ops', { services: [{ name: 'ops' }], grouping: fastGrouping });
+
+    const attackerRobot = tokenFor('attackerlease');
+    await groupService(t.attacker, 'noisy', { token: attackerRobot });
+    // Several rules, as any tenant may write: on the old code each check blocked the loop in turn.
+    const rules = {
+      'nested-find-exp-1': HOSTILE_TEMPLATES.nestedFindExp,
+      'nested-find-exp-2': HOSTILE_TEMPLATES.nestedFindExp,
+      'nested-find-exp-3': HOSTILE_TEMPLATES.nestedFindExp,
+      'find-exp-over-has': HOSTILE_TEMPLATES.findExpOverHas,
+    };
+    for (const [name, body] of Object.entries(rules)) {
+      await create(t.attacker, 'AlarmRule', name, {
+        services: [{ name: 'noisy' }],
+        grouping: { ...fastGrouping, groupBy: ['...'] },
+        message: { type: 'markdown', title: '{{ alarm.title }}', body },
+      });
+    }
+    const attacks = Array.from({ length: 3 }, (_, i) => `attack-${i}`);
+    const victims = Array.from({ length: 3 }, (_, i) => `during-${i}`);
+    for (let i = 0; i < attacks.length; i++) {
+      await create(t.attacker, 'AlarmEvent', attacks[i] as string, {
+        severity: 'critical',
+        title: `attack ${i}`,
+        labels: { i: String(i) },
+      });
+      await create(t.victim, 'AlarmEvent', victims[i] as string, {
+        severity: 'warning',
+        title: `during ${i}`,
+      });
+    }
+
+    for (const name of victims) await waitForPhase(t.victim, name, ['Delivered'], 90_000);
+    // The attacker's alarms go out too, each in the built-in text (its title template is cheap).
+    for (const name of attacks) await waitForPhase(t.attacker, name, ['Delivered'], 90_000);
+    const sent = await t.emulator.control.messages({ robot: attackerRobot });
+    expect(sent.length).toBeGreaterThan(0);
+    for (const message of sent) expect(message.text).toContain('Rule ');
+    const verdicts = await Promise.all(
+      Object.keys(rules).map((name) =>
+        eventually(() => condition(name, 'TemplatesValid'), { timeoutMs: 60_000 }),
+      ),
+    );
+
+    // A leader that missed its renew deadline shows only once its Lease has run out and the other
+    // replica took it: watch the holder for a lease duration and more after the attack was answered.
+    await new Promise((resolve) => setTimeout(resolve, 20_000));
+    expect([...holders]).toEqual(['first']);
+    for (const valid of verdicts)
+      expect(valid).toMatchObject({ status: 'False', reason: 'TemplateTooExpensive' });
+  });
+});
