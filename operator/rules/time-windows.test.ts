@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isValidTimeZone, windowVerdict } from './time-windows.ts';
+import { isValidTimeZone, timeZoneCacheSize, windowVerdict } from './time-windows.ts';
 
 // 2026-01-05 is a Monday; 23:30 UTC is 07:30 on Tuesday in Shanghai.
 const mondayLateUtc = new Date('2026-01-05T23:30:00Z');
@@ -38,5 +38,23 @@ describe('windowVerdict with an unknown time zone', () => {
   it('reads the windows as UTC instead of throwing', () => {
     const mute = [{ days: ['Monday' as const], start: '23:00', end: '24:00' }];
     expect(windowVerdict({ timeZone: 'Asia/Beijing', mute }, mondayLateUtc)).toBe('Muted');
+  });
+});
+
+describe('time-zone formatters', () => {
+  it('stay bounded however many spellings of a zone rules use, and read every spelling alike', () => {
+    const mute = [{ days: ['Tuesday' as const], start: '07:00', end: '08:00' }];
+    // Every upper- and lower-case spelling of one zone: 2^12 names Intl accepts.
+    const letters = 'asia/shanghai';
+    for (let mask = 0; mask < 4096; mask++) {
+      let bit = 0;
+      const spelling = [...letters]
+        .map((c) => (c === '/' ? c : (mask >> bit++) & 1 ? c.toUpperCase() : c))
+        .join('');
+      expect(windowVerdict({ timeZone: spelling, mute }, mondayLateUtc)).toBe('Muted');
+    }
+    const { zones, spellings } = timeZoneCacheSize();
+    expect(spellings).toBeLessThanOrEqual(1_000);
+    expect(zones).toBeLessThan(10);
   });
 });

@@ -5,7 +5,14 @@ type Day = (typeof DAYS)[number];
 
 export type WindowVerdict = 'Send' | 'Muted' | 'OutsideActiveWindow';
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
+/** One formatter per zone of the time-zone database, which bounds this map. */
+const byZone = new Map<string, Intl.DateTimeFormat>();
+/**
+ * The formatter of each spelling met (`asia/shanghai` and `Asia/Shanghai` are one zone). Rules of any
+ * namespace choose the spelling, so only the most recent ones are kept.
+ */
+const bySpelling = new Map<string, Intl.DateTimeFormat>();
+const MAX_SPELLINGS = 1_000;
 
 /** Whether Intl knows the IANA zone. */
 export function isValidTimeZone(timeZone: string): boolean {
@@ -65,16 +72,24 @@ export function inWindow(window: TimeWindow, local: LocalTime): boolean {
 }
 
 function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let formatter = formatters.get(timeZone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      weekday: 'long',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-    formatters.set(timeZone, formatter);
-  }
+  const known = bySpelling.get(timeZone);
+  if (known) return known;
+  const made = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    weekday: 'long',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  });
+  const zone = made.resolvedOptions().timeZone;
+  const formatter = byZone.get(zone) ?? made;
+  byZone.set(zone, formatter);
+  if (bySpelling.size >= MAX_SPELLINGS) bySpelling.delete(bySpelling.keys().next().value as string);
+  bySpelling.set(timeZone, formatter);
   return formatter;
+}
+
+/** How many formatters and spellings are kept (for the bound's test). */
+export function timeZoneCacheSize(): { zones: number; spellings: number } {
+  return { zones: byZone.size, spellings: bySpelling.size };
 }

@@ -29,6 +29,16 @@ describe('escapeMarkdown', () => {
   });
 });
 
+describe('invisible characters', () => {
+  it('are removed from text on one line and from markdown: bidi overrides, isolates, marks, zero-width joiners', () => {
+    // U+202E reverses what follows: "Disk full" would read as "lluf ksiD" in the group.
+    const forged = 'Disk \u202efull\u202c on \u2066node-1\u2069\u200b\u200d\u200e\u061c';
+    expect(oneLine(forged)).toBe('Disk full on node-1');
+    expect(escapeMarkdown(forged)).toBe('Disk full on node-1');
+    expect(inlineMarkdown(`a\u2067b\u2060c`)).toBe('abc');
+  });
+});
+
 describe('isMentionable', () => {
   it('accepts userIds and mobiles of their usual shapes only', () => {
     expect(isMentionable('userId', 'manager4220')).toBe(true);

@@ -7,9 +7,18 @@
 // Line breaks (including Unicode's), other control characters and the BOM: Unicode's Cc category.
 const BREAKS = /[\p{Cc}\u2028\u2029\ufeff]+/gu;
 
-/** The text on one line: line breaks and control characters become one space. */
+// Invisible characters that reorder or join what is shown: bidi embeddings, overrides, isolates and marks
+// (a title can be made to read backwards, or a link to look like another), zero-width spaces and joiners.
+const INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069]/gu;
+
+/** The text without the invisible characters that change how the rest reads. */
+export function visible(text: string): string {
+  return text.replace(INVISIBLE, '');
+}
+
+/** The text on one line: line breaks and control characters become one space; invisible ones go. */
 export function oneLine(text: string): string {
-  return text.replace(BREAKS, ' ');
+  return visible(text).replace(BREAKS, ' ');
 }
 
 /**
@@ -18,7 +27,7 @@ export function oneLine(text: string): string {
  * lists stay possible; they cannot mislead.
  */
 export function escapeMarkdown(text: string): string {
-  return text
+  return visible(text)
     .replace(/[\\[\]<>]/g, '\\$&')
     .replace(/^([ \t]*)#/gm, '$1\\#')
     .replace(/^([ \t]*)(=+|-+)([ \t]*)$/gm, '$1\\$2$3');
