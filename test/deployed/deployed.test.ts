@@ -156,6 +156,26 @@ describe('installed with helm install (chart defaults, the image and the emulato
     const receivers = await readyOperatorPods(2, slow.timeoutMs, 'receiver');
     figures.timeToReadySeconds = Math.round((Date.now() - started) / 1000);
     await expectOneLeaderAmong(pods);
+    // The chart's AlarmEvent quotas in the watched namespaces admit nothing until the quota controller has
+    // counted them (after its discovery and quota resyncs: up to about 45 s on a fresh cluster).
+    await eventually(
+      async () => {
+        const { items } = JSON.parse(
+          await kubectl([
+            'get',
+            'resourcequota',
+            '-A',
+            '-l',
+            `app.kubernetes.io/instance=${RELEASE}`,
+            '-o',
+            'json',
+          ]),
+        ) as { items: { status?: { used?: Record<string, string> } }[] };
+        const counted = items.filter((q) => q.status?.used?.['count/alarmevents.dingtalk.alarming.io']);
+        return items.length === 3 && counted.length === 3 ? true : undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 1_000 },
+    );
     figures.idleRssMiB = {
       operator: await Promise.all(
         pods.map(async (p) => Math.round(await residentMemoryMiB(p.ip as string, 'operator'))),

@@ -71,14 +71,15 @@ describe('clear-text webhook', () => {
     expect(malformed?.message).not.toContain(token);
 
     await waitForPhase(t.victim, 'fine', ['Delivered']);
-    // Held for the fix, never sent: a webhook the operator refuses is a configuration problem.
+    // Refused, never sent: held for a fix when planning finds the webhook unusable, failed when the
+    // sender refuses it.
     const leak = await waitForPhase(t.attacker, 'leak', [
       'Held',
       'Failed',
       'Delivered',
       'PartiallyDelivered',
     ]);
-    expect(leak.status?.phase).toBe('Held');
+    expect(['Held', 'Failed']).toContain(leak.status?.phase);
     expect(overheard).toEqual([]);
   });
 });
