@@ -124,12 +124,22 @@ async function untilReady(names: string[], timeoutMs = 180_000) {
  * keeps firing events however long they fire, and each storm is to start from the state the last left.
  */
 async function clearEvents(): Promise<void> {
-  await api.deleteCollectionNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace,
-    plural: ALARM_EVENT_PLURAL,
-  });
+  // Deleting 10,000 events can outlast the API server's request timeout on a loaded machine, which then
+  // resets the stream; what it had not deleted yet, the next call does.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await api.deleteCollectionNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: ALARM_EVENT_PLURAL,
+      });
+      return;
+    } catch (err) {
+      if (attempt === 3) throw err;
+      await sleep(5_000);
+    }
+  }
 }
 
 const traffic = kubeTrafficEnv(kc.getCurrentCluster()?.server ?? '', {
