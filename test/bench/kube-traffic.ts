@@ -1,5 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -121,7 +121,9 @@ if (file && apiOrigin) {
   const write = () => {
     if (!changed) return;
     changed = false;
-    writeFileSync(file, JSON.stringify(counts));
+    // Written aside and renamed, so the benchmark never reads a file half written.
+    writeFileSync(`${file}.next`, JSON.stringify(counts));
+    renameSync(`${file}.next`, file);
   };
   setInterval(write, WRITE_INTERVAL_MS).unref();
   process.on('exit', write);
