@@ -12,8 +12,10 @@ import {
 import { isNotFound, KubeUnavailableError } from '../errors.ts';
 import type { CustomObject } from '../manager/context.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
+import { mapConcurrently } from '../runtime/concurrency.ts';
 import type { KubeHttp } from '../runtime/kube-http.ts';
 import { objectPath } from '../runtime/kube-path.ts';
+import { type Clock, systemClock } from '../runtime/timers.ts';
 import { timestamp } from './ledger.ts';
 
 /**
@@ -22,11 +24,13 @@ import { timestamp } from './ledger.ts';
  * Updates are batched: at most one apply per object per interval, whatever the send rate. An object
  * whose apply failed waits out a backoff (and the API server's Retry-After) before the next, so an
  * API server in trouble is not asked again every interval. Groups no longer in the service's spec are
- * dropped, so apply removes their entries.
+ * dropped, so apply removes their entries. A storm touching a thousand services makes a thousand applies
+ * in one interval: they go APPLY_CONCURRENCY at a time, and the next interval's flush waits for the last.
  */
 
 const FIELD_MANAGER = 'dingtalk-operator-dispatch';
 const RETRY_BACKOFF = { maxMs: 60_000, jitter: 0.2 };
+export const APPLY_CONCURRENCY = 8;
 
 interface Outcome {
   time: string;
@@ -70,32 +74,45 @@ export class DeliveryHealth {
   readonly #sources: HealthSources;
   readonly #log: Logger;
   readonly #intervalMs: number;
+  readonly #clock: Clock;
   readonly #services = new Map<string, ServiceHealth>();
   readonly #rules = new Map<string, RuleHealth>();
   readonly #dirty = new Set<string>();
   /** Objects whose last apply failed: failures in a row, and when the next may be tried. */
   readonly #failing = new Map<string, { failures: number; notBefore: number }>();
-  #timer: NodeJS.Timeout | undefined;
+  #cancelTimer: (() => void) | undefined;
   #flushing: Promise<void> | undefined;
 
-  constructor(kube: KubeHttp, sources: HealthSources, logger: Logger, intervalMs = 1_000) {
+  constructor(
+    kube: KubeHttp,
+    sources: HealthSources,
+    logger: Logger,
+    { intervalMs = 1_000, clock = systemClock }: { intervalMs?: number; clock?: Clock } = {},
+  ) {
     this.#kube = kube;
     this.#sources = sources;
     this.#log = logger;
     this.#intervalMs = intervalMs;
+    this.#clock = clock;
   }
 
   start(): void {
-    this.#timer ??= setInterval(() => {
-      this.#flushing ??= this.#flush(false).finally(() => {
-        this.#flushing = undefined;
+    if (this.#cancelTimer) return;
+    const tick = () => {
+      this.#cancelTimer = this.#clock.timer(this.#intervalMs, () => {
+        // A flush still under way (many objects, a slow API server) is not joined by a second one.
+        this.#flushing ??= this.#flush(false).finally(() => {
+          this.#flushing = undefined;
+        });
+        tick();
       });
-    }, this.#intervalMs);
+    };
+    tick();
   }
 
   /** Applies what is left once more, backoffs aside: this is the last chance before the process ends. */
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#cancelTimer?.();
     await this.#flushing;
     await this.#flush(true);
   }
@@ -203,30 +220,29 @@ export class DeliveryHealth {
 
   /** Applies the health of every changed object, except those still backing off unless `all`. */
   async #flush(all: boolean): Promise<void> {
-    const now = Date.now();
+    const now = this.#clock.monotonicMs();
     const keys = [...this.#dirty].filter((key) => all || (this.#failing.get(key)?.notBefore ?? 0) <= now);
     for (const key of keys) this.#dirty.delete(key);
-    await Promise.all(
-      keys.map(async (key) => {
-        try {
-          await this.#apply(key);
-          this.#failing.delete(key);
-        } catch (err) {
-          this.#dirty.add(key);
-          const failures = (this.#failing.get(key)?.failures ?? 0) + 1;
-          const retryAfterMs = err instanceof KubeUnavailableError ? (err.retryAfter ?? 0) * 1000 : 0;
-          const delayMs = Math.max(
-            backoffDelay(failures, { initialMs: this.#intervalMs, ...RETRY_BACKOFF }),
-            retryAfterMs,
-          );
-          this.#failing.set(key, { failures, notBefore: Date.now() + delayMs });
-          this.#log.warn(
-            { err, object: key.slice(2), retryInMs: delayMs },
-            'could not write delivery health; will retry',
-          );
-        }
-      }),
-    );
+    // Never rejects: each apply's failure is caught and scheduled for retry.
+    await mapConcurrently(keys, APPLY_CONCURRENCY, async (key) => {
+      try {
+        await this.#apply(key);
+        this.#failing.delete(key);
+      } catch (err) {
+        this.#dirty.add(key);
+        const failures = (this.#failing.get(key)?.failures ?? 0) + 1;
+        const retryAfterMs = err instanceof KubeUnavailableError ? (err.retryAfter ?? 0) * 1000 : 0;
+        const delayMs = Math.max(
+          backoffDelay(failures, { initialMs: this.#intervalMs, ...RETRY_BACKOFF }),
+          retryAfterMs,
+        );
+        this.#failing.set(key, { failures, notBefore: this.#clock.monotonicMs() + delayMs });
+        this.#log.warn(
+          { err, object: key.slice(2), retryInMs: delayMs },
+          'could not write delivery health; will retry',
+        );
+      }
+    });
   }
 
   async #apply(key: string): Promise<void> {

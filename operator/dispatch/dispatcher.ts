@@ -104,7 +104,7 @@ export class Dispatcher implements Component {
         rule: (ns, name) => ctx.caches.rules.get(ns, name),
       },
       this.#log,
-      options.healthIntervalMs,
+      { intervalMs: options.healthIntervalMs },
     );
     this.#held = new HeldAlarms(ctx.held, ctx.caches);
     this.#ledger = new LedgerRecorder({

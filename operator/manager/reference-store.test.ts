@@ -1,16 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import type { V1Secret } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock, settled } from '../../test/support/fake-clock.ts';
 import type { InformerEvent, InformerHandler } from '../runtime/informer.ts';
 import { KubeHttp } from '../runtime/kube-http.ts';
 import type { CustomObject } from './context.ts';
-import { ReferenceStore } from './reference-store.ts';
+import { READ_CONCURRENCY, ReferenceStore } from './reference-store.ts';
 
 /**
  * The store against a scripted API server: which requests it makes (GETs by name, a metadata-only watch,
- * never a list) and what it holds. Behaviour against the real API server: test/isolation/secret-hoarding.
+ * never a list), how many it has in flight, and what it holds. Behaviour against the real API server: test/isolation/secret-hoarding.
  */
 
 const secretObject = (name: string, resourceVersion: string, value: string) => ({
@@ -185,5 +187,85 @@ describe('ReferenceStore', () => {
     expect(s.get('ns', 'a')).toBeUndefined();
     services.set('svc', undefined);
     expect(s.list()).toEqual([]);
+  });
+});
+
+/**
+ * An API server whose GETs hang until the test answers them, counting how many are in flight, and whose
+ * metadata watches stay open until the test ends one with 410 Gone.
+ */
+function heldApi() {
+  const held: (() => void)[] = [];
+  const watches: PassThrough[] = [];
+  let inFlight = 0;
+  let most = 0;
+  const kube = {
+    get: (path: string) => {
+      most = Math.max(most, ++inFlight);
+      const name = path.split('/').pop() ?? '';
+      return new Promise((resolve) => held.push(() => resolve(secretObject(name, '1', name)))).finally(
+        () => inFlight--,
+      );
+    },
+    stream: async (_path: string, { signal }: { signal: AbortSignal }) => {
+      const body = new PassThrough();
+      signal.addEventListener('abort', () => body.destroy(signal.reason), { once: true });
+      watches.push(body);
+      return body;
+    },
+  } as unknown as KubeHttp;
+  return {
+    kube,
+    watches,
+    inFlight: () => inFlight,
+    /** The most GETs in flight since the last call. */
+    most: () => {
+      const seen = most;
+      most = inFlight;
+      return seen;
+    },
+    /** Answers every GET, and those the answers let start, until none is left. */
+    async answerAll() {
+      await settled();
+      while (held.length > 0) {
+        for (const answer of held.splice(0)) answer();
+        await settled();
+      }
+    },
+  };
+}
+
+describe('ReferenceStore reading many Secrets', () => {
+  it(`reads at most ${READ_CONCURRENCY} at once, at start and again after the watch expires (410)`, async () => {
+    const api = heldApi();
+    const clock = new FakeClock();
+    const count = 40;
+    store = new ReferenceStore<V1Secret>({
+      kube: api.kube,
+      plural: 'secrets',
+      namespaces: ['ns'],
+      referrers: fakeServices(Array.from({ length: count }, (_, i) => service(`svc-${i}`, [`robot-${i}`]))),
+      referenced: (s) => new Set((s.spec as { refs?: string[] }).refs ?? []),
+      logger: pino({ level: 'silent' }),
+      clock,
+    });
+    store.start();
+    await settled();
+    expect(api.inFlight()).toBe(READ_CONCURRENCY);
+    await api.answerAll();
+    await store.waitForSync();
+    expect(store.size).toBe(count);
+    expect(api.most()).toBe(READ_CONCURRENCY);
+
+    // A fresh watch may have missed deletions, so every referenced Secret is read again.
+    api.watches[0]?.write(
+      `${JSON.stringify({ type: 'ERROR', object: { code: 410, message: 'too old' } })}\n`,
+    );
+    await clock.advance(60_000);
+    expect(api.watches).toHaveLength(2);
+    expect(api.inFlight()).toBe(READ_CONCURRENCY);
+    await api.answerAll();
+    expect(api.most()).toBe(READ_CONCURRENCY);
+    expect(api.inFlight()).toBe(0);
   });
 });

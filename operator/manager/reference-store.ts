@@ -1,13 +1,14 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { toKubeApiError } from '../errors.ts';
+import { ConcurrencyLimit } from '../runtime/concurrency.ts';
 import type { Informer, InformerEvent, InformerHandler, ObjectKey } from '../runtime/informer.ts';
 import { objectKey } from '../runtime/informer.ts';
 import type { KubeHttp } from '../runtime/kube-http.ts';
 import { collectionPath, objectPath } from '../runtime/kube-path.ts';
 import { Latch } from '../runtime/latch.ts';
 import { MetadataWatch } from '../runtime/metadata-watch.ts';
-import { sleep } from '../runtime/timers.ts';
+import { type Clock, sleep, systemClock } from '../runtime/timers.ts';
 import type { CustomObject } from './context.ts';
 
 type Stored = KubernetesObject & { metadata?: { resourceVersion?: string; uid?: string } };
@@ -25,7 +26,16 @@ export interface ReferenceStoreOptions {
   };
   referenced(referrer: Readonly<CustomObject>): Set<string>;
   logger: Logger;
+  /** The watches' and the reads' backoff. */
+  clock?: Clock;
 }
+
+/**
+ * GETs in flight at once. Every referenced object is read at start and again after each fresh watch
+ * (a 410 among them): a thousand services' Secrets at once would open as many streams against the API
+ * server's in-flight limit and queue behind the client's rate limit all together.
+ */
+export const READ_CONCURRENCY = 8;
 
 /**
  * The Secrets (or ConfigMaps) that some DingTalkService refers to, and nothing else: each is read with
@@ -51,9 +61,12 @@ export class ReferenceStore<T extends Stored> {
   readonly #unsubscribe: Array<() => void> = [];
   readonly #synced = new Latch();
   readonly #stop = new AbortController();
+  readonly #reads = new ConcurrencyLimit(READ_CONCURRENCY);
+  readonly #clock: Clock;
 
   constructor(options: ReferenceStoreOptions) {
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ references: options.plural });
     const scopes = options.namespaces.length === 0 ? [undefined] : options.namespaces;
     this.#watches = scopes.map(
@@ -62,6 +75,7 @@ export class ReferenceStore<T extends Stored> {
           kube: options.kube,
           path: collectionPath({ group: '', version: 'v1', plural: options.plural, namespace }),
           logger: options.logger,
+          clock: this.#clock,
           onStart: () => this.#rereadScope(namespace),
           onEvent: ({ namespace: ns, name, resourceVersion }) => {
             const key = `${ns}/${name}`;
@@ -199,7 +213,8 @@ export class ReferenceStore<T extends Stored> {
     const signal = this.#stop.signal;
     for (let failures = 0; !signal.aborted; failures++) {
       try {
-        const obj = deepFreeze(await this.#options.kube.get<T>(path, { signal }));
+        // A slot per attempt, not across the backoff: a failing read leaves room for the others.
+        const obj = deepFreeze(await this.#reads.run(() => this.#options.kube.get<T>(path, { signal })));
         this.#store(key, obj);
         return;
       } catch (err) {
@@ -209,7 +224,11 @@ export class ReferenceStore<T extends Stored> {
           return;
         }
         this.#log.warn({ err, namespace, name }, 'reading a referenced object failed; retrying');
-        await sleep(Math.min(1000 * 2 ** failures, 30_000) * (0.8 + 0.4 * Math.random()), signal);
+        await sleep(
+          Math.min(1000 * 2 ** failures, 30_000) * (0.8 + 0.4 * Math.random()),
+          signal,
+          this.#clock,
+        );
       }
     }
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Event } from 'kubernetes-types/events/v1.js';
 import type { Logger } from 'pino';
+import { ConcurrencyLimit } from './concurrency.ts';
 import type { KubeHttp } from './kube-http.ts';
 import { collectionPath } from './kube-path.ts';
 import { redactUrl } from './logger.ts';
@@ -9,7 +10,10 @@ import { microTime, truncateUtf8 } from './text.ts';
 /**
  * Kubernetes Events (events.k8s.io/v1) for state transitions: a condition that flips, a test message
  * sent. Never one per reconcile loop. The same (object, type, reason, note) within the de-duplication
- * window is recorded once.
+ * window is recorded once. Callers do not wait for an Event, so the recorder bounds them: at most
+ * EVENT_CONCURRENCY creates in flight (a thousand services turning Ready at once would otherwise be a
+ * thousand calls at once) and at most MAX_QUEUED_EVENTS waiting, beyond which an Event is dropped with a
+ * warning, as client-go's recorder drops them, rather than held in memory while the API server is down.
  *
  * Callers must not put secret values in `note` or `reason`: events are readable by anyone who can
  * list events in the namespace. As a last line of defence credential query values in URLs are
@@ -43,6 +47,8 @@ export interface EventRecorderOptions {
 }
 
 const MAX_NOTE_BYTES = 1024;
+export const EVENT_CONCURRENCY = 8;
+export const MAX_QUEUED_EVENTS = 1000;
 const EVENTS = { group: 'events.k8s.io', version: 'v1', plural: 'events' };
 
 /** One events.k8s.io/v1 Event, as created: its name, what it says and what it is about. */
@@ -77,6 +83,7 @@ export async function createEvent(kube: KubeHttp, event: EventObject): Promise<v
 export class EventRecorder {
   readonly #options: EventRecorderOptions;
   readonly #recent = new Map<string, number>();
+  readonly #creates = new ConcurrencyLimit(EVENT_CONCURRENCY);
 
   constructor(options: EventRecorderOptions) {
     this.#options = options;
@@ -90,25 +97,34 @@ export class EventRecorder {
     if (this.#isDuplicate([uid ?? `${namespace}/${name}`, event.type, event.reason, note].join('\u0000'))) {
       return false;
     }
+    if (this.#creates.queued >= MAX_QUEUED_EVENTS) {
+      this.#options.logger.warn(
+        { reason: event.reason, namespace, name, queued: this.#creates.queued },
+        'too many events waiting for the API server; dropped this one',
+      );
+      return false;
+    }
     try {
-      await createEvent(this.#options.kube, {
-        name: `${name}.${randomBytes(8).toString('hex')}`,
-        namespace,
-        type: event.type,
-        reason: event.reason,
-        action: event.action,
-        note,
-        reportingController: this.#options.reportingController,
-        reportingInstance: this.#options.reportingInstance,
-        regarding: {
-          apiVersion: regarding.apiVersion,
-          kind: regarding.kind,
-          name,
+      await this.#creates.run(() =>
+        createEvent(this.#options.kube, {
+          name: `${name}.${randomBytes(8).toString('hex')}`,
           namespace,
-          uid,
-          resourceVersion: regarding.metadata?.resourceVersion,
-        },
-      });
+          type: event.type,
+          reason: event.reason,
+          action: event.action,
+          note,
+          reportingController: this.#options.reportingController,
+          reportingInstance: this.#options.reportingInstance,
+          regarding: {
+            apiVersion: regarding.apiVersion,
+            kind: regarding.kind,
+            name,
+            namespace,
+            uid,
+            resourceVersion: regarding.metadata?.resourceVersion,
+          },
+        }),
+      );
       return true;
     } catch (err) {
       this.#options.logger.warn({ err, reason: event.reason, namespace, name }, 'could not record event');

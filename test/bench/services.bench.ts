@@ -10,6 +10,7 @@ import { KubeHttp } from '../../operator/runtime/kube-http.ts';
 import { startEmulator } from '../emulator/server.ts';
 import { createInParallel } from '../support/create-retrying.ts';
 import { benchSetup } from './bench-setup.ts';
+import { byKey, kubeTrafficEnv, readKubeTraffic, totalConnections, totalRequests } from './kube-traffic.ts';
 import {
   chartMemoryLimit,
   deployedEnv,
@@ -28,7 +29,8 @@ import {
  * process, watching the whole cluster with the chart's memory limit, against the API server in
  * $KUBECONFIG and the DingTalk emulator. Figures: time from the operator's start until every service is
  * Ready, as a ratio of the time a plain client takes for the same status writes; token requests
- * DingTalk saw (one per app is the goal), user lookups, operator RSS.
+ * DingTalk saw (one per app is the goal), user lookups, operator RSS, and the API requests and
+ * connections the operator made on the way (kube-traffic.ts).
  *
  * usage: node test/bench/services.bench.ts <results.md>   (test/bench/run.sh provides both)
  */
@@ -65,6 +67,11 @@ function freePort(): Promise<number> {
   });
 }
 
+const traffic = kubeTrafficEnv(kubeConfig.getCurrentCluster()?.server ?? '', {
+  ...deployedEnv('operator'),
+  ...heapSnapshotEnv(),
+});
+
 function startOperator(emulatorUrl: string, healthPort: number): ChildProcess {
   return killOnExit(
     spawn(
@@ -81,7 +88,7 @@ function startOperator(emulatorUrl: string, healthPort: number): ChildProcess {
         `--health-port=${healthPort}`,
         `--workers=${WORKERS}`,
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...deployedEnv('operator'), ...heapSnapshotEnv() } },
+      { stdio: ['ignore', 'ignore', 'inherit'], env: traffic.env },
     ),
   );
 }
@@ -257,6 +264,7 @@ async function main(): Promise<void> {
   const allReadySeconds = ((ready > 0 ? Math.max(...readyTimes) : performance.now()) - startedAt) / 1000;
   const peakRss = rss.peak();
   rss.stop();
+  const kube = await readKubeTraffic(traffic.file);
   const stats = await emulator.control.stats();
   const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
   await writeHeapSnapshot(operator);
@@ -316,11 +324,15 @@ Validation of many DingTalkServices that share a few enterprise apps, in a clust
 | token requests seen by DingTalk | ${tokenRequests} (per app: ${perApp.join(', ')}) | ${APPS}, one per app: ${met(tokenRequests === APPS)} |
 | user lookups (getbymobile + user/get) | ${userLookups} | |
 | operator RSS, peak | ${mib(peakRss)} MiB | ≤ ${MEMORY_GOAL_MIB} MiB: ${met(peakRss <= MEMORY_GOAL_MIB * 2 ** 20)} |
+| operator's API requests until all Ready | ${totalRequests(kube).toLocaleString('en')} (${(totalRequests(kube) / SERVICES).toFixed(2)} per service): ${byKey(kube.requests)}; ${kube.watches} of the GETs watches | |
+| operator's connections to the API server (TCP + TLS handshake each) | ${totalConnections(kube)} (${byKey(kube.connections)}; ${kube.resumed} resumed a TLS session; ${kube.connectErrors} failed) | |
 | operator heap once all are Ready: used / total / external | ${mib(heapUsed)} / ${mib(heapTotal)} / ${mib(external)} MiB | |
 
 Tokens and member lookups are cached per app and shared while in flight, so however many services and
 workers ask at the same time, each app's token is requested once and ${SERVICES} services cost about ${APPS * 2} lookups, not ${SERVICES * 2}.
-Each service costs one status write; the API server bounds the rate.
+Each service costs one status write; the API server bounds the rate. API requests and connections are
+counted inside the operator process from undici's diagnostics channels (test/bench/kube-traffic.ts), from its
+start until all are Ready, for the API server's origin only; a retried call counts once per attempt.
 `;
   writeFileSync(resultsPath as string, markdown);
   process.stdout.write(`${markdown}\n`);

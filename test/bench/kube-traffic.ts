@@ -1,0 +1,130 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * What a measured process asks of the API server: the requests it makes and the connections it opens,
+ * counted from undici's own diagnostics channels (every request created, every connection once its TLS
+ * handshake is done), so nothing in the product is changed to count them. The benchmark starts the
+ * process with kubeTrafficEnv(), which loads this module first (`--import`); the module then writes its
+ * counts to a file a few times a second, and readKubeTraffic() reads them. Only calls to the API
+ * server's origin count: DingTalk's go through undici too.
+ */
+
+export interface KubeTraffic {
+  /** Requests by method; a retried call counts once per attempt, as the API server sees it. */
+  requests: Record<string, number>;
+  /** Of the GETs, the watches (each holds a stream, not a connection, over HTTP/2). */
+  watches: number;
+  /** TCP connections opened and TLS handshakes done, by the HTTP version agreed (ALPN). */
+  connections: Record<string, number>;
+  /** Of those handshakes, the ones that resumed an earlier TLS session. */
+  resumed: number;
+  connectErrors: number;
+}
+
+const FILE_ENV = 'BENCH_KUBE_TRAFFIC_FILE';
+const ORIGIN_ENV = 'BENCH_KUBE_ORIGIN';
+const WRITE_INTERVAL_MS = 100;
+
+/**
+ * The environment that makes a child process count its API server traffic into a file of its own, with
+ * `env`'s NODE_OPTIONS kept; and that file.
+ */
+export function kubeTrafficEnv(
+  apiServer: string,
+  env: NodeJS.ProcessEnv,
+): { env: NodeJS.ProcessEnv; file: string } {
+  const self = path.resolve(path.dirname(new URL(import.meta.url).pathname), 'kube-traffic.ts');
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'kube-traffic-')), 'counts.json');
+  return {
+    file,
+    env: {
+      ...env,
+      NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --import=${self}`,
+      [FILE_ENV]: file,
+      [ORIGIN_ENV]: new URL(apiServer).origin,
+    },
+  };
+}
+
+/** The counts as last written; they lag the process by at most WRITE_INTERVAL_MS, so wait that first. */
+export async function readKubeTraffic(file: string): Promise<KubeTraffic> {
+  await new Promise((resolve) => setTimeout(resolve, 3 * WRITE_INTERVAL_MS));
+  return JSON.parse(readFileSync(file, 'utf8')) as KubeTraffic;
+}
+
+export const totalRequests = (t: KubeTraffic) => Object.values(t.requests).reduce((a, b) => a + b, 0);
+export const totalConnections = (t: KubeTraffic) => Object.values(t.connections).reduce((a, b) => a + b, 0);
+
+/** What happened between two readings. */
+export function since(before: KubeTraffic, after: KubeTraffic): KubeTraffic {
+  const minus = (a: Record<string, number>, b: Record<string, number>) =>
+    Object.fromEntries(Object.entries(a).map(([key, value]) => [key, value - (b[key] ?? 0)]));
+  return {
+    requests: minus(after.requests, before.requests),
+    watches: after.watches - before.watches,
+    connections: minus(after.connections, before.connections),
+    resumed: after.resumed - before.resumed,
+    connectErrors: after.connectErrors - before.connectErrors,
+  };
+}
+
+/** e.g. "GET 1,012, PATCH 1,000, POST 2" */
+export const byKey = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, n]) => `${key} ${n.toLocaleString('en')}`)
+    .join(', ') || 'none';
+
+const file = process.env[FILE_ENV];
+const apiOrigin = process.env[ORIGIN_ENV];
+if (file && apiOrigin) {
+  const counts: KubeTraffic = { requests: {}, watches: 0, connections: {}, resumed: 0, connectErrors: 0 };
+  const isApi = (origin: unknown) => {
+    try {
+      return new URL(String(origin)).origin === apiOrigin;
+    } catch {
+      return false;
+    }
+  };
+  let changed = true;
+  diagnosticsChannel.subscribe('undici:request:create', (message) => {
+    const { request } = message as { request: { origin: unknown; method: string; path: string } };
+    if (!isApi(request.origin)) return;
+    counts.requests[request.method] = (counts.requests[request.method] ?? 0) + 1;
+    if (/[?&]watch=true(&|$)/.test(request.path)) counts.watches++;
+    changed = true;
+  });
+  diagnosticsChannel.subscribe('undici:client:connected', (message) => {
+    const { connectParams, socket } = message as {
+      connectParams: { protocol: string; hostname: string; port: string; version?: string };
+      socket: { isSessionReused?: () => boolean };
+    };
+    const { protocol, hostname, port, version = 'unknown' } = connectParams;
+    if (!isApi(`${protocol}//${hostname}${port ? `:${port}` : ''}`)) return;
+    counts.connections[version] = (counts.connections[version] ?? 0) + 1;
+    if (socket.isSessionReused?.()) counts.resumed++;
+    changed = true;
+  });
+  diagnosticsChannel.subscribe('undici:client:connectError', (message) => {
+    const { connectParams } = message as {
+      connectParams: { protocol: string; hostname: string; port: string };
+    };
+    const { protocol, hostname, port } = connectParams;
+    if (!isApi(`${protocol}//${hostname}${port ? `:${port}` : ''}`)) return;
+    counts.connectErrors++;
+    changed = true;
+  });
+  const write = () => {
+    if (!changed) return;
+    changed = false;
+    // Written aside and renamed, so the benchmark never reads a file half written.
+    writeFileSync(`${file}.next`, JSON.stringify(counts));
+    renameSync(`${file}.next`, file);
+  };
+  setInterval(write, WRITE_INTERVAL_MS).unref();
+  process.on('exit', write);
+}
