@@ -4,7 +4,7 @@ import { create, get, groupService, kubeconfigPath, tokenFor, waitForPhase } fro
 import { freePort, type RunningCommand, startCommand } from '../packaging/processes.ts';
 import { eventually } from '../support/kube.ts';
 import { operatorFlags } from '../support/operator-flags.ts';
-import { fastGrouping, useTenants } from './tenants.ts';
+import { fastGrouping, raiseSideBySide, useTenants } from './tenants.ts';
 
 const t = useTenants({ inProcess: false });
 let operator: RunningCommand;
@@ -60,23 +60,8 @@ describe('template denial of service', () => {
       grouping: { ...fastGrouping, groupBy: ['...'] },
       message: { title: loop, body: loop },
     });
-    const attacks = Array.from({ length: 5 }, (_, i) => `attack-${i}`);
-    const victims = Array.from({ length: 5 }, (_, i) => `during-${i}`);
-    for (let i = 0; i < attacks.length; i++) {
-      await create(t.attacker, 'AlarmEvent', attacks[i] as string, {
-        severity: 'critical',
-        title: `attack ${i}`,
-        labels: { i: String(i) },
-      });
-      await create(t.victim, 'AlarmEvent', victims[i] as string, {
-        severity: 'warning',
-        title: `during ${i}`,
-      });
-    }
-
     // The victim's alarms are delivered; the attacker's too, in the built-in text.
-    for (const name of victims) await waitForPhase(t.victim, name, ['Delivered'], 90_000);
-    for (const name of attacks) await waitForPhase(t.attacker, name, ['Delivered'], 90_000);
+    await raiseSideBySide(t, 5);
     const sent = await t.emulator.control.messages({ robot: attackerRobot });
     expect(sent.every((m) => m.title?.startsWith('【CRITICAL】attack'))).toBe(true);
 

@@ -4,7 +4,7 @@ import { componentFactories } from '../../operator/components.ts';
 import { loadConfig } from '../../operator/config.ts';
 import { Manager } from '../../operator/manager/manager.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
-import { type DispatchHarness, kubeconfigPath } from '../dispatch/harness.ts';
+import { create, type DispatchHarness, kubeconfigPath, waitForPhase } from '../dispatch/harness.ts';
 import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
 import { createTestNamespace, testKubeConfig } from '../support/kube.ts';
 import { operatorFlags } from '../support/operator-flags.ts';
@@ -62,3 +62,22 @@ export function useTenants({ inProcess = true } = {}): Tenants {
 
 /** Alertmanager-like timing that sends within seconds. */
 export const fastGrouping = { groupWait: '1s', groupInterval: '1s', repeatInterval: '4h' };
+
+/**
+ * Raises `count` alarms in each tenant, interleaved (attacker, victim, attacker, …), and waits until every
+ * one is delivered: the victim's on time, the attacker's however its rule renders them.
+ */
+export async function raiseSideBySide(t: Tenants, count: number): Promise<void> {
+  const attacks = Array.from({ length: count }, (_, i) => `attack-${i}`);
+  const victims = Array.from({ length: count }, (_, i) => `during-${i}`);
+  for (let i = 0; i < count; i++) {
+    await create(t.attacker, 'AlarmEvent', attacks[i] as string, {
+      severity: 'critical',
+      title: `attack ${i}`,
+      labels: { i: String(i) },
+    });
+    await create(t.victim, 'AlarmEvent', victims[i] as string, { severity: 'warning', title: `during ${i}` });
+  }
+  for (const name of victims) await waitForPhase(t.victim, name, ['Delivered'], 90_000);
+  for (const name of attacks) await waitForPhase(t.attacker, name, ['Delivered'], 90_000);
+}
