@@ -235,7 +235,7 @@ export class Dispatcher implements Component {
       return;
     }
     this.#known.delete(event.object.metadata?.uid ?? '');
-    this.#inProgress.get(event.namespace)?.delete(event.key);
+    this.#leaveProgress(event.namespace, event.key);
     this.#store.forget(event.key);
     this.#groups.removeEvent(event.key);
   }
@@ -370,6 +370,13 @@ export class Dispatcher implements Component {
     });
   }
 
+  /** The event is no longer in progress; a namespace with none left is forgotten (namespaces come and go). */
+  #leaveProgress(namespace: string, key: string): void {
+    const events = this.#inProgress.get(namespace);
+    events?.delete(key);
+    if (events?.size === 0) this.#inProgress.delete(namespace);
+  }
+
   /**
    * An event's deliveries are all finished: it is no longer in progress; resolved while its firing
    * notification was under way, the resolved one follows now.
@@ -379,7 +386,7 @@ export class Dispatcher implements Component {
     const known = raw?.metadata?.uid ? this.#known.get(raw.metadata.uid) : undefined;
     if (!raw || !known?.active) return;
     known.active = false;
-    this.#inProgress.get(raw.metadata?.namespace ?? '')?.delete(key);
+    this.#leaveProgress(raw.metadata?.namespace ?? '', key);
     if (known.generation !== raw.metadata?.generation) queueMicrotask(() => this.#observe(raw));
   }
 
