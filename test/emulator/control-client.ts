@@ -1,10 +1,13 @@
 import { controlPrefix } from './control-routes.ts';
 import {
   type AppSpec,
+  type CardTemplateSpec,
   type Fault,
   type FaultTarget,
   type MessageFilter,
   type RobotSpec,
+  recordedCardSchema,
+  recordedDingSchema,
   recordedMessageSchema,
   statsSchema,
   type UserSpec,
@@ -45,6 +48,19 @@ export function createEmulatorControl(baseUrl: string) {
     async stats() {
       return statsSchema.parse(await call('GET', '/stats'));
     },
+    /** Cards created, with their current data and every earlier version. */
+    async cards() {
+      return recordedCardSchema.array().parse(await call('GET', '/cards'));
+    },
+    /** The buttons the page shows on cards of this template. */
+    putCardTemplate: (templateId: string, spec: CardTemplateSpec) =>
+      call('PUT', `/card-templates/${id(templateId)}`, spec),
+    async dings() {
+      return recordedDingSchema.array().parse(await call('GET', '/dings'));
+    },
+    /** The member reads their one-to-one messages (or only the one with processQueryKey). */
+    markRead: (userId: string, processQueryKey?: string) =>
+      call('POST', `/users/${id(userId)}/read`, processQueryKey === undefined ? {} : { processQueryKey }),
     setFault: (target: FaultTarget, fault: Fault) => call('PUT', '/faults', { target, fault }),
     clearFaults: () => call('DELETE', '/faults'),
     /** Moves the emulator's clock forward: rate windows, blocks, signatures and tokens all follow it. */

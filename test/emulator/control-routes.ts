@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   advanceClockSchema,
   appSpecSchema,
+  cardTemplateSpecSchema,
   messageFilterSchema,
   robotSpecSchema,
   setFaultSchema,
@@ -68,6 +69,24 @@ export async function controlRoutes(server: FastifyInstance, world: World) {
   });
 
   server.get('/stats', async () => world.stats);
+
+  server.get('/cards', async () => [...world.cards.values()]);
+
+  server.put('/card-templates/:id', async (request, reply) => {
+    const { id } = idParam.parse(request.params);
+    const spec = parse(cardTemplateSpecSchema, request.body, reply);
+    if (spec) world.putCardTemplate(id, spec);
+    return reply.sent ? reply : {};
+  });
+
+  server.get('/dings', async () => world.dings);
+
+  server.post('/users/:id/read', async (request, reply) => {
+    const { id } = idParam.parse(request.params);
+    const body = parse(z.object({ processQueryKey: z.string().min(1).optional() }), request.body, reply);
+    if (body) world.markRead(id, body.processQueryKey);
+    return reply.sent ? reply : {};
+  });
 
   server.put('/faults', async (request, reply) => {
     const fault = parse(setFaultSchema, request.body, reply);
