@@ -4,10 +4,11 @@ import { createAndDeliverCard, updateCard } from './card-api.ts';
 import { readStatus, sendDing } from './ding-api.ts';
 import { type ApiFamily, applyFault } from './faults.ts';
 import { handleRobotSend } from './robot-send.ts';
+import type { StreamGateway } from './stream-gateway.ts';
 import type { World } from './world.ts';
 
 /** DingTalk's own endpoints. Bodies arrive raw: the robot API answers bad JSON and content types itself. */
-export async function dingTalkRoutes(server: FastifyInstance, world: World) {
+export async function dingTalkRoutes(server: FastifyInstance, world: World, gateway: StreamGateway) {
   server.removeAllContentTypeParsers();
   server.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
@@ -34,6 +35,14 @@ export async function dingTalkRoutes(server: FastifyInstance, world: World) {
       reply,
     );
     return handled ? reply : answer(reply, issueToken(world, body));
+  });
+
+  server.post('/v1.0/gateway/connections/open', async (request, reply) => {
+    const body = jsonOf(request);
+    const clientId = (body as { clientId?: unknown } | undefined)?.clientId;
+    const target = { app: typeof clientId === 'string' ? clientId : '' };
+    if (await applyFault(world, target, 'api', request, reply)) return reply;
+    return answer(reply, gateway.open(body, request.headers.host ?? 'localhost'));
   });
 
   const withApp = (
