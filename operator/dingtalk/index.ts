@@ -1,5 +1,24 @@
+export type {
+  CardApi,
+  CardApp,
+  CardDelivery,
+  CardDeliveryResult,
+  CardUpdate,
+  DingRequest,
+  DingResult,
+  MemberReadStatus,
+  RemindType,
+} from './cards.ts';
 export { isConfigurationRefusal } from './classify.ts';
-export type { DingTalkClient, DingTalkUser, GroupTarget, MemberApp, MemberSendResult } from './client.ts';
+export type {
+  DingTalkClient,
+  DingTalkUser,
+  GroupTarget,
+  MemberApp,
+  MemberSendResult,
+  StreamSubscription,
+  StreamTicket,
+} from './client.ts';
 export { createDingTalkClient } from './client.ts';
 export type { ErrorClass } from './errors.ts';
 export { DingTalkError, DingTalkErrorCode, isDingTalkError } from './errors.ts';
