@@ -25,5 +25,14 @@ export { DingTalkError, DingTalkErrorCode, isDingTalkError } from './errors.ts';
 export type { GroupMessage } from './group-message.ts';
 export { type MemberMessage, memberMessageOf } from './member-message.ts';
 export type { ClientHooks, DingTalkClientOptions, RequestResult } from './options.ts';
+export {
+  type CardCallbackHandler,
+  createStreamClient,
+  type StreamClient,
+  type StreamClientOptions,
+  type StreamEvent,
+  type StreamStatus,
+} from './stream-client.ts';
+export { type CardCallback, type CardCallbackAnswer, cardCallbackTopic } from './stream-frames.ts';
 export type { AppCredentials, TokenGrant } from './token-cache.ts';
 export { resolveWebhook, robotToken, type WebhookPolicy } from './webhook-url.ts';
