@@ -41,7 +41,9 @@ import {
  *   the count starts again once a new connection has received a frame.
  * - The ticket and the endpoint URL that carries it are credentials: never logged nor put in errors.
  * - Node's built-in WebSocket: no dependency. It cannot send WebSocket pings, hence liveness is
- *   judged from DingTalk's frames.
+ *   judged from DingTalk's frames. The socket does not go through HTTPS_PROXY (connections/open does,
+ *   as every DingTalk client call): a cluster that reaches DingTalk only through a proxy has no Stream.
+ * - Metrics: onEvent → OperatorMetrics.recordStreamEvent, status().connected → observeStream.
  */
 
 export interface StreamSocket {
