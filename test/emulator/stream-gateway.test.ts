@@ -166,6 +166,32 @@ describe('emulated Stream gateway', () => {
     expect((await clicked).deliveries.map((delivery) => delivery.outcome)).toEqual(['answered', 'answered']);
   });
 
+  it("shows a card's buttons on the page, and a button click goes over the Stream and back to the page", async () => {
+    await createCard(emulator);
+    await emulator.control.putCardTemplate('tpl', {
+      buttons: [{ label: 'Acknowledge', actionId: 'ack', params: { action: 'acknowledge' } }],
+    });
+    const callbacks: Frame[] = [];
+    await connected((frame) => {
+      callbacks.push(frame);
+      return JSON.stringify({ response: { cardData: { cardParamMap: { status: 'acknowledged' } } } });
+    });
+    const page = await (await fetch(emulator.url)).text();
+    const action = /<button name="action" value="([^"]+)">Acknowledge<\/button>/.exec(page)?.[1];
+    expect(action).toBeDefined();
+    const form = new URLSearchParams({ userId: 'alice', action: (action ?? '').replaceAll('&#34;', '"') });
+    const posted = await fetch(`${emulator.url}/_control/cards/ae-1/click`, {
+      method: 'POST',
+      body: form,
+      redirect: 'manual',
+    });
+    expect([posted.status, posted.headers.get('location')]).toEqual([303, '/']);
+    expect(JSON.parse(JSON.parse(callbacks[0]?.data ?? '{}').content)).toEqual({
+      cardPrivateData: { actionIds: ['ack'], params: { action: 'acknowledge' } },
+    });
+    expect(await (await fetch(emulator.url)).text()).toContain('<dd>acknowledged</dd>');
+  });
+
   it('sends a disconnect frame, then closes; drops a connection without one', async () => {
     const leaving = await connected();
     await emulator.control.disconnectStream('app1');
