@@ -264,6 +264,17 @@ describe('Stream client: reconnecting', () => {
     expect(sockets).toHaveLength(2);
   });
 
+  it('retries when connections/open names no usable endpoint', async () => {
+    const { client, sockets } = setup({ open: async () => ({ endpoint: 'not a url', ticket: 't' }) });
+    client.start();
+    await settled();
+    expect(client.status()).toMatchObject({
+      failures: 1,
+      lastError: 'the Stream endpoint is not a WebSocket URL',
+    });
+    expect(sockets).toHaveLength(0);
+  });
+
   it('gives up on a connection that does not open in time', async () => {
     const { client, clock, sockets } = setup();
     client.start();

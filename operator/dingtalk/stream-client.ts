@@ -311,10 +311,10 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
       );
     }
     if (stopped || session !== current) return void sessions.delete(session);
-    const url = new URL(ticket.endpoint);
-    url.searchParams.set('ticket', ticket.ticket);
     arm(session, connectTimeoutMs, () => fail(session, `no connection within ${connectTimeoutMs} ms`));
     try {
+      const url = new URL(ticket.endpoint);
+      url.searchParams.set('ticket', ticket.ticket);
       session.socket = connect(url.toString(), {
         open() {
           if (session !== current) return end(session, 1000, 'superseded');
