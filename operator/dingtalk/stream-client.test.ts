@@ -188,7 +188,8 @@ describe('Stream client: card callbacks', () => {
   });
 
   it('acknowledges without data when the handler fails, answers too large, or the click is malformed', async () => {
-    let answer: () => Promise<{ cardParamMap: Record<string, string> }> = async () => {
+    // Thrown at once, not rejected: still a failed handler.
+    let answer: () => Promise<{ cardParamMap: Record<string, string> }> = () => {
       throw new Error('kube down');
     };
     const { client, last, connected } = setup({ onCardCallback: () => answer() });

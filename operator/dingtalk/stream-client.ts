@@ -62,18 +62,21 @@ export type ConnectStreamSocket = (url: string, events: StreamSocketEvents) => S
 
 export type CardCallbackHandler = (callback: CardCallback) => Promise<CardCallbackAnswer | undefined>;
 
-export type StreamEvent =
-  | 'opened'
-  | 'openFailed'
-  | 'closed'
-  | 'disconnectRequested'
-  | 'silence'
-  | 'ping'
-  | 'callback'
-  | 'callbackAnswered'
-  | 'callbackLate'
-  | 'callbackFailed'
-  | 'malformed';
+/** What a client reports through onEvent and counts in status(). */
+export const streamEvents = [
+  'opened',
+  'openFailed',
+  'closed',
+  'disconnectRequested',
+  'silence',
+  'ping',
+  'callback',
+  'callbackAnswered',
+  'callbackLate',
+  'callbackFailed',
+  'malformed',
+] as const;
+export type StreamEvent = (typeof streamEvents)[number];
 
 export interface StreamStatus {
   connected: boolean;
@@ -152,23 +155,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
   const connectTimeoutMs = options.connectTimeoutMs ?? streamDefaults.connectTimeoutMs;
   const retiringGraceMs = options.retiringGraceMs ?? streamDefaults.retiringGraceMs;
 
-  const counters = Object.fromEntries(
-    (
-      [
-        'opened',
-        'openFailed',
-        'closed',
-        'disconnectRequested',
-        'silence',
-        'ping',
-        'callback',
-        'callbackAnswered',
-        'callbackLate',
-        'callbackFailed',
-        'malformed',
-      ] as const
-    ).map((event) => [event, 0]),
-  ) as Record<StreamEvent, number>;
+  const counters = Object.fromEntries(streamEvents.map((event) => [event, 0])) as Record<StreamEvent, number>;
   let started = false;
   let stopped = false;
   let current: Session | undefined;
@@ -232,10 +219,13 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
     const budget = new Promise<'late'>((resolve) => {
       cancelBudget = clock.timer(answerWithinMs, () => resolve('late'));
     });
-    const handled = options.onCardCallback(callback).then(
-      (answer) => ({ answer }),
-      (error: unknown) => ({ error }),
-    );
+    // A handler that throws at once is a failed handler too.
+    const handled = Promise.resolve(callback)
+      .then(options.onCardCallback)
+      .then(
+        (answer) => ({ answer }),
+        (error: unknown) => ({ error }),
+      );
     const result = await Promise.race([handled, budget]);
     cancelBudget();
     if (result === 'late') {
