@@ -3,6 +3,7 @@ import { batchSend } from './app-api.ts';
 import { createAndDeliverCard, updateCard } from './card-api.ts';
 import { createClock } from './clock.ts';
 import { readStatus, sendDing } from './ding-api.ts';
+import { renderPage } from './page.ts';
 import { createWorld } from './world.ts';
 
 function setup() {
@@ -114,6 +115,7 @@ describe('emulated DING and read status', () => {
     });
     expect(answer.body.failedList).toEqual({ bob: 'user not found' });
     expect(world.dings).toMatchObject([{ receiverUserIds: ['alice'], remindType: 1 }]);
+    expect(renderPage(world)).toContain('<p>disk full</p><div class="mention">@alice</div>');
   });
 
   it('refuses phone DING to an org without the pack', () => {

@@ -1,10 +1,10 @@
 import { Marked } from 'marked';
-import type { RecordedCard, RecordedMessage } from './schemas.ts';
+import type { RecordedCard, RecordedDing, RecordedMessage } from './schemas.ts';
 import type { World } from './world.ts';
 
 /**
  * The page at `/`: what DingTalk would show, per group and per member, newest first, and the interactive
- * cards with their current data and buttons. A button posts a click to the control API (the callback
+ * cards with their current data and buttons, and the DINGs sent. A button posts a click to the control API (the callback
  * goes over the card app's Stream connection) and comes back here.
  */
 
@@ -18,7 +18,11 @@ const markdownTypes = new Set(['markdown', 'actionCard', 'sampleMarkdown', 'samp
 export function renderPage(world: World): string {
   const cards = [...world.cards.values()].reverse().map((card) => renderCard(world, card));
   const cardSection = cards.length ? `<section><h2>Interactive cards</h2>${cards.join('')}</section>` : '';
-  return pageOf(cardSection + renderMessages(world.messages));
+  const dings = [...world.dings].reverse().map(renderDing);
+  const dingSection = dings.length
+    ? `<section><h2>DING (urgent reminders)</h2>${dings.join('')}</section>`
+    : '';
+  return pageOf(cardSection + dingSection + renderMessages(world.messages));
 }
 
 function renderMessages(messages: readonly RecordedMessage[]): string {
@@ -85,4 +89,12 @@ function renderCard(world: World, card: RecordedCard): string {
   const where = card.spaces.map(escapeHtml).join(', ');
   const meta = `card ${escapeHtml(card.outTrackId)} · ${where} · ${card.history.length} version(s)`;
   return `<article><div class="meta">${meta}</div><dl>${data}</dl>${form}</article>`;
+}
+
+const remindTypes: Record<number, string> = { 1: 'in-app', 2: 'SMS', 3: 'phone call' };
+
+function renderDing(ding: RecordedDing): string {
+  const to = ding.receiverUserIds.map((userId) => `@${escapeHtml(userId)}`).join(' ');
+  const meta = `${remindTypes[ding.remindType] ?? ding.remindType} · ${new Date(ding.sentAt).toISOString()}`;
+  return `<article><div class="meta">${meta}</div><p>${escapeHtml(ding.content)}</p><div class="mention">${to}</div></article>`;
 }
