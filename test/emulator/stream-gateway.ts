@@ -80,12 +80,17 @@ export function createStreamGateway(world: World, options: StreamGatewayOptions)
   const connections = new Map<string, Connection>();
   const server = new WebSocketServer({ noServer: true });
 
+  /** Runs `action` after `ms` unless the connection closes first; the returned function cancels it. */
   const after = (connection: Connection, ms: number, action: () => void) => {
     const timer = setTimeout(() => {
       connection.timers.delete(timer);
       action();
     }, ms);
     connection.timers.add(timer);
+    return () => {
+      clearTimeout(timer);
+      connection.timers.delete(timer);
+    };
   };
 
   /** Sends a frame and waits for its acknowledgement until the deadline. */
@@ -98,13 +103,15 @@ export function createStreamGateway(world: World, options: StreamGatewayOptions)
   ): Promise<FrameOutcome> =>
     new Promise((resolve) => {
       if (connection.socket.readyState !== connection.socket.OPEN) return resolve({ outcome: 'closed' });
+      let cancelDeadline = () => {};
       const settle = (outcome: FrameOutcome) => {
         if (connection.pending.get(messageId) !== settle) return;
         connection.pending.delete(messageId);
+        cancelDeadline();
         resolve(outcome);
       };
       connection.pending.set(messageId, settle);
-      after(connection, options.answerDeadlineMs, () => settle({ outcome: 'late' }));
+      cancelDeadline = after(connection, options.answerDeadlineMs, () => settle({ outcome: 'late' }));
       const headers = {
         appId: connection.clientId,
         connectionId: connection.id,
