@@ -63,6 +63,8 @@ export const AckRefusal = {
   ActionNotOffered: 'ActionNotOffered',
   InvalidSnooze: 'InvalidSnooze',
   AlreadyResolved: 'AlreadyResolved',
+  /** The annotation's value is none of acknowledge, snooze=<duration> or resolve, or ack-by is no userId. */
+  InvalidAnnotation: 'InvalidAnnotation',
 } as const;
 export type AckRefusal = (typeof AckRefusal)[keyof typeof AckRefusal];
 

@@ -4,8 +4,9 @@ import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import { type CompiledRule, RuleBook } from '../rules/rule-book.ts';
 import { type InformerEvent, specChanged } from '../runtime/informer.ts';
+import { repeatsPaused } from './acknowledgement.ts';
 import type { QuietReason } from './aggregation.ts';
-import { type Alarm, toAlarm } from './alarm.ts';
+import { type Alarm, resolvedByPerson, toAlarm } from './alarm.ts';
 import { DeliveryHealth } from './delivery-health.ts';
 import { deliveryKey, lastNotifiedAt } from './desired.ts';
 import { EventStatusStore } from './event-status.ts';
@@ -18,7 +19,7 @@ import { Notifier } from './notifier.ts';
 import { Outboxes } from './outboxes.ts';
 import { Planner } from './planner.ts';
 import { Replanner } from './replanner.ts';
-import { intakeOf, markResolved, reopenForResolved } from './resolution.ts';
+import { intakeOf, intakeVersion, markResolved, reopenForResolved } from './resolution.ts';
 import { Resumption } from './resumption.ts';
 
 export interface DispatcherOptions {
@@ -75,7 +76,7 @@ export class Dispatcher implements Component {
    * Events this run has taken on, by uid: still in progress, and the generation last looked at. Informer
    * updates are not re-dispatched; a new generation of a finished event may re-open it (resolution.ts).
    */
-  readonly #known = new Map<string, { active: boolean; generation: number | undefined }>();
+  readonly #known = new Map<string, { active: boolean; version: string }>();
   /** Events in progress, by namespace and key: what a change of configuration re-plans. */
   readonly #inProgress = new Map<string, Map<string, Alarm>>();
   readonly #heldCheckIntervalMs: number;
@@ -248,27 +249,33 @@ export class Dispatcher implements Component {
     const uid = raw.metadata?.uid ?? '';
     const known = this.#known.get(uid);
     const generation = raw.metadata?.generation;
-    if (known && (known.active || known.generation === generation)) return;
+    const version = intakeVersion(raw);
+    if (known && (known.active || known.version === version)) return;
     let event: AlarmEvent;
     try {
       event = parseAlarmEvent(raw);
     } catch (err) {
       this.#log.warn({ err }, 'ignoring an invalid AlarmEvent');
-      this.#known.set(uid, { active: false, generation });
+      this.#known.set(uid, { active: false, version });
       return;
     }
     const alarm = toAlarm(event);
     // The ledger this run keeps is newer than the cached status until written (if it is this object's).
     const status = this.#store.get(alarm.key, uid) ?? event.status ?? {};
-    const intake = intakeOf({ generation, state: event.spec.state, status });
+    const intake = intakeOf({
+      generation,
+      state: alarm.spec.state,
+      status,
+      resolvedByPerson: resolvedByPerson(event),
+    });
     // Finished in this run, but the cached status is not there yet: the status write's update comes next.
     if (known && intake === 'dispatch') return;
     if (intake === 'finished') {
-      this.#known.set(uid, { active: false, generation });
+      this.#known.set(uid, { active: false, version });
       if (!known) this.#restoreFinished(alarm, status);
       return;
     }
-    this.#known.set(uid, { active: true, generation });
+    this.#known.set(uid, { active: true, version });
     const inNamespace = this.#inProgress.get(alarm.namespace) ?? new Map<string, Alarm>();
     this.#inProgress.set(alarm.namespace, inNamespace.set(alarm.key, alarm));
     const { resourceVersion } = raw.metadata ?? {};
@@ -356,8 +363,16 @@ export class Dispatcher implements Component {
     }
     const now = Date.now();
     const flush = entry.group.flush(now);
-    if (flush) this.#notifier.notify(entry, flush.alarms, flush.repeat, now);
+    // Acknowledged, snoozed or resolved by a person (status, as cached): not repeated, for now or for good.
+    const alarms = flush?.alarms.filter((alarm) => !flush.repeat || !this.#repeatsPaused(alarm, now)) ?? [];
+    if (flush && alarms.length > 0) this.#notifier.notify(entry, alarms, flush.repeat, now);
     this.#groups.schedule(entry);
+  }
+
+  #repeatsPaused(alarm: Alarm, now: number): boolean {
+    const raw = this.#ctx.caches.alarms.getByKey(alarm.key);
+    if (raw?.metadata?.uid !== alarm.uid) return false;
+    return repeatsPaused((raw.status as AlarmEventStatus | undefined)?.acknowledgement, now);
   }
 
   /** Once for a burst of changes (a GitOps sync touches many objects at once). */
@@ -387,7 +402,7 @@ export class Dispatcher implements Component {
     if (!raw || !known?.active) return;
     known.active = false;
     this.#leaveProgress(raw.metadata?.namespace ?? '', key);
-    if (known.generation !== raw.metadata?.generation) queueMicrotask(() => this.#observe(raw));
+    if (known.version !== intakeVersion(raw)) queueMicrotask(() => this.#observe(raw));
   }
 
   /**
