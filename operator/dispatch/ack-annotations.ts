@@ -13,7 +13,7 @@ import type { Component, CustomObject, OperatorContext } from '../manager/contex
 import type { InformerEvent } from '../runtime/informer.ts';
 import { cacheReader, planTargets } from '../targets/index.ts';
 import { type AckDecision, decideAcknowledgement, offeredBy } from './acknowledgement.ts';
-import { writeAcknowledgement } from './acknowledgement-writer.ts';
+import { writeStatusFields } from './status-fields.ts';
 
 /**
  * The kubectl side of acknowledgement: `kubectl annotate ae X dingtalk.alarming.io/ack=acknowledge`
@@ -78,7 +78,7 @@ export class AckAnnotations implements Component {
     let decision: AckDecision | undefined;
     let value = '';
     const ref = { namespace: raw.metadata?.namespace ?? '', name: raw.metadata?.name ?? '' };
-    const written = await writeAcknowledgement(
+    const written = await writeStatusFields(
       this.#ctx.kube,
       ref,
       (event) => {

@@ -9,6 +9,7 @@ import type { QuietReason } from './aggregation.ts';
 import { type Alarm, resolvedByPerson, toAlarm } from './alarm.ts';
 import { DeliveryHealth } from './delivery-health.ts';
 import { deliveryKey, lastNotifiedAt } from './desired.ts';
+import { Escalator } from './escalator.ts';
 import { EventStatusStore } from './event-status.ts';
 import { type GroupEntry, Groups } from './groups.ts';
 import { HeldAlarms } from './held-alarms.ts';
@@ -71,6 +72,7 @@ export class Dispatcher implements Component {
   readonly #planner: Planner;
   readonly #replanner: Replanner;
   readonly #resumption: Resumption;
+  readonly #escalator: Escalator;
   readonly #statusOf = (alarm: Alarm) => this.#store.get(alarm.key, alarm.uid);
   /**
    * Events this run has taken on, by uid: still in progress, and the generation last looked at. Informer
@@ -117,6 +119,12 @@ export class Dispatcher implements Component {
       retrack: (alarm) => this.#store.trackAgain(alarm.key, alarm.uid, ctx.caches.alarms.getByKey(alarm.key)),
     });
     this.#resumption = new Resumption(this.#rateWindowMs);
+    this.#escalator = new Escalator({
+      ctx,
+      rules: this.#rules,
+      outboxes: () => this.#outboxes,
+      logger: this.#log,
+    });
     this.#outboxes = new Outboxes({
       ctx,
       // A shorter rate window (tests) needs budgets of its own; otherwise the ones test messages share.
@@ -125,7 +133,11 @@ export class Dispatcher implements Component {
           ? ctx.robotBudgets
           : new RobotBudgets({ limit: ctx.config.robotRateLimit, windowMs: this.#rateWindowMs }),
       blockMs: options.blockMs ?? 10 * MINUTE,
-      outcomes: this.#ledger,
+      // Escalation steps' messages are the escalation ledger's; every other message is the delivery ledger's.
+      outcomes: {
+        record: (outcome) =>
+          this.#escalator.owns(outcome) ? this.#escalator.record(outcome) : this.#ledger.record(outcome),
+      },
       resumption: this.#resumption,
       health: this.#health,
       logger: this.#log,
@@ -202,6 +214,7 @@ export class Dispatcher implements Component {
     const resent = this.#outboxes.resume(this.#resumption.takePinned(), this.#statusOf);
     this.#started = true;
     this.#health.start();
+    this.#escalator.start();
     const every = (ms: number, run: () => void) => {
       const timer = setInterval(run, ms);
       timer.unref();
@@ -219,6 +232,7 @@ export class Dispatcher implements Component {
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#escalator.stop();
     this.#groups.stop();
     this.#release.stop();
     this.#replanner.stop();

@@ -5,8 +5,14 @@ import type { KubeHttp } from '../runtime/kube-http.ts';
 import { objectPath } from '../runtime/kube-path.ts';
 import { mergePatch } from '../runtime/status.ts';
 
-/** The status fields an acknowledgement writes; the delivery ledger's fields are dispatch's alone. */
-export type AcknowledgementFields = Pick<AlarmEventStatus, 'acknowledgement' | 'ackAnnotation'>;
+/**
+ * The status fields written beside the delivery ledger: acknowledgements (from any replica, for a card)
+ * and the escalation ledger. The EventStatusStore's patches carry only what it changed, so neither
+ * writer undoes the other's fields.
+ */
+export type StatusFields = Partial<
+  Pick<AlarmEventStatus, 'acknowledgement' | 'ackAnnotation' | 'escalations'>
+>;
 
 /** Writes after a conflict before giving up: a busy event's ledger is written often. */
 const CONFLICT_RETRIES = 5;
@@ -18,10 +24,10 @@ const CONFLICT_RETRIES = 5;
  * Resolves with the object written (or the one decided on when nothing was written); undefined when
  * the event is gone.
  */
-export async function writeAcknowledgement(
+export async function writeStatusFields(
   kube: KubeHttp,
   ref: { namespace: string; name: string },
-  decide: (event: Readonly<CustomObject>) => AcknowledgementFields | undefined,
+  decide: (event: Readonly<CustomObject>) => StatusFields | undefined,
   cached?: Readonly<CustomObject>,
 ): Promise<Readonly<CustomObject> | undefined> {
   const path = objectPath({ group: GROUP, version: VERSION, plural: ALARM_EVENT_PLURAL, ...ref });
@@ -35,8 +41,10 @@ export async function writeAcknowledgement(
     }
     const status = (event.status ?? {}) as AlarmEventStatus;
     const fields = decide(event);
-    const before = { acknowledgement: status.acknowledgement, ackAnnotation: status.ackAnnotation };
-    const patch = fields && mergePatch(toJson(before), toJson({ ...before, ...fields }));
+    const before = Object.fromEntries(
+      Object.keys(fields ?? {}).map((key) => [key, status[key as keyof StatusFields]]),
+    );
+    const patch = fields && mergePatch(toJson(before), toJson(fields));
     if (patch === undefined) return event;
     try {
       return await kube.mergePatch<CustomObject>(`${path}/status`, {
