@@ -120,6 +120,10 @@ export class Escalator {
 
   #consider(raw: Readonly<CustomObject>): void {
     if (this.#stopped) return;
+    const namespace = raw.metadata?.namespace ?? '';
+    // Most alarms' rules have no ladder: those events are not parsed on every status write.
+    const rules = this.#laddersOf(namespace, (raw.status ?? {}) as AlarmEventStatus);
+    if (rules.length === 0) return;
     let event: AlarmEvent;
     try {
       event = parseAlarmEvent(raw);
@@ -128,7 +132,7 @@ export class Escalator {
     }
     const alarm = toAlarm(event);
     const status = event.status ?? {};
-    for (const rule of this.#laddersOf(alarm, status)) {
+    for (const rule of rules) {
       const ladder = rule.rule.spec.escalation ?? [];
       for (const record of underwaySteps(status, rule)) {
         const step = ladder.find((s) => s.after === record.after);
@@ -153,13 +157,13 @@ export class Escalator {
   }
 
   /** The rules of the alarm's ledger (its own namespace) that have a ladder, as cached now. */
-  #laddersOf(alarm: Alarm, status: AlarmEventStatus): CompiledRule[] {
+  #laddersOf(namespace: string, status: AlarmEventStatus): CompiledRule[] {
     const names = new Set(
-      (status.deliveries ?? []).filter((d) => d.ruleNamespace === alarm.namespace).map((d) => d.rule),
+      (status.deliveries ?? []).filter((d) => d.ruleNamespace === namespace).map((d) => d.rule),
     );
     const rules: CompiledRule[] = [];
     for (const name of names) {
-      const raw = this.#options.ctx.caches.rules.get(alarm.namespace, name);
+      const raw = this.#options.ctx.caches.rules.get(namespace, name);
       const compiled = raw && this.#options.rules.compile(raw);
       if (compiled?.ok && compiled.rule.rule.spec.escalation) rules.push(compiled.rule);
     }
