@@ -148,6 +148,15 @@ export function describeAcknowledgement(ack: Acknowledgement): string {
   return `${verb}${until}${by} via ${ack.via}${ack.unverified ? ` (${ack.unverified})` : ''}`;
 }
 
+/** The acknowledgement of an AlarmEvent as cached, if it is the object of `uid`. */
+export function acknowledgementOf(
+  raw: { metadata?: { uid?: string }; status?: unknown } | undefined,
+  uid: string,
+): Acknowledgement | undefined {
+  if (raw?.metadata?.uid !== uid) return undefined;
+  return (raw.status as { acknowledgement?: Acknowledgement } | undefined)?.acknowledgement;
+}
+
 /** True while the alarm is not to be repeated: acknowledged, resolved, or snoozed until later. */
 export function repeatsPaused(ack: Acknowledgement | undefined, now: number): boolean {
   if (!ack) return false;

@@ -4,7 +4,7 @@ import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import { type CompiledRule, RuleBook } from '../rules/rule-book.ts';
 import { type InformerEvent, specChanged } from '../runtime/informer.ts';
-import { repeatsPaused } from './acknowledgement.ts';
+import { acknowledgementOf, repeatsPaused } from './acknowledgement.ts';
 import type { QuietReason } from './aggregation.ts';
 import { type Alarm, resolvedByPerson, toAlarm } from './alarm.ts';
 import { DeliveryHealth } from './delivery-health.ts';
@@ -134,10 +134,7 @@ export class Dispatcher implements Component {
           : new RobotBudgets({ limit: ctx.config.robotRateLimit, windowMs: this.#rateWindowMs }),
       blockMs: options.blockMs ?? 10 * MINUTE,
       // Escalation steps' messages are the escalation ledger's; every other message is the delivery ledger's.
-      outcomes: {
-        record: (outcome) =>
-          this.#escalator.owns(outcome) ? this.#escalator.record(outcome) : this.#ledger.record(outcome),
-      },
+      outcomes: this.#escalator.besides(this.#ledger),
       resumption: this.#resumption,
       health: this.#health,
       logger: this.#log,
@@ -378,15 +375,10 @@ export class Dispatcher implements Component {
     const now = Date.now();
     const flush = entry.group.flush(now);
     // Acknowledged, snoozed or resolved by a person (status, as cached): not repeated, for now or for good.
-    const alarms = flush?.alarms.filter((alarm) => !flush.repeat || !this.#repeatsPaused(alarm, now)) ?? [];
+    const ackOf = (alarm: Alarm) => acknowledgementOf(this.#ctx.caches.alarms.getByKey(alarm.key), alarm.uid);
+    const alarms = flush?.alarms.filter((a) => !flush.repeat || !repeatsPaused(ackOf(a), now)) ?? [];
     if (flush && alarms.length > 0) this.#notifier.notify(entry, alarms, flush.repeat, now);
     this.#groups.schedule(entry);
-  }
-
-  #repeatsPaused(alarm: Alarm, now: number): boolean {
-    const raw = this.#ctx.caches.alarms.getByKey(alarm.key);
-    if (raw?.metadata?.uid !== alarm.uid) return false;
-    return repeatsPaused((raw.status as AlarmEventStatus | undefined)?.acknowledgement, now);
   }
 
   /** Once for a burst of changes (a GitOps sync touches many objects at once). */

@@ -17,7 +17,7 @@ import { ladderState, underwaySteps, withRecord } from './escalation.ts';
 import { timestamp } from './ledger.ts';
 import { type Notification, targetRef } from './notification.ts';
 import type { Outboxes } from './outboxes.ts';
-import type { Outcome } from './outcome.ts';
+import type { Outcome, OutcomeSink } from './outcome.ts';
 import { writeStatusFields } from './status-fields.ts';
 
 export interface EscalatorOptions {
@@ -82,9 +82,14 @@ export class Escalator {
     this.#timers.clear();
   }
 
-  /** True for the outcomes of escalation messages, which this records instead of the delivery ledger. */
-  owns(outcome: Outcome): boolean {
-    return outcome.kind !== 'paused' && this.#inFlight.has(outcome.message.msgUuid);
+  /** The outboxes' sink: escalation messages' outcomes are recorded here, the rest by `ledger`. */
+  besides(ledger: OutcomeSink): OutcomeSink {
+    return {
+      record: (outcome) =>
+        outcome.kind !== 'paused' && this.#inFlight.has(outcome.message.msgUuid)
+          ? this.record(outcome)
+          : ledger.record(outcome),
+    };
   }
 
   async record(outcome: Outcome): Promise<void> {

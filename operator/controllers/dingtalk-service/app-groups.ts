@@ -8,11 +8,9 @@ import type { MemberCheck } from './validate-member.ts';
  */
 export function appGroupStatuses(
   appGroups: readonly AppGroupTarget[],
-  member: MemberCheck | undefined,
+  member: MemberCheck,
 ): AppGroupStatus[] {
   return appGroups.map(({ name }) => {
-    if (!member)
-      return { name, ready: false, reason: 'MemberNotSet', message: 'spec.member is needed for appGroups' };
     const { status, reason, message } = member.credentials;
     return status === 'True'
       ? { name, ready: true, reason, message: "the app's credentials are valid" }

@@ -125,7 +125,8 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
 
       if (groups.length > 0) status.groups = applyGroupChecks(status.groups, groups, tests?.groups);
       else delete status.groups;
-      if (appGroups.length > 0) status.appGroups = appGroupStatuses(appGroups, member);
+      // spec.member is there whenever appGroups are (CEL).
+      if (appGroups.length > 0 && member) status.appGroups = appGroupStatuses(appGroups, member);
       else delete status.appGroups;
       if (member) status.member = applyMemberCheck(status.member, member, tests?.member);
       else delete status.member;
