@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventually, kubectl } from '../support/kube.ts';
-import { create, get, groupService, tokenFor, useDispatch, waitForPhase } from './harness.ts';
+import { create, get, groupService, secret, tokenFor, useDispatch, waitForPhase } from './harness.ts';
 
 // Acknowledgement through the kubectl annotation, on a real control plane with the DingTalk emulator:
 // each test has a repeating alarm on a robot of its own, and a control alarm that keeps repeating on
@@ -79,9 +79,28 @@ async function eventsAbout(name: string): Promise<{ reason: string; type: string
     .map((e) => ({ reason: e.reason as string, type: e.type as string, note: e.note as string }));
 }
 
+/** An app robot in the emulator and a DingTalkService for one member, listed with a display name. */
+async function memberService(name: string, userId: string, displayName: string): Promise<void> {
+  await h.emulator.control.putApp(`${name}-app`, { clientSecret: `${name}-secret` });
+  await h.emulator.control.putUser(userId, { name: displayName });
+  await secret(h, `${name}-app`, { clientSecret: `${name}-secret` });
+  await create(h, 'DingTalkService', name, {
+    sendTo: ['Member'],
+    member: {
+      clientId: `${name}-app`,
+      clientSecret: { name: `${name}-app`, key: 'clientSecret' },
+      members: [{ userId, name: displayName }],
+    },
+  });
+}
+
 describe('acknowledgement by annotation', () => {
   it('records who acknowledged in status, with an Event and the Ack column, and repeats stop', async () => {
-    const token = await repeatingRule('ack', { interactive: {} });
+    await memberService('ack-oncall', 'u-oncall', 'Zhang San');
+    const token = await repeatingRule('ack', {
+      interactive: {},
+      services: [{ name: 'ack' }, { name: 'ack-oncall' }],
+    });
     const window = await controlAlarm('ack');
     await repeatingAlarm('ack-alarm', 'ack', token);
 
@@ -92,7 +111,8 @@ describe('acknowledgement by annotation', () => {
     );
 
     const ack = await acknowledgementOf('ack-alarm', 'Acknowledged');
-    expect(ack).toMatchObject({ by: { userId: 'u-oncall', name: 'u-oncall' }, via: 'Annotation' });
+    // The name comes from the member list of a service the alarm went to.
+    expect(ack).toMatchObject({ by: { userId: 'u-oncall', name: 'Zhang San' }, via: 'Annotation' });
     const atAck = (await messages(token)).length;
     await window(3);
     // One repeat may have been under way when the acknowledgement was recorded.
@@ -105,7 +125,7 @@ describe('acknowledgement by annotation', () => {
       expect.objectContaining({ type: 'Normal', reason: 'Acknowledged' }),
     );
     const row = await kubectl(['get', 'ae', 'ack-alarm', '-n', h.namespace, '--no-headers']);
-    expect(row).toMatch(/\bAcknowledged\s+u-oncall\b/);
+    expect(row).toMatch(/\bAcknowledged\s+Zhang San\b/);
   });
 
   it('pauses repeats while snoozed and repeats again once the snooze is over', async () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { eventually, kubectl } from '../support/kube.ts';
-import { create, get, groupService, tokenFor, useDispatch, waitForPhase } from './harness.ts';
+import { create, get, groupService, secret, tokenFor, useDispatch, waitForPhase } from './harness.ts';
 
-// Escalation ladders on a real control plane with the DingTalk emulator: each step's group is a robot of
-// its own, so the emulator's messages show which steps were taken and how often.
+// Escalation ladders on a real control plane with the DingTalk emulator: each step's targets (members,
+// a group) are their own, so the emulator's messages show which steps were taken and how often.
 const h = useDispatch();
 
 const once = { groupWait: '1s', groupInterval: '1s', repeatInterval: '4h' };
@@ -23,6 +23,24 @@ async function robot(name: string): Promise<string> {
   return token;
 }
 
+const memberMessages = async (userId: string) =>
+  (await h.emulator.control.messages()).filter((m) => m.to.kind === 'member' && m.to.userId === userId);
+
+/** An app robot in the emulator and a DingTalkService sending to `userIds` one to one. */
+async function memberService(name: string, userIds: string[]): Promise<void> {
+  await h.emulator.control.putApp(`${name}-app`, { clientSecret: `${name}-secret` });
+  for (const userId of userIds) await h.emulator.control.putUser(userId, { name: userId });
+  await secret(h, `${name}-app`, { clientSecret: `${name}-secret` });
+  await create(h, 'DingTalkService', name, {
+    sendTo: ['Member'],
+    member: {
+      clientId: `${name}-app`,
+      clientSecret: { name: `${name}-app`, key: 'clientSecret' },
+      members: userIds.map((userId) => ({ userId })),
+    },
+  });
+}
+
 async function stepsOf(name: string): Promise<Step[]> {
   return ((await get(h, 'AlarmEvent', name)).status?.escalations ?? []) as Step[];
 }
@@ -39,7 +57,7 @@ async function received(token: string, count: number) {
 
 describe('escalation', () => {
   it('takes each step once, timed from the first notification, across an operator restart', async () => {
-    const first = await robot('ladder-first');
+    await memberService('ladder-oncall', ['u-ladder-1', 'u-ladder-2']);
     const second = await robot('ladder-second');
     const primary = await robot('ladder-primary');
     await create(h, 'AlarmRule', 'ladder', {
@@ -47,7 +65,7 @@ describe('escalation', () => {
       match: { sources: ['ladder'] },
       grouping: once,
       escalation: [
-        { after: '3s', to: { name: 'ladder-first' } },
+        { after: '3s', to: { name: 'ladder-oncall' } },
         { after: '15s', to: { name: 'ladder-second' } },
       ],
     });
@@ -57,7 +75,7 @@ describe('escalation', () => {
       source: 'ladder',
     });
     await waitForPhase(h, 'ladder-alarm', ['Delivered']);
-    await received(first, 1);
+    await eventually(async () => ((await memberMessages('u-ladder-2')).length > 0 ? true : undefined));
     await eventually(async () =>
       (await stepsOf('ladder-alarm'))[0]?.state === 'Delivered' ? true : undefined,
     );
@@ -72,10 +90,13 @@ describe('escalation', () => {
       return all.length === 2 && all.every((s) => s.state === 'Delivered') ? all : undefined;
     });
     expect(steps.map((s) => s.after).sort()).toEqual(['15s', '3s']);
-    expect(await messages(first)).toHaveLength(1);
+    for (const userId of ['u-ladder-1', 'u-ladder-2']) {
+      const got = await memberMessages(userId);
+      expect(got).toHaveLength(1);
+      expect(got[0]?.text).toContain('Disk full');
+    }
     expect(await messages(second)).toHaveLength(1);
     expect(await messages(primary)).toHaveLength(1);
-    expect((await messages(first))[0]?.text).toContain('Disk full');
   });
 
   it('stops the ladder once the alarm is acknowledged', async () => {
