@@ -2,6 +2,7 @@ import {
   type AckAction,
   type Acknowledgement,
   DEFAULT_SNOOZE_DURATIONS,
+  DingTalkConditionReason,
   Duration,
   durationToMilliseconds,
   type Interactive,
@@ -57,14 +58,15 @@ export interface AckRequest {
   now: number;
 }
 
+/** Why an acknowledgement is refused; stable, and explained in docs/troubleshooting.md. */
 export const AckRefusal = {
-  UnknownEvent: 'UnknownEvent',
-  NotAMember: 'NotAMember',
-  ActionNotOffered: 'ActionNotOffered',
-  InvalidSnooze: 'InvalidSnooze',
-  AlreadyResolved: 'AlreadyResolved',
+  UnknownEvent: DingTalkConditionReason.UnknownEvent,
+  NotAMember: DingTalkConditionReason.NotAMember,
+  ActionNotOffered: DingTalkConditionReason.ActionNotOffered,
+  InvalidSnooze: DingTalkConditionReason.InvalidSnooze,
+  AlreadyResolved: DingTalkConditionReason.AlreadyResolved,
   /** The annotation's value is none of acknowledge, snooze=<duration> or resolve, or ack-by is no userId. */
-  InvalidAnnotation: 'InvalidAnnotation',
+  InvalidAnnotation: DingTalkConditionReason.InvalidAnnotation,
 } as const;
 export type AckRefusal = (typeof AckRefusal)[keyof typeof AckRefusal];
 
