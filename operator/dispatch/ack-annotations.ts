@@ -12,7 +12,12 @@ import {
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
 import { cacheReader, planTargets } from '../targets/index.ts';
-import { type AckDecision, decideAcknowledgement, offeredBy } from './acknowledgement.ts';
+import {
+  type AckDecision,
+  acknowledgementEvent,
+  decideAcknowledgement,
+  offeredBy,
+} from './acknowledgement.ts';
 import { writeStatusFields } from './status-fields.ts';
 
 /**
@@ -110,20 +115,8 @@ export class AckAnnotations implements Component {
     };
     const made: AckDecision = decision;
     this.#log.info({ alarmEvent: keyOf(written), outcome: made.outcome }, made.message);
-    if (made.outcome === 'Recorded')
-      void this.#ctx.events.record(regarding, {
-        type: 'Normal',
-        reason: made.acknowledgement.action,
-        action: 'Acknowledge',
-        note: `${made.message} (${ACK_ANNOTATION}: ${value})`,
-      });
-    else if (made.outcome === 'Refused')
-      void this.#ctx.events.record(regarding, {
-        type: 'Warning',
-        reason: made.reason,
-        action: 'Acknowledge',
-        note: `${ACK_ANNOTATION}: ${value} refused: ${made.message}`,
-      });
+    const event = acknowledgementEvent(made, `${ACK_ANNOTATION}: ${value}`);
+    if (event) void this.#ctx.events.record(regarding, event);
   }
 
   #decide(event: Readonly<CustomObject>, request: AnnotationRequest): AckDecision {

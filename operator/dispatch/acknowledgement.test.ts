@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type AckRequest,
+  acknowledgementEvent,
   decideAcknowledgement,
   escalationHold,
   offeredBy,
@@ -138,6 +139,20 @@ describe('decideAcknowledgement', () => {
     );
     expect(decision).toMatchObject({ outcome: 'Recorded', message: 'acknowledged via Annotation' });
     expect(decision.outcome === 'Recorded' && decision.acknowledgement.by).toBeUndefined();
+  });
+});
+
+describe('acknowledgementEvent', () => {
+  it('reports a recorded action as Normal and a refusal as Warning, naming what asked', () => {
+    const source = 'dingtalk.alarming.io/ack: acknowledge';
+    expect(acknowledgementEvent(decideAcknowledgement(request()), source)).toEqual({
+      type: 'Normal',
+      reason: 'Acknowledged',
+      action: 'Acknowledge',
+      note: `acknowledged by Zhang San (u1) via Card (${source})`,
+    });
+    const refusal = decideAcknowledgement(request({ userId: 'mallory' }));
+    expect(acknowledgementEvent(refusal, source)).toMatchObject({ type: 'Warning', reason: 'NotAMember' });
   });
 });
 

@@ -7,6 +7,7 @@ import {
   durationToMilliseconds,
   type Interactive,
 } from '../api/index.ts';
+import type { EventInput } from '../runtime/events.ts';
 import { timestamp } from './ledger.ts';
 
 /**
@@ -138,6 +139,28 @@ export function offeredBy(rules: readonly (Interactive | undefined)[]): Offered 
       for (const d of interactive.snoozeDurations ?? DEFAULT_SNOOZE_DURATIONS) durations.add(d);
   }
   return { actions, snoozeDurations: [...durations] };
+}
+
+/**
+ * The Kubernetes Event for a decision, on the AlarmEvent: Normal for a recorded action, Warning for a
+ * refusal; none when nothing changed. `source` names what asked, e.g. the annotation and its value.
+ */
+export function acknowledgementEvent(decision: AckDecision, source: string): EventInput | undefined {
+  if (decision.outcome === 'Recorded')
+    return {
+      type: 'Normal',
+      reason: decision.acknowledgement.action,
+      action: 'Acknowledge',
+      note: `${decision.message} (${source})`,
+    };
+  if (decision.outcome === 'Refused')
+    return {
+      type: 'Warning',
+      reason: decision.reason,
+      action: 'Acknowledge',
+      note: `${source} refused: ${decision.message}`,
+    };
+  return undefined;
 }
 
 /** "acknowledged by Zhang San (u1) via Card", for Events and logs. */
