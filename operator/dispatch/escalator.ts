@@ -95,7 +95,8 @@ export class Escalator {
   }
 
   async record(outcome: Outcome): Promise<void> {
-    if (outcome.kind === 'paused') return;
+    // Stopped (leadership lost, shutdown): the next leader owns the ledger and sends what is Delivering.
+    if (outcome.kind === 'paused' || this.#stopped) return;
     const step = this.#inFlight.get(outcome.message.msgUuid);
     if (!step) return;
     if (outcome.kind === 'failed' && outcome.retryAt === undefined) step.lastError = outcome.failure.error;
@@ -179,7 +180,7 @@ export class Escalator {
 
   async #take(alarm: Alarm, rule: CompiledRule, step: EscalationStep, now: number): Promise<void> {
     const id = `${alarm.uid}/${rule.key}/${step.after}`;
-    if (this.#taking.has(id)) return;
+    if (this.#taking.has(id) || this.#stopped) return;
     this.#taking.add(id);
     try {
       const { spec } = rule.rule;

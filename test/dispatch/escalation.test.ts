@@ -99,6 +99,39 @@ describe('escalation', () => {
     expect(await messages(primary)).toHaveLength(1);
   });
 
+  it('sends a step a stopped operator left Delivering again, once, under its msgUuid', async () => {
+    const next = await robot('resume-next');
+    await robot('resume-primary');
+    // The step's first send never gets an answer: the operator stops with the step on record, unfinished.
+    await h.emulator.control.setFault({ robot: next }, { kind: 'hang', times: 1 });
+    await create(h, 'AlarmRule', 'resume', {
+      services: [{ name: 'resume-primary' }],
+      match: { sources: ['resume'] },
+      grouping: once,
+      escalation: [{ after: '2s', to: { name: 'resume-next' } }],
+    });
+    await create(h, 'AlarmEvent', 'resume-alarm', {
+      severity: 'critical',
+      title: 'Resumed',
+      source: 'resume',
+    });
+    const [underway] = await eventually(async () => {
+      const all = await stepsOf('resume-alarm');
+      return all[0]?.state === 'Delivering' ? all : undefined;
+    });
+
+    await h.stopOperator();
+    h.startOperator();
+
+    const [done] = await eventually(async () => {
+      const all = await stepsOf('resume-alarm');
+      return all[0]?.state === 'Delivered' ? all : undefined;
+    });
+    expect(done?.msgUuid).toBe(underway?.msgUuid);
+    expect(await messages(next)).toHaveLength(1);
+    expect((await messages(next))[0]?.msgUuid).toBe(underway?.msgUuid);
+  });
+
   it("reminds the step's members with a DING from the app robot at a Ding step", async () => {
     await memberService('ding-oncall', ['u-ding-1', 'u-ding-2']);
     await robot('ding-primary');
