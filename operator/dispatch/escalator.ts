@@ -201,15 +201,19 @@ export class Escalator {
             : { state: 'Delivering', msgUuid }),
       };
       let written = false;
-      await writeStatusFields(this.#options.ctx.kube, alarm, (event) => {
-        if (event.metadata?.uid !== alarm.uid) return undefined;
-        const status = (event.status ?? {}) as AlarmEventStatus;
-        // Taken already (another run, or this one before the cache caught up): not again.
-        written = !(status.escalations ?? []).some(
-          (r) => r.ruleNamespace === rule.namespace && r.rule === rule.name && r.after === step.after,
-        );
-        return written ? { escalations: withRecord(status, record) } : undefined;
-      });
+      await writeStatusFields(
+        this.#options.ctx.kube,
+        { namespace: alarm.namespace, name: alarm.name },
+        (event) => {
+          if (event.metadata?.uid !== alarm.uid) return undefined;
+          const status = (event.status ?? {}) as AlarmEventStatus;
+          // Taken already (another run, or this one before the cache caught up): not again.
+          written = !(status.escalations ?? []).some(
+            (r) => r.ruleNamespace === rule.namespace && r.rule === rule.name && r.after === step.after,
+          );
+          return written ? { escalations: withRecord(status, record) } : undefined;
+        },
+      );
       this.#log.info(
         { alarmEvent: alarm.key, rule: rule.key, after: step.after, state: record.state },
         'escalation step taken',
