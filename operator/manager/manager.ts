@@ -1,6 +1,7 @@
 import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
+  ALARM_EVENT_PHASES,
   ALARM_EVENT_PLURAL,
   ALARM_RULE_PLURAL,
   DINGTALK_SERVICE_PLURAL,
@@ -134,6 +135,7 @@ export class Manager {
     for (const [name, resourceCache] of Object.entries(this.context.caches)) {
       this.health.addReadinessCheck(`cache ${name}`, () => resourceCache.hasSynced() || 'not synced yet');
     }
+    this.#observe();
   }
 
   /** Runs until `shutdown()` or a signal; rejects when leadership is lost. */
@@ -144,6 +146,8 @@ export class Manager {
     if (this.#stop.signal.aborted) return;
 
     if (!config.leaderElect) {
+      // A single replica without election leads all along; the metric says so, as for an elected one.
+      this.context.metrics.setLeader(true);
       this.#leading = this.#lead(this.#stop.signal);
       await this.#leading;
       await untilAborted(this.#stop.signal);
@@ -193,6 +197,30 @@ export class Manager {
     await this.context.kube.close();
     await this.context.dingtalk.close();
     await this.health.close();
+  }
+
+  /** What the metrics read from the caches: alarms by phase, phase changes, and failing watches. */
+  #observe(): void {
+    const { metrics, caches } = this.context;
+    const phaseOf = (alarm: Readonly<CustomObject>) =>
+      (alarm.status as { phase?: string } | undefined)?.phase ?? 'Pending';
+    metrics.observeAlarmPhases(ALARM_EVENT_PHASES, () => caches.alarms.list().map(phaseOf));
+    for (const informer of caches.alarms.informers) {
+      informer.onEvent((event) => {
+        if (event.type !== 'update') return;
+        const phase = phaseOf(event.object);
+        if (phase !== phaseOf(event.oldObject)) metrics.recordAlarmPhaseChange(phase);
+      });
+    }
+    for (const [name, resourceCache] of Object.entries({
+      services: caches.services,
+      rules: caches.rules,
+      alarms: caches.alarms,
+    })) {
+      for (const informer of resourceCache.informers) {
+        metrics.observeWatch(name, informer.path, () => informer.lastError !== undefined);
+      }
+    }
   }
 
   async #startCaches(): Promise<void> {

@@ -20,3 +20,32 @@ describe('Stream metrics', () => {
     );
   });
 });
+
+describe('alarm and watch metrics', () => {
+  it('counts cached alarms by phase at scrape time, every known phase shown, and counts phase changes', async () => {
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    let phases = ['Held', 'Held', 'Delivered'];
+    metrics.observeAlarmPhases(['Pending', 'Held', 'Delivered'], () => phases);
+    metrics.recordAlarmPhaseChange('Failed');
+    let text = await metrics.registry.metrics();
+    expect(text).toContain('dingtalk_operator_alarm_events{phase="Held"} 2');
+    expect(text).toContain('dingtalk_operator_alarm_events{phase="Pending"} 0');
+    expect(text).toContain('dingtalk_operator_alarm_event_phase_changes_total{phase="Failed"} 1');
+    phases = ['Delivered'];
+    text = await metrics.registry.metrics();
+    expect(text).toContain('dingtalk_operator_alarm_events{phase="Held"} 0');
+  });
+
+  it("reads whether each collection's watch is failing at scrape time", async () => {
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    let failing = true;
+    metrics.observeWatch('alarms', '/apis/g/v1/alarmevents', () => failing);
+    expect(await metrics.registry.metrics()).toContain(
+      'dingtalk_operator_watch_failing{cache="alarms",collection="/apis/g/v1/alarmevents"} 1',
+    );
+    failing = false;
+    expect(await metrics.registry.metrics()).toContain(
+      'dingtalk_operator_watch_failing{cache="alarms",collection="/apis/g/v1/alarmevents"} 0',
+    );
+  });
+});

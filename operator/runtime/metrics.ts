@@ -100,8 +100,36 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly alarmEvents = new Gauge({
+    name: `${PREFIX}alarm_events`,
+    help: "AlarmEvents in this replica's cache by status.phase (no phase yet: Pending).",
+    labelNames: ['phase'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectAlarmPhases(),
+  });
+
+  readonly alarmEventPhases = new Counter({
+    name: `${PREFIX}alarm_event_phase_changes_total`,
+    help: "AlarmEvents seen to enter a phase (a change of status.phase in this replica's cache), by the phase entered.",
+    labelNames: ['phase'] as const,
+    registers: [this.registry],
+  });
+
+  readonly watchFailing = new Gauge({
+    name: `${PREFIX}watch_failing`,
+    help: 'By cache and collection path: 1 while its list or watch has failed and not succeeded since (it is retried on a backoff), else 0.',
+    labelNames: ['cache', 'collection'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectWatches(),
+  });
+
   readonly #queueDepths = new Map<string, () => number>();
   readonly #streams = new Map<string, () => boolean>();
+  #alarmPhases: { known: readonly string[]; current: () => Iterable<string> } = {
+    known: [],
+    current: () => [],
+  };
+  readonly #watches = new Map<string, { cache: string; failing: () => boolean }>();
 
   constructor({ processMetrics = true }: { processMetrics?: boolean } = {}) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
@@ -141,12 +169,39 @@ export class OperatorMetrics {
     this.#streams.set(app, connected);
   }
 
+  /** Reports the cached AlarmEvents' phases at every scrape; every `known` phase shows, at 0 if need be. */
+  observeAlarmPhases(known: readonly string[], current: () => Iterable<string>): void {
+    this.#alarmPhases = { known, current };
+  }
+
+  recordAlarmPhaseChange(phase: string): void {
+    this.alarmEventPhases.inc({ phase });
+  }
+
+  /** Reports at every scrape whether a cache's list/watch of `collection` is failing. */
+  observeWatch(cache: string, collection: string, failing: () => boolean): void {
+    this.#watches.set(collection, { cache, failing });
+  }
+
   setLeader(leading: boolean): void {
     this.leader.set(leading ? 1 : 0);
   }
 
   #collectStreams(): void {
     for (const [app, connected] of this.#streams) this.streamConnected.set({ app }, connected() ? 1 : 0);
+  }
+
+  #collectAlarmPhases(): void {
+    const { known, current } = this.#alarmPhases;
+    const counts = new Map<string, number>(known.map((phase) => [phase, 0]));
+    for (const phase of current()) counts.set(phase, (counts.get(phase) ?? 0) + 1);
+    for (const [phase, count] of counts) this.alarmEvents.set({ phase }, count);
+  }
+
+  #collectWatches(): void {
+    for (const [collection, { cache, failing }] of this.#watches) {
+      this.watchFailing.set({ cache, collection }, failing() ? 1 : 0);
+    }
   }
 
   #collectQueueDepths(): void {
