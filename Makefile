@@ -8,11 +8,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-setup: node_modules/.installed ## npm packages, Debian packages of the node, the cluster's binaries and images, Alertmanager
+setup: node_modules/.installed ## npm packages, Debian packages of the node, the cluster's binaries and images, Alertmanager, Prometheus
 	bash test/cluster/packages.sh
 	bash test/cluster/build.sh
 	bash test/cluster/build.sh node
 	bash test/alertmanager/build.sh
+	bash test/monitoring/build.sh
 
 run: setup ## the operator against $$KUBECONFIG, or against a local control plane + emulator it starts
 	bash test/local/run.sh
