@@ -67,6 +67,12 @@ export class HealthServer {
     return { host: this.#options.host, port };
   }
 
+  /** The port it listens on, once listening (the one port 0 picked). */
+  get port(): number | undefined {
+    const address = this.#app.server.address();
+    return typeof address === 'object' && address ? address.port : undefined;
+  }
+
   close(): Promise<void> {
     return this.#app.close();
   }
