@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { loadConfig } from '../../operator/config.ts';
 import { loadReceiverConfig } from '../../operator/receiver/config.ts';
 import { createTestNamespace, kubectl } from '../support/kube.ts';
@@ -199,5 +200,27 @@ describe('the rendered chart on the API server', () => {
       { port: 'metrics', path: '/metrics', interval: '30s' },
       { port: 'http', path: '/metrics', interval: '30s' },
     ]);
+  });
+
+  it("renders the operator's alerts and its Grafana dashboard only when asked, as the files under test", async () => {
+    const plain = parseManifests(await renderChart({ release, namespace: namespace.name }));
+    expect(plain.map((object) => object.kind)).not.toContain('PrometheusRule');
+    expect(plain.filter((object) => object.metadata.labels?.grafana_dashboard)).toEqual([]);
+
+    const objects = parseManifests(
+      await renderChart({
+        release,
+        namespace: namespace.name,
+        set: ['prometheusRule.enabled=true', 'grafanaDashboard.enabled=true'],
+      }),
+    );
+    const rule = find(objects, 'PrometheusRule', `${release}-dingtalk-operator`);
+    expect(rule.spec).toEqual(parse(readFileSync(path.join(chartDir, 'files/alerts.yaml'), 'utf8')));
+    const dashboard = find(objects, 'ConfigMap', `${release}-dingtalk-operator-dashboard`);
+    expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1');
+    const { data } = dashboard as unknown as { data: Record<string, string> };
+    expect(JSON.parse(data['dingtalk-operator.json'] ?? '')).toEqual(
+      JSON.parse(readFileSync(path.join(chartDir, 'files/dashboard.json'), 'utf8')),
+    );
   });
 });
