@@ -94,7 +94,7 @@ describe('Prometheus scraping the operator and the receiver', () => {
     // Both targets up, and every rule evaluated at least once, without error.
     const { activeTargets } = await prometheus.api<{ activeTargets: { health: string }[] }>('targets');
     expect(activeTargets.map((target) => target.health)).toEqual(['up', 'up']);
-    type Rule = { name: string; health: string; lastError?: string; lastEvaluation: string };
+    type Rule = { name: string; health: string; state: string; lastError?: string; lastEvaluation: string };
     const rules = await eventually(
       async () => {
         const { groups } = await prometheus.api<{ groups: { rules: Rule[] }[] }>('rules');
@@ -106,16 +106,26 @@ describe('Prometheus scraping the operator and the receiver', () => {
     expect(rules.filter((rule) => rule.health !== 'ok')).toEqual([]);
     expect(rules).toHaveLength(9);
 
+    // The alarm's phase, counted from the operator's cache, and its watches, none failing.
+    const value = async (query: string) =>
+      (await prometheus.api<{ result: { value: [number, string] }[] }>('query', { query })).result.map(
+        (sample) => Number(sample.value[1]),
+      );
+    await eventually(
+      async () =>
+        (await value('dingtalk_operator_alarm_events{phase="Delivered"}'))[0] === 1 &&
+        (await value('dingtalk_operator_alarm_event_phase_changes_total{phase="Delivered"}'))[0] === 1
+          ? true
+          : undefined,
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    expect(await value('dingtalk_operator_watch_failing')).toEqual([0, 0, 0]);
+
     // The operator leads, so the leader alert (pending while nothing was scraped yet) goes quiet.
-    const leader = await prometheus.api<{ result: { value: [number, string] }[] }>('query', {
-      query: 'max(dingtalk_operator_leader)',
-    });
-    expect(leader.result[0]?.value[1]).toBe('1');
+    expect(await value('max(dingtalk_operator_leader)')).toEqual([1]);
     await eventually(
       async () => {
-        const { groups } = await prometheus.api<{ groups: { rules: (Rule & { state: string })[] }[] }>(
-          'rules',
-        );
+        const { groups } = await prometheus.api<{ groups: { rules: Rule[] }[] }>('rules');
         const noLeader = groups
           .flatMap((group) => group.rules)
           .find((rule) => rule.name === 'DingTalkOperatorNoLeader');
