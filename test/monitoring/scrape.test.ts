@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { freePort, type RunningReceiver, startReceiverCommand } from '../alertmanager/harness.ts';
@@ -11,7 +12,7 @@ import {
   waitForPhase,
 } from '../dispatch/harness.ts';
 import { eventually } from '../support/kube.ts';
-import { ALERTS, DASHBOARD, type RunningPrometheus, startPrometheus } from './prometheus.ts';
+import { ALERTS, DASHBOARD, type RunningPrometheus, repoRoot, startPrometheus } from './prometheus.ts';
 
 /**
  * Prometheus, built from its module, scrapes an operator (in this process, as the dispatch tests run it)
@@ -22,14 +23,14 @@ import { ALERTS, DASHBOARD, type RunningPrometheus, startPrometheus } from './pr
 const h = useDispatch({ blockMs: 3_000 });
 
 /**
- * The quota ledger's metrics (issue 26 item 1), which the quota alerts and panels query; they are
- * exported once that work is merged, and this list is emptied then.
+ * The quota ledger's metrics (issue 26 item 1), which the quota alerts and panels query: until the
+ * operator declares them (operator/runtime/metrics.ts) they cannot be scraped; from then on they must be.
  */
-const NOT_YET_EXPORTED = [
-  'dingtalk_operator_quota_calls',
-  'dingtalk_operator_quota_exhausted',
-  'dingtalk_operator_quota_limit',
-];
+const QUOTA_METRICS = ['quota_calls', 'quota_exhausted', 'quota_limit'];
+const operatorMetrics = readFileSync(path.join(repoRoot, 'operator/runtime/metrics.ts'), 'utf8');
+const NOT_YET_EXPORTED = QUOTA_METRICS.filter((name) => !operatorMetrics.includes(`\${PREFIX}${name}\``)).map(
+  (name) => `dingtalk_operator_${name}`,
+);
 
 /** Every dingtalk_operator_* name in the alerts' expressions and the dashboard's targets. */
 function queriedMetrics(): string[] {
@@ -85,7 +86,7 @@ describe('Prometheus scraping the operator and the receiver', () => {
       async () => {
         const scraped = await prometheus.api<Record<string, unknown>>('metadata');
         missing = queried.filter((name) => !(family(name) in scraped));
-        return missing.length === NOT_YET_EXPORTED.length ? true : undefined;
+        return missing.length <= NOT_YET_EXPORTED.length ? true : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 500 },
     ).catch(() => undefined);
