@@ -50,6 +50,29 @@ export class OperatorMetrics {
     collect: () => this.#collectQueueDepths(),
   });
 
+  readonly alarmEvents = new Gauge({
+    name: `${PREFIX}alarm_events`,
+    help: "AlarmEvents in this replica's cache by status.phase (no phase yet: Pending).",
+    labelNames: ['phase'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectAlarmPhases(),
+  });
+
+  readonly alarmEventPhases = new Counter({
+    name: `${PREFIX}alarm_event_phase_changes_total`,
+    help: "AlarmEvents seen to enter a phase (a change of status.phase in this replica's cache), by the phase entered.",
+    labelNames: ['phase'] as const,
+    registers: [this.registry],
+  });
+
+  readonly watchFailing = new Gauge({
+    name: `${PREFIX}watch_failing`,
+    help: 'By cache and collection path: 1 while its list or watch has failed and not succeeded since (it is retried on a backoff), else 0.',
+    labelNames: ['cache', 'collection'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectWatches(),
+  });
+
   readonly dingtalkRequests = new Counter({
     name: `${PREFIX}dingtalk_requests_total`,
     help: 'Requests to DingTalk by endpoint and result class.',
@@ -100,36 +123,8 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
-  readonly alarmEvents = new Gauge({
-    name: `${PREFIX}alarm_events`,
-    help: "AlarmEvents in this replica's cache by status.phase (no phase yet: Pending).",
-    labelNames: ['phase'] as const,
-    registers: [this.registry],
-    collect: () => this.#collectAlarmPhases(),
-  });
-
-  readonly alarmEventPhases = new Counter({
-    name: `${PREFIX}alarm_event_phase_changes_total`,
-    help: "AlarmEvents seen to enter a phase (a change of status.phase in this replica's cache), by the phase entered.",
-    labelNames: ['phase'] as const,
-    registers: [this.registry],
-  });
-
-  readonly watchFailing = new Gauge({
-    name: `${PREFIX}watch_failing`,
-    help: 'By cache and collection path: 1 while its list or watch has failed and not succeeded since (it is retried on a backoff), else 0.',
-    labelNames: ['cache', 'collection'] as const,
-    registers: [this.registry],
-    collect: () => this.#collectWatches(),
-  });
-
   readonly #queueDepths = new Map<string, () => number>();
   readonly #streams = new Map<string, () => boolean>();
-  #alarmPhases: { known: readonly string[]; current: () => Iterable<string> } = {
-    known: [],
-    current: () => [],
-  };
-  readonly #watches = new Map<string, { cache: string; failing: () => boolean }>();
 
   constructor({ processMetrics = true }: { processMetrics?: boolean } = {}) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
@@ -190,6 +185,12 @@ export class OperatorMetrics {
   #collectStreams(): void {
     for (const [app, connected] of this.#streams) this.streamConnected.set({ app }, connected() ? 1 : 0);
   }
+
+  #alarmPhases: { known: readonly string[]; current: () => Iterable<string> } = {
+    known: [],
+    current: () => [],
+  };
+  readonly #watches = new Map<string, { cache: string; failing: () => boolean }>();
 
   #collectAlarmPhases(): void {
     const { known, current } = this.#alarmPhases;
