@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Conditions, ObservedGeneration } from './condition.ts';
 import { withRules } from './cross-field-rules.ts';
 import { GROUP, VERSION } from './group.ts';
+import { QuotaPolicy, QuotaUsage } from './quota.ts';
 import { ConfigMapKeyRef, SecretKeyRef } from './refs.ts';
 import { customResource, type KindDefinition, readinessColumns } from './resource.ts';
 import { TargetKind } from './target-kind.ts';
@@ -18,6 +19,10 @@ export const TEST_ANNOTATION = `${GROUP}/test`;
 
 /** DingTalk allows 20 messages a minute per group robot and blocks the robot for 10 minutes beyond that. */
 export const MAX_ROBOT_MESSAGES_PER_MINUTE = 20;
+
+/** The free edition's monthly allowances since 2025-11-19: Webhook&Stream calls, and API calls. */
+export const FREE_WEBHOOK_CALLS_PER_MONTH = 3_000;
+export const FREE_API_CALLS_PER_MONTH = 5_000;
 
 // A mobile number as DingTalk shows it: digits, optionally with a +country code and dashes (+86-13800000000).
 const MOBILE = /^\+?[0-9]+(-[0-9]+)*$/;
@@ -48,6 +53,14 @@ export const GroupTarget = z.object({
     .default(MAX_ROBOT_MESSAGES_PER_MINUTE)
     .describe(
       'Messages per minute the operator sends to this robot; alarms beyond it are grouped into digests, never dropped. DingTalk blocks a robot for 10 minutes above 20 a minute, so 20 is both the default and the maximum.',
+    ),
+  monthlyQuota: z
+    .int()
+    .min(1)
+    .max(100_000_000)
+    .default(FREE_WEBHOOK_CALLS_PER_MONTH)
+    .describe(
+      "Webhook calls a month this robot may make: the organisation's Webhook&Stream allowance (3000 on DingTalk's free edition since 2025-11-19, shared by every robot and Stream client of the organisation), or the administrator's cap on this robot if lower. The operator counts its own calls against it; it cannot see other senders'.",
     ),
 });
 export type GroupTarget = z.output<typeof GroupTarget>;
@@ -107,6 +120,14 @@ export const MemberTarget = withRules(
       .max(1000)
       .optional()
       .describe('Members listed inline, each by userId or by mobile.'),
+    monthlyQuota: z
+      .int()
+      .min(1)
+      .max(100_000_000)
+      .default(FREE_API_CALLS_PER_MONTH)
+      .describe(
+        "API calls a month the app may make (batchSend, cards, DING; token and contact lookups are free): the organisation's API allowance (5000 on DingTalk's free edition since 2025-11-19, shared by every app of the organisation). The operator counts its own calls against it.",
+      ),
     membersFrom: ConfigMapKeyRef.optional().describe(
       'ConfigMap key holding members imported from a DingTalk contacts export: CSV text whose header row names a userId and/or a mobile column (other columns, such as name, are kept for display). `dingtalk-operator import-members` writes it. Added to members.',
     ),
@@ -150,6 +171,7 @@ export const DingTalkServiceSpec = withRules(
       .describe('Where notifications go: Group (spec.groups), Member (spec.member), or both.'),
     groups: Groups.optional(),
     member: MemberTarget.optional(),
+    quotaPolicy: QuotaPolicy.optional(),
   }),
   'Where notifications can go, and with which credentials.',
   [
@@ -283,7 +305,8 @@ export type DeliveryCounters = z.output<typeof DeliveryCounters>;
  * One writer per field. The DingTalkService controller writes observedGeneration, conditions, groups,
  * member, lastTest and lastHandledTest (validation and test sends), by merge patch of what it changed.
  * Dispatch writes delivery, deliveries, lastSuccess and lastFailure (how alarms fared), by server-side
- * apply under its own field manager. No field, and no list, is written by both.
+ * apply under its own field manager. The quota ledger writes usage, by server-side apply under a field
+ * manager of its own. No field, and no list, is written by two of them.
  */
 export const DingTalkServiceStatus = z.object({
   observedGeneration: ObservedGeneration,
@@ -318,6 +341,7 @@ export const DingTalkServiceStatus = z.object({
     .optional()
     .describe('The last failed send.'),
   lastTest: SendOutcome.optional().describe('The last test message, to any target.'),
+  usage: QuotaUsage.optional(),
   lastHandledTest: z
     .string()
     .max(128)

@@ -6,6 +6,7 @@ export * from './duration.ts';
 export * from './group.ts';
 export * from './label-selector.ts';
 export * from './parse.ts';
+export * from './quota.ts';
 export * from './refs.ts';
 export * from './resource.ts';
 export * from './severity.ts';

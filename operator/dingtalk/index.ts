@@ -1,4 +1,4 @@
-export { isConfigurationRefusal } from './classify.ts';
+export { isConfigurationRefusal, isQuotaExhaustion } from './classify.ts';
 export type { DingTalkClient, DingTalkUser, GroupTarget, MemberApp, MemberSendResult } from './client.ts';
 export { createDingTalkClient } from './client.ts';
 export type { ErrorClass } from './errors.ts';

@@ -94,7 +94,8 @@ describe('Sender credentials', () => {
     const sender = new Sender({
       dingtalk: { sendGroupMessage: async ({ webhook }: { webhook: string }) => sent.push(webhook) },
       members: {},
-    } as unknown as Pick<OperatorContext, 'dingtalk' | 'members'>);
+      quota: { count: () => undefined, exhausted: () => undefined },
+    } as unknown as Pick<OperatorContext, 'dingtalk' | 'members' | 'quota'>);
     sender.remember('team-a', groupTarget('gone', tokenA));
     sender.remember('team-b', groupTarget('gone', tokenB));
     const queuedB = senderOf(notification('team-b', 'gone'));

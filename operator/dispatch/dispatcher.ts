@@ -2,8 +2,10 @@ import type { Logger } from 'pino';
 import { type AlarmEvent, type AlarmEventStatus, type Delivery, parseAlarmEvent } from '../api/index.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
+import { QuotaWriter } from '../quota/quota-writer.ts';
 import { type CompiledRule, RuleBook } from '../rules/rule-book.ts';
 import { type InformerEvent, specChanged } from '../runtime/informer.ts';
+import { systemClock } from '../runtime/timers.ts';
 import type { QuietReason } from './aggregation.ts';
 import { type Alarm, toAlarm } from './alarm.ts';
 import { DeliveryHealth } from './delivery-health.ts';
@@ -61,6 +63,7 @@ export class Dispatcher implements Component {
   readonly #rules = new RuleBook();
   readonly #store: EventStatusStore;
   readonly #health: DeliveryHealth;
+  readonly #quotaWriter: QuotaWriter;
   readonly #held: HeldAlarms;
   readonly #ledger: LedgerRecorder;
   readonly #groups: Groups;
@@ -105,6 +108,13 @@ export class Dispatcher implements Component {
       },
       this.#log,
       { intervalMs: options.healthIntervalMs },
+    );
+    this.#quotaWriter = new QuotaWriter(
+      ctx.kube,
+      ctx.quota,
+      this.#log,
+      ctx.config.quotaWriteInterval,
+      systemClock,
     );
     this.#held = new HeldAlarms(ctx.held, ctx.caches);
     this.#ledger = new LedgerRecorder({
@@ -201,6 +211,7 @@ export class Dispatcher implements Component {
     const resent = this.#outboxes.resume(this.#resumption.takePinned(), this.#statusOf);
     this.#started = true;
     this.#health.start();
+    this.#quotaWriter.start();
     const every = (ms: number, run: () => void) => {
       const timer = setInterval(run, ms);
       timer.unref();
@@ -225,7 +236,7 @@ export class Dispatcher implements Component {
     const started = Date.now();
     await Promise.race([this.#outboxes.stop(), new Promise((resolve) => setTimeout(resolve, graceMs))]);
     await this.#store.drain(Math.max(0, graceMs - (Date.now() - started)));
-    await this.#health.stop();
+    await Promise.all([this.#health.stop(), this.#quotaWriter.stop()]);
   }
 
   #onAlarmEvent(event: InformerEvent<CustomObject>): void {

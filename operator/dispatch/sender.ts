@@ -2,6 +2,7 @@ import { DingTalkConditionReason } from '../api/index.ts';
 import { DingTalkErrorCode, isConfigurationRefusal, memberMessageOf } from '../dingtalk/index.ts';
 import { chunkUserIds } from '../dingtalk/member-message.ts';
 import type { OperatorContext } from '../manager/context.ts';
+import { recordCall } from '../quota/billing.ts';
 import { memberIdentity, type PlannedTarget } from '../targets/index.ts';
 import {
   applyAnswer,
@@ -26,11 +27,11 @@ export function senderOf(n: { rule: Pick<RuleInfo, 'namespace'>; target: TargetR
  * decides what follows.
  */
 export class Sender {
-  readonly #ctx: Pick<OperatorContext, 'dingtalk' | 'members'>;
+  readonly #ctx: Pick<OperatorContext, 'dingtalk' | 'members' | 'quota'>;
   /** The newest planned target of each sender (tenant, service, target), whose credentials sign its sends. */
   readonly #targets = new Map<string, { namespace: string; target: PlannedTarget }>();
 
-  constructor(ctx: Pick<OperatorContext, 'dingtalk' | 'members'>) {
+  constructor(ctx: Pick<OperatorContext, 'dingtalk' | 'members' | 'quota'>) {
     this.#ctx = ctx;
   }
 
@@ -48,19 +49,31 @@ export class Sender {
 
   async send(message: OutboundMessage): Promise<SendResult> {
     const [first] = message.notifications;
-    const target = first && this.#targets.get(senderOf(first))?.target;
-    if (!target) throw new Error('no credentials known for the message');
+    const known = first && this.#targets.get(senderOf(first));
+    if (!known) throw new Error('no credentials known for the message');
+    const { namespace, target } = known;
     if (target.kind === 'Group') {
       const group = target.group;
       if (!group) throw new Error('group target has no credentials');
-      await this.#ctx.dingtalk.sendGroupMessage(
-        { webhook: group.webhook, secret: group.secret, keywords: group.keywords },
-        message.content,
-        { msgUuid: message.msgUuid },
-      );
+      const call = {
+        namespace,
+        service: target.service,
+        bucket: { kind: 'Robot', group: target.name },
+      } as const;
+      try {
+        await this.#ctx.dingtalk.sendGroupMessage(
+          { webhook: group.webhook, secret: group.secret, keywords: group.keywords },
+          message.content,
+          { msgUuid: message.msgUuid },
+        );
+      } catch (err) {
+        recordCall(this.#ctx.quota, call, err);
+        throw err;
+      }
+      recordCall(this.#ctx.quota, call);
       return {};
     }
-    return this.#sendToMembers(target, message);
+    return this.#sendToMembers(namespace, target, message);
   }
 
   /**
@@ -70,6 +83,7 @@ export class Sender {
    * Unconfirmed rather than messaged twice.
    */
   async #sendToMembers(
+    namespace: string,
     target: Extract<PlannedTarget, { kind: 'Member' }>,
     message: OutboundMessage,
   ): Promise<SendResult> {
@@ -92,6 +106,11 @@ export class Sender {
     if (step.kind === 'retry' && step.notBefore > now) return { more: { notBefore: step.notBefore } };
     const answer = await dingtalk.sendToMembers(app, step.userIds, content);
     const [failure] = answer.failed;
+    recordCall(
+      this.#ctx.quota,
+      { namespace, service: target.service, bucket: { kind: 'App' } },
+      failure?.error,
+    );
     if (failure) {
       const error = failure.error;
       const errcode = error.errcode === undefined ? undefined : String(error.errcode);

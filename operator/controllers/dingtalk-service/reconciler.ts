@@ -7,6 +7,7 @@ import {
   parseDingTalkService,
 } from '../../api/index.ts';
 import type { OperatorContext } from '../../manager/context.ts';
+import { recordCall } from '../../quota/billing.ts';
 import {
   ConditionReason,
   ConditionType,
@@ -20,6 +21,7 @@ import {
 } from '../../runtime/conditions.ts';
 import type { ReconcileResult, Reconciler } from '../../runtime/controller.ts';
 import { cacheReader, type ResolvedGroup } from '../../targets/index.ts';
+import { applyQuotaConditions, quotaTransitions } from './quota-conditions.ts';
 import { referencedConfigMaps, referencedSecrets } from './references.ts';
 import { applyGroupChecks, applyMemberCheck, summarise } from './service-status.ts';
 import { sendTests, type TestResults, testPostponedUntil, testRequest } from './test-send.ts';
@@ -111,6 +113,8 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
             member,
             dingtalk: ctx.dingtalk,
             budgetFor,
+            recordCall: (bucket, error) =>
+              recordCall(ctx.quota, { namespace, service: obj.metadata.name ?? '', bucket }, error),
           });
           status.lastHandledTest = request;
           status.lastTest = tests.overall;
@@ -129,6 +133,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
       set(obj, { type: DingTalkConditionType.CredentialsValid, ...summary.credentials });
       if (member) set(obj, { type: DingTalkConditionType.MembersResolved, ...member.members });
       else remove(obj, DingTalkConditionType.MembersResolved);
+      applyQuotaConditions(obj, ctx.quota.reports(namespace, obj.metadata.name ?? ''));
 
       if (summary.ready) {
         markTrue(obj, ConditionType.Ready, summary.reason, summary.message);
@@ -147,6 +152,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
       status.observedGeneration = obj.metadata.generation;
       await ctx.status.services.patchIfChanged(obj, before);
       announce(ctx, obj, wasReady, tests, log);
+      announceQuota(ctx, { status: before }, obj, log);
     }
   };
 }
@@ -181,6 +187,24 @@ function announce(
       reason: ok ? 'TestSent' : 'TestFailed',
       action: 'SendTest',
       note: tests.overall.message ?? tests.overall.result,
+    });
+  }
+}
+
+/** An event when QuotaAtRisk or QuotaExhausted appears (Warning) or goes (Normal, WithinQuota). */
+function announceQuota(
+  ctx: OperatorContext,
+  before: { status: DingTalkServiceStatus },
+  obj: ServiceObject,
+  log: Parameters<Reconciler>[1]['log'],
+): void {
+  for (const { type, appeared, message } of quotaTransitions(before, obj)) {
+    log.info({ condition: type, appeared }, 'monthly quota condition changed');
+    void ctx.events.record(obj, {
+      type: appeared ? 'Warning' : 'Normal',
+      reason: appeared ? type : DingTalkConditionReason.WithinQuota,
+      action: 'CountQuota',
+      note: message,
     });
   }
 }

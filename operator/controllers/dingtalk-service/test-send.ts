@@ -3,6 +3,8 @@ import { type SendOutcome, TEST_ANNOTATION } from '../../api/index.ts';
 import type { RateBudget } from '../../delivery/rate-budget.ts';
 import type { DingTalkClient, DingTalkError } from '../../dingtalk/index.ts';
 import { isDingTalkError } from '../../dingtalk/index.ts';
+import { chunkUserIds } from '../../dingtalk/member-message.ts';
+import type { QuotaBucket } from '../../quota/ledger.ts';
 import { redactUrl } from '../../runtime/logger.ts';
 import { truncateUtf8 } from '../../runtime/text.ts';
 import type { ResolvedGroup } from '../../targets/index.ts';
@@ -42,6 +44,8 @@ export interface TestSendInput {
   groups: readonly GroupCheck[];
   member: MemberCheck | undefined;
   dingtalk: Pick<DingTalkClient, 'sendGroupMessage' | 'sendToMembers'>;
+  /** Counts each call against the month's quota of its bucket (`error`: how it failed). */
+  recordCall?: (bucket: QuotaBucket, error?: unknown) => void;
   now?: () => Date;
 }
 
@@ -81,8 +85,10 @@ export async function sendTests(input: TestSendInput): Promise<TestResults> {
     const finish = input.budgetFor?.(check.target).begin();
     try {
       await input.dingtalk.sendGroupMessage(check.target, { type: 'text', content: text });
+      input.recordCall?.({ kind: 'Robot', group: check.name });
       groups.set(check.name, { time: at(), result: 'Succeeded' });
     } catch (err) {
+      input.recordCall?.({ kind: 'Robot', group: check.name }, err);
       if (!isDingTalkError(err)) throw err;
       groups.set(check.name, failedOutcome(err, at()));
     } finally {
@@ -96,6 +102,9 @@ export async function sendTests(input: TestSendInput): Promise<TestResults> {
     if (!app || !userIds) member = notSent(input.member.message);
     else {
       const sent = await input.dingtalk.sendToMembers(app, userIds, { type: 'text', content: text });
+      const calls = chunkUserIds(userIds).length;
+      for (let i = sent.failed.length; i < calls; i++) input.recordCall?.({ kind: 'App' });
+      for (const failed of sent.failed) input.recordCall?.({ kind: 'App' }, failed.error);
       const [failure] = sent.failed;
       if (failure) member = failedOutcome(failure.error, at());
       else if (sent.sentUserIds.length === 0)
