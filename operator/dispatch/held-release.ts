@@ -24,9 +24,9 @@ export interface HeldReleaseOptions {
 }
 
 /**
- * Releases held targets whose configuration changed: their alarms go again, once, under their msgUuid,
- * or are held anew when the configuration still has a problem; those held past --max-hold-age are
- * recorded Failed.
+ * Releases held targets whose configuration changed, or, held for a spent monthly quota, whose month
+ * turned: their alarms go again, once, under their msgUuid, or are held anew when the configuration
+ * still has a problem; those held past --max-hold-age are recorded Failed.
  */
 export class HeldRelease {
   readonly #options: HeldReleaseOptions;
@@ -46,12 +46,23 @@ export class HeldRelease {
         ledger.expired(entry, ctx.config.maxHoldAge, now);
         continue;
       }
-      if (held.changed(entry)) this.#release(entry, now);
+      if (held.changed(entry) || this.#monthTurned(entry)) this.#release(entry, now);
     }
   }
 
   stop(): void {
     this.#stopped = true;
+  }
+
+  /**
+   * Held for a spent quota, and DingTalk's month has turned since DingTalk last said so: a new month's
+   * quota may take the alarms. Decided from the refused attempt's time, never from a timer; after a
+   * restart the held alarms go again under their msgUuid and DingTalk's answer decides anew.
+   */
+  #monthTurned(entry: HeldEntry): boolean {
+    const { quota } = this.#options.ctx;
+    if (entry.quotaSpentAt === undefined) return false;
+    return quota.monthOf(entry.quotaSpentAt) !== quota.monthOf(quota.now());
   }
 
   /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RateBudget } from '../delivery/rate-budget.ts';
-import { isConfigurationRefusal, isDingTalkError } from '../dingtalk/index.ts';
+import { isConfigurationRefusal, isDingTalkError, isQuotaExhaustion } from '../dingtalk/index.ts';
 import type { TemplateRenderer } from '../rules/templates.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
 import type { Notification } from './notification.ts';
@@ -251,6 +251,16 @@ export class Outbox {
       this.#log.warn({ errcode: failure.errcode }, 'DingTalk refused the configuration; holding the message');
       this.#current = undefined;
       await outcomes.record({ kind: 'held', message, failure, at });
+      return;
+    }
+    // Retrying before the month turns would only be refused again: the message waits with the held ones.
+    if (isDingTalkError(err) && isQuotaExhaustion(err)) {
+      this.#log.warn(
+        { errcode: failure.errcode },
+        "the month's DingTalk quota is spent; holding the message",
+      );
+      this.#current = undefined;
+      await outcomes.record({ kind: 'held', message, failure: { ...failure, reason: 'QuotaExhausted' }, at });
       return;
     }
     const exhausted = message.attempts >= (this.#options.maxAttempts ?? 50);

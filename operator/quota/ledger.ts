@@ -153,7 +153,6 @@ export class QuotaLedger implements QuotaCounter {
     const groups: (BucketUsage & { name: string })[] = [];
     let app: BucketUsage | undefined;
     for (const report of this.reports(namespace, service)) {
-      if (report.calls === 0 && report.exhaustedAt === undefined) continue;
       const usage: BucketUsage = {
         month: report.month,
         calls: report.calls,

@@ -57,6 +57,9 @@ export class QuotaWriter {
   async #flush(): Promise<void> {
     await mapConcurrently(this.#ledger.takeDirty(), APPLY_CONCURRENCY, async (key) => {
       const [namespace, name] = JSON.parse(key) as [string, string];
+      const usage = this.#ledger.usage(namespace, name);
+      // Apply takes an empty object for null, which the schema refuses; a service without buckets has none.
+      if (Object.keys(usage).length === 0) return;
       try {
         await this.#kube.apply(
           `${objectPath({ group: GROUP, version: VERSION, plural: DINGTALK_SERVICE_PLURAL, namespace, name })}/status`,
@@ -64,7 +67,7 @@ export class QuotaWriter {
             apiVersion: API_VERSION,
             kind: DingTalkServiceGvk.kind,
             metadata: { name, namespace },
-            status: { usage: this.#ledger.usage(namespace, name) },
+            status: { usage },
           },
           { fieldManager: FIELD_MANAGER, force: true },
         );

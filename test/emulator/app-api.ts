@@ -76,6 +76,9 @@ const batchSendSchema = z.object({
 export function batchSend(world: World, app: App | undefined, body: unknown): ApiAnswer {
   if (!app) return apiError(400, 'InvalidAuthentication', '不合法的access_token');
   world.count(world.stats.batchSendCalls, app.clientId);
+  if (!world.spendMonthly(`app:${app.clientId}`, app.monthlyLimit)) {
+    return apiError(403, 'Forbidden.AccessDenied.ApiCountLimitForOrg', '企业调用该接口超过每月调用次数限制');
+  }
   const request = batchSendSchema.safeParse(body);
   if (!request.success) return apiError(400, 'invalidParameter.body.invalid', 'body is not a JSON object');
   const { robotCode, userIds, msgKey, msgParam } = request.data;

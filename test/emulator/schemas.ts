@@ -10,6 +10,8 @@ export const robotSpecSchema = z.object({
   keywords: z.array(z.string().min(1)).max(10).default([]),
   /** IPv4 addresses or CIDR ranges; empty means any source. */
   ipAllowList: z.array(z.string().min(1)).default([]),
+  /** Calls a month (China Standard Time) before the robot answers 90030 "webhook over limit". */
+  monthlyLimit: z.number().int().positive().optional(),
 });
 export type RobotSpec = z.input<typeof robotSpecSchema>;
 
@@ -19,6 +21,8 @@ export const appSpecSchema = z.object({
   robotCode: z.string().min(1).optional(),
   /** Users batchSend reports in flowControlledStaffIdList instead of messaging. */
   flowControlledUserIds: z.array(z.string()).default([]),
+  /** batchSend calls a month (China Standard Time) before the 403 ApiCountLimitForOrg answer. */
+  monthlyLimit: z.number().int().positive().optional(),
 });
 export type AppSpec = z.input<typeof appSpecSchema>;
 
@@ -32,6 +36,8 @@ export const faultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('reset'), ...faultLimit }),
   z.object({ kind: z.literal('hang'), ...faultLimit }),
   z.object({ kind: z.literal('throttle'), ...faultLimit }),
+  /** The answer of each API family when the month's quota is spent (90030, 90020, ApiCountLimitForOrg). */
+  z.object({ kind: z.literal('quotaExhausted'), ...faultLimit }),
   /** 200 and a body that never ends: one more byte every intervalMs. */
   z.object({
     kind: z.literal('trickle'),

@@ -70,12 +70,15 @@ export function summarise(
   member: MemberCheck | undefined,
   held: readonly HeldTarget[] = [],
 ): Summary {
-  const refusals = held.map((target) => ({
-    reason: DingTalkConditionReason.Held,
-    text: heldText(target),
-  }));
+  const refusals = held
+    .filter((target) => !target.quota)
+    .map((target) => ({ reason: DingTalkConditionReason.Held, text: heldText(target) }));
+  const spent = held
+    .filter((target) => target.quota)
+    .map((target) => ({ reason: DingTalkConditionReason.QuotaExhausted, text: heldText(target) }));
   const problems = [
     ...refusals,
+    ...spent,
     ...groups
       .filter((group) => !group.ready)
       .map((group) => ({ reason: group.reason, text: `group ${group.name}: ${group.message}` })),
@@ -104,7 +107,10 @@ export function summarise(
 function heldText(target: HeldTarget): string {
   const where = target.kind === 'Group' ? `group ${target.name}` : 'member';
   const code = target.errcode === undefined ? '' : ` with errcode ${target.errcode}`;
-  return `${where}: DingTalk refused alarms${code} (${target.message}); ${target.alarms} alarm(s) held since ${formatTime(new Date(target.since))} until a Secret, ConfigMap or this service changes`;
+  const until = target.quota
+    ? "the month turns or the target's monthlyQuota changes"
+    : 'a Secret, ConfigMap or this service changes';
+  return `${where}: DingTalk refused alarms${code} (${target.message}); ${target.alarms} alarm(s) held since ${formatTime(new Date(target.since))} until ${until}`;
 }
 
 /** CredentialsValid: every referenced Secret is usable and DingTalk accepted the app's credentials. */
