@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { type AlarmEvent, type AlarmEventStatus, type Delivery, parseAlarmEvent } from '../api/index.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
+import { QuotaGate } from '../quota/gate.ts';
 import { QuotaWriter } from '../quota/quota-writer.ts';
 import { type CompiledRule, RuleBook } from '../rules/rule-book.ts';
 import { type InformerEvent, specChanged } from '../runtime/informer.ts';
@@ -64,6 +65,7 @@ export class Dispatcher implements Component {
   readonly #store: EventStatusStore;
   readonly #health: DeliveryHealth;
   readonly #quotaWriter: QuotaWriter;
+  readonly #quotaGate: QuotaGate;
   readonly #held: HeldAlarms;
   readonly #ledger: LedgerRecorder;
   readonly #groups: Groups;
@@ -116,6 +118,7 @@ export class Dispatcher implements Component {
       ctx.config.quotaWriteInterval,
       systemClock,
     );
+    this.#quotaGate = new QuotaGate(ctx.quota, (ns, name) => ctx.caches.services.get(ns, name));
     this.#held = new HeldAlarms(ctx.held, ctx.caches);
     this.#ledger = new LedgerRecorder({
       store: this.#store,
@@ -147,6 +150,7 @@ export class Dispatcher implements Component {
       held: this.#held,
       ledger: this.#ledger,
       outboxes: this.#outboxes,
+      quota: this.#quotaGate,
     });
     this.#release = new HeldRelease({
       ctx,
@@ -363,7 +367,10 @@ export class Dispatcher implements Component {
     const compiled = this.#rules.compile(current);
     if (compiled.ok) {
       entry.rule = compiled.rule;
-      entry.group.timing = compiled.rule.timing;
+      // A quotaPolicy widens the digests of a rule whose targets' month runs short.
+      const { timing, namespace } = compiled.rule;
+      const factor = this.#quotaGate.groupIntervalFactor(namespace, this.#planner.plan(compiled.rule));
+      entry.group.timing = { ...timing, groupIntervalMs: timing.groupIntervalMs * factor };
     }
     const now = Date.now();
     const flush = entry.group.flush(now);
