@@ -1,7 +1,7 @@
 import { EventsV1Api } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { eventually, testKubeConfig } from '../support/kube.ts';
-import { create, get, groupService, tokenFor, useDispatch, waitForPhase } from './harness.ts';
+import { create, get, groupService, patch, secret, tokenFor, useDispatch, waitForPhase } from './harness.ts';
 
 /** The operator's calendar runs this far ahead of the real one once a test turns DingTalk's month. */
 const calendar = { offsetMs: 0 };
@@ -125,5 +125,40 @@ describe("DingTalk's monthly quota", () => {
       .listNamespacedEvent({ namespace: h.namespace });
     const reasons = events.items.filter((e) => e.regarding?.name === 'spent').map((e) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(['QuotaAtRisk', 'QuotaExhausted', 'WithinQuota']));
+  });
+
+  it("holds member alarms while DingTalk says the app's API calls are spent, and sends them once monthlyQuota is raised", async () => {
+    await h.emulator.control.putApp('quota-app', { clientSecret: 'quota-secret', monthlyLimit: 1 });
+    await h.emulator.control.putUser('quota-user', { name: 'Quota User' });
+    await secret(h, 'quota-app', { clientSecret: 'quota-secret' });
+    const member = {
+      clientId: 'quota-app',
+      clientSecret: { name: 'quota-app', key: 'clientSecret' },
+      members: [{ userId: 'quota-user' }],
+    };
+    await create(h, 'DingTalkService', 'app-spent', { sendTo: ['Member'], member });
+    await create(h, 'AlarmRule', 'to-app-spent', {
+      services: [{ name: 'app-spent' }],
+      match: { sources: ['app-source'] },
+      grouping: fastGrouping,
+    });
+    await alarm('app-1', 'app-source');
+    await waitForPhase(h, 'app-1', ['Delivered']);
+    await alarm('app-2', 'app-source');
+    const held = await waitForPhase(h, 'app-2', ['Held', ...FINAL]);
+    expect((held.status?.deliveries as Record<string, unknown>[] | undefined)?.[0]).toMatchObject({
+      state: 'Held',
+      reason: 'QuotaExhausted',
+      errcode: 'Forbidden.AccessDenied.ApiCountLimitForOrg',
+    });
+    await eventually(() => conditionOf('app-spent', 'QuotaExhausted'), { timeoutMs: 30_000 });
+
+    // The organisation bought more: DingTalk takes calls again, and the service says so.
+    await h.emulator.control.putApp('quota-app', { clientSecret: 'quota-secret', monthlyLimit: 100 });
+    await patch(h, 'DingTalkService', 'app-spent', { spec: { member: { ...member, monthlyQuota: 100 } } });
+    await waitForPhase(h, 'app-2', ['Delivered']);
+    expect(await h.emulator.control.messages({ userId: 'quota-user' })).toHaveLength(2);
+    const status = (await get(h, 'DingTalkService', 'app-spent')).status as { usage?: { app?: Usage } };
+    expect(status.usage?.app).toMatchObject({ limit: 100 });
   });
 });
