@@ -199,6 +199,21 @@ describe('Outbox (fake clock)', () => {
     await outbox.stop();
   });
 
+  it("hands a spent month's answer over as held for the quota, without pausing the robot or retrying", async () => {
+    const { outbox, recorded } = outboxWith([refusal('throttled', 90030)]);
+    outbox.enqueue(notification('spent'));
+    outbox.enqueue(notification('next'));
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(outcomesOf(recorded, 'held')[0]?.failure).toMatchObject({
+      errcode: '90030',
+      reason: 'QuotaExhausted',
+    });
+    expect(outcomesOf(recorded, 'paused')).toEqual([]);
+    expect(uuidsOf(recorded, 'failed')).toEqual([]);
+    expect(recorded.sent.map((s) => s.titles)).toEqual([['spent'], ['next']]);
+    await outbox.stop();
+  });
+
   it('reports a message assigned before it is attempted, and attempted before it is delivered', async () => {
     const { outbox, recorded } = outboxWith();
     outbox.enqueue(notification('one'));
