@@ -252,7 +252,7 @@ export const configSchema = z
       flag: '--max-hold-age',
       env: 'DINGTALK_OPERATOR_MAX_HOLD_AGE',
       description:
-        'How long an alarm DingTalk refused for a configuration reason (wrong secret, keyword, IP allow-list, robotCode) is held for a fix before it is recorded Failed.',
+        'How long an alarm DingTalk refused for a configuration reason (wrong secret, keyword, IP allow-list, robotCode) is held for a fix before it is recorded Failed. Alarms refused for a spent monthly quota are held at least 31 days, so they see the month turn.',
     }),
     quotaTimeZone: describe(
       setting('must be an IANA time zone such as Asia/Shanghai', (raw) =>

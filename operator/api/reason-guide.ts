@@ -186,7 +186,7 @@ export const reasonGuide: Record<DingTalkConditionReason, ReasonGuide> = {
       "the target's `monthlyQuota`. Alarms DingTalk refused wait as Held.",
     action:
       'Held alarms go out when the month turns (in --quota-time-zone) or when `monthlyQuota` changes (raise ' +
-      'it after buying more). Keep alarms held that long with --max-hold-age (up to 30d); spend fewer calls ' +
+      'it after buying more); they are kept held 31 days (or --max-hold-age, if longer). Spend fewer calls ' +
       'with a `quotaPolicy` or wider `groupInterval`.',
   },
   QuotaAtRisk: {

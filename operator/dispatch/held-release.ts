@@ -26,8 +26,11 @@ export interface HeldReleaseOptions {
 /**
  * Releases held targets whose configuration changed, or, held for a spent monthly quota, whose month
  * turned: their alarms go again, once, under their msgUuid, or are held anew when the configuration
- * still has a problem; those held past --max-hold-age are recorded Failed.
+ * still has a problem; those held past --max-hold-age are recorded Failed. Alarms held for a spent
+ * month are kept at least a month (the longest one), so they see the month turn.
  */
+const LONGEST_MONTH_MS = 31 * 24 * 3_600_000;
+
 export class HeldRelease {
   readonly #options: HeldReleaseOptions;
   #stopped = false;
@@ -41,9 +44,13 @@ export class HeldRelease {
     const { held, ledger, ctx } = this.#options;
     const now = Date.now();
     for (const entry of held.list(namespace)) {
-      if (now - entry.since >= ctx.config.maxHoldAge) {
+      const maxAge =
+        entry.quotaSpentAt === undefined
+          ? ctx.config.maxHoldAge
+          : Math.max(ctx.config.maxHoldAge, LONGEST_MONTH_MS);
+      if (now - entry.since >= maxAge) {
         held.remove(entry);
-        ledger.expired(entry, ctx.config.maxHoldAge, now);
+        ledger.expired(entry, maxAge, now);
         continue;
       }
       if (held.changed(entry) || this.#monthTurned(entry)) this.#release(entry, now);

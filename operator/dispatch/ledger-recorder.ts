@@ -135,7 +135,7 @@ export class LedgerRecorder implements OutcomeSink {
     this.#recordHeld(held, recorded, at);
   }
 
-  /** A target held past the bound without a fix: its alarms are recorded Failed. */
+  /** A target held past the bound without a fix (or a month's turn): its alarms are recorded Failed. */
   expired(held: HeldEntry, maxHoldAgeMs: number, now: number): void {
     const hours = Math.round(maxHoldAgeMs / 3_600_000);
     const age = hours >= 1 ? `${hours}h` : `${Math.round(maxHoldAgeMs / 1000)}s`;
