@@ -52,6 +52,7 @@ describe('QuotaLedger', () => {
   it("turns the month at midnight in DingTalk's time zone", () => {
     const { ledger, clock, changes } = setup();
     ledger.count(call, 100);
+    ledger.refresh();
     expect(ledger.report('team-a', 'alerts', robot).state).toBe('Exhausted');
     clock.now = Date.parse('2026-12-31T15:59:59Z');
     expect(ledger.report('team-a', 'alerts', robot).month).toBe('2026-12');
@@ -71,16 +72,21 @@ describe('QuotaLedger', () => {
   it('projects exhaustion and tells listeners when a bucket becomes at risk, then exhausted', () => {
     const { ledger, changes } = setup();
     ledger.count(call, 10);
+    ledger.refresh();
     // 10 calls in 9.5 days of December: about 1 a day, 90 more last past the month's end; 50 run out
     // as fast again: 9.5 days on.
     expect(ledger.report('team-a', 'alerts', robot).state).toBe('Within');
     ledger.count(call, 40);
+    expect(changes).toEqual([]);
+    ledger.refresh();
     const atRisk = ledger.report('team-a', 'alerts', robot);
     expect(atRisk.state).toBe('AtRisk');
     expect(new Date(atRisk.projectedExhaustion ?? 0).toISOString()).toBe('2026-12-19T16:00:00.000Z');
     ledger.count(call, 50);
+    ledger.refresh();
     expect(ledger.report('team-a', 'alerts', robot).state).toBe('Exhausted');
-    expect(changes).toEqual(['team-a/alerts', 'team-a/alerts', 'team-a/alerts']);
+    // Within at first is no news; at risk and exhausted are.
+    expect(changes).toEqual(['team-a/alerts', 'team-a/alerts']);
   });
 
   it("keeps DingTalk's spent answer until the limit changes", () => {

@@ -97,14 +97,14 @@ export class QuotaLedger implements QuotaCounter {
     if (calls <= 0) return;
     const counted = this.#counted(call);
     counted.calls += calls;
-    this.#changed(call.namespace, call.service);
+    this.#dirty.add(serviceKey(call.namespace, call.service));
   }
 
   exhausted(call: QuotaCall): void {
     const counted = this.#counted(call);
     counted.exhaustedAt = this.#now();
     counted.exhaustedLimit = this.#limit(call.namespace, call.service, call.bucket);
-    this.#changed(call.namespace, call.service);
+    this.#dirty.add(serviceKey(call.namespace, call.service));
   }
 
   /** The bucket's month so far, with its limit from the service's spec now. */
@@ -131,7 +131,10 @@ export class QuotaLedger implements QuotaCounter {
     );
   }
 
-  /** Calls `listener` when a bucket of a service changes state (within, at risk, exhausted). */
+  /**
+   * Calls `listener` when a bucket of a service changes state (within, at risk, exhausted), as refresh()
+   * finds it: never from within a send, so whoever listens reads a cache that has caught up.
+   */
   onChange(listener: Listener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -194,18 +197,12 @@ export class QuotaLedger implements QuotaCounter {
     }
   }
 
-  #changed(namespace: string, service: string): void {
-    const key = serviceKey(namespace, service);
-    this.#dirty.add(key);
-    const counts = this.#services.get(key);
-    if (counts) this.#notifyIfStateChanged(namespace, service, counts);
-  }
-
   #notifyIfStateChanged(namespace: string, service: string, counts: ServiceCounts): void {
     let changed = false;
     for (const report of this.reports(namespace, service)) {
       const key = bucketKey(report.bucket);
-      if (counts.states.get(key) !== report.state) changed = true;
+      // A bucket first seen within its quota is no news: the service's own reconcile reports it.
+      if ((counts.states.get(key) ?? 'Within') !== report.state) changed = true;
       counts.states.set(key, report.state);
     }
     if (changed) for (const listener of this.#listeners) listener(namespace, service);

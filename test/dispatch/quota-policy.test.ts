@@ -98,8 +98,10 @@ describe('quotaPolicy', () => {
     expect(await resolve('w1')).toMatchObject({ state: 'Suppressed', reason: 'QuotaPolicy' });
     expect((await raise('w2', 'warning')).state).toBe('Delivered');
     await callsCounted(7);
-    const atRisk = (await conditions()).find((c) => c.type === 'QuotaAtRisk');
-    expect(atRisk?.status).toBe('True');
+    const atRisk = await eventually(
+      async () => (await conditions()).find((c) => c.type === 'QuotaAtRisk' && c.status === 'True'),
+      { timeoutMs: 30_000 },
+    );
     expect((await conditions()).find((c) => c.type === 'QuotaExhausted')).toBeUndefined();
     // Only the reserve is left: warnings wait no more, the critical alarm goes out from it.
     expect(await raise('w3', 'warning')).toMatchObject({ state: 'Suppressed', reason: 'QuotaPolicy' });
@@ -110,7 +112,7 @@ describe('quotaPolicy', () => {
       { timeoutMs: 30_000 },
     );
     expect(Date.parse(exhausted.lastTransitionTime)).toBeGreaterThanOrEqual(
-      Date.parse(atRisk?.lastTransitionTime ?? ''),
+      Date.parse(atRisk.lastTransitionTime),
     );
     expect((await h.emulator.control.stats()).robotSends[token]).toBe(8);
   });

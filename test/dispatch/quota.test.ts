@@ -102,7 +102,13 @@ describe("DingTalk's monthly quota", () => {
     expect(exhausted).toMatchObject({ status: 'True', reason: 'QuotaExhausted' });
     expect(await conditionOf('spent', 'Ready')).toMatchObject({ status: 'False', reason: 'QuotaExhausted' });
     expect((await conditionOf('spent', 'CredentialsValid'))?.status).toBe('True');
-    expect((await waitForCalls('spent', 1)).exhaustedAt).toEqual(expect.any(String));
+    const spent = await eventually(
+      async () => ((await usageOf('spent'))?.exhaustedAt ? usageOf('spent') : undefined),
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    expect(spent).toMatchObject({ calls: 1, limit: 3000 });
 
     // Later alarms wait with the held one: no call is spent on a refusal known in advance.
     await alarm('spent-3', 'spent-source');
@@ -158,7 +164,12 @@ describe("DingTalk's monthly quota", () => {
     await patch(h, 'DingTalkService', 'app-spent', { spec: { member: { ...member, monthlyQuota: 100 } } });
     await waitForPhase(h, 'app-2', ['Delivered']);
     expect(await h.emulator.control.messages({ userId: 'quota-user' })).toHaveLength(2);
-    const status = (await get(h, 'DingTalkService', 'app-spent')).status as { usage?: { app?: Usage } };
-    expect(status.usage?.app).toMatchObject({ limit: 100 });
+    await eventually(
+      async () => {
+        const status = (await get(h, 'DingTalkService', 'app-spent')).status as { usage?: { app?: Usage } };
+        return status.usage?.app?.limit === 100 && status.usage.app.calls === 2 ? true : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
   });
 });
