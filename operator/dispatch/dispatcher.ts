@@ -111,13 +111,8 @@ export class Dispatcher implements Component {
       this.#log,
       { intervalMs: options.healthIntervalMs },
     );
-    this.#quotaWriter = new QuotaWriter(
-      ctx.kube,
-      ctx.quota,
-      this.#log,
-      ctx.config.quotaWriteInterval,
-      systemClock,
-    );
+    const quotaWriteMs = ctx.config.quotaWriteInterval;
+    this.#quotaWriter = new QuotaWriter(ctx.kube, ctx.quota, this.#log, quotaWriteMs, systemClock);
     this.#quotaGate = new QuotaGate(ctx.quota, (ns, name) => ctx.caches.services.get(ns, name));
     this.#held = new HeldAlarms(ctx.held, ctx.caches);
     this.#ledger = new LedgerRecorder({
@@ -367,10 +362,7 @@ export class Dispatcher implements Component {
     const compiled = this.#rules.compile(current);
     if (compiled.ok) {
       entry.rule = compiled.rule;
-      // A quotaPolicy widens the digests of a rule whose targets' month runs short.
-      const { timing, namespace } = compiled.rule;
-      const factor = this.#quotaGate.groupIntervalFactor(namespace, this.#planner.plan(compiled.rule));
-      entry.group.timing = { ...timing, groupIntervalMs: timing.groupIntervalMs * factor };
+      entry.group.timing = this.#quotaGate.timing(compiled.rule, () => this.#planner.plan(compiled.rule));
     }
     const now = Date.now();
     const flush = entry.group.flush(now);

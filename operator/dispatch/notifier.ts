@@ -1,5 +1,6 @@
 import { type AlarmEventStatus, type Delivery, DingTalkConditionReason } from '../api/index.ts';
 import type { QuotaGate } from '../quota/gate.ts';
+import { holdingStep } from '../quota/policy.ts';
 import type { CompiledRule } from '../rules/rule-book.ts';
 import { windowVerdict } from '../rules/time-windows.ts';
 import { type PlannedTarget, targetNames } from '../targets/index.ts';
@@ -93,8 +94,10 @@ export class Notifier {
     repeat: boolean,
   ): Alarm[] {
     const change: Partial<Delivery> = { state: 'Suppressed', reason: DingTalkConditionReason.QuotaPolicy };
+    const steps = this.#options.quota.stepsFor(rule.namespace, target);
+    if (!steps) return alarms;
     return alarms.filter((alarm) => {
-      const step = this.#options.quota.holdingStep(rule.namespace, target, alarm.spec);
+      const step = holdingStep(steps, alarm.spec);
       if (step && !repeat)
         this.#options.ledger.updateTarget(alarm, rule, target.service, target.kind, names, change);
       return step === undefined;

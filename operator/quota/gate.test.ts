@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CustomObject } from '../manager/context.ts';
-import { QuotaGate } from './gate.ts';
+import { QuotaGate, type QuotaTarget } from './gate.ts';
 import { QuotaLedger } from './ledger.ts';
+import { holdingStep } from './policy.ts';
 
 const quotaPolicy = {
   widenDigestsAt: 50,
@@ -33,36 +34,38 @@ function setup(policy: unknown = quotaPolicy) {
 
 const group = { service: 'alerts', kind: 'Group', name: 'ops' } as const;
 const members = { service: 'alerts', kind: 'Member' } as const;
+const held = (gate: QuotaGate, target: QuotaTarget, severity: 'critical' | 'warning' | 'info') =>
+  holdingStep(gate.stepsFor('team-a', target) ?? new Set(), { severity, state: 'firing' });
 const robot = { namespace: 'team-a', service: 'alerts', bucket: { kind: 'Robot', group: 'ops' } } as const;
 
 describe('QuotaGate', () => {
   it("widens a rule's digests by the factor once any of its targets' buckets is half spent", () => {
     const { ledger, gate } = setup();
     ledger.count(robot, 4);
-    expect(gate.groupIntervalFactor('team-a', [group, members])).toBe(1);
+    expect(gate.groupIntervalFactor('team-a', ['alerts'], () => [group, members])).toBe(1);
     ledger.count(robot);
-    expect(gate.groupIntervalFactor('team-a', [group, members])).toBe(3);
-    expect(gate.groupIntervalFactor('team-a', [members])).toBe(1);
+    expect(gate.groupIntervalFactor('team-a', ['alerts'], () => [group, members])).toBe(3);
+    expect(gate.groupIntervalFactor('team-a', ['alerts'], () => [members])).toBe(1);
   });
 
   it("applies each target's own bucket", () => {
     const { ledger, gate } = setup();
     ledger.count(robot, 8);
-    expect(gate.holdingStep('team-a', group, { severity: 'warning', state: 'firing' })).toBe('CriticalOnly');
-    expect(gate.holdingStep('team-a', members, { severity: 'warning', state: 'firing' })).toBeUndefined();
+    expect(held(gate, group, 'warning')).toBe('CriticalOnly');
+    expect(held(gate, members, 'warning')).toBeUndefined();
   });
 
   it("takes DingTalk's word that the month is spent as the whole quota used", () => {
     const { ledger, gate } = setup();
     ledger.exhausted(robot);
-    expect(gate.holdingStep('team-a', group, { severity: 'info', state: 'firing' })).toBe('CriticalOnly');
-    expect(gate.holdingStep('team-a', group, { severity: 'critical', state: 'firing' })).toBeUndefined();
+    expect(held(gate, group, 'info')).toBe('CriticalOnly');
+    expect(held(gate, group, 'critical')).toBeUndefined();
   });
 
   it('holds nothing back for a service without a policy', () => {
     const { ledger, gate } = setup(null);
     ledger.count(robot, 10);
-    expect(gate.holdingStep('team-a', group, { severity: 'info', state: 'resolved' })).toBeUndefined();
-    expect(gate.groupIntervalFactor('team-a', [group])).toBe(1);
+    expect(gate.stepsFor('team-a', group)).toBeUndefined();
+    expect(gate.groupIntervalFactor('team-a', ['alerts'], () => [group])).toBe(1);
   });
 });

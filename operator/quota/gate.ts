@@ -1,7 +1,8 @@
-import { QuotaPolicy, type Severity } from '../api/index.ts';
+import { QuotaPolicy } from '../api/index.ts';
 import type { CustomObject } from '../manager/context.ts';
+import type { CompiledRule, GroupTiming } from '../rules/rule-book.ts';
 import type { QuotaBucket, QuotaLedger } from './ledger.ts';
-import { groupIntervalFactor, holdingStep, type PolicyStep, stepsInForce } from './policy.ts';
+import { groupIntervalFactor, type PolicyStep, stepsInForce } from './policy.ts';
 
 /** A target of a service, as dispatch plans it: a group (by name) or the members, through the app. */
 export type QuotaTarget =
@@ -25,21 +26,34 @@ export class QuotaGate {
     this.#service = service;
   }
 
-  /** The step that holds back the alarm's notification to the target, if any. */
-  holdingStep(
-    namespace: string,
-    target: QuotaTarget,
-    alarm: { severity: Severity; state: 'firing' | 'resolved' },
-  ): PolicyStep | undefined {
+  /**
+   * The steps of the service's quotaPolicy in force for the target now; undefined without a policy.
+   * Taken once per notification, then applied to each alarm with holdingStep (policy.ts).
+   */
+  stepsFor(namespace: string, target: QuotaTarget): ReadonlySet<PolicyStep> | undefined {
     const policy = this.#policy(namespace, target.service);
-    if (!policy) return undefined;
-    return holdingStep(this.#steps(namespace, target, policy), alarm);
+    return policy && this.#steps(namespace, target, policy);
   }
 
-  /** How many times longer a rule's groupInterval is: the widest of its targets' policies now. */
-  groupIntervalFactor(namespace: string, targets: readonly QuotaTarget[]): number {
+  /** The rule's grouping timers, its groupInterval widened by its targets' policies now. */
+  timing(rule: CompiledRule, plan: () => readonly QuotaTarget[]): GroupTiming {
+    const services = rule.rule.spec.services.map((service) => service.name);
+    const factor = this.groupIntervalFactor(rule.namespace, services, plan);
+    return { ...rule.timing, groupIntervalMs: rule.timing.groupIntervalMs * factor };
+  }
+
+  /**
+   * How many times longer a rule's groupInterval is: the widest of its targets' policies now. The
+   * targets are planned only when one of the rule's services has a policy.
+   */
+  groupIntervalFactor(
+    namespace: string,
+    services: readonly string[],
+    plan: () => readonly QuotaTarget[],
+  ): number {
+    if (!services.some((service) => this.#policy(namespace, service))) return 1;
     let factor = 1;
-    for (const target of targets) {
+    for (const target of plan()) {
       const policy = this.#policy(namespace, target.service);
       if (policy)
         factor = Math.max(factor, groupIntervalFactor(policy, this.#steps(namespace, target, policy)));
