@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
+import { type AppApiCall, type CardApi, createCardApi } from './cards.ts';
 import { type DingTalkError, isDingTalkError } from './errors.ts';
 import { buildGroupBody, type GroupMessage } from './group-message.ts';
 import { chunkUserIds, type MemberMessage, toMsgKey } from './member-message.ts';
@@ -53,6 +54,14 @@ const batchSendResponseSchema = z.object({
 const userIdResponseSchema = z.object({ result: z.object({ userid: z.string() }) });
 const userResponseSchema = z.object({ result: userSchema });
 const okSchema = z.object({});
+const streamTicketSchema = z.object({ endpoint: z.string().min(1), ticket: z.string().min(1) });
+
+/** What a Stream connection receives: `type` EVENT or CALLBACK, and a topic such as the card callback's. */
+export interface StreamSubscription {
+  type: 'EVENT' | 'CALLBACK';
+  topic: string;
+}
+export type StreamTicket = z.output<typeof streamTicketSchema>;
 
 // topapi answers for "no such user / mobile" (dingtalk-api.md §4): absence, not failure.
 const userNotFoundErrcodes = new Set<unknown>([40104, 60121, 33012]);
@@ -84,24 +93,31 @@ export function createDingTalkClient(input: DingTalkClientOptions = {}) {
     }
   };
 
+  const callApi = <S extends z.ZodType>(
+    request: { endpoint: string; method: 'GET' | 'POST' | 'PUT'; path: string; body?: unknown },
+    schema: S,
+    token?: string,
+  ) =>
+    exchange(
+      request.endpoint,
+      () =>
+        transport.request({
+          method: request.method,
+          url: new URL(request.path, options.apiBaseUrl),
+          endpoint: request.endpoint,
+          ...(request.body !== undefined && { body: JSON.stringify(request.body) }),
+          headers: token === undefined ? {} : { 'x-acs-dingtalk-access-token': token },
+        }),
+      (response) => readApi(response, request.endpoint, schema),
+    );
+
   const postApi = <S extends z.ZodType>(
     endpoint: string,
     path: string,
     body: unknown,
     schema: S,
     token?: string,
-  ) =>
-    exchange(
-      endpoint,
-      () =>
-        transport.post({
-          url: new URL(path, options.apiBaseUrl),
-          endpoint,
-          body: JSON.stringify(body),
-          headers: token === undefined ? {} : { 'x-acs-dingtalk-access-token': token },
-        }),
-      (response) => readApi(response, endpoint, schema),
-    );
+  ) => callApi({ endpoint, method: 'POST', path, body }, schema, token);
 
   const postTopApi = <S extends z.ZodType>(
     endpoint: string,
@@ -146,6 +162,10 @@ export function createDingTalkClient(input: DingTalkClientOptions = {}) {
       return call(await tokens.get(app));
     }
   };
+
+  const appApiCall: AppApiCall = (app, request, schema) =>
+    withToken(app, (token) => callApi(request, schema, token));
+  const cards: CardApi = createCardApi(appApiCall);
 
   const lookup = async <T>(find: () => Promise<T>): Promise<T | undefined> => {
     try {
@@ -251,6 +271,26 @@ export function createDingTalkClient(input: DingTalkClientOptions = {}) {
         );
         return found.result;
       });
+    },
+
+    /** Interactive cards, DING and read receipts of an app's robot (cards.ts). */
+    cards,
+
+    /**
+     * Stream mode's first step: trades the app's credentials for a WebSocket endpoint and a one-time
+     * ticket (stream-client.ts opens the socket). The ticket is a credential: never logged.
+     */
+    openStreamConnection(
+      app: AppCredentials,
+      subscriptions: readonly StreamSubscription[],
+    ): Promise<StreamTicket> {
+      const body = {
+        clientId: app.clientId,
+        clientSecret: app.clientSecret,
+        subscriptions,
+        ua: 'dingtalk-operator',
+      };
+      return postApi('gateway.connectionsOpen', '/v1.0/gateway/connections/open', body, streamTicketSchema);
     },
 
     close(): Promise<void> {

@@ -36,8 +36,15 @@ export interface PostRequest {
   headers?: Record<string, string>;
 }
 
+/** Any method: card updates are PUT, read receipts GET (without a body). */
+export interface ApiRequest extends Omit<PostRequest, 'body'> {
+  method: 'GET' | 'POST' | 'PUT';
+  body?: string;
+}
+
 export interface Transport {
   post(request: PostRequest): Promise<RawResponse>;
+  request(request: ApiRequest): Promise<RawResponse>;
   close(): Promise<void>;
 }
 
@@ -54,34 +61,40 @@ export function createTransport(options: TransportOptions, env: Env = process.en
     env,
   });
 
-  return {
-    async post({ url, endpoint, body, headers }) {
-      const deadline = AbortSignal.timeout(options.requestTimeoutMs);
-      try {
-        const response = await dispatcher.request({
-          origin: url.origin,
-          method: 'POST',
-          path: url.pathname + url.search,
-          headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
-          body,
-          signal: deadline,
+  const request = async ({ method, url, endpoint, body, headers }: ApiRequest): Promise<RawResponse> => {
+    const deadline = AbortSignal.timeout(options.requestTimeoutMs);
+    try {
+      const response = await dispatcher.request({
+        origin: url.origin,
+        method,
+        path: url.pathname + url.search,
+        headers: {
+          ...(body !== undefined && { 'content-type': 'application/json; charset=utf-8' }),
+          ...headers,
+        },
+        body,
+        signal: deadline,
+      });
+      return {
+        status: response.statusCode,
+        text: await readCapped(response.body, options.maxResponseBytes, endpoint),
+      };
+    } catch (error) {
+      if (error instanceof DingTalkError) throw error;
+      if (deadline.aborted) {
+        throw new DingTalkError(`${endpoint}: no complete answer within ${options.requestTimeoutMs} ms`, {
+          code: DingTalkErrorCode.timeout,
+          errorClass: 'transient',
+          endpoint,
         });
-        return {
-          status: response.statusCode,
-          text: await readCapped(response.body, options.maxResponseBytes, endpoint),
-        };
-      } catch (error) {
-        if (error instanceof DingTalkError) throw error;
-        if (deadline.aborted) {
-          throw new DingTalkError(`${endpoint}: no complete answer within ${options.requestTimeoutMs} ms`, {
-            code: DingTalkErrorCode.timeout,
-            errorClass: 'transient',
-            endpoint,
-          });
-        }
-        throw networkError(error, endpoint);
       }
-    },
+      throw networkError(error, endpoint);
+    }
+  };
+
+  return {
+    request,
+    post: (post) => request({ ...post, method: 'POST' }),
     async close() {
       await dispatcher.close();
     },

@@ -87,6 +87,21 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly streamConnected = new Gauge({
+    name: `${PREFIX}dingtalk_stream_connected`,
+    help: "1 while the app's DingTalk Stream connection (card clicks) is open, by app clientId.",
+    labelNames: ['app'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectStreams(),
+  });
+
+  readonly streamEvents = new Counter({
+    name: `${PREFIX}dingtalk_stream_events_total`,
+    help: 'DingTalk Stream connection events by app clientId and event (opened, openFailed, closed, disconnectRequested, silence, ping, callback, callbackAnswered, callbackLate, callbackFailed, malformed).',
+    labelNames: ['app', 'event'] as const,
+    registers: [this.registry],
+  });
+
   readonly leader = new Gauge({
     name: `${PREFIX}leader`,
     help: '1 while this replica holds the leader lease.',
@@ -118,6 +133,7 @@ export class OperatorMetrics {
 
   readonly #queueDepths = new Map<string, () => number>();
   #quota: (() => Iterable<QuotaSample>) | undefined;
+  readonly #streams = new Map<string, () => boolean>();
 
   constructor({ processMetrics = true }: { processMetrics?: boolean } = {}) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
@@ -161,8 +177,22 @@ export class OperatorMetrics {
     this.kubeComeBackLater.inc({ code: String(status), retried: String(retried) });
   }
 
+  /** A Stream client's event (its onEvent hook), counted per app. */
+  recordStreamEvent(app: string, event: string): void {
+    this.streamEvents.inc({ app, event });
+  }
+
+  /** Reports whether the app's Stream connection is open at every scrape (its status().connected). */
+  observeStream(app: string, connected: () => boolean): void {
+    this.#streams.set(app, connected);
+  }
+
   setLeader(leading: boolean): void {
     this.leader.set(leading ? 1 : 0);
+  }
+
+  #collectStreams(): void {
+    for (const [app, connected] of this.#streams) this.streamConnected.set({ app }, connected() ? 1 : 0);
   }
 
   #collectQueueDepths(): void {

@@ -15,7 +15,7 @@ export interface ApiAnswer {
 export const tokenLifetimeSeconds = 7200;
 export const maxUsersPerBatch = 20;
 
-const apiError = (status: number, code: string, message: string): ApiAnswer => ({
+export const apiError = (status: number, code: string, message: string): ApiAnswer => ({
   status,
   body: { code, message, requestid: randomUUID() },
 });
@@ -102,8 +102,16 @@ export function batchSend(world: World, app: App | undefined, body: unknown): Ap
   const flowControlled = userIds.filter(
     (userId) => world.users.has(userId) && app.flowControlledUserIds.includes(userId),
   );
-  for (const userId of userIds) {
-    if (invalid.includes(userId) || flowControlled.includes(userId)) continue;
+  const processQueryKey = randomUUID();
+  const delivered = userIds.filter((userId) => !invalid.includes(userId) && !flowControlled.includes(userId));
+  world.oneToOne.set(processQueryKey, {
+    clientId: app.clientId,
+    robotCode,
+    sentAt: world.clock.now(),
+    userIds: delivered,
+    readAt: new Map(),
+  });
+  for (const userId of delivered) {
     world.record({
       to: { kind: 'member', userId, robotCode },
       type: msgKey,
@@ -115,7 +123,7 @@ export function batchSend(world: World, app: App | undefined, body: unknown): Ap
   return {
     status: 200,
     body: {
-      processQueryKey: randomUUID(),
+      processQueryKey,
       invalidStaffIdList: invalid,
       flowControlledStaffIdList: flowControlled,
     },
@@ -155,7 +163,7 @@ export function userById(world: World, app: App | undefined, body: unknown): Api
   return { status: 200, body: { errcode: 0, errmsg: 'ok', result, request_id: randomUUID() } };
 }
 
-function parseObject(text: string): Record<string, unknown> | undefined {
+export function parseObject(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
     return typeof value === 'object' && value !== null && !Array.isArray(value)

@@ -1,10 +1,14 @@
+import type { ClickDelivery, ClickRequest } from './card-click.ts';
 import { controlPrefix } from './control-routes.ts';
 import {
   type AppSpec,
+  type CardTemplateSpec,
   type Fault,
   type FaultTarget,
   type MessageFilter,
   type RobotSpec,
+  recordedCardSchema,
+  recordedDingSchema,
   recordedMessageSchema,
   statsSchema,
   type UserSpec,
@@ -45,6 +49,37 @@ export function createEmulatorControl(baseUrl: string) {
     async stats() {
       return statsSchema.parse(await call('GET', '/stats'));
     },
+    /** Cards created, with their current data and every earlier version. */
+    async cards() {
+      return recordedCardSchema.array().parse(await call('GET', '/cards'));
+    },
+    /** The buttons the page shows on cards of this template. */
+    putCardTemplate: (templateId: string, spec: CardTemplateSpec) =>
+      call('PUT', `/card-templates/${id(templateId)}`, spec),
+    async dings() {
+      return recordedDingSchema.array().parse(await call('GET', '/dings'));
+    },
+    /** The member reads their one-to-one messages (or only the one with processQueryKey). */
+    markRead: (userId: string, processQueryKey?: string) =>
+      call('POST', `/users/${id(userId)}/read`, processQueryKey === undefined ? {} : { processQueryKey }),
+    /** The open Stream connections (of one app). */
+    streamConnections: async (clientId?: string) =>
+      (await call('GET', `/stream/connections${clientId ? `?clientId=${id(clientId)}` : ''}`)) as {
+        id: string;
+        clientId: string;
+        disconnecting: boolean;
+        pingsAnswered: number;
+      }[],
+    /** Pings each connection now: whether it answered with the ping's data. */
+    pingStream: async (clientId?: string) =>
+      (await call('POST', '/stream/ping', { clientId })) as { id: string; answered: boolean }[],
+    /** SYSTEM disconnect to each connection; each closes after the gateway's grace period. */
+    disconnectStream: (clientId?: string) => call('POST', '/stream/disconnect', { clientId }),
+    /** Ends each connection abruptly, without a disconnect frame. */
+    dropStream: (clientId?: string) => call('POST', '/stream/drop', { clientId }),
+    /** A member clicks a card button: the callback goes over the Stream; what came of each delivery. */
+    click: async (outTrackId: string, request: ClickRequest) =>
+      (await call('POST', `/cards/${id(outTrackId)}/click`, request)) as { deliveries: ClickDelivery[] },
     setFault: (target: FaultTarget, fault: Fault) => call('PUT', '/faults', { target, fault }),
     clearFaults: () => call('DELETE', '/faults'),
     /** Moves the emulator's clock forward: rate windows, blocks, signatures and tokens all follow it. */

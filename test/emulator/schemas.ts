@@ -23,6 +23,8 @@ export const appSpecSchema = z.object({
   flowControlledUserIds: z.array(z.string()).default([]),
   /** batchSend calls a month (China Standard Time) before the 403 ApiCountLimitForOrg answer. */
   monthlyLimit: z.number().int().positive().optional(),
+  /** The org has bought SMS and phone DING: remindType 2 and 3 are accepted. */
+  dingCallQuota: z.boolean().default(false),
 });
 export type AppSpec = z.input<typeof appSpecSchema>;
 
@@ -89,6 +91,55 @@ export type RecordedMessage = z.output<typeof recordedMessageSchema>;
 export const messageFilterSchema = z.object({ robot: z.string().optional(), userId: z.string().optional() });
 export type MessageFilter = z.input<typeof messageFilterSchema>;
 
+/** A card's data: DingTalk takes string values only. */
+export const cardParamMapSchema = z.record(z.string(), z.string());
+
+export const recordedCardSchema = z.object({
+  outTrackId: z.string(),
+  clientId: z.string(),
+  cardTemplateId: z.string(),
+  callbackType: z.string(),
+  /** Where it was delivered: `IM_GROUP.<openConversationId>` or `IM_ROBOT.<userId>`. */
+  spaces: z.array(z.string()),
+  /** The data the card shows now. */
+  cardParamMap: cardParamMapSchema,
+  /** Every version of the data, the create first, with what changed it. */
+  history: z.array(
+    z.object({
+      at: z.number(),
+      by: z.enum(['create', 'update', 'callback']),
+      cardParamMap: cardParamMapSchema,
+    }),
+  ),
+});
+export type RecordedCard = z.output<typeof recordedCardSchema>;
+
+export const recordedDingSchema = z.object({
+  openDingId: z.string(),
+  clientId: z.string(),
+  robotCode: z.string(),
+  receiverUserIds: z.array(z.string()),
+  /** 1 in-app, 2 SMS, 3 phone. */
+  remindType: z.number(),
+  content: z.string(),
+  sentAt: z.number(),
+});
+export type RecordedDing = z.output<typeof recordedDingSchema>;
+
+/** A card's buttons as the page shows them: what the template defines in real DingTalk. */
+export const cardTemplateSpecSchema = z.object({
+  buttons: z
+    .array(
+      z.object({
+        label: z.string().min(1),
+        actionId: z.string().min(1),
+        params: z.record(z.string(), z.unknown()).default({}),
+      }),
+    )
+    .default([]),
+});
+export type CardTemplateSpec = z.input<typeof cardTemplateSpecSchema>;
+
 export const statsSchema = z.object({
   /** Calls to the token endpoint per appKey, valid or not. */
   tokenRequests: z.record(z.string(), z.number()),
@@ -100,5 +151,11 @@ export const statsSchema = z.object({
   duplicatesSuppressed: z.number(),
   /** Messages shown to a group although an identical one was already shown (a retry without msgUuid). */
   shownDuplicates: z.number(),
+  /** Card creates and updates per app clientId: each is one call against the org's monthly quota. */
+  cardCalls: z.record(z.string(), z.number()),
+  /** connections/open calls per clientId, valid or not. */
+  streamOpens: z.record(z.string(), z.number()),
+  /** Card callbacks by outcome: answered in time, answered late (a failure for DingTalk), never answered. */
+  callbacks: z.object({ answered: z.number(), late: z.number(), unanswered: z.number() }),
 });
 export type Stats = z.output<typeof statsSchema>;

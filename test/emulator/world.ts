@@ -3,9 +3,13 @@ import type { Clock } from './clock.ts';
 import {
   type AppSpec,
   appSpecSchema,
+  type CardTemplateSpec,
+  cardTemplateSpecSchema,
   type Fault,
   type FaultTarget,
   faultSchema,
+  type RecordedCard,
+  type RecordedDing,
   type RecordedMessage,
   type RobotSpec,
   robotSpecSchema,
@@ -27,6 +31,15 @@ export type App = z.output<typeof appSpecSchema> & { clientId: string; robotCode
 export type User = z.output<typeof userSpecSchema> & { userId: string };
 type ActiveFault = z.output<typeof faultSchema>;
 
+/** A one-to-one message by processQueryKey, for readStatus: who it went to and who has read it (when). */
+export interface OneToOneMessage {
+  clientId: string;
+  robotCode: string;
+  sentAt: number;
+  userIds: string[];
+  readAt: Map<string, number>;
+}
+
 export interface IssuedToken {
   token: string;
   clientId: string;
@@ -42,6 +55,10 @@ export function createWorld(clock: Clock) {
   const tokens = new Map<string, IssuedToken>();
   const faults = new Map<string, ActiveFault>();
   const messages: RecordedMessage[] = [];
+  const cards = new Map<string, RecordedCard>();
+  const cardTemplates = new Map<string, z.output<typeof cardTemplateSpecSchema>>();
+  const dings: RecordedDing[] = [];
+  const oneToOne = new Map<string, OneToOneMessage>();
   const stats: Stats = emptyStats();
   /** Calls per robot token or app clientId and month, for the monthly limits. */
   const monthlyCalls = new Map<string, number>();
@@ -57,6 +74,10 @@ export function createWorld(clock: Clock) {
     users,
     tokens,
     messages,
+    cards,
+    cardTemplates,
+    dings,
+    oneToOne,
     stats,
 
     putRobot(token: string, spec: RobotSpec) {
@@ -83,6 +104,17 @@ export function createWorld(clock: Clock) {
     },
     revokeTokens(clientId: string) {
       for (const [token, issued] of tokens) if (issued.clientId === clientId) tokens.delete(token);
+    },
+    putCardTemplate(templateId: string, spec: CardTemplateSpec) {
+      cardTemplates.set(templateId, cardTemplateSpecSchema.parse(spec));
+    },
+    /** Marks the member's one-to-one messages (or only the one with processQueryKey) as read now. */
+    markRead(userId: string, processQueryKey?: string) {
+      for (const [key, message] of oneToOne) {
+        if (processQueryKey !== undefined && key !== processQueryKey) continue;
+        if (message.userIds.includes(userId) && !message.readAt.has(userId))
+          message.readAt.set(userId, clock.now());
+      }
     },
     record(message: Omit<RecordedMessage, 'id' | 'receivedAt'>) {
       messages.push({ ...message, id: nextId++, receivedAt: clock.now() });
@@ -120,8 +152,21 @@ export function createWorld(clock: Clock) {
       counter[key] = (counter[key] ?? 0) + 1;
     },
     reset() {
-      for (const collection of [robots, apps, users, tokens, faults, monthlyCalls]) collection.clear();
+      for (const collection of [
+        robots,
+        apps,
+        users,
+        tokens,
+        faults,
+        cards,
+        cardTemplates,
+        oneToOne,
+        monthlyCalls,
+      ]) {
+        collection.clear();
+      }
       messages.length = 0;
+      dings.length = 0;
       Object.assign(stats, emptyStats());
     },
   };
@@ -134,5 +179,8 @@ function emptyStats(): Stats {
     robotSends: {},
     duplicatesSuppressed: 0,
     shownDuplicates: 0,
+    cardCalls: {},
+    streamOpens: {},
+    callbacks: { answered: 0, late: 0, unanswered: 0 },
   };
 }

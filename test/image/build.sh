@@ -35,10 +35,12 @@ if [ ! -f "$operator_archive" ]; then
 fi
 ensure_loaded "$operator_image" "$operator_archive"
 
-# The emulator needs marked (a dev dependency of the project) besides the operator's production
-# dependencies; it is copied from node_modules, where package-lock.json pinned it.
+# The emulator needs marked and ws (dev dependencies of the project: the page's markdown, the Stream
+# gateway's WebSocket server) besides the operator's production dependencies; they are copied from
+# node_modules, where package-lock.json pinned them (ws has no dependencies of its own).
 emulator_files() { find test/emulator -type f -name '*.ts' ! -name '*.test.ts' | LC_ALL=C sort; }
 ekey=$( { echo "$operator_image"; cat "$IMAGE_DIR/build.sh"; node -p 'require("./node_modules/marked/package.json").version';
+  node -p 'require("./node_modules/ws/package.json").version';
   emulator_files | while read -r f; do echo "$f"; cat "$f"; done; } | content_key)
 emulator_image=localhost/dingtalk-emulator:test-$ekey
 emulator_archive=$IMAGE_CACHE/emulator-$ekey.tar
@@ -46,6 +48,7 @@ if [ ! -f "$emulator_archive" ]; then
   ilog "building the emulator image on $operator_image"
   ctr=$(bah from "$operator_image")
   bah copy --chown 0:0 "$ctr" node_modules/marked /app/node_modules/marked >/dev/null
+  bah copy --chown 0:0 "$ctr" node_modules/ws /app/node_modules/ws >/dev/null
   while read -r f; do bah copy --chown 0:0 "$ctr" "$f" "/app/$f" >/dev/null; done < <(emulator_files)
   bah config --cmd '' "$ctr"
   bah config --entrypoint '["node", "test/emulator/main.ts"]' --env HOST=0.0.0.0 --env PORT=8780 --port 8780 "$ctr"

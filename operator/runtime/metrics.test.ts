@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { OperatorMetrics } from './metrics.ts';
+
+describe('Stream metrics', () => {
+  it('counts events per app and reads whether each app is connected at scrape time', async () => {
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    let connected = true;
+    metrics.observeStream('app1', () => connected);
+    metrics.recordStreamEvent('app1', 'opened');
+    metrics.recordStreamEvent('app1', 'opened');
+    expect(await metrics.registry.metrics()).toContain(
+      'dingtalk_operator_dingtalk_stream_events_total{app="app1",event="opened"} 2',
+    );
+    expect(await metrics.registry.metrics()).toContain(
+      'dingtalk_operator_dingtalk_stream_connected{app="app1"} 1',
+    );
+    connected = false;
+    expect(await metrics.registry.metrics()).toContain(
+      'dingtalk_operator_dingtalk_stream_connected{app="app1"} 0',
+    );
+  });
+});
