@@ -23,7 +23,7 @@ const FINAL = ['Delivered', 'PartiallyDelivered', 'Failed', 'Suppressed', 'NoMat
 async function raise(name: string, severity: 'critical' | 'warning' | 'info'): Promise<Delivery> {
   await create(h, 'AlarmEvent', name, { severity, title: name, source: 'policy-source' });
   const event = await waitForPhase(h, name, FINAL);
-  return (event.status?.deliveries as Delivery[])[0] as Delivery;
+  return (event.status?.deliveries as Delivery[] | undefined)?.[0] as Delivery;
 }
 
 /** Resolves an alarm and returns its entry once the resolved notification is decided. */
