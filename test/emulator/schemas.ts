@@ -21,7 +21,7 @@ export const appSpecSchema = z.object({
   robotCode: z.string().min(1).optional(),
   /** Users batchSend reports in flowControlledStaffIdList instead of messaging. */
   flowControlledUserIds: z.array(z.string()).default([]),
-  /** batchSend calls a month (China Standard Time) before the 403 ApiCountLimitForOrg answer. */
+  /** API calls (batchSend, cards, DING) a month (China Standard Time) before the 403 ApiCountLimitForOrg answer. */
   monthlyLimit: z.number().int().positive().optional(),
   /** The org has bought SMS and phone DING: remindType 2 and 3 are accepted. */
   dingCallQuota: z.boolean().default(false),
