@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { AckAnnotationOutcome, Acknowledgement } from './acknowledgement.ts';
 import { Conditions, ObservedGeneration } from './condition.ts';
 import { withRules } from './cross-field-rules.ts';
+import { EscalationRecord } from './escalation.ts';
 import { GROUP, VERSION } from './group.ts';
 import { customResource, type KindDefinition } from './resource.ts';
 import { SEVERITIES, Severity } from './severity.ts';
@@ -213,6 +215,21 @@ export const AlarmEventStatus = z.object({
   finishedAt: Timestamp.optional().describe(
     'When the phase became final; the event is deleted a configured time later.',
   ),
+  acknowledgement: Acknowledgement.optional().describe(
+    'Who acknowledged, snoozed or resolved the alarm, when and how; the latest action counts.',
+  ),
+  ackAnnotation: AckAnnotationOutcome.optional().describe(
+    'The last acknowledgement annotation the operator handled, and what came of it.',
+  ),
+  escalations: z
+    .array(EscalationRecord)
+    .max(64)
+    .meta({
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['ruleNamespace', 'rule', 'after'],
+    })
+    .optional()
+    .describe("The escalation ledger: one entry per step of a rule's ladder taken for this alarm."),
 });
 export type AlarmEventStatus = z.output<typeof AlarmEventStatus>;
 
@@ -233,6 +250,18 @@ export const alarmEventDefinition: KindDefinition = {
     { name: 'Severity', type: 'string', jsonPath: '.spec.severity', description: 'How urgent the alarm is.' },
     { name: 'State', type: 'string', jsonPath: '.spec.state', description: 'firing or resolved.' },
     { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Where delivery stands.' },
+    {
+      name: 'Ack',
+      type: 'string',
+      jsonPath: '.status.acknowledgement.action',
+      description: 'Acknowledged, Snoozed or Resolved by someone.',
+    },
+    {
+      name: 'By',
+      type: 'string',
+      jsonPath: '.status.acknowledgement.by.name',
+      description: 'Who acknowledged, snoozed or resolved it.',
+    },
     { name: 'Title', type: 'string', jsonPath: '.spec.title', description: 'One-line summary.', priority: 1 },
     {
       name: 'Age',

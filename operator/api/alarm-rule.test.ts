@@ -21,6 +21,12 @@ describe('AlarmRule', () => {
     expect(spec.suspend).toBe(false);
   });
 
+  it('offers every action, snoozing for an hour, to a rule that opts into interactive delivery', () => {
+    const { spec } = parseAlarmRule(rule({ services, interactive: {} }));
+    expect(spec.interactive).toEqual({ actions: ['Acknowledge', 'Snooze', 'Resolve'] });
+    expect(spec.escalation).toBeUndefined();
+  });
+
   it("lets an actionCard override use the message's url", () => {
     const message = { url: 'https://example.com', overrides: [{ severity: 'critical', type: 'actionCard' }] };
     expect(() => parseAlarmRule(rule({ services, message }))).not.toThrow();
@@ -74,6 +80,37 @@ describe('AlarmRule', () => {
       'a time of 25:00',
       { services, timeWindows: { mute: [{ start: '25:00', end: '26:00' }] } },
       'spec.timeWindows.mute[0].start: must be HH:MM',
+    ],
+    [
+      'snooze durations without Snooze',
+      { services, interactive: { actions: ['Acknowledge'], snoozeDurations: ['30m'] } },
+      'spec.interactive.snoozeDurations: snoozeDurations are listed but actions does not offer Snooze',
+    ],
+    [
+      'an escalation step listed twice',
+      {
+        services,
+        escalation: [
+          { after: '5m', to: { name: 'ops' } },
+          { after: '5m', to: { name: 'b' } },
+        ],
+      },
+      'spec.escalation: each after may be listed once',
+    ],
+    [
+      'a remindType on a Message step',
+      { services, escalation: [{ after: '5m', to: { name: 'ops' }, remindType: 'Call' }] },
+      'spec.escalation[0].remindType: remindType is for via Ding',
+    ],
+    [
+      'groups on a Ding step',
+      { services, escalation: [{ after: '5m', via: 'Ding', to: { name: 'ops', groups: ['Ops'] } }] },
+      "spec.escalation[0].to.groups: a Ding reaches the service's members",
+    ],
+    [
+      'an escalation step without a service',
+      { services, escalation: [{ after: '5m', to: {} }] },
+      'spec.escalation[0].to.name',
     ],
     [
       'In without values',

@@ -1,13 +1,14 @@
 import { z } from 'zod';
+import { Interactive } from './acknowledgement.ts';
 import { Conditions, ObservedGeneration } from './condition.ts';
 import { withRules } from './cross-field-rules.ts';
 import { Duration } from './duration.ts';
+import { Escalation } from './escalation.ts';
 import { GROUP, VERSION } from './group.ts';
 import { LabelSelector } from './label-selector.ts';
-import { ObjectName } from './refs.ts';
 import { customResource, type KindDefinition, readinessColumns } from './resource.ts';
+import { ServiceRef } from './service-ref.ts';
 import { SEVERITIES, Severity } from './severity.ts';
-import { TargetKind } from './target-kind.ts';
 import { Timestamp } from './timestamp.ts';
 
 export const AlarmRuleGvk = { group: GROUP, version: VERSION, kind: 'AlarmRule' } as const;
@@ -19,51 +20,6 @@ export const GROUPING_DEFAULTS = { groupWait: '30s', groupInterval: '5m', repeat
 // DingTalk @-mentions at most 50 people per message.
 const MAX_MENTIONS = 50;
 const TEMPLATE_MAX = 16384;
-
-export const ServiceRef = withRules(
-  z.object({
-    name: ObjectName.describe('Name of a DingTalkService in the same namespace.'),
-    sendTo: z
-      .array(TargetKind)
-      .min(1)
-      .max(2)
-      .meta({ 'x-kubernetes-list-type': 'set' })
-      .optional()
-      .describe(
-        "Which of the service's target kinds to use: Group, Member or both. Omitted: the service's sendTo.",
-      ),
-    groups: z
-      .array(z.string().min(1).max(128))
-      .min(1)
-      .max(50)
-      .meta({ 'x-kubernetes-list-type': 'set' })
-      .optional()
-      .describe("Names of the service's groups to send to. Omitted: all of its groups."),
-    members: z
-      .array(z.string().min(1).max(64))
-      .min(1)
-      .max(1000)
-      .meta({ 'x-kubernetes-list-type': 'set' })
-      .optional()
-      .describe("The service's members to send to, each by userId or mobile. Omitted: all of its members."),
-  }),
-  'A DingTalkService and which of its targets receive the notifications.',
-  [
-    {
-      rule: "!has(self.groups) || !has(self.sendTo) || 'Group' in self.sendTo",
-      message: 'groups are listed but sendTo does not contain Group',
-      fieldPath: '.groups',
-      holds: (ref) => ref.groups === undefined || ref.sendTo === undefined || ref.sendTo.includes('Group'),
-    },
-    {
-      rule: "!has(self.members) || !has(self.sendTo) || 'Member' in self.sendTo",
-      message: 'members are listed but sendTo does not contain Member',
-      fieldPath: '.members',
-      holds: (ref) => ref.members === undefined || ref.sendTo === undefined || ref.sendTo.includes('Member'),
-    },
-  ],
-);
-export type ServiceRef = z.output<typeof ServiceRef>;
 
 export const AlarmMatch = z.object({
   severities: z
@@ -332,6 +288,12 @@ export const AlarmRuleSpec = z
       .boolean()
       .default(false)
       .describe('Stops the rule from sending; matching alarms are recorded as Suppressed. Default: false.'),
+    interactive: Interactive.optional().describe(
+      'Lets people acknowledge, snooze or resolve alarms the rule sends. Omitted: the alarms cannot be acknowledged.',
+    ),
+    escalation: Escalation.optional().describe(
+      'Steps that notify more people while an alarm stays unacknowledged. Omitted: no escalation.',
+    ),
   })
   .describe('Which alarms go to which DingTalk targets, and how they read.');
 export type AlarmRuleSpec = z.output<typeof AlarmRuleSpec>;

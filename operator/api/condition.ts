@@ -78,6 +78,13 @@ export const DingTalkConditionReason = {
   TargetRemoved: 'TargetRemoved',
   /** The rule was edited and no longer matches the alarm before it was sent. */
   NoLongerMatched: 'NoLongerMatched',
+  /** Acknowledgement refusals (AlarmEvent status.ackAnnotation, Events). */
+  InvalidAnnotation: 'InvalidAnnotation',
+  ActionNotOffered: 'ActionNotOffered',
+  InvalidSnooze: 'InvalidSnooze',
+  AlreadyResolved: 'AlreadyResolved',
+  NotAMember: 'NotAMember',
+  UnknownEvent: 'UnknownEvent',
 } as const;
 export type DingTalkConditionReason = (typeof DingTalkConditionReason)[keyof typeof DingTalkConditionReason];
 

@@ -42,14 +42,14 @@ describe('CRDs', () => {
     }
   });
 
-  it('show Ready and Reason for services and rules, Severity, State and Phase for events', () => {
+  it('show Ready and Reason for services and rules, Severity, State, Phase and who acknowledged for events', () => {
     const columns = customResourceDefinitions().map((crd) =>
       crd.spec.versions[0].additionalPrinterColumns.filter((c) => !c.priority).map((c) => c.name),
     );
     expect(columns).toEqual([
       ['Ready', 'Reason', 'Age'],
       ['Ready', 'Reason', 'Age'],
-      ['Severity', 'State', 'Phase', 'Age'],
+      ['Severity', 'State', 'Phase', 'Ack', 'By', 'Age'],
     ]);
   });
 

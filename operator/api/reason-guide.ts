@@ -240,4 +240,38 @@ export const reasonGuide: Record<DingTalkConditionReason, ReasonGuide> = {
     meaning: 'The rule was edited while the alarm waited and no longer matches it.',
     action: NOTHING,
   },
+  InvalidAnnotation: {
+    where: 'AlarmEvent: status.ackAnnotation, Warning Event',
+    meaning:
+      'The `dingtalk.alarming.io/ack` annotation is none of `acknowledge`, `snooze=<duration>` or `resolve`, ' +
+      'or `dingtalk.alarming.io/ack-by` is not a DingTalk userId.',
+    action: 'Annotate again with a valid value (`kubectl annotate --overwrite ae <name> …`).',
+  },
+  ActionNotOffered: {
+    where: 'AlarmEvent: status.ackAnnotation, Warning Event',
+    meaning: 'No AlarmRule the alarm went through offers the action in its `spec.interactive.actions`.',
+    action: "Add the action to the rule's `spec.interactive` (or add `interactive: {}` for all three).",
+  },
+  InvalidSnooze: {
+    where: 'AlarmEvent: status.ackAnnotation, Warning Event',
+    meaning:
+      "The snooze has no valid duration, or a longer one than the longest of the rules' " +
+      '`spec.interactive.snoozeDurations` (a card: not one of them).',
+    action: 'Snooze for a duration the rule offers, e.g. `snooze=30m`, or add it to `snoozeDurations`.',
+  },
+  AlreadyResolved: {
+    where: 'AlarmEvent: status.ackAnnotation, Warning Event',
+    meaning: 'The alarm is resolved (by its source or by a person): there is nothing left to acknowledge.',
+    action: NOTHING,
+  },
+  NotAMember: {
+    where: 'AlarmEvent: Warning Event (card clicks)',
+    meaning: 'Whoever clicked is not a member of the group or member set the card went to.',
+    action: "Nothing, unless the person should be listed: add them to the service's members.",
+  },
+  UnknownEvent: {
+    where: 'AlarmEvent: Warning Event (card clicks)',
+    meaning: 'The card was for an alarm that is gone, or for an earlier AlarmEvent of the same name.',
+    action: NOTHING,
+  },
 };

@@ -1,4 +1,4 @@
-import { ALARM_EVENT_MAP_LENGTHS } from '../api/index.ts';
+import { ACK_ANNOTATION, ACK_BY_ANNOTATION, ALARM_EVENT_MAP_LENGTHS } from '../api/index.ts';
 import { fitStringMap } from '../api/string-map.ts';
 import type { CustomObject } from '../manager/context.ts';
 import { fingerprintOf } from './alarm.ts';
@@ -9,7 +9,8 @@ import { MAX_TEXT_BYTES } from './render.ts';
  * watches, so their size is what one tenant can make it hold. Each event is cached as dispatch, templates
  * and the ledger read it, and no larger:
  *
- * - metadata: name, namespace, uid, resourceVersion, generation and creationTimestamp. Labels,
+ * - metadata: name, namespace, uid, resourceVersion, generation and creationTimestamp, and the
+ *   acknowledgement annotations (ack, ack-by) up to ACK_ANNOTATION_MAX characters each. Labels, other
  *   annotations (up to 256 KiB that the CRD cannot bound), owner references and finalizers are dropped:
  *   nothing here reads them.
  * - spec.labels and spec.annotations within the CRD's bounds (ALARM_EVENT_MAP_LENGTHS), which events
@@ -31,15 +32,36 @@ export const ALARM_EVENT_PAGE_SIZE = 25;
 
 const ELLIPSIS = '…';
 
+/** Longer acknowledgement annotations are cut; the handler refuses them as invalid anyway. */
+export const ACK_ANNOTATION_MAX = 256;
+
 export function projectAlarmEvent(obj: CustomObject): CustomObject {
   const { name, namespace, uid, resourceVersion, generation, creationTimestamp } = obj.metadata ?? {};
+  const annotations = ackAnnotations(obj.metadata?.annotations);
   return {
     apiVersion: obj.apiVersion,
     kind: obj.kind,
-    metadata: { name, namespace, uid, resourceVersion, generation, creationTimestamp },
+    metadata: {
+      name,
+      namespace,
+      uid,
+      resourceVersion,
+      generation,
+      creationTimestamp,
+      ...(annotations ? { annotations } : {}),
+    },
     spec: projectSpec(obj.spec, name ?? ''),
     status: obj.status,
   };
+}
+
+function ackAnnotations(all: Record<string, string> | undefined): Record<string, string> | undefined {
+  const kept: Record<string, string> = {};
+  for (const key of [ACK_ANNOTATION, ACK_BY_ANNOTATION]) {
+    const value = all?.[key];
+    if (typeof value === 'string') kept[key] = value.slice(0, ACK_ANNOTATION_MAX);
+  }
+  return Object.keys(kept).length > 0 ? kept : undefined;
 }
 
 function projectSpec(spec: unknown, name: string): unknown {

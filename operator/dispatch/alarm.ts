@@ -25,11 +25,25 @@ export function toAlarm(event: AlarmEvent): Alarm {
     uid,
     namespace,
     name,
-    spec: event.spec,
+    spec: effectiveSpec(event),
     fingerprint: event.spec.fingerprint ?? fingerprintOf(event.spec, name),
     startsAt: event.spec.startsAt ?? new Date(createdAt).toISOString(),
     createdAt,
   };
+}
+
+/** True when a person resolved the firing alarm (status.acknowledgement), not its source. */
+export function resolvedByPerson(event: Pick<AlarmEvent, 'spec' | 'status'>): boolean {
+  return event.spec.state === 'firing' && event.status?.acknowledgement?.action === 'Resolved';
+}
+
+/**
+ * A person's Resolve counts as the source's resolve would: the alarm is resolved from then on (its
+ * resolved notification follows sendResolved), while the spec stays the source's to write.
+ */
+function effectiveSpec(event: AlarmEvent): AlarmEventSpec {
+  if (!resolvedByPerson(event)) return event.spec;
+  return { ...event.spec, state: 'resolved', endsAt: event.status?.acknowledgement?.at };
 }
 
 /**

@@ -7,10 +7,12 @@ import { QuotaWriter } from '../quota/quota-writer.ts';
 import { type CompiledRule, RuleBook } from '../rules/rule-book.ts';
 import { type InformerEvent, specChanged } from '../runtime/informer.ts';
 import { systemClock } from '../runtime/timers.ts';
+import { acknowledgementOf, repeatsPaused } from './acknowledgement.ts';
 import type { QuietReason } from './aggregation.ts';
-import { type Alarm, toAlarm } from './alarm.ts';
+import { type Alarm, resolvedByPerson, toAlarm } from './alarm.ts';
 import { DeliveryHealth } from './delivery-health.ts';
 import { deliveryKey, lastNotifiedAt } from './desired.ts';
+import { Escalator } from './escalator.ts';
 import { EventStatusStore } from './event-status.ts';
 import { type GroupEntry, Groups } from './groups.ts';
 import { HeldAlarms } from './held-alarms.ts';
@@ -21,7 +23,7 @@ import { Notifier } from './notifier.ts';
 import { Outboxes } from './outboxes.ts';
 import { Planner } from './planner.ts';
 import { Replanner } from './replanner.ts';
-import { intakeOf, markResolved, reopenForResolved } from './resolution.ts';
+import { intakeOf, intakeVersion, markResolved, reopenForResolved } from './resolution.ts';
 import { Resumption } from './resumption.ts';
 
 export interface DispatcherOptions {
@@ -75,12 +77,13 @@ export class Dispatcher implements Component {
   readonly #planner: Planner;
   readonly #replanner: Replanner;
   readonly #resumption: Resumption;
+  readonly #escalator: Escalator;
   readonly #statusOf = (alarm: Alarm) => this.#store.get(alarm.key, alarm.uid);
   /**
    * Events this run has taken on, by uid: still in progress, and the generation last looked at. Informer
    * updates are not re-dispatched; a new generation of a finished event may re-open it (resolution.ts).
    */
-  readonly #known = new Map<string, { active: boolean; generation: number | undefined }>();
+  readonly #known = new Map<string, { active: boolean; version: string }>();
   /** Events in progress, by namespace and key: what a change of configuration re-plans. */
   readonly #inProgress = new Map<string, Map<string, Alarm>>();
   readonly #heldCheckIntervalMs: number;
@@ -124,6 +127,12 @@ export class Dispatcher implements Component {
       retrack: (alarm) => this.#store.trackAgain(alarm.key, alarm.uid, ctx.caches.alarms.getByKey(alarm.key)),
     });
     this.#resumption = new Resumption(this.#rateWindowMs);
+    this.#escalator = new Escalator({
+      ctx,
+      rules: this.#rules,
+      outboxes: () => this.#outboxes,
+      logger: this.#log,
+    });
     this.#outboxes = new Outboxes({
       ctx,
       // A shorter rate window (tests) needs budgets of its own; otherwise the ones test messages share.
@@ -132,7 +141,8 @@ export class Dispatcher implements Component {
           ? ctx.robotBudgets
           : new RobotBudgets({ limit: ctx.config.robotRateLimit, windowMs: this.#rateWindowMs }),
       blockMs: options.blockMs ?? 10 * MINUTE,
-      outcomes: this.#ledger,
+      // Escalation steps' messages are the escalation ledger's; every other message is the delivery ledger's.
+      outcomes: this.#escalator.besides(this.#ledger),
       resumption: this.#resumption,
       health: this.#health,
       logger: this.#log,
@@ -211,6 +221,7 @@ export class Dispatcher implements Component {
     this.#started = true;
     this.#health.start();
     this.#quotaWriter.start();
+    this.#escalator.start();
     const every = (ms: number, run: () => void) => {
       const timer = setInterval(run, ms);
       timer.unref();
@@ -228,6 +239,7 @@ export class Dispatcher implements Component {
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#escalator.stop();
     this.#groups.stop();
     this.#release.stop();
     this.#replanner.stop();
@@ -258,27 +270,33 @@ export class Dispatcher implements Component {
     const uid = raw.metadata?.uid ?? '';
     const known = this.#known.get(uid);
     const generation = raw.metadata?.generation;
-    if (known && (known.active || known.generation === generation)) return;
+    const version = intakeVersion(raw);
+    if (known && (known.active || known.version === version)) return;
     let event: AlarmEvent;
     try {
       event = parseAlarmEvent(raw);
     } catch (err) {
       this.#log.warn({ err }, 'ignoring an invalid AlarmEvent');
-      this.#known.set(uid, { active: false, generation });
+      this.#known.set(uid, { active: false, version });
       return;
     }
     const alarm = toAlarm(event);
     // The ledger this run keeps is newer than the cached status until written (if it is this object's).
     const status = this.#store.get(alarm.key, uid) ?? event.status ?? {};
-    const intake = intakeOf({ generation, state: event.spec.state, status });
+    const intake = intakeOf({
+      generation,
+      state: alarm.spec.state,
+      status,
+      resolvedByPerson: resolvedByPerson(event),
+    });
     // Finished in this run, but the cached status is not there yet: the status write's update comes next.
     if (known && intake === 'dispatch') return;
     if (intake === 'finished') {
-      this.#known.set(uid, { active: false, generation });
+      this.#known.set(uid, { active: false, version });
       if (!known) this.#restoreFinished(alarm, status);
       return;
     }
-    this.#known.set(uid, { active: true, generation });
+    this.#known.set(uid, { active: true, version });
     const inNamespace = this.#inProgress.get(alarm.namespace) ?? new Map<string, Alarm>();
     this.#inProgress.set(alarm.namespace, inNamespace.set(alarm.key, alarm));
     const { resourceVersion } = raw.metadata ?? {};
@@ -366,7 +384,10 @@ export class Dispatcher implements Component {
     }
     const now = Date.now();
     const flush = entry.group.flush(now);
-    if (flush) this.#notifier.notify(entry, flush.alarms, flush.repeat, now);
+    // Acknowledged, snoozed or resolved by a person (status, as cached): not repeated, for now or for good.
+    const ackOf = (alarm: Alarm) => acknowledgementOf(this.#ctx.caches.alarms.getByKey(alarm.key), alarm.uid);
+    const alarms = flush?.alarms.filter((a) => !flush.repeat || !repeatsPaused(ackOf(a), now)) ?? [];
+    if (flush && alarms.length > 0) this.#notifier.notify(entry, alarms, flush.repeat, now);
     this.#groups.schedule(entry);
   }
 
@@ -397,7 +418,7 @@ export class Dispatcher implements Component {
     if (!raw || !known?.active) return;
     known.active = false;
     this.#leaveProgress(raw.metadata?.namespace ?? '', key);
-    if (known.generation !== raw.metadata?.generation) queueMicrotask(() => this.#observe(raw));
+    if (known.version !== intakeVersion(raw)) queueMicrotask(() => this.#observe(raw));
   }
 
   /**

@@ -1,10 +1,11 @@
 import type { ComponentFactory } from '../manager/context.ts';
+import { AckAnnotations } from './ack-annotations.ts';
 import { Dispatcher, type DispatcherOptions } from './dispatcher.ts';
 import { TtlSweeper } from './ttl-sweeper.ts';
 
 export type { DispatcherOptions } from './dispatcher.ts';
 
-/** The dispatch pipeline and the TTL sweeper of finished AlarmEvents. */
+/** The dispatch pipeline, the TTL sweeper of finished AlarmEvents and acknowledgement by annotation. */
 export function dispatchComponents(options: DispatcherOptions = {}): ComponentFactory {
-  return (ctx) => [new Dispatcher(ctx, options), new TtlSweeper(ctx)];
+  return (ctx) => [new Dispatcher(ctx, options), new TtlSweeper(ctx), new AckAnnotations(ctx)];
 }

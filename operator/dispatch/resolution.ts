@@ -27,6 +27,23 @@ export interface EventView {
   generation?: number;
   state: 'firing' | 'resolved';
   status?: AlarmEventStatus;
+  /** Resolved by a person (status.acknowledgement) rather than by a new generation of the spec. */
+  resolvedByPerson?: boolean;
+}
+
+/**
+ * What intake looks at again when it changes: the spec's generation, and a person's resolve (a status
+ * change, which leaves the generation as it is). Read from the object as cached, before it is parsed.
+ */
+export function intakeVersion(raw: {
+  metadata?: { generation?: number };
+  spec?: unknown;
+  status?: unknown;
+}): string {
+  const state = (raw.spec as { state?: string } | undefined)?.state;
+  const ack = (raw.status as AlarmEventStatus | undefined)?.acknowledgement;
+  const byPerson = state !== 'resolved' && ack?.action === 'Resolved';
+  return `${raw.metadata?.generation ?? ''}${byPerson ? '/resolved-by-person' : ''}`;
 }
 
 export function isFinished(status: AlarmEventStatus | undefined): boolean {
@@ -39,9 +56,10 @@ export function recordsResolved(status: AlarmEventStatus | undefined): boolean {
   return condition?.status === 'True';
 }
 
-export function intakeOf({ generation, state, status }: EventView): Intake {
+export function intakeOf({ generation, state, status, resolvedByPerson }: EventView): Intake {
   if (!isFinished(status)) return 'dispatch';
   if (state !== 'resolved' || recordsResolved(status)) return 'finished';
+  if (resolvedByPerson) return 'reopen';
   // A status computed from this generation already covers it (an event created resolved, say).
   const observed = status?.observedGeneration;
   return observed !== undefined && generation !== undefined && observed < generation ? 'reopen' : 'finished';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ALARM_EVENT_PLURAL, GROUP, VERSION } from '../api/index.ts';
+import { ALARM_EVENT_PLURAL, type AlarmEventStatus, GROUP, VERSION } from '../api/index.ts';
 import { isConflict, isNotFound } from '../errors.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import { mapConcurrently } from '../runtime/concurrency.ts';
@@ -82,13 +82,15 @@ export class TtlSweeper implements Component {
 
 /**
  * When an event's TTL started: when it finished or its resolve was recorded, whichever came later.
- * Undefined while it is kept: firing, not finished, or resolved but its resolved notification not yet
+ * Undefined while it is kept: firing (and not resolved by a person), not finished, or resolved but its resolved notification not yet
  * recorded (the sweep would otherwise race the dispatcher for it).
  */
 export function ttlStart(event: Readonly<CustomObject>): number | undefined {
   const spec = event.spec as { state?: string } | undefined;
-  const status = event.status as { finishedAt?: string; conditions?: never[] } | undefined;
-  if (spec?.state !== 'resolved' || !status?.finishedAt || !recordsResolved(status)) return undefined;
+  const status = event.status as AlarmEventStatus | undefined;
+  // A person's resolve (status.acknowledgement) ends the alarm as the source's would.
+  const resolved = spec?.state === 'resolved' || status?.acknowledgement?.action === 'Resolved';
+  if (!resolved || !status?.finishedAt || !recordsResolved(status)) return undefined;
   const resolvedAt = get({ status }, RESOLVED_CONDITION)?.lastTransitionTime;
   return Math.max(Date.parse(status.finishedAt), resolvedAt ? Date.parse(resolvedAt) : 0);
 }

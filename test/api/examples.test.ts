@@ -37,7 +37,7 @@ describe('examples/', () => {
     it('and `kubectl get dingtalk` lists all three kinds with their columns', async () => {
       const output = await kubectl(['get', 'dingtalk', '-n', namespace.name]);
       expect(output).toMatch(/^NAME\s+READY\s+REASON\s+AGE$/m);
-      expect(output).toMatch(/^NAME\s+SEVERITY\s+STATE\s+PHASE\s+AGE$/m);
+      expect(output).toMatch(/^NAME\s+SEVERITY\s+STATE\s+PHASE\s+ACK\s+BY\s+AGE$/m);
       expect(output).toMatch(/^dingtalkservice\.dingtalk\.alarming\.io\/ops-groups\s/m);
       expect(output).toMatch(/^alarmrule\.dingtalk\.alarming\.io\/critical-to-oncall\s/m);
       expect(output).toMatch(/^alarmevent\.dingtalk\.alarming\.io\/disk-full-node-3\s+critical\s+firing\s/m);

@@ -24,6 +24,32 @@ const ar = (spec: Record<string, unknown>) => ({ kind: 'AlarmRule', spec });
 const ae = (spec: Record<string, unknown>) => ({ kind: 'AlarmEvent', spec });
 
 export const invalidObjects: InvalidObject[] = [
+  {
+    name: 'snooze durations without Snooze',
+    object: ar({ services, interactive: { actions: ['Acknowledge'], snoozeDurations: ['30m'] } }),
+    field: 'spec.interactive.snoozeDurations',
+    says: 'snoozeDurations are listed but actions does not offer Snooze',
+  },
+  {
+    name: 'an escalation step without its service',
+    object: ar({ services, escalation: [{ after: '5m', to: {} }] }),
+    field: 'spec.escalation[0].to.name',
+  },
+  {
+    name: 'groups on a Ding escalation step',
+    object: ar({
+      services,
+      escalation: [{ after: '5m', via: 'Ding', to: { name: 'ops', groups: ['Ops'] } }],
+    }),
+    field: 'spec.escalation[0].to.groups',
+    says: "a Ding reaches the service's members",
+  },
+  {
+    name: 'appGroups without a card template',
+    object: dts({ sendTo: ['Member'], member, appGroups: [{ name: 'Oncall', openConversationId: 'cid1' }] }),
+    field: 'spec.appGroups',
+    says: "appGroups are reached through the app's robot",
+  },
   { name: 'service without spec', object: { kind: 'DingTalkService' }, field: 'spec' },
   { name: 'service without sendTo', object: dts({ groups: [group] }), field: 'spec.sendTo' },
   { name: 'empty sendTo', object: dts({ sendTo: [] }), field: 'spec.sendTo' },
