@@ -24,32 +24,87 @@ const MOBILE = /^\+?[0-9]+(-[0-9]+)*$/;
 
 const GroupName = z.string().min(1).max(128);
 
-export const GroupTarget = z.object({
-  name: GroupName.describe(
-    "The group's name, exactly as it is shown in DingTalk. AlarmRules pick groups by this name; unique within the service.",
-  ),
-  webhook: SecretKeyRef.describe(
-    "Secret key holding the group robot's webhook: the whole URL (https://oapi.dingtalk.com/robot/send?access_token=…) or just the access_token after `access_token=`. The access_token is the robot's credential.",
-  ),
-  signature: SecretKeyRef.optional().describe(
-    "Secret key holding the robot's additional-signature secret (加签, the value starting with SEC). Set it only when the robot has signing enabled; every message is then signed with it.",
-  ),
-  keywords: z
-    .array(z.string().min(1).max(64))
-    .max(10)
-    .optional()
-    .describe(
-      "The robot's custom keywords (自定义关键词), as set in DingTalk. DingTalk rejects a message containing none of them, so the operator adds the first keyword to messages that lack all of them.",
-    ),
-  rateLimitPerMinute: z
-    .int()
+const Webhook = SecretKeyRef.describe(
+  "Secret key holding the group robot's webhook: the whole URL (https://oapi.dingtalk.com/robot/send?access_token=…) or just the access_token after `access_token=`. The access_token is the robot's credential.",
+);
+const Signature = SecretKeyRef.describe(
+  "Secret key holding the robot's additional-signature secret (加签, the value starting with SEC). Set it only when the robot has signing enabled; every message is then signed with it.",
+);
+const Keywords = z
+  .array(z.string().min(1).max(64))
+  .max(10)
+  .describe(
+    "The robot's custom keywords (自定义关键词), as set in DingTalk. DingTalk rejects a message containing none of them, so the operator adds the first keyword to messages that lack all of them.",
+  );
+
+/** Robots one group may pool. */
+export const MAX_POOL_ROBOTS = 10;
+
+export const PoolRobot = z.object({
+  name: z
+    .string()
     .min(1)
-    .max(MAX_ROBOT_MESSAGES_PER_MINUTE)
-    .default(MAX_ROBOT_MESSAGES_PER_MINUTE)
+    .max(63)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
     .describe(
-      'Messages per minute the operator sends to this robot; alarms beyond it are grouped into digests, never dropped. DingTalk blocks a robot for 10 minutes above 20 a minute, so 20 is both the default and the maximum.',
+      'A name for the robot, unique within the group (lowercase letters, digits and dashes); status reports the robot under it, never under its webhook.',
     ),
+  webhook: Webhook,
+  signature: Signature.optional(),
+  keywords: Keywords.optional(),
 });
+export type PoolRobot = z.output<typeof PoolRobot>;
+
+const PoolRobots = withRules(
+  z
+    .array(PoolRobot)
+    .min(1)
+    .max(MAX_POOL_ROBOTS)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
+  "Several robots added to the same DingTalk group (a pool), each with its own webhook, signature secret and keywords: their per-minute budgets add up, an alarm group's messages stay on one robot so their order is kept, and a robot DingTalk blocks, disables, removes or refuses is skipped until it recovers. Instead of webhook.",
+  [
+    {
+      rule: 'self.all(r, self.exists_one(s, s.name == r.name))',
+      message: 'robot names must be unique within the group',
+      holds: (robots) => new Set(robots.map((r) => r.name)).size === robots.length,
+    },
+  ],
+);
+
+export const GroupTarget = withRules(
+  z.object({
+    name: GroupName.describe(
+      "The group's name, exactly as it is shown in DingTalk. AlarmRules pick groups by this name; unique within the service.",
+    ),
+    webhook: Webhook.optional(),
+    signature: Signature.optional(),
+    keywords: Keywords.optional(),
+    robots: PoolRobots.optional(),
+    rateLimitPerMinute: z
+      .int()
+      .min(1)
+      .max(MAX_ROBOT_MESSAGES_PER_MINUTE)
+      .default(MAX_ROBOT_MESSAGES_PER_MINUTE)
+      .describe(
+        'Messages per minute the operator sends to each robot of this group; alarms beyond it are grouped into digests, never dropped. DingTalk blocks a robot for 10 minutes above 20 a minute, so 20 is both the default and the maximum.',
+      ),
+  }),
+  'A DingTalk group, reached through its custom group robot (webhook, signature, keywords) or through a pool of robots added to it (robots).',
+  [
+    {
+      rule: 'has(self.webhook) != has(self.robots)',
+      message: 'set exactly one of webhook or robots',
+      holds: (g) => (g.webhook === undefined) !== (g.robots === undefined),
+    },
+    {
+      rule: '!has(self.robots) || (!has(self.signature) && !has(self.keywords))',
+      message: 'with robots, set signature and keywords on each robot',
+      fieldPath: '.robots',
+      reason: 'FieldValueForbidden',
+      holds: (g) => g.robots === undefined || (g.signature === undefined && g.keywords === undefined),
+    },
+  ],
+);
 export type GroupTarget = z.output<typeof GroupTarget>;
 
 export const Member = withRules(
@@ -197,6 +252,20 @@ const TargetRef = z.object({
   name: z.string().max(128).describe("The group's name, or the member's userId."),
 });
 
+const RobotName = z.string().max(63).describe('Name of the robot in spec.groups[].robots.');
+
+export const RobotStatus = z.object({
+  name: RobotName,
+  ready: z
+    .boolean()
+    .optional()
+    .describe('Whether the robot can be sent to: webhook and signature present and valid.'),
+  reason: z.string().max(128).optional().describe('CamelCase reason for ready, e.g. SecretNotFound.'),
+  message: z.string().max(1024).optional().describe('Details for ready.'),
+  lastTest: SendOutcome.optional().describe('The last test message sent through this robot.'),
+});
+export type RobotStatus = z.output<typeof RobotStatus>;
+
 export const GroupStatus = z.object({
   name: GroupName.describe('Name of the group in spec.groups.'),
   ready: z
@@ -210,6 +279,14 @@ export const GroupStatus = z.object({
     .describe('CamelCase reason for ready, e.g. SecretNotFound or Throttled.'),
   message: z.string().max(1024).optional().describe('Details for ready.'),
   lastTest: SendOutcome.optional().describe('The last test message sent to this group.'),
+  robots: z
+    .array(RobotStatus)
+    .max(MAX_POOL_ROBOTS)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .optional()
+    .describe(
+      "Per-robot detail of a pool (spec.groups[].robots), one entry per robot; the group's ready needs all.",
+    ),
 });
 export type GroupStatus = z.output<typeof GroupStatus>;
 
@@ -242,12 +319,41 @@ export const MemberStatus = z.object({
 });
 export type MemberStatus = z.output<typeof MemberStatus>;
 
+export const RobotHealth = z.object({
+  name: RobotName,
+  healthy: z
+    .boolean()
+    .describe(
+      "False while alarms skip the robot: DingTalk blocked, disabled, removed or refused it; the pool's other robots take its alarm groups.",
+    ),
+  reason: z
+    .enum(['Blocked', 'Disabled', 'Removed', 'Refused'])
+    .optional()
+    .describe(
+      'Why the robot is skipped: Blocked (410100/130101, sending too fast: until the block ends), Disabled (400102), Removed (400106/300001), or Refused (310000: signature, keywords or IP allow-list no longer match). Disabled, Removed and Refused robots are tried again when their Secrets or the service change, and otherwise once per block period.',
+    ),
+  errcode: Errcode.optional(),
+  message: ErrorMessage.optional(),
+  since: Timestamp.optional().describe('Since when the robot is skipped.'),
+  retryAt: Timestamp.optional().describe('When the robot is tried again (a block ends, or the next trial).'),
+  lastDelivery: SendOutcome.optional().describe('The last alarm notification sent through this robot.'),
+});
+export type RobotHealth = z.output<typeof RobotHealth>;
+
 export const GroupDelivery = z.object({
   name: GroupName.describe('Name of the group in spec.groups.'),
   throttledUntil: Timestamp.optional().describe(
     'Until when DingTalk blocks this robot for sending too fast; nothing is sent before.',
   ),
   lastDelivery: SendOutcome.optional().describe('The last alarm notification sent to this group.'),
+  robots: z
+    .array(RobotHealth)
+    .max(MAX_POOL_ROBOTS)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .optional()
+    .describe(
+      'Per-robot health of a pool (spec.groups[].robots): the robots alarms were sent to, or skipped.',
+    ),
 });
 export type GroupDelivery = z.output<typeof GroupDelivery>;
 

@@ -19,7 +19,7 @@ import {
   set,
 } from '../../runtime/conditions.ts';
 import type { ReconcileResult, Reconciler } from '../../runtime/controller.ts';
-import { cacheReader, type ResolvedGroup } from '../../targets/index.ts';
+import { cacheReader, type ResolvedGroup, type ResolvedRobot } from '../../targets/index.ts';
 import { referencedConfigMaps, referencedSecrets } from './references.ts';
 import { applyGroupChecks, applyMemberCheck, summarise } from './service-status.ts';
 import { sendTests, type TestResults, testPostponedUntil, testRequest } from './test-send.ts';
@@ -98,8 +98,8 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
           : undefined;
 
       const request = testRequest(obj.metadata.annotations);
-      const budgetFor = (target: ResolvedGroup) =>
-        ctx.robotBudgets.forRobot(target.webhook, target.rateLimitPerMinute);
+      const budgetFor = (robot: ResolvedRobot, group: ResolvedGroup) =>
+        ctx.robotBudgets.forRobot(robot.webhook, group.rateLimitPerMinute);
       let testDue: number | undefined;
       if (request !== undefined && request !== status.lastHandledTest) {
         testDue = testPostponedUntil({ groups, budgetFor }, Date.now());
@@ -120,7 +120,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
       const next: ReconcileResult =
         testDue === undefined ? revalidate : { requeueAfter: Math.max(1_000, testDue - Date.now()) };
 
-      if (groups.length > 0) status.groups = applyGroupChecks(status.groups, groups, tests?.groups);
+      if (groups.length > 0) status.groups = applyGroupChecks(status.groups, groups, tests);
       else delete status.groups;
       if (member) status.member = applyMemberCheck(status.member, member, tests?.member);
       else delete status.member;

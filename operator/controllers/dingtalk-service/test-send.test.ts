@@ -5,7 +5,13 @@ import { sendTests, testPostponedUntil, testRequest } from './test-send.ts';
 import type { GroupCheck } from './validate-groups.ts';
 import type { MemberCheck } from './validate-member.ts';
 
-const target = { name: 'ops', webhook: 'tok', keywords: [], rateLimitPerMinute: 20 };
+const target = {
+  name: 'ops',
+  robots: [{ name: 'ops', webhook: 'tok', keywords: [] }],
+  pool: false,
+  unresolved: [],
+  rateLimitPerMinute: 20,
+};
 const ok: GroupCheck = { name: 'ops', ready: true, reason: 'Validated', message: 'robot', target };
 const broken: GroupCheck = {
   name: 'dev',
