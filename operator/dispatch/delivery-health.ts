@@ -163,11 +163,11 @@ export class DeliveryHealth {
   }
 
   /** DingTalk refused a pool's robot: alarms skip it (robot-health.ts) until it recovers. */
-  robotTrouble(mark: RobotMark): void {
+  robotTrouble(mark: RobotMark, at: number): void {
     const robot = this.#robot(mark);
     robot.trouble = mark;
     robot.lastDelivery = {
-      time: timestamp(Date.now()),
+      time: timestamp(at),
       result: mark.trouble === 'Blocked' ? 'Throttled' : 'Failed',
       ...(mark.errcode !== undefined && { errcode: mark.errcode }),
       ...(mark.message !== undefined && { message: mark.message }),

@@ -158,7 +158,9 @@ export class Outboxes {
         senderOf,
         templates: this.#options.ctx.templates,
         send: (message) => this.#sender.send(message, robot),
-        ...(robot !== undefined && { failover: (message, error) => this.#failover(robot, message, error) }),
+        ...(robot !== undefined && {
+          failover: (message, error) => this.#failover(key, robot, message, error),
+        }),
       });
       this.#outboxes.set(key, outbox);
       outbox.start();
@@ -187,12 +189,12 @@ export class Outboxes {
   }
 
   /**
-   * DingTalk refused the robot behind `robot` (its key) for a message to a pool: the robot is marked
+   * DingTalk refused the robot behind `robot` (its key; `from` its queue) for a message to a pool: the robot is marked
    * for the tenant, and the message goes to the robot its alarm group is given now, followed by
    * whatever else the queue held for pools that now route elsewhere. False when no other robot of the
    * pool is healthy: the queue then handles the refusal as for a single robot.
    */
-  #failover(robot: string, message: OutboundMessage, error: DingTalkError): boolean {
+  #failover(from: string, robot: string, message: OutboundMessage, error: DingTalkError): boolean {
     const [first] = message.notifications;
     const pool = first && this.#poolTargetOf(first);
     if (!first || !pool) return false;
@@ -203,16 +205,16 @@ export class Outboxes {
         errcode: error.errcode === undefined ? undefined : String(error.errcode),
         message: redactUrl(error.errmsg ?? error.message),
       };
+      const now = Date.now();
       const mark = this.#robotHealth.failed(
         robotIdOf(namespace, target, failing.name),
         failing,
         failure,
-        Date.now(),
+        now,
       );
       if (!mark) return false;
-      this.#options.health.robotTrouble(mark);
+      this.#options.health.robotTrouble(mark, now);
     }
-    const from = `group:${robot}`;
     const next = this.for(namespace, target, first);
     if (next.name === from) return false;
     next.restore(message.msgUuid, message.notifications, message.progress);
