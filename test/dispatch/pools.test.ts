@@ -127,6 +127,12 @@ describe('a group with a pool of robots', () => {
       expect(byRobot[robot]?.length).toBeGreaterThan(0);
       expect(busiestMinute(byRobot[robot] ?? [])).toBeLessThanOrEqual(20);
     }
+    const validated = (await get(h, 'DingTalkService', 'spread')).status as {
+      groups?: { robots?: { name: string; ready: boolean }[] }[];
+    };
+    expect(validated.groups?.[0]?.robots?.map((r) => [r.name, r.ready])).toEqual(
+      ROBOTS.map((r) => [r, true]),
+    );
     const all = Object.values(byRobot).flat();
     // More than one robot's minute: the budgets added up.
     expect(all.length).toBeGreaterThan(20);
