@@ -59,7 +59,10 @@ export class Outboxes {
     this.#robotHealth = new RobotHealthBook({ retryMs: options.blockMs });
   }
 
-  /** The queue for a notification to the target: its robot's (for a pool, its alarm group's robot's), started on first use. */
+  /**
+   * The queue for a notification to the target, started on first use: its robot's, or for a pool the
+   * robot's its alarm group is given now.
+   */
   for(namespace: string, target: PlannedTarget, notification: Notification): Outbox {
     this.#sender.remember(namespace, target);
     let outbox: Outbox;
