@@ -42,6 +42,9 @@ export async function applyFault(
     case 'throttle':
       await sendThrottled(family, reply);
       return true;
+    case 'errcode':
+      await reply.send({ errcode: fault.errcode, errmsg: fault.errmsg });
+      return true;
     case 'trickle': {
       reply.hijack();
       const raw = reply.raw;

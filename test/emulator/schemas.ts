@@ -34,6 +34,13 @@ export const faultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('reset'), ...faultLimit }),
   z.object({ kind: z.literal('hang'), ...faultLimit }),
   z.object({ kind: z.literal('throttle'), ...faultLimit }),
+  /** HTTP 200 with this errcode, as DingTalk answers a robot it disabled (400102) or removed (400106). */
+  z.object({
+    kind: z.literal('errcode'),
+    errcode: z.number().int().positive(),
+    errmsg: z.string().default('refused'),
+    ...faultLimit,
+  }),
   /** 200 and a body that never ends: one more byte every intervalMs. */
   z.object({
     kind: z.literal('trickle'),
