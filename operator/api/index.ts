@@ -6,6 +6,7 @@ export * from './dingtalk-service.ts';
 export * from './duration.ts';
 export * from './escalation.ts';
 export * from './group.ts';
+export * from './group-target.ts';
 export * from './label-selector.ts';
 export * from './parse.ts';
 export * from './quota.ts';

@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { withRules } from './cross-field-rules.ts';
 import { Timestamp } from './timestamp.ts';
 
+/** The free edition's monthly allowances since 2025-11-19: Webhook&Stream calls, and API calls. */
+export const FREE_WEBHOOK_CALLS_PER_MONTH = 3_000;
+export const FREE_API_CALLS_PER_MONTH = 5_000;
+
 const Percent = z.int().min(1).max(100);
 
 /**

@@ -87,6 +87,13 @@ export const knownDingTalkErrors: readonly KnownDingTalkError[] = [
     action: "Enable the robot in the group's settings, then change any annotation of the service.",
   },
   {
+    code: 400106,
+    errorClass: 'permanent',
+    holds: true,
+    meaning: 'The robot does not exist: it was removed from the group.',
+    action: WEBHOOK_TOKEN,
+  },
+  {
     code: 410100,
     errorClass: 'throttled',
     meaning: 'Sent too fast: more than 20 messages a minute; the robot is blocked for 10 minutes.',

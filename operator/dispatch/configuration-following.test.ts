@@ -85,7 +85,13 @@ const groupTarget = (service: string, token: string): PlannedTarget => ({
   kind: 'Group',
   service,
   name: 'ops',
-  group: { name: 'ops', webhook: token, keywords: [], rateLimitPerMinute: 20 },
+  group: {
+    name: 'ops',
+    robots: [{ name: 'ops', webhook: token, keywords: [] }],
+    pool: false,
+    unresolved: [],
+    rateLimitPerMinute: 20,
+  },
 });
 
 describe('Sender credentials', () => {

@@ -267,7 +267,7 @@ export class Escalator {
         // Still firing and unacknowledged: it reads as a repeat, to people who did not have it yet.
         repeat: true,
       };
-      this.#options.outboxes().for(rule.namespace, target).restore(uuid, [notification]);
+      this.#options.outboxes().for(rule.namespace, target, notification).restore(uuid, [notification]);
     });
   }
 

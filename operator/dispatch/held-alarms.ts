@@ -155,11 +155,7 @@ export class HeldAlarms {
     ).find((t) => t.kind === ref.kind && (t.kind === 'Member' || t.name === ref.name));
     const credentials =
       planned?.kind === 'Group'
-        ? planned.group && {
-            webhook: planned.group.webhook,
-            secret: planned.group.secret,
-            keywords: planned.group.keywords,
-          }
+        ? planned.group?.robots.map(({ webhook, secret, keywords }) => ({ webhook, secret, keywords }))
         : planned?.app && {
             clientId: planned.app.clientId,
             secret: planned.app.clientSecret,

@@ -108,8 +108,10 @@ export class HeldRelease {
         ledger.holdForProblem(entry.namespace, targetRef(target), target.problem, notifications, now);
         continue;
       }
+      const [first] = notifications;
+      if (!first) continue;
       outboxes
-        .for(compiled.rule.namespace, target)
+        .for(compiled.rule.namespace, target, first)
         .restore(msgUuid, notifications, progressOf(notifications, this.#options.statusOf));
       released++;
     }

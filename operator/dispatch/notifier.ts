@@ -78,7 +78,7 @@ export class Notifier {
       const held = this.#options.held.of(rule.namespace, ref);
       // Sending to a target DingTalk refuses would only spend the robot's budget: it joins the held ones.
       if (held) ledger.holdMore(held, notification, now);
-      else this.#options.outboxes.for(rule.namespace, target).enqueue(notification);
+      else this.#options.outboxes.for(rule.namespace, target, notification).enqueue(notification);
     }
   }
 

@@ -1,5 +1,11 @@
 import { DingTalkConditionReason } from '../api/index.ts';
-import { DingTalkErrorCode, isConfigurationRefusal, memberMessageOf } from '../dingtalk/index.ts';
+import { robotKey } from '../delivery/robot-budgets.ts';
+import {
+  DingTalkError,
+  DingTalkErrorCode,
+  isConfigurationRefusal,
+  memberMessageOf,
+} from '../dingtalk/index.ts';
 import { chunkUserIds } from '../dingtalk/member-message.ts';
 import type { OperatorContext } from '../manager/context.ts';
 import { recordCall } from '../quota/billing.ts';
@@ -12,7 +18,7 @@ import {
   nextStep,
   progressFrom,
 } from './member-progress.ts';
-import { type RuleInfo, type TargetRef, targetRef } from './notification.ts';
+import { type Notification, type RuleInfo, type TargetRef, targetRef } from './notification.ts';
 import type { OutboundMessage, SendResult } from './outcome.ts';
 
 /** Who a notification is sent as: its tenant's target, and for members which ones. */
@@ -47,25 +53,39 @@ export class Sender {
     }
   }
 
-  async send(message: OutboundMessage): Promise<SendResult> {
+  /** The newest planned target of the notification's sender, with its namespace. */
+  targetOf(notification: Notification): { namespace: string; target: PlannedTarget } | undefined {
+    return this.#targets.get(senderOf(notification));
+  }
+
+  /** Sends the message; to a group through the robot whose key (robot-budgets.ts) is `robot`. */
+  async send(message: OutboundMessage, robot?: string): Promise<SendResult> {
     const [first] = message.notifications;
     const known = first && this.#targets.get(senderOf(first));
     if (!known) throw new Error('no credentials known for the message');
     const { namespace, target } = known;
     if (target.kind === 'Group') {
-      const group = target.group;
-      if (!group) throw new Error('group target has no credentials');
+      const robots = target.group?.robots ?? [];
+      // A group's only robot is its robot, whatever the key: a rotated Secret applies to the next attempt.
+      const credentials =
+        robots.length === 1 && !target.group?.pool
+          ? robots[0]
+          : robots.find((r) => robotKey(r.webhook) === robot);
+      if (!credentials) {
+        // Nothing was sent: the pool's other robots may take the message (outboxes.ts).
+        throw new DingTalkError('the robot is no longer in the group', {
+          code: DingTalkErrorCode.invalidWebhook,
+          errorClass: 'permanent',
+          endpoint: 'robot.send',
+        });
+      }
       const call = {
         namespace,
         service: target.service,
         bucket: { kind: 'Robot', group: target.name },
       } as const;
       try {
-        await this.#ctx.dingtalk.sendGroupMessage(
-          { webhook: group.webhook, secret: group.secret, keywords: group.keywords },
-          message.content,
-          { msgUuid: message.msgUuid },
-        );
+        await this.#ctx.dingtalk.sendGroupMessage(credentials, message.content, { msgUuid: message.msgUuid });
       } catch (err) {
         recordCall(this.#ctx.quota, call, err);
         throw err;

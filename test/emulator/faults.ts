@@ -45,6 +45,9 @@ export async function applyFault(
     case 'quotaExhausted':
       await sendQuotaExhausted(family, reply);
       return true;
+    case 'errcode':
+      await reply.send({ errcode: fault.errcode, errmsg: fault.errmsg });
+      return true;
     case 'trickle': {
       reply.hijack();
       const raw = reply.raw;

@@ -40,6 +40,13 @@ export const faultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('throttle'), ...faultLimit }),
   /** The answer of each API family when the month's quota is spent (90030, 90020, ApiCountLimitForOrg). */
   z.object({ kind: z.literal('quotaExhausted'), ...faultLimit }),
+  /** HTTP 200 with this errcode, as DingTalk answers a robot it disabled (400102) or removed (400106). */
+  z.object({
+    kind: z.literal('errcode'),
+    errcode: z.number().int().positive(),
+    errmsg: z.string().default('refused'),
+    ...faultLimit,
+  }),
   /** 200 and a body that never ends: one more byte every intervalMs. */
   z.object({
     kind: z.literal('trickle'),

@@ -20,7 +20,7 @@ import {
   set,
 } from '../../runtime/conditions.ts';
 import type { ReconcileResult, Reconciler } from '../../runtime/controller.ts';
-import { cacheReader, type ResolvedGroup } from '../../targets/index.ts';
+import { cacheReader, type ResolvedGroup, type ResolvedRobot } from '../../targets/index.ts';
 import { appGroupStatuses } from './app-groups.ts';
 import { applyQuotaConditions, quotaTransitions } from './quota-conditions.ts';
 import { referencedConfigMaps, referencedSecrets } from './references.ts';
@@ -103,8 +103,8 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
           : undefined;
 
       const request = testRequest(obj.metadata.annotations);
-      const budgetFor = (target: ResolvedGroup) =>
-        ctx.robotBudgets.forRobot(target.webhook, target.rateLimitPerMinute);
+      const budgetFor = (robot: ResolvedRobot, group: ResolvedGroup) =>
+        ctx.robotBudgets.forRobot(robot.webhook, group.rateLimitPerMinute);
       let testDue: number | undefined;
       if (request !== undefined && request !== status.lastHandledTest) {
         testDue = testPostponedUntil({ groups, budgetFor }, Date.now());
@@ -127,7 +127,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
       const next: ReconcileResult =
         testDue === undefined ? revalidate : { requeueAfter: Math.max(1_000, testDue - Date.now()) };
 
-      if (groups.length > 0) status.groups = applyGroupChecks(status.groups, groups, tests?.groups);
+      if (groups.length > 0) status.groups = applyGroupChecks(status.groups, groups, tests);
       else delete status.groups;
       // spec.member is there whenever appGroups are (CEL).
       if (appGroups.length > 0 && member) status.appGroups = appGroupStatuses(appGroups, member);

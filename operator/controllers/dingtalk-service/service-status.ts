@@ -2,10 +2,11 @@ import {
   DingTalkConditionReason,
   type GroupStatus,
   type MemberStatus,
+  type RobotStatus,
   type SendOutcome,
 } from '../../api/index.ts';
 import type { HeldTarget } from '../../delivery/held.ts';
-import { formatTime } from './test-send.ts';
+import { formatTime, type TestResults } from './test-send.ts';
 import type { GroupCheck } from './validate-groups.ts';
 import { type MemberCheck, unknownMemberNames, type Verdict } from './validate-member.ts';
 
@@ -18,18 +19,33 @@ import { type MemberCheck, unknownMemberNames, type Verdict } from './validate-m
 export function applyGroupChecks(
   current: readonly GroupStatus[] | undefined,
   checks: readonly GroupCheck[],
-  tests?: ReadonlyMap<string, SendOutcome>,
+  tests?: Pick<TestResults, 'groups' | 'robots'>,
 ): GroupStatus[] {
   return checks.map((check) => {
+    const { robots: currentRobots, ...kept } = current?.find((group) => group.name === check.name) ?? {};
     const entry: GroupStatus = {
-      ...current?.find((group) => group.name === check.name),
+      ...kept,
       name: check.name,
       ready: check.ready,
       reason: check.reason,
       message: check.message.slice(0, 1024),
     };
-    const test = tests?.get(check.name);
+    const test = tests?.groups.get(check.name);
     if (test) entry.lastTest = test;
+    if (check.robots) {
+      entry.robots = check.robots.map((robot) => {
+        const status: RobotStatus = {
+          ...currentRobots?.find((r) => r.name === robot.name),
+          name: robot.name,
+          ready: robot.ready,
+          reason: robot.reason,
+          message: robot.message.slice(0, 1024),
+        };
+        const robotTest = tests?.robots.get(check.name)?.get(robot.name);
+        if (robotTest) status.lastTest = robotTest;
+        return status;
+      });
+    }
     return entry;
   });
 }
