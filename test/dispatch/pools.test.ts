@@ -72,9 +72,13 @@ async function delivered(h: DispatchHarness, names: string[]) {
   return eventually(
     async () => {
       const events = (await list(h, 'AlarmEvent')).filter((e) => names.includes(e.metadata.name));
-      return events.length === names.length && events.every((e) => e.status?.phase === 'Delivered')
-        ? events
-        : undefined;
+      if (events.length === names.length && events.every((e) => e.status?.phase === 'Delivered'))
+        return events;
+      // A timeout then says which alarms were not delivered, and where they stood.
+      const open = events.filter((e) => e.status?.phase !== 'Delivered');
+      throw new Error(
+        `${events.length} of ${names.length} raised, not delivered: ${JSON.stringify(open.slice(0, 3).map((e) => ({ name: e.metadata.name, status: e.status })))}`,
+      );
     },
     { timeoutMs: 60_000, intervalMs: 250 },
   );
