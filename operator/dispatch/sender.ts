@@ -1,7 +1,14 @@
 import { DingTalkConditionReason } from '../api/index.ts';
-import { DingTalkErrorCode, isConfigurationRefusal, memberMessageOf } from '../dingtalk/index.ts';
+import { robotKey } from '../delivery/robot-budgets.ts';
+import {
+  DingTalkError,
+  DingTalkErrorCode,
+  isConfigurationRefusal,
+  memberMessageOf,
+} from '../dingtalk/index.ts';
 import { chunkUserIds } from '../dingtalk/member-message.ts';
 import type { OperatorContext } from '../manager/context.ts';
+import { recordCall } from '../quota/billing.ts';
 import { memberIdentity, type PlannedTarget } from '../targets/index.ts';
 import {
   applyAnswer,
@@ -11,7 +18,7 @@ import {
   nextStep,
   progressFrom,
 } from './member-progress.ts';
-import { type RuleInfo, type TargetRef, targetRef } from './notification.ts';
+import { type Notification, type RuleInfo, type TargetRef, targetRef } from './notification.ts';
 import type { OutboundMessage, SendResult } from './outcome.ts';
 
 /** Who a notification is sent as: its tenant's target, and for members which ones. */
@@ -26,11 +33,11 @@ export function senderOf(n: { rule: Pick<RuleInfo, 'namespace'>; target: TargetR
  * decides what follows.
  */
 export class Sender {
-  readonly #ctx: Pick<OperatorContext, 'dingtalk' | 'members'>;
+  readonly #ctx: Pick<OperatorContext, 'dingtalk' | 'members' | 'quota'>;
   /** The newest planned target of each sender (tenant, service, target), whose credentials sign its sends. */
   readonly #targets = new Map<string, { namespace: string; target: PlannedTarget }>();
 
-  constructor(ctx: Pick<OperatorContext, 'dingtalk' | 'members'>) {
+  constructor(ctx: Pick<OperatorContext, 'dingtalk' | 'members' | 'quota'>) {
     this.#ctx = ctx;
   }
 
@@ -46,21 +53,47 @@ export class Sender {
     }
   }
 
-  async send(message: OutboundMessage): Promise<SendResult> {
+  /** The newest planned target of the notification's sender, with its namespace. */
+  targetOf(notification: Notification): { namespace: string; target: PlannedTarget } | undefined {
+    return this.#targets.get(senderOf(notification));
+  }
+
+  /** Sends the message; to a group through the robot whose key (robot-budgets.ts) is `robot`. */
+  async send(message: OutboundMessage, robot?: string): Promise<SendResult> {
     const [first] = message.notifications;
-    const target = first && this.#targets.get(senderOf(first))?.target;
-    if (!target) throw new Error('no credentials known for the message');
+    const known = first && this.#targets.get(senderOf(first));
+    if (!known) throw new Error('no credentials known for the message');
+    const { namespace, target } = known;
     if (target.kind === 'Group') {
-      const group = target.group;
-      if (!group) throw new Error('group target has no credentials');
-      await this.#ctx.dingtalk.sendGroupMessage(
-        { webhook: group.webhook, secret: group.secret, keywords: group.keywords },
-        message.content,
-        { msgUuid: message.msgUuid },
-      );
+      const robots = target.group?.robots ?? [];
+      // A group's only robot is its robot, whatever the key: a rotated Secret applies to the next attempt.
+      const credentials =
+        robots.length === 1 && !target.group?.pool
+          ? robots[0]
+          : robots.find((r) => robotKey(r.webhook) === robot);
+      if (!credentials) {
+        // Nothing was sent: the pool's other robots may take the message (outboxes.ts).
+        throw new DingTalkError('the robot is no longer in the group', {
+          code: DingTalkErrorCode.invalidWebhook,
+          errorClass: 'permanent',
+          endpoint: 'robot.send',
+        });
+      }
+      const call = {
+        namespace,
+        service: target.service,
+        bucket: { kind: 'Robot', group: target.name },
+      } as const;
+      try {
+        await this.#ctx.dingtalk.sendGroupMessage(credentials, message.content, { msgUuid: message.msgUuid });
+      } catch (err) {
+        recordCall(this.#ctx.quota, call, err);
+        throw err;
+      }
+      recordCall(this.#ctx.quota, call);
       return {};
     }
-    return this.#sendToMembers(target, message);
+    return this.#sendToMembers(namespace, target, message);
   }
 
   /**
@@ -70,6 +103,7 @@ export class Sender {
    * Unconfirmed rather than messaged twice.
    */
   async #sendToMembers(
+    namespace: string,
     target: Extract<PlannedTarget, { kind: 'Member' }>,
     message: OutboundMessage,
   ): Promise<SendResult> {
@@ -92,6 +126,11 @@ export class Sender {
     if (step.kind === 'retry' && step.notBefore > now) return { more: { notBefore: step.notBefore } };
     const answer = await dingtalk.sendToMembers(app, step.userIds, content);
     const [failure] = answer.failed;
+    recordCall(
+      this.#ctx.quota,
+      { namespace, service: target.service, bucket: { kind: 'App' } },
+      failure?.error,
+    );
     if (failure) {
       const error = failure.error;
       const errcode = error.errcode === undefined ? undefined : String(error.errcode);
