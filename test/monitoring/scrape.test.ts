@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { freePort, type RunningReceiver, startReceiverCommand } from '../alertmanager/harness.ts';
@@ -12,7 +11,7 @@ import {
   waitForPhase,
 } from '../dispatch/harness.ts';
 import { eventually } from '../support/kube.ts';
-import { ALERTS, DASHBOARD, type RunningPrometheus, repoRoot, startPrometheus } from './prometheus.ts';
+import { ALERTS, DASHBOARD, type RunningPrometheus, startPrometheus } from './prometheus.ts';
 
 /**
  * Prometheus, built from its module, scrapes an operator (in this process, as the dispatch tests run it)
@@ -21,16 +20,6 @@ import { ALERTS, DASHBOARD, type RunningPrometheus, repoRoot, startPrometheus } 
  */
 
 const h = useDispatch({ blockMs: 3_000 });
-
-/**
- * The quota ledger's metrics (issue 26 item 1), which the quota alerts and panels query: until the
- * operator declares them (operator/runtime/metrics.ts) they cannot be scraped; from then on they must be.
- */
-const QUOTA_METRICS = ['quota_calls', 'quota_exhausted', 'quota_limit'];
-const operatorMetrics = readFileSync(path.join(repoRoot, 'operator/runtime/metrics.ts'), 'utf8');
-const NOT_YET_EXPORTED = QUOTA_METRICS.filter((name) => !operatorMetrics.includes(`\${PREFIX}${name}\``)).map(
-  (name) => `dingtalk_operator_${name}`,
-);
 
 /** Every dingtalk_operator_* name in the alerts' expressions and the dashboard's targets. */
 function queriedMetrics(): string[] {
@@ -86,11 +75,11 @@ describe('Prometheus scraping the operator and the receiver', () => {
       async () => {
         const scraped = await prometheus.api<Record<string, unknown>>('metadata');
         missing = queried.filter((name) => !(family(name) in scraped));
-        return missing.length <= NOT_YET_EXPORTED.length ? true : undefined;
+        return missing.length === 0 ? true : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 500 },
     ).catch(() => undefined);
-    expect(missing).toEqual(NOT_YET_EXPORTED);
+    expect(missing).toEqual([]);
 
     // Both targets up, and every rule evaluated at least once, without error.
     const { activeTargets } = await prometheus.api<{ activeTargets: { health: string }[] }>('targets');
@@ -121,6 +110,15 @@ describe('Prometheus scraping the operator and the receiver', () => {
       { timeoutMs: 30_000, intervalMs: 500 },
     );
     expect(await value('dingtalk_operator_watch_failing')).toEqual([0, 0, 0]);
+
+    // The message counts against its robot's month, and the quota alerts' operands match label for label.
+    const robotShare =
+      'max without (instance, pod) (dingtalk_operator_quota_calls{bucket="robot"})' +
+      ' / max without (instance, pod) (dingtalk_operator_quota_limit)';
+    await eventually(async () => (((await value(robotShare))[0] ?? 0) > 0 ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
 
     // The operator leads, so the leader alert (pending while nothing was scraped yet) goes quiet.
     expect(await value('max(dingtalk_operator_leader)')).toEqual([1]);
