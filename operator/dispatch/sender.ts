@@ -3,11 +3,13 @@ import { DingTalkErrorCode, isConfigurationRefusal, memberMessageOf } from '../d
 import { chunkUserIds } from '../dingtalk/member-message.ts';
 import type { OperatorContext } from '../manager/context.ts';
 import { memberIdentity, type PlannedTarget } from '../targets/index.ts';
+import { sendCardStep, sendsCard } from './card-sender.ts';
 import {
   applyAnswer,
   fail,
   failStep,
   type MemberProgress,
+  type MemberStep,
   nextStep,
   progressFrom,
 } from './member-progress.ts';
@@ -64,10 +66,11 @@ export class Sender {
   }
 
   /**
-   * One batchSend call (at most 20 members) per attempt, so each takes a budget slot and its outcome is
-   * on record before the next: a retry or restart goes on after the chunks DingTalk answered. A call
-   * that timed out or lost its connection may have been delivered: its members are recorded
-   * Unconfirmed rather than messaged twice.
+   * One call for at most 20 members per attempt, so each takes a budget slot and its outcome is on
+   * record before the next: a retry or restart goes on after the chunks DingTalk answered. A first
+   * notification of an interactive rule goes out as the app's card (card-sender.ts), anything else as
+   * a batchSend message; a batchSend that timed out or lost its connection may have been delivered:
+   * its members are recorded Unconfirmed rather than messaged twice.
    */
   async #sendToMembers(
     target: Extract<PlannedTarget, { kind: 'Member' }>,
@@ -76,7 +79,6 @@ export class Sender {
     const app = target.app;
     if (!app) throw new Error('member target has no credentials');
     const { dingtalk, members } = this.#ctx;
-    const content = memberMessageOf(message.content);
     const resolution = await members.resolve({ ...app, members: target.recipients });
     let progress = message.progress as MemberProgress | undefined;
     if (!progress) {
@@ -90,7 +92,23 @@ export class Sender {
     const step = nextStep(progress, chunks, now);
     if (step.kind === 'done') return {};
     if (step.kind === 'retry' && step.notBefore > now) return { more: { notBefore: step.notBefore } };
-    const answer = await dingtalk.sendToMembers(app, step.userIds, content);
+    if (sendsCard(message, app)) await sendCardStep(dingtalk.cards, app, message, progress, step);
+    else await this.#sendMessageStep(app, message, progress, step);
+    const next = nextStep(progress, chunks, Date.now());
+    return next.kind === 'done'
+      ? { messageId: message.messageIds?.[0] }
+      : { more: { notBefore: next.kind === 'retry' ? next.notBefore : 0 } };
+  }
+
+  /** One batchSend call for a step of a plain message to members. */
+  async #sendMessageStep(
+    app: NonNullable<Extract<PlannedTarget, { kind: 'Member' }>['app']>,
+    message: OutboundMessage,
+    progress: MemberProgress,
+    step: Extract<MemberStep, { kind: 'chunk' | 'retry' }>,
+  ): Promise<void> {
+    const content = memberMessageOf(message.content);
+    const answer = await this.#ctx.dingtalk.sendToMembers(app, step.userIds, content);
     const [failure] = answer.failed;
     if (failure) {
       const error = failure.error;
@@ -110,9 +128,5 @@ export class Sender {
       });
       message.messageIds = [...(message.messageIds ?? []), ...answer.processQueryKeys].slice(0, 1);
     }
-    const next = nextStep(progress, chunks, Date.now());
-    return next.kind === 'done'
-      ? { messageId: message.messageIds?.[0] }
-      : { more: { notBefore: next.kind === 'retry' ? next.notBefore : 0 } };
   }
 }

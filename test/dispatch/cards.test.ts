@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { eventually } from '../support/kube.ts';
+import { create, get, secret, useDispatch, waitForPhase } from './harness.ts';
+
+// Interactive cards on a real control plane with the DingTalk emulator: an interactive rule's alarm
+// to members goes out as the app's card; clicks on it come back over the Stream connection.
+const h = useDispatch();
+
+const TEMPLATE = 'alarm-card.schema';
+const MEMBERS = [
+  { userId: 'zhangsan', name: '张三' },
+  { userId: 'lisi', name: '李四' },
+];
+
+/** An app with a card template, a service for its members, and an interactive rule for `source`. */
+async function cardService(name: string, rule: Record<string, unknown> = {}): Promise<void> {
+  const clientId = `${name}-app`;
+  await h.emulator.control.putApp(clientId, { clientSecret: `${clientId}-secret` });
+  for (const member of MEMBERS) await h.emulator.control.putUser(member.userId, { name: member.name });
+  await secret(h, name, { clientSecret: `${clientId}-secret` });
+  await create(h, 'DingTalkService', name, {
+    sendTo: ['Member'],
+    member: {
+      clientId,
+      clientSecret: { name, key: 'clientSecret' },
+      members: MEMBERS,
+      cardTemplateId: TEMPLATE,
+    },
+  });
+  await create(h, 'AlarmRule', name, {
+    services: [{ name }],
+    match: { sources: [name] },
+    grouping: { groupWait: '1s', groupInterval: '1s', repeatInterval: '3s' },
+    interactive: {},
+    ...rule,
+  });
+}
+
+async function cardOf(source: string) {
+  return eventually(async () => {
+    const cards = await h.emulator.control.cards();
+    return cards.find((c) => c.cardParamMap.title?.includes(source));
+  });
+}
+
+describe('interactive cards', () => {
+  it('sends an interactive alarm to members as one card with the actions offered', async () => {
+    await cardService('card-sent');
+    await create(h, 'AlarmEvent', 'card-sent', {
+      severity: 'critical',
+      title: 'Disk full card-sent',
+      source: 'card-sent',
+    });
+    await waitForPhase(h, 'card-sent', ['Delivered']);
+    const card = await cardOf('card-sent');
+    expect(card.cardTemplateId).toBe(TEMPLATE);
+    expect(card.spaces.sort()).toEqual(['IM_ROBOT.lisi', 'IM_ROBOT.zhangsan']);
+    expect(card.cardParamMap).toMatchObject({
+      severity: 'critical',
+      state: 'Firing',
+      actions: 'Acknowledge,Snooze,Resolve',
+      snoozeDurations: '1h',
+    });
+    const event = await get(h, 'AlarmEvent', 'card-sent');
+    const [entry] = (event.status?.deliveries ?? []) as { messageId?: string }[];
+    expect(entry?.messageId).toBe(card.outTrackId);
+    expect(
+      (await h.emulator.control.cards()).filter((c) => c.cardParamMap.title?.includes('card-sent')),
+    ).toHaveLength(1);
+  });
+});
