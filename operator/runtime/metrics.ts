@@ -94,6 +94,13 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly cardClicks = new Counter({
+    name: `${PREFIX}card_clicks_total`,
+    help: 'Card button clicks received over DingTalk Stream, by outcome: Recorded, Unchanged, or why refused (UnknownEvent, NotAMember, ActionNotOffered, InvalidSnooze, AlreadyResolved, UnknownButton).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly leader = new Gauge({
     name: `${PREFIX}leader`,
     help: '1 while this replica holds the leader lease.',
@@ -139,6 +146,17 @@ export class OperatorMetrics {
   /** Reports whether the app's Stream connection is open at every scrape (its status().connected). */
   observeStream(app: string, connected: () => boolean): void {
     this.#streams.set(app, connected);
+  }
+
+  /** Stops reporting an app's Stream connection, once the operator no longer keeps one. */
+  forgetStream(app: string): void {
+    this.#streams.delete(app);
+    this.streamConnected.remove({ app });
+  }
+
+  /** What came of a card click: the decision's outcome or refusal reason. */
+  recordCardClick(outcome: string): void {
+    this.cardClicks.inc({ outcome });
   }
 
   setLeader(leading: boolean): void {

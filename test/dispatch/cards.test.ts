@@ -69,3 +69,44 @@ describe('interactive cards', () => {
     ).toHaveLength(1);
   });
 });
+
+interface Acknowledgement {
+  action: string;
+  by?: { userId?: string; name?: string };
+  until?: string;
+  via: string;
+}
+
+async function acknowledgementOf(name: string, action: string): Promise<Acknowledgement> {
+  return eventually(async () => {
+    const ack = (await get(h, 'AlarmEvent', name)).status?.acknowledgement as Acknowledgement | undefined;
+    return ack?.action === action ? ack : undefined;
+  });
+}
+
+/** Clicks once the app's Stream connection is open. */
+async function click(outTrackId: string, userId: string, params: Record<string, unknown>) {
+  return eventually(async () => {
+    const { deliveries } = await h.emulator.control.click(outTrackId, { userId, params });
+    return deliveries.some((d) => d.outcome !== 'no-connection') ? deliveries : undefined;
+  });
+}
+
+describe('card clicks', () => {
+  it('records an acknowledgement clicked by a member, with their name, and shows it on the card', async () => {
+    await cardService('card-ack');
+    await create(h, 'AlarmEvent', 'card-ack', {
+      severity: 'critical',
+      title: 'Disk full card-ack',
+      source: 'card-ack',
+    });
+    const card = await cardOf('card-ack');
+    const [delivery] = await click(card.outTrackId, 'zhangsan', { action: 'Acknowledge' });
+    expect(delivery?.outcome).toBe('answered');
+    expect(delivery?.applied).toBe(true);
+    const ack = await acknowledgementOf('card-ack', 'Acknowledged');
+    expect(ack).toMatchObject({ by: { userId: 'zhangsan', name: '张三' }, via: 'Card' });
+    const shown = await cardOf('card-ack');
+    expect(shown.cardParamMap).toMatchObject({ state: 'Acknowledged', stateText: 'acknowledged by 张三' });
+  });
+});
