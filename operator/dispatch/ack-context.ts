@@ -1,4 +1,10 @@
-import { type AlarmEventStatus, type Interactive, parseAlarmRule, type ServiceRef } from '../api/index.ts';
+import {
+  type AlarmEventStatus,
+  type Delivery,
+  type Interactive,
+  parseAlarmRule,
+  type ServiceRef,
+} from '../api/index.ts';
 import type { OperatorContext } from '../manager/context.ts';
 import { cacheReader, planTargets } from '../targets/index.ts';
 
@@ -54,4 +60,23 @@ export function memberNamesOf(
 
 export function lookupOf(caches: Caches) {
   return { service: (namespace: string, name: string) => caches.services.get(namespace, name) };
+}
+
+/**
+ * The member set a card's ledger entry was sent to, as its rule's target is configured now, with the
+ * rule's interactive options; undefined when the rule or the target is gone.
+ */
+export function cardTargetOf(
+  caches: Caches,
+  namespace: string,
+  rules: readonly RuleView[],
+  delivery: Pick<Delivery, 'rule' | 'service' | 'targetName'>,
+) {
+  const rule = rules.find((r) => r.name === delivery.rule);
+  if (!rule) return undefined;
+  const target = planTargets(namespace, rule.services, lookupOf(caches), cacheReader(caches)).find(
+    (t) => t.kind === 'Member' && t.service === delivery.service && t.ledgerName === delivery.targetName,
+  );
+  if (target?.kind !== 'Member' || !target.app) return undefined;
+  return { app: target.app, recipients: target.recipients, interactive: rule.interactive };
 }

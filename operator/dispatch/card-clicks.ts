@@ -2,8 +2,7 @@ import type { Logger } from 'pino';
 import { type AlarmEventStatus, API_VERSION } from '../api/index.ts';
 import type { CardCallback, CardCallbackAnswer } from '../dingtalk/index.ts';
 import type { OperatorContext } from '../manager/context.ts';
-import { cacheReader, planTargets } from '../targets/index.ts';
-import { lookupOf, memberNamesOf, rulesOfEvent } from './ack-context.ts';
+import { cardTargetOf, memberNamesOf, rulesOfEvent } from './ack-context.ts';
 import { type AckDecision, acknowledgementEvent, offeredBy } from './acknowledgement.ts';
 import { type CardEvent, type ClickJudgement, clickAction, decideClick, eventsOfCard } from './card-click.ts';
 import { stateData } from './card-data.ts';
@@ -74,12 +73,8 @@ export class CardClicks {
     const { caches, members } = this.#ctx;
     const { raw, namespace, delivery } = card;
     const rules = rulesOfEvent(caches, namespace, (raw.status ?? {}) as AlarmEventStatus);
-    const rule = rules.find((r) => r.name === delivery.rule);
-    if (!rule) return undefined;
-    const target = planTargets(namespace, rule.services, lookupOf(caches), cacheReader(caches)).find(
-      (t) => t.kind === 'Member' && t.service === delivery.service && t.ledgerName === delivery.targetName,
-    );
-    if (target?.kind !== 'Member' || target.app?.clientId !== clientId) return undefined;
+    const target = cardTargetOf(caches, namespace, rules, delivery);
+    if (target?.app.clientId !== clientId) return undefined;
     const userIds = new Set(target.recipients.flatMap((m) => (m.userId ? [m.userId] : [])));
     const byMobile = target.recipients.filter((m) => !m.userId);
     // Members listed by mobile are looked up (cached by the member directory) only when needed.
@@ -93,7 +88,7 @@ export class CardClicks {
       offered: offeredBy(rules.map((r) => r.interactive)),
       nameOf: (id) => names.get(id),
     };
-    return { judgement, interactive: rule.interactive };
+    return { judgement, interactive: target.interactive };
   }
 
   /** Records the acknowledgement, deciding again on the event as the API server has it after a conflict. */

@@ -7,7 +7,7 @@ import { applyAnswer, failStep, type MemberProgress, type MemberStep } from './m
 import type { OutboundMessage } from './outcome.ts';
 import { worstSeverity } from './render.ts';
 
-/** True when the message goes out as a card: a first notification of an interactive rule, to an app with a template. */
+/** True when the message goes out as a card: an interactive rule's firing alarms, first sent, by an app with a template. */
 export function sendsCard(
   message: OutboundMessage,
   app: ResolvedMemberApp,
@@ -16,8 +16,9 @@ export function sendsCard(
   return (
     app.cardTemplateId !== undefined &&
     first?.rule.interactive !== undefined &&
-    // A repeat is a reminder as a plain message: the card to act on is the one first sent.
-    message.notifications.every((n) => !n.repeat)
+    // A repeat is a reminder and a resolved message news, as plain messages: the card to act on is
+    // the one first sent for the firing alarm.
+    message.notifications.every((n) => !n.repeat && n.alarms.every((a) => a.spec.state === 'firing'))
   );
 }
 
