@@ -16,6 +16,8 @@ export const DingTalkConditionType = {
   TemplatesValid: 'TemplatesValid',
   /** AlarmEvent: every matching target has the notification. */
   Delivered: 'Delivered',
+  /** DingTalkService with a card template: this leader's Stream connection for card clicks is open. */
+  StreamConnected: 'StreamConnected',
 } as const;
 export type DingTalkConditionType = (typeof DingTalkConditionType)[keyof typeof DingTalkConditionType];
 
@@ -73,6 +75,10 @@ export const DingTalkConditionReason = {
   AlreadyResolved: 'AlreadyResolved',
   NotAMember: 'NotAMember',
   UnknownEvent: 'UnknownEvent',
+  /** StreamConnected: open, opening for the first time, or lost and reconnecting. */
+  StreamOpen: 'StreamOpen',
+  StreamConnecting: 'StreamConnecting',
+  StreamLost: 'StreamLost',
 } as const;
 export type DingTalkConditionReason = (typeof DingTalkConditionReason)[keyof typeof DingTalkConditionReason];
 

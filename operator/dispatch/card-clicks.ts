@@ -36,14 +36,14 @@ export class CardClicks {
     const cards = eventsOfCard(this.#ctx.caches.alarms.list(), callback.outTrackId);
     const now = Date.now();
     let answer: CardCallbackAnswer | undefined;
-    let refusal: AckDecision | undefined;
+    let refusal: { decision: AckDecision; card: CardEvent } | undefined;
     for (const card of cards) {
       const judged = await this.#judge(clientId, card, callback.userId);
       if (!judged) continue;
       const judgement: ClickJudgement = { ...judged.judgement, click, userId: callback.userId, now };
       const decision = decideClick(judgement);
       if (decision.outcome === 'Refused') {
-        refusal ??= decision;
+        refusal ??= { decision, card };
         continue;
       }
       answer ??= { cardParamMap: stateData(decision.acknowledgement, judged.interactive), byKey: true };
@@ -51,7 +51,14 @@ export class CardClicks {
       if (decision.outcome === 'Recorded') this.#write(card, judgement);
     }
     if (answer) return answer;
-    if (refusal?.outcome === 'Refused') return this.#refused(callback, refusal.reason, refusal.message);
+    if (refusal?.decision.outcome === 'Refused') {
+      this.#report(
+        refusal.card,
+        refusal.decision,
+        `a card button clicked by ${callback.userId.slice(0, 64)}`,
+      );
+      return this.#refused(callback, refusal.decision.reason, refusal.decision.message);
+    }
     return this.#refused(
       callback,
       'UnknownEvent',
@@ -123,6 +130,23 @@ export class CardClicks {
       )
       .finally(() => this.#writes.delete(write));
     this.#writes.add(write);
+  }
+
+  /** The Kubernetes Event of a decision on the AlarmEvent, as for the annotation. */
+  #report(card: CardEvent, decision: AckDecision, source: string): void {
+    const { metadata } = card.raw;
+    const regarding = {
+      apiVersion: API_VERSION,
+      kind: 'AlarmEvent',
+      metadata: {
+        namespace: card.namespace,
+        name: metadata?.name,
+        uid: metadata?.uid,
+        resourceVersion: metadata?.resourceVersion,
+      },
+    };
+    const event = acknowledgementEvent(decision, source);
+    if (event) void this.#ctx.events.record(regarding, event);
   }
 
   #count(callback: CardCallback, decision: AckDecision, card: CardEvent): void {

@@ -4,6 +4,7 @@ import {
   type ConnectStreamSocket,
   createStreamClient,
   type StreamClient,
+  type StreamEvent,
   type StreamStatus,
 } from '../dingtalk/stream-client.ts';
 import type { CustomObject, OperatorContext } from '../manager/context.ts';
@@ -17,6 +18,15 @@ interface Connection {
   /** The services (namespace/name) whose cards come back over it. */
   services: Set<string>;
 }
+
+/** The events after which a connection's status (StreamConnected) may read otherwise. */
+const CONNECTION_CHANGES = new Set<StreamEvent>([
+  'opened',
+  'openFailed',
+  'closed',
+  'disconnectRequested',
+  'silence',
+]);
 
 /** How often the connections are brought in line with the services, beside every service change. */
 const FOLLOW_INTERVAL_MS = 10_000;
@@ -36,6 +46,7 @@ export class StreamConnections {
   readonly #log: Logger;
   /** By clientId and a digest of the secret: the secret itself is never a key. */
   readonly #connections = new Map<string, Connection>();
+  readonly #listeners = new Set<(namespace: string, service: string) => void>();
   #unsubscribe: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -70,6 +81,12 @@ export class StreamConnections {
     return undefined;
   }
 
+  /** Calls `listener` for each service of a connection that opened, closed, or came or went. */
+  onChange(listener: (namespace: string, service: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
@@ -87,14 +104,27 @@ export class StreamConnections {
       if (wanted.has(key)) continue;
       this.#connections.delete(key);
       void this.#close(connection);
+      this.#announce(connection.services);
     }
     for (const [key, want] of wanted) {
       const existing = this.#connections.get(key);
       if (existing) {
+        const joined = [...want.services].filter((s) => !existing.services.has(s));
+        const left = [...existing.services].filter((s) => !want.services.has(s));
         existing.services = want.services;
+        this.#announce([...joined, ...left]);
         continue;
       }
-      this.#connections.set(key, { ...want, client: this.#open(want.clientId, want.clientSecret) });
+      const client = this.#open(key, want.clientId, want.clientSecret);
+      this.#connections.set(key, { clientId: want.clientId, services: want.services, client });
+      this.#announce(want.services);
+    }
+  }
+
+  #announce(services: Iterable<string>): void {
+    for (const key of services) {
+      const [namespace = '', service = ''] = key.split('/');
+      for (const listener of this.#listeners) listener(namespace, service);
     }
   }
 
@@ -117,12 +147,15 @@ export class StreamConnections {
     return wanted;
   }
 
-  #open(clientId: string, clientSecret: string): StreamClient {
+  #open(key: string, clientId: string, clientSecret: string): StreamClient {
     const { dingtalk, metrics } = this.#ctx;
     const client = createStreamClient({
       open: (subscriptions) => dingtalk.openStreamConnection({ clientId, clientSecret }, subscriptions),
       onCardCallback: (callback) => this.#clicks.handle(clientId, callback),
-      onEvent: (event) => metrics.recordStreamEvent(clientId, event),
+      onEvent: (event) => {
+        metrics.recordStreamEvent(clientId, event);
+        if (CONNECTION_CHANGES.has(event)) this.#announce(this.#connections.get(key)?.services ?? []);
+      },
       logger: this.#log.child({ app: clientId }),
       ...(this.#connect ? { connect: this.#connect } : {}),
     });

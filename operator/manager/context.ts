@@ -38,7 +38,10 @@ export interface OperatorContext {
   /** One send budget per group robot, shared by alarm notifications and test messages. */
   robotBudgets: RobotBudgets;
   /** This replica's DingTalk Stream connections (card clicks), by the services whose cards use them. */
-  streams?: { statusOf(namespace: string, service: string): StreamStatus | undefined };
+  streams?: {
+    statusOf(namespace: string, service: string): StreamStatus | undefined;
+    onChange(listener: (namespace: string, service: string) => void): () => void;
+  };
   caches: {
     services: ResourceCache<CustomObject>;
     rules: ResourceCache<CustomObject>;

@@ -84,6 +84,16 @@ async function acknowledgementOf(name: string, action: string): Promise<Acknowle
   });
 }
 
+async function streamConnected(service: string, status: string) {
+  return eventually(async () => {
+    const conditions = (await get(h, 'DingTalkService', service)).status?.conditions as
+      | { type: string; status: string; reason: string; message: string }[]
+      | undefined;
+    const condition = conditions?.find((c) => c.type === 'StreamConnected');
+    return condition?.status === status ? condition : undefined;
+  });
+}
+
 /** The plain messages (reminders, resolved) members got about `source`. */
 async function reminders(source: string) {
   const all = await h.emulator.control.messages({ userId: 'zhangsan' });
@@ -235,6 +245,18 @@ describe('card clicks', () => {
     expect((await cardOf('card-forged')).cardParamMap.state).toBe('Firing');
   });
 
+  it('reports the Stream connection in StreamConnected, and why while it is refused', async () => {
+    await cardService('card-refused');
+    expect(await streamConnected('card-refused', 'True')).toMatchObject({
+      message: expect.stringMatching(/^connected since/),
+    });
+    await h.emulator.control.putApp('card-refused-app', { clientSecret: 'rotated-secret' });
+    await h.emulator.control.dropStream('card-refused-app');
+    const lost = await streamConnected('card-refused', 'False');
+    expect(lost.reason).toBe('StreamLost');
+    expect(lost.message).not.toContain('card-refused-app-secret');
+  });
+
   it('takes a click after the Stream connection dropped mid-incident and came back', async () => {
     await cardService('card-drop');
     await create(h, 'AlarmEvent', 'card-drop', {
@@ -250,5 +272,6 @@ describe('card clicks', () => {
     const [delivery] = await click(card.outTrackId, 'zhangsan', { action: 'Acknowledge' });
     expect(delivery?.outcome).toBe('answered');
     await acknowledgementOf('card-drop', 'Acknowledged');
+    expect(await streamConnected('card-drop', 'True')).toMatchObject({ reason: 'StreamOpen' });
   });
 });

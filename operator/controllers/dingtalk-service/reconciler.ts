@@ -22,7 +22,7 @@ import type { ReconcileResult, Reconciler } from '../../runtime/controller.ts';
 import { cacheReader, type ResolvedGroup } from '../../targets/index.ts';
 import { appGroupStatuses } from './app-groups.ts';
 import { referencedConfigMaps, referencedSecrets } from './references.ts';
-import { applyGroupChecks, applyMemberCheck, summarise } from './service-status.ts';
+import { applyGroupChecks, applyMemberCheck, streamCondition, summarise } from './service-status.ts';
 import { sendTests, type TestResults, testPostponedUntil, testRequest } from './test-send.ts';
 import { validateGroup } from './validate-groups.ts';
 import { validateMember } from './validate-member.ts';
@@ -135,6 +135,12 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
       set(obj, { type: DingTalkConditionType.CredentialsValid, ...summary.credentials });
       if (member) set(obj, { type: DingTalkConditionType.MembersResolved, ...member.members });
       else remove(obj, DingTalkConditionType.MembersResolved);
+      if (spec.member?.cardTemplateId)
+        set(obj, {
+          type: DingTalkConditionType.StreamConnected,
+          ...streamCondition(ctx.streams?.statusOf(namespace, obj.metadata.name ?? '')),
+        });
+      else remove(obj, DingTalkConditionType.StreamConnected);
 
       if (summary.ready) {
         markTrue(obj, ConditionType.Ready, summary.reason, summary.message);
