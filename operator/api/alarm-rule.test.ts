@@ -98,6 +98,16 @@ describe('AlarmRule', () => {
       'spec.escalation: each after may be listed once',
     ],
     [
+      'a remindType on a Message step',
+      { services, escalation: [{ after: '5m', to: { name: 'ops' }, remindType: 'Call' }] },
+      'spec.escalation[0].remindType: remindType is for via Ding',
+    ],
+    [
+      'groups on a Ding step',
+      { services, escalation: [{ after: '5m', via: 'Ding', to: { name: 'ops', groups: ['Ops'] } }] },
+      "spec.escalation[0].to.groups: a Ding reaches the service's members",
+    ],
+    [
       'an escalation step without a service',
       { services, escalation: [{ after: '5m', to: {} }] },
       'spec.escalation[0].to.name',

@@ -9,14 +9,45 @@ import { Timestamp } from './timestamp.ts';
  * after the first notification. Steps are known by their `after`, so reordering or inserting steps
  * mid-incident neither repeats nor forgets one already taken.
  */
-export const EscalationStep = z.object({
-  after: Duration.describe(
-    "How long after the alarm's first notification (as its ledger records it) the step is taken, e.g. 5m; unique within the ladder.",
-  ),
-  to: ServiceRef.describe(
-    'Who the step notifies: a DingTalkService of the same namespace and which of its targets, e.g. its on-call members or another group.',
-  ),
-});
+export const REMIND_TYPES = ['App', 'SMS', 'Call'] as const;
+
+export const EscalationStep = withRules(
+  z.object({
+    after: Duration.describe(
+      "How long after the alarm's first notification (as its ledger records it) the step is taken, e.g. 5m; unique within the ladder.",
+    ),
+    to: ServiceRef.describe(
+      'Who the step notifies: a DingTalkService of the same namespace and which of its targets, e.g. its on-call members or another group.',
+    ),
+    via: z
+      .enum(['Message', 'Ding'])
+      .default('Message')
+      .describe(
+        "Message: the alarm's message to every target of `to`. Ding: an urgent reminder (DING) from the service's app robot to its members in `to`. Default: Message.",
+      ),
+    remindType: z
+      .enum(REMIND_TYPES)
+      .optional()
+      .describe(
+        'For Ding: App (in DingTalk), SMS or Call (where the organisation has the quota). Default: App.',
+      ),
+  }),
+  'One step of the ladder: when, who, and how.',
+  [
+    {
+      rule: "self.via == 'Ding' || !has(self.remindType)",
+      message: 'remindType is for via Ding',
+      fieldPath: '.remindType',
+      holds: (s) => s.via === 'Ding' || s.remindType === undefined,
+    },
+    {
+      rule: "self.via != 'Ding' || !has(self.to.groups)",
+      message: "a Ding reaches the service's members; to.groups is for Message steps",
+      fieldPath: '.to.groups',
+      holds: (s) => s.via !== 'Ding' || s.to.groups === undefined,
+    },
+  ],
+);
 export type EscalationStep = z.output<typeof EscalationStep>;
 
 export const MAX_ESCALATION_STEPS = 8;

@@ -51,6 +51,16 @@ describe('decideAcknowledgement', () => {
     }
   });
 
+  it('lets a snooze follow an acknowledgement, so repeats come back when it ends', () => {
+    const first = decideAcknowledgement(request());
+    if (first.outcome !== 'Recorded') throw new Error(first.outcome);
+    const later = { ...event, acknowledgement: first.acknowledgement };
+    const snoozed = decideAcknowledgement(request({ event: later, action: 'Snooze', snooze: '30m' }));
+    expect(snoozed).toMatchObject({ outcome: 'Recorded', acknowledgement: { action: 'Snoozed' } });
+    if (snoozed.outcome === 'Recorded')
+      expect(repeatsPaused(snoozed.acknowledgement, NOW + 30 * 60_000)).toBe(false);
+  });
+
   it('snoozes until the chosen duration has passed; the same snooze again changes nothing', () => {
     const snoozed = decideAcknowledgement(request({ action: 'Snooze', snooze: '30m' }));
     expect(snoozed).toMatchObject({

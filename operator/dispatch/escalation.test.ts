@@ -6,8 +6,8 @@ const T0 = Date.parse('2026-03-01T10:00:00Z');
 const MIN = 60_000;
 const rule = { namespace: 'team-a', name: 'critical' };
 const ladder = [
-  { after: '15m', to: { name: 'leads' } },
-  { after: '5m', to: { name: 'oncall' } },
+  { after: '15m', to: { name: 'leads' }, via: 'Message' as const },
+  { after: '5m', to: { name: 'oncall' }, via: 'Message' as const },
 ];
 
 const delivered = (at: number, ruleName = 'critical'): Delivery => ({

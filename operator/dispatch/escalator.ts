@@ -7,6 +7,7 @@ import {
   type EscalationStep,
   parseAlarmEvent,
 } from '../api/index.ts';
+import type { RemindType } from '../dingtalk/cards.ts';
 import type { CustomObject, OperatorContext } from '../manager/context.ts';
 import type { CompiledRule, RuleBook } from '../rules/rule-book.ts';
 import { windowVerdict } from '../rules/time-windows.ts';
@@ -43,7 +44,8 @@ interface StepInFlight {
  * Runs the rules' escalation ladders (escalation.ts decides, from each AlarmEvent's status as cached):
  * a step due goes on the escalation ledger (Delivering, with its msgUuid) before its messages are queued
  * in the targets' outboxes; their outcomes, which the outboxes report here for the step's msgUuids,
- * finish it. A step on the ledger as Delivering after a restart or takeover is sent again under its
+ * finish it; a Ding step is one call of the app robot per member target instead. A step on the ledger
+ * as Delivering after a restart or takeover is sent again under its
  * msgUuid; a step not on the ledger is taken once due. Mute windows and suspend record a step
  * Suppressed; an acknowledgement or resolve stops the ladder, a snooze defers it.
  */
@@ -93,7 +95,8 @@ export class Escalator {
   }
 
   async record(outcome: Outcome): Promise<void> {
-    if (outcome.kind === 'paused') return;
+    // Stopped (leadership lost, shutdown): the next leader owns the ledger and sends what is Delivering.
+    if (outcome.kind === 'paused' || this.#stopped) return;
     const step = this.#inFlight.get(outcome.message.msgUuid);
     if (!step) return;
     if (outcome.kind === 'failed' && outcome.retryAt === undefined) step.lastError = outcome.failure.error;
@@ -177,7 +180,7 @@ export class Escalator {
 
   async #take(alarm: Alarm, rule: CompiledRule, step: EscalationStep, now: number): Promise<void> {
     const id = `${alarm.uid}/${rule.key}/${step.after}`;
-    if (this.#taking.has(id)) return;
+    if (this.#taking.has(id) || this.#stopped) return;
     this.#taking.add(id);
     try {
       const { spec } = rule.rule;
@@ -198,15 +201,19 @@ export class Escalator {
             : { state: 'Delivering', msgUuid }),
       };
       let written = false;
-      await writeStatusFields(this.#options.ctx.kube, alarm, (event) => {
-        if (event.metadata?.uid !== alarm.uid) return undefined;
-        const status = (event.status ?? {}) as AlarmEventStatus;
-        // Taken already (another run, or this one before the cache caught up): not again.
-        written = !(status.escalations ?? []).some(
-          (r) => r.ruleNamespace === rule.namespace && r.rule === rule.name && r.after === step.after,
-        );
-        return written ? { escalations: withRecord(status, record) } : undefined;
-      });
+      await writeStatusFields(
+        this.#options.ctx.kube,
+        { namespace: alarm.namespace, name: alarm.name },
+        (event) => {
+          if (event.metadata?.uid !== alarm.uid) return undefined;
+          const status = (event.status ?? {}) as AlarmEventStatus;
+          // Taken already (another run, or this one before the cache caught up): not again.
+          written = !(status.escalations ?? []).some(
+            (r) => r.ruleNamespace === rule.namespace && r.rule === rule.name && r.after === step.after,
+          );
+          return written ? { escalations: withRecord(status, record) } : undefined;
+        },
+      );
       this.#log.info(
         { alarmEvent: alarm.key, rule: rule.key, after: step.after, state: record.state },
         'escalation step taken',
@@ -230,6 +237,10 @@ export class Escalator {
     const targets = this.#targets(rule, step).filter((t) => !t.problem);
     if (targets.length === 0) return;
     this.#queued.add(id);
+    if (step.via === 'Ding') {
+      void this.#ding(alarm, rule, step, targets);
+      return;
+    }
     const inFlight: StepInFlight = {
       ref: { namespace: alarm.namespace, name: alarm.name, uid: alarm.uid },
       rule: { namespace: rule.namespace, name: rule.name },
@@ -259,13 +270,59 @@ export class Escalator {
     });
   }
 
+  /**
+   * A DING from the app robot of each member target to its members, one call each. It has no idempotency
+   * key, so a restart between the call and its record reminds them twice rather than not at all.
+   */
+  async #ding(
+    alarm: Alarm,
+    rule: CompiledRule,
+    step: EscalationStep,
+    targets: PlannedTarget[],
+  ): Promise<void> {
+    const { ctx } = this.#options;
+    const done = {
+      ref: { namespace: alarm.namespace, name: alarm.name, uid: alarm.uid },
+      rule,
+      after: step.after,
+    };
+    const failures: string[] = [];
+    for (const target of targets) {
+      if (target.kind !== 'Member' || !target.app) continue;
+      try {
+        const { userIds } = await ctx.members.resolve({ ...target.app, members: target.recipients });
+        if (userIds.length === 0) throw new Error(`no member of ${target.service} resolves to a userId`);
+        const result = await ctx.dingtalk.cards.sendDing(target.app, {
+          userIds,
+          content: `【${alarm.spec.severity.toUpperCase()}】${alarm.spec.title}: not acknowledged ${step.after} after it was sent (${rule.key})`,
+          remindType: REMIND[step.remindType ?? 'App'],
+        });
+        if (result.failedUserIds.length > 0)
+          failures.push(`DingTalk did not remind ${result.failedUserIds.slice(0, 20).join(', ')}`);
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+    await this.#finish(
+      done,
+      failures.length === 0
+        ? { state: 'Delivered', deliveredAt: timestamp(Date.now()) }
+        : { state: 'Failed', reason: 'DingTalkError', lastError: failures.join('; ').slice(0, 1024) },
+    );
+  }
+
+  /** The step's targets now; a Ding reaches members only. */
   #targets(rule: CompiledRule, step: EscalationStep): PlannedTarget[] {
     const { caches } = this.#options.ctx;
     const lookup = { service: (ns: string, name: string) => caches.services.get(ns, name) };
-    return planTargets(rule.namespace, [step.to], lookup, cacheReader(caches));
+    const targets = planTargets(rule.namespace, [step.to], lookup, cacheReader(caches));
+    return step.via === 'Ding' ? targets.filter((t) => t.kind === 'Member') : targets;
   }
 
-  async #finish(step: StepInFlight, change: Partial<EscalationRecord>): Promise<void> {
+  async #finish(
+    step: Pick<StepInFlight, 'ref' | 'rule' | 'after'>,
+    change: Partial<EscalationRecord>,
+  ): Promise<void> {
     try {
       await writeStatusFields(this.#options.ctx.kube, step.ref, (event) => {
         if (event.metadata?.uid !== step.ref.uid) return undefined;
@@ -293,6 +350,12 @@ export class Escalator {
     if (current?.metadata?.uid === alarm.uid) this.#consider(current);
   }
 }
+
+const REMIND: Record<NonNullable<EscalationStep['remindType']>, RemindType> = {
+  App: 'app',
+  SMS: 'sms',
+  Call: 'call',
+};
 
 /** The msgUuid of a step: the same in every run, so a step sent again is shown once. */
 function stepUuid(uid: string, ruleKey: string, after: string): string {

@@ -30,7 +30,8 @@ export async function writeStatusFields(
   decide: (event: Readonly<CustomObject>) => StatusFields | undefined,
   cached?: Readonly<CustomObject>,
 ): Promise<Readonly<CustomObject> | undefined> {
-  const path = objectPath({ group: GROUP, version: VERSION, plural: ALARM_EVENT_PLURAL, ...ref });
+  const { namespace, name } = ref;
+  const path = objectPath({ group: GROUP, version: VERSION, plural: ALARM_EVENT_PLURAL, namespace, name });
   let event = cached;
   for (let conflicts = 0; ; conflicts++) {
     try {

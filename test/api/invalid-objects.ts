@@ -36,6 +36,15 @@ export const invalidObjects: InvalidObject[] = [
     field: 'spec.escalation[0].to.name',
   },
   {
+    name: 'groups on a Ding escalation step',
+    object: ar({
+      services,
+      escalation: [{ after: '5m', via: 'Ding', to: { name: 'ops', groups: ['Ops'] } }],
+    }),
+    field: 'spec.escalation[0].to.groups',
+    says: "a Ding reaches the service's members",
+  },
+  {
     name: 'appGroups without a card template',
     object: dts({ sendTo: ['Member'], member, appGroups: [{ name: 'Oncall', openConversationId: 'cid1' }] }),
     field: 'spec.appGroups',

@@ -99,6 +99,66 @@ describe('escalation', () => {
     expect(await messages(primary)).toHaveLength(1);
   });
 
+  it('sends a step a stopped operator left Delivering again, once, under its msgUuid', async () => {
+    const next = await robot('resume-next');
+    await robot('resume-primary');
+    // The step's first send never gets an answer: the operator stops with the step on record, unfinished.
+    await h.emulator.control.setFault({ robot: next }, { kind: 'hang', times: 1 });
+    await create(h, 'AlarmRule', 'resume', {
+      services: [{ name: 'resume-primary' }],
+      match: { sources: ['resume'] },
+      grouping: once,
+      escalation: [{ after: '2s', to: { name: 'resume-next' } }],
+    });
+    await create(h, 'AlarmEvent', 'resume-alarm', {
+      severity: 'critical',
+      title: 'Resumed',
+      source: 'resume',
+    });
+    const [underway] = await eventually(async () => {
+      const all = await stepsOf('resume-alarm');
+      return all[0]?.state === 'Delivering' ? all : undefined;
+    });
+
+    await h.stopOperator();
+    h.startOperator();
+
+    const [done] = await eventually(async () => {
+      const all = await stepsOf('resume-alarm');
+      return all[0]?.state === 'Delivered' ? all : undefined;
+    });
+    expect(done?.msgUuid).toBe(underway?.msgUuid);
+    expect(await messages(next)).toHaveLength(1);
+    expect((await messages(next))[0]?.msgUuid).toBe(underway?.msgUuid);
+  });
+
+  it("reminds the step's members with a DING from the app robot at a Ding step", async () => {
+    await memberService('ding-oncall', ['u-ding-1', 'u-ding-2']);
+    await robot('ding-primary');
+    await create(h, 'AlarmRule', 'ding', {
+      services: [{ name: 'ding-primary' }],
+      match: { sources: ['ding'] },
+      grouping: once,
+      escalation: [{ after: '2s', via: 'Ding', to: { name: 'ding-oncall' } }],
+    });
+    await create(h, 'AlarmEvent', 'ding-alarm', {
+      severity: 'critical',
+      title: 'Nobody looks',
+      source: 'ding',
+    });
+    const [step] = await eventually(async () => {
+      const all = await stepsOf('ding-alarm');
+      return all[0]?.state === 'Delivered' ? all : undefined;
+    });
+    expect(step).toMatchObject({ after: '2s', state: 'Delivered' });
+    const dings = (await h.emulator.control.dings()).filter((d) => d.content.includes('Nobody looks'));
+    expect(dings).toHaveLength(1);
+    expect(dings[0]).toMatchObject({ clientId: 'ding-oncall-app', remindType: 1 });
+    expect([...(dings[0]?.receiverUserIds ?? [])].sort()).toEqual(['u-ding-1', 'u-ding-2']);
+    // A reminder, not the message as well.
+    expect(await memberMessages('u-ding-1')).toEqual([]);
+  });
+
   it('stops the ladder once the alarm is acknowledged', async () => {
     const next = await robot('stopped-next');
     const control = await robot('stopped-control');
