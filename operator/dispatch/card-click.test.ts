@@ -12,6 +12,12 @@ const delivery = {
   targetName: 'members',
   state: 'Delivered',
   msgUuid: 'm-1',
+  messageId: cardTrackId('team-a', {
+    service: 'oncall',
+    targetKind: 'Member',
+    targetName: 'members',
+    msgUuid: 'm-1',
+  }),
 };
 const event = (
   namespace = 'team-a',

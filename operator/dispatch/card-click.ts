@@ -2,7 +2,7 @@ import type { AckAction, Acknowledgement, AlarmEventStatus, Delivery } from '../
 import type { CardCallback } from '../dingtalk/index.ts';
 import type { CustomObject } from '../manager/context.ts';
 import { type AckDecision, decideAcknowledgement, type Offered } from './acknowledgement.ts';
-import { cardsOfEvent, looksLikeTrackId } from './card-identity.ts';
+import { cardEntriesOfEvent, looksLikeTrackId } from './card-identity.ts';
 
 /**
  * From a card click to an acknowledgement decision, pure: which action the button asks for, which
@@ -44,7 +44,9 @@ export function eventsOfCard(alarms: Iterable<Readonly<CustomObject>>, outTrackI
   const found: CardEvent[] = [];
   for (const raw of alarms) {
     const namespace = raw.metadata?.namespace ?? '';
-    const delivery = cardsOfEvent(namespace, raw.status as AlarmEventStatus | undefined).get(outTrackId);
+    const delivery = cardEntriesOfEvent(namespace, raw.status as AlarmEventStatus | undefined).get(
+      outTrackId,
+    );
     if (delivery) found.push({ raw, namespace, delivery });
   }
   return found;

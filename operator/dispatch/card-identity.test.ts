@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AlarmEventStatus } from '../api/index.ts';
-import { cardsOfEvent, cardTrackId, looksLikeTrackId } from './card-identity.ts';
+import { cardEntriesOfEvent, cardsOfEvent, cardTrackId, looksLikeTrackId } from './card-identity.ts';
 
 const entry = { service: 'oncall', targetKind: 'Member' as const, targetName: 'members', msgUuid: 'm-1' };
 
@@ -17,11 +17,27 @@ describe('card outTrackIds', () => {
     expect(cardTrackId('team-a', { ...entry, msgUuid: 'm-2' })).not.toBe(id);
   });
 
-  it('finds the cards of an event from its ledger, of member sets with a msgUuid in its namespace only', () => {
+  it('finds the cards of an event from its ledger: member sets sent a card, in its namespace only', () => {
     const base = { ruleNamespace: 'team-a', rule: 'r', state: 'Delivered' as const };
+    const card = cardTrackId('team-a', entry);
     const status = {
       deliveries: [
-        { ...base, service: 'oncall', targetKind: 'Member', targetName: 'members', msgUuid: 'm-1' },
+        {
+          ...base,
+          service: 'oncall',
+          targetKind: 'Member',
+          targetName: 'members',
+          msgUuid: 'm-1',
+          messageId: card,
+        },
+        {
+          ...base,
+          service: 'plain',
+          targetKind: 'Member',
+          targetName: 'members',
+          msgUuid: 'm-2',
+          messageId: 'pqk',
+        },
         { ...base, service: 'oncall', targetKind: 'Group', targetName: 'ops', msgUuid: 'g-1' },
         { ...base, service: 'oncall', targetKind: 'Member', targetName: 'members' },
         {
@@ -36,6 +52,8 @@ describe('card outTrackIds', () => {
     } as AlarmEventStatus;
     const cards = cardsOfEvent('team-a', status);
     expect([...cards.keys()]).toEqual([cardTrackId('team-a', entry)]);
+    // A click may come before the ledger records the card delivered: every member entry may name one.
+    expect(cardEntriesOfEvent('team-a', status).size).toBe(2);
     expect(cardsOfEvent('team-a', undefined).size).toBe(0);
   });
 });

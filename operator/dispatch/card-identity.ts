@@ -32,10 +32,14 @@ export function looksLikeTrackId(outTrackId: string): boolean {
 }
 
 /**
- * The cards an event's ledger may record, by outTrackId: every member-set entry with a msgUuid. One
- * sent as a plain message has no card under its outTrackId, so no click can name it.
+ * The cards an event's ledger may have sent, by outTrackId: every member-set entry with a msgUuid, the
+ * card under way included (a click may come before the ledger records it delivered). A click names
+ * one only if DingTalk has a card under that outTrackId, which only this operator could create.
  */
-export function cardsOfEvent(namespace: string, status: AlarmEventStatus | undefined): Map<string, Delivery> {
+export function cardEntriesOfEvent(
+  namespace: string,
+  status: AlarmEventStatus | undefined,
+): Map<string, Delivery> {
   const cards = new Map<string, Delivery>();
   for (const delivery of status?.deliveries ?? []) {
     if (delivery.targetKind !== 'Member' || !delivery.msgUuid || delivery.ruleNamespace !== namespace)
@@ -43,4 +47,15 @@ export function cardsOfEvent(namespace: string, status: AlarmEventStatus | undef
     cards.set(cardTrackId(namespace, { ...delivery, msgUuid: delivery.msgUuid }), delivery);
   }
   return cards;
+}
+
+/**
+ * The cards the ledger records as sent: entries whose messageId is their outTrackId, as a delivered card
+ * records it (a plain message records DingTalk's processQueryKey there). Only these are worth an update.
+ */
+export function cardsOfEvent(namespace: string, status: AlarmEventStatus | undefined): Map<string, Delivery> {
+  const entries = cardEntriesOfEvent(namespace, status);
+  for (const [outTrackId, delivery] of entries)
+    if (delivery.messageId !== outTrackId) entries.delete(outTrackId);
+  return entries;
 }

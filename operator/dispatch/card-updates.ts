@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Acknowledgement, AlarmEventStatus } from '../api/index.ts';
+import { isDingTalkError } from '../dingtalk/index.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
 import { cardTargetOf, rulesOfEvent } from './ack-context.ts';
@@ -102,7 +103,17 @@ export class CardUpdates implements Component {
       // A card whose rule or service is gone keeps what it shows: nothing can sign its update.
       if (!target) continue;
       const cardParamMap = stateData(ack, target.interactive);
-      await dingtalk.cards.update(target.app, { outTrackId, cardParamMap, byKey: true });
+      try {
+        await dingtalk.cards.update(target.app, { outTrackId, cardParamMap, byKey: true });
+      } catch (err) {
+        // A passing failure is tried again at the next look; a refusal (the card is gone, say) would
+        // only be refused again, each time a call against the quota: it is logged and given up.
+        if (!isDingTalkError(err) || err.errorClass !== 'permanent') throw err;
+        this.#log.warn(
+          { outTrackId, errcode: err.errcode, alarmEvent: `${namespace}/${raw.metadata?.name}` },
+          'DingTalk refused the card update; the card keeps what it shows',
+        );
+      }
     }
     const shown = shownAs(ack);
     await writeStatusFields(
