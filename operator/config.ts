@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { DEFAULT_QUOTA_TIME_ZONE, isTimeZone } from './quota/month.ts';
 
 /**
  * The operator's configuration: every setting is a flag and an environment variable (the flag wins),
@@ -251,7 +252,24 @@ export const configSchema = z
       flag: '--max-hold-age',
       env: 'DINGTALK_OPERATOR_MAX_HOLD_AGE',
       description:
-        'How long an alarm DingTalk refused for a configuration reason (wrong secret, keyword, IP allow-list, robotCode) is held for a fix before it is recorded Failed.',
+        'How long an alarm DingTalk refused for a configuration reason (wrong secret, keyword, IP allow-list, robotCode) is held for a fix before it is recorded Failed. Alarms refused for a spent monthly quota are held at least 31 days, so they see the month turn.',
+    }),
+    quotaTimeZone: describe(
+      setting('must be an IANA time zone such as Asia/Shanghai', (raw) =>
+        isTimeZone(raw) ? raw : undefined,
+      ).prefault(DEFAULT_QUOTA_TIME_ZONE),
+      {
+        flag: '--quota-time-zone',
+        env: 'DINGTALK_OPERATOR_QUOTA_TIME_ZONE',
+        description:
+          "The time zone whose midnight on the first begins DingTalk's month for the monthly quotas; DingTalk counts in China Standard Time.",
+      },
+    ),
+    quotaWriteInterval: describe(duration(100, 60_000).prefault('5s'), {
+      flag: '--quota-write-interval',
+      env: 'DINGTALK_OPERATOR_QUOTA_WRITE_INTERVAL',
+      description:
+        "How often the month's counted DingTalk calls are written to DingTalkService status (one write per changed service). A crash loses at most this long's counts.",
     }),
     eventTtl: describe(duration(60_000, 365 * 24 * 3_600_000).prefault('24h'), {
       flag: '--event-ttl',

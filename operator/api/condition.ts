@@ -18,6 +18,10 @@ export const DingTalkConditionType = {
   Delivered: 'Delivered',
   /** DingTalkService with a card template: this leader's Stream connection for card clicks is open. */
   StreamConnected: 'StreamConnected',
+  /** DingTalkService: at this month's rate a target's monthly quota runs out before the month ends. */
+  QuotaAtRisk: 'QuotaAtRisk',
+  /** DingTalkService: a target's monthly quota is spent (counted, or DingTalk said so); its alarms are held. */
+  QuotaExhausted: 'QuotaExhausted',
 } as const;
 export type DingTalkConditionType = (typeof DingTalkConditionType)[keyof typeof DingTalkConditionType];
 
@@ -61,6 +65,14 @@ export const DingTalkConditionReason = {
   NoMatchingRule: 'NoMatchingRule',
   /** DingTalk refused a send for a reason only a configuration change cures; the alarm waits for it. */
   Held: 'Held',
+  /** DingTalk answered that the month's quota is spent: held until the month turns or the quota is raised. */
+  QuotaExhausted: 'QuotaExhausted',
+  /** A target's projection runs out before the month ends. */
+  QuotaAtRisk: 'QuotaAtRisk',
+  /** Back within the month's quota. */
+  WithinQuota: 'WithinQuota',
+  /** Not sent by the service's quotaPolicy as the month's quota runs short. */
+  QuotaPolicy: 'QuotaPolicy',
   /** Held longer than --max-hold-age. */
   HeldTooLong: 'HeldTooLong',
   RuleDeleted: 'RuleDeleted',

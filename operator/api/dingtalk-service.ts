@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { Conditions, ObservedGeneration } from './condition.ts';
 import { withRules } from './cross-field-rules.ts';
 import { GROUP, VERSION } from './group.ts';
+import { GroupName, GroupTarget, MAX_POOL_ROBOTS } from './group-target.ts';
+import { FREE_API_CALLS_PER_MONTH, QuotaPolicy, QuotaUsage } from './quota.ts';
 import { ConfigMapKeyRef, SecretKeyRef } from './refs.ts';
 import { customResource, type KindDefinition, readinessColumns } from './resource.ts';
 import { TargetKind } from './target-kind.ts';
@@ -16,41 +18,8 @@ export const DINGTALK_SERVICE_PLURAL = 'dingtalkservices';
  */
 export const TEST_ANNOTATION = `${GROUP}/test`;
 
-/** DingTalk allows 20 messages a minute per group robot and blocks the robot for 10 minutes beyond that. */
-export const MAX_ROBOT_MESSAGES_PER_MINUTE = 20;
-
 // A mobile number as DingTalk shows it: digits, optionally with a +country code and dashes (+86-13800000000).
 const MOBILE = /^\+?[0-9]+(-[0-9]+)*$/;
-
-const GroupName = z.string().min(1).max(128);
-
-export const GroupTarget = z.object({
-  name: GroupName.describe(
-    "The group's name, exactly as it is shown in DingTalk. AlarmRules pick groups by this name; unique within the service.",
-  ),
-  webhook: SecretKeyRef.describe(
-    "Secret key holding the group robot's webhook: the whole URL (https://oapi.dingtalk.com/robot/send?access_token=…) or just the access_token after `access_token=`. The access_token is the robot's credential.",
-  ),
-  signature: SecretKeyRef.optional().describe(
-    "Secret key holding the robot's additional-signature secret (加签, the value starting with SEC). Set it only when the robot has signing enabled; every message is then signed with it.",
-  ),
-  keywords: z
-    .array(z.string().min(1).max(64))
-    .max(10)
-    .optional()
-    .describe(
-      "The robot's custom keywords (自定义关键词), as set in DingTalk. DingTalk rejects a message containing none of them, so the operator adds the first keyword to messages that lack all of them.",
-    ),
-  rateLimitPerMinute: z
-    .int()
-    .min(1)
-    .max(MAX_ROBOT_MESSAGES_PER_MINUTE)
-    .default(MAX_ROBOT_MESSAGES_PER_MINUTE)
-    .describe(
-      'Messages per minute the operator sends to this robot; alarms beyond it are grouped into digests, never dropped. DingTalk blocks a robot for 10 minutes above 20 a minute, so 20 is both the default and the maximum.',
-    ),
-});
-export type GroupTarget = z.output<typeof GroupTarget>;
 
 export const Member = withRules(
   z.object({
@@ -107,6 +76,14 @@ export const MemberTarget = withRules(
       .max(1000)
       .optional()
       .describe('Members listed inline, each by userId or by mobile.'),
+    monthlyQuota: z
+      .int()
+      .min(1)
+      .max(100_000_000)
+      .default(FREE_API_CALLS_PER_MONTH)
+      .describe(
+        "API calls a month the app may make (batchSend, cards, DING; token and contact lookups are free): the organisation's API allowance (5000 on DingTalk's free edition since 2025-11-19, shared by every app of the organisation). The operator counts its own calls against it.",
+      ),
     cardTemplateId: z
       .string()
       .min(1)
@@ -189,6 +166,7 @@ export const DingTalkServiceSpec = withRules(
     groups: Groups.optional(),
     appGroups: AppGroups.optional(),
     member: MemberTarget.optional(),
+    quotaPolicy: QuotaPolicy.optional(),
   }),
   'Where notifications can go, and with which credentials.',
   [
@@ -249,6 +227,20 @@ const TargetRef = z.object({
   name: z.string().max(128).describe("The group's name, or the member's userId."),
 });
 
+const RobotName = z.string().max(63).describe('Name of the robot in spec.groups[].robots.');
+
+export const RobotStatus = z.object({
+  name: RobotName,
+  ready: z
+    .boolean()
+    .optional()
+    .describe('Whether the robot can be sent to: webhook and signature present and valid.'),
+  reason: z.string().max(128).optional().describe('CamelCase reason for ready, e.g. SecretNotFound.'),
+  message: z.string().max(1024).optional().describe('Details for ready.'),
+  lastTest: SendOutcome.optional().describe('The last test message sent through this robot.'),
+});
+export type RobotStatus = z.output<typeof RobotStatus>;
+
 export const GroupStatus = z.object({
   name: GroupName.describe('Name of the group in spec.groups.'),
   ready: z
@@ -262,6 +254,14 @@ export const GroupStatus = z.object({
     .describe('CamelCase reason for ready, e.g. SecretNotFound or Throttled.'),
   message: z.string().max(1024).optional().describe('Details for ready.'),
   lastTest: SendOutcome.optional().describe('The last test message sent to this group.'),
+  robots: z
+    .array(RobotStatus)
+    .max(MAX_POOL_ROBOTS)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .optional()
+    .describe(
+      "Per-robot detail of a pool (spec.groups[].robots), one entry per robot; the group's ready needs all.",
+    ),
 });
 export type GroupStatus = z.output<typeof GroupStatus>;
 
@@ -309,12 +309,41 @@ export const AppGroupStatus = z.object({
 });
 export type AppGroupStatus = z.output<typeof AppGroupStatus>;
 
+export const RobotHealth = z.object({
+  name: RobotName,
+  healthy: z
+    .boolean()
+    .describe(
+      "False while alarms skip the robot: DingTalk blocked, disabled, removed or refused it; the pool's other robots take its alarm groups.",
+    ),
+  reason: z
+    .enum(['Blocked', 'Disabled', 'Removed', 'Refused'])
+    .optional()
+    .describe(
+      'Why the robot is skipped: Blocked (410100/130101, sending too fast: until the block ends), Disabled (400102), Removed (400106/300001), or Refused (310000: signature, keywords or IP allow-list no longer match). Disabled, Removed and Refused robots are tried again when their Secrets or the service change, and otherwise once per block period.',
+    ),
+  errcode: Errcode.optional(),
+  message: ErrorMessage.optional(),
+  since: Timestamp.optional().describe('Since when the robot is skipped.'),
+  retryAt: Timestamp.optional().describe('When the robot is tried again (a block ends, or the next trial).'),
+  lastDelivery: SendOutcome.optional().describe('The last alarm notification sent through this robot.'),
+});
+export type RobotHealth = z.output<typeof RobotHealth>;
+
 export const GroupDelivery = z.object({
   name: GroupName.describe('Name of the group in spec.groups.'),
   throttledUntil: Timestamp.optional().describe(
     'Until when DingTalk blocks this robot for sending too fast; nothing is sent before.',
   ),
   lastDelivery: SendOutcome.optional().describe('The last alarm notification sent to this group.'),
+  robots: z
+    .array(RobotHealth)
+    .max(MAX_POOL_ROBOTS)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .optional()
+    .describe(
+      'Per-robot health of a pool (spec.groups[].robots): the robots alarms were sent to, or skipped.',
+    ),
 });
 export type GroupDelivery = z.output<typeof GroupDelivery>;
 
@@ -350,7 +379,8 @@ export type DeliveryCounters = z.output<typeof DeliveryCounters>;
  * One writer per field. The DingTalkService controller writes observedGeneration, conditions, groups,
  * member, lastTest and lastHandledTest (validation and test sends), by merge patch of what it changed.
  * Dispatch writes delivery, deliveries, lastSuccess and lastFailure (how alarms fared), by server-side
- * apply under its own field manager. No field, and no list, is written by both.
+ * apply under its own field manager. The quota ledger writes usage, by server-side apply under a field
+ * manager of its own. No field, and no list, is written by two of them.
  */
 export const DingTalkServiceStatus = z.object({
   observedGeneration: ObservedGeneration,
@@ -391,6 +421,7 @@ export const DingTalkServiceStatus = z.object({
     .optional()
     .describe('The last failed send.'),
   lastTest: SendOutcome.optional().describe('The last test message, to any target.'),
+  usage: QuotaUsage.optional(),
   lastHandledTest: z
     .string()
     .max(128)

@@ -178,6 +178,37 @@ export const reasonGuide: Record<DingTalkConditionReason, ReasonGuide> = {
       "Check the rules' `match` (severities, labels, sources) against the alarm; rules see only their own " +
       "namespace's alarms.",
   },
+  QuotaExhausted: {
+    where: 'AlarmEvent: delivery; DingTalkService: QuotaExhausted, Ready',
+    meaning:
+      "The month's DingTalk quota of a target is spent: DingTalk answered so (webhook 90030, API " +
+      '`Forbidden.AccessDenied.ApiCountLimitForOrg` or 90020, Stream 20001), or the calls counted reached ' +
+      "the target's `monthlyQuota`. Alarms DingTalk refused wait as Held.",
+    action:
+      'Held alarms go out when the month turns (in --quota-time-zone) or when `monthlyQuota` changes (raise ' +
+      'it after buying more); they are kept held 31 days (or --max-hold-age, if longer). Spend fewer calls ' +
+      'with a `quotaPolicy` or wider `groupInterval`.',
+  },
+  QuotaAtRisk: {
+    where: 'DingTalkService: QuotaAtRisk',
+    meaning: "At this month's rate so far, a target's monthly quota runs out before the month ends.",
+    action:
+      'See `status.usage`; widen digests (`groupInterval`) or set a `quotaPolicy` so critical alarms keep ' +
+      'going out, or raise `monthlyQuota` if the organisation has more.',
+  },
+  WithinQuota: {
+    where: 'Event on a DingTalkService',
+    meaning: 'A target is back within its monthly quota (the month turned, or the quota was raised).',
+    action: NOTHING,
+  },
+  QuotaPolicy: {
+    where: 'AlarmEvent: delivery',
+    meaning:
+      "The service's `quotaPolicy` did not send this notification: an info alarm, a resolved notification, " +
+      'or a non-critical alarm while only the reserve for critical alarms is left of the month; the ' +
+      'message names the step. It is not sent later.',
+    action: "Nothing, or loosen the service's `quotaPolicy` or raise `monthlyQuota`.",
+  },
   Held: {
     where: 'AlarmEvent: phase, delivery; DingTalkService: CredentialsValid, Ready',
     meaning:

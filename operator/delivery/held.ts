@@ -18,6 +18,8 @@ export interface HeldTarget {
   since: number;
   /** Alarms waiting for the fix. */
   alarms: number;
+  /** DingTalk said the month's quota is spent: the wait is for the next month or a raised quota. */
+  quota?: true;
 }
 
 type Listener = (namespace: string, service: string) => void;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { classifyApiCode, classifyErrcode, classifyHttpStatus, isConfigurationRefusal } from './classify.ts';
+import {
+  classifyApiCode,
+  classifyErrcode,
+  classifyHttpStatus,
+  isConfigurationRefusal,
+  isQuotaExhaustion,
+} from './classify.ts';
 
 describe('classifyErrcode (old APIs: robot webhook, topapi, gettoken)', () => {
   it.each([
@@ -90,3 +96,25 @@ describe('isConfigurationRefusal', () => {
     expect(isConfigurationRefusal({ errcode, errorClass })).toBe(expected);
   });
 });
+
+describe('isQuotaExhaustion', () => {
+  it.each([
+    [90030, true],
+    [90020, true],
+    [20001, true],
+    ['Forbidden.AccessDenied.ApiCountLimitForOrg', true],
+    ['Forbidden.AccessDenied.QpsLimitForAppkeyAndApi', false],
+    [410100, false],
+    [310000, false],
+  ] as const)("errcode %s says the month's quota is spent: %s", (errcode, expected) => {
+    expect(isQuotaExhaustion({ errcode })).toBe(expected);
+    // Held for the month, not for a configuration change.
+    if (expected) {
+      expect(isConfigurationRefusal({ errcode, errorClass: classifyErrcodeOrApi(errcode) })).toBe(false);
+    }
+  });
+});
+
+function classifyErrcodeOrApi(errcode: number | string) {
+  return typeof errcode === 'number' ? classifyErrcode(errcode) : classifyApiCode(errcode, 403);
+}

@@ -3,6 +3,7 @@ import type { ErrorClass } from './errors.ts';
 
 const classOf = new Map<number | string, ErrorClass>(knownDingTalkErrors.map((e) => [e.code, e.errorClass]));
 const heldCodes = new Set(knownDingTalkErrors.filter((e) => e.holds).map((e) => e.code));
+const quotaCodes = new Set(knownDingTalkErrors.filter((e) => e.quota).map((e) => e.code));
 
 /** Old APIs (robot webhook, topapi, gettoken): HTTP 200 with `errcode`. Unknown codes are permanent. */
 export function classifyErrcode(errcode: number): ErrorClass {
@@ -30,4 +31,12 @@ export function isConfigurationRefusal(error: {
   errcode?: number | string;
 }): boolean {
   return error.errorClass === 'auth' || (error.errcode !== undefined && heldCodes.has(error.errcode));
+}
+
+/**
+ * True when DingTalk answered that the month's quota is spent (the organisation's, or a robot's own
+ * cap): sending again is useless until the month turns or the organisation buys more.
+ */
+export function isQuotaExhaustion(error: { errcode?: number | string }): boolean {
+  return error.errcode !== undefined && quotaCodes.has(error.errcode);
 }

@@ -9,7 +9,7 @@ export type {
   MemberReadStatus,
   RemindType,
 } from './cards.ts';
-export { isConfigurationRefusal } from './classify.ts';
+export { isConfigurationRefusal, isQuotaExhaustion } from './classify.ts';
 export type {
   DingTalkClient,
   DingTalkUser,

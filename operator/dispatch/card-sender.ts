@@ -34,6 +34,8 @@ export async function sendCardStep(
   message: OutboundMessage,
   progress: MemberProgress,
   step: Extract<MemberStep, { kind: 'chunk' | 'retry' }>,
+  /** Counts the call against the app's monthly quota, with the error it ended in. */
+  record: (error?: unknown) => void,
 ): Promise<void> {
   const [first] = message.notifications;
   if (!first?.rule.interactive) throw new Error('a card needs an interactive rule');
@@ -56,6 +58,7 @@ export async function sendCardStep(
       userIds: step.userIds,
       preview: cardParamMap.title,
     });
+    record();
     const failed = new Set(result.failed.map((space) => space.spaceId));
     applyAnswer(progress, step, {
       sent: step.userIds.filter((userId) => !failed.has(userId)),
@@ -64,6 +67,7 @@ export async function sendCardStep(
     });
     message.messageIds = [outTrackId];
   } catch (error) {
+    record(error);
     if (!isDingTalkError(error)) throw error;
     const passing = error.code === DingTalkErrorCode.timeout || error.code === DingTalkErrorCode.connection;
     if (passing || error.errorClass !== 'permanent' || isConfigurationRefusal(error)) throw error;

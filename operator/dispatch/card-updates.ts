@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Acknowledgement, AlarmEventStatus } from '../api/index.ts';
 import { isDingTalkError } from '../dingtalk/index.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
+import { recordCall } from '../quota/billing.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
 import { cardTargetOf, rulesOfEvent } from './ack-context.ts';
 import { stateData } from './card-data.ts';
@@ -23,6 +24,7 @@ export function shownAs(ack: Acknowledgement): string {
  * restart or takeover updates no card twice and repeats never update one: every update is a call
  * against the org's monthly API quota. A clicked card already changed with the click's answer; its
  * update here is the one call that also reaches a card answered late or another card of the alarm.
+ * Each update counts against the app's monthly quota (quota/), as the card's create did.
  */
 export class CardUpdates implements Component {
   readonly name = 'card-updates';
@@ -95,7 +97,7 @@ export class CardUpdates implements Component {
     ack: Acknowledgement,
     cards: ReturnType<typeof cardsOfEvent>,
   ): Promise<void> {
-    const { caches, dingtalk, kube } = this.#ctx;
+    const { caches, dingtalk, kube, quota } = this.#ctx;
     const namespace = raw.metadata?.namespace ?? '';
     const rules = rulesOfEvent(caches, namespace, raw.status as AlarmEventStatus);
     for (const [outTrackId, delivery] of cards) {
@@ -103,9 +105,12 @@ export class CardUpdates implements Component {
       // A card whose rule or service is gone keeps what it shows: nothing can sign its update.
       if (!target) continue;
       const cardParamMap = stateData(ack, target.interactive);
+      const call = { namespace, service: delivery.service, bucket: { kind: 'App' } } as const;
       try {
         await dingtalk.cards.update(target.app, { outTrackId, cardParamMap, byKey: true });
+        recordCall(quota, call);
       } catch (err) {
+        recordCall(quota, call, err);
         // A passing failure is tried again at the next look; a refusal (the card is gone, say) would
         // only be refused again, each time a call against the quota: it is logged and given up.
         if (!isDingTalkError(err) || err.errorClass !== 'permanent') throw err;

@@ -85,7 +85,13 @@ const groupTarget = (service: string, token: string): PlannedTarget => ({
   kind: 'Group',
   service,
   name: 'ops',
-  group: { name: 'ops', webhook: token, keywords: [], rateLimitPerMinute: 20 },
+  group: {
+    name: 'ops',
+    robots: [{ name: 'ops', webhook: token, keywords: [] }],
+    pool: false,
+    unresolved: [],
+    rateLimitPerMinute: 20,
+  },
 });
 
 describe('Sender credentials', () => {
@@ -94,7 +100,8 @@ describe('Sender credentials', () => {
     const sender = new Sender({
       dingtalk: { sendGroupMessage: async ({ webhook }: { webhook: string }) => sent.push(webhook) },
       members: {},
-    } as unknown as Pick<OperatorContext, 'dingtalk' | 'members'>);
+      quota: { count: () => undefined, exhausted: () => undefined },
+    } as unknown as Pick<OperatorContext, 'dingtalk' | 'members' | 'quota'>);
     sender.remember('team-a', groupTarget('gone', tokenA));
     sender.remember('team-b', groupTarget('gone', tokenB));
     const queuedB = senderOf(notification('team-b', 'gone'));

@@ -29,8 +29,10 @@ export function configurationUsage(
     usage.services.add(`${namespace}/${name}`);
     for (const target of planTargets(namespace, [{ name }], { service: () => raw }, reader)) {
       if (target.kind === 'Group' && target.group) {
-        usage.robots.push({ webhook: target.group.webhook, limit: target.group.rateLimitPerMinute });
-        usage.robotKeys.add(robotKey(target.group.webhook));
+        for (const { webhook } of target.group.robots) {
+          usage.robots.push({ webhook, limit: target.group.rateLimitPerMinute });
+          usage.robotKeys.add(robotKey(webhook));
+        }
       } else if (target.kind === 'Member' && target.app) {
         usage.apps.add(target.app.clientId);
       }

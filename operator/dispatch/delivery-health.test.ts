@@ -95,4 +95,57 @@ describe('DeliveryHealth', () => {
     expect(most).toBe(APPLY_CONCURRENCY);
     await recorder.stop();
   });
+
+  it("writes a pool's robots' health by name, and drops robots no longer in the pool", async () => {
+    const clock = new FakeClock();
+    const bodies: { status: { delivery?: { groups?: { robots?: unknown[] }[] } } }[] = [];
+    const kube = { apply: async (_path: string, body: (typeof bodies)[number]) => bodies.push(body) };
+    let robots = [{ name: 'a' }, { name: 'b' }];
+    const service = () =>
+      ({
+        metadata: { namespace: 'ns', name: 'svc', uid: 'uid-svc' },
+        spec: { sendTo: ['Group'], groups: [{ name: 'ops', robots }] },
+      }) as unknown as CustomObject;
+    const recorder = new DeliveryHealth(
+      kube as unknown as KubeHttp,
+      { service, rule: () => undefined },
+      createLogger({ level: 'silent' }),
+      { intervalMs: 1_000, clock },
+    );
+    recorder.start();
+    const id = { namespace: 'ns', service: 'svc', group: 'ops' };
+    const at = Date.parse('2030-01-01T00:00:00Z');
+    recorder.robotSent({ ...id, robot: 'a' }, at);
+    const mark = {
+      ...id,
+      robot: 'b',
+      trouble: 'Disabled' as const,
+      errcode: '400102',
+      since: at,
+      retryAt: at + 600_000,
+      fingerprint: 'f',
+    };
+    recorder.robotTrouble(mark, at);
+    await clock.advance(1_000);
+    expect(bodies.at(-1)?.status.delivery?.groups?.[0]?.robots).toEqual([
+      { name: 'a', healthy: true, lastDelivery: { time: '2030-01-01T00:00:00Z', result: 'Succeeded' } },
+      {
+        name: 'b',
+        healthy: false,
+        reason: 'Disabled',
+        errcode: '400102',
+        since: '2030-01-01T00:00:00Z',
+        retryAt: '2030-01-01T00:10:00Z',
+        lastDelivery: { time: '2030-01-01T00:00:00Z', result: 'Failed', errcode: '400102' },
+      },
+    ]);
+    robots = [{ name: 'a' }];
+    recorder.robotSent({ ...id, robot: 'a' }, at + 1_000);
+    await clock.advance(1_000);
+    expect(
+      bodies.at(-1)?.status.delivery?.groups?.[0]?.robots?.map((r) => (r as { name: string }).name),
+    ).toEqual(['a']);
+    expect(JSON.stringify(bodies)).not.toContain('fingerprint');
+    await recorder.stop();
+  });
 });

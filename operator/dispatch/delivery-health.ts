@@ -6,9 +6,9 @@ import {
   DINGTALK_SERVICE_PLURAL,
   DingTalkServiceGvk,
   GROUP,
-  type Severity,
   VERSION,
 } from '../api/index.ts';
+import type { RobotId, RobotMark } from '../delivery/robot-health.ts';
 import { isNotFound, KubeUnavailableError } from '../errors.ts';
 import type { CustomObject } from '../manager/context.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
@@ -16,6 +16,15 @@ import { mapConcurrently } from '../runtime/concurrency.ts';
 import type { KubeHttp } from '../runtime/kube-http.ts';
 import { objectPath } from '../runtime/kube-path.ts';
 import { type Clock, systemClock } from '../runtime/timers.ts';
+import {
+  type Outcome,
+  type Owned,
+  type PoolRobotHealth,
+  type RuleHealth,
+  ruleStatus,
+  type ServiceHealth,
+  serviceStatus,
+} from './delivery-health-status.ts';
 import { timestamp } from './ledger.ts';
 
 /**
@@ -31,36 +40,6 @@ import { timestamp } from './ledger.ts';
 const FIELD_MANAGER = 'dingtalk-operator-dispatch';
 const RETRY_BACKOFF = { maxMs: 60_000, jitter: 0.2 };
 export const APPLY_CONCURRENCY = 8;
-
-interface Outcome {
-  time: string;
-  result: 'Succeeded' | 'Failed' | 'Throttled';
-  errcode?: string;
-  message?: string;
-}
-
-/** Whose health it is: counters belong to one object, not to whatever later bears its name. */
-interface Owned {
-  uid?: string;
-}
-
-interface ServiceHealth extends Owned {
-  deliveries: { sent: number; throttled: number; failed: number; suppressed: number };
-  lastSuccess?: { time: string; target: { kind: 'Group' | 'Member'; name: string } };
-  lastFailure?: {
-    time: string;
-    target: { kind: 'Group' | 'Member'; name: string };
-    errcode?: string;
-    message?: string;
-  };
-  groups: Map<string, { lastDelivery?: Outcome; throttledUntil?: string }>;
-  member?: { lastDelivery?: Outcome };
-}
-
-interface RuleHealth extends Owned {
-  counters: { matched: number; notified: number; suppressed: number; failed: number };
-  lastFired?: { time: string; alarmEvent?: string; severity?: Severity };
-}
 
 export interface HealthSources {
   service(namespace: string, name: string): Readonly<CustomObject> | undefined;
@@ -183,6 +162,40 @@ export class DeliveryHealth {
     this.#dirty.add(`s/${namespace}/${service}`);
   }
 
+  /** DingTalk refused a pool's robot: alarms skip it (robot-health.ts) until it recovers. */
+  robotTrouble(mark: RobotMark, at: number): void {
+    const robot = this.#robot(mark);
+    robot.trouble = mark;
+    robot.lastDelivery = {
+      time: timestamp(at),
+      result: mark.trouble === 'Blocked' ? 'Throttled' : 'Failed',
+      ...(mark.errcode !== undefined && { errcode: mark.errcode }),
+      ...(mark.message !== undefined && { message: mark.message }),
+    };
+    this.#dirty.add(`s/${mark.namespace}/${mark.service}`);
+  }
+
+  /** DingTalk took an alarm notification through a pool's robot: it is healthy. */
+  robotSent(id: RobotId, at: number): void {
+    const robot = this.#robot(id);
+    robot.trouble = undefined;
+    robot.lastDelivery = { time: timestamp(at), result: 'Succeeded' };
+    this.#dirty.add(`s/${id.namespace}/${id.service}`);
+  }
+
+  #robot(id: RobotId): PoolRobotHealth {
+    const health = this.#service(id.namespace, id.service);
+    const group = health.groups.get(id.group) ?? {};
+    group.robots ??= new Map();
+    let robot = group.robots.get(id.robot);
+    if (!robot) {
+      robot = {};
+      group.robots.set(id.robot, robot);
+    }
+    health.groups.set(id.group, group);
+    return robot;
+  }
+
   serviceSuppressed(namespace: string, service: string, count = 1): void {
     this.#service(namespace, service).deliveries.suppressed += count;
     this.#dirty.add(`s/${namespace}/${service}`);
@@ -279,9 +292,17 @@ export class DeliveryHealth {
     }
   }
 
-  #specGroups(namespace: string, name: string): Set<string> {
-    const spec = this.#sources.service(namespace, name)?.spec as { groups?: { name?: string }[] } | undefined;
-    return new Set((spec?.groups ?? []).map((group) => group.name ?? ''));
+  /** The service's groups now, each with its pool's robots' names. */
+  #specGroups(namespace: string, name: string): Map<string, Set<string>> {
+    const spec = this.#sources.service(namespace, name)?.spec as
+      | { groups?: { name?: string; robots?: { name?: string }[] }[] }
+      | undefined;
+    return new Map(
+      (spec?.groups ?? []).map((group) => [
+        group.name ?? '',
+        new Set((group.robots ?? []).map((robot) => robot.name ?? '')),
+      ]),
+    );
   }
 
   #outcome(health: ServiceHealth, target: TargetName, outcome: Outcome): void {
@@ -348,26 +369,4 @@ export class DeliveryHealth {
 
 function owns(health: Owned, source: Readonly<CustomObject> | undefined): boolean {
   return source !== undefined && health.uid === source.metadata?.uid;
-}
-
-/** The owner's uid is no status field. */
-function ruleStatus(health: RuleHealth | undefined) {
-  if (!health) return {};
-  return { counters: health.counters, ...(health.lastFired && { lastFired: health.lastFired }) };
-}
-
-function serviceStatus(health: ServiceHealth | undefined, specGroups: ReadonlySet<string>) {
-  if (!health) return {};
-  for (const name of health.groups.keys()) if (!specGroups.has(name)) health.groups.delete(name);
-  const groups = [...health.groups].map(([name, group]) => ({ name, ...group }));
-  const delivery = {
-    ...(groups.length > 0 && { groups }),
-    ...(health.member && { member: health.member }),
-  };
-  return {
-    deliveries: health.deliveries,
-    ...(health.lastSuccess && { lastSuccess: health.lastSuccess }),
-    ...(health.lastFailure && { lastFailure: health.lastFailure }),
-    ...(Object.keys(delivery).length > 0 && { delivery }),
-  };
 }

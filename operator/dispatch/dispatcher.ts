@@ -2,8 +2,11 @@ import type { Logger } from 'pino';
 import { type AlarmEvent, type AlarmEventStatus, type Delivery, parseAlarmEvent } from '../api/index.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
+import { QuotaGate } from '../quota/gate.ts';
+import { QuotaWriter } from '../quota/quota-writer.ts';
 import { type CompiledRule, RuleBook } from '../rules/rule-book.ts';
 import { type InformerEvent, specChanged } from '../runtime/informer.ts';
+import { systemClock } from '../runtime/timers.ts';
 import { acknowledgementOf, repeatsPaused } from './acknowledgement.ts';
 import type { QuietReason } from './aggregation.ts';
 import { type Alarm, resolvedByPerson, toAlarm } from './alarm.ts';
@@ -63,6 +66,8 @@ export class Dispatcher implements Component {
   readonly #rules = new RuleBook();
   readonly #store: EventStatusStore;
   readonly #health: DeliveryHealth;
+  readonly #quotaWriter: QuotaWriter;
+  readonly #quotaGate: QuotaGate;
   readonly #held: HeldAlarms;
   readonly #ledger: LedgerRecorder;
   readonly #groups: Groups;
@@ -109,6 +114,9 @@ export class Dispatcher implements Component {
       this.#log,
       { intervalMs: options.healthIntervalMs },
     );
+    const quotaWriteMs = ctx.config.quotaWriteInterval;
+    this.#quotaWriter = new QuotaWriter(ctx.kube, ctx.quota, this.#log, quotaWriteMs, systemClock);
+    this.#quotaGate = new QuotaGate(ctx.quota, (ns, name) => ctx.caches.services.get(ns, name));
     this.#held = new HeldAlarms(ctx.held, ctx.caches);
     this.#ledger = new LedgerRecorder({
       store: this.#store,
@@ -147,6 +155,7 @@ export class Dispatcher implements Component {
       held: this.#held,
       ledger: this.#ledger,
       outboxes: this.#outboxes,
+      quota: this.#quotaGate,
     });
     this.#release = new HeldRelease({
       ctx,
@@ -211,6 +220,7 @@ export class Dispatcher implements Component {
     const resent = this.#outboxes.resume(this.#resumption.takePinned(), this.#statusOf);
     this.#started = true;
     this.#health.start();
+    this.#quotaWriter.start();
     this.#escalator.start();
     const every = (ms: number, run: () => void) => {
       const timer = setInterval(run, ms);
@@ -237,7 +247,7 @@ export class Dispatcher implements Component {
     const started = Date.now();
     await Promise.race([this.#outboxes.stop(), new Promise((resolve) => setTimeout(resolve, graceMs))]);
     await this.#store.drain(Math.max(0, graceMs - (Date.now() - started)));
-    await this.#health.stop();
+    await Promise.all([this.#health.stop(), this.#quotaWriter.stop()]);
   }
 
   #onAlarmEvent(event: InformerEvent<CustomObject>): void {
@@ -370,7 +380,7 @@ export class Dispatcher implements Component {
     const compiled = this.#rules.compile(current);
     if (compiled.ok) {
       entry.rule = compiled.rule;
-      entry.group.timing = compiled.rule.timing;
+      entry.group.timing = this.#quotaGate.timing(compiled.rule, () => this.#planner.plan(compiled.rule));
     }
     const now = Date.now();
     const flush = entry.group.flush(now);

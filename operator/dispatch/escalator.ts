@@ -9,6 +9,7 @@ import {
 } from '../api/index.ts';
 import type { RemindType } from '../dingtalk/cards.ts';
 import type { CustomObject, OperatorContext } from '../manager/context.ts';
+import { recordCall } from '../quota/billing.ts';
 import type { CompiledRule, RuleBook } from '../rules/rule-book.ts';
 import { windowVerdict } from '../rules/time-windows.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
@@ -266,7 +267,7 @@ export class Escalator {
         // Still firing and unacknowledged: it reads as a repeat, to people who did not have it yet.
         repeat: true,
       };
-      this.#options.outboxes().for(rule.namespace, target).restore(uuid, [notification]);
+      this.#options.outboxes().for(rule.namespace, target, notification).restore(uuid, [notification]);
     });
   }
 
@@ -292,11 +293,23 @@ export class Escalator {
       try {
         const { userIds } = await ctx.members.resolve({ ...target.app, members: target.recipients });
         if (userIds.length === 0) throw new Error(`no member of ${target.service} resolves to a userId`);
-        const result = await ctx.dingtalk.cards.sendDing(target.app, {
-          userIds,
-          content: `【${alarm.spec.severity.toUpperCase()}】${alarm.spec.title}: not acknowledged ${step.after} after it was sent (${rule.key})`,
-          remindType: REMIND[step.remindType ?? 'App'],
-        });
+        // A DING is an API call of the app: it counts against the month's quota.
+        const call = {
+          namespace: alarm.namespace,
+          service: target.service,
+          bucket: { kind: 'App' },
+        } as const;
+        const result = await ctx.dingtalk.cards
+          .sendDing(target.app, {
+            userIds,
+            content: `【${alarm.spec.severity.toUpperCase()}】${alarm.spec.title}: not acknowledged ${step.after} after it was sent (${rule.key})`,
+            remindType: REMIND[step.remindType ?? 'App'],
+          })
+          .catch((err: unknown) => {
+            recordCall(ctx.quota, call, err);
+            throw err;
+          });
+        recordCall(ctx.quota, call);
         if (result.failedUserIds.length > 0)
           failures.push(`DingTalk did not remind ${result.failedUserIds.slice(0, 20).join(', ')}`);
       } catch (err) {

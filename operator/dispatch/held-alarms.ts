@@ -21,6 +21,11 @@ export interface HeldEntry {
    * is that and not DingTalk that holds the alarms; the service's conditions say it already.
    */
   problem?: string;
+  /**
+   * When DingTalk last answered that the month's quota is spent (the time of the refused attempt, which
+   * the ledger records as lastAttemptAt): released when the month has turned since, too.
+   */
+  quotaSpentAt?: number;
   /** Messages by msgUuid (re-sent under it when released): only the notifications the ledger records. */
   messages: Map<string, Notification[]>;
 }
@@ -65,7 +70,7 @@ export class HeldAlarms {
   refused(
     namespace: string,
     ref: TargetRef,
-    failure: Pick<SendFailure, 'errcode' | 'error'> & { problem?: string },
+    failure: Pick<SendFailure, 'errcode' | 'error'> & { problem?: string; quotaSpentAt?: number },
     since: () => number,
   ): HeldEntry {
     const key = heldKey(namespace, ref);
@@ -82,7 +87,12 @@ export class HeldAlarms {
       };
       this.#entries.set(key, held);
     }
-    Object.assign(held, { errcode: failure.errcode, error: failure.error, problem: failure.problem });
+    Object.assign(held, {
+      errcode: failure.errcode,
+      error: failure.error,
+      problem: failure.problem,
+      quotaSpentAt: failure.quotaSpentAt,
+    });
     return held;
   }
 
@@ -106,6 +116,7 @@ export class HeldAlarms {
         (sum, ns) => sum + ns.reduce((k, n) => k + n.alarms.length, 0),
         0,
       ),
+      ...(held.quotaSpentAt !== undefined && { quota: true as const }),
     });
   }
 
@@ -144,11 +155,7 @@ export class HeldAlarms {
     ).find((t) => t.kind === ref.kind && (t.kind === 'Member' || t.name === ref.name));
     const credentials =
       planned?.kind === 'Group'
-        ? planned.group && {
-            webhook: planned.group.webhook,
-            secret: planned.group.secret,
-            keywords: planned.group.keywords,
-          }
+        ? planned.group?.robots.map(({ webhook, secret, keywords }) => ({ webhook, secret, keywords }))
         : planned?.app && {
             clientId: planned.app.clientId,
             secret: planned.app.clientSecret,

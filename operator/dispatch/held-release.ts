@@ -24,10 +24,13 @@ export interface HeldReleaseOptions {
 }
 
 /**
- * Releases held targets whose configuration changed: their alarms go again, once, under their msgUuid,
- * or are held anew when the configuration still has a problem; those held past --max-hold-age are
- * recorded Failed.
+ * Releases held targets whose configuration changed, or, held for a spent monthly quota, whose month
+ * turned: their alarms go again, once, under their msgUuid, or are held anew when the configuration
+ * still has a problem; those held past --max-hold-age are recorded Failed. Alarms held for a spent
+ * month are kept at least a month (the longest one), so they see the month turn.
  */
+const LONGEST_MONTH_MS = 31 * 24 * 3_600_000;
+
 export class HeldRelease {
   readonly #options: HeldReleaseOptions;
   #stopped = false;
@@ -41,17 +44,32 @@ export class HeldRelease {
     const { held, ledger, ctx } = this.#options;
     const now = Date.now();
     for (const entry of held.list(namespace)) {
-      if (now - entry.since >= ctx.config.maxHoldAge) {
+      const maxAge =
+        entry.quotaSpentAt === undefined
+          ? ctx.config.maxHoldAge
+          : Math.max(ctx.config.maxHoldAge, LONGEST_MONTH_MS);
+      if (now - entry.since >= maxAge) {
         held.remove(entry);
-        ledger.expired(entry, ctx.config.maxHoldAge, now);
+        ledger.expired(entry, maxAge, now);
         continue;
       }
-      if (held.changed(entry)) this.#release(entry, now);
+      if (held.changed(entry) || this.#monthTurned(entry)) this.#release(entry, now);
     }
   }
 
   stop(): void {
     this.#stopped = true;
+  }
+
+  /**
+   * Held for a spent quota, and DingTalk's month has turned since DingTalk last said so: a new month's
+   * quota may take the alarms. Decided from the refused attempt's time, never from a timer; after a
+   * restart the held alarms go again under their msgUuid and DingTalk's answer decides anew.
+   */
+  #monthTurned(entry: HeldEntry): boolean {
+    const { quota } = this.#options.ctx;
+    if (entry.quotaSpentAt === undefined) return false;
+    return quota.monthOf(entry.quotaSpentAt) !== quota.monthOf(quota.now());
   }
 
   /**
@@ -90,8 +108,10 @@ export class HeldRelease {
         ledger.holdForProblem(entry.namespace, targetRef(target), target.problem, notifications, now);
         continue;
       }
+      const [first] = notifications;
+      if (!first) continue;
       outboxes
-        .for(compiled.rule.namespace, target)
+        .for(compiled.rule.namespace, target, first)
         .restore(msgUuid, notifications, progressOf(notifications, this.#options.statusOf));
       released++;
     }

@@ -135,7 +135,7 @@ export class LedgerRecorder implements OutcomeSink {
     this.#recordHeld(held, recorded, at);
   }
 
-  /** A target held past the bound without a fix: its alarms are recorded Failed. */
+  /** A target held past the bound without a fix (or a month's turn): its alarms are recorded Failed. */
   expired(held: HeldEntry, maxHoldAgeMs: number, now: number): void {
     const hours = Math.round(maxHoldAgeMs / 3_600_000);
     const age = hours >= 1 ? `${hours}h` : `${Math.round(maxHoldAgeMs / 1000)}s`;
@@ -278,7 +278,8 @@ export class LedgerRecorder implements OutcomeSink {
   #heldMessage(message: OutboundMessage, failure: SendFailure, at: number): void {
     const [first] = message.notifications;
     if (!first) return;
-    const held = this.#held.refused(first.rule.namespace, first.target, failure, () =>
+    const quotaSpentAt = failure.reason === 'QuotaExhausted' ? at : undefined;
+    const held = this.#held.refused(first.rule.namespace, first.target, { ...failure, quotaSpentAt }, () =>
       this.#heldSince(message.notifications, at),
     );
     const recorded = message.notifications.filter((n) => !n.repeat);
@@ -316,7 +317,11 @@ export class LedgerRecorder implements OutcomeSink {
       for (const alarm of n.alarms) {
         this.#updateNotified(alarm, n, (d) => ({
           state: 'Held',
-          reason: held.problem ?? DingTalkConditionReason.Held,
+          reason:
+            held.problem ??
+            (held.quotaSpentAt === undefined
+              ? DingTalkConditionReason.Held
+              : DingTalkConditionReason.QuotaExhausted),
           errcode: held.errcode,
           lastError: held.error.slice(0, 1024),
           heldSince: d.heldSince ?? timestamp(at),

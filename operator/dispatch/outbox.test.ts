@@ -6,7 +6,7 @@ import { RateBudget } from '../delivery/rate-budget.ts';
 import { DingTalkError, DingTalkErrorCode, type ErrorClass } from '../dingtalk/index.ts';
 import { compileTemplates } from '../rules/templates.ts';
 import type { Notification } from './notification.ts';
-import { Outbox } from './outbox.ts';
+import { Outbox, type OutboxOptions } from './outbox.ts';
 import type { OutboundMessage, Outcome, OutcomeSink, SendResult } from './outcome.ts';
 
 function notification(title: string, namespace = 'team-a'): Notification {
@@ -51,7 +51,14 @@ function uuidsOf(recorded: Recorded, kind: Exclude<Outcome['kind'], 'paused'>): 
 /** An outbox on a fake clock whose sends answer from `answers` in turn (then succeed). */
 function outboxWith(
   answers: (Error | SendResult | undefined)[] = [],
-  { limit = 20, windowMs = 60_000, blockMs = 600_000, ledgerWriteMs = 0 } = {},
+  {
+    limit = 20,
+    windowMs = 60_000,
+    blockMs = 600_000,
+    ledgerWriteMs = 0,
+    failover,
+  }: Partial<{ limit: number; windowMs: number; blockMs: number; ledgerWriteMs: number }> &
+    Pick<OutboxOptions, 'failover'> = {},
 ) {
   const recorded: Recorded = { sent: [], outcomes: [], recordedUuids: [] };
   /** A ledger whose msgUuid writes take `ledgerWriteMs`. */
@@ -71,6 +78,7 @@ function outboxWith(
     outcomes: sink,
     templates: unusedTemplates,
     senderOf: (n) => n.rule.namespace,
+    failover,
     send: async (message: OutboundMessage): Promise<SendResult> => {
       recorded.sent.push({
         at: Date.now(),
@@ -186,6 +194,47 @@ describe('Outbox (fake clock)', () => {
     await outbox.stop();
   });
 
+  it('lets another robot of the pool take a refused message under its msgUuid, holding nothing', async () => {
+    const moved: OutboundMessage[] = [];
+    const { outbox, recorded } = outboxWith([refusal('permanent', 400102)], {
+      failover: (message) => moved.push(message) > 0,
+    });
+    outbox.enqueue(notification('refused'));
+    outbox.enqueue(notification('next'));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(moved.map((m) => m.msgUuid)).toEqual([recorded.sent[0]?.msgUuid]);
+    expect(uuidsOf(recorded, 'held')).toEqual([]);
+    // On record as going again at once, elsewhere; not failed.
+    expect(outcomesOf(recorded, 'failed').map((o) => [o.message.msgUuid, o.retryAt])).toEqual([
+      [recorded.sent[0]?.msgUuid, 0],
+    ]);
+    expect(recorded.sent.map((s) => s.titles)).toEqual([['refused'], ['next']]);
+    await outbox.stop();
+  });
+
+  it('blocks the robot on a throttle answer it failed over, and hands out what it holds, numbered or not', async () => {
+    const moved: OutboundMessage[] = [];
+    const { outbox, recorded } = outboxWith([refusal('throttled', 410100)], {
+      failover: (message) => moved.push(message) > 0,
+      ledgerWriteMs: 5,
+    });
+    for (const title of ['first', 'second', 'third']) outbox.enqueue(notification(title));
+    await vi.advanceTimersByTimeAsync(6);
+    expect(moved).toHaveLength(1);
+    expect(outbox.blocked(Date.now())).toBe(true);
+    const taken = outbox.take(() => true);
+    const titles = [...taken.messages.flatMap((m) => m.notifications), ...taken.queued].map(
+      (n) => n.alarms[0]?.name,
+    );
+    expect(titles).toEqual(['second', 'third']);
+    // Messages already numbered keep their msgUuid, on record before they were handed out.
+    for (const m of taken.messages) expect(recorded.recordedUuids).toContain(m.msgUuid);
+    expect(outbox.depth).toBe(0);
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(recorded.sent).toHaveLength(1);
+    await outbox.stop();
+  });
+
   it('hands a configuration refusal over as held, without retrying it, and goes on with the next', async () => {
     const { outbox, recorded } = outboxWith([refusal('permanent', 310000)]);
     outbox.enqueue(notification('refused'));
@@ -196,6 +245,21 @@ describe('Outbox (fake clock)', () => {
     expect(uuidsOf(recorded, 'failed')).toEqual([]);
     expect(uuidsOf(recorded, 'delivered')).toEqual([recorded.sent[1]?.msgUuid]);
     expect(recorded.sent.map((s) => s.titles)).toEqual([['refused'], ['next']]);
+    await outbox.stop();
+  });
+
+  it("hands a spent month's answer over as held for the quota, without pausing the robot or retrying", async () => {
+    const { outbox, recorded } = outboxWith([refusal('throttled', 90030)]);
+    outbox.enqueue(notification('spent'));
+    outbox.enqueue(notification('next'));
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(outcomesOf(recorded, 'held')[0]?.failure).toMatchObject({
+      errcode: '90030',
+      reason: 'QuotaExhausted',
+    });
+    expect(outcomesOf(recorded, 'paused')).toEqual([]);
+    expect(uuidsOf(recorded, 'failed')).toEqual([]);
+    expect(recorded.sent.map((s) => s.titles)).toEqual([['spent'], ['next']]);
     await outbox.stop();
   });
 

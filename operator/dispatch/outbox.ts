@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RateBudget } from '../delivery/rate-budget.ts';
-import { isConfigurationRefusal, isDingTalkError } from '../dingtalk/index.ts';
+import {
+  type DingTalkError,
+  isConfigurationRefusal,
+  isDingTalkError,
+  isQuotaExhaustion,
+} from '../dingtalk/index.ts';
 import type { TemplateRenderer } from '../rules/templates.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
 import type { Notification } from './notification.ts';
@@ -23,6 +28,13 @@ export interface OutboxOptions {
   logger: Logger;
   /** How long a robot stays blocked after DingTalk said it sends too fast. */
   blockMs: number;
+  /**
+   * DingTalk refused the message for a reason of the robot's (blocked, disabled, removed, refused):
+   * true when the hook gave the message to another robot of its pool, which sends it under the same
+   * msgUuid; the queue then lets go of it. Only refusals move a message: one whose fate is unknown
+   * (a timeout) is retried where it is, so it is never shown twice.
+   */
+  failover?: (message: OutboundMessage, error: DingTalkError) => boolean;
   maxAttempts?: number;
   now?: () => number;
 }
@@ -51,6 +63,8 @@ export class Outbox {
   readonly #ahead: { message: OutboundMessage; recorded: Promise<void> }[] = [];
   #current: OutboundMessage | undefined;
   #notBefore = 0;
+  /** Until when DingTalk blocks the robot for sending too fast. */
+  #blockedUntil = 0;
   #wake: (() => void) | undefined;
   #stopped = false;
   #loop: Promise<void> | undefined;
@@ -72,6 +86,35 @@ export class Outbox {
       this.#ahead.length +
       this.#pinned.length
     );
+  }
+
+  /** True while DingTalk blocks the robot for sending too fast. */
+  blocked(now: number): boolean {
+    return this.#blockedUntil > now;
+  }
+
+  /**
+   * Takes out what `moves` says goes elsewhere (a pool's robot failed): messages already numbered, in
+   * sending order, with their msgUuid, and notifications still queued. The message being sent stays.
+   */
+  take(moves: (notification: Notification) => boolean): {
+    messages: Omit<OutboundMessage, 'content'>[];
+    queued: Notification[];
+  } {
+    const movesAll = (m: { notifications: Notification[] }) => m.notifications.every(moves);
+    const ahead = this.#ahead.filter((a) => movesAll(a.message));
+    const pinned = this.#pinned.filter(movesAll);
+    const queued = this.#queue.filter(moves);
+    const keep = <T>(list: T[], taken: T[]) =>
+      list.splice(0, list.length, ...list.filter((x) => !taken.includes(x)));
+    keep(this.#ahead, ahead);
+    keep(this.#pinned, pinned);
+    keep(this.#queue, queued);
+    // Rendered again when their turn comes in the queue they go to, as restored messages are.
+    const messages = [...ahead.map((a) => a.message), ...pinned].map(
+      ({ msgUuid, notifications, progress }) => ({ msgUuid, notifications, progress, attempts: 0 }),
+    );
+    return { messages, queued };
   }
 
   /** Nothing queued and no pause to keep: forgetting the queue loses nothing. */
@@ -247,10 +290,30 @@ export class Outbox {
       errcode: isDingTalkError(err) && err.errcode !== undefined ? String(err.errcode) : undefined,
       reason: errorClass === 'throttled' ? 'Throttled' : 'DingTalkError',
     };
+    if (isDingTalkError(err) && this.#options.failover?.(message, err)) {
+      this.#current = undefined;
+      if (errorClass === 'throttled') this.#block(at);
+      this.#log.warn(
+        { errcode: failure.errcode },
+        "DingTalk refused the robot; the message went to another of its pool's robots",
+      );
+      await outcomes.record({ kind: 'failed', message, failure, retryAt: at, at });
+      return;
+    }
     if (isDingTalkError(err) && isConfigurationRefusal(err)) {
       this.#log.warn({ errcode: failure.errcode }, 'DingTalk refused the configuration; holding the message');
       this.#current = undefined;
       await outcomes.record({ kind: 'held', message, failure, at });
+      return;
+    }
+    // Retrying before the month turns would only be refused again: the message waits with the held ones.
+    if (isDingTalkError(err) && isQuotaExhaustion(err)) {
+      this.#log.warn(
+        { errcode: failure.errcode },
+        "the month's DingTalk quota is spent; holding the message",
+      );
+      this.#current = undefined;
+      await outcomes.record({ kind: 'held', message, failure: { ...failure, reason: 'QuotaExhausted' }, at });
       return;
     }
     const exhausted = message.attempts >= (this.#options.maxAttempts ?? 50);
@@ -264,7 +327,7 @@ export class Outbox {
       return;
     }
     if (errorClass === 'throttled') {
-      this.#notBefore = at + this.#options.blockMs;
+      this.#block(at);
       await outcomes.record({ kind: 'paused', queue: this.name, until: this.#notBefore });
       this.#log.warn(
         { until: new Date(this.#notBefore).toISOString() },
@@ -274,6 +337,11 @@ export class Outbox {
       this.#notBefore = at + backoffDelay(message.attempts, SEND_BACKOFF);
     }
     await outcomes.record({ kind: 'failed', message, failure, retryAt: this.#notBefore, at });
+  }
+
+  #block(at: number): void {
+    this.#blockedUntil = at + this.#options.blockMs;
+    this.#notBefore = Math.max(this.#notBefore, this.#blockedUntil);
   }
 
   #idle(ms?: number): Promise<void> {

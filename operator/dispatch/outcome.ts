@@ -23,7 +23,7 @@ export interface SendResult {
 export interface SendFailure {
   error: string;
   errcode?: string;
-  reason: 'Throttled' | 'DingTalkError';
+  reason: 'Throttled' | 'DingTalkError' | 'QuotaExhausted';
 }
 
 /**
@@ -33,7 +33,8 @@ export interface SendFailure {
  * - progressed: one call of a message in several went through (sent on only once this is on record);
  * - delivered: done;
  * - failed: not delivered this time; `retryAt` when it goes again, undefined when given up;
- * - held: DingTalk refused it for a configuration reason: it left the queue to wait for a fix;
+ * - held: DingTalk refused it for a configuration reason, or the month's quota is spent: it left the
+ *   queue to wait for a fix or the next month;
  * - paused: DingTalk throttled the robot; the queue sends nothing until `until`.
  */
 export type Outcome =

@@ -1,7 +1,14 @@
 import { DingTalkConditionReason } from '../api/index.ts';
-import { DingTalkErrorCode, isConfigurationRefusal, memberMessageOf } from '../dingtalk/index.ts';
+import { robotKey } from '../delivery/robot-budgets.ts';
+import {
+  DingTalkError,
+  DingTalkErrorCode,
+  isConfigurationRefusal,
+  memberMessageOf,
+} from '../dingtalk/index.ts';
 import { chunkUserIds } from '../dingtalk/member-message.ts';
 import type { OperatorContext } from '../manager/context.ts';
+import { recordCall } from '../quota/billing.ts';
 import { memberIdentity, type PlannedTarget } from '../targets/index.ts';
 import { sendCardStep, sendsCard } from './card-sender.ts';
 import {
@@ -13,7 +20,7 @@ import {
   nextStep,
   progressFrom,
 } from './member-progress.ts';
-import { type RuleInfo, type TargetRef, targetRef } from './notification.ts';
+import { type Notification, type RuleInfo, type TargetRef, targetRef } from './notification.ts';
 import type { OutboundMessage, SendResult } from './outcome.ts';
 
 /** Who a notification is sent as: its tenant's target, and for members which ones. */
@@ -28,11 +35,11 @@ export function senderOf(n: { rule: Pick<RuleInfo, 'namespace'>; target: TargetR
  * decides what follows.
  */
 export class Sender {
-  readonly #ctx: Pick<OperatorContext, 'dingtalk' | 'members'>;
+  readonly #ctx: Pick<OperatorContext, 'dingtalk' | 'members' | 'quota'>;
   /** The newest planned target of each sender (tenant, service, target), whose credentials sign its sends. */
   readonly #targets = new Map<string, { namespace: string; target: PlannedTarget }>();
 
-  constructor(ctx: Pick<OperatorContext, 'dingtalk' | 'members'>) {
+  constructor(ctx: Pick<OperatorContext, 'dingtalk' | 'members' | 'quota'>) {
     this.#ctx = ctx;
   }
 
@@ -48,21 +55,47 @@ export class Sender {
     }
   }
 
-  async send(message: OutboundMessage): Promise<SendResult> {
+  /** The newest planned target of the notification's sender, with its namespace. */
+  targetOf(notification: Notification): { namespace: string; target: PlannedTarget } | undefined {
+    return this.#targets.get(senderOf(notification));
+  }
+
+  /** Sends the message; to a group through the robot whose key (robot-budgets.ts) is `robot`. */
+  async send(message: OutboundMessage, robot?: string): Promise<SendResult> {
     const [first] = message.notifications;
-    const target = first && this.#targets.get(senderOf(first))?.target;
-    if (!target) throw new Error('no credentials known for the message');
+    const known = first && this.#targets.get(senderOf(first));
+    if (!known) throw new Error('no credentials known for the message');
+    const { namespace, target } = known;
     if (target.kind === 'Group') {
-      const group = target.group;
-      if (!group) throw new Error('group target has no credentials');
-      await this.#ctx.dingtalk.sendGroupMessage(
-        { webhook: group.webhook, secret: group.secret, keywords: group.keywords },
-        message.content,
-        { msgUuid: message.msgUuid },
-      );
+      const robots = target.group?.robots ?? [];
+      // A group's only robot is its robot, whatever the key: a rotated Secret applies to the next attempt.
+      const credentials =
+        robots.length === 1 && !target.group?.pool
+          ? robots[0]
+          : robots.find((r) => robotKey(r.webhook) === robot);
+      if (!credentials) {
+        // Nothing was sent: the pool's other robots may take the message (outboxes.ts).
+        throw new DingTalkError('the robot is no longer in the group', {
+          code: DingTalkErrorCode.invalidWebhook,
+          errorClass: 'permanent',
+          endpoint: 'robot.send',
+        });
+      }
+      const call = {
+        namespace,
+        service: target.service,
+        bucket: { kind: 'Robot', group: target.name },
+      } as const;
+      try {
+        await this.#ctx.dingtalk.sendGroupMessage(credentials, message.content, { msgUuid: message.msgUuid });
+      } catch (err) {
+        recordCall(this.#ctx.quota, call, err);
+        throw err;
+      }
+      recordCall(this.#ctx.quota, call);
       return {};
     }
-    return this.#sendToMembers(target, message);
+    return this.#sendToMembers(namespace, target, message);
   }
 
   /**
@@ -73,6 +106,7 @@ export class Sender {
    * its members are recorded Unconfirmed rather than messaged twice.
    */
   async #sendToMembers(
+    namespace: string,
     target: Extract<PlannedTarget, { kind: 'Member' }>,
     message: OutboundMessage,
   ): Promise<SendResult> {
@@ -92,8 +126,11 @@ export class Sender {
     const step = nextStep(progress, chunks, now);
     if (step.kind === 'done') return {};
     if (step.kind === 'retry' && step.notBefore > now) return { more: { notBefore: step.notBefore } };
-    if (sendsCard(message, app)) await sendCardStep(dingtalk.cards, app, message, progress, step);
-    else await this.#sendMessageStep(app, message, progress, step);
+    // Cards and messages alike count against the app's monthly quota.
+    const call = { namespace, service: target.service, bucket: { kind: 'App' } } as const;
+    const record = (error?: unknown) => recordCall(this.#ctx.quota, call, error);
+    if (sendsCard(message, app)) await sendCardStep(dingtalk.cards, app, message, progress, step, record);
+    else await this.#sendMessageStep(app, message, progress, step, record);
     const next = nextStep(progress, chunks, Date.now());
     return next.kind === 'done'
       ? { messageId: message.messageIds?.[0] }
@@ -106,10 +143,12 @@ export class Sender {
     message: OutboundMessage,
     progress: MemberProgress,
     step: Extract<MemberStep, { kind: 'chunk' | 'retry' }>,
+    record: (error?: unknown) => void,
   ): Promise<void> {
     const content = memberMessageOf(message.content);
     const answer = await this.#ctx.dingtalk.sendToMembers(app, step.userIds, content);
     const [failure] = answer.failed;
+    record(failure?.error);
     if (failure) {
       const error = failure.error;
       const errcode = error.errcode === undefined ? undefined : String(error.errcode);

@@ -5,6 +5,7 @@ import type { HeldTargets } from '../delivery/held.ts';
 import type { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { DingTalkClient } from '../dingtalk/index.ts';
 import type { StreamStatus } from '../dingtalk/stream-client.ts';
+import type { QuotaLedger } from '../quota/ledger.ts';
 import type { TemplateRenderer } from '../rules/templates.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { KubeHttp } from '../runtime/kube-http.ts';
@@ -33,6 +34,11 @@ export interface OperatorContext {
   members: MemberDirectory;
   /** Targets whose alarms wait for a configuration fix: dispatch records them, services report them. */
   held: HeldTargets;
+  /**
+   * The month's DingTalk calls per service and quota bucket: every sender counts through it (its
+   * QuotaCounter interface), dispatch writes it to status, the service controller reports it.
+   */
+  quota: QuotaLedger;
   /** Renders users' templates off the event loop (rules/template-pool.ts). */
   templates: TemplateRenderer;
   /** One send budget per group robot, shared by alarm notifications and test messages. */

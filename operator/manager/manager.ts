@@ -15,6 +15,7 @@ import { createDingTalkClient } from '../dingtalk/index.ts';
 import { ALARM_EVENT_PAGE_SIZE, projectAlarmEvent } from '../dispatch/alarm-projection.ts';
 import { CardClicks } from '../dispatch/card-clicks.ts';
 import { StreamConnections } from '../dispatch/stream-connections.ts';
+import { QuotaLedger } from '../quota/ledger.ts';
 import { TemplatePool } from '../rules/template-pool.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { HealthServer } from '../runtime/health.ts';
@@ -59,7 +60,13 @@ export class Manager {
   /** The components' start-up; shutdown waits for it to settle, so nothing starts after it returns. */
   #leading: Promise<void> = Promise.resolve();
 
-  constructor(config: OperatorConfig, logger: Logger, factories: ComponentFactory[]) {
+  /** `wallMs`: the calendar the quota ledger counts months on (tests move it to a month's end). */
+  constructor(
+    config: OperatorConfig,
+    logger: Logger,
+    factories: ComponentFactory[],
+    { wallMs = Date.now }: { wallMs?: () => number } = {},
+  ) {
     const metrics = new OperatorMetrics();
     // One connection pool for every call and watch; no limit on connections, since each watch holds one.
     const kube = new KubeHttp(loadKubeEndpoint(config), {
@@ -110,6 +117,11 @@ export class Manager {
       dingtalk,
       members: new MemberDirectory(dingtalk, { ttlMs: config.revalidateInterval }),
       held: new HeldTargets(),
+      quota: new QuotaLedger({
+        timeZone: config.quotaTimeZone,
+        now: wallMs,
+        service: (namespace, name) => services.get(namespace, name),
+      }),
       templates: this.#templates,
       robotBudgets: new RobotBudgets({ limit: config.robotRateLimit, windowMs: 60_000 }),
       caches: {
@@ -131,6 +143,25 @@ export class Manager {
     };
     this.#streams = new StreamConnections(this.context, new CardClicks(this.context));
     this.context.streams = this.#streams;
+    const quota = this.context.quota;
+    metrics.observeQuota(function* () {
+      for (const { namespace, service, reports } of quota.all()) {
+        for (const report of reports) {
+          const robot = report.bucket.kind === 'Robot';
+          yield {
+            labels: {
+              namespace,
+              service,
+              bucket: robot ? 'robot' : 'app',
+              target: report.bucket.kind === 'Robot' ? report.bucket.group : 'app',
+            },
+            calls: report.calls,
+            limit: report.limit,
+            exhausted: report.state === 'Exhausted',
+          } as const;
+        }
+      }
+    });
     this.health = new HealthServer({
       host: config.healthAddress,
       port: config.healthPort,

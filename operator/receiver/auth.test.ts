@@ -1,3 +1,4 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -5,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KubeUnavailableError } from '../errors.ts';
 import { Gatekeeper } from './auth.ts';
 import { ReceiverError } from './errors.ts';
+import { IssuerKeys } from './issuer-keys.ts';
 import type {
   AccessReview,
   AccessReviewResult,
@@ -21,12 +23,14 @@ class CountingReview implements AccessReview {
   /** Verbs allowed; create and patch unless a test says otherwise. */
   verbs = new Set<AlarmEventVerb>(['create', 'patch']);
   failure: Error | undefined;
+  /** Tokens the API server authenticates besides "good". */
+  authentic = new Set<string>();
 
   async reviewToken(token: string): Promise<TokenReviewResult> {
     this.tokenReviews++;
     await Promise.resolve();
     if (this.failure) throw this.failure;
-    return token === 'good'
+    return token === 'good' || this.authentic.has(token)
       ? { authenticated: true, user: { username: 'sa', groups: ['g'] } }
       : { authenticated: false };
   }
@@ -41,12 +45,13 @@ class CountingReview implements AccessReview {
 const AUDIENCE = 'dingtalk-operator-receiver';
 const INVALID_REVIEWS = { perClient: 10, total: 100 };
 
-function setup(cacheTtlMs = 30_000, invalidTokenReviews = INVALID_REVIEWS) {
+function setup(cacheTtlMs = 30_000, invalidTokenReviews = INVALID_REVIEWS, issuerKeys?: IssuerKeys) {
   const clock = { now: 0 };
   const review = new CountingReview();
   const gatekeeper = new Gatekeeper({
     review,
     audiences: [AUDIENCE],
+    issuerKeys,
     cacheTtlMs,
     cacheSize: 10,
     invalidTokenReviews,
@@ -163,6 +168,40 @@ describe('Gatekeeper', () => {
     // The budget comes back with time.
     clock.now = 60_000;
     expect(await statusOf(gatekeeper.admit('Bearer bad-later', 'ns', 'a'))).toBe(401);
+  });
+
+  it("refuses tokens naming the cluster's issuer that it did not sign without a review, and never holds back one it signed", async () => {
+    const issuer = 'https://kubernetes.default.svc';
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const signed = (claims: Record<string, unknown>, key = privateKey) => {
+      const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const body = `${part({ alg: 'RS256', kid: 'k1' })}.${part({ iss: issuer, aud: [AUDIENCE], exp: 600, ...claims })}`;
+      return `${body}.${sign('sha256', Buffer.from(body), key).toString('base64url')}`;
+    };
+    const clock = { now: 0 };
+    const issuerKeys = new IssuerKeys({
+      documents: {
+        issuer: async () => issuer,
+        keys: async () => [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1' }],
+      },
+      audiences: [AUDIENCE],
+      now: () => clock.now,
+    });
+    const { review, gatekeeper } = setup(5_000, { perClient: 1, total: 2 }, issuerKeys);
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    for (let i = 0; i < 20; i++) {
+      expect(
+        await statusOf(gatekeeper.admit(`Bearer ${signed({ jti: i }, other)}`, 'ns', `10.0.0.${i}`)),
+      ).toBe(401);
+    }
+    expect(review.tokenReviews).toBe(0);
+    // Made-up tokens of no issuer empty the budget of reviews that end in a refusal...
+    for (let i = 0; i < 20; i++) await statusOf(gatekeeper.admit(`Bearer random-${i}`, 'ns', `10.0.1.${i}`));
+    expect(await statusOf(gatekeeper.admit('Bearer random-x', 'ns', '10.0.2.1'))).toBe(429);
+    // ...and a token the issuer signed is still reviewed and admitted.
+    const real = signed({ sub: 'system:serviceaccount:ns:alertmanager' });
+    review.authentic.add(real);
+    expect(await statusOf(gatekeeper.admit(`Bearer ${real}`, 'ns', '10.0.2.1'))).toBe('admitted');
   });
 
   it('answers 401 to a token the API server does not know', async () => {

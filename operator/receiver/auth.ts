@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ALARM_EVENT_PLURAL, GROUP } from '../api/index.ts';
 import { ReceiverError, ReceiverErrorCode } from './errors.ts';
+import type { IssuerKeys } from './issuer-keys.ts';
 import { KeyedRateLimiter } from './rate-limit.ts';
 import type {
   AccessReview,
@@ -24,7 +25,10 @@ import { TtlCache } from './ttl-cache.ts';
  *
  * Callers that are not authenticated must not be able to turn the receiver into a TokenReview pump
  * against the API server: a JWT issued for another audience or already expired is refused without a
- * review, and reviews that end in a refusal are budgeted per client address and in total (429 beyond).
+ * review, and so is one naming the cluster's issuer that its keys did not sign. Reviews of tokens that
+ * are not signed ServiceAccount tokens are budgeted per client address and in total (429 beyond) when
+ * they end in a refusal; a token the issuer signed is never held back by that budget, so a flood of
+ * made-up tokens cannot lock out callers with real ones.
  */
 
 const DENIAL_TTL_MS = 5_000;
@@ -43,6 +47,8 @@ export interface GatekeeperOptions {
   /** Audiences a token must have been issued for (the same list the TokenReview asks about). */
   audiences: readonly string[];
   staticToken?: StaticToken;
+  /** The cluster's ServiceAccount token issuer, to refuse forged tokens without a review. */
+  issuerKeys?: IssuerKeys;
   /** Namespaces the static token may post to. */
   staticTokenNamespaces?: readonly string[];
   cacheTtlMs: number;
@@ -52,7 +58,7 @@ export interface GatekeeperOptions {
   /** Called with `hit` or `miss` for every cache lookup (metrics). */
   onCacheLookup?: (cache: 'token' | 'access', hit: boolean) => void;
   /** Called for every TokenReview the receiver sends (its answer), or declines to send (metrics). */
-  onTokenReview?: (outcome: 'authenticated' | 'refused' | 'throttled') => void;
+  onTokenReview?: (outcome: 'authenticated' | 'refused' | 'throttled' | 'forged') => void;
   now?: () => number;
 }
 
@@ -97,8 +103,19 @@ export class Gatekeeper {
       return { username: 'static-token', via: 'static-token' };
     }
     this.#precheck(token);
+    const verdict = (await this.#options.issuerKeys?.verdict(token)) ?? 'unknown';
+    if (verdict === 'forged') {
+      this.#options.onTokenReview?.('forged');
+      throw new ReceiverError(
+        ReceiverErrorCode.Unauthenticated,
+        401,
+        `the token names this cluster's ServiceAccount issuer, but is not signed by it for this receiver (${this.#audienceList()}) or is outside its validity`,
+      );
+    }
 
-    const identity = await this.#tokens.get(digest(token), () => this.#reviewWithinBudget(token, client));
+    const identity = await this.#tokens.get(digest(token), () =>
+      verdict === 'signed' ? this.#review(token) : this.#reviewWithinBudget(token, client),
+    );
     if (!identity.authenticated) {
       throw new ReceiverError(
         ReceiverErrorCode.Unauthenticated,
@@ -168,17 +185,22 @@ export class Gatekeeper {
         { retryAfter: Math.max(waitClient, waitTotal) },
       );
     }
-    const result = await this.#options.review.reviewToken(token).catch((err: unknown) => {
+    const result = await this.#review(token).catch((err: unknown) => {
       // The API server did not answer: the caller is not to blame.
       this.#perClient.refund(client);
       this.#total.refund('');
       throw err;
     });
-    this.#options.onTokenReview?.(result.authenticated ? 'authenticated' : 'refused');
     if (result.authenticated) {
       this.#perClient.refund(client);
       this.#total.refund('');
     }
+    return result;
+  }
+
+  async #review(token: string): Promise<TokenReviewResult> {
+    const result = await this.#options.review.reviewToken(token);
+    this.#options.onTokenReview?.(result.authenticated ? 'authenticated' : 'refused');
     return result;
   }
 

@@ -53,7 +53,7 @@ export class ReceiverMetrics {
 
   readonly tokenReviews = new Counter({
     name: `${PREFIX}token_reviews_total`,
-    help: 'TokenReviews by outcome: authenticated, refused, or throttled (not sent: too many invalid tokens).',
+    help: "TokenReviews by outcome: authenticated, refused, throttled (not sent: too many invalid tokens), or forged (not sent: not signed by the cluster's issuer).",
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
@@ -86,7 +86,7 @@ export class ReceiverMetrics {
     this.connectionsRefused.inc();
   }
 
-  recordTokenReview(outcome: 'authenticated' | 'refused' | 'throttled'): void {
+  recordTokenReview(outcome: 'authenticated' | 'refused' | 'throttled' | 'forged'): void {
     this.tokenReviews.inc({ outcome });
   }
 

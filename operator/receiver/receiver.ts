@@ -1,3 +1,4 @@
+import type { JsonWebKey } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { KubeEndpoint } from '../runtime/kube-endpoint.ts';
@@ -5,6 +6,7 @@ import { KubeHttp, rateLimitOf } from '../runtime/kube-http.ts';
 import { buildReceiverApp } from './app.ts';
 import { Gatekeeper } from './auth.ts';
 import type { ReceiverConfig } from './config.ts';
+import { IssuerKeys } from './issuer-keys.ts';
 import type { ReceiverMetrics } from './metrics.ts';
 import { RecentWrites } from './persist.ts';
 import { KubeRejectionEvents } from './rejections.ts';
@@ -54,6 +56,25 @@ export function buildReceiver(
       review: new KubeAccessReview(http, config.tokenAudiences),
       audiences: config.tokenAudiences,
       staticToken,
+      issuerKeys: new IssuerKeys({
+        documents: {
+          issuer: async () =>
+            (await http.get<{ issuer: string }>('/.well-known/openid-configuration')).issuer,
+          keys: async () =>
+            (
+              await http.get<{ keys: JsonWebKey[] }>('/openid/v1/jwks', {
+                accept: 'application/jwk-set+json',
+              })
+            ).keys,
+        },
+        audiences: config.tokenAudiences,
+        now,
+        onUnavailable: (err) =>
+          logger.warn(
+            { err: String(err) },
+            "cannot read the cluster's ServiceAccount issuer keys; every token costs a budgeted TokenReview until they can be read",
+          ),
+      }),
       staticTokenNamespaces: config.staticTokenNamespaces ?? [config.namespace],
       cacheTtlMs: config.authCacheTtl,
       cacheSize: config.authCacheSize,

@@ -103,6 +103,8 @@ export interface KubeHttpOptions {
 export interface KubeCallOptions {
   query?: KubeQuery;
   signal?: AbortSignal;
+  /** The media types the answer may have; JSON unless a path serves another (such as a JWK set). */
+  accept?: string;
 }
 
 /** The body of a streamed GET, read as it arrives (`for await`) or whole (`json()`). */
@@ -219,7 +221,7 @@ export class KubeHttp {
    */
   async stream(
     path: string,
-    { query, signal, accept = 'application/json' }: KubeCallOptions & { accept?: string },
+    { query, signal, accept = 'application/json' }: KubeCallOptions,
   ): Promise<KubeStream> {
     const response = await this.#send({ method: 'GET', path, query, signal, accept }, undefined);
     if (response.statusCode >= 200 && response.statusCode < 300) return response.body;

@@ -17,6 +17,14 @@ export type DingTalkResultClass = 'ok' | ErrorClass;
 
 const PREFIX = 'dingtalk_operator_';
 
+/** One quota bucket's month, as the metrics show it; no label carries a credential. */
+export interface QuotaSample {
+  labels: { namespace: string; service: string; bucket: 'robot' | 'app'; target: string };
+  calls: number;
+  limit: number;
+  exhausted: boolean;
+}
+
 export class OperatorMetrics {
   readonly registry = new Registry();
 
@@ -107,7 +115,31 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly quotaCalls = new Gauge({
+    name: `${PREFIX}quota_calls`,
+    help: "DingTalk calls counted this month (in --quota-time-zone) per service and quota bucket: bucket robot (target: the group's name) or app (target: app).",
+    labelNames: ['namespace', 'service', 'bucket', 'target'] as const,
+    registers: [this.registry],
+    // Sets the limit and exhausted gauges too: they are registered after it, so are read after it.
+    collect: () => this.#collectQuota(),
+  });
+
+  readonly quotaLimit = new Gauge({
+    name: `${PREFIX}quota_limit`,
+    help: 'The monthly quota each bucket is counted against (monthlyQuota in the service).',
+    labelNames: ['namespace', 'service', 'bucket', 'target'] as const,
+    registers: [this.registry],
+  });
+
+  readonly quotaExhausted = new Gauge({
+    name: `${PREFIX}quota_exhausted`,
+    help: '1 while a bucket is spent this month (counted to its limit, or DingTalk said so), else 0.',
+    labelNames: ['namespace', 'service', 'bucket', 'target'] as const,
+    registers: [this.registry],
+  });
+
   readonly #queueDepths = new Map<string, () => number>();
+  #quota: (() => Iterable<QuotaSample>) | undefined;
   readonly #streams = new Map<string, () => boolean>();
 
   constructor({ processMetrics = true }: { processMetrics?: boolean } = {}) {
@@ -128,6 +160,20 @@ export class OperatorMetrics {
   recordDingTalkRequest(endpoint: string, result: DingTalkResultClass, seconds?: number): void {
     this.dingtalkRequests.inc({ endpoint, result });
     if (seconds !== undefined) this.dingtalkRequestDuration.observe({ endpoint }, seconds);
+  }
+
+  /** Reports the month's quota counts at every scrape. */
+  observeQuota(samples: () => Iterable<QuotaSample>): void {
+    this.#quota = samples;
+  }
+
+  #collectQuota(): void {
+    for (const gauge of [this.quotaCalls, this.quotaLimit, this.quotaExhausted]) gauge.reset();
+    for (const { labels, calls, limit, exhausted } of this.#quota?.() ?? []) {
+      this.quotaCalls.set(labels, calls);
+      this.quotaLimit.set(labels, limit);
+      this.quotaExhausted.set(labels, exhausted ? 1 : 0);
+    }
   }
 
   recordTokenCache(hit: boolean): void {

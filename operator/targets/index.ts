@@ -8,6 +8,7 @@ export {
   type Resolution,
   type ResolvedGroup,
   type ResolvedMemberApp,
+  type ResolvedRobot,
   resolveGroup,
   resolveMemberApp,
 } from './resolve.ts';

@@ -33,11 +33,40 @@ describe('resolveGroup', () => {
       ok: true,
       value: {
         name: 'ops',
-        webhook: 'tok123',
-        secret: 'SECabc',
-        keywords: ['alarm'],
+        robots: [{ name: 'ops', webhook: 'tok123', secret: 'SECabc', keywords: ['alarm'] }],
+        pool: false,
+        unresolved: [],
         rateLimitPerMinute: 20,
       },
+    });
+  });
+
+  it('resolves a pool robot by robot, leaving out those whose Secrets are missing', () => {
+    const pool = GroupTarget.parse({
+      name: 'ops',
+      robots: [
+        { name: 'a', webhook: { name: 'robot-a', key: 'webhook' }, keywords: ['alarm'] },
+        {
+          name: 'b',
+          webhook: { name: 'robot-b', key: 'webhook' },
+          signature: { name: 'robot-b', key: 'sign' },
+        },
+      ],
+    });
+    const result = resolveGroup('ns', pool, reader({ 'robot-a': { webhook: b64('tokA') } }));
+    expect(result).toMatchObject({
+      ok: true,
+      value: {
+        pool: true,
+        robots: [{ name: 'a', webhook: 'tokA', keywords: ['alarm'] }],
+        unresolved: [
+          { name: 'b', problem: { reason: 'SecretNotFound', field: 'spec.groups[ops].robots[b].webhook' } },
+        ],
+      },
+    });
+    expect(resolveGroup('ns', pool, reader({}))).toMatchObject({
+      ok: false,
+      problem: { field: 'spec.groups[ops].robots[a].webhook' },
     });
   });
 

@@ -1,5 +1,5 @@
 import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
-import type { ConfigMapKeyRef, GroupTarget, MemberTarget, SecretKeyRef } from '../api/index.ts';
+import type { ConfigMapKeyRef, GroupTarget, MemberTarget, PoolRobot, SecretKeyRef } from '../api/index.ts';
 import { DingTalkConditionReason } from '../api/index.ts';
 import { type MemberEntry, parseMembersCsv } from './members-csv.ts';
 
@@ -28,13 +28,25 @@ export interface ReferenceProblem {
 
 export type Resolution<T> = { ok: true; value: T } | { ok: false; problem: ReferenceProblem };
 
-export interface ResolvedGroup {
+/** One robot of a group: a credential set DingTalk knows as one robot, with its own rate limit. */
+export interface ResolvedRobot {
+  /** The robot's name in spec.groups[].robots; the group's name for a group with a single webhook. */
   name: string;
   /** The whole webhook URL or its bare access_token — a credential. */
   webhook: string;
   /** The 加签 secret — a credential. */
   secret?: string;
   keywords: string[];
+}
+
+export interface ResolvedGroup {
+  name: string;
+  /** Every robot whose Secrets resolved, in spec order; never empty. */
+  robots: ResolvedRobot[];
+  /** True when the group lists robots (a pool), rather than a single webhook. */
+  pool: boolean;
+  /** Robots of a pool whose Secrets did not resolve: left out until fixed (the service's status says why). */
+  unresolved: { name: string; problem: ReferenceProblem }[];
   rateLimitPerMinute: number;
 }
 
@@ -51,22 +63,54 @@ export interface ResolvedMemberApp {
 
 export type { MemberEntry };
 
+/**
+ * The group's robots with their credentials. A pool stays usable while one of its robots resolves:
+ * the others are left out, each with its problem; with none left, the first problem is the group's.
+ */
 export function resolveGroup(
   namespace: string,
   group: GroupTarget,
   reader: ReferenceReader,
 ): Resolution<ResolvedGroup> {
   const field = `spec.groups[${group.name}]`;
-  const webhook = readSecretKey(namespace, group.webhook, `${field}.webhook`, reader);
-  if (!webhook.ok) return webhook;
-  const resolved: ResolvedGroup = {
-    name: group.name,
-    webhook: webhook.value.trim(),
-    keywords: group.keywords ?? [],
-    rateLimitPerMinute: group.rateLimitPerMinute,
+  const specs = group.robots
+    ? group.robots.map((robot) => ({ ...robot, field: `${field}.robots[${robot.name}]` }))
+    : [{ ...group, webhook: group.webhook ?? { name: '', key: '' }, field }];
+  const robots: ResolvedRobot[] = [];
+  const unresolved: ResolvedGroup['unresolved'] = [];
+  for (const spec of specs) {
+    const robot = resolveRobot(namespace, spec, reader);
+    if (robot.ok) robots.push(robot.value);
+    else unresolved.push({ name: spec.name, problem: robot.problem });
+  }
+  const [first] = unresolved;
+  if (robots.length === 0 && first) return { ok: false, problem: first.problem };
+  return {
+    ok: true,
+    value: {
+      name: group.name,
+      robots,
+      pool: group.robots !== undefined,
+      unresolved,
+      rateLimitPerMinute: group.rateLimitPerMinute,
+    },
   };
-  if (group.signature) {
-    const secret = readSecretKey(namespace, group.signature, `${field}.signature`, reader);
+}
+
+function resolveRobot(
+  namespace: string,
+  robot: Pick<PoolRobot, 'name' | 'webhook' | 'signature' | 'keywords'> & { field: string },
+  reader: ReferenceReader,
+): Resolution<ResolvedRobot> {
+  const webhook = readSecretKey(namespace, robot.webhook, `${robot.field}.webhook`, reader);
+  if (!webhook.ok) return webhook;
+  const resolved: ResolvedRobot = {
+    name: robot.name,
+    webhook: webhook.value.trim(),
+    keywords: robot.keywords ?? [],
+  };
+  if (robot.signature) {
+    const secret = readSecretKey(namespace, robot.signature, `${robot.field}.signature`, reader);
     if (!secret.ok) return secret;
     resolved.secret = secret.value.trim();
   }

@@ -11,6 +11,7 @@ export interface InvalidObject {
 }
 
 const group = { name: 'Ops', webhook: { name: 'ops-robot', key: 'webhook' } };
+const robot = (name: string) => ({ name, webhook: { name: `robot-${name}`, key: 'webhook' } });
 const member = {
   clientId: 'dingapp',
   clientSecret: { name: 'app', key: 'secret' },
@@ -81,9 +82,32 @@ export const invalidObjects: InvalidObject[] = [
     says: 'group names must be unique',
   },
   {
-    name: 'group without webhook',
+    name: 'group without webhook or robots',
     object: dts({ sendTo: ['Group'], groups: [{ name: 'Ops' }] }),
-    field: 'spec.groups[0].webhook',
+    field: 'spec.groups[0]',
+    says: 'set exactly one of webhook or robots',
+  },
+  {
+    name: 'group with both webhook and robots',
+    object: dts({ sendTo: ['Group'], groups: [{ ...group, robots: [robot('a')] }] }),
+    field: 'spec.groups[0]',
+    says: 'set exactly one of webhook or robots',
+  },
+  {
+    name: 'pool with keywords on the group instead of its robots',
+    object: dts({ sendTo: ['Group'], groups: [{ name: 'Ops', robots: [robot('a')], keywords: ['alarm'] }] }),
+    field: 'spec.groups[0].robots',
+    says: 'with robots, set signature and keywords on each robot',
+  },
+  {
+    name: 'pool robot with an invalid name',
+    object: dts({ sendTo: ['Group'], groups: [{ name: 'Ops', robots: [robot('Robot A')] }] }),
+    field: 'spec.groups[0].robots[0].name',
+  },
+  {
+    name: 'pool robot without webhook',
+    object: dts({ sendTo: ['Group'], groups: [{ name: 'Ops', robots: [{ name: 'a' }] }] }),
+    field: 'spec.groups[0].robots[0].webhook',
   },
   {
     name: 'webhook secret reference without key',

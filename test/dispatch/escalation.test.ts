@@ -157,6 +157,13 @@ describe('escalation', () => {
     expect([...(dings[0]?.receiverUserIds ?? [])].sort()).toEqual(['u-ding-1', 'u-ding-2']);
     // A reminder, not the message as well.
     expect(await memberMessages('u-ding-1')).toEqual([]);
+    // One API call of the app, counted against its month.
+    await eventually(async () => {
+      const status = (await get(h, 'DingTalkService', 'ding-oncall')).status as {
+        usage?: { app?: { calls: number } };
+      };
+      return status?.usage?.app?.calls === 1 ? true : undefined;
+    });
   });
 
   it('stops the ladder once the alarm is acknowledged', async () => {

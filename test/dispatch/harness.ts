@@ -40,7 +40,16 @@ export interface DispatchHarness {
 export function useDispatch(
   options: DispatcherOptions = {},
   extraFlags: string[] = [],
-  { tenants = 1, kubeconfig = kubeconfigPath }: { tenants?: number; kubeconfig?: () => string } = {},
+  {
+    tenants = 1,
+    kubeconfig = kubeconfigPath,
+    wallMs,
+  }: {
+    tenants?: number;
+    kubeconfig?: () => string;
+    /** The operator's calendar for DingTalk's months (a test turns the month with it). */
+    wallMs?: () => number;
+  } = {},
 ): DispatchHarness {
   const harness = {} as DispatchHarness;
   const cleanups: (() => Promise<void>)[] = [];
@@ -65,11 +74,12 @@ export function useDispatch(
     ];
     harness.startOperator = (more: string[] = []) => {
       const config = loadConfig({ argv: [...argv, ...more], env: {} });
-      const manager = new Manager(config, createLogger({ level: 'warn' }), [
-        dingTalkServiceComponents,
-        alarmRuleComponents,
-        dispatchComponents(options),
-      ]);
+      const manager = new Manager(
+        config,
+        createLogger({ level: 'warn' }),
+        [dingTalkServiceComponents, alarmRuleComponents, dispatchComponents(options)],
+        { wallMs },
+      );
       running.add(manager);
       void manager.run();
       harness.manager = manager;

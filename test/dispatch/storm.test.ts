@@ -69,8 +69,12 @@ async function allFinished(h: DispatchHarness, prefix: string) {
   return eventually(
     async () => {
       const events = (await list(h, 'AlarmEvent')).filter((e) => e.metadata.name.startsWith(`${prefix}-`));
-      const done = events.filter((e) => FINAL.includes(e.status?.phase as string));
-      return events.length === STORM && done.length === STORM ? events : undefined;
+      const open = events.filter((e) => !FINAL.includes(e.status?.phase as string));
+      if (events.length === STORM && open.length === 0) return events;
+      // A timeout then says which alarms were left and where they stood.
+      throw new Error(
+        `${events.length} raised, ${open.length} unfinished: ${JSON.stringify(open.slice(0, 3).map((e) => ({ name: e.metadata.name, status: e.status })))}`,
+      );
     },
     { timeoutMs: 420_000, intervalMs: 2_000 },
   );

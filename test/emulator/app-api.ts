@@ -73,9 +73,20 @@ const batchSendSchema = z.object({
   msgParam: z.unknown(),
 });
 
+/**
+ * Counts an API call (batchSend, cards, DING; tokens and lookups are free) against the app's monthly
+ * limit: the 403 DingTalk answers once the organisation's month is spent, else undefined.
+ */
+export function monthSpent(world: World, app: App): ApiAnswer | undefined {
+  if (world.spendMonthly(`app:${app.clientId}`, app.monthlyLimit)) return undefined;
+  return apiError(403, 'Forbidden.AccessDenied.ApiCountLimitForOrg', '企业调用该接口超过每月调用次数限制');
+}
+
 export function batchSend(world: World, app: App | undefined, body: unknown): ApiAnswer {
   if (!app) return apiError(400, 'InvalidAuthentication', '不合法的access_token');
   world.count(world.stats.batchSendCalls, app.clientId);
+  const spent = monthSpent(world, app);
+  if (spent) return spent;
   const request = batchSendSchema.safeParse(body);
   if (!request.success) return apiError(400, 'invalidParameter.body.invalid', 'body is not a JSON object');
   const { robotCode, userIds, msgKey, msgParam } = request.data;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type ApiAnswer, apiError } from './app-api.ts';
+import { type ApiAnswer, apiError, monthSpent } from './app-api.ts';
 import type { RecordedCard } from './schemas.ts';
 import type { App, World } from './world.ts';
 
@@ -72,6 +72,8 @@ export function applyCardData(
 export function createAndDeliverCard(world: World, app: App | undefined, body: unknown): ApiAnswer {
   if (!app) return invalidToken();
   world.count(world.stats.cardCalls, app.clientId);
+  const spent = monthSpent(world, app);
+  if (spent) return spent;
   const request = createSchema.safeParse(body);
   if (!request.success) return apiError(400, 'invalidParameter.body.invalid', 'body is not a JSON object');
   const { outTrackId, cardTemplateId, cardData, openSpaceId } = request.data;
@@ -133,6 +135,8 @@ export function createAndDeliverCard(world: World, app: App | undefined, body: u
 export function updateCard(world: World, app: App | undefined, body: unknown): ApiAnswer {
   if (!app) return invalidToken();
   world.count(world.stats.cardCalls, app.clientId);
+  const spent = monthSpent(world, app);
+  if (spent) return spent;
   const request = updateSchema.safeParse(body);
   if (!request.success) return apiError(400, 'invalidParameter.body.invalid', 'body is not a JSON object');
   const { outTrackId, cardData, cardUpdateOptions } = request.data;

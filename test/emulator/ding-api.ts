@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { type ApiAnswer, apiError } from './app-api.ts';
+import { type ApiAnswer, apiError, monthSpent } from './app-api.ts';
 import type { App, World } from './world.ts';
 
 /**
@@ -25,6 +25,8 @@ const invalidToken = () => apiError(400, 'InvalidAuthentication', '不合法的a
 
 export function sendDing(world: World, app: App | undefined, body: unknown): ApiAnswer {
   if (!app) return invalidToken();
+  const spent = monthSpent(world, app);
+  if (spent) return spent;
   const request = dingSchema.safeParse(body);
   if (!request.success) return apiError(400, 'invalidParameter.body.invalid', 'body is not a JSON object');
   const { robotCode, receiverUserIdList = [], content, remindType = 1 } = request.data;

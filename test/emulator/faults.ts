@@ -42,6 +42,12 @@ export async function applyFault(
     case 'throttle':
       await sendThrottled(family, reply);
       return true;
+    case 'quotaExhausted':
+      await sendQuotaExhausted(family, reply);
+      return true;
+    case 'errcode':
+      await reply.send({ errcode: fault.errcode, errmsg: fault.errmsg });
+      return true;
     case 'trickle': {
       reply.hijack();
       const raw = reply.raw;
@@ -67,6 +73,22 @@ export async function applyFault(
       raw.end();
       return true;
     }
+  }
+}
+
+/** Month's quota spent (dingtalk-api.md §1.8, §3.4; the webhook's 90030 is reported by users only). */
+export function sendQuotaExhausted(family: ApiFamily, reply: FastifyReply) {
+  switch (family) {
+    case 'robot':
+      return reply.send({ errcode: 90030, errmsg: 'webhook over limit' });
+    case 'topapi':
+      return reply.send({ errcode: 90020, errmsg: '当前企业调用该接口超过每月调用次数限制' });
+    case 'api':
+      return reply.code(403).send({
+        code: 'Forbidden.AccessDenied.ApiCountLimitForOrg',
+        message: '企业调用该接口超过每月调用次数限制',
+        requestid: randomUUID(),
+      });
   }
 }
 

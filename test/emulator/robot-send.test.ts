@@ -74,4 +74,19 @@ describe('emulated /robot/send', () => {
     expect(world.messages).toHaveLength(2);
     expect(world.stats).toMatchObject({ duplicatesSuppressed: 1, shownDuplicates: 1 });
   });
+
+  it("answers 90030 once the robot's monthly limit is spent, until the month turns in China Standard Time", () => {
+    const world = createWorld(createClock(() => Date.parse('2026-12-31T15:59:00Z')));
+    world.putRobot('tok', { monthlyLimit: 2 });
+    const send = () =>
+      handleRobotSend(world, {
+        query: new URLSearchParams({ access_token: 'tok' }),
+        contentType: 'application/json',
+        body: Buffer.from(JSON.stringify(text('hi'))),
+        ip: '127.0.0.1',
+      }).errcode;
+    expect([send(), send(), send()]).toEqual([0, 0, 90030]);
+    world.clock.advance(60_000);
+    expect(send()).toBe(0);
+  });
 });

@@ -78,6 +78,7 @@ export function handleRobotSend(world: World, request: RobotSendRequest): RobotA
   const robot = world.robots.get(token);
   if (!robot) return answer(300001, 'token is not exist');
   if (robot.blockedUntil > now) return throttled();
+  if (!world.spendMonthly(`robot:${token}`, robot.monthlyLimit)) return answer(90030, 'webhook over limit');
 
   if (!request.contentType?.toLowerCase().startsWith('application/json')) {
     return answer(43004, '无效的HTTP HEADER Content-Type');

@@ -10,6 +10,8 @@ export const robotSpecSchema = z.object({
   keywords: z.array(z.string().min(1)).max(10).default([]),
   /** IPv4 addresses or CIDR ranges; empty means any source. */
   ipAllowList: z.array(z.string().min(1)).default([]),
+  /** Calls a month (China Standard Time) before the robot answers 90030 "webhook over limit". */
+  monthlyLimit: z.number().int().positive().optional(),
 });
 export type RobotSpec = z.input<typeof robotSpecSchema>;
 
@@ -19,6 +21,8 @@ export const appSpecSchema = z.object({
   robotCode: z.string().min(1).optional(),
   /** Users batchSend reports in flowControlledStaffIdList instead of messaging. */
   flowControlledUserIds: z.array(z.string()).default([]),
+  /** API calls (batchSend, cards, DING) a month (China Standard Time) before the 403 ApiCountLimitForOrg answer. */
+  monthlyLimit: z.number().int().positive().optional(),
   /** The org has bought SMS and phone DING: remindType 2 and 3 are accepted. */
   dingCallQuota: z.boolean().default(false),
 });
@@ -34,6 +38,15 @@ export const faultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('reset'), ...faultLimit }),
   z.object({ kind: z.literal('hang'), ...faultLimit }),
   z.object({ kind: z.literal('throttle'), ...faultLimit }),
+  /** The answer of each API family when the month's quota is spent (90030, 90020, ApiCountLimitForOrg). */
+  z.object({ kind: z.literal('quotaExhausted'), ...faultLimit }),
+  /** HTTP 200 with this errcode, as DingTalk answers a robot it disabled (400102) or removed (400106). */
+  z.object({
+    kind: z.literal('errcode'),
+    errcode: z.number().int().positive(),
+    errmsg: z.string().default('refused'),
+    ...faultLimit,
+  }),
   /** 200 and a body that never ends: one more byte every intervalMs. */
   z.object({
     kind: z.literal('trickle'),

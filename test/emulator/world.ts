@@ -60,6 +60,8 @@ export function createWorld(clock: Clock) {
   const dings: RecordedDing[] = [];
   const oneToOne = new Map<string, OneToOneMessage>();
   const stats: Stats = emptyStats();
+  /** Calls per robot token or app clientId and month, for the monthly limits. */
+  const monthlyCalls = new Map<string, number>();
   let nextId = 1;
 
   const faultKey = (target: FaultTarget) =>
@@ -134,11 +136,33 @@ export function createWorld(clock: Clock) {
     clearFaults() {
       faults.clear();
     },
+    /**
+     * Counts a call against a robot's or app's monthly limit; false when the month's calls were already
+     * spent (the call is refused and not counted). Months are China Standard Time's (UTC+8, no DST).
+     */
+    spendMonthly(key: string, limit: number | undefined): boolean {
+      if (limit === undefined) return true;
+      const month = new Date(clock.now() + 8 * 3_600_000).toISOString().slice(0, 7);
+      const counted = monthlyCalls.get(`${key}@${month}`) ?? 0;
+      if (counted >= limit) return false;
+      monthlyCalls.set(`${key}@${month}`, counted + 1);
+      return true;
+    },
     count(counter: Record<string, number>, key: string) {
       counter[key] = (counter[key] ?? 0) + 1;
     },
     reset() {
-      for (const collection of [robots, apps, users, tokens, faults, cards, cardTemplates, oneToOne]) {
+      for (const collection of [
+        robots,
+        apps,
+        users,
+        tokens,
+        faults,
+        cards,
+        cardTemplates,
+        oneToOne,
+        monthlyCalls,
+      ]) {
         collection.clear();
       }
       messages.length = 0;

@@ -7,6 +7,7 @@ import {
   parseDingTalkService,
 } from '../../api/index.ts';
 import type { OperatorContext } from '../../manager/context.ts';
+import { recordCall } from '../../quota/billing.ts';
 import {
   ConditionReason,
   ConditionType,
@@ -19,8 +20,9 @@ import {
   set,
 } from '../../runtime/conditions.ts';
 import type { ReconcileResult, Reconciler } from '../../runtime/controller.ts';
-import { cacheReader, type ResolvedGroup } from '../../targets/index.ts';
+import { cacheReader, type ResolvedGroup, type ResolvedRobot } from '../../targets/index.ts';
 import { appGroupStatuses } from './app-groups.ts';
+import { applyQuotaConditions, quotaTransitions } from './quota-conditions.ts';
 import { referencedConfigMaps, referencedSecrets } from './references.ts';
 import { applyGroupChecks, applyMemberCheck, streamCondition, summarise } from './service-status.ts';
 import { sendTests, type TestResults, testPostponedUntil, testRequest } from './test-send.ts';
@@ -101,8 +103,8 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
           : undefined;
 
       const request = testRequest(obj.metadata.annotations);
-      const budgetFor = (target: ResolvedGroup) =>
-        ctx.robotBudgets.forRobot(target.webhook, target.rateLimitPerMinute);
+      const budgetFor = (robot: ResolvedRobot, group: ResolvedGroup) =>
+        ctx.robotBudgets.forRobot(robot.webhook, group.rateLimitPerMinute);
       let testDue: number | undefined;
       if (request !== undefined && request !== status.lastHandledTest) {
         testDue = testPostponedUntil({ groups, budgetFor }, Date.now());
@@ -114,6 +116,8 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
             member,
             dingtalk: ctx.dingtalk,
             budgetFor,
+            recordCall: (bucket, error) =>
+              recordCall(ctx.quota, { namespace, service: obj.metadata.name ?? '', bucket }, error),
           });
           status.lastHandledTest = request;
           status.lastTest = tests.overall;
@@ -123,7 +127,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
       const next: ReconcileResult =
         testDue === undefined ? revalidate : { requeueAfter: Math.max(1_000, testDue - Date.now()) };
 
-      if (groups.length > 0) status.groups = applyGroupChecks(status.groups, groups, tests?.groups);
+      if (groups.length > 0) status.groups = applyGroupChecks(status.groups, groups, tests);
       else delete status.groups;
       // spec.member is there whenever appGroups are (CEL).
       if (appGroups.length > 0 && member) status.appGroups = appGroupStatuses(appGroups, member);
@@ -141,6 +145,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
           ...streamCondition(ctx.streams?.statusOf(namespace, obj.metadata.name ?? '')),
         });
       else remove(obj, DingTalkConditionType.StreamConnected);
+      applyQuotaConditions(obj, ctx.quota.reports(namespace, obj.metadata.name ?? ''));
 
       if (summary.ready) {
         markTrue(obj, ConditionType.Ready, summary.reason, summary.message);
@@ -159,6 +164,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
       status.observedGeneration = obj.metadata.generation;
       await ctx.status.services.patchIfChanged(obj, before);
       announce(ctx, obj, wasReady, tests, log);
+      announceQuota(ctx, { status: before }, obj, log);
     }
   };
 }
@@ -193,6 +199,24 @@ function announce(
       reason: ok ? 'TestSent' : 'TestFailed',
       action: 'SendTest',
       note: tests.overall.message ?? tests.overall.result,
+    });
+  }
+}
+
+/** An event when QuotaAtRisk or QuotaExhausted appears (Warning) or goes (Normal, WithinQuota). */
+function announceQuota(
+  ctx: OperatorContext,
+  before: { status: DingTalkServiceStatus },
+  obj: ServiceObject,
+  log: Parameters<Reconciler>[1]['log'],
+): void {
+  for (const { type, appeared, message } of quotaTransitions(before, obj)) {
+    log.info({ condition: type, appeared }, 'monthly quota condition changed');
+    void ctx.events.record(obj, {
+      type: appeared ? 'Warning' : 'Normal',
+      reason: appeared ? type : DingTalkConditionReason.WithinQuota,
+      action: 'CountQuota',
+      note: message,
     });
   }
 }

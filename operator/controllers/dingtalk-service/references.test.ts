@@ -2,22 +2,29 @@ import { describe, expect, it } from 'vitest';
 import { referencedConfigMaps, referencedSecrets } from './references.ts';
 
 describe('references', () => {
-  it('names every Secret of the groups and the member app', () => {
+  it('names every Secret of the groups, their pools’ robots and the member app', () => {
     const obj = {
       spec: {
         groups: [
           { webhook: { name: 'robot-a', key: 'url' }, signature: { name: 'robot-a', key: 'sec' } },
           { webhook: { name: 'robot-b', key: 'url' } },
+          {
+            robots: [
+              { webhook: { name: 'pool', key: 'a' }, signature: { name: 'pool-signing', key: 'a' } },
+              { webhook: { name: 'pool', key: 'b' } },
+            ],
+          },
         ],
         member: { clientSecret: { name: 'app', key: 'secret' }, membersFrom: { name: 'people', key: 'csv' } },
       },
     };
-    expect(referencedSecrets(obj)).toEqual(new Set(['robot-a', 'robot-b', 'app']));
+    expect(referencedSecrets(obj)).toEqual(new Set(['robot-a', 'robot-b', 'pool', 'pool-signing', 'app']));
     expect(referencedConfigMaps(obj)).toEqual(new Set(['people']));
   });
 
   it('reads a malformed spec without throwing', () => {
     expect(referencedSecrets({ spec: { groups: 'nope', member: { clientSecret: 7 } } })).toEqual(new Set());
+    expect(referencedSecrets({ spec: { groups: [{ robots: 'nope' }, null] } })).toEqual(new Set());
     expect(referencedConfigMaps({})).toEqual(new Set());
   });
 });

@@ -9,7 +9,11 @@ interface NameRef {
 }
 
 interface LooseSpec {
-  groups?: { webhook?: NameRef; signature?: NameRef }[];
+  groups?: {
+    webhook?: NameRef;
+    signature?: NameRef;
+    robots?: { webhook?: NameRef; signature?: NameRef }[];
+  }[];
   member?: { clientSecret?: NameRef; membersFrom?: NameRef };
 }
 
@@ -24,7 +28,11 @@ function names(refs: (NameRef | undefined)[]): Set<string> {
 export function referencedSecrets(obj: { spec?: unknown }): Set<string> {
   const spec = specOf(obj);
   const groups = Array.isArray(spec.groups) ? spec.groups : [];
-  return names([...groups.flatMap((group) => [group?.webhook, group?.signature]), spec.member?.clientSecret]);
+  const robots = groups.flatMap((group) => (Array.isArray(group?.robots) ? group.robots : []));
+  return names([
+    ...[...groups, ...robots].flatMap((robot) => [robot?.webhook, robot?.signature]),
+    spec.member?.clientSecret,
+  ]);
 }
 
 export function referencedConfigMaps(obj: { spec?: unknown }): Set<string> {

@@ -115,4 +115,24 @@ describe('summarise with held alarms', () => {
     expect(summary.credentials).toMatchObject({ status: 'False', reason: 'Held' });
     expect(summarise([readyGroup], undefined, []).ready).toBe(true);
   });
+
+  it('holds alarms for a spent month without doubting the credentials', () => {
+    const held = [
+      {
+        namespace: 'ns',
+        service: 'svc',
+        kind: 'Group' as const,
+        name: 'ops',
+        errcode: '90030',
+        message: 'webhook over limit',
+        since: Date.UTC(2030, 0, 1),
+        alarms: 2,
+        quota: true as const,
+      },
+    ];
+    const summary = summarise([readyGroup], undefined, held);
+    expect(summary).toMatchObject({ ready: false, reason: 'QuotaExhausted' });
+    expect(summary.message).toContain('until the month turns');
+    expect(summary.credentials.status).toBe('True');
+  });
 });

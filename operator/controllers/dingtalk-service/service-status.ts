@@ -2,11 +2,12 @@ import {
   DingTalkConditionReason,
   type GroupStatus,
   type MemberStatus,
+  type RobotStatus,
   type SendOutcome,
 } from '../../api/index.ts';
 import type { HeldTarget } from '../../delivery/held.ts';
 import type { StreamStatus } from '../../dingtalk/stream-client.ts';
-import { formatTime } from './test-send.ts';
+import { formatTime, type TestResults } from './test-send.ts';
 import type { GroupCheck } from './validate-groups.ts';
 import { type MemberCheck, unknownMemberNames, type Verdict } from './validate-member.ts';
 
@@ -19,18 +20,33 @@ import { type MemberCheck, unknownMemberNames, type Verdict } from './validate-m
 export function applyGroupChecks(
   current: readonly GroupStatus[] | undefined,
   checks: readonly GroupCheck[],
-  tests?: ReadonlyMap<string, SendOutcome>,
+  tests?: Pick<TestResults, 'groups' | 'robots'>,
 ): GroupStatus[] {
   return checks.map((check) => {
+    const { robots: currentRobots, ...kept } = current?.find((group) => group.name === check.name) ?? {};
     const entry: GroupStatus = {
-      ...current?.find((group) => group.name === check.name),
+      ...kept,
       name: check.name,
       ready: check.ready,
       reason: check.reason,
       message: check.message.slice(0, 1024),
     };
-    const test = tests?.get(check.name);
+    const test = tests?.groups.get(check.name);
     if (test) entry.lastTest = test;
+    if (check.robots) {
+      entry.robots = check.robots.map((robot) => {
+        const status: RobotStatus = {
+          ...currentRobots?.find((r) => r.name === robot.name),
+          name: robot.name,
+          ready: robot.ready,
+          reason: robot.reason,
+          message: robot.message.slice(0, 1024),
+        };
+        const robotTest = tests?.robots.get(check.name)?.get(robot.name);
+        if (robotTest) status.lastTest = robotTest;
+        return status;
+      });
+    }
     return entry;
   });
 }
@@ -99,12 +115,15 @@ export function summarise(
   member: MemberCheck | undefined,
   held: readonly HeldTarget[] = [],
 ): Summary {
-  const refusals = held.map((target) => ({
-    reason: DingTalkConditionReason.Held,
-    text: heldText(target),
-  }));
+  const refusals = held
+    .filter((target) => !target.quota)
+    .map((target) => ({ reason: DingTalkConditionReason.Held, text: heldText(target) }));
+  const spent = held
+    .filter((target) => target.quota)
+    .map((target) => ({ reason: DingTalkConditionReason.QuotaExhausted, text: heldText(target) }));
   const problems = [
     ...refusals,
+    ...spent,
     ...groups
       .filter((group) => !group.ready)
       .map((group) => ({ reason: group.reason, text: `group ${group.name}: ${group.message}` })),
@@ -133,7 +152,10 @@ export function summarise(
 function heldText(target: HeldTarget): string {
   const where = target.kind === 'Group' ? `group ${target.name}` : 'member';
   const code = target.errcode === undefined ? '' : ` with errcode ${target.errcode}`;
-  return `${where}: DingTalk refused alarms${code} (${target.message}); ${target.alarms} alarm(s) held since ${formatTime(new Date(target.since))} until a Secret, ConfigMap or this service changes`;
+  const until = target.quota
+    ? "the month turns or the target's monthlyQuota changes"
+    : 'a Secret, ConfigMap or this service changes';
+  return `${where}: DingTalk refused alarms${code} (${target.message}); ${target.alarms} alarm(s) held since ${formatTime(new Date(target.since))} until ${until}`;
 }
 
 /** CredentialsValid: every referenced Secret is usable and DingTalk accepted the app's credentials. */

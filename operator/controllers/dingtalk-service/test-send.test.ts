@@ -5,7 +5,13 @@ import { sendTests, testPostponedUntil, testRequest } from './test-send.ts';
 import type { GroupCheck } from './validate-groups.ts';
 import type { MemberCheck } from './validate-member.ts';
 
-const target = { name: 'ops', webhook: 'tok', keywords: [], rateLimitPerMinute: 20 };
+const target = {
+  name: 'ops',
+  robots: [{ name: 'ops', webhook: 'tok', keywords: [] }],
+  pool: false,
+  unresolved: [],
+  rateLimitPerMinute: 20,
+};
 const ok: GroupCheck = { name: 'ops', ready: true, reason: 'Validated', message: 'robot', target };
 const broken: GroupCheck = {
   name: 'dev',
@@ -143,5 +149,53 @@ describe('test messages and the robot budget', () => {
     expect(testPostponedUntil({ groups: [ok], budgetFor: () => budget }, 0)).toBeUndefined();
     budget.begin()(1_000);
     expect(testPostponedUntil({ groups: [ok], budgetFor: () => budget }, 2_000)).toBe(61_000);
+  });
+
+  it('tests each robot of a pool, reporting each and the group as the worst of them', async () => {
+    const pool: GroupCheck = {
+      ...ok,
+      target: {
+        ...target,
+        pool: true,
+        robots: [
+          { name: 'a', webhook: 'tok-a', keywords: [] },
+          { name: 'b', webhook: 'tok-b', keywords: [] },
+        ],
+      },
+    };
+    const sent: string[] = [];
+    const results = await sendTests({
+      service: 'ns/svc',
+      request: '1',
+      groups: [pool],
+      member: undefined,
+      now: () => new Date('2030-01-01T00:00:00Z'),
+      dingtalk: {
+        sendGroupMessage: async (t) => {
+          sent.push(t.webhook);
+          if (t.webhook === 'tok-b') {
+            throw new DingTalkError('disabled', {
+              code: DingTalkErrorCode.rejected,
+              errorClass: 'permanent',
+              errcode: 400102,
+              errmsg: 'robot disabled',
+              endpoint: 'robot.send',
+            });
+          }
+          return { msgUuid: 'm', trimmed: false };
+        },
+        sendToMembers: async () => {
+          throw new Error('no members here');
+        },
+      },
+    });
+    expect(sent).toEqual(['tok-a', 'tok-b']);
+    expect(results.robots.get('ops')?.get('a')).toMatchObject({ result: 'Succeeded' });
+    expect(results.robots.get('ops')?.get('b')).toMatchObject({ result: 'Failed', errcode: '400102' });
+    expect(results.groups.get('ops')).toMatchObject({
+      result: 'Failed',
+      errcode: '400102',
+      message: '1 of 2 robot(s) received the test message; robot disabled',
+    });
   });
 });

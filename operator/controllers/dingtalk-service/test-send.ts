@@ -3,9 +3,11 @@ import { type SendOutcome, TEST_ANNOTATION } from '../../api/index.ts';
 import type { RateBudget } from '../../delivery/rate-budget.ts';
 import type { DingTalkClient, DingTalkError } from '../../dingtalk/index.ts';
 import { isDingTalkError } from '../../dingtalk/index.ts';
+import { chunkUserIds } from '../../dingtalk/member-message.ts';
+import type { QuotaBucket } from '../../quota/ledger.ts';
 import { redactUrl } from '../../runtime/logger.ts';
 import { truncateUtf8 } from '../../runtime/text.ts';
-import type { ResolvedGroup } from '../../targets/index.ts';
+import type { ResolvedGroup, ResolvedRobot } from '../../targets/index.ts';
 import type { GroupCheck } from './validate-groups.ts';
 import type { MemberCheck } from './validate-member.ts';
 
@@ -27,7 +29,10 @@ export function testRequest(annotations: Readonly<Record<string, string>> | unde
 }
 
 export interface TestResults {
+  /** Per group: its robot's outcome, or for a pool the worst of its robots'. */
   groups: Map<string, SendOutcome>;
+  /** Per pool, by group name: each robot's outcome. */
+  robots: Map<string, Map<string, SendOutcome>>;
   member?: SendOutcome;
   /** The worst outcome over all targets. */
   overall: SendOutcome;
@@ -38,10 +43,12 @@ export interface TestSendInput {
   /** The request (testRequest's value), named in the text so DingTalk never shows two tests as one. */
   request: string;
   /** The send budget of a group's robot, shared with alarm notifications. */
-  budgetFor?: (target: ResolvedGroup) => RateBudget;
+  budgetFor?: (robot: ResolvedRobot, group: ResolvedGroup) => RateBudget;
   groups: readonly GroupCheck[];
   member: MemberCheck | undefined;
   dingtalk: Pick<DingTalkClient, 'sendGroupMessage' | 'sendToMembers'>;
+  /** Counts each call against the month's quota of its bucket (`error`: how it failed). */
+  recordCall?: (bucket: QuotaBucket, error?: unknown) => void;
   now?: () => Date;
 }
 
@@ -56,8 +63,10 @@ export function testPostponedUntil(
   let until: number | undefined;
   for (const check of input.groups) {
     if (!check.target || !input.budgetFor) continue;
-    const budget = input.budgetFor(check.target);
-    if (budget.available(now) === 0) until = Math.max(until ?? 0, budget.nextSlotAt(now));
+    for (const robot of check.target.robots) {
+      const budget = input.budgetFor(robot, check.target);
+      if (budget.available(now) === 0) until = Math.max(until ?? 0, budget.nextSlotAt(now));
+    }
   }
   return until;
 }
@@ -73,21 +82,30 @@ export async function sendTests(input: TestSendInput): Promise<TestResults> {
   });
 
   const groups = new Map<string, SendOutcome>();
+  const robots = new Map<string, Map<string, SendOutcome>>();
   for (const check of input.groups) {
     if (!check.target) {
       groups.set(check.name, notSent(check.message));
       continue;
     }
-    const finish = input.budgetFor?.(check.target).begin();
-    try {
-      await input.dingtalk.sendGroupMessage(check.target, { type: 'text', content: text });
-      groups.set(check.name, { time: at(), result: 'Succeeded' });
-    } catch (err) {
-      if (!isDingTalkError(err)) throw err;
-      groups.set(check.name, failedOutcome(err, at()));
-    } finally {
-      finish?.(now().getTime());
+    // A pool is tested through each of its ready robots: each is a webhook that may be wrong.
+    const outcomes = new Map<string, SendOutcome>();
+    for (const robot of check.target.robots) {
+      const finish = input.budgetFor?.(robot, check.target).begin();
+      try {
+        await input.dingtalk.sendGroupMessage(robot, { type: 'text', content: text });
+        input.recordCall?.({ kind: 'Robot', group: check.name });
+        outcomes.set(robot.name, { time: at(), result: 'Succeeded' });
+      } catch (err) {
+        input.recordCall?.({ kind: 'Robot', group: check.name }, err);
+        if (!isDingTalkError(err)) throw err;
+        outcomes.set(robot.name, failedOutcome(err, at()));
+      } finally {
+        finish?.(now().getTime());
+      }
     }
+    groups.set(check.name, worstOf([...outcomes.values()], at()));
+    if (check.target.pool) robots.set(check.name, outcomes);
   }
 
   let member: SendOutcome | undefined;
@@ -96,6 +114,9 @@ export async function sendTests(input: TestSendInput): Promise<TestResults> {
     if (!app || !userIds) member = notSent(input.member.message);
     else {
       const sent = await input.dingtalk.sendToMembers(app, userIds, { type: 'text', content: text });
+      const calls = chunkUserIds(userIds).length;
+      for (let i = sent.failed.length; i < calls; i++) input.recordCall?.({ kind: 'App' });
+      for (const failed of sent.failed) input.recordCall?.({ kind: 'App' }, failed.error);
       const [failure] = sent.failed;
       if (failure) member = failedOutcome(failure.error, at());
       else if (sent.sentUserIds.length === 0)
@@ -114,10 +135,7 @@ export async function sendTests(input: TestSendInput): Promise<TestResults> {
   }
 
   const outcomes = [...groups.values(), ...(member ? [member] : [])];
-  const worst =
-    outcomes.find((o) => o.result === 'Failed') ??
-    outcomes.find((o) => o.result === 'Throttled') ??
-    outcomes[0];
+  const worst = worstOutcome(outcomes);
   const failures = outcomes.filter((o) => o.result !== 'Succeeded').length;
   const overall: SendOutcome = {
     time: at(),
@@ -125,7 +143,24 @@ export async function sendTests(input: TestSendInput): Promise<TestResults> {
     message: `${outcomes.length - failures} of ${outcomes.length} target(s) received the test message`,
   };
   if (worst?.errcode !== undefined) overall.errcode = worst.errcode;
-  return member ? { groups, member, overall } : { groups, overall };
+  return member ? { groups, robots, member, overall } : { groups, robots, overall };
+}
+
+function worstOutcome(outcomes: readonly SendOutcome[]): SendOutcome | undefined {
+  return (
+    outcomes.find((o) => o.result === 'Failed') ??
+    outcomes.find((o) => o.result === 'Throttled') ??
+    outcomes[0]
+  );
+}
+
+/** A pool's outcome: the worst of its robots', saying how many took the test. */
+function worstOf(outcomes: readonly SendOutcome[], time: string): SendOutcome {
+  const worst = worstOutcome(outcomes) ?? { time, result: 'Failed' };
+  if (outcomes.length === 1 || worst.result === 'Succeeded') return worst;
+  const ok = outcomes.filter((o) => o.result === 'Succeeded').length;
+  const message = `${ok} of ${outcomes.length} robot(s) received the test message; ${worst.message ?? worst.result}`;
+  return { ...worst, message: truncateUtf8(message, 1024) };
 }
 
 function failedOutcome(err: DingTalkError, time: string): SendOutcome {

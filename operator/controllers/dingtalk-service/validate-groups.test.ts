@@ -86,3 +86,49 @@ describe('validateGroup', () => {
     expect(check).toMatchObject({ ready: false, reason: 'InvalidKeywords' });
   });
 });
+
+describe('validateGroup for a pool of robots', () => {
+  const pool = GroupTarget.parse({
+    name: 'ops',
+    robots: [
+      { name: 'a', webhook: { name: 'robot', key: 'a' } },
+      { name: 'b', webhook: { name: 'robot', key: 'b' }, signature: { name: 'robot', key: 'b-sign' } },
+      { name: 'c', webhook: { name: 'robot', key: 'c' } },
+    ],
+  });
+
+  it('checks every robot on its own, naming the field of the one that is wrong', () => {
+    const check = validateGroup(
+      'ns',
+      pool,
+      reader({
+        a: b64('tok-a'),
+        b: b64('https://evil.example/robot/send?access_token=x'),
+        'b-sign': b64('SEC1'),
+      }),
+      policy,
+    );
+    expect(check.ready).toBe(false);
+    expect(check.robots?.map((r) => [r.name, r.ready, r.reason])).toEqual([
+      ['a', true, 'Validated'],
+      ['b', false, 'WebhookHostNotAllowed'],
+      ['c', false, 'SecretKeyNotFound'],
+    ]);
+    expect(check.robots?.[1]?.message).toContain('spec.groups[ops].robots[b].webhook');
+    expect(check.message).toContain('robot b:');
+    expect(check.message).not.toContain('evil.example/robot/send?access_token');
+    // Alarms and tests still go through the robot that is ready.
+    expect(check.target?.robots.map((r) => r.name)).toEqual(['a']);
+  });
+
+  it('is ready when every robot is', () => {
+    const check = validateGroup(
+      'ns',
+      pool,
+      reader({ a: b64('tok-a'), b: b64('tok-b'), 'b-sign': b64('SECabc'), c: b64('tok-c') }),
+      policy,
+    );
+    expect(check).toMatchObject({ ready: true, reason: 'Validated', message: '3 robot(s) valid' });
+    expect(check.target?.robots).toHaveLength(3);
+  });
+});
