@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { parseDingTalkService } from '../api/index.ts';
 import {
-  type ConnectStreamSocket,
   createStreamClient,
   type StreamClient,
   type StreamEvent,
@@ -42,7 +41,6 @@ const FOLLOW_INTERVAL_MS = 10_000;
 export class StreamConnections {
   readonly #ctx: OperatorContext;
   readonly #clicks: CardClicks;
-  readonly #connect: ConnectStreamSocket | undefined;
   readonly #log: Logger;
   /** By clientId and a digest of the secret: the secret itself is never a key. */
   readonly #connections = new Map<string, Connection>();
@@ -51,10 +49,9 @@ export class StreamConnections {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(ctx: OperatorContext, clicks: CardClicks, connect?: ConnectStreamSocket) {
+  constructor(ctx: OperatorContext, clicks: CardClicks) {
     this.#ctx = ctx;
     this.#clicks = clicks;
-    this.#connect = connect;
     this.#log = ctx.logger.child({ component: 'stream-connections' });
   }
 
@@ -157,7 +154,6 @@ export class StreamConnections {
         if (CONNECTION_CHANGES.has(event)) this.#announce(this.#connections.get(key)?.services ?? []);
       },
       logger: this.#log.child({ app: clientId }),
-      ...(this.#connect ? { connect: this.#connect } : {}),
     });
     metrics.observeStream(clientId, () => client.status().connected);
     client.start();
