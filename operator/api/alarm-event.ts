@@ -218,6 +218,13 @@ export const AlarmEventStatus = z.object({
   acknowledgement: Acknowledgement.optional().describe(
     'Who acknowledged, snoozed or resolved the alarm, when and how; the latest action counts.',
   ),
+  cardsShow: z
+    .string()
+    .max(64)
+    .optional()
+    .describe(
+      "The acknowledgement the alarm's cards were last updated to show (its action and time): each change updates each card once, whether it came from a card or the annotation.",
+    ),
   ackAnnotation: AckAnnotationOutcome.optional().describe(
     'The last acknowledgement annotation the operator handled, and what came of it.',
   ),

@@ -16,6 +16,8 @@ export const DingTalkConditionType = {
   TemplatesValid: 'TemplatesValid',
   /** AlarmEvent: every matching target has the notification. */
   Delivered: 'Delivered',
+  /** DingTalkService with a card template: this leader's Stream connection for card clicks is open. */
+  StreamConnected: 'StreamConnected',
   /** DingTalkService: at this month's rate a target's monthly quota runs out before the month ends. */
   QuotaAtRisk: 'QuotaAtRisk',
   /** DingTalkService: a target's monthly quota is spent (counted, or DingTalk said so); its alarms are held. */
@@ -85,6 +87,10 @@ export const DingTalkConditionReason = {
   AlreadyResolved: 'AlreadyResolved',
   NotAMember: 'NotAMember',
   UnknownEvent: 'UnknownEvent',
+  /** StreamConnected: open, opening for the first time, or lost and reconnecting. */
+  StreamOpen: 'StreamOpen',
+  StreamConnecting: 'StreamConnecting',
+  StreamLost: 'StreamLost',
 } as const;
 export type DingTalkConditionReason = (typeof DingTalkConditionReason)[keyof typeof DingTalkConditionReason];
 

@@ -270,8 +270,29 @@ export const reasonGuide: Record<DingTalkConditionReason, ReasonGuide> = {
     action: "Nothing, unless the person should be listed: add them to the service's members.",
   },
   UnknownEvent: {
-    where: 'AlarmEvent: Warning Event (card clicks)',
-    meaning: 'The card was for an alarm that is gone, or for an earlier AlarmEvent of the same name.',
+    where: 'Card clicks: the operator log and `card_clicks_total{outcome="UnknownEvent"}`',
+    meaning:
+      'The click names no card this operator sent through that app: the alarm is gone (deleted after its TTL), ' +
+      'or the callback was forged or replayed.',
+    action: 'Nothing for a gone alarm; a rising count of forged clicks is worth a look at who holds the app.',
+  },
+  StreamOpen: {
+    where: 'DingTalkService: StreamConnected',
+    meaning: "The leader's DingTalk Stream connection for the app's card clicks is open.",
     action: NOTHING,
+  },
+  StreamConnecting: {
+    where: 'DingTalkService: StreamConnected',
+    meaning: 'The Stream connection is being opened for the first time (or the service was just created).',
+    action: 'Wait a few seconds; if it stays, see the operator log for connections/open refusals.',
+  },
+  StreamLost: {
+    where: 'DingTalkService: StreamConnected',
+    meaning:
+      'The Stream connection failed or closed and is reconnecting with backoff; clicks meanwhile wait in DingTalk ' +
+      'or are answered by another replica. The message says why and how many attempts failed in a row.',
+    action:
+      "Check that the app has Stream mode enabled and the card callback subscribed, that the pods reach DingTalk's " +
+      'Stream endpoint without a proxy (WebSocket does not go through HTTPS_PROXY), and the app credentials.',
   },
 };

@@ -6,12 +6,10 @@ import {
   type AckAnnotationOutcome,
   type AlarmEventStatus,
   API_VERSION,
-  type Interactive,
-  parseAlarmRule,
 } from '../api/index.ts';
 import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
-import { cacheReader, planTargets } from '../targets/index.ts';
+import { memberNamesOf, rulesOfEvent } from './ack-context.ts';
 import {
   type AckDecision,
   acknowledgementEvent,
@@ -125,8 +123,8 @@ export class AckAnnotations implements Component {
     const namespace = event.metadata?.namespace ?? '';
     const spec = event.spec as { state?: 'firing' | 'resolved' };
     const status = (event.status ?? {}) as AlarmEventStatus;
-    const rules = this.#rulesOf(namespace, status);
-    const names = this.#memberNames(namespace, rules);
+    const rules = rulesOfEvent(this.#ctx.caches, namespace, status);
+    const names = memberNamesOf(this.#ctx.caches, namespace, rules);
     return decideAcknowledgement({
       event: {
         namespace,
@@ -145,45 +143,6 @@ export class AckAnnotations implements Component {
       now: Date.now(),
     });
   }
-
-  /** The rules of the event's ledger, as cached now (a rule of its own namespace only). */
-  #rulesOf(namespace: string, status: AlarmEventStatus): RuleView[] {
-    const names = new Set(
-      (status.deliveries ?? []).filter((d) => d.ruleNamespace === namespace).map((d) => d.rule),
-    );
-    const rules: RuleView[] = [];
-    for (const name of names) {
-      const raw = this.#ctx.caches.rules.get(namespace, name);
-      if (!raw) continue;
-      try {
-        const { spec } = parseAlarmRule(raw);
-        rules.push({ interactive: spec.interactive, services: spec.services });
-      } catch {
-        // An invalid rule offers nothing; its status says why.
-      }
-    }
-    return rules;
-  }
-
-  /** Names of the members the rules' services list (inline or membersFrom), by userId. */
-  #memberNames(namespace: string, rules: readonly RuleView[]): Map<string, string> {
-    const { caches } = this.#ctx;
-    const names = new Map<string, string>();
-    const lookup = { service: (ns: string, name: string) => caches.services.get(ns, name) };
-    for (const rule of rules) {
-      for (const target of planTargets(namespace, rule.services, lookup, cacheReader(caches))) {
-        if (target.kind !== 'Member') continue;
-        for (const m of target.app?.members ?? [])
-          if (m.userId && m.name && !names.has(m.userId)) names.set(m.userId, m.name);
-      }
-    }
-    return names;
-  }
-}
-
-interface RuleView {
-  interactive?: Interactive;
-  services: Parameters<typeof planTargets>[1];
 }
 
 type AnnotationRequest = { value: string } & (

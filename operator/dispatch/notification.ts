@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Mentions } from '../api/index.ts';
+import type { Interactive, Mentions } from '../api/index.ts';
 import type { CompiledTemplates } from '../rules/templates.ts';
 import type { PlannedTarget } from '../targets/index.ts';
 import type { Alarm } from './alarm.ts';
@@ -10,6 +10,8 @@ export interface RuleInfo {
   name: string;
   description?: string;
   mentions?: Mentions;
+  /** What people may do about the alarms (spec.interactive): a target that shows cards gets buttons. */
+  interactive?: Interactive;
 }
 
 /** Where a notification goes, named as the ledger names it. */

@@ -64,6 +64,7 @@ export class Notifier {
           name: rule.name,
           description: rule.rule.spec.description,
           mentions: rule.rule.spec.message.mentions,
+          interactive: rule.rule.spec.interactive,
         },
         templates: rule.templates,
         target: ref,

@@ -22,7 +22,7 @@ export function severityMarker(alarm: Alarm): string {
   return alarm.spec.state === 'resolved' ? '【RESOLVED】' : `【${alarm.spec.severity.toUpperCase()}】`;
 }
 
-function worstSeverity(alarms: readonly Alarm[]): Severity {
+export function worstSeverity(alarms: readonly Alarm[]): Severity {
   let worst = SEVERITIES.length - 1;
   for (const alarm of alarms) worst = Math.min(worst, SEVERITIES.indexOf(alarm.spec.severity));
   return SEVERITIES[worst] as Severity;

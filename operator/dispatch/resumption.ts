@@ -84,6 +84,7 @@ export class Resumption {
             name: part.rule.name,
             description: part.rule.rule.spec.description,
             mentions: part.rule.rule.spec.message.mentions,
+            interactive: part.rule.rule.spec.interactive,
           },
           templates: part.rule.templates,
           target: targetRef(part.target),

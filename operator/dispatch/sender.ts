@@ -10,11 +10,13 @@ import { chunkUserIds } from '../dingtalk/member-message.ts';
 import type { OperatorContext } from '../manager/context.ts';
 import { recordCall } from '../quota/billing.ts';
 import { memberIdentity, type PlannedTarget } from '../targets/index.ts';
+import { sendCardStep, sendsCard } from './card-sender.ts';
 import {
   applyAnswer,
   fail,
   failStep,
   type MemberProgress,
+  type MemberStep,
   nextStep,
   progressFrom,
 } from './member-progress.ts';
@@ -97,10 +99,11 @@ export class Sender {
   }
 
   /**
-   * One batchSend call (at most 20 members) per attempt, so each takes a budget slot and its outcome is
-   * on record before the next: a retry or restart goes on after the chunks DingTalk answered. A call
-   * that timed out or lost its connection may have been delivered: its members are recorded
-   * Unconfirmed rather than messaged twice.
+   * One call for at most 20 members per attempt, so each takes a budget slot and its outcome is on
+   * record before the next: a retry or restart goes on after the chunks DingTalk answered. A first
+   * notification of an interactive rule goes out as the app's card (card-sender.ts), anything else as
+   * a batchSend message; a batchSend that timed out or lost its connection may have been delivered:
+   * its members are recorded Unconfirmed rather than messaged twice.
    */
   async #sendToMembers(
     namespace: string,
@@ -110,7 +113,6 @@ export class Sender {
     const app = target.app;
     if (!app) throw new Error('member target has no credentials');
     const { dingtalk, members } = this.#ctx;
-    const content = memberMessageOf(message.content);
     const resolution = await members.resolve({ ...app, members: target.recipients });
     let progress = message.progress as MemberProgress | undefined;
     if (!progress) {
@@ -124,13 +126,29 @@ export class Sender {
     const step = nextStep(progress, chunks, now);
     if (step.kind === 'done') return {};
     if (step.kind === 'retry' && step.notBefore > now) return { more: { notBefore: step.notBefore } };
-    const answer = await dingtalk.sendToMembers(app, step.userIds, content);
+    // Cards and messages alike count against the app's monthly quota.
+    const call = { namespace, service: target.service, bucket: { kind: 'App' } } as const;
+    const record = (error?: unknown) => recordCall(this.#ctx.quota, call, error);
+    if (sendsCard(message, app)) await sendCardStep(dingtalk.cards, app, message, progress, step, record);
+    else await this.#sendMessageStep(app, message, progress, step, record);
+    const next = nextStep(progress, chunks, Date.now());
+    return next.kind === 'done'
+      ? { messageId: message.messageIds?.[0] }
+      : { more: { notBefore: next.kind === 'retry' ? next.notBefore : 0 } };
+  }
+
+  /** One batchSend call for a step of a plain message to members. */
+  async #sendMessageStep(
+    app: NonNullable<Extract<PlannedTarget, { kind: 'Member' }>['app']>,
+    message: OutboundMessage,
+    progress: MemberProgress,
+    step: Extract<MemberStep, { kind: 'chunk' | 'retry' }>,
+    record: (error?: unknown) => void,
+  ): Promise<void> {
+    const content = memberMessageOf(message.content);
+    const answer = await this.#ctx.dingtalk.sendToMembers(app, step.userIds, content);
     const [failure] = answer.failed;
-    recordCall(
-      this.#ctx.quota,
-      { namespace, service: target.service, bucket: { kind: 'App' } },
-      failure?.error,
-    );
+    record(failure?.error);
     if (failure) {
       const error = failure.error;
       const errcode = error.errcode === undefined ? undefined : String(error.errcode);
@@ -149,9 +167,5 @@ export class Sender {
       });
       message.messageIds = [...(message.messageIds ?? []), ...answer.processQueryKeys].slice(0, 1);
     }
-    const next = nextStep(progress, chunks, Date.now());
-    return next.kind === 'done'
-      ? { messageId: message.messageIds?.[0] }
-      : { more: { notBefore: next.kind === 'retry' ? next.notBefore : 0 } };
   }
 }

@@ -6,12 +6,12 @@ import { objectPath } from '../runtime/kube-path.ts';
 import { mergePatch } from '../runtime/status.ts';
 
 /**
- * The status fields written beside the delivery ledger: acknowledgements (from any replica, for a card)
- * and the escalation ledger. The EventStatusStore's patches carry only what it changed, so neither
+ * The status fields written beside the delivery ledger: acknowledgements (from any replica, for a card),
+ * what the cards show and the escalation ledger. The EventStatusStore's patches carry only what it changed, so neither
  * writer undoes the other's fields.
  */
 export type StatusFields = Partial<
-  Pick<AlarmEventStatus, 'acknowledgement' | 'ackAnnotation' | 'escalations'>
+  Pick<AlarmEventStatus, 'acknowledgement' | 'ackAnnotation' | 'escalations' | 'cardsShow'>
 >;
 
 /** Writes after a conflict before giving up: a busy event's ledger is written often. */

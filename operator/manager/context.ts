@@ -4,6 +4,7 @@ import type { OperatorConfig } from '../config.ts';
 import type { HeldTargets } from '../delivery/held.ts';
 import type { RobotBudgets } from '../delivery/robot-budgets.ts';
 import type { DingTalkClient } from '../dingtalk/index.ts';
+import type { StreamStatus } from '../dingtalk/stream-client.ts';
 import type { QuotaLedger } from '../quota/ledger.ts';
 import type { TemplateRenderer } from '../rules/templates.ts';
 import type { EventRecorder } from '../runtime/events.ts';
@@ -42,6 +43,11 @@ export interface OperatorContext {
   templates: TemplateRenderer;
   /** One send budget per group robot, shared by alarm notifications and test messages. */
   robotBudgets: RobotBudgets;
+  /** This replica's DingTalk Stream connections (card clicks), by the services whose cards use them. */
+  streams?: {
+    statusOf(namespace: string, service: string): StreamStatus | undefined;
+    onChange(listener: (namespace: string, service: string) => void): () => void;
+  };
   caches: {
     services: ResourceCache<CustomObject>;
     rules: ResourceCache<CustomObject>;

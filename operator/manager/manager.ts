@@ -14,6 +14,8 @@ import { HeldTargets } from '../delivery/held.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
 import { createDingTalkClient } from '../dingtalk/index.ts';
 import { ALARM_EVENT_PAGE_SIZE, projectAlarmEvent } from '../dispatch/alarm-projection.ts';
+import { CardClicks } from '../dispatch/card-clicks.ts';
+import { StreamConnections } from '../dispatch/stream-connections.ts';
 import { QuotaLedger } from '../quota/ledger.ts';
 import { TemplatePool } from '../rules/template-pool.ts';
 import { EventRecorder } from '../runtime/events.ts';
@@ -38,8 +40,9 @@ const crd = (plural: string): ResourceType => ({ group: GROUP, version: VERSION,
 const TEMPLATE_WORKERS = 2;
 
 /**
- * Runs the operator: caches start on every replica (so followers are ready to take over and stay in
- * the Service), components start only on the leader, and losing the lease ends the process, because
+ * Runs the operator: caches and the DingTalk Stream connections start on every replica (so followers
+ * are ready to take over and stay in the Service, and take the card clicks DingTalk hands them),
+ * components start only on the leader, and losing the lease ends the process, because
  * work already in flight cannot be un-run safely.
  */
 export class Manager {
@@ -48,6 +51,7 @@ export class Manager {
   readonly #factories: ComponentFactory[];
   readonly #log: Logger;
   readonly #templates: TemplatePool;
+  readonly #streams: StreamConnections;
   #components: Component[] = [];
   readonly #stop = new AbortController();
   /** The election loop; it ends after releasing the lease, which shutdown waits for. */
@@ -138,6 +142,8 @@ export class Manager {
         alarms: new StatusWriter(kube, crd(ALARM_EVENT_PLURAL), { guardIdentity: true }),
       },
     };
+    this.#streams = new StreamConnections(this.context, new CardClicks(this.context));
+    this.context.streams = this.#streams;
     const quota = this.context.quota;
     metrics.observeQuota(function* () {
       for (const { namespace, service, reports } of quota.all()) {
@@ -175,6 +181,9 @@ export class Manager {
     this.#starting = this.#startCaches();
     await this.#starting;
     if (this.#stop.signal.aborted) return;
+    this.#streams
+      .start(this.#stop.signal)
+      .catch((err) => this.#log.warn({ err }, 'the DingTalk Stream connections did not start'));
 
     if (!config.leaderElect) {
       // A single replica without election leads all along; the metric says so, as for an elected one.
@@ -218,6 +227,7 @@ export class Manager {
     const grace = this.context.config.shutdownGracePeriod;
     await this.#starting.catch(() => undefined);
     await Promise.all(this.#components.map((component) => component.stop(grace)));
+    await this.#streams.stop();
     this.#stop.abort();
     // Its failures are run()'s to report; here only its end (the lease released) matters.
     await this.#electing.catch(() => undefined);

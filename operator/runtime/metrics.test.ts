@@ -19,6 +19,28 @@ describe('Stream metrics', () => {
       'dingtalk_operator_dingtalk_stream_connected{app="app1"} 0',
     );
   });
+
+  it('stops reporting an app whose connection the operator no longer keeps', async () => {
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    metrics.observeStream('app1', () => true);
+    expect(await metrics.registry.metrics()).toContain(
+      'dingtalk_operator_dingtalk_stream_connected{app="app1"} 1',
+    );
+    metrics.forgetStream('app1');
+    expect(await metrics.registry.metrics()).not.toContain('stream_connected{app="app1"}');
+  });
+});
+
+describe('card click metrics', () => {
+  it('counts clicks by outcome', async () => {
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    metrics.recordCardClick('Recorded');
+    metrics.recordCardClick('UnknownEvent');
+    metrics.recordCardClick('UnknownEvent');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('dingtalk_operator_card_clicks_total{outcome="Recorded"} 1');
+    expect(text).toContain('dingtalk_operator_card_clicks_total{outcome="UnknownEvent"} 2');
+  });
 });
 
 describe('alarm and watch metrics', () => {

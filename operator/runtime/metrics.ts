@@ -125,6 +125,13 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly cardClicks = new Counter({
+    name: `${PREFIX}card_clicks_total`,
+    help: 'Card button clicks received over DingTalk Stream, by outcome: Recorded, Unchanged, or why refused (UnknownEvent, NotAMember, ActionNotOffered, InvalidSnooze, AlreadyResolved, UnknownButton).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly leader = new Gauge({
     name: `${PREFIX}leader`,
     help: '1 while this replica holds the leader lease.',
@@ -222,6 +229,17 @@ export class OperatorMetrics {
   /** Reports at every scrape whether a cache's list/watch of `collection` is failing. */
   observeWatch(cache: string, collection: string, failing: () => boolean): void {
     this.#watches.set(collection, { cache, failing });
+  }
+
+  /** Stops reporting an app's Stream connection, once the operator no longer keeps one. */
+  forgetStream(app: string): void {
+    this.#streams.delete(app);
+    this.streamConnected.remove({ app });
+  }
+
+  /** What came of a card click: the decision's outcome or refusal reason. */
+  recordCardClick(outcome: string): void {
+    this.cardClicks.inc({ outcome });
   }
 
   setLeader(leading: boolean): void {

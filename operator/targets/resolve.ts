@@ -55,6 +55,8 @@ export interface ResolvedMemberApp {
   /** A credential. */
   clientSecret: string;
   robotCode: string;
+  /** The interactive card template alarms of interactive rules go out as (spec.member.cardTemplateId). */
+  cardTemplateId?: string;
   /** Inline members first, then those of membersFrom. */
   members: MemberEntry[];
 }
@@ -146,6 +148,7 @@ export function resolveMemberApp(
       clientId: member.clientId,
       clientSecret: clientSecret.value.trim(),
       robotCode: member.robotCode,
+      ...(member.cardTemplateId ? { cardTemplateId: member.cardTemplateId } : {}),
       members,
     },
   };

@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
 import { type RunningCommand, startCommand } from '../packaging/processes.ts';
-import { createTestNamespace } from '../support/kube.ts';
+import { createTestNamespace, eventually, kubectl } from '../support/kube.ts';
 import { operatorFlags } from '../support/operator-flags.ts';
 import { demoAlarmOutcome, demoReadiness, seedDemo } from './demo.ts';
 
@@ -41,8 +42,35 @@ describe('the make run demo', () => {
   });
 
   it('delivers the demo alarm to every target, the on-call members included', async () => {
-    const { status, memberMessages } = await demoAlarmOutcome(namespace.name, emulator.control, 90_000);
+    const { status, memberMessages, memberCards } = await demoAlarmOutcome(
+      namespace.name,
+      emulator.control,
+      90_000,
+    );
     expect(status?.phase, JSON.stringify(status)).toBe('Delivered');
-    expect(memberMessages.length).toBeGreaterThan(0);
+    expect(memberMessages.length + memberCards.length).toBeGreaterThan(0);
+  });
+
+  it("shows who clicked Acknowledge on the demo alarm's card in kubectl get ae", async () => {
+    const [card] = (await demoAlarmOutcome(namespace.name, emulator.control, 90_000)).memberCards;
+    if (!card) throw new Error('the on-call members got no card');
+    // The page's Acknowledge button, from the template seed-demo.ts registered with the emulator.
+    const template = JSON.parse(readFileSync('examples/card-template.json', 'utf8')) as {
+      buttons: { label: string; actionId: string; params: Record<string, unknown> }[];
+    };
+    const button = template.buttons.find((b) => b.label === 'Acknowledge');
+    await eventually(async () => {
+      const { deliveries } = await emulator.control.click(card.outTrackId, {
+        userId: 'manager1234',
+        actionIds: [button?.actionId ?? ''],
+        params: button?.params ?? {},
+      });
+      return deliveries.some((d) => d.outcome === 'answered') ? deliveries : undefined;
+    });
+    const columns = await eventually(async () => {
+      const out = await kubectl(['get', 'ae', 'disk-full-node-3', '-n', namespace.name, '--no-headers']);
+      return out.includes('Zhang Wei') ? out : undefined;
+    });
+    expect(columns).toMatch(/Acknowledged\s+Zhang Wei/);
   });
 });

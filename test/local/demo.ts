@@ -59,7 +59,7 @@ export async function demoReadiness(namespace: string, timeoutMs: number) {
   return { services: await settled('dingtalkservices'), rules: await settled('alarmrules') };
 }
 
-/** The demo alarm's status once its phase is final, and the one-to-one messages the emulator received. */
+/** The demo alarm's status once its phase is final, and the one-to-one messages and cards the emulator received. */
 export async function demoAlarmOutcome(namespace: string, emulator: EmulatorControl, timeoutMs: number) {
   const event = await eventually(
     async () => {
@@ -72,5 +72,6 @@ export async function demoAlarmOutcome(namespace: string, emulator: EmulatorCont
     { timeoutMs, intervalMs: 500 },
   );
   const memberMessages = (await emulator.messages()).filter((m) => m.to.kind === 'member');
-  return { status: event.status, memberMessages };
+  const memberCards = (await emulator.cards()).filter((c) => c.spaces.some((s) => s.startsWith('IM_ROBOT.')));
+  return { status: event.status, memberMessages, memberCards };
 }

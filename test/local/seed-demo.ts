@@ -1,9 +1,9 @@
-// Gives `make run` something to show: the emulator learns the robots, app and users the examples
-// use, and the examples are applied in namespace "demo" with Secrets that point at the emulator.
+// Gives `make run` something to show: the emulator learns the robots, app, users and card template the
+// examples use, and the examples are applied in namespace "demo" with Secrets that point at the emulator.
 // Usage: node test/local/seed-demo.ts <emulator-url> <kubectl> [namespace, default "demo"] [robot-url]
 // robot-url is where the operator reaches the emulator when that differs from here (a pod, through a Service).
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createEmulatorControl } from '../emulator/control-client.ts';
 
 const [emulatorUrl, kubectlPath, namespace = 'demo', robotUrl = emulatorUrl] = process.argv.slice(2) as [
@@ -43,6 +43,13 @@ for (const [userId, name, mobile] of [
 ] as const) {
   await control.putUser(userId, { name, ...(mobile && { mobile }) });
 }
+
+// The card template a team creates in DingTalk's card platform: the emulator's page shows its buttons.
+const template = JSON.parse(readFileSync('examples/card-template.json', 'utf8')) as {
+  templateId: string;
+  buttons: { label: string; actionId: string; params: Record<string, unknown> }[];
+};
+await control.putCardTemplate(template.templateId, { buttons: template.buttons });
 
 const secrets = [
   [

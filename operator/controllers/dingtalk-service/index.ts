@@ -42,6 +42,8 @@ export const dingTalkServiceComponents: ComponentFactory = (ctx) => {
   }
   // Dispatch holding or releasing a target's alarms changes the service's conditions.
   ctx.held.onChange((namespace, service) => controller.enqueue(`${namespace}/${service}`));
+  // A Stream connection opening or closing changes StreamConnected.
+  ctx.streams?.onChange((namespace, service) => controller.enqueue(`${namespace}/${service}`));
   // A quota bucket at risk, spent, or within its quota again (a new month) changes them too.
   ctx.quota.onChange((namespace, service) => controller.enqueue(`${namespace}/${service}`));
   return [controller];

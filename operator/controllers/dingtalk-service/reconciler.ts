@@ -24,7 +24,7 @@ import { cacheReader, type ResolvedGroup, type ResolvedRobot } from '../../targe
 import { appGroupStatuses } from './app-groups.ts';
 import { applyQuotaConditions, quotaTransitions } from './quota-conditions.ts';
 import { referencedConfigMaps, referencedSecrets } from './references.ts';
-import { applyGroupChecks, applyMemberCheck, summarise } from './service-status.ts';
+import { applyGroupChecks, applyMemberCheck, streamCondition, summarise } from './service-status.ts';
 import { sendTests, type TestResults, testPostponedUntil, testRequest } from './test-send.ts';
 import { validateGroup } from './validate-groups.ts';
 import { validateMember } from './validate-member.ts';
@@ -139,6 +139,12 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
       set(obj, { type: DingTalkConditionType.CredentialsValid, ...summary.credentials });
       if (member) set(obj, { type: DingTalkConditionType.MembersResolved, ...member.members });
       else remove(obj, DingTalkConditionType.MembersResolved);
+      if (spec.member?.cardTemplateId)
+        set(obj, {
+          type: DingTalkConditionType.StreamConnected,
+          ...streamCondition(ctx.streams?.statusOf(namespace, obj.metadata.name ?? '')),
+        });
+      else remove(obj, DingTalkConditionType.StreamConnected);
       applyQuotaConditions(obj, ctx.quota.reports(namespace, obj.metadata.name ?? ''));
 
       if (summary.ready) {

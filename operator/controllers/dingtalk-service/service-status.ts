@@ -6,6 +6,7 @@ import {
   type SendOutcome,
 } from '../../api/index.ts';
 import type { HeldTarget } from '../../delivery/held.ts';
+import type { StreamStatus } from '../../dingtalk/stream-client.ts';
 import { formatTime, type TestResults } from './test-send.ts';
 import type { GroupCheck } from './validate-groups.ts';
 import { type MemberCheck, unknownMemberNames, type Verdict } from './validate-member.ts';
@@ -68,6 +69,34 @@ export function applyMemberCheck(
   }
   if (test) status.lastTest = test;
   return status;
+}
+
+/**
+ * StreamConnected from the leader's own Stream connection of the service's app (card clicks): True
+ * while open; False while it is first opened, or lost and reconnecting, with why (no credential in it).
+ */
+export function streamCondition(stream: StreamStatus | undefined): {
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+} {
+  if (stream?.connected)
+    return {
+      status: 'True',
+      reason: DingTalkConditionReason.StreamOpen,
+      message: `connected since ${stream.connectedSince === undefined ? '?' : formatTime(new Date(stream.connectedSince))}`,
+    };
+  if (!stream?.lastError)
+    return {
+      status: 'False',
+      reason: DingTalkConditionReason.StreamConnecting,
+      message: 'opening the Stream connection for card clicks',
+    };
+  return {
+    status: 'False',
+    reason: DingTalkConditionReason.StreamLost,
+    message: `${stream.lastError.slice(0, 512)}; reconnecting (${stream.failures} failure(s) in a row)`,
+  };
 }
 
 export interface Summary {
