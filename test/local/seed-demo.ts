@@ -24,6 +24,8 @@ const demo = {
   opsSigning: 'SECdemo0000000000000000000000000000000000000000000000000000000000',
   devToken: 'demo-dev-robot',
   teamToken: 'demo-team-robot',
+  poolTokens: ['demo-pool-robot-a', 'demo-pool-robot-b', 'demo-pool-robot-c'],
+  poolSigning: 'SECdemopool00000000000000000000000000000000000000000000000000000000',
   clientId: 'dingREPLACEWITHCLIENTID',
   clientSecret: 'demo-client-secret',
 };
@@ -31,6 +33,10 @@ const demo = {
 await control.putRobot(demo.opsToken, { secret: demo.opsSigning, keywords: ['告警', 'alarm'] });
 await control.putRobot(demo.devToken, { keywords: ['alarm'] });
 await control.putRobot(demo.teamToken, { name: 'Team alerts' });
+// The three robots of examples/robot-pool-service.yaml, all in one group; only the first signs.
+for (const [i, token] of demo.poolTokens.entries()) {
+  await control.putRobot(token, { name: 'Ops storm', ...(i === 0 && { secret: demo.poolSigning }) });
+}
 // No robotCode: the app's robot answers to its Client ID, as an enterprise internal app's does.
 await control.putApp(demo.clientId, { clientSecret: demo.clientSecret });
 for (const [userId, name, mobile] of [
@@ -59,6 +65,15 @@ const secrets = [
   ['dev-robot', { 'access-token': demo.devToken }],
   ['team-robot', { webhook: demo.teamToken }],
   ['dingtalk-app', { 'client-secret': demo.clientSecret }],
+  [
+    'pool-robots',
+    {
+      'robot-a': demo.poolTokens[0],
+      'robot-a-signature': demo.poolSigning,
+      'robot-b': demo.poolTokens[1],
+      'robot-c': demo.poolTokens[2],
+    },
+  ],
 ] as const;
 kubectl(
   ['apply', '-f', '-'],
