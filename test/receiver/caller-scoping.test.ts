@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect } from 'node:tls';
 import { promisify } from 'node:util';
-import { AuthenticationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AuthenticationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Agent, request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConfigError } from '../../operator/errors.ts';
 import { DEFAULT_TOKEN_AUDIENCE, loadReceiverConfig } from '../../operator/receiver/config.ts';
+import { startApiProxy } from '../support/api-proxy.ts';
 import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
 import {
   alertmanagerPayload,
@@ -65,6 +66,44 @@ describe('receiver callers, scoped', () => {
       expect(await listAlarmEvents(kubeConfig, teamA.name)).toEqual([]);
     } finally {
       await receiver.close();
+    }
+  });
+
+  it('refuses a token the API server vouched for without naming the receiver’s audience, after its TokenReview', async () => {
+    // The caller may raise alarms: only the audience stands between its token and an AlarmEvent.
+    await serviceAccountToken(kubeConfig, teamA.name, 'unaware', { mayCreate: true });
+    // An opaque token (no JWT claims for the receiver to judge), vouched for as an authenticator that
+    // ignores spec.audiences does: it answers for the API server's audience, not the receiver's.
+    const proxy = await startApiProxy(inject('kubeconfig'));
+    proxy.answerPosts('/apis/authentication.k8s.io/v1/tokenreviews', {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenReview',
+      status: {
+        authenticated: true,
+        user: {
+          username: `system:serviceaccount:${teamA.name}:unaware`,
+          groups: ['system:serviceaccounts', `system:serviceaccounts:${teamA.name}`, 'system:authenticated'],
+        },
+        audiences: ['https://kubernetes.default.svc.cluster.local'],
+      },
+    });
+    const proxied = new KubeConfig();
+    proxied.loadFromFile(proxy.kubeconfig);
+    const receiver = await startReceiver(proxied);
+    try {
+      const response = await postJson(
+        url(teamA.name)(receiver.url),
+        alertmanagerPayload([diskAlert(2)]),
+        'opaque-token-of-an-audience-unaware-authenticator',
+      );
+      expect(response.status).toBe(401);
+      expect(response.json.message).toMatch(
+        /the API server authenticated the token, but not for this receiver/,
+      );
+      expect(await listAlarmEvents(kubeConfig, teamA.name)).toEqual([]);
+    } finally {
+      await receiver.close();
+      await proxy.close();
     }
   });
 

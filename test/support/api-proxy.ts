@@ -22,6 +22,11 @@ export interface ApiProxy {
   watchHeld(): Promise<void>;
   /** Answers the held watches with 410 Expired, forwards the held lists, and lets later requests through. */
   expireStalledWatches(): void;
+  /**
+   * Answers every POST to `path` with `body` instead of forwarding it: an answer the real API server
+   * will not give (a TokenReview from an authenticator that ignores the audiences asked for).
+   */
+  answerPosts(path: string, body: object): void;
   close(): Promise<void>;
 }
 
@@ -45,8 +50,16 @@ export async function startApiProxy(adminKubeconfig: string): Promise<ApiProxy> 
   let stalled: { req: IncomingMessage; res: ServerResponse; isWatch: boolean }[] = [];
   let stalling: string | undefined;
   const heldWaiters: (() => void)[] = [];
+  const answers = new Map<string, object>();
 
   const forward = (req: IncomingMessage, res: ServerResponse) => {
+    const answer = req.method === 'POST' ? answers.get(req.url?.split('?')[0] ?? '') : undefined;
+    if (answer) {
+      req.resume();
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(answer));
+      return;
+    }
     const isWatch = /[?&]watch=(1|true)/.test(req.url ?? '');
     const resource = /\/([a-z0-9.-]+)(\?|$)/.exec(req.url ?? '')?.[1];
     if (resource !== undefined && resource === stalling) {
@@ -132,6 +145,9 @@ export async function startApiProxy(adminKubeconfig: string): Promise<ApiProxy> 
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(`${JSON.stringify(expired)}\n`);
       }
+    },
+    answerPosts(path, body) {
+      answers.set(path, body);
     },
     async close() {
       for (const res of [...open.keys(), ...stalled.map((held) => held.res)]) res.destroy();
