@@ -1,4 +1,6 @@
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { ALARM_EVENT_PLURAL, GROUP, VERSION } from '../../operator/api/index.ts';
 import { eventually } from '../support/kube.ts';
 import {
   create,
@@ -48,6 +50,58 @@ describe('two tenants using the same names', () => {
     ]);
     expect(await h.emulator.control.messages({ robot: tokenA })).toHaveLength(1);
     expect(await h.emulator.control.messages({ robot: tokenB })).toHaveLength(0);
+  });
+});
+
+describe("an alarm whose ledger holds another tenant's entry", () => {
+  it("still sends your rule's alarm when a same-named rule of another namespace has a finished entry there", async () => {
+    const [a, b] = h.namespaces as [string, string];
+    const teamA = inNamespace(h, a);
+    const token = tokenFor('inherited');
+    await groupService(teamA, 'ops-inherited', { token, groupName: 'inherited' });
+    await create(teamA, 'AlarmRule', 'to-ops', {
+      services: [{ name: 'ops-inherited' }],
+      match: { sources: ['inherited-source'] },
+      grouping: { groupWait: '10s', groupInterval: '1s', repeatInterval: '4h' },
+    });
+    await create(teamA, 'AlarmEvent', 'inherited', {
+      severity: 'critical',
+      title: 'Inherited ledger',
+      source: 'inherited-source',
+    });
+    const own = await eventually(async () => {
+      const [entry] = deliveriesOf(await get(teamA, 'AlarmEvent', 'inherited'));
+      return entry?.state === 'Pending' ? entry : undefined;
+    });
+
+    // While no operator runs, the ledger gets an entry naming rule b/to-ops for the same target, finished
+    // (as an operator whose rules reached across namespaces left it, or anyone allowed to write the status).
+    // Only the rule's namespace tells it from a/to-ops; read at start, it must neither finish nor hide a's.
+    await h.stopOperator();
+    await h.api.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: a,
+        plural: ALARM_EVENT_PLURAL,
+        name: 'inherited',
+        body: {
+          status: {
+            deliveries: [own, { ...own, ruleNamespace: b, state: 'Suppressed', reason: 'Suspended' }],
+          },
+        },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    h.startOperator();
+
+    const done = await waitForPhase(teamA, 'inherited', FINAL, 30_000);
+    expect(done.status?.phase).toBe('Delivered');
+    expect(deliveriesOf(done)).toEqual([
+      expect.objectContaining({ ruleNamespace: a, rule: 'to-ops', state: 'Delivered' }),
+      expect.objectContaining({ ruleNamespace: b, rule: 'to-ops', state: 'Suppressed' }),
+    ]);
+    expect(await h.emulator.control.messages({ robot: token })).toHaveLength(1);
   });
 });
 
