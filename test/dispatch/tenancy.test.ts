@@ -59,7 +59,7 @@ describe("an alarm whose ledger holds another tenant's entry", () => {
     const teamA = inNamespace(h, a);
     const token = tokenFor('inherited');
     await groupService(teamA, 'ops-inherited', { token, groupName: 'inherited' });
-    await create(teamA, 'AlarmRule', 'to-ops', {
+    await create(teamA, 'AlarmRule', 'to-inherited', {
       services: [{ name: 'ops-inherited' }],
       match: { sources: ['inherited-source'] },
       grouping: { groupWait: '10s', groupInterval: '1s', repeatInterval: '4h' },
@@ -74,9 +74,9 @@ describe("an alarm whose ledger holds another tenant's entry", () => {
       return entry?.state === 'Pending' ? entry : undefined;
     });
 
-    // While no operator runs, the ledger gets an entry naming rule b/to-ops for the same target, finished
+    // While no operator runs, the ledger gets an entry naming rule b/to-inherited for the same target, finished
     // (as an operator whose rules reached across namespaces left it, or anyone allowed to write the status).
-    // Only the rule's namespace tells it from a/to-ops; read at start, it must neither finish nor hide a's.
+    // Only the rule's namespace tells it from a/to-inherited; read at start, it must neither finish nor hide a's.
     await h.stopOperator();
     await h.api.patchNamespacedCustomObjectStatus(
       {
@@ -98,8 +98,8 @@ describe("an alarm whose ledger holds another tenant's entry", () => {
     const done = await waitForPhase(teamA, 'inherited', FINAL, 30_000);
     expect(done.status?.phase).toBe('Delivered');
     expect(deliveriesOf(done)).toEqual([
-      expect.objectContaining({ ruleNamespace: a, rule: 'to-ops', state: 'Delivered' }),
-      expect.objectContaining({ ruleNamespace: b, rule: 'to-ops', state: 'Suppressed' }),
+      expect.objectContaining({ ruleNamespace: a, rule: 'to-inherited', state: 'Delivered' }),
+      expect.objectContaining({ ruleNamespace: b, rule: 'to-inherited', state: 'Suppressed' }),
     ]);
     expect(await h.emulator.control.messages({ robot: token })).toHaveLength(1);
   });
