@@ -86,7 +86,8 @@ export class CardClicks {
     const byMobile = target.recipients.filter((m) => !m.userId);
     // Members listed by mobile are looked up (cached by the member directory) only when needed.
     if (!userIds.has(userId) && byMobile.length > 0)
-      for (const id of (await members.resolve({ ...target.app, members: byMobile })).userIds) userIds.add(id);
+      for (const id of (await members.resolve(namespace, { ...target.app, members: byMobile })).userIds)
+        userIds.add(id);
     const names = memberNamesOf(caches, namespace, rules);
     const judgement: Omit<ClickJudgement, 'click' | 'userId' | 'now'> = {
       event: raw,

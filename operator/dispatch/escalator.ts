@@ -291,7 +291,10 @@ export class Escalator {
     for (const target of targets) {
       if (target.kind !== 'Member' || !target.app) continue;
       try {
-        const { userIds } = await ctx.members.resolve({ ...target.app, members: target.recipients });
+        const { userIds } = await ctx.members.resolve(alarm.namespace, {
+          ...target.app,
+          members: target.recipients,
+        });
         if (userIds.length === 0) throw new Error(`no member of ${target.service} resolves to a userId`);
         // A DING is an API call of the app: it counts against the month's quota.
         const call = {

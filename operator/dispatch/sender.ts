@@ -113,7 +113,7 @@ export class Sender {
     const app = target.app;
     if (!app) throw new Error('member target has no credentials');
     const { dingtalk, members } = this.#ctx;
-    const resolution = await members.resolve({ ...app, members: target.recipients });
+    const resolution = await members.resolve(namespace, { ...app, members: target.recipients });
     let progress = message.progress as MemberProgress | undefined;
     if (!progress) {
       progress = progressFrom(undefined);

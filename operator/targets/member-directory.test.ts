@@ -29,6 +29,7 @@ describe('MemberDirectory', () => {
     const { client } = fakeClient({ '13800000001': 'u1', '13800000002': 'u2' });
     const directory = new MemberDirectory(client);
     const result = await directory.resolve(
+      'team-a',
       app([
         { mobile: '+86-13800000001' },
         { userId: 'u1' },
@@ -45,12 +46,22 @@ describe('MemberDirectory', () => {
     let now = 0;
     const directory = new MemberDirectory(client, { ttlMs: 1000, now: () => now });
     const members = app([{ mobile: '13800000001' }, { userId: 'u1' }]);
-    await directory.resolve(members);
-    await directory.resolve(members);
+    await directory.resolve('team-a', members);
+    await directory.resolve('team-a', members);
     expect(calls).toHaveLength(2);
     now = 2000;
-    await directory.resolve(members);
+    await directory.resolve('team-a', members);
     expect(calls).toHaveLength(4);
+  });
+
+  it("never answers one namespace from another's lookups of the same ClientId", async () => {
+    const { client, calls } = fakeClient({ '13800000001': 'u1' });
+    const directory = new MemberDirectory(client, { ttlMs: 60_000, now: () => 0 });
+    const members = app([{ mobile: '13800000001' }]);
+    expect((await directory.resolve('team-a', members)).userIds).toEqual(['u1']);
+    // Team b names the same app: its own lookup, with its own credentials, answers it.
+    await directory.resolve('team-b', { ...members, clientSecret: 'not-team-a-secret' });
+    expect(calls).toEqual(['mobile 13800000001', 'mobile 13800000001']);
   });
 });
 
@@ -81,13 +92,16 @@ describe('MemberDirectory under concurrency', () => {
     } as unknown as DingTalkClient;
     const directory = new MemberDirectory(client);
     const members = app([{ mobile: '13800000001' }]);
-    const both = Promise.allSettled([directory.resolve(members), directory.resolve(members)]);
+    const both = Promise.allSettled([
+      directory.resolve('team-a', members),
+      directory.resolve('team-a', members),
+    ]);
     await vi.advanceTimersByTimeAsync(5);
     const attempts = await both;
     expect(attempts.map((a) => a.status)).toEqual(['rejected', 'rejected']);
     expect(calls).toBe(1);
     fail = false;
-    const retried = directory.resolve(members);
+    const retried = directory.resolve('team-a', members);
     await vi.advanceTimersByTimeAsync(5);
     expect((await retried).userIds).toEqual(['u1']);
     expect(calls).toBe(2);

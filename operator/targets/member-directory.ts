@@ -18,8 +18,10 @@ interface CachedLookup {
 
 /**
  * Resolves an app's members to userIds and finds the unknown ones, remembering answers for `ttlMs`
- * per app, so the service controller and the dispatcher share lookups instead of each asking
- * DingTalk. Transient and auth failures are thrown (the caller retries); "not found" is an answer.
+ * per namespace and app, so the service controller and the dispatcher share lookups instead of each
+ * asking DingTalk. The namespace is part of the key: an answer learnt with one tenant's credentials is
+ * never given to another tenant naming the same ClientId (with a wrong secret, or none of its own).
+ * Transient and auth failures are thrown (the caller retries); "not found" is an answer.
  */
 export class MemberDirectory {
   readonly #client: DingTalkClient;
@@ -35,9 +37,10 @@ export class MemberDirectory {
     this.#now = now;
   }
 
-  async resolve(app: ResolvedMemberApp): Promise<MemberResolution> {
+  /** `namespace`: the tenant whose service names the app. */
+  async resolve(namespace: string, app: ResolvedMemberApp): Promise<MemberResolution> {
     const answers = await mapConcurrently(app.members, this.#concurrency, (member) =>
-      this.#lookup(app, member),
+      this.#lookup(namespace, app, member),
     );
     const userIds = new Set<string>();
     const unknown: MemberEntry[] = [];
@@ -49,13 +52,13 @@ export class MemberDirectory {
     return { userIds: [...userIds], unknown };
   }
 
-  /** Forgets what was learnt about an app's members, e.g. after its credentials changed. */
-  forget(clientId: string): void {
-    for (const key of this.#cache.keys()) if (key.startsWith(`${clientId}\u0000`)) this.#cache.delete(key);
-  }
-
-  #lookup(app: ResolvedMemberApp, member: MemberEntry): Promise<string | undefined> {
-    const key = [app.clientId, member.userId ? 'u' : 'm', member.userId ?? member.mobile].join('\u0000');
+  #lookup(namespace: string, app: ResolvedMemberApp, member: MemberEntry): Promise<string | undefined> {
+    const key = JSON.stringify([
+      namespace,
+      app.clientId,
+      member.userId ? 'u' : 'm',
+      member.userId ?? member.mobile,
+    ]);
     const cached = this.#cache.get(key);
     if (cached && cached.expiresAt > this.#now()) return cached.userId;
     const userId = member.userId

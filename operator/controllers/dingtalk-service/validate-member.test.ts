@@ -31,7 +31,7 @@ function deps(
   return {
     reader: r,
     dingtalk: { getAccessTokenGrant: token },
-    members: { resolve: async (app) => resolve(app.members) },
+    members: { resolve: async (_namespace, app) => resolve(app.members) },
   };
 }
 const issued = async () => ({ token: 't', expiresAt: Date.UTC(2030, 0, 1) });

@@ -152,7 +152,7 @@ export async function validateMember(
 
   let resolution: Awaited<ReturnType<MemberDirectory['resolve']>>;
   try {
-    resolution = await deps.members.resolve(app.value);
+    resolution = await deps.members.resolve(namespace, app.value);
   } catch (err) {
     if (!isDingTalkError(err)) throw err;
     const failure = classifyFailure(err, `members of ClientId "${clientId}" could not be looked up`);
