@@ -128,6 +128,32 @@ export const configSchema = z
       env: 'DINGTALK_OPERATOR_NAMESPACES',
       description: 'Namespaces to watch, comma-separated. Default: all namespaces.',
     }),
+    secretAccessRole: describe(
+      z
+        .string()
+        .trim()
+        .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be an RBAC object name')
+        .optional(),
+      {
+        flag: '--secret-access-role',
+        env: 'DINGTALK_OPERATOR_SECRET_ACCESS_ROLE',
+        description:
+          "Unset (the default): the operator may read Secrets and ConfigMaps in every namespace it watches, and watches their metadata with one watch. Set (the chart's secretAccess: namespaces): the name of the ClusterRole, and of the RoleBinding to it, that grants the operator Secrets and ConfigMaps in one namespace; it reads them only where such a RoleBinding exists, watches each namespace it could read, and a service elsewhere is SecretAccessDenied naming the RoleBinding to create.",
+      },
+    ),
+    serviceAccount: describe(
+      z
+        .string()
+        .trim()
+        .regex(/^[a-z0-9-]+:[a-z0-9.-]+$/, 'must be namespace:name')
+        .optional(),
+      {
+        flag: '--service-account',
+        env: 'DINGTALK_OPERATOR_SERVICE_ACCOUNT',
+        description:
+          "The operator's own ServiceAccount as namespace:name, named in SecretAccessDenied's command.",
+      },
+    ),
     workers: describe(integer(1, 64).prefault('4'), {
       flag: '--workers',
       env: 'DINGTALK_OPERATOR_WORKERS',

@@ -29,6 +29,8 @@ export type DingTalkConditionType = (typeof DingTalkConditionType)[keyof typeof 
 export const DingTalkConditionReason = {
   InvalidSpec: 'InvalidSpec',
   SecretNotFound: 'SecretNotFound',
+  /** The operator may not read the service's Secrets or ConfigMaps in its namespace (per-namespace access). */
+  SecretAccessDenied: 'SecretAccessDenied',
   SecretKeyNotFound: 'SecretKeyNotFound',
   ConfigMapNotFound: 'ConfigMapNotFound',
   ConfigMapKeyNotFound: 'ConfigMapKeyNotFound',

@@ -27,6 +27,16 @@ export const reasonGuide: Record<DingTalkConditionReason, ReasonGuide> = {
       "Create the Secret in the service's namespace (`kubectl create secret generic …`). Until it exists, " +
       'alarms for its targets are recorded failed with this reason.',
   },
+  SecretAccessDenied: {
+    where: 'DingTalkService: CredentialsValid, MembersResolved, Ready; AlarmEvent delivery',
+    meaning:
+      "The operator runs with per-namespace Secret access (the chart's `secretAccess: namespaces`) and may not " +
+      "read Secrets and ConfigMaps in the service's namespace; the message names the RoleBinding to create.",
+    action:
+      "Create the RoleBinding the message names in the namespace (it binds the chart's ClusterRole to the " +
+      "operator's ServiceAccount), or add the namespace to `secretNamespaces`. The operator tries again within " +
+      '30 s and the service turns Ready without a restart.',
+  },
   SecretKeyNotFound: {
     where: 'DingTalkService: CredentialsValid, Ready',
     meaning: 'The Secret exists but has no such key, or the key is empty.',

@@ -89,6 +89,8 @@ export class Manager {
         kube,
         plural,
         namespaces: config.namespaces,
+        perNamespaceAccess: config.secretAccessRole !== undefined,
+        accessGrant: (namespace) => secretAccessGrant(config, namespace),
         referrers: services,
         referenced,
         logger,
@@ -282,4 +284,11 @@ export class Manager {
 function untilAborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** What SecretAccessDenied tells to do: the RoleBinding that grants the operator a namespace's Secrets. */
+function secretAccessGrant(config: OperatorConfig, namespace: string): string {
+  const role = config.secretAccessRole ?? '';
+  const account = config.serviceAccount ? ` --serviceaccount=${config.serviceAccount}` : '';
+  return `create RoleBinding "${role}" there, binding ClusterRole "${role}" to the operator's ServiceAccount: kubectl create rolebinding ${role} -n ${namespace} --clusterrole=${role}${account}`;
 }

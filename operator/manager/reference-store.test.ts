@@ -30,13 +30,19 @@ afterEach(async () => {
   await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
 });
 
-async function fakeApi(secrets: Map<string, ReturnType<typeof secretObject>>) {
+/** `forbidden`: while it holds `ns`, every request in that namespace is answered 403, as without a RoleBinding. */
+async function fakeApi(secrets: Map<string, ReturnType<typeof secretObject>>, forbidden = new Set<string>()) {
   const requests: { path: string; watch: boolean; accept: string }[] = [];
   let watch: ServerResponse | undefined;
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const isWatch = url.searchParams.get('watch') === 'true';
     requests.push({ path: url.pathname, watch: isWatch, accept: String(req.headers.accept) });
+    if (forbidden.has('ns') && url.pathname.startsWith('/api/v1/namespaces/ns/')) {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', code: 403, reason: 'Forbidden' }));
+      return;
+    }
     if (isWatch) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.flushHeaders();
@@ -267,5 +273,41 @@ describe('ReferenceStore reading many Secrets', () => {
     await api.answerAll();
     expect(api.most()).toBe(READ_CONCURRENCY);
     expect(api.inFlight()).toBe(0);
+  });
+});
+
+describe('ReferenceStore with per-namespace access', () => {
+  it('asks for no cluster-wide watch, says which read was refused, and reads it once a RoleBinding allows it', async () => {
+    const forbidden = new Set(['ns']);
+    const api = await fakeApi(new Map([['robot', secretObject('robot', '1', 'a')]]), forbidden);
+    const clock = new FakeClock();
+    store = new ReferenceStore<V1Secret>({
+      kube: api.kube,
+      plural: 'secrets',
+      namespaces: [],
+      perNamespaceAccess: true,
+      accessGrant: (namespace) => `create RoleBinding "grant" in ${namespace}`,
+      referrers: fakeServices([service('svc', ['robot'])]),
+      referenced: (s) => new Set((s.spec as { refs?: string[] }).refs ?? []),
+      logger: pino({ level: 'silent' }),
+      clock,
+    });
+    store.start();
+    // A refused read ends: the store syncs and the service's reconcile goes on to say why.
+    await store.waitForSync();
+    await store.settled('ns', ['robot']);
+    expect(store.get('ns', 'robot')).toBeUndefined();
+    expect(store.denied('ns', 'robot')).toBe('create RoleBinding "grant" in ns');
+    expect(api.requests.filter((r) => r.watch)).toEqual([]);
+
+    const added = nextEvent(store, (event) => event.type === 'add');
+    forbidden.delete('ns');
+    await clock.advance(30_000);
+    expect(await added).toMatchObject({ name: 'robot' });
+    expect(store.denied('ns', 'robot')).toBeUndefined();
+    // Now it may read there, the namespace is watched: a rotated Secret is noticed without a re-read.
+    await expect
+      .poll(() => api.requests.filter((r) => r.watch).map((r) => r.path))
+      .toEqual(['/api/v1/namespaces/ns/secrets']);
   });
 });

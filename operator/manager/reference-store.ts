@@ -19,6 +19,14 @@ export interface ReferenceStoreOptions {
   plural: string;
   /** Watched namespaces; empty: all. */
   namespaces: readonly string[];
+  /**
+   * The operator may read this kind only in namespaces that granted it (the chart's `secretAccess:
+   * namespaces`): no cluster-wide watch, which would be forbidden; a namespace is watched once a read
+   * there succeeded, and a read refused 403 is tried again later, not retried at once.
+   */
+  perNamespaceAccess?: boolean;
+  /** With perNamespaceAccess: what grants the operator this kind in a namespace, for SecretAccessDenied. */
+  accessGrant?: (namespace: string) => string;
   /** The objects that may refer to this kind, and the names one of them refers to (same namespace). */
   referrers: {
     informers: readonly Pick<Informer<CustomObject>, 'onEvent' | 'waitForSync'>[];
@@ -48,7 +56,11 @@ export const READ_CONCURRENCY = 8;
 export class ReferenceStore<T extends Stored> {
   readonly #options: ReferenceStoreOptions;
   readonly #log: Logger;
-  readonly #watches: MetadataWatch[];
+  /** By namespace; '' for the cluster-wide watch. */
+  readonly #watches = new Map<string, MetadataWatch>();
+  /** Keys whose last read the API server refused (403), with how many times in a row. */
+  readonly #denied = new Map<ObjectKey, number>();
+  #started = false;
   /** Referenced keys and how many referrers name each. */
   readonly #wanted = new Map<ObjectKey, number>();
   readonly #byReferrer = new Map<ObjectKey, Set<ObjectKey>>();
@@ -68,23 +80,32 @@ export class ReferenceStore<T extends Stored> {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ references: options.plural });
-    const scopes = options.namespaces.length === 0 ? [undefined] : options.namespaces;
-    this.#watches = scopes.map(
-      (namespace) =>
-        new MetadataWatch({
-          kube: options.kube,
-          path: collectionPath({ group: '', version: 'v1', plural: options.plural, namespace }),
-          logger: options.logger,
-          clock: this.#clock,
-          onStart: () => this.#rereadScope(namespace),
-          onEvent: ({ namespace: ns, name, resourceVersion }) => {
-            const key = `${ns}/${name}`;
-            if (!this.#wanted.has(key)) return;
-            const held = this.#objects.get(key);
-            if (held === undefined || held?.metadata?.resourceVersion !== resourceVersion) this.#read(key);
-          },
-        }),
-    );
+    // With per-namespace access a watch starts once a read in its namespace succeeded: one up front would be
+    // forbidden wherever no RoleBinding grants it yet, and the store would never sync.
+    if (options.perNamespaceAccess) return;
+    if (options.namespaces.length === 0) this.#watch(undefined);
+    else for (const namespace of options.namespaces) this.#watch(namespace);
+  }
+
+  /** Starts (once) the metadata watch of a namespace, or the cluster-wide one. */
+  #watch(namespace: string | undefined): void {
+    const scope = namespace ?? '';
+    if (this.#watches.has(scope)) return;
+    const watch = new MetadataWatch({
+      kube: this.#options.kube,
+      path: collectionPath({ group: '', version: 'v1', plural: this.#options.plural, namespace }),
+      logger: this.#options.logger,
+      clock: this.#clock,
+      onStart: () => this.#rereadScope(namespace),
+      onEvent: ({ namespace: ns, name, resourceVersion }) => {
+        const key = `${ns}/${name}`;
+        if (!this.#wanted.has(key)) return;
+        const held = this.#objects.get(key);
+        if (held === undefined || held?.metadata?.resourceVersion !== resourceVersion) this.#read(key);
+      },
+    });
+    this.#watches.set(scope, watch);
+    if (this.#started) watch.start();
   }
 
   /** This store, as the list of informers a controller or the dispatcher waits for and watches. */
@@ -93,7 +114,8 @@ export class ReferenceStore<T extends Stored> {
   }
 
   start(): void {
-    for (const watch of this.#watches) watch.start();
+    this.#started = true;
+    for (const watch of this.#watches.values()) watch.start();
     for (const informer of this.#options.referrers.informers) {
       this.#unsubscribe.push(
         informer.onEvent((event) =>
@@ -107,7 +129,10 @@ export class ReferenceStore<T extends Stored> {
   async stop(): Promise<void> {
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     this.#stop.abort();
-    await Promise.all([...this.#watches.map((watch) => watch.stop()), ...this.#reading.values()]);
+    await Promise.all([
+      ...[...this.#watches.values()].map((watch) => watch.stop()),
+      ...this.#reading.values(),
+    ]);
   }
 
   hasSynced(): boolean {
@@ -125,6 +150,15 @@ export class ReferenceStore<T extends Stored> {
 
   get(namespace: string, name: string): Readonly<T> | undefined {
     return this.#objects.get(`${namespace}/${name}`) ?? undefined;
+  }
+
+  /**
+   * When the API server refused the operator the object's last read (403, no RBAC grant in its namespace):
+   * what would grant it.
+   */
+  denied(namespace: string, name: string): string | undefined {
+    if (!this.#denied.has(`${namespace}/${name}`)) return undefined;
+    return this.#options.accessGrant?.(namespace) ?? 'an RBAC grant to read it';
   }
 
   /** Resolves once the named objects have been read (at once for those read before or not referred to). */
@@ -153,7 +187,7 @@ export class ReferenceStore<T extends Stored> {
       await Promise.all(this.#options.referrers.informers.map((informer) => informer.waitForSync(signal)));
       for (const referrer of this.#options.referrers.list())
         this.#referrerChanged(objectKey(referrer), referrer);
-      await Promise.all(this.#watches.map((watch) => watch.waitForEstablished(signal)));
+      await Promise.all([...this.#watches.values()].map((watch) => watch.waitForEstablished(signal)));
       while (this.#reading.size > 0) await Promise.all(this.#reading.values());
     } catch {
       return;
@@ -184,6 +218,7 @@ export class ReferenceStore<T extends Stored> {
       }
       this.#wanted.delete(key);
       this.#objects.delete(key);
+      this.#denied.delete(key);
     }
   }
 
@@ -219,8 +254,13 @@ export class ReferenceStore<T extends Stored> {
         return;
       } catch (err) {
         if (signal.aborted) return;
-        if (toKubeApiError(err)?.status === 404) {
+        const status = toKubeApiError(err)?.status;
+        if (status === 404) {
           this.#store(key, null);
+          return;
+        }
+        if (status === 403 && this.#options.perNamespaceAccess) {
+          this.#refused(key);
           return;
         }
         this.#log.warn({ err, namespace, name }, 'reading a referenced object failed; retrying');
@@ -233,8 +273,37 @@ export class ReferenceStore<T extends Stored> {
     }
   }
 
+  /**
+   * A read refused 403 ends (so the service's reconcile goes on and says so), and is tried again after a
+   * backoff up to 30 s, so a RoleBinding created later is noticed without a watch of that namespace.
+   */
+  #refused(key: ObjectKey): void {
+    const times = (this.#denied.get(key) ?? 0) + 1;
+    // What was read before the grant went is forgotten: the operator may no longer rely on it.
+    const old = this.#objects.get(key);
+    this.#objects.delete(key);
+    if (old) {
+      const [namespace = '', name = ''] = key.split('/');
+      this.#emit({ type: 'delete', key, namespace, name, object: old });
+    }
+    this.#denied.set(key, times);
+    this.#log.info({ key }, 'reading a referenced object was forbidden; trying again later');
+    const delay = Math.min(1000 * 2 ** times, 30_000);
+    sleep(delay, this.#stop.signal, this.#clock).then(
+      () => {
+        if (this.#denied.has(key) && this.#wanted.has(key)) this.#read(key);
+      },
+      () => undefined,
+    );
+  }
+
   #store(key: ObjectKey, obj: Readonly<T> | null): void {
     if (!this.#wanted.has(key)) return;
+    if (this.#options.perNamespaceAccess) {
+      // Read (or found missing) with the operator's rights: the namespace grants it, so watch it.
+      this.#denied.delete(key);
+      this.#watch(key.split('/')[0] ?? '');
+    }
     const old = this.#objects.get(key) ?? null;
     this.#objects.set(key, obj);
     if (old?.metadata?.resourceVersion === obj?.metadata?.resourceVersion) return;

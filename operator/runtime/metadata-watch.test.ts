@@ -114,3 +114,39 @@ describe('MetadataWatch faults', () => {
     expect(api.watches[0]?.get('allowWatchBookmarks')).toBe('true');
   });
 });
+
+describe('MetadataWatch events', () => {
+  it("report a Secret's name and resourceVersion only, never its annotations (kubectl's last-applied data)", async () => {
+    const api = await scriptedApi(
+      [],
+      [
+        (res) => {
+          openWatch(res, new URLSearchParams());
+          watchLine(res, 'ADDED', {
+            kind: 'PartialObjectMetadata',
+            metadata: {
+              name: 'applied',
+              namespace: 'ns',
+              resourceVersion: '3',
+              annotations: {
+                'kubectl.kubernetes.io/last-applied-configuration': '{"data":{"token":"c2VjcmV0"}}',
+              },
+            },
+          });
+        },
+      ],
+    );
+    const reported: unknown[] = [];
+    const watch = new MetadataWatch({
+      kube: api.kube,
+      path: '/api/v1/secrets',
+      clock: new FakeClock(),
+      onStart: () => undefined,
+      onEvent: (event) => reported.push(event),
+    });
+    watch.start();
+    await untilSettled(() => reported.length === 1);
+    await watch.stop();
+    expect(reported).toEqual([{ type: 'ADDED', namespace: 'ns', name: 'applied', resourceVersion: '3' }]);
+  });
+});

@@ -12,11 +12,14 @@ import { type MemberEntry, parseMembersCsv } from './members-csv.ts';
 export interface ReferenceReader {
   secret(namespace: string, name: string): Readonly<V1Secret> | undefined;
   configMap(namespace: string, name: string): Readonly<V1ConfigMap> | undefined;
+  /** When the operator may not read the object (403): what would grant it. */
+  denied?(kind: 'Secret' | 'ConfigMap', namespace: string, name: string): string | undefined;
 }
 
 export interface ReferenceProblem {
   reason:
     | typeof DingTalkConditionReason.SecretNotFound
+    | typeof DingTalkConditionReason.SecretAccessDenied
     | typeof DingTalkConditionReason.SecretKeyNotFound
     | typeof DingTalkConditionReason.ConfigMapNotFound
     | typeof DingTalkConditionReason.ConfigMapKeyNotFound
@@ -154,15 +157,38 @@ export function resolveMemberApp(
   };
 }
 
+interface ReferenceCache<T> {
+  get(namespace: string, name: string): Readonly<T> | undefined;
+  denied?(namespace: string, name: string): string | undefined;
+}
+
 /** A ReferenceReader over the operator's informer caches. */
 export function cacheReader(caches: {
-  secrets: { get(namespace: string, name: string): Readonly<V1Secret> | undefined };
-  configMaps: { get(namespace: string, name: string): Readonly<V1ConfigMap> | undefined };
+  secrets: ReferenceCache<V1Secret>;
+  configMaps: ReferenceCache<V1ConfigMap>;
 }): ReferenceReader {
   return {
     secret: (namespace, name) => caches.secrets.get(namespace, name),
     configMap: (namespace, name) => caches.configMaps.get(namespace, name),
+    denied: (kind, namespace, name) =>
+      (kind === 'Secret' ? caches.secrets : caches.configMaps).denied?.(namespace, name),
   };
+}
+
+function accessDenied(
+  kind: 'Secret' | 'ConfigMap',
+  namespace: string,
+  name: string,
+  field: string,
+  reader: ReferenceReader,
+): { ok: false; problem: ReferenceProblem } | undefined {
+  const grant = reader.denied?.(kind, namespace, name);
+  if (grant === undefined) return undefined;
+  return problem(
+    DingTalkConditionReason.SecretAccessDenied,
+    field,
+    `the operator may not read ${kind} "${name}" (${field}) in namespace ${namespace}: ${grant}`,
+  );
 }
 
 function readSecretKey(
@@ -173,6 +199,8 @@ function readSecretKey(
 ): Resolution<string> {
   const secret = reader.secret(namespace, ref.name);
   if (!secret) {
+    const denied = accessDenied('Secret', namespace, ref.name, field, reader);
+    if (denied) return denied;
     return problem(
       DingTalkConditionReason.SecretNotFound,
       field,
@@ -200,6 +228,8 @@ function readConfigMapKey(
 ): Resolution<string> {
   const configMap = reader.configMap(namespace, ref.name);
   if (!configMap) {
+    const denied = accessDenied('ConfigMap', namespace, ref.name, field, reader);
+    if (denied) return denied;
     return problem(
       DingTalkConditionReason.ConfigMapNotFound,
       field,

@@ -6,7 +6,9 @@ import { parse } from 'yaml';
 import { loadConfig } from '../../operator/config.ts';
 import { loadReceiverConfig } from '../../operator/receiver/config.ts';
 import { createTestNamespace, kubectl } from '../support/kube.ts';
-import { chartDir, find, helm, parseManifests, renderChart, repoRoot } from './helm.ts';
+import { chartDir, find, helm, type KubeObject, parseManifests, renderChart, repoRoot } from './helm.ts';
+
+type KubeObjectWithRules = KubeObject & { rules: { resources: string[]; verbs: string[] }[] };
 
 interface Container {
   name: string;
@@ -182,6 +184,53 @@ describe('the rendered chart on the API server', () => {
     const applied = await kubectl(['apply', '--dry-run=server', '-f', '-'], yaml);
     expect(applied).toMatch(/networkpolicy\.networking\.k8s\.io\/\S+ created \(server dry run\)/);
     expect(applied.match(/^rolebinding\.rbac\.authorization\.k8s\.io\/\S+ created/gm)).toHaveLength(5);
+  });
+
+  it('grants Secrets and ConfigMaps cluster-wide by default, and with secretAccess=namespaces only by RoleBindings', async () => {
+    const secretRules = (role: KubeObjectWithRules | undefined) =>
+      (role?.rules ?? []).filter((rule) => rule.resources.some((r) => r === 'secrets' || r === 'configmaps'));
+    const clusterRole = (objects: KubeObject[], name: string) =>
+      objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name === name) as
+        | KubeObjectWithRules
+        | undefined;
+
+    const byDefault = parseManifests(await renderChart({ release, namespace: namespace.name }));
+    expect(secretRules(clusterRole(byDefault, `${release}-dingtalk-operator`)).map((r) => r.verbs)).toEqual([
+      ['get'],
+      ['watch'],
+    ]);
+    expect(clusterRole(byDefault, `${release}-dingtalk-operator-secrets`)).toBeUndefined();
+    expect(
+      containers(await renderChart({ release, namespace: namespace.name }))[0]?.args.join(' '),
+    ).not.toMatch(/--secret-access-role/);
+
+    const names = watched.map((ns) => ns.name);
+    const yaml = await renderChart({
+      release: `${release}-sa`,
+      namespace: namespace.name,
+      set: ['secretAccess=namespaces', `secretNamespaces={${names.join(',')}}`],
+    });
+    const objects = parseManifests(yaml);
+    const role = `${release}-sa-dingtalk-operator-secrets`;
+    expect(secretRules(clusterRole(objects, `${release}-sa-dingtalk-operator`))).toEqual([]);
+    expect(secretRules(clusterRole(objects, role)).map((r) => r.verbs)).toEqual([['get'], ['watch']]);
+    const bindings = objects.filter(
+      (o) => o.kind === 'RoleBinding' && o.metadata.name === role,
+    ) as unknown as {
+      metadata: { namespace: string };
+      roleRef: { kind: string; name: string };
+    }[];
+    expect(bindings.map((b) => b.metadata.namespace).sort()).toEqual([...names].sort());
+    for (const binding of bindings)
+      expect(binding.roleRef).toMatchObject({ kind: 'ClusterRole', name: role });
+    const operator = containers(yaml).find((c) => c.name === 'operator');
+    expect(operator?.args).toContain(`--secret-access-role=${role}`);
+    expect(operator?.args).toContain(`--service-account=${namespace.name}:${release}-sa-dingtalk-operator`);
+    expect(() => loadConfig({ argv: operator?.args.slice(1) ?? [], env: {} })).not.toThrow();
+    const applied = await kubectl(['apply', '--dry-run=server', '-f', '-'], yaml);
+    expect(
+      applied.match(new RegExp(`^rolebinding\\.rbac\\.authorization\\.k8s\\.io/${role} created`, 'gm')),
+    ).toHaveLength(2);
   });
 
   it("renders a ServiceMonitor for the operator's and the receiver's metrics when asked", async () => {

@@ -50,8 +50,13 @@ type BindingObject = KubeObject & {
   subjects: { kind: string; name: string; namespace?: string }[];
 };
 
-export async function renderChartIdentity(release: string, namespace: string): Promise<ChartIdentity> {
-  const objects = parseManifests(await renderChart({ release, namespace })).filter((o) =>
+/** `set`: chart values other than the defaults, as `helm template --set` takes them. */
+export async function renderChartIdentity(
+  release: string,
+  namespace: string,
+  set: string[] = [],
+): Promise<ChartIdentity> {
+  const objects = parseManifests(await renderChart({ release, namespace, set })).filter((o) =>
     RBAC_KINDS.has(o.kind),
   );
   const accounts = objects.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name);

@@ -99,12 +99,9 @@ Secrets and ConfigMaps: get reads the ones a DingTalkService refers to, by name.
 metadata only (PartialObjectMetadata), to learn that a referenced one changed; nothing is listed or
 cached cluster-wide. The README's "Multi-tenancy and security" explains what watch allows.
 */}}
-- apiGroups: [""]
-  resources: [secrets, configmaps]
-  verbs: [get]
-- apiGroups: [""]
-  resources: [secrets, configmaps]
-  verbs: [watch]
+{{- if or .Values.watchNamespaces (eq .Values.secretAccess "cluster") }}
+{{ include "dingtalk-operator.secretRules" . }}
+{{- end }}
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
@@ -132,4 +129,22 @@ every namespace is watched, in a Role per namespace otherwise. Nothing else: no 
 - apiGroups: [authorization.k8s.io]
   resources: [subjectaccessreviews]
   verbs: [create]
+{{- end }}
+
+{{/*
+Secrets and ConfigMaps, in the operator's ClusterRole or Roles, or with secretAccess: namespaces in the
+ClusterRole "<fullname>-secrets" that a RoleBinding grants in one namespace at a time.
+*/}}
+{{- define "dingtalk-operator.secretRules" -}}
+- apiGroups: [""]
+  resources: [secrets, configmaps]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [secrets, configmaps]
+  verbs: [watch]
+{{- end }}
+
+{{/* True (non-empty) when Secrets are granted per namespace by RoleBindings to "<fullname>-secrets". */}}
+{{- define "dingtalk-operator.secretsPerNamespace" -}}
+{{- if and (not .Values.watchNamespaces) (eq .Values.secretAccess "namespaces") }}true{{ end }}
 {{- end }}
