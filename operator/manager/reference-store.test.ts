@@ -34,6 +34,7 @@ afterEach(async () => {
 async function fakeApi(secrets: Map<string, ReturnType<typeof secretObject>>, forbidden = new Set<string>()) {
   const requests: { path: string; watch: boolean; accept: string }[] = [];
   let watch: ServerResponse | undefined;
+  const closedWatches: string[] = [];
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const isWatch = url.searchParams.get('watch') === 'true';
@@ -46,6 +47,7 @@ async function fakeApi(secrets: Map<string, ReturnType<typeof secretObject>>, fo
     if (isWatch) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.flushHeaders();
+      res.on('close', () => closedWatches.push(url.pathname));
       watch = res;
       return;
     }
@@ -64,7 +66,7 @@ async function fakeApi(secrets: Map<string, ReturnType<typeof secretObject>>, fo
     watch?.write(
       `${JSON.stringify({ type: 'MODIFIED', object: { metadata: { name, namespace: 'ns', resourceVersion } } })}\n`,
     );
-  return { kube, requests, modified };
+  return { kube, requests, modified, closedWatches };
 }
 
 /** DingTalkServices as the store sees them: each names the Secrets in its spec.refs. */
@@ -309,5 +311,24 @@ describe('ReferenceStore with per-namespace access', () => {
     await expect
       .poll(() => api.requests.filter((r) => r.watch).map((r) => r.path))
       .toEqual(['/api/v1/namespaces/ns/secrets']);
+  });
+
+  it('stops watching a namespace once no service there refers to any of its Secrets', async () => {
+    const api = await fakeApi(new Map([['robot', secretObject('robot', '1', 'a')]]));
+    const services = fakeServices([service('svc', ['robot'])]);
+    store = new ReferenceStore<V1Secret>({
+      kube: api.kube,
+      plural: 'secrets',
+      namespaces: [],
+      perNamespaceAccess: true,
+      referrers: services,
+      referenced: (s) => new Set((s.spec as { refs?: string[] }).refs ?? []),
+      logger: pino({ level: 'silent' }),
+    });
+    store.start();
+    await store.waitForSync();
+    await expect.poll(() => api.requests.filter((r) => r.watch).length).toBe(1);
+    services.set('svc', undefined);
+    await expect.poll(() => api.closedWatches).toEqual(['/api/v1/namespaces/ns/secrets']);
   });
 });

@@ -219,7 +219,17 @@ export class ReferenceStore<T extends Stored> {
       this.#wanted.delete(key);
       this.#objects.delete(key);
       this.#denied.delete(key);
+      if (this.#options.perNamespaceAccess) this.#unwatchIfUnused(key.split('/')[0] ?? '');
     }
+  }
+
+  /** With per-namespace access, a namespace none of whose objects is referenced any more is not watched. */
+  #unwatchIfUnused(namespace: string): void {
+    for (const key of this.#wanted.keys()) if (key.startsWith(`${namespace}/`)) return;
+    const watch = this.#watches.get(namespace);
+    if (!watch) return;
+    this.#watches.delete(namespace);
+    void watch.stop();
   }
 
   /** A fresh watch may have missed deletions: read every referenced object of the scope again. */
