@@ -44,30 +44,7 @@ describe('DingTalkService', () => {
     expect(() => parseDingTalkService(service({ sendTo: ['Member'], member: fromConfigMap }))).not.toThrow();
   });
 
-  it('takes groups reached by the app robot, with the card template', () => {
-    const appGroups = [{ name: 'Oncall', openConversationId: 'cidAbC123==' }];
-    const parsed = parseDingTalkService(
-      service({ sendTo: ['Member'], appGroups, member: { ...member, cardTemplateId: 'tpl.schema' } }),
-    );
-    expect(parsed.spec.appGroups).toEqual(appGroups);
-  });
-
   it.each([
-    [
-      'appGroups without a card template',
-      { sendTo: ['Member'], member, appGroups: [{ name: 'Oncall', openConversationId: 'cid1' }] },
-      'spec.appGroups: appGroups are reached through the app',
-    ],
-    [
-      'an appGroups name that groups uses too',
-      {
-        sendTo: ['Group'],
-        groups: [group],
-        member: { ...member, cardTemplateId: 't' },
-        appGroups: [{ name: 'Ops', openConversationId: 'cid1' }],
-      },
-      'spec.appGroups: a name is used by both groups and appGroups',
-    ],
     ['Group without groups', { sendTo: ['Group'] }, 'spec.groups: sendTo contains Group'],
     ['Member without member', { sendTo: ['Member'] }, 'spec.member: sendTo contains Member'],
     [

@@ -90,7 +90,7 @@ export const MemberTarget = withRules(
       .max(128)
       .optional()
       .describe(
-        "ID of the interactive card template published in the app's developer console; alarms to appGroups go out as this card. Required with appGroups.",
+        "ID of the interactive card template published in the app's developer console: the first notification of an AlarmRule with spec.interactive goes to the members as this card.",
       ),
     membersFrom: ConfigMapKeyRef.optional().describe(
       'ConfigMap key holding members imported from a DingTalk contacts export: CSV text whose header row names a userId and/or a mobile column (other columns, such as name, are kept for display). `dingtalk-operator import-members` writes it. Added to members.',
@@ -124,36 +124,6 @@ const Groups = withRules(
   ],
 );
 
-export const AppGroupTarget = z.object({
-  name: GroupName.describe(
-    "The group's name, as AlarmRules pick it (spec.services[].groups); unique among groups and appGroups.",
-  ),
-  openConversationId: z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(/^[A-Za-z0-9+/=_-]+$/, 'must be an openConversationId such as cidAbC…==')
-    .describe(
-      "The group's openConversationId (cid…). The app's robot (spec.member) must be a member of the group; it sends interactive cards there.",
-    ),
-});
-export type AppGroupTarget = z.output<typeof AppGroupTarget>;
-
-const AppGroups = withRules(
-  z
-    .array(AppGroupTarget)
-    .max(50)
-    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
-  "DingTalk groups reached through the app's robot (spec.member's clientId, clientSecret and robotCode) with interactive cards, by openConversationId.",
-  [
-    {
-      rule: 'self.all(g, self.exists_one(h, h.name == g.name))',
-      message: 'appGroups names must be unique',
-      holds: (groups) => new Set(groups.map((g) => g.name)).size === groups.length,
-    },
-  ],
-);
-
 export const DingTalkServiceSpec = withRules(
   z.object({
     description: z.string().max(1024).optional().describe('Free text describing what the service is for.'),
@@ -164,7 +134,6 @@ export const DingTalkServiceSpec = withRules(
       .meta({ 'x-kubernetes-list-type': 'set' })
       .describe('Where notifications go: Group (spec.groups), Member (spec.member), or both.'),
     groups: Groups.optional(),
-    appGroups: AppGroups.optional(),
     member: MemberTarget.optional(),
     quotaPolicy: QuotaPolicy.optional(),
   }),
@@ -183,19 +152,6 @@ export const DingTalkServiceSpec = withRules(
       fieldPath: '.member',
       reason: 'FieldValueRequired',
       holds: (s) => !s.sendTo.includes('Member') || s.member !== undefined,
-    },
-    {
-      rule: '!has(self.appGroups) || size(self.appGroups) == 0 || (has(self.member) && has(self.member.cardTemplateId))',
-      message:
-        "appGroups are reached through the app's robot: member (clientId, clientSecret) and member.cardTemplateId must be set",
-      fieldPath: '.appGroups',
-      holds: (s) => (s.appGroups?.length ?? 0) === 0 || s.member?.cardTemplateId !== undefined,
-    },
-    {
-      rule: '!has(self.appGroups) || !has(self.groups) || self.appGroups.all(a, !self.groups.exists(g, g.name == a.name))',
-      message: 'a name is used by both groups and appGroups; AlarmRules pick groups by name',
-      fieldPath: '.appGroups',
-      holds: (s) => !(s.appGroups ?? []).some((a) => (s.groups ?? []).some((g) => g.name === a.name)),
     },
   ],
 );
@@ -294,21 +250,6 @@ export const MemberStatus = z.object({
 });
 export type MemberStatus = z.output<typeof MemberStatus>;
 
-export const AppGroupStatus = z.object({
-  name: GroupName.describe('Name of the group in spec.appGroups.'),
-  ready: z
-    .boolean()
-    .optional()
-    .describe("Whether the app's robot can be used: the app's credentials were accepted (status.member)."),
-  reason: z
-    .string()
-    .max(128)
-    .optional()
-    .describe('CamelCase reason for ready, e.g. InvalidCredentials or CardsNotSent.'),
-  message: z.string().max(1024).optional().describe('Details for ready.'),
-});
-export type AppGroupStatus = z.output<typeof AppGroupStatus>;
-
 export const RobotHealth = z.object({
   name: RobotName,
   healthy: z
@@ -391,12 +332,6 @@ export const DingTalkServiceStatus = z.object({
     .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
     .optional()
     .describe('Per-group detail, one entry per spec.groups entry.'),
-  appGroups: z
-    .array(AppGroupStatus)
-    .max(50)
-    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
-    .optional()
-    .describe('Per-group detail, one entry per spec.appGroups entry.'),
   member: MemberStatus.optional().describe('Detail of the member (app robot) side.'),
   delivery: DeliveryStatus.optional().describe(
     'How alarm notifications fared, per target; written by dispatch only.',

@@ -45,12 +45,6 @@ export const invalidObjects: InvalidObject[] = [
     field: 'spec.escalation[0].to.groups',
     says: "a Ding reaches the service's members",
   },
-  {
-    name: 'appGroups without a card template',
-    object: dts({ sendTo: ['Member'], member, appGroups: [{ name: 'Oncall', openConversationId: 'cid1' }] }),
-    field: 'spec.appGroups',
-    says: "appGroups are reached through the app's robot",
-  },
   { name: 'service without spec', object: { kind: 'DingTalkService' }, field: 'spec' },
   { name: 'service without sendTo', object: dts({ groups: [group] }), field: 'spec.sendTo' },
   { name: 'empty sendTo', object: dts({ sendTo: [] }), field: 'spec.sendTo' },

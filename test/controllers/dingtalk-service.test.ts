@@ -107,33 +107,6 @@ describe('DingTalkService controller', () => {
     expect(await emulator.control.messages({ robot: token })).toEqual([]);
   });
 
-  it("reports groups reached by the app's robot ready once DingTalk accepts the app's credentials", async () => {
-    const clientSecret = remember(hex());
-    await emulator.control.putApp('ding-cards', { clientSecret });
-    await emulator.control.putUser('u-cards', { name: 'Cards' });
-    await o.putSecret('cards-app', { clientSecret });
-    const token = remember(hex(32));
-    await emulator.control.putRobot(token, { name: 'cards' });
-    await o.putSecret('cards-robot', { webhook: `${emulator.url}/robot/send?access_token=${token}` });
-    // Member is not in sendTo: the app's robot is there for the groups alone.
-    await o.createService('cards', {
-      sendTo: ['Group'],
-      groups: [{ name: 'ops', webhook: { name: 'cards-robot', key: 'webhook' } }],
-      appGroups: [{ name: 'Oncall cards', openConversationId: 'cidOncall==' }],
-      member: {
-        clientId: 'ding-cards',
-        clientSecret: { name: 'cards-app', key: 'clientSecret' },
-        cardTemplateId: 'alarm-card.schema',
-        members: [{ userId: 'u-cards' }],
-      },
-    });
-    const reported = await until('cards', ({ status }) => condition(status, 'Ready')?.status === 'True');
-    expect(reported.status.appGroups).toEqual([
-      expect.objectContaining({ name: 'Oncall cards', ready: true, reason: 'Validated' }),
-    ]);
-    expect(reported.status.member).toMatchObject({ ready: true });
-  });
-
   it('reports a wrong ClientSecret as InvalidCredentials, and recovers when the Secret is fixed', async () => {
     const right = remember(hex());
     const wrong = remember(hex());

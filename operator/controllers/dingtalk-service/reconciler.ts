@@ -21,7 +21,6 @@ import {
 } from '../../runtime/conditions.ts';
 import type { ReconcileResult, Reconciler } from '../../runtime/controller.ts';
 import { cacheReader, type ResolvedGroup, type ResolvedRobot } from '../../targets/index.ts';
-import { appGroupStatuses } from './app-groups.ts';
 import { applyQuotaConditions, quotaTransitions } from './quota-conditions.ts';
 import { referencedConfigMaps, referencedSecrets } from './references.ts';
 import { applyGroupChecks, applyMemberCheck, streamCondition, summarise } from './service-status.ts';
@@ -91,10 +90,8 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
       const groups = spec.sendTo.includes('Group')
         ? (spec.groups ?? []).map((group) => validateGroup(namespace, group, reader, policy))
         : [];
-      // Groups reached through the app's robot need its credentials checked as much as members do.
-      const appGroups = spec.appGroups ?? [];
       const member =
-        (spec.sendTo.includes('Member') || appGroups.length > 0) && spec.member
+        spec.sendTo.includes('Member') && spec.member
           ? await validateMember(namespace, spec.member, {
               reader,
               dingtalk: ctx.dingtalk,
@@ -129,9 +126,6 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
 
       if (groups.length > 0) status.groups = applyGroupChecks(status.groups, groups, tests);
       else delete status.groups;
-      // spec.member is there whenever appGroups are (CEL).
-      if (appGroups.length > 0 && member) status.appGroups = appGroupStatuses(appGroups, member);
-      else delete status.appGroups;
       if (member) status.member = applyMemberCheck(status.member, member, tests?.member);
       else delete status.member;
 
