@@ -40,6 +40,25 @@ describe('RobotBudgets following the configuration', () => {
     expect(b.nextSlotAt(1)).toBe(60_500);
   });
 
+  it("holds every tenant's sends through a robot while DingTalk blocks it, whichever tenant's send it refused", () => {
+    const budgets = new RobotBudgets({ limit: 20, windowMs: 60_000 });
+    const a = budgets.forRobot('team-a', shared);
+    const b = budgets.forRobot('team-b', shared);
+    const other = budgets.forRobot('team-b', 'b'.repeat(64));
+    a.pause(600_000);
+    // Pools route around it for every tenant.
+    expect(budgets.blocked(url(shared), 1_000)).toBe(true);
+    expect(budgets.blocked('b'.repeat(64), 1_000)).toBe(false);
+    expect(b.available(1_000)).toBe(0);
+    expect(b.nextSlotAt(1_000)).toBe(600_000);
+    expect(other.nextSlotAt(1_000)).toBe(1_000);
+    expect(b.nextSlotAt(600_000)).toBe(600_000);
+    expect(b.available(600_000)).toBe(20);
+    // A paused robot's budget is kept while the pause lasts, though nothing counts against it.
+    budgets.configure([], 2_000);
+    expect(budgets.forRobot('team-c', shared).robot).toBe(a.robot);
+  });
+
   it("lowers a tenant's budget already in use when another of its groups on the robot sets a lower limit", () => {
     const budgets = new RobotBudgets({ limit: 20, windowMs: 60_000 });
     const budget = budgets.forRobot('team-a', url(shared), 20);

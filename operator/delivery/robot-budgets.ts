@@ -11,7 +11,7 @@ export interface RobotUse {
 }
 
 /** What a sender takes a slot from: a RateBudget, or a tenant's share of a robot (TenantRobotBudget). */
-export type SendBudget = Pick<RateBudget, 'available' | 'nextSlotAt' | 'begin' | 'record'>;
+export type SendBudget = Pick<RateBudget, 'available' | 'nextSlotAt' | 'begin' | 'record' | 'pause'>;
 
 /**
  * One tenant's sends through one robot: a slot is free when both the tenant's own limit and the robot's
@@ -49,14 +49,20 @@ export class TenantRobotBudget implements SendBudget {
     this.own.record(at);
     this.robot.record(at);
   }
+
+  /** DingTalk blocks the robot, not one tenant's use of it: every tenant's sends through it wait. */
+  pause(until: number): void {
+    this.robot.pause(until);
+  }
 }
 
 /**
  * The send budgets of group robots, whoever sends through them: alarm notifications (dispatch) and test
  * messages (the service controller) alike. DingTalk's limit is per robot, so every tenant sending
- * through a robot shares its budget, at the operator-wide limit. A service's lower rateLimitPerMinute
- * bounds its own namespace's sends only: keyed by namespace and robot, one tenant naming another's robot
- * token with a lower limit cannot slow the other's alarms. Keys hold a digest of the access_token, never the token. Limits follow the
+ * through a robot shares its budget, at the operator-wide limit, and a block DingTalk puts on the robot
+ * holds them all. A service's lower rateLimitPerMinute bounds its own namespace's sends only: keyed by
+ * namespace and robot, one tenant naming another's robot token with a lower limit cannot slow the
+ * other's alarms. Keys hold a digest of the access_token, never the token. Limits follow the
  * configuration (`configure`), so a lowered limit applies at once.
  */
 export class RobotBudgets {
@@ -95,10 +101,16 @@ export class RobotBudgets {
     return budget;
   }
 
+  /** True while DingTalk blocks the robot behind `webhook`, whichever tenant's send it refused. */
+  blocked(webhook: string, now: number): boolean {
+    return this.#robots.get(robotKey(webhook))?.paused(now) ?? false;
+  }
+
   /**
    * Takes the groups the configuration now sends through: each tenant's budget on a robot gets the
    * lowest of its groups' limits there. A budget no longer used goes once nothing counts against it,
-   * unless `retain` (tenant robot keys) says a queue still holds it; a robot's once no tenant's is left.
+   * unless `retain` (tenant robot keys) says a queue still holds it; a robot's once no tenant's is left
+   * and no block holds it.
    */
   configure(uses: Iterable<RobotUse>, now: number, retain: ReadonlySet<string> = new Set()): void {
     const limits = new Map<string, number>();

@@ -342,6 +342,8 @@ export class Outbox {
   #block(at: number): void {
     this.#blockedUntil = at + this.#options.blockMs;
     this.#notBefore = Math.max(this.#notBefore, this.#blockedUntil);
+    // Other namespaces' queues for the robot (and test messages) share the block.
+    this.#options.budget.pause(this.#blockedUntil);
   }
 
   #idle(ms?: number): Promise<void> {

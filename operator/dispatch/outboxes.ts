@@ -42,7 +42,7 @@ type GroupTarget = Extract<PlannedTarget, { kind: 'Group' }>;
  * The delivery queues: one per tenant's group robot, whichever of the tenant's services send to it,
  * one per tenant's member set, each with its budget. A tenant's queue for a robot keeps within the
  * tenant's own limit and the robot's budget, which every tenant sending through the robot shares
- * (DingTalk's rate limit is per robot). Each notification is sent
+ * (DingTalk's rate limit is per robot), as they share a block DingTalk puts on it. Each notification is sent
  * with the credentials of its own tenant's target, the newest ones known (a rotated Secret applies to
  * the next attempt). A group with a pool of robots sends each alarm group's notifications through the
  * healthy robot robot-pool.ts chooses for it; when DingTalk refuses a robot (robot-health.ts), what its
@@ -180,7 +180,8 @@ export class Outboxes {
     const now = Date.now();
     return chooseRobot(stickyKeyOf(notification), group.robots, (robot) => {
       const id = robotIdOf(namespace, target, robot.name);
-      const blocked = this.#outboxes.get(groupOutboxKey(namespace, robot.webhook))?.blocked(now) ?? false;
+      // Blocked by DingTalk whichever tenant's queue it answered: the block is the robot's.
+      const blocked = this.#options.robotBudgets.blocked(robot.webhook, now);
       return !blocked && this.#robotHealth.healthy(id, robot, now);
     });
   }
