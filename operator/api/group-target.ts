@@ -72,7 +72,7 @@ export const GroupTarget = withRules(
       .max(MAX_ROBOT_MESSAGES_PER_MINUTE)
       .default(MAX_ROBOT_MESSAGES_PER_MINUTE)
       .describe(
-        'Messages per minute the operator sends to each robot of this group; alarms beyond it are grouped into digests, never dropped. DingTalk blocks a robot for 10 minutes above 20 a minute, so 20 is both the default and the maximum.',
+        'Messages per minute the operator sends to each robot of this group for this namespace; alarms beyond it are grouped into digests, never dropped. It bounds this namespace only: all namespaces sending through one robot share the operator-wide limit (--robot-rate-limit). DingTalk blocks a robot for 10 minutes above 20 a minute, so 20 is both the default and the maximum.',
       ),
     monthlyQuota: z
       .int()

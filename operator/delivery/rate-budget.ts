@@ -12,6 +12,8 @@ export class RateBudget {
   readonly #marginMs: number;
   #finished: number[] = [];
   #inFlight = 0;
+  /** DingTalk blocked the robot until then: nothing may start before. */
+  #pausedUntil = 0;
 
   constructor({ limit, windowMs, marginMs = 500 }: { limit: number; windowMs: number; marginMs?: number }) {
     this.limit = limit;
@@ -22,21 +24,38 @@ export class RateBudget {
   /** Sends that may start now. */
   available(now: number): number {
     this.#expire(now);
+    if (now < this.#pausedUntil) return 0;
     return Math.max(0, this.limit - this.#finished.length - this.#inFlight);
   }
 
   /** When the next send may start (now when one is available). */
   nextSlotAt(now: number): number {
-    if (this.available(now) > 0) return now;
+    return Math.max(this.#pausedUntil, this.#windowSlotAt(now));
+  }
+
+  /** Holds every send until `until`: DingTalk throttled the robot, whichever queue it answered. */
+  pause(until: number): void {
+    this.#pausedUntil = Math.max(this.#pausedUntil, until);
+  }
+
+  /** True while a pause holds the budget. */
+  paused(now: number): boolean {
+    return now < this.#pausedUntil;
+  }
+
+  /** When the window next has room, pause aside. */
+  #windowSlotAt(now: number): number {
+    this.#expire(now);
+    if (this.limit - this.#finished.length - this.#inFlight > 0) return now;
     // A lowered limit may have more sends counted than it allows: as many must leave the window first.
     const freeing = this.#finished[this.#finished.length + this.#inFlight - this.limit];
     return freeing === undefined ? now + this.windowMs : freeing + this.windowMs + this.#marginMs;
   }
 
-  /** True when nothing counts against the budget: forgetting it loses nothing. */
+  /** True when nothing counts against the budget and no pause holds it: forgetting it loses nothing. */
   idle(now: number): boolean {
     this.#expire(now);
-    return this.#finished.length === 0 && this.#inFlight === 0;
+    return this.#finished.length === 0 && this.#inFlight === 0 && now >= this.#pausedUntil;
   }
 
   /** Takes a slot; call the returned function when the request has finished, whatever its outcome. */

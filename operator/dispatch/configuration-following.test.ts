@@ -59,11 +59,17 @@ describe('configuration usage', () => {
         'team-b/robot': tokenA,
       }),
     );
-    expect(usage.robots.map((r) => r.limit).sort()).toEqual([20, 5].sort());
-    expect(usage.robotKeys.size).toBe(1);
+    expect(usage.robots.map((r) => [r.namespace, r.limit])).toEqual([
+      ['team-a', 20],
+      ['team-b', 5],
+    ]);
+    // One robot, used by two tenants: each has its own key.
+    expect(usage.robotKeys.size).toBe(2);
     expect([...usage.services].sort()).toEqual(['team-a/ops', 'team-b/broken', 'team-b/ops']);
-    expect(outboxInUse(groupOutboxKey(tokenA), usage)).toBe(true);
-    expect(outboxInUse(groupOutboxKey(tokenB), usage)).toBe(false);
+    expect(outboxInUse(groupOutboxKey('team-a', tokenA), usage)).toBe(true);
+    expect(outboxInUse(groupOutboxKey('team-b', tokenA), usage)).toBe(true);
+    expect(outboxInUse(groupOutboxKey('team-c', tokenA), usage)).toBe(false);
+    expect(outboxInUse(groupOutboxKey('team-a', tokenB), usage)).toBe(false);
     expect(outboxInUse(memberOutboxKey('team-b', 'ops', 'digest'), usage)).toBe(true);
     // The same service name in another namespace is another service.
     expect(outboxInUse(memberOutboxKey('team-c', 'ops', 'digest'), usage)).toBe(false);

@@ -1,12 +1,12 @@
-import { type RobotUse, robotKey } from '../delivery/robot-budgets.ts';
+import { type RobotUse, tenantRobotKey } from '../delivery/robot-budgets.ts';
 import type { CustomObject } from '../manager/context.ts';
 import { planTargets, type ReferenceReader } from '../targets/index.ts';
 
 /** What the configuration, as it is now, sends through: what dispatch may keep state for. */
 export interface ConfigurationUsage {
-  /** Every group with usable credentials, with the rate limit its service sets. */
+  /** Every robot of a group with usable credentials, with its namespace and the rate limit its service sets. */
   robots: RobotUse[];
-  /** The keys (robot-budgets.ts) of those groups' robots. */
+  /** The tenant robot keys (robot-budgets.ts) of those robots: namespace and robot. */
   robotKeys: Set<string>;
   /** Every DingTalkService, by namespace/name. */
   services: Set<string>;
@@ -30,8 +30,8 @@ export function configurationUsage(
     for (const target of planTargets(namespace, [{ name }], { service: () => raw }, reader)) {
       if (target.kind === 'Group' && target.group) {
         for (const { webhook } of target.group.robots) {
-          usage.robots.push({ webhook, limit: target.group.rateLimitPerMinute });
-          usage.robotKeys.add(robotKey(webhook));
+          usage.robots.push({ namespace, webhook, limit: target.group.rateLimitPerMinute });
+          usage.robotKeys.add(tenantRobotKey(namespace, webhook));
         }
       } else if (target.kind === 'Member' && target.app) {
         usage.apps.add(target.app.clientId);
@@ -41,9 +41,9 @@ export function configurationUsage(
   return usage;
 }
 
-/** The queue of a group robot, keyed by the robot. */
-export function groupOutboxKey(webhook: string): string {
-  return `group:${robotKey(webhook)}`;
+/** One tenant's queue for a group robot, keyed by its namespace and the robot. */
+export function groupOutboxKey(namespace: string, webhook: string): string {
+  return `group:${tenantRobotKey(namespace, webhook)}`;
 }
 
 /** The queue of one tenant's member set, keyed by its namespace, service and members. */
@@ -51,7 +51,7 @@ export function memberOutboxKey(namespace: string, service: string, membersDiges
   return `member:${namespace}/${service}:${membersDigest}`;
 }
 
-/** The robot key of a group robot's queue; undefined for a member set's. */
+/** The tenant robot key of a group robot's queue; undefined for a member set's. */
 export function robotOfOutbox(key: string): string | undefined {
   return key.startsWith('group:') ? key.slice('group:'.length) : undefined;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { RateBudget } from '../delivery/rate-budget.ts';
+import type { SendBudget } from '../delivery/robot-budgets.ts';
 import {
   type DingTalkError,
   isConfigurationRefusal,
@@ -17,7 +17,7 @@ export type Send = (message: OutboundMessage) => Promise<SendResult>;
 
 export interface OutboxOptions {
   name: string;
-  budget: RateBudget;
+  budget: SendBudget;
   send: Send;
   /** Who a notification is sent as (tenant and target): a message only carries one sender's notifications. */
   senderOf: (notification: Notification) => string;
@@ -75,7 +75,7 @@ export class Outbox {
     this.#log = options.logger.child({ outbox: options.name });
   }
 
-  get budget(): RateBudget {
+  get budget(): SendBudget {
     return this.#options.budget;
   }
 
@@ -342,6 +342,8 @@ export class Outbox {
   #block(at: number): void {
     this.#blockedUntil = at + this.#options.blockMs;
     this.#notBefore = Math.max(this.#notBefore, this.#blockedUntil);
+    // Other namespaces' queues for the robot (and test messages) share the block.
+    this.#options.budget.pause(this.#blockedUntil);
   }
 
   #idle(ms?: number): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AlarmEventStatus } from '../api/index.ts';
 import { RateBudget } from '../delivery/rate-budget.ts';
-import { type RobotBudgets, robotKey } from '../delivery/robot-budgets.ts';
+import { type RobotBudgets, robotKey, type SendBudget } from '../delivery/robot-budgets.ts';
 import { RobotHealthBook } from '../delivery/robot-health.ts';
 import { chooseRobot } from '../delivery/robot-pool.ts';
 import type { DingTalkError } from '../dingtalk/index.ts';
@@ -39,8 +39,10 @@ export interface OutboxesOptions {
 type GroupTarget = Extract<PlannedTarget, { kind: 'Group' }>;
 
 /**
- * The delivery queues: one per group robot, whichever tenants and services send to it (DingTalk's rate
- * limit is per robot), one per tenant's member set, each with its budget. Each notification is sent
+ * The delivery queues: one per tenant's group robot, whichever of the tenant's services send to it,
+ * one per tenant's member set, each with its budget. A tenant's queue for a robot keeps within the
+ * tenant's own limit and the robot's budget, which every tenant sending through the robot shares
+ * (DingTalk's rate limit is per robot), as they share a block DingTalk puts on it. Each notification is sent
  * with the credentials of its own tenant's target, the newest ones known (a rotated Secret applies to
  * the next attempt). A group with a pool of robots sends each alarm group's notifications through the
  * healthy robot robot-pool.ts chooses for it; when DingTalk refuses a robot (robot-health.ts), what its
@@ -66,14 +68,14 @@ export class Outboxes {
   for(namespace: string, target: PlannedTarget, notification: Notification): Outbox {
     this.#sender.remember(namespace, target);
     let outbox: Outbox;
-    let budgets: RateBudget[];
+    let budgets: SendBudget[];
     if (target.kind === 'Group') {
       const robot = this.#robotFor(namespace, target, notification);
       const limit = target.group?.rateLimitPerMinute;
-      outbox = this.#groupOutbox(robot?.webhook ?? '', limit);
+      outbox = this.#groupOutbox(namespace, robot?.webhook ?? '', limit);
       // An earlier run's sends are not on record per robot: each robot of a pool counts them all.
       budgets = target.group?.pool
-        ? target.group.robots.map((r) => this.#options.robotBudgets.forRobot(r.webhook, limit))
+        ? target.group.robots.map((r) => this.#options.robotBudgets.forRobot(namespace, r.webhook, limit))
         : [outbox.budget];
     } else {
       const key = memberOutboxKey(namespace, target.service, digest(target.identities.join(',')));
@@ -90,8 +92,8 @@ export class Outboxes {
   }
 
   /**
-   * Brings what is kept per configuration in line with the configuration as it is now: each robot's
-   * budget takes the lowest limit among the groups sending through it, and the queues, budgets,
+   * Brings what is kept per configuration in line with the configuration as it is now: each tenant's
+   * budget on a robot takes the lowest limit among its groups sending through it, and the queues, budgets,
    * credentials and health of robots and services no longer configured (deleted, or re-created) go once
    * nothing is queued for them.
    */
@@ -140,16 +142,16 @@ export class Outboxes {
     await Promise.all([...this.#outboxes.values()].map((outbox) => outbox.stop()));
   }
 
-  #groupOutbox(webhook: string, limit: number | undefined): Outbox {
+  #groupOutbox(namespace: string, webhook: string, limit: number | undefined): Outbox {
     const robot = robotKey(webhook);
     return this.#outbox(
-      groupOutboxKey(webhook),
-      () => this.#options.robotBudgets.forRobot(webhook, limit),
+      groupOutboxKey(namespace, webhook),
+      () => this.#options.robotBudgets.forRobot(namespace, webhook, limit),
       robot,
     );
   }
 
-  #outbox(key: string, budget: () => RateBudget, robot?: string): Outbox {
+  #outbox(key: string, budget: () => SendBudget, robot?: string): Outbox {
     let outbox = this.#outboxes.get(key);
     if (!outbox) {
       outbox = new Outbox({
@@ -178,7 +180,8 @@ export class Outboxes {
     const now = Date.now();
     return chooseRobot(stickyKeyOf(notification), group.robots, (robot) => {
       const id = robotIdOf(namespace, target, robot.name);
-      const blocked = this.#outboxes.get(groupOutboxKey(robot.webhook))?.blocked(now) ?? false;
+      // Blocked by DingTalk whichever tenant's queue it answered: the block is the robot's.
+      const blocked = this.#options.robotBudgets.blocked(robot.webhook, now);
       return !blocked && this.#robotHealth.healthy(id, robot, now);
     });
   }
@@ -228,8 +231,9 @@ export class Outboxes {
 
   #routesElsewhere(n: Notification, from: string): boolean {
     const pool = this.#poolTargetOf(n);
-    const robot = pool && this.#robotFor(pool.namespace, pool.target, n);
-    return robot !== undefined && groupOutboxKey(robot.webhook) !== from;
+    if (!pool) return false;
+    const robot = this.#robotFor(pool.namespace, pool.target, n);
+    return robot !== undefined && groupOutboxKey(pool.namespace, robot.webhook) !== from;
   }
 
   /** Moves what `moves` picks out of the queue to the queues chosen for it now, in order. */

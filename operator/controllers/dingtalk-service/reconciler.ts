@@ -101,7 +101,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
 
       const request = testRequest(obj.metadata.annotations);
       const budgetFor = (robot: ResolvedRobot, group: ResolvedGroup) =>
-        ctx.robotBudgets.forRobot(robot.webhook, group.rateLimitPerMinute);
+        ctx.robotBudgets.forRobot(namespace, robot.webhook, group.rateLimitPerMinute);
       let testDue: number | undefined;
       if (request !== undefined && request !== status.lastHandledTest) {
         testDue = testPostponedUntil({ groups, budgetFor }, Date.now());

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type SendOutcome, TEST_ANNOTATION } from '../../api/index.ts';
-import type { RateBudget } from '../../delivery/rate-budget.ts';
+import type { SendBudget } from '../../delivery/robot-budgets.ts';
 import type { DingTalkClient, DingTalkError } from '../../dingtalk/index.ts';
 import { isDingTalkError } from '../../dingtalk/index.ts';
 import { chunkUserIds } from '../../dingtalk/member-message.ts';
@@ -43,7 +43,7 @@ export interface TestSendInput {
   /** The request (testRequest's value), named in the text so DingTalk never shows two tests as one. */
   request: string;
   /** The send budget of a group's robot, shared with alarm notifications. */
-  budgetFor?: (robot: ResolvedRobot, group: ResolvedGroup) => RateBudget;
+  budgetFor?: (robot: ResolvedRobot, group: ResolvedGroup) => SendBudget;
   groups: readonly GroupCheck[];
   member: MemberCheck | undefined;
   dingtalk: Pick<DingTalkClient, 'sendGroupMessage' | 'sendToMembers'>;
