@@ -10,7 +10,7 @@ import { cardEntriesOfEvent, looksLikeTrackId } from './card-identity.ts';
  * shared decision makes of it for the member who clicked.
  */
 
-/** The button's params, as examples/card-template.json defines them: {action, snooze?}. */
+/** The button's params, as examples/dingtalk/card-template.json defines them: {action, snooze?}. */
 export interface ClickAction {
   action: AckAction;
   snooze?: string;

@@ -9,7 +9,7 @@ import type { GroupMessage } from '../dingtalk/index.ts';
 import { capBytes } from './alarm-projection.ts';
 
 /**
- * The data of an alarm card, as the card template's variables (examples/card-template.json): what the
+ * The data of an alarm card, as the card template's variables (examples/dingtalk/card-template.json): what the
  * card says, and its state line and buttons, which change in place when someone acts. Every value is a
  * string of at most 1 KB, as DingTalk takes card data.
  */

@@ -5,10 +5,10 @@ import { DEFAULT_SNOOZE_DURATIONS } from '../api/index.ts';
 import { clickAction } from './card-click.ts';
 import { initialCardData } from './card-data.ts';
 
-// examples/card-template.json is what a team builds in DingTalk's card platform: it must match what
+// examples/dingtalk/card-template.json is what a team builds in DingTalk's card platform: it must match what
 // the operator fills in and what it understands of a click.
 const template = JSON.parse(
-  readFileSync(path.resolve(import.meta.dirname, '../../examples/card-template.json'), 'utf8'),
+  readFileSync(path.resolve(import.meta.dirname, '../../examples/dingtalk/card-template.json'), 'utf8'),
 ) as {
   variables: Record<string, string>;
   buttons: { label: string; actionId: string; params: Record<string, unknown> }[];

@@ -6,7 +6,9 @@ import { createTestNamespace, kubectl } from '../support/kube.ts';
 const examplesDir = path.resolve(import.meta.dirname, '../../examples');
 // examples/alertmanager/ holds Alertmanager configuration, not Kubernetes objects: there is nothing to apply.
 // examples/argocd/ needs Argo CD's CRDs, absent here; test/packaging/argocd.test.ts checks it instead.
-const NOT_KUBERNETES = new Set(['alertmanager', 'argocd']);
+// examples/dingtalk/ holds what a team creates in DingTalk's own consoles (the card template), checked by
+// operator/dispatch/card-template.test.ts.
+const NOT_KUBERNETES = new Set(['alertmanager', 'argocd', 'dingtalk']);
 
 const files = readdirSync(examplesDir, { recursive: true, withFileTypes: true })
   .filter((entry) => entry.isFile())
@@ -21,7 +23,7 @@ beforeAll(async () => {
 afterAll(() => namespace.cleanup());
 
 describe('examples/', () => {
-  it('holds only YAML manifests outside examples/alertmanager', () => {
+  it('holds only YAML manifests outside examples/alertmanager, argocd and dingtalk', () => {
     expect(files.length).toBeGreaterThanOrEqual(9);
     expect(files.filter((file) => !file.endsWith('.yaml'))).toEqual([]);
   });

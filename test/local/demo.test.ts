@@ -55,7 +55,7 @@ describe('the make run demo', () => {
     const [card] = (await demoAlarmOutcome(namespace.name, emulator.control, 90_000)).memberCards;
     if (!card) throw new Error('the on-call members got no card');
     // The page's Acknowledge button, from the template seed-demo.ts registered with the emulator.
-    const template = JSON.parse(readFileSync('examples/card-template.json', 'utf8')) as {
+    const template = JSON.parse(readFileSync('examples/dingtalk/card-template.json', 'utf8')) as {
       buttons: { label: string; actionId: string; params: Record<string, unknown> }[];
     };
     const button = template.buttons.find((b) => b.label === 'Acknowledge');

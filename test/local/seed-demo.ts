@@ -51,7 +51,7 @@ for (const [userId, name, mobile] of [
 }
 
 // The card template a team creates in DingTalk's card platform: the emulator's page shows its buttons.
-const template = JSON.parse(readFileSync('examples/card-template.json', 'utf8')) as {
+const template = JSON.parse(readFileSync('examples/dingtalk/card-template.json', 'utf8')) as {
   templateId: string;
   buttons: { label: string; actionId: string; params: Record<string, unknown> }[];
 };
