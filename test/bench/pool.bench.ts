@@ -19,8 +19,8 @@ import {
   GROUP,
   VERSION,
 } from '../../operator/api/index.ts';
-import type { RecordedMessage } from '../emulator/schemas.ts';
 import { startEmulator } from '../emulator/server.ts';
+import { busiestMinute } from '../support/busiest-minute.ts';
 import { createRetrying } from '../support/create-retrying.ts';
 import { operatorFlags } from '../support/operator-flags.ts';
 import { benchSetup } from './bench-setup.ts';
@@ -123,16 +123,6 @@ async function receipts(tokens: string[], source: string, titles: string[], time
     if (titles.every((t) => seen.has(t)) || Date.now() > deadline) return { byRobot, seen };
     await sleep(500);
   }
-}
-
-function busiestMinute(messages: RecordedMessage[]): number {
-  const times = messages.map((m) => m.receivedAt).sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < times.length; i++) {
-    while ((times[i] as number) - (times[j] as number) >= 60_000) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
 }
 
 async function clearEvents(): Promise<void> {

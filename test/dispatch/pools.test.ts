@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordedMessage } from '../emulator/schemas.ts';
+import { busiestMinute } from '../support/busiest-minute.ts';
 import { eventually } from '../support/kube.ts';
 import { create, type DispatchHarness, get, list, secret, tokenFor, useDispatch } from './harness.ts';
 
@@ -97,16 +98,6 @@ async function messagesOf(tokens: Record<string, string>) {
 /** The messages that name the alarm: every alarm must be in exactly one. */
 const carrying = (messages: RecordedMessage[], name: string) =>
   messages.filter((m) => new RegExp(`${name} is down`).test(m.text));
-
-function busiestMinute(messages: RecordedMessage[]): number {
-  const times = messages.map((m) => m.receivedAt).sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < times.length; i++) {
-    while ((times[i] as number) - (times[j] as number) >= 60_000) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
-}
 
 type RobotHealth = { name: string; healthy: boolean; reason?: string; errcode?: string; retryAt?: string };
 async function robotHealth(service: string): Promise<RobotHealth[]> {

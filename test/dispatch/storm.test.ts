@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RecordedMessage } from '../emulator/schemas.ts';
 import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
+import { busiestMinute } from '../support/busiest-minute.ts';
 import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
 import { operatorFlags } from '../support/operator-flags.ts';
 import { create, type DispatchHarness, groupService, kubeconfigPath, list, tokenFor } from './harness.ts';
@@ -52,17 +52,6 @@ async function raiseStorm(h: DispatchHarness, prefix: string): Promise<string[]>
   };
   await Promise.all(Array.from({ length: 16 }, worker));
   return titles;
-}
-
-/** Most messages the robot received in any 60 s window, from the emulator's own receipt times. */
-function busiestMinute(messages: RecordedMessage[]): number {
-  const times = messages.map((m) => m.receivedAt).sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < times.length; i++) {
-    while ((times[i] as number) - (times[j] as number) >= 60_000) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
 }
 
 async function allFinished(h: DispatchHarness, prefix: string) {
