@@ -73,4 +73,35 @@ describe('the make run demo', () => {
     });
     expect(columns).toMatch(/Acknowledged\s+Zhang Wei/);
   });
+
+  it('delivers a critical alarm raised after the demo one through every rule at its groupWait, not the next group interval', async () => {
+    await demoAlarmOutcome(namespace.name, emulator.control, 90_000);
+    await kubectl(
+      ['apply', '-n', namespace.name, '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'dingtalk.alarming.io/v1alpha1',
+        kind: 'AlarmEvent',
+        metadata: { name: 'backup-failed' },
+        spec: {
+          severity: 'critical',
+          title: 'Nightly backup failed',
+          state: 'firing',
+          labels: { alertname: 'BackupFailed' },
+        },
+      }),
+    );
+    // Well inside the rules' groupInterval (2m and 5m): a rule grouping every critical alarm together would
+    // hold this one until its group's next flush.
+    const phase = await eventually(
+      async () => {
+        const out = JSON.parse(
+          await kubectl(['get', 'ae', 'backup-failed', '-n', namespace.name, '-o', 'json']),
+        );
+        const current = out.status?.phase as string | undefined;
+        return current && !['Pending', 'Delivering'].includes(current) ? out.status : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+    expect(phase.phase, JSON.stringify(phase)).toBe('Delivered');
+  });
 });
