@@ -8,7 +8,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { DEFAULT_TOKEN_AUDIENCE } from '../../operator/receiver/config.ts';
 import { fillPlaceholders, readmeCommands } from '../docs/readme-commands.ts';
 import type { EmulatorControl } from '../emulator/control-client.ts';
-import { demoAlarmOutcome, demoReadiness, seedDemo } from '../local/demo.ts';
+import { acknowledgeDemoCard, demoAlarmOutcome, demoReadiness, seedDemo } from '../local/demo.ts';
 import { chartDir, repoRoot } from '../packaging/helm.ts';
 import { eventually, kubectl } from '../support/kube.ts';
 import {
@@ -199,6 +199,10 @@ describe('installed with helm install (chart defaults, the image and the emulato
     // The on-call members get it as the card they acknowledge it with (critical-to-oncall is interactive).
     expect(memberCards.length).toBeGreaterThan(0);
   }, 600_000);
+
+  it("closes the loop: Acknowledge clicked on the demo alarm's card reaches an operator pod over the Stream and shows in kubectl get ae", async () => {
+    expect(await acknowledgeDemoCard(DEMO, emulator.control)).toMatch(/Acknowledged\s+Zhang Wei/);
+  }, 300_000);
 
   it("runs the README's quick start: the service and the rule turn Ready and the first alarm reaches the group", async () => {
     await emulator.control.putRobot(QUICK_START_TOKEN, { name: 'Team alerts' });

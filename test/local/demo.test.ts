@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
 import { type RunningCommand, startCommand } from '../packaging/processes.ts';
 import { createTestNamespace, eventually, kubectl } from '../support/kube.ts';
 import { operatorFlags } from '../support/operator-flags.ts';
-import { demoAlarmOutcome, demoReadiness, seedDemo } from './demo.ts';
+import { acknowledgeDemoCard, demoAlarmOutcome, demoReadiness, seedDemo } from './demo.ts';
 
 // What `make run` shows a newcomer without a kubeconfig: seed-demo.ts teaches the emulator the examples'
 // robots, app and users and applies the examples; the operator then validates them and delivers the
@@ -52,25 +51,7 @@ describe('the make run demo', () => {
   });
 
   it("shows who clicked Acknowledge on the demo alarm's card in kubectl get ae", async () => {
-    const [card] = (await demoAlarmOutcome(namespace.name, emulator.control, 90_000)).memberCards;
-    if (!card) throw new Error('the on-call members got no card');
-    // The page's Acknowledge button, from the template seed-demo.ts registered with the emulator.
-    const template = JSON.parse(readFileSync('examples/dingtalk/card-template.json', 'utf8')) as {
-      buttons: { label: string; actionId: string; params: Record<string, unknown> }[];
-    };
-    const button = template.buttons.find((b) => b.label === 'Acknowledge');
-    await eventually(async () => {
-      const { deliveries } = await emulator.control.click(card.outTrackId, {
-        userId: 'manager1234',
-        actionIds: [button?.actionId ?? ''],
-        params: button?.params ?? {},
-      });
-      return deliveries.some((d) => d.outcome === 'answered') ? deliveries : undefined;
-    });
-    const columns = await eventually(async () => {
-      const out = await kubectl(['get', 'ae', 'disk-full-node-3', '-n', namespace.name, '--no-headers']);
-      return out.includes('Zhang Wei') ? out : undefined;
-    });
+    const columns = await acknowledgeDemoCard(namespace.name, emulator.control);
     expect(columns).toMatch(/Acknowledged\s+Zhang Wei/);
   });
 

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
 import type { EmulatorControl } from '../emulator/control-client.ts';
@@ -74,4 +76,31 @@ export async function demoAlarmOutcome(namespace: string, emulator: EmulatorCont
   const memberMessages = (await emulator.messages()).filter((m) => m.to.kind === 'member');
   const memberCards = (await emulator.cards()).filter((c) => c.spaces.some((s) => s.startsWith('IM_ROBOT.')));
   return { status: event.status, memberMessages, memberCards };
+}
+
+/**
+ * Clicks Acknowledge, as the on-call manager, on the demo alarm's card (the page's button, from the template
+ * seed-demo.ts registered), and returns the alarm's `kubectl get ae` line once it names who acknowledged.
+ */
+export async function acknowledgeDemoCard(namespace: string, emulator: EmulatorControl): Promise<string> {
+  const [card] = (await demoAlarmOutcome(namespace, emulator, 90_000)).memberCards;
+  if (!card) throw new Error('the on-call members got no card');
+  const template = JSON.parse(
+    readFileSync(path.join(repoRoot, 'examples/dingtalk/card-template.json'), 'utf8'),
+  ) as {
+    buttons: { label: string; actionId: string; params: Record<string, unknown> }[];
+  };
+  const button = template.buttons.find((b) => b.label === 'Acknowledge');
+  await eventually(async () => {
+    const { deliveries } = await emulator.click(card.outTrackId, {
+      userId: 'manager1234',
+      actionIds: [button?.actionId ?? ''],
+      params: button?.params ?? {},
+    });
+    return deliveries.some((d) => d.outcome === 'answered') ? deliveries : undefined;
+  });
+  return eventually(async () => {
+    const out = await kubectl(['get', 'ae', 'disk-full-node-3', '-n', namespace, '--no-headers']);
+    return out.includes('Zhang Wei') ? out : undefined;
+  });
 }
