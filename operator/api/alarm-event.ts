@@ -152,7 +152,7 @@ export const Delivery = z.object({
     .describe("The namespace of the AlarmRule that sent it (the alarm's own)."),
   rule: z.string().max(253).describe('The name of the AlarmRule that sent it.'),
   service: z.string().max(253).describe('The DingTalkService it went through.'),
-  targetKind: TargetKind.describe('Group or Member.'),
+  targetKind: TargetKind.describe('Group, Member or AppGroup.'),
   targetName: z
     .string()
     .max(128)

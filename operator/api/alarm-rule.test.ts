@@ -49,7 +49,7 @@ describe('AlarmRule', () => {
     [
       'groups without Group in sendTo',
       { services: [{ name: 'ops', sendTo: ['Member'], groups: ['Ops'] }] },
-      'spec.services[0].groups: groups are listed but sendTo does not contain Group',
+      'spec.services[0].groups: groups are listed but sendTo contains neither Group nor AppGroup',
     ],
     [
       'a bad duration',

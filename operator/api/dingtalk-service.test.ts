@@ -44,7 +44,27 @@ describe('DingTalkService', () => {
     expect(() => parseDingTalkService(service({ sendTo: ['Member'], member: fromConfigMap }))).not.toThrow();
   });
 
+  it("takes groups reached through the app's robot, by openConversationId", () => {
+    const groups = [{ name: 'Oncall', openConversationId: 'cidAbC123==' }];
+    const parsed = parseDingTalkService(service({ sendTo: ['AppGroup'], member: { ...member, groups } }));
+    expect(parsed.spec.member?.groups).toEqual(groups);
+  });
+
   it.each([
+    [
+      'AppGroup without member.groups',
+      { sendTo: ['AppGroup'], member },
+      'spec.member.groups: sendTo contains AppGroup',
+    ],
+    [
+      'a member.groups name that groups uses too',
+      {
+        sendTo: ['Group', 'AppGroup'],
+        groups: [group],
+        member: { ...member, groups: [{ name: 'Ops', openConversationId: 'cid1' }] },
+      },
+      'spec.member.groups: a name is used by both groups and member.groups',
+    ],
     ['Group without groups', { sendTo: ['Group'] }, 'spec.groups: sendTo contains Group'],
     ['Member without member', { sendTo: ['Member'] }, 'spec.member: sendTo contains Member'],
     [

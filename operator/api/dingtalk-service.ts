@@ -55,6 +55,37 @@ export const Member = withRules(
 );
 export type Member = z.output<typeof Member>;
 
+export const AppGroup = z.object({
+  name: GroupName.describe(
+    'A name for the group, as AlarmRules pick it (spec.services[].groups); unique among spec.groups and spec.member.groups.',
+  ),
+  openConversationId: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9+/=_-]+$/, 'must be an openConversationId such as cidAbC…==')
+    .describe(
+      "The group's openConversationId (cid…). The app's robot must be a member of the group: add it in the group's settings (robots), or DingTalk refuses the group's alarms, which then wait (Held) until this changes.",
+    ),
+});
+export type AppGroup = z.output<typeof AppGroup>;
+
+const AppGroups = withRules(
+  z
+    .array(AppGroup)
+    .min(1)
+    .max(50)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
+  "DingTalk groups the app's robot is a member of, by openConversationId (sendTo AppGroup): alarms go there as the robot's group messages, and the first notification of an AlarmRule with spec.interactive as the card of cardTemplateId. Only the members listed here (members, membersFrom; or those the AlarmRule picks) may act on a group's card: DingTalk offers no API to read an ordinary group's members.",
+  [
+    {
+      rule: 'self.all(g, self.exists_one(h, h.name == g.name))',
+      message: 'group names must be unique',
+      holds: (groups) => new Set(groups.map((g) => g.name)).size === groups.length,
+    },
+  ],
+);
+
 export const MemberTarget = withRules(
   z.object({
     clientId: z
@@ -90,13 +121,14 @@ export const MemberTarget = withRules(
       .max(128)
       .optional()
       .describe(
-        "ID of the interactive card template published in the app's developer console: the first notification of an AlarmRule with spec.interactive goes to the members as this card.",
+        "ID of the interactive card template published in the app's developer console: the first notification of an AlarmRule with spec.interactive goes to the members and to groups (groups) as this card.",
       ),
     membersFrom: ConfigMapKeyRef.optional().describe(
       'ConfigMap key holding members imported from a DingTalk contacts export: CSV text whose header row names a userId and/or a mobile column (other columns, such as name, are kept for display). `dingtalk-operator import-members` writes it. Added to members.',
     ),
+    groups: AppGroups.optional(),
   }),
-  "Sending to members one-to-one through an enterprise internal app's robot. robotCode defaults to clientId when read by the operator.",
+  "Sending through an enterprise internal app's robot: to members one to one, and to groups the robot is in (groups). robotCode defaults to clientId when read by the operator.",
   [
     {
       rule: '(has(self.members) && size(self.members) > 0) || has(self.membersFrom)',
@@ -130,9 +162,11 @@ export const DingTalkServiceSpec = withRules(
     sendTo: z
       .array(TargetKind)
       .min(1)
-      .max(2)
+      .max(3)
       .meta({ 'x-kubernetes-list-type': 'set' })
-      .describe('Where notifications go: Group (spec.groups), Member (spec.member), or both.'),
+      .describe(
+        "Where notifications go: Group (spec.groups, through their custom robots), Member (spec.member's members, one to one), AppGroup (spec.member.groups, through the app's robot), or several.",
+      ),
     groups: Groups.optional(),
     member: MemberTarget.optional(),
     quotaPolicy: QuotaPolicy.optional(),
@@ -152,6 +186,20 @@ export const DingTalkServiceSpec = withRules(
       fieldPath: '.member',
       reason: 'FieldValueRequired',
       holds: (s) => !s.sendTo.includes('Member') || s.member !== undefined,
+    },
+    {
+      rule: "!('AppGroup' in self.sendTo) || (has(self.member) && has(self.member.groups))",
+      message:
+        "sendTo contains AppGroup, so member.groups needs at least one group (with the app's clientId and clientSecret)",
+      fieldPath: '.member.groups',
+      reason: 'FieldValueRequired',
+      holds: (s) => !s.sendTo.includes('AppGroup') || (s.member?.groups?.length ?? 0) > 0,
+    },
+    {
+      rule: '!has(self.groups) || !has(self.member) || !has(self.member.groups) || self.member.groups.all(a, !self.groups.exists(g, g.name == a.name))',
+      message: 'a name is used by both groups and member.groups; AlarmRules pick groups by name',
+      fieldPath: '.member.groups',
+      holds: (s) => !s.member?.groups?.some((a) => s.groups?.some((g) => g.name === a.name)),
     },
   ],
 );
@@ -179,7 +227,7 @@ export const SendOutcome = z.object({
 export type SendOutcome = z.output<typeof SendOutcome>;
 
 const TargetRef = z.object({
-  kind: TargetKind.describe('Group or Member.'),
+  kind: TargetKind.describe('Group, Member or AppGroup.'),
   name: z.string().max(128).describe("The group's name, or the member's userId."),
 });
 
@@ -301,6 +349,19 @@ export const DeliveryStatus = z.object({
     })
     .optional()
     .describe('Alarm notifications to members.'),
+  appGroups: z
+    .array(
+      z.object({
+        name: GroupName.describe('Name of the group in spec.member.groups.'),
+        lastDelivery: SendOutcome.optional().describe(
+          "The last alarm notification (card or message) sent to this group through the app's robot.",
+        ),
+      }),
+    )
+    .max(50)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .optional()
+    .describe('One entry per group of spec.member.groups that alarms were sent to.'),
 });
 export type DeliveryStatus = z.output<typeof DeliveryStatus>;
 

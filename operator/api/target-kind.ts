@@ -1,5 +1,9 @@
 import { z } from 'zod';
 
-/** The two kinds of DingTalk target: a group (through its custom robot) and a member (through the app robot). */
-export const TargetKind = z.enum(['Group', 'Member']);
+/**
+ * The kinds of DingTalk target: a group through its custom robot (Group), members one to one through the
+ * enterprise app's robot (Member), and a group the app's robot is a member of (AppGroup), by
+ * openConversationId, which can show interactive cards.
+ */
+export const TargetKind = z.enum(['Group', 'Member', 'AppGroup']);
 export type TargetKind = z.output<typeof TargetKind>;

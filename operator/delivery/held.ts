@@ -1,3 +1,5 @@
+import type { TargetKind } from '../api/index.ts';
+
 /**
  * Targets whose alarms are held: DingTalk refused a send for a reason only a configuration change cures.
  * Dispatch records and clears them; the DingTalkService controller reads them for the service's
@@ -7,7 +9,7 @@
 export interface HeldTarget {
   namespace: string;
   service: string;
-  kind: 'Group' | 'Member';
+  kind: TargetKind;
   /** The group's name, or "members". */
   name: string;
   /** DingTalk's errcode (webhook) or code (app API). */

@@ -53,6 +53,7 @@ describe('cards, DING and read status against the emulator', () => {
     await emulator.control.reset();
     await emulator.control.putApp('app1', { clientSecret: 'secret' });
     await emulator.control.putUser('alice', { name: 'Alice' });
+    await emulator.control.putAppGroup('cid1', { robotCodes: ['app1'], members: ['alice'] });
   });
   afterAll(async () => {
     await client.close();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { type AppApiCall, type CardApi, createCardApi } from './cards.ts';
-import { type DingTalkError, isDingTalkError } from './errors.ts';
+import { DingTalkError, DingTalkErrorCode, isDingTalkError } from './errors.ts';
 import { buildGroupBody, type GroupMessage } from './group-message.ts';
 import { chunkUserIds, type MemberMessage, toMsgKey } from './member-message.ts';
 import { type ClientHooks, clientOptionsSchema, type DingTalkClientOptions } from './options.ts';
@@ -54,6 +54,9 @@ const batchSendResponseSchema = z.object({
 const userIdResponseSchema = z.object({ result: z.object({ userid: z.string() }) });
 const userResponseSchema = z.object({ result: userSchema });
 const okSchema = z.object({});
+const groupSendResponseSchema = z.object({ processQueryKey: z.string().default('') });
+/** msgParam of a group message through the app's robot: at most this many bytes (dingtalk-api.md §3.3). */
+export const maxAppGroupMsgParamBytes = 15_000;
 const streamTicketSchema = z.object({ endpoint: z.string().min(1), ticket: z.string().min(1) });
 
 /** What a Stream connection receives: `type` EVENT or CALLBACK, and a topic such as the card callback's. */
@@ -245,6 +248,26 @@ export function createDingTalkClient(input: DingTalkClientOptions = {}) {
         }
       }
       return result;
+    },
+
+    /**
+     * A message from the app's robot to a group it is a member of (`groupMessages/send`,
+     * dingtalk-api.md §3.3): one call against the org's monthly API quota. DingTalk keeps no message id
+     * for deduplication here, so a retry after a lost answer may show the message twice.
+     */
+    async sendAppGroupMessage(app: MemberApp, openConversationId: string, message: MemberMessage) {
+      const { msgKey, msgParam } = toMsgKey(message);
+      if (Buffer.byteLength(msgParam) > maxAppGroupMsgParamBytes) {
+        throw new DingTalkError(
+          `robot.groupSend: the message is ${Buffer.byteLength(msgParam)} bytes; DingTalk takes at most ${maxAppGroupMsgParamBytes}`,
+          { code: DingTalkErrorCode.invalidMessage, errorClass: 'permanent', endpoint: 'robot.groupSend' },
+        );
+      }
+      const body = { robotCode: app.robotCode ?? app.clientId, openConversationId, msgKey, msgParam };
+      const sent = await withToken(app, (token) =>
+        postApi('robot.groupSend', '/v1.0/robot/groupMessages/send', body, groupSendResponseSchema, token),
+      );
+      return { processQueryKey: sent.processQueryKey };
     },
 
     /** The userId of a current employee with this mobile, or undefined when DingTalk knows none. */

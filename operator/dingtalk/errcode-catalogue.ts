@@ -49,6 +49,10 @@ const APP_TOKEN =
   'Usually nothing: the operator fetches a new access_token and tries again. If it persists, check the ' +
   "app's credentials and that the app is not disabled.";
 const RETRY = 'Nothing: retried with backoff (at most 50 attempts).';
+const APP_GROUP =
+  "Add the app's robot to the group (group settings → robots) or set the group's " +
+  '`spec.member.groups[].openConversationId` to the right id: the held alarms go out when the service ' +
+  'changes (after a fix in DingTalk alone, change any annotation of the service).';
 
 export const knownDingTalkErrors: readonly KnownDingTalkError[] = [
   {
@@ -288,5 +292,28 @@ export const knownDingTalkErrors: readonly KnownDingTalkError[] = [
     holds: true,
     meaning: 'As `invalidParameter.robotCode.notExist`, as DingTalk spells it in some answers.',
     action: 'As `invalidParameter.robotCode.notExist`.',
+  },
+  {
+    code: 'invalid.openConversationId',
+    errorClass: 'permanent',
+    holds: true,
+    meaning:
+      "The app's robot cannot post to the group (spec.member.groups): the openConversationId is wrong, or " +
+      'the robot is not a member of the group.',
+    action: APP_GROUP,
+  },
+  {
+    code: 'group.disbanded',
+    errorClass: 'permanent',
+    holds: true,
+    meaning: 'The group of spec.member.groups was disbanded.',
+    action: APP_GROUP,
+  },
+  {
+    code: 'bot.stopped',
+    errorClass: 'permanent',
+    holds: true,
+    meaning: "The app's robot was stopped in the group of spec.member.groups.",
+    action: APP_GROUP,
   },
 ];

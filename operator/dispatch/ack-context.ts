@@ -50,7 +50,7 @@ export function memberNamesOf(
   const names = new Map<string, string>();
   for (const rule of rules) {
     for (const target of planTargets(namespace, rule.services, lookupOf(caches), cacheReader(caches))) {
-      if (target.kind !== 'Member') continue;
+      if (target.kind === 'Group') continue;
       for (const m of target.app?.members ?? [])
         if (m.userId && m.name && !names.has(m.userId)) names.set(m.userId, m.name);
     }
@@ -63,20 +63,27 @@ export function lookupOf(caches: Caches) {
 }
 
 /**
- * The member set a card's ledger entry was sent to, as its rule's target is configured now, with the
- * rule's interactive options; undefined when the rule or the target is gone.
+ * Where a card's ledger entry was sent, as its rule's target is configured now, with the rule's
+ * interactive options: the member set, or the group reached through the app's robot, with who may act
+ * on its card (`recipients`: the members it went to, or the group's actors); undefined when the rule or
+ * the target is gone.
  */
 export function cardTargetOf(
   caches: Caches,
   namespace: string,
   rules: readonly RuleView[],
-  delivery: Pick<Delivery, 'rule' | 'service' | 'targetName'>,
+  delivery: Pick<Delivery, 'rule' | 'service' | 'targetKind' | 'targetName'>,
 ) {
   const rule = rules.find((r) => r.name === delivery.rule);
   if (!rule) return undefined;
   const target = planTargets(namespace, rule.services, lookupOf(caches), cacheReader(caches)).find(
-    (t) => t.kind === 'Member' && t.service === delivery.service && t.ledgerName === delivery.targetName,
+    (t) =>
+      t.kind === delivery.targetKind &&
+      t.service === delivery.service &&
+      (t.kind === 'Member' ? t.ledgerName : t.name) === delivery.targetName,
   );
-  if (target?.kind !== 'Member' || !target.app) return undefined;
-  return { app: target.app, recipients: target.recipients, interactive: rule.interactive };
+  if (!target || target.kind === 'Group' || !target.app) return undefined;
+  return target.kind === 'Member'
+    ? { app: target.app, recipients: target.recipients, interactive: rule.interactive }
+    : { app: target.app, recipients: target.actors, interactive: rule.interactive, group: target.name };
 }

@@ -26,9 +26,10 @@ export interface AckEvent {
 }
 
 /**
- * Who may act. Members: the member set the card went to (userIds). Group: a group the card went to;
- * its members are checked when the caller knows them, else DingTalk's word that the click came from
- * the group is taken and said so. Kubernetes: the annotation, which RBAC on the event already allowed.
+ * Who may act. Members: the member set the card went to (userIds). Group: a group the card went to
+ * through the app's robot; those who may act on its card are checked when the caller knows them (the
+ * service's members the rule picks), else DingTalk's word that the click came from the group is taken
+ * and said so. Kubernetes: the annotation, which RBAC on the event already allowed.
  */
 export type Audience =
   | { kind: 'Members'; userIds: ReadonlySet<string> }
@@ -214,7 +215,12 @@ function checkMembership(
     return { unverified: `membership of group ${audience.name} not checked: DingTalk's word taken` };
   return audience.userIds.has(userId)
     ? {}
-    : { refusal: refused('NotAMember', `${userId} is not a member of group ${audience.name}`) };
+    : {
+        refusal: refused(
+          'NotAMember',
+          `${userId} is not one of the members who may act on the cards of group ${audience.name} (the service's members the rule picks)`,
+        ),
+      };
 }
 
 /** The snooze's length in ms, or why it cannot be had. */

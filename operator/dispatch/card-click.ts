@@ -59,8 +59,10 @@ export interface ClickJudgement {
   cardFor: { namespace: string; name: string; uid: string };
   click: ClickAction;
   userId: string;
-  /** The userIds of the member set the card went to. */
+  /** The userIds of the member set the card went to, or of those who may act on a group's card. */
   members: ReadonlySet<string>;
+  /** The group (spec.member.groups) the card went to; none for a card to members one to one. */
+  group?: string;
   offered: Offered;
   nameOf: (userId: string) => string | undefined;
   now: number;
@@ -83,7 +85,10 @@ export function decideClick(judgement: ClickJudgement): AckDecision {
     ...(judgement.click.snooze ? { snooze: judgement.click.snooze } : {}),
     userId: judgement.userId,
     via: 'Card',
-    audience: { kind: 'Members', userIds: judgement.members },
+    audience:
+      judgement.group === undefined
+        ? { kind: 'Members', userIds: judgement.members }
+        : { kind: 'Group', name: judgement.group, userIds: judgement.members },
     offered: judgement.offered,
     nameOf: judgement.nameOf,
     now: judgement.now,

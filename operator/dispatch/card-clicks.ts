@@ -72,8 +72,8 @@ export class CardClicks {
   }
 
   /**
-   * What the click is judged against: the rules of the event, and the member set the card went to as
-   * the rule's target is configured now. Undefined when the entry's target does not send through this
+   * What the click is judged against: the rules of the event, and who may act on the card as the
+   * rule's target is configured now (the member set it went to, or a group's actors). Undefined when the entry's target does not send through this
    * app: the card is not one this connection can vouch for.
    */
   async #judge(clientId: string, card: CardEvent, userId: string) {
@@ -93,6 +93,7 @@ export class CardClicks {
       event: raw,
       cardFor: { namespace, name: raw.metadata?.name ?? '', uid: raw.metadata?.uid ?? '' },
       members: userIds,
+      ...('group' in target && { group: target.group }),
       offered: offeredBy(rules.map((r) => r.interactive)),
       nameOf: (id) => names.get(id),
     };

@@ -32,7 +32,8 @@ export function looksLikeTrackId(outTrackId: string): boolean {
 }
 
 /**
- * The cards an event's ledger may have sent, by outTrackId: every member-set entry with a msgUuid, the
+ * The cards an event's ledger may have sent, by outTrackId: every entry of a member set or of a group
+ * reached through the app's robot with a msgUuid, the
  * card under way included (a click may come before the ledger records it delivered). A click names
  * one only if DingTalk has a card under that outTrackId, which only this operator could create.
  */
@@ -42,7 +43,7 @@ export function cardEntriesOfEvent(
 ): Map<string, Delivery> {
   const cards = new Map<string, Delivery>();
   for (const delivery of status?.deliveries ?? []) {
-    if (delivery.targetKind !== 'Member' || !delivery.msgUuid || delivery.ruleNamespace !== namespace)
+    if (delivery.targetKind === 'Group' || !delivery.msgUuid || delivery.ruleNamespace !== namespace)
       continue;
     cards.set(cardTrackId(namespace, { ...delivery, msgUuid: delivery.msgUuid }), delivery);
   }

@@ -3,7 +3,7 @@ import type { CardApi, CardDelivery } from '../dingtalk/cards.ts';
 import { DingTalkError, DingTalkErrorCode } from '../dingtalk/index.ts';
 import type { Alarm } from './alarm.ts';
 import { cardTrackId } from './card-identity.ts';
-import { sendCardStep, sendsCard } from './card-sender.ts';
+import { namingTheGroup, sendCardStep, sendGroupCard, sendsCard } from './card-sender.ts';
 import { progressFrom } from './member-progress.ts';
 import type { Notification } from './notification.ts';
 import type { OutboundMessage } from './outcome.ts';
@@ -102,5 +102,54 @@ describe('sending a card', () => {
       () => undefined,
     );
     expect(progress).toMatchObject({ failed: 2, chunksDone: 1 });
+  });
+});
+
+describe("sending a card to a group through the app's robot", () => {
+  const group = {
+    kind: 'AppGroup' as const,
+    service: 'oncall',
+    name: 'ops',
+    openConversationId: 'cidOps==',
+    app,
+    actors: [],
+  };
+
+  it('delivers one card to the group under an outTrackId of the group ledger entry, counted once', async () => {
+    const { api, calls } = cards(async () => ({ failed: [] }));
+    const recorded: unknown[] = [];
+    const id = await sendGroupCard(api, app, group, message(), (error) => recorded.push(error));
+    expect(id).toBe(
+      cardTrackId('team-a', { service: 'oncall', targetKind: 'AppGroup', targetName: 'ops', msgUuid: 'm-1' }),
+    );
+    expect(id).not.toBe(outTrackId);
+    expect(calls).toMatchObject([{ outTrackId: id, openConversationId: 'cidOps==', cardTemplateId: 'tpl' }]);
+    expect(calls[0]?.userIds).toBeUndefined();
+    expect(recorded).toEqual([undefined]);
+  });
+
+  it('refuses a call DingTalk answered without delivering to the group', async () => {
+    const { api } = cards(async () => ({ failed: ['cidOps=='] }));
+    await expect(sendGroupCard(api, app, group, message(), () => {})).rejects.toMatchObject({
+      errorClass: 'permanent',
+      endpoint: 'card.createAndDeliver',
+    });
+  });
+
+  it("names the group's openConversationId when DingTalk says the robot cannot post there", () => {
+    const refusal = new DingTalkError('refused', {
+      code: DingTalkErrorCode.rejected,
+      errorClass: 'permanent',
+      endpoint: 'card.createAndDeliver',
+      errcode: 'invalid.openConversationId',
+      errmsg: 'robot not in group',
+    });
+    expect(namingTheGroup(refusal, group)).toMatchObject({
+      errcode: 'invalid.openConversationId',
+      errorClass: 'permanent',
+      message: expect.stringContaining('spec.member.groups[ops].openConversationId'),
+    });
+    const other = new Error('other');
+    expect(namingTheGroup(other, group)).toBe(other);
   });
 });

@@ -10,7 +10,7 @@ export interface ConfigurationUsage {
   robotKeys: Set<string>;
   /** Every DingTalkService, by namespace/name. */
   services: Set<string>;
-  /** The clientIds of the apps member sets send through. */
+  /** The clientIds of the apps member sets and groups reached through an app's robot send through. */
   apps: Set<string>;
 }
 
@@ -33,7 +33,7 @@ export function configurationUsage(
           usage.robots.push({ namespace, webhook, limit: target.group.rateLimitPerMinute });
           usage.robotKeys.add(tenantRobotKey(namespace, webhook));
         }
-      } else if (target.kind === 'Member' && target.app) {
+      } else if (target.kind !== 'Group' && target.app) {
         usage.apps.add(target.app.clientId);
       }
     }

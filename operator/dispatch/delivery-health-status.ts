@@ -1,4 +1,4 @@
-import type { Severity } from '../api/index.ts';
+import type { Severity, TargetKind } from '../api/index.ts';
 import type { RobotMark } from '../delivery/robot-health.ts';
 import { timestamp } from './ledger.ts';
 
@@ -18,15 +18,17 @@ export interface Owned {
 
 export interface ServiceHealth extends Owned {
   deliveries: { sent: number; throttled: number; failed: number; suppressed: number };
-  lastSuccess?: { time: string; target: { kind: 'Group' | 'Member'; name: string } };
+  lastSuccess?: { time: string; target: { kind: TargetKind; name: string } };
   lastFailure?: {
     time: string;
-    target: { kind: 'Group' | 'Member'; name: string };
+    target: { kind: TargetKind; name: string };
     errcode?: string;
     message?: string;
   };
   groups: Map<string, GroupHealth>;
   member?: { lastDelivery?: Outcome };
+  /** Groups reached through the app's robot, by name. */
+  appGroups: Map<string, { lastDelivery?: Outcome }>;
 }
 
 export interface GroupHealth {
@@ -55,8 +57,11 @@ export function ruleStatus(health: RuleHealth | undefined) {
 export function serviceStatus(
   health: ServiceHealth | undefined,
   specGroups: ReadonlyMap<string, ReadonlySet<string>>,
+  specAppGroups: ReadonlySet<string>,
 ) {
   if (!health) return {};
+  for (const name of health.appGroups.keys()) if (!specAppGroups.has(name)) health.appGroups.delete(name);
+  const appGroups = [...health.appGroups].map(([name, group]) => ({ name, ...group }));
   for (const name of health.groups.keys()) if (!specGroups.has(name)) health.groups.delete(name);
   const groups = [...health.groups].map(([name, { robots, ...group }]) => {
     const pool = specGroups.get(name);
@@ -69,6 +74,7 @@ export function serviceStatus(
   const delivery = {
     ...(groups.length > 0 && { groups }),
     ...(health.member && { member: health.member }),
+    ...(appGroups.length > 0 && { appGroups }),
   };
   return {
     deliveries: health.deliveries,

@@ -6,6 +6,7 @@ import {
   DINGTALK_SERVICE_PLURAL,
   DingTalkServiceGvk,
   GROUP,
+  type TargetKind,
   VERSION,
 } from '../api/index.ts';
 import type { RobotId, RobotMark } from '../delivery/robot-health.ts';
@@ -46,7 +47,7 @@ export interface HealthSources {
   rule(namespace: string, name: string): Readonly<CustomObject> | undefined;
 }
 
-export type TargetName = { kind: 'Group' | 'Member'; name: string };
+export type TargetName = { kind: TargetKind; name: string };
 
 export class DeliveryHealth {
   readonly #kube: KubeHttp;
@@ -275,7 +276,11 @@ export class DeliveryHealth {
       kind: isService ? DingTalkServiceGvk.kind : AlarmRuleGvk.kind,
       metadata: { name, namespace },
       status: isService
-        ? serviceStatus(this.#services.get(`${namespace}/${name}`), this.#specGroups(namespace, name))
+        ? serviceStatus(
+            this.#services.get(`${namespace}/${name}`),
+            this.#specGroups(namespace, name),
+            this.#specAppGroups(namespace, name),
+          )
         : ruleStatus(this.#rules.get(`${namespace}/${name}`)),
     };
     try {
@@ -305,9 +310,21 @@ export class DeliveryHealth {
     );
   }
 
+  /** The names of the service's groups reached through the app's robot now. */
+  #specAppGroups(namespace: string, name: string): Set<string> {
+    const spec = this.#sources.service(namespace, name)?.spec as
+      | { member?: { groups?: { name?: string }[] } }
+      | undefined;
+    return new Set((spec?.member?.groups ?? []).map((group) => group.name ?? ''));
+  }
+
   #outcome(health: ServiceHealth, target: TargetName, outcome: Outcome): void {
     if (target.kind === 'Member') {
       health.member = { lastDelivery: outcome };
+      return;
+    }
+    if (target.kind === 'AppGroup') {
+      health.appGroups.set(target.name, { lastDelivery: outcome });
       return;
     }
     const group = health.groups.get(target.name) ?? {};
@@ -337,6 +354,7 @@ export class DeliveryHealth {
           suppressed: d.suppressed ?? 0,
         },
         groups: new Map(),
+        appGroups: new Map(),
       };
       this.#services.set(key, health);
     }

@@ -1,5 +1,10 @@
 import type { Logger } from 'pino';
-import { type AlarmEventStatus, type Delivery, DingTalkConditionReason } from '../api/index.ts';
+import {
+  type AlarmEventStatus,
+  type Delivery,
+  DingTalkConditionReason,
+  type TargetKind,
+} from '../api/index.ts';
 import type { Alarm } from './alarm.ts';
 import type { DeliveryHealth } from './delivery-health.ts';
 import type { EventStatusStore } from './event-status.ts';
@@ -86,7 +91,7 @@ export class LedgerRecorder implements OutcomeSink {
     alarm: Alarm,
     rule: { namespace: string; name: string },
     service: string,
-    kind: 'Group' | 'Member',
+    kind: TargetKind,
     names: readonly string[],
     change: Change,
   ): void {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Interactive, Mentions } from '../api/index.ts';
+import type { Interactive, Mentions, TargetKind } from '../api/index.ts';
 import type { CompiledTemplates } from '../rules/templates.ts';
 import type { PlannedTarget } from '../targets/index.ts';
 import type { Alarm } from './alarm.ts';
@@ -17,7 +17,7 @@ export interface RuleInfo {
 /** Where a notification goes, named as the ledger names it. */
 export interface TargetRef {
   service: string;
-  kind: 'Group' | 'Member';
+  kind: TargetKind;
   /** The group's name, or members. */
   name: string;
   /** Ledger names the notification's deliveries are recorded under. */
@@ -39,6 +39,8 @@ export interface Notification {
 
 /** How the ledger and the queues name a planned target. */
 export function targetRef(target: PlannedTarget): TargetRef {
+  if (target.kind === 'AppGroup')
+    return { service: target.service, kind: 'AppGroup', name: target.name, names: [target.name] };
   return target.kind === 'Group'
     ? { service: target.service, kind: 'Group', name: target.name, names: [target.name] }
     : {

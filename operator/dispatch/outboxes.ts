@@ -78,7 +78,9 @@ export class Outboxes {
         ? target.group.robots.map((r) => this.#options.robotBudgets.forRobot(namespace, r.webhook, limit))
         : [outbox.budget];
     } else {
-      const key = memberOutboxKey(namespace, target.service, digest(target.identities.join(',')));
+      // A group reached through the app's robot has a queue of its own, on the app's budget.
+      const who = target.kind === 'AppGroup' ? `group:${target.name}` : target.identities.join(',');
+      const key = memberOutboxKey(namespace, target.service, digest(who));
       outbox = this.#outbox(key, () => this.#appBudget(target.app?.clientId ?? ''));
       budgets = [outbox.budget];
     }

@@ -108,7 +108,12 @@ export class Resumption {
     budget: { record(at: number): void },
     now: number,
   ): void {
-    const key = recentKey(namespace, target.service, target.kind, target.kind === 'Group' ? target.name : '');
+    const key = recentKey(
+      namespace,
+      target.service,
+      target.kind,
+      target.kind === 'Member' ? '' : target.name,
+    );
     const sends = this.#recentSends.get(key);
     if (!sends) return;
     this.#recentSends.delete(key);
@@ -121,7 +126,7 @@ export class Resumption {
   }
 
   #remember(namespace: string, d: Delivery): void {
-    const key = recentKey(namespace, d.service, d.targetKind, d.targetKind === 'Group' ? d.targetName : '');
+    const key = recentKey(namespace, d.service, d.targetKind, d.targetKind === 'Member' ? '' : d.targetName);
     const sends = this.#recentSends.get(key) ?? new Set();
     sends.add(d.msgUuid as string);
     this.#recentSends.set(key, sends);

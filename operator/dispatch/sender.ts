@@ -10,7 +10,7 @@ import { chunkUserIds } from '../dingtalk/member-message.ts';
 import type { OperatorContext } from '../manager/context.ts';
 import { recordCall } from '../quota/billing.ts';
 import { memberIdentity, type PlannedTarget } from '../targets/index.ts';
-import { sendCardStep, sendsCard } from './card-sender.ts';
+import { namingTheGroup, sendCardStep, sendGroupCard, sendsCard } from './card-sender.ts';
 import {
   applyAnswer,
   fail,
@@ -95,7 +95,43 @@ export class Sender {
       recordCall(this.#ctx.quota, call);
       return {};
     }
+    if (target.kind === 'AppGroup') return this.#sendToAppGroup(namespace, target, message);
     return this.#sendToMembers(namespace, target, message);
+  }
+
+  /**
+   * One call to a group through the app's robot: the first notification of an interactive rule as the
+   * app's card (its outTrackId from the ledger, so a retry or a restart keeps one card), anything else
+   * as the robot's group message. What DingTalk refuses is thrown for the queue to decide on, naming
+   * the group's field when DingTalk says the robot cannot post there.
+   */
+  async #sendToAppGroup(
+    namespace: string,
+    target: Extract<PlannedTarget, { kind: 'AppGroup' }>,
+    message: OutboundMessage,
+  ): Promise<SendResult> {
+    const { app, openConversationId } = target;
+    if (!app || !openConversationId) throw new Error('app group target has no credentials');
+    const call = { namespace, service: target.service, bucket: { kind: 'App' } } as const;
+    const record = (error?: unknown) => recordCall(this.#ctx.quota, call, error);
+    try {
+      if (sendsCard(message, app)) {
+        const outTrackId = await sendGroupCard(this.#ctx.dingtalk.cards, app, target, message, record);
+        message.messageIds = [outTrackId];
+        return { messageId: outTrackId };
+      }
+      const content = memberMessageOf(message.content);
+      const sent = await this.#ctx.dingtalk
+        .sendAppGroupMessage(app, openConversationId, content)
+        .catch((error: unknown) => {
+          record(error);
+          throw error;
+        });
+      record();
+      return sent.processQueryKey ? { messageId: sent.processQueryKey } : {};
+    } catch (error) {
+      throw namingTheGroup(error, target);
+    }
   }
 
   /**

@@ -4,10 +4,10 @@ import type { CompiledRule, GroupTiming } from '../rules/rule-book.ts';
 import type { QuotaBucket, QuotaLedger } from './ledger.ts';
 import { groupIntervalFactor, type PolicyStep, stepsInForce } from './policy.ts';
 
-/** A target of a service, as dispatch plans it: a group (by name) or the members, through the app. */
+/** A target of a service, as dispatch plans it: a group (by name), or the members or a group through the app. */
 export type QuotaTarget =
   | { service: string; kind: 'Group'; name: string }
-  | { service: string; kind: 'Member' };
+  | { service: string; kind: 'Member' | 'AppGroup' };
 
 /**
  * Where dispatch asks a service's quotaPolicy what the month's count allows: which notifications are

@@ -251,7 +251,9 @@ function bucketsOf(service: Readonly<CustomObject> | undefined): QuotaBucket[] {
     ...(sendTo.includes('Group') ? (spec.groups ?? []) : []).map(
       (g): QuotaBucket => ({ kind: 'Robot', group: g.name ?? '' }),
     ),
-    ...(sendTo.includes('Member') && spec.member ? [{ kind: 'App' } as const] : []),
+    ...((sendTo.includes('Member') || sendTo.includes('AppGroup')) && spec.member
+      ? [{ kind: 'App' } as const]
+      : []),
   ];
 }
 

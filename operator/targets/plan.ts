@@ -32,6 +32,20 @@ export type PlannedTarget =
       app?: ResolvedMemberApp;
       recipients: MemberEntry[];
       problem?: TargetProblem;
+    }
+  | {
+      kind: 'AppGroup';
+      service: string;
+      /** The group's name in spec.member.groups, also its ledger name. */
+      name: string;
+      openConversationId?: string;
+      app?: ResolvedMemberApp;
+      /**
+       * Who may act on the group's cards: the members the rule picks (all of the service's when it picks
+       * none). DingTalk offers no API listing an ordinary group's members, so the roster decides.
+       */
+      actors: MemberEntry[];
+      problem?: TargetProblem;
     };
 
 export interface ServiceLookup {
@@ -91,9 +105,11 @@ export function planTargets(
       continue;
     }
     const sendTo = ref.sendTo ?? service.spec.sendTo;
+    const appGroups = service.spec.member?.groups ?? [];
+    const isAppGroup = (name: string) => appGroups.some((g) => g.name === name);
     if (sendTo.includes('Group') && service.spec.sendTo.includes('Group')) {
       const groups = service.spec.groups ?? [];
-      for (const name of ref.groups ?? groups.map((g) => g.name)) {
+      for (const name of ref.groups?.filter((n) => !isAppGroup(n)) ?? groups.map((g) => g.name)) {
         const group = groups.find((g) => g.name === name);
         if (!group) {
           planned.push({
@@ -114,6 +130,10 @@ export function planTargets(
             : { kind: 'Group', service: ref.name, name, problem: resolution.problem },
         );
       }
+    }
+    const toAppGroups = sendTo.includes('AppGroup') && service.spec.sendTo.includes('AppGroup');
+    if (service.spec.member && (toAppGroups || ref.groups?.some(isAppGroup))) {
+      planned.push(...planAppGroups(namespace, ref, service.spec.member, toAppGroups, reader));
     }
     if (sendTo.includes('Member') && service.spec.member && service.spec.sendTo.includes('Member')) {
       const resolution = resolveMemberApp(namespace, service.spec.member, reader);
@@ -163,7 +183,46 @@ export function planTargets(
   return planned;
 }
 
+/**
+ * The groups of spec.member.groups the reference names (all of them when it names no group), each with
+ * the app's credentials and who may act on its cards; a group named while AppGroup is not sent to is a
+ * problem the ledger shows rather than a target silently skipped.
+ */
+function planAppGroups(
+  namespace: string,
+  ref: ServiceRef,
+  member: NonNullable<DingTalkService['spec']['member']>,
+  sendsToAppGroups: boolean,
+  reader: ReferenceReader,
+): PlannedTarget[] {
+  const groups = member.groups ?? [];
+  const named = ref.groups?.filter((name) => groups.some((g) => g.name === name));
+  if (!sendsToAppGroups) {
+    return (named ?? []).map((name) => ({
+      kind: 'AppGroup',
+      service: ref.name,
+      name,
+      actors: [],
+      problem: {
+        reason: DingTalkConditionReason.TargetNotFound,
+        message: `group "${name}" of DingTalkService "${ref.name}" is reached through the app's robot, but sendTo does not contain AppGroup`,
+      },
+    }));
+  }
+  const resolution = resolveMemberApp(namespace, member, reader);
+  return (named ?? groups.map((g) => g.name)).map((name): PlannedTarget => {
+    const openConversationId = groups.find((g) => g.name === name)?.openConversationId;
+    if (!resolution.ok)
+      return { kind: 'AppGroup', service: ref.name, name, actors: [], problem: resolution.problem };
+    const members = resolution.value.members;
+    const actors = ref.members
+      ? members.filter((m) => ref.members?.includes(m.userId ?? '') || ref.members?.includes(m.mobile ?? ''))
+      : members;
+    return { kind: 'AppGroup', service: ref.name, name, openConversationId, app: resolution.value, actors };
+  });
+}
+
 /** The ledger's name of a planned target. */
 export function targetNames(target: PlannedTarget): string[] {
-  return target.kind === 'Group' ? [target.name] : [target.ledgerName];
+  return target.kind === 'Member' ? [target.ledgerName] : [target.name];
 }

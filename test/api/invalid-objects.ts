@@ -67,6 +67,30 @@ export const invalidObjects: InvalidObject[] = [
     says: 'sendTo contains Member',
   },
   {
+    name: 'AppGroup without groups reached through the app',
+    object: dts({ sendTo: ['AppGroup'], member }),
+    field: 'spec.member.groups',
+    says: 'sendTo contains AppGroup, so member.groups needs at least one group',
+  },
+  {
+    name: 'a group name used by both groups and member.groups',
+    object: dts({
+      sendTo: ['Group', 'AppGroup'],
+      groups: [group],
+      member: { ...member, groups: [{ name: 'Ops', openConversationId: 'cidOps==' }] },
+    }),
+    field: 'spec.member.groups',
+    says: 'a name is used by both groups and member.groups',
+  },
+  {
+    name: 'openConversationId that is not one',
+    object: dts({
+      sendTo: ['AppGroup'],
+      member: { ...member, groups: [{ name: 'Ops', openConversationId: 'cid with spaces' }] },
+    }),
+    field: 'spec.member.groups[0].openConversationId',
+  },
+  {
     name: 'duplicate group names',
     object: dts({
       sendTo: ['Group'],
@@ -190,7 +214,7 @@ export const invalidObjects: InvalidObject[] = [
     name: 'groups picked while sendTo excludes Group',
     object: ar({ services: [{ name: 'ops', sendTo: ['Member'], groups: ['Ops'] }] }),
     field: 'spec.services[0].groups',
-    says: 'groups are listed but sendTo does not contain Group',
+    says: 'groups are listed but sendTo contains neither Group nor AppGroup',
   },
   {
     name: 'groupWait that is not a duration',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { type DingTalkError, isConfigurationRefusal } from '../../operator/dingtalk/index.ts';
 import { useEmulator } from './harness.ts';
 
 const cacheResults: string[] = [];
@@ -131,5 +132,28 @@ describe('user lookup', () => {
     await withOrg(1);
     expect(await t.client.getUserIdByMobile(app, '13999999999')).toBeUndefined();
     expect(await t.client.getUser(app, 'ghost')).toBeUndefined();
+  });
+});
+
+describe("app robot's group message", () => {
+  it('posts to a group the robot is in, and refuses one it is not in as a configuration refusal', async () => {
+    await withOrg(1);
+    await t.emulator.control.putAppGroup('cidIn==', { robotCodes: [app.clientId], members: ['user0'] });
+    const sent = await t.client.sendAppGroupMessage(app, 'cidIn==', {
+      type: 'markdown',
+      title: 'Disk',
+      text: 'full',
+    });
+    expect(sent.processQueryKey).not.toBe('');
+    const [received] = await t.emulator.control.messages({ openConversationId: 'cidIn==' });
+    expect(received).toMatchObject({ type: 'sampleMarkdown', title: 'Disk', text: 'full' });
+    expect((await t.emulator.control.stats()).groupSendCalls).toEqual({ [app.clientId]: 1 });
+
+    await t.emulator.control.putAppGroup('cidOut==', { robotCodes: [], members: ['user0'] });
+    const refused = await t.client
+      .sendAppGroupMessage(app, 'cidOut==', { type: 'text', content: 'hi' })
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ errcode: 'invalid.openConversationId', errorClass: 'permanent' });
+    expect(isConfigurationRefusal(refused as DingTalkError)).toBe(true);
   });
 });

@@ -138,6 +138,58 @@ export function batchSend(world: World, app: App | undefined, body: unknown): Ap
   };
 }
 
+const groupSendSchema = z.object({
+  robotCode: z.string().optional(),
+  openConversationId: z.string().optional(),
+  msgKey: z.string().optional(),
+  msgParam: z.unknown(),
+});
+
+/** At most this many bytes of msgParam for a group message (dingtalk-api.md §3.3). */
+export const maxGroupMsgParamBytes = 15_000;
+
+/**
+ * The app robot's message to a group it is in (`/v1.0/robot/groupMessages/send`, dingtalk-api.md §3.3).
+ * A group the robot is not in is refused with `invalid.openConversationId`: the documentation lists the
+ * code for the endpoint but names none for this case.
+ */
+export function groupSend(world: World, app: App | undefined, body: unknown): ApiAnswer {
+  if (!app) return apiError(400, 'InvalidAuthentication', '不合法的access_token');
+  world.count(world.stats.groupSendCalls, app.clientId);
+  const spent = monthSpent(world, app);
+  if (spent) return spent;
+  const request = groupSendSchema.safeParse(body);
+  if (!request.success) return apiError(400, 'invalidParameter.body.invalid', 'body is not a JSON object');
+  const { robotCode, openConversationId, msgKey, msgParam } = request.data;
+  if (!robotCode) return apiError(400, 'invalidParameter.robotCode.empty', 'robotCode is empty');
+  if (robotCode !== app.robotCode)
+    return apiError(400, 'invalidParameter.robotCode.notExsit', 'robot not found');
+  if (!openConversationId) return apiError(400, 'miss.openConversationId', 'openConversationId is empty');
+  if (!world.appGroupOf(openConversationId, app))
+    return apiError(
+      400,
+      'invalid.openConversationId',
+      `the robot ${robotCode} is not a member of the group ${openConversationId}`,
+    );
+  if (!msgKey) return apiError(400, 'invalidParameter.msgKey.empty', 'msgKey is empty');
+  const required = requiredParams(msgKey);
+  if (!required) return apiError(400, 'invalidParameter.msgKey.invalid', `unknown msgKey ${msgKey}`);
+  const param = typeof msgParam === 'string' ? parseObject(msgParam) : undefined;
+  if (!param) return apiError(400, 'invalidParameter.msgParam.invalid', 'msgParam must be a JSON string');
+  if (Buffer.byteLength(msgParam as string) > maxGroupMsgParamBytes)
+    return apiError(400, 'invalidParameter.msgParam.tooLong', 'msgParam over 15000 bytes');
+  const missing = required.find((field) => typeof param[field] !== 'string');
+  if (missing) return apiError(400, `miss.param.${msgKey}To${missing}`, `msgParam lacks ${missing}`);
+  world.record({
+    to: { kind: 'appGroup', openConversationId, robotCode },
+    type: msgKey,
+    title: typeof param.title === 'string' ? param.title : undefined,
+    text: String(param.text ?? param.content ?? ''),
+    body: param,
+  });
+  return { status: 200, body: { processQueryKey: randomUUID() } };
+}
+
 const tokenRejected = () =>
   oapiError(88, 'ding talk error[subcode=40014,submsg=不合法的access_token]', {
     sub_code: '40014',

@@ -11,6 +11,7 @@ function setup() {
   const world = createWorld(clock);
   world.putApp('app1', { clientSecret: 's' });
   world.putUser('alice', { name: 'Alice' });
+  for (const cid of ['cid1', 'cid2']) world.putAppGroup(cid, { robotCodes: ['app1'], members: ['alice'] });
   const app = world.apps.get('app1');
   return { world, clock, app };
 }
@@ -67,6 +68,16 @@ describe('emulated card API', () => {
     expect(createAndDeliverCard(world, app, card({ openSpaceId: 'IM_GROUP.cid1' })).body.code).toBe(
       'invalidParameter.openSpaceId.invalid',
     );
+  });
+
+  it("refuses a card to a group the app's robot is not in, or that it does not know, and makes none", () => {
+    const { world, app } = setup();
+    world.putAppGroup('cid3', { robotCodes: ['another-app'], members: ['alice'] });
+    for (const cid of ['cid3', 'cid-unknown']) {
+      const answer = createAndDeliverCard(world, app, card({ openSpaceId: `dtv1.card//IM_GROUP.${cid}` }));
+      expect(answer).toMatchObject({ status: 400, body: { code: 'invalid.openConversationId' } });
+    }
+    expect(world.cards.size).toBe(0);
   });
 
   it('updates in place, replacing the data or merging it by key, and keeps the history', () => {

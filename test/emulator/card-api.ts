@@ -9,7 +9,9 @@ import type { App, World } from './world.ts';
  * overwrite the card's data ("同一个outTrackId重复创建，卡片数据不覆盖更新") and may deliver the same card
  * to more conversations: so a repeat answers success, delivers only to spaces the card is not in yet,
  * and leaves the data alone. The error codes for a missing card and an oversized value are not
- * documented; the ones here follow the `invalidParameter.*` family of the robot APIs.
+ * documented; the ones here follow the `invalidParameter.*` family of the robot APIs. Nor is the answer for
+ * a group the app's robot is not in: the card is refused whole with `invalid.openConversationId`, as the
+ * app robot's group-message API documents for a group it cannot post to, and no card is made.
  */
 
 /** `cardParamMap` limits of the update API: key ≤ 100 bytes, value ≤ 1 KB, strings only. */
@@ -97,6 +99,16 @@ export function createAndDeliverCard(world: World, app: App | undefined, body: u
       400,
       'invalidParameter.robotCode.invalid',
       'imGroupOpenDeliverModel.robotCode is not this app',
+    );
+  }
+  const notInGroup = spaces
+    .filter((space) => space.startsWith('IM_GROUP.'))
+    .find((space) => !world.appGroupOf(splitSpace(space)[1], app));
+  if (notInGroup) {
+    return apiError(
+      400,
+      'invalid.openConversationId',
+      `the robot ${app.robotCode} is not a member of the group ${splitSpace(notInGroup)[1]}`,
     );
   }
   const wantsMember = spaces.some((space) => space.startsWith('IM_ROBOT.'));

@@ -1,6 +1,7 @@
 import type { ClickDelivery, ClickRequest } from './card-click.ts';
 import { controlPrefix } from './control-routes.ts';
 import {
+  type AppGroupSpec,
   type AppSpec,
   type CardTemplateSpec,
   type Fault,
@@ -37,6 +38,9 @@ export function createEmulatorControl(baseUrl: string) {
     putRobot: (token: string, spec: RobotSpec = {}) => call('PUT', `/robots/${id(token)}`, spec),
     putApp: (clientId: string, spec: AppSpec) => call('PUT', `/apps/${id(clientId)}`, spec),
     putUser: (userId: string, spec: UserSpec) => call('PUT', `/users/${id(userId)}`, spec),
+    /** A group by openConversationId, with the app robots (robotCodes) and members in it; replaced whole. */
+    putAppGroup: (openConversationId: string, spec: AppGroupSpec) =>
+      call('PUT', `/app-groups/${id(openConversationId)}`, spec),
     /** Invalidates the app's tokens early, as when DingTalk revokes them. */
     revokeTokens: (clientId: string) => call('POST', `/apps/${id(clientId)}/revoke-tokens`),
     /** Messages received, oldest first. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { clickCard, clickRequestSchema } from './card-click.ts';
 import {
   advanceClockSchema,
+  appGroupSpecSchema,
   appSpecSchema,
   cardTemplateSpecSchema,
   messageFilterSchema,
@@ -67,13 +68,22 @@ export async function controlRoutes(server: FastifyInstance, world: World, gatew
     return reply.sent ? reply : {};
   });
 
+  server.put('/app-groups/:id', async (request, reply) => {
+    const { id } = idParam.parse(request.params);
+    const spec = parse(appGroupSpecSchema, request.body, reply);
+    if (spec) world.putAppGroup(id, spec);
+    return reply.sent ? reply : {};
+  });
+
   server.get('/messages', async (request, reply) => {
     const filter = parse(messageFilterSchema, request.query, reply);
     if (!filter) return reply;
     return world.messages.filter(
       ({ to }) =>
         (filter.robot === undefined || (to.kind === 'group' && to.robot === filter.robot)) &&
-        (filter.userId === undefined || (to.kind === 'member' && to.userId === filter.userId)),
+        (filter.userId === undefined || (to.kind === 'member' && to.userId === filter.userId)) &&
+        (filter.openConversationId === undefined ||
+          (to.kind === 'appGroup' && to.openConversationId === filter.openConversationId)),
     );
   });
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type ApiAnswer, batchSend, issueToken, userById, userIdByMobile } from './app-api.ts';
+import { type ApiAnswer, batchSend, groupSend, issueToken, userById, userIdByMobile } from './app-api.ts';
 import { createAndDeliverCard, updateCard } from './card-api.ts';
 import { readStatus, sendDing } from './ding-api.ts';
 import { type ApiFamily, applyFault } from './faults.ts';
@@ -66,6 +66,7 @@ export async function dingTalkRoutes(server: FastifyInstance, world: World, gate
     });
 
   withApp('/v1.0/robot/oToMessages/batchSend', 'api', (app, body) => batchSend(world, app, body));
+  withApp('/v1.0/robot/groupMessages/send', 'api', (app, body) => groupSend(world, app, body));
   withApp('/topapi/v2/user/getbymobile', 'topapi', (app, body) => userIdByMobile(world, app, body));
   withApp('/topapi/v2/user/get', 'topapi', (app, body) => userById(world, app, body));
   withApp('/v1.0/card/instances/createAndDeliver', 'api', (app, body) =>

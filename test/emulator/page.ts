@@ -22,13 +22,18 @@ export function renderPage(world: World): string {
   const dingSection = dings.length
     ? `<section><h2>DING (urgent reminders)</h2>${dings.join('')}</section>`
     : '';
-  return pageOf(cardSection + dingSection + renderMessages(world.messages));
+  return pageOf(cardSection + dingSection + renderMessages(world, world.messages));
 }
 
-function renderMessages(messages: readonly RecordedMessage[]): string {
+function renderMessages(world: World, messages: readonly RecordedMessage[]): string {
   const conversations = new Map<string, RecordedMessage[]>();
   for (const message of [...messages].reverse()) {
-    const name = message.to.kind === 'group' ? `Group · ${message.to.name}` : `Member · ${message.to.userId}`;
+    const name =
+      message.to.kind === 'group'
+        ? `Group · ${message.to.name}`
+        : message.to.kind === 'appGroup'
+          ? `Group · ${world.appGroups.get(message.to.openConversationId)?.name ?? message.to.openConversationId} (app robot)`
+          : `Member · ${message.to.userId}`;
     conversations.set(name, [...(conversations.get(name) ?? []), message]);
   }
   return [...conversations]
@@ -69,8 +74,16 @@ function renderCard(world: World, card: RecordedCard): string {
     .map(([key, value]) => `<dt>${escapeHtml(key)}</dt><dd>${escapeHtml(value)}</dd>`)
     .join('');
   const buttons = world.cardTemplates.get(card.cardTemplateId)?.buttons ?? [];
-  const members = [...world.users.values()];
-  // The clicking member: any known user (the operator decides whether they may act).
+  // The clicking member: on a group's card one of the group's members, as only they see it in DingTalk;
+  // on a one-to-one card any known user (the operator decides whether they may act).
+  const groups = card.spaces
+    .filter((space) => space.startsWith('IM_GROUP.'))
+    .map((space) => world.appGroups.get(space.slice('IM_GROUP.'.length)));
+  const inGroups = new Set(groups.flatMap((group) => group?.members ?? []));
+  const members =
+    groups.length > 0
+      ? [...inGroups].map((userId) => world.users.get(userId) ?? { userId, name: userId })
+      : [...world.users.values()];
   const who = members.length
     ? `<select name="userId">${members.map((user) => `<option value="${escapeHtml(user.userId)}">${escapeHtml(user.name)}</option>`).join('')}</select>`
     : '<input name="userId" placeholder="userId" required>';
@@ -86,7 +99,12 @@ function renderCard(world: World, card: RecordedCard): string {
         .join('') +
       '</form>'
     : '';
-  const where = card.spaces.map(escapeHtml).join(', ');
+  const where = card.spaces
+    .map((space) => {
+      const group = world.appGroups.get(space.slice('IM_GROUP.'.length));
+      return escapeHtml(space.startsWith('IM_GROUP.') && group ? `group ${group.name}` : space);
+    })
+    .join(', ');
   const meta = `card ${escapeHtml(card.outTrackId)} · ${where} · ${card.history.length} version(s)`;
   return `<article><div class="meta">${meta}</div><dl>${data}</dl>${form}</article>`;
 }

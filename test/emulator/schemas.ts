@@ -31,6 +31,16 @@ export type AppSpec = z.input<typeof appSpecSchema>;
 export const userSpecSchema = z.object({ name: z.string().min(1), mobile: z.string().min(1).optional() });
 export type UserSpec = z.input<typeof userSpecSchema>;
 
+/** A group reached by openConversationId: which apps' robots and which users are in it. */
+export const appGroupSpecSchema = z.object({
+  name: z.string().min(1).default('group'),
+  /** robotCodes of the app robots added to the group; only they may send cards and messages there. */
+  robotCodes: z.array(z.string().min(1)).default([]),
+  /** userIds of the group's members: the page lets them, and only them, click its cards. */
+  members: z.array(z.string().min(1)).default([]),
+});
+export type AppGroupSpec = z.input<typeof appGroupSpecSchema>;
+
 const faultLimit = { times: z.number().int().positive().optional() };
 export const faultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('latency'), ms: z.number().int().nonnegative(), ...faultLimit }),
@@ -82,6 +92,7 @@ export const recordedMessageSchema = z.object({
   to: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('group'), robot: z.string(), name: z.string() }),
     z.object({ kind: z.literal('member'), userId: z.string(), robotCode: z.string() }),
+    z.object({ kind: z.literal('appGroup'), openConversationId: z.string(), robotCode: z.string() }),
   ]),
   /** msgtype for group robots, msgKey for app robots. */
   type: z.string(),
@@ -95,7 +106,11 @@ export const recordedMessageSchema = z.object({
 });
 export type RecordedMessage = z.output<typeof recordedMessageSchema>;
 
-export const messageFilterSchema = z.object({ robot: z.string().optional(), userId: z.string().optional() });
+export const messageFilterSchema = z.object({
+  robot: z.string().optional(),
+  userId: z.string().optional(),
+  openConversationId: z.string().optional(),
+});
 export type MessageFilter = z.input<typeof messageFilterSchema>;
 
 /** A card's data: DingTalk takes string values only. */
@@ -152,6 +167,8 @@ export const statsSchema = z.object({
   tokenRequests: z.record(z.string(), z.number()),
   /** batchSend calls per app clientId. */
   batchSendCalls: z.record(z.string(), z.number()),
+  /** groupMessages/send calls (the app robot's group messages) per app clientId. */
+  groupSendCalls: z.record(z.string(), z.number()),
   /** /robot/send calls per robot token, whatever the answer. */
   robotSends: z.record(z.string(), z.number()),
   /** Sends answered ok but not shown because their msgUuid was seen before. */

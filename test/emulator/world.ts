@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import type { Clock } from './clock.ts';
 import {
+  type AppGroupSpec,
   type AppSpec,
+  appGroupSpecSchema,
   appSpecSchema,
   type CardTemplateSpec,
   cardTemplateSpecSchema,
@@ -29,6 +31,7 @@ export type Robot = z.output<typeof robotSpecSchema> & {
 };
 export type App = z.output<typeof appSpecSchema> & { clientId: string; robotCode: string };
 export type User = z.output<typeof userSpecSchema> & { userId: string };
+export type AppGroup = z.output<typeof appGroupSpecSchema> & { openConversationId: string };
 type ActiveFault = z.output<typeof faultSchema>;
 
 /** A one-to-one message by processQueryKey, for readStatus: who it went to and who has read it (when). */
@@ -52,6 +55,7 @@ export function createWorld(clock: Clock) {
   const robots = new Map<string, Robot>();
   const apps = new Map<string, App>();
   const users = new Map<string, User>();
+  const appGroups = new Map<string, AppGroup>();
   const tokens = new Map<string, IssuedToken>();
   const faults = new Map<string, ActiveFault>();
   const messages: RecordedMessage[] = [];
@@ -72,6 +76,7 @@ export function createWorld(clock: Clock) {
     robots,
     apps,
     users,
+    appGroups,
     tokens,
     messages,
     cards,
@@ -95,6 +100,14 @@ export function createWorld(clock: Clock) {
     },
     putUser(userId: string, spec: UserSpec) {
       users.set(userId, { ...userSpecSchema.parse(spec), userId });
+    },
+    putAppGroup(openConversationId: string, spec: AppGroupSpec) {
+      appGroups.set(openConversationId, { ...appGroupSpecSchema.parse(spec), openConversationId });
+    },
+    /** The group by openConversationId if the app's robot is in it: where the robot may post. */
+    appGroupOf(openConversationId: string, app: App): AppGroup | undefined {
+      const group = appGroups.get(openConversationId);
+      return group?.robotCodes.includes(app.robotCode) ? group : undefined;
     },
     /** The app a still-valid access token belongs to. */
     appForToken(token: string | undefined): App | undefined {
@@ -156,6 +169,7 @@ export function createWorld(clock: Clock) {
         robots,
         apps,
         users,
+        appGroups,
         tokens,
         faults,
         cards,
@@ -176,6 +190,7 @@ function emptyStats(): Stats {
   return {
     tokenRequests: {},
     batchSendCalls: {},
+    groupSendCalls: {},
     robotSends: {},
     duplicatesSuppressed: 0,
     shownDuplicates: 0,

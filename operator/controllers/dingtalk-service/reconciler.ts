@@ -91,7 +91,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
         ? (spec.groups ?? []).map((group) => validateGroup(namespace, group, reader, policy))
         : [];
       const member =
-        spec.sendTo.includes('Member') && spec.member
+        (spec.sendTo.includes('Member') || spec.sendTo.includes('AppGroup')) && spec.member
           ? await validateMember(namespace, spec.member, {
               reader,
               dingtalk: ctx.dingtalk,
@@ -110,7 +110,8 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
             service: key,
             request,
             groups,
-            member,
+            // A test goes to the members one to one only when they are sent to.
+            member: spec.sendTo.includes('Member') ? member : undefined,
             dingtalk: ctx.dingtalk,
             budgetFor,
             recordCall: (bucket, error) =>

@@ -150,7 +150,12 @@ export function summarise(
 }
 
 function heldText(target: HeldTarget): string {
-  const where = target.kind === 'Group' ? `group ${target.name}` : 'member';
+  const where =
+    target.kind === 'Group'
+      ? `group ${target.name}`
+      : target.kind === 'AppGroup'
+        ? `member.groups ${target.name}`
+        : 'member';
   const code = target.errcode === undefined ? '' : ` with errcode ${target.errcode}`;
   const until = target.quota
     ? "the month turns or the target's monthlyQuota changes"

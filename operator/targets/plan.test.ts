@@ -1,0 +1,74 @@
+import type { V1Secret } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import type { ServiceRef } from '../api/index.ts';
+import { planTargets } from './plan.ts';
+import type { ReferenceReader } from './resolve.ts';
+
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+const reader: ReferenceReader = {
+  secret: () => ({ data: { webhook: b64('tok'), clientSecret: b64('app-secret') } }) as V1Secret,
+  configMap: () => undefined,
+};
+
+function service(sendTo: string[]) {
+  return {
+    apiVersion: 'dingtalk.alarming.io/v1alpha1',
+    kind: 'DingTalkService',
+    metadata: { name: 'ops', namespace: 'ns' },
+    spec: {
+      sendTo,
+      groups: [{ name: 'webhook-group', webhook: { name: 's', key: 'webhook' } }],
+      member: {
+        clientId: 'dingapp',
+        clientSecret: { name: 's', key: 'clientSecret' },
+        members: [{ userId: 'u1', name: 'One' }, { userId: 'u2' }],
+        groups: [
+          { name: 'oncall', openConversationId: 'cidOncall==' },
+          { name: 'db', openConversationId: 'cidDb==' },
+        ],
+      },
+    },
+  };
+}
+
+const plan = (sendTo: string[], ref: Partial<ServiceRef> = {}) =>
+  planTargets('ns', [{ name: 'ops', ...ref }], { service: () => service(sendTo) }, reader);
+
+describe("planning groups reached through the app's robot", () => {
+  it('plans every group of member.groups with the app and who may act on its cards', () => {
+    const planned = plan(['AppGroup']);
+    expect(planned.map((t) => [t.kind, 'name' in t ? t.name : t.ledgerName])).toEqual([
+      ['AppGroup', 'oncall'],
+      ['AppGroup', 'db'],
+    ]);
+    expect(planned[0]).toMatchObject({
+      openConversationId: 'cidOncall==',
+      app: { clientId: 'dingapp', robotCode: 'dingapp' },
+      actors: [{ userId: 'u1' }, { userId: 'u2' }],
+    });
+  });
+
+  it("plans the groups a rule names under their kind, and lets the rule's members alone act", () => {
+    const planned = plan(['Group', 'AppGroup', 'Member'], {
+      groups: ['db', 'webhook-group'],
+      members: ['u2'],
+    });
+    expect(planned.map((t) => [t.kind, 'name' in t ? t.name : t.ledgerName])).toEqual([
+      ['Group', 'webhook-group'],
+      ['AppGroup', 'db'],
+      ['Member', 'members'],
+    ]);
+    expect(planned[1]).toMatchObject({ actors: [{ userId: 'u2' }] });
+  });
+
+  it('shows a named group of member.groups as a problem when AppGroup is not sent to', () => {
+    const planned = plan(['Member'], { groups: ['oncall'] });
+    expect(planned).toContainEqual(
+      expect.objectContaining({
+        kind: 'AppGroup',
+        name: 'oncall',
+        problem: expect.objectContaining({ reason: 'TargetNotFound' }),
+      }),
+    );
+  });
+});
