@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventually, kubectl } from '../support/kube.ts';
+import { cardOf, serviceCondition } from './card-checks.ts';
 import { create, get, secret, useDispatch, waitForPhase } from './harness.ts';
 
 // Interactive cards on a real control plane with the DingTalk emulator: an interactive rule's alarm
@@ -36,13 +37,6 @@ async function cardService(name: string, rule: Record<string, unknown> = {}): Pr
   });
 }
 
-async function cardOf(source: string) {
-  return eventually(async () => {
-    const cards = await h.emulator.control.cards();
-    return cards.find((c) => c.cardParamMap.title?.includes(source));
-  });
-}
-
 describe('interactive cards', () => {
   it('sends an interactive alarm to members as one card with the actions offered', async () => {
     await cardService('card-sent');
@@ -52,7 +46,7 @@ describe('interactive cards', () => {
       source: 'card-sent',
     });
     await waitForPhase(h, 'card-sent', ['Delivered']);
-    const card = await cardOf('card-sent');
+    const card = await cardOf(h, 'card-sent');
     expect(card.cardTemplateId).toBe(TEMPLATE);
     expect(card.spaces.sort()).toEqual(['IM_ROBOT.lisi', 'IM_ROBOT.zhangsan']);
     expect(card.cardParamMap).toMatchObject({
@@ -81,16 +75,6 @@ async function acknowledgementOf(name: string, action: string): Promise<Acknowle
   return eventually(async () => {
     const ack = (await get(h, 'AlarmEvent', name)).status?.acknowledgement as Acknowledgement | undefined;
     return ack?.action === action ? ack : undefined;
-  });
-}
-
-async function streamConnected(service: string, status: string) {
-  return eventually(async () => {
-    const conditions = (await get(h, 'DingTalkService', service)).status?.conditions as
-      | { type: string; status: string; reason: string; message: string }[]
-      | undefined;
-    const condition = conditions?.find((c) => c.type === 'StreamConnected');
-    return condition?.status === status ? condition : undefined;
   });
 }
 
@@ -127,13 +111,13 @@ describe('card clicks', () => {
       title: 'Disk full card-ack',
       source: 'card-ack',
     });
-    const card = await cardOf('card-ack');
+    const card = await cardOf(h, 'card-ack');
     const [delivery] = await click(card.outTrackId, 'zhangsan', { action: 'Acknowledge' });
     expect(delivery?.outcome).toBe('answered');
     expect(delivery?.applied).toBe(true);
     const ack = await acknowledgementOf('card-ack', 'Acknowledged');
     expect(ack).toMatchObject({ by: { userId: 'zhangsan', name: '张三' }, via: 'Card' });
-    const shown = await cardOf('card-ack');
+    const shown = await cardOf(h, 'card-ack');
     expect(shown.cardParamMap).toMatchObject({ state: 'Acknowledged', stateText: 'acknowledged by 张三' });
   });
 
@@ -144,13 +128,13 @@ describe('card clicks', () => {
       title: 'Disk full card-stop',
       source: 'card-stop',
     });
-    const card = await cardOf('card-stop');
+    const card = await cardOf(h, 'card-stop');
     await remindersAfter('card-stop', 0, 1);
     // Delivered twice, as DingTalk may redeliver a click: recorded once, so the card is updated once.
     await click(card.outTrackId, 'lisi', { action: 'Acknowledge' }, 2);
     await acknowledgementOf('card-stop', 'Acknowledged');
     const updated = await eventually(async () => {
-      const now = await cardOf('card-stop');
+      const now = await cardOf(h, 'card-stop');
       return now.history.some((v) => v.by === 'update') ? now : undefined;
     });
     expect(updated.cardParamMap.stateText).toBe('acknowledged by 李四');
@@ -164,7 +148,7 @@ describe('card clicks', () => {
     });
     await remindersAfter('stop-control', 0, 2);
     expect((await reminders('card-stop')).length).toBeLessThanOrEqual(atAck + 1);
-    expect((await cardOf('card-stop')).history.filter((v) => v.by === 'update')).toHaveLength(1);
+    expect((await cardOf(h, 'card-stop')).history.filter((v) => v.by === 'update')).toHaveLength(1);
   });
 
   it('pauses repeats while snoozed, then they go on', async () => {
@@ -174,11 +158,11 @@ describe('card clicks', () => {
       title: 'Disk full card-snooze',
       source: 'card-snooze',
     });
-    const card = await cardOf('card-snooze');
+    const card = await cardOf(h, 'card-snooze');
     await click(card.outTrackId, 'zhangsan', { action: 'Snooze', snooze: '4s' });
     const ack = await acknowledgementOf('card-snooze', 'Snoozed');
     expect(Date.parse(ack.until ?? '')).toBeGreaterThan(Date.now() - 4_000);
-    expect((await cardOf('card-snooze')).cardParamMap.stateText).toMatch(/^snoozed until .* by 张三$/);
+    expect((await cardOf(h, 'card-snooze')).cardParamMap.stateText).toMatch(/^snoozed until .* by 张三$/);
     const resumed = await remindersAfter('card-snooze', 0, 1);
     expect(resumed.at(-1)?.receivedAt ?? 0).toBeGreaterThanOrEqual(Date.parse(ack.until ?? ''));
   });
@@ -190,14 +174,14 @@ describe('card clicks', () => {
       title: 'Disk full card-resolve',
       source: 'card-resolve',
     });
-    const card = await cardOf('card-resolve');
+    const card = await cardOf(h, 'card-resolve');
     await click(card.outTrackId, 'zhangsan', { action: 'Resolve' });
     expect(await acknowledgementOf('card-resolve', 'Resolved')).toMatchObject({ by: { name: '张三' } });
     await eventually(async () => {
       const all = await reminders('card-resolve');
       return all.some((m) => m.title?.includes('RESOLVED')) ? all : undefined;
     });
-    expect((await cardOf('card-resolve')).cardParamMap).toMatchObject({ state: 'Resolved', actions: '' });
+    expect((await cardOf(h, 'card-resolve')).cardParamMap).toMatchObject({ state: 'Resolved', actions: '' });
   });
 
   it('updates the card when acknowledged with kubectl', async () => {
@@ -207,7 +191,7 @@ describe('card clicks', () => {
       title: 'Disk full card-kubectl',
       source: 'card-kubectl',
     });
-    await cardOf('card-kubectl');
+    await cardOf(h, 'card-kubectl');
     await waitForPhase(h, 'card-kubectl', ['Delivered']);
     await kubectl([
       'annotate',
@@ -219,7 +203,7 @@ describe('card clicks', () => {
       'dingtalk.alarming.io/ack-by=lisi',
     ]);
     const shown = await eventually(async () => {
-      const card = await cardOf('card-kubectl');
+      const card = await cardOf(h, 'card-kubectl');
       return card.cardParamMap.state === 'Acknowledged' ? card : undefined;
     });
     expect(shown.cardParamMap.stateText).toBe('acknowledged by 李四');
@@ -232,7 +216,7 @@ describe('card clicks', () => {
       title: 'Disk full card-forged',
       source: 'card-forged',
     });
-    const card = await cardOf('card-forged');
+    const card = await cardOf(h, 'card-forged');
     await h.emulator.control.putUser('mallory', { name: 'Mallory' });
     const [stranger] = await click(card.outTrackId, 'mallory', { action: 'Acknowledge' });
     expect(stranger).toMatchObject({ outcome: 'answered', applied: false });
@@ -244,17 +228,17 @@ describe('card clicks', () => {
     expect(forged.deliveries[0]).toMatchObject({ outcome: 'answered', applied: false });
     const event = await get(h, 'AlarmEvent', 'card-forged');
     expect(event.status?.acknowledgement).toBeUndefined();
-    expect((await cardOf('card-forged')).cardParamMap.state).toBe('Firing');
+    expect((await cardOf(h, 'card-forged')).cardParamMap.state).toBe('Firing');
   });
 
   it('reports the Stream connection in StreamConnected, and why while it is refused', async () => {
     await cardService('card-refused');
-    expect(await streamConnected('card-refused', 'True')).toMatchObject({
+    expect(await serviceCondition(h, 'card-refused', 'StreamConnected', 'True')).toMatchObject({
       message: expect.stringMatching(/^connected since/),
     });
     await h.emulator.control.putApp('card-refused-app', { clientSecret: 'rotated-secret' });
     await h.emulator.control.dropStream('card-refused-app');
-    const lost = await streamConnected('card-refused', 'False');
+    const lost = await serviceCondition(h, 'card-refused', 'StreamConnected', 'False');
     expect(lost.reason).toBe('StreamLost');
     expect(lost.message).not.toContain('card-refused-app-secret');
   });
@@ -266,7 +250,7 @@ describe('card clicks', () => {
       title: 'Disk full card-drop',
       source: 'card-drop',
     });
-    const card = await cardOf('card-drop');
+    const card = await cardOf(h, 'card-drop');
     await eventually(async () =>
       (await h.emulator.control.streamConnections('card-drop-app')).length > 0 ? true : undefined,
     );
@@ -274,6 +258,8 @@ describe('card clicks', () => {
     const [delivery] = await click(card.outTrackId, 'zhangsan', { action: 'Acknowledge' });
     expect(delivery?.outcome).toBe('answered');
     await acknowledgementOf('card-drop', 'Acknowledged');
-    expect(await streamConnected('card-drop', 'True')).toMatchObject({ reason: 'StreamOpen' });
+    expect(await serviceCondition(h, 'card-drop', 'StreamConnected', 'True')).toMatchObject({
+      reason: 'StreamOpen',
+    });
   });
 });

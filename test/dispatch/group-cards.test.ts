@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/kube.ts';
+import { cardOf, serviceCondition } from './card-checks.ts';
 import { create, get, patch, secret, useDispatch, waitForPhase } from './harness.ts';
 
 // A group reached through the enterprise app's robot (spec.member.groups, sendTo AppGroup), on a real
@@ -16,13 +17,6 @@ const ROSTER = [
 /** In the group in DingTalk, but not among the service's members. */
 const BYSTANDER = { userId: 'gc-bystander', name: 'Bystander' };
 const FINAL = ['Delivered', 'PartiallyDelivered', 'Failed'];
-
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
 
 /**
  * An app whose robot is (or is not) in the group `cid`, a service sending to the group only, and a rule
@@ -62,13 +56,6 @@ async function groupService(
   return { clientId, cid };
 }
 
-async function cardOf(source: string) {
-  return eventually(async () => {
-    const cards = await h.emulator.control.cards();
-    return cards.find((c) => c.cardParamMap.title?.includes(source));
-  });
-}
-
 async function cardsOf(source: string) {
   return (await h.emulator.control.cards()).filter((c) => c.cardParamMap.title?.includes(source));
 }
@@ -96,14 +83,6 @@ async function clickCount(outcome: string): Promise<number> {
   return Number(line?.split(' ').at(-1) ?? 0);
 }
 
-async function serviceCondition(name: string, type: string, status: string): Promise<Condition> {
-  return eventually(async () => {
-    const conditions = (await get(h, 'DingTalkService', name)).status?.conditions as Condition[] | undefined;
-    const condition = conditions?.find((c) => c.type === type);
-    return condition?.status === status ? condition : undefined;
-  });
-}
-
 describe('cards to a group through the app robot', () => {
   it('sends the card to the group; a listed member acknowledges it, the card changes and repeats stop', async () => {
     const { clientId, cid } = await groupService('gc-ack');
@@ -112,7 +91,7 @@ describe('cards to a group through the app robot', () => {
       title: 'Disk full gc-ack',
       source: 'gc-ack',
     });
-    const card = await cardOf('gc-ack');
+    const card = await cardOf(h, 'gc-ack');
     expect(card.spaces).toEqual([`IM_GROUP.${cid}`]);
     expect(card.clientId).toBe(clientId);
     expect(card.cardParamMap).toMatchObject({ state: 'Firing', actions: 'Acknowledge,Snooze,Resolve' });
@@ -134,7 +113,7 @@ describe('cards to a group through the app robot', () => {
     });
     expect(ack).toMatchObject({ by: { userId: 'gc-zhao', name: '赵六' }, via: 'Card' });
     const updated = await eventually(async () => {
-      const now = await cardOf('gc-ack');
+      const now = await cardOf(h, 'gc-ack');
       return now.history.some((v) => v.by === 'update') ? now : undefined;
     });
     expect(updated.cardParamMap).toMatchObject({ state: 'Acknowledged', stateText: 'acknowledged by 赵六' });
@@ -158,13 +137,13 @@ describe('cards to a group through the app robot', () => {
       title: 'Disk full gc-stranger',
       source: 'gc-stranger',
     });
-    const card = await cardOf('gc-stranger');
+    const card = await cardOf(h, 'gc-stranger');
     const before = await clickCount('NotAMember');
     const [answer] = await click(card.outTrackId, BYSTANDER.userId, { action: 'Acknowledge' });
     expect(answer).toMatchObject({ outcome: 'answered', applied: false });
     await eventually(async () => ((await clickCount('NotAMember')) > before ? true : undefined));
     expect((await get(h, 'AlarmEvent', 'gc-stranger')).status?.acknowledgement).toBeUndefined();
-    expect((await cardOf('gc-stranger')).cardParamMap.state).toBe('Firing');
+    expect((await cardOf(h, 'gc-stranger')).cardParamMap.state).toBe('Firing');
   });
 
   it("holds the alarm while the app's robot is not in the group, naming the field, and sends it once fixed", async () => {
@@ -182,7 +161,7 @@ describe('cards to a group through the app robot', () => {
       targetKind: 'AppGroup',
       errcode: 'invalid.openConversationId',
     });
-    const ready = await serviceCondition('gc-held', 'Ready', 'False');
+    const ready = await serviceCondition(h, 'gc-held', 'Ready', 'False');
     expect(ready.reason).toBe('Held');
     expect(ready.message).toContain('spec.member.groups[oncall].openConversationId');
     expect(await cardsOf('gc-held')).toHaveLength(0);
@@ -198,9 +177,9 @@ describe('cards to a group through the app robot', () => {
       spec: { member: { groups: [{ name: 'oncall', openConversationId: fixed }] } },
     });
     await waitForPhase(h, 'gc-held', ['Delivered']);
-    const card = await cardOf('gc-held');
+    const card = await cardOf(h, 'gc-held');
     expect(card.spaces).toEqual([`IM_GROUP.${fixed}`]);
-    await serviceCondition('gc-held', 'Ready', 'True');
+    await serviceCondition(h, 'gc-held', 'Ready', 'True');
   });
 
   it('sends a non-interactive alarm as the robot group message', async () => {
@@ -228,7 +207,7 @@ describe('cards to a group through the app robot', () => {
       source: 'gc-restart',
     });
     await waitForPhase(h, 'gc-restart', ['Delivered']);
-    const card = await cardOf('gc-restart');
+    const card = await cardOf(h, 'gc-restart');
     await h.stopOperator();
     const stats = await h.emulator.control.stats();
     h.startOperator();
