@@ -69,7 +69,7 @@ function alive(pid: number): boolean {
  * the cluster. A file that runs the operator as the chart installs it, watching every namespace, needs one:
  * on the run's shared control plane that operator would also handle the other files' objects.
  */
-export function useOwnControlPlane(name: string): { plane: () => PrivateControlPlane } {
+export function useOwnControlPlane(name: string): void {
   let plane: PrivateControlPlane | undefined;
   beforeAll(async () => {
     const started = Date.now();
@@ -84,10 +84,4 @@ export function useOwnControlPlane(name: string): { plane: () => PrivateControlP
     useKubeconfig(undefined);
     await plane?.down();
   });
-  return {
-    plane: () => {
-      if (!plane) throw new Error('the control plane starts in beforeAll');
-      return plane;
-    },
-  };
 }
