@@ -4,9 +4,9 @@ import { totalmem } from 'node:os';
  * V8 heap limits that fit the container. V8 sizes its heap from the machine (on a large node: an old
  * generation of up to 4 GiB and 32 MiB semi-spaces), collects lazily while far from that limit, and so
  * grows past a small container limit and is OOM-killed instead of collecting. The limits are derived
- * from the container's memory limit: the DINGTALK_OPERATOR_MEMORY_LIMIT variable (the chart sets it
- * from the container's resources through the downward API) or else the cgroup's limit, and applied by
- * re-executing the process with the flags before anything else is loaded. Heap flags given by hand (in
+ * from the container's memory limit: the DINGTALK_OPERATOR_MEMORY_LIMIT variable when set (for a process
+ * run outside a container) or else the cgroup's limit (in a pod, its resources.limits.memory), and applied
+ * by re-executing the process with the flags before anything else is loaded. Heap flags given by hand (in
  * the command line or NODE_OPTIONS) win.
  */
 

@@ -16,7 +16,8 @@ import { type Clock, sleep, systemClock } from './timers.ts';
  *   certificate files are read on every refresh, so rotated ones are taken up; a pod without its token
  *   stops at start.
  * - here: JSON calls and streamed GETs (list pages, watches) on one connection pool with the
- *   kubeconfig's TLS settings, HTTP/2 when the server offers it, PINGs finding dead connections
+ *   kubeconfig's TLS settings, HTTP/2 when the server offers it (with client-go's flow-control window
+ *   for a stream, H2_STREAM_WINDOW_BYTES), PINGs finding dead connections
  *   (DEFAULT_PING_INTERVAL_MS), TCP keep-alive, the forward proxy of proxy-url or HTTPS_PROXY/NO_PROXY
  *   (../forward-proxy.ts). Credentials are read again every 30 s and after a 401; a new client
  *   certificate (rotated on disk, or returned anew by an exec plugin) gets a new pool. As client-go's
@@ -48,6 +49,16 @@ const DEFAULT_TIMEOUT_MS = 30_000;
  * and replaced within two intervals.
  */
 const DEFAULT_PING_INTERVAL_MS = 30_000;
+/**
+ * HTTP/2 flow-control windows: a stream's as large as client-go's. With undici's (256 KiB a stream), a
+ * watch of every namespace carrying AlarmEvents of half a megabyte waited for window updates several
+ * times an object on a loaded machine, and every other namespace's events in that watch waited behind
+ * them: one namespace's flood held another's alarm back 22-40 s, 8-11 s with these windows, side by side
+ * on one machine (alarm-event-memory.test.ts). The connection's window bounds what the API server may
+ * send ahead of what has been read, for every stream together.
+ */
+const H2_STREAM_WINDOW_BYTES = 4 * 2 ** 20;
+const H2_CONNECTION_WINDOW_BYTES = 16 * 2 ** 20;
 
 /**
  * The retry policy of answers that ask to come back later: 429 (API Priority and Fairness or the
@@ -382,7 +393,9 @@ export class KubeHttp {
     return proxiedAgent({
       connections,
       keepAliveTimeout: 30_000,
-      h2Options: { pingInterval: pingIntervalMs },
+      // The option undici reads for the stream window; it does not read h2Options.settings' yet.
+      initialWindowSize: H2_STREAM_WINDOW_BYTES,
+      h2Options: { pingInterval: pingIntervalMs, connectionWindowSize: H2_CONNECTION_WINDOW_BYTES },
       connect: { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 },
       proxyUrl,
       env,

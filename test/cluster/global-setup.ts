@@ -41,7 +41,8 @@ export default async function setup(project: TestProject) {
   };
 }
 
-async function installCrds(kubectl: string, kubeconfig: string) {
+/** Installs the project's CRDs on a control plane and waits until they are Established. */
+export async function installCrds(kubectl: string, kubeconfig: string): Promise<void> {
   const crdDir = path.join(repoRoot, 'crds');
   const files = readdirSync(crdDir).filter((name) => name.endsWith('.yaml'));
   if (files.length === 0) return;

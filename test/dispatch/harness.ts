@@ -1,5 +1,5 @@
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { afterAll, beforeAll, inject } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import {
   ALARM_EVENT_PLURAL,
   ALARM_RULE_PLURAL,
@@ -16,7 +16,7 @@ import { Manager } from '../../operator/manager/manager.ts';
 import { createLogger } from '../../operator/runtime/logger.ts';
 import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
 import { createRetrying } from '../support/create-retrying.ts';
-import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
+import { createTestNamespace, eventually, testKubeConfig, testKubeconfigPath } from '../support/kube.ts';
 import { operatorFlags } from '../support/operator-flags.ts';
 
 export interface DispatchHarness {
@@ -129,7 +129,7 @@ export function inNamespace(h: DispatchHarness, namespace: string): DispatchHarn
 
 /** The test control plane's kubeconfig file, for an operator run in-process or as a child process. */
 export function kubeconfigPath(): string {
-  return inject('kubeconfig');
+  return testKubeconfigPath();
 }
 
 type Obj = Record<string, unknown>;

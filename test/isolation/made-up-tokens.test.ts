@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chartMemoryLimit } from '../bench/process-stats.ts';
-import { kubeconfigPath } from '../dispatch/harness.ts';
-import { freePort, type RunningCommand, startCommand } from '../packaging/processes.ts';
 import { listAlarmEvents, serviceAccountToken } from '../receiver/support.ts';
+import { type ChartProcess, startChartCommand } from '../support/chart-command.ts';
 import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
 
 /**
- * Made-up bearer tokens from many addresses against the receiver, started with the chart's defaults but a
- * 5 s auth cache so a legitimate caller's token is reviewed again several times during the flood. Every
+ * Made-up bearer tokens from many addresses against the receiver, started as the chart starts it (its flags,
+ * its heap sized from the chart's memory limit; it serves every namespace in any mode) but with a 5 s auth
+ * cache so a legitimate caller's token is reviewed again several times during the flood. Every
  * review that ends in a refusal spends the receiver's invalid-token budget; once that was empty, every
  * caller whose cached answer expired was answered 429. Tokens naming the cluster's issuer are now checked
  * against its keys first, and a signed one is never held back by that budget.
@@ -19,7 +18,7 @@ const ATTACKERS = 30;
 const FLOOD_MS = 30_000;
 const POSTS = 30;
 
-let receiver: RunningCommand;
+let receiver: ChartProcess;
 let url: string;
 let namespace: { name: string; cleanup: () => Promise<void> };
 let token: string;
@@ -27,18 +26,8 @@ let token: string;
 beforeAll(async () => {
   namespace = await createTestNamespace('made-up-tokens');
   token = await serviceAccountToken(testKubeConfig(), namespace.name, 'alertmanager', { mayCreate: true });
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  receiver = startCommand(
-    [
-      'receiver',
-      `--kubeconfig=${kubeconfigPath()}`,
-      '--address=0.0.0.0',
-      `--port=${port}`,
-      '--auth-cache-ttl=5s',
-    ],
-    { DINGTALK_OPERATOR_MEMORY_LIMIT: chartMemoryLimit('receiver') },
-  );
+  receiver = await startChartCommand('receiver', { extra: ['--auth-cache-ttl=5s'] });
+  url = receiver.url;
   await eventually(async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), {
     timeoutMs: 60_000,
   });

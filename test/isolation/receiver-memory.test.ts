@@ -3,14 +3,14 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseQuantity } from '../../operator/runtime/heap.ts';
 import { chartMemoryLimit } from '../bench/process-stats.ts';
-import { kubeconfigPath } from '../dispatch/harness.ts';
-import { freePort, type RunningCommand, startCommand } from '../packaging/processes.ts';
 import { serviceAccountToken } from '../receiver/support.ts';
+import { type ChartProcess, startChartCommand } from '../support/chart-command.ts';
 import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
 
 /**
- * What tenants can make the receiver hold, in a process of its own started as the chart starts it: its
- * default flags and its heap sized from the chart's memory limit. Two attacking namespaces post bodies
+ * What tenants can make the receiver hold, in a process of its own started as the chart starts it: the
+ * chart's flags and its heap sized from the chart's memory limit. The receiver has no namespace list: it
+ * serves every namespace in any mode, so the run's shared control plane is as the chart's default mode has it. Two attacking namespaces post bodies
  * that cost many times their size once parsed (16 MiB of empty alerts took the receiver past its heap:
  * V8 aborted and every connection was reset) and real payloads, several at once; the receiver stays up,
  * answers each, peaks under the chart's limit, and a third namespace's alarm is still stored.
@@ -19,7 +19,7 @@ import { createTestNamespace, eventually, testKubeConfig } from '../support/kube
 const MiB = 2 ** 20;
 const LIMIT = chartMemoryLimit('receiver');
 
-let receiver: RunningCommand;
+let receiver: ChartProcess;
 let url: string;
 const namespaces: { name: string; cleanup: () => Promise<void> }[] = [];
 const tokens: string[] = [];
@@ -31,12 +31,8 @@ beforeAll(async () => {
     namespaces.push(namespace);
     tokens.push(await serviceAccountToken(kubeConfig, namespace.name, 'alertmanager', { mayCreate: true }));
   }
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  receiver = startCommand(
-    ['receiver', `--kubeconfig=${kubeconfigPath()}`, '--address=127.0.0.1', `--port=${port}`],
-    { DINGTALK_OPERATOR_MEMORY_LIMIT: LIMIT },
-  );
+  receiver = await startChartCommand('receiver');
+  url = receiver.url;
   await eventually(async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), {
     timeoutMs: 60_000,
   });

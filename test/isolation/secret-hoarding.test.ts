@@ -2,34 +2,32 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, groupService, kubeconfigPath, tokenFor, waitForPhase } from '../dispatch/harness.ts';
-import { type RunningCommand, startCommand } from '../packaging/processes.ts';
+import { create, groupService, tokenFor, waitForPhase } from '../dispatch/harness.ts';
+import type { RunningCommand } from '../packaging/processes.ts';
+import { startChartCommand } from '../support/chart-command.ts';
 import { createInParallel } from '../support/create-retrying.ts';
 import { eventually, testKubeConfig } from '../support/kube.ts';
-import { operatorFlags } from '../support/operator-flags.ts';
+import { useOwnControlPlane } from '../support/private-control-plane.ts';
 import { fastGrouping, useTenants } from './tenants.ts';
 
+/**
+ * Secrets and ConfigMaps no service refers to, against the operator as the chart installs it: every
+ * namespace, Secret access across the cluster, its heap sized from the chart's memory limit. On a control
+ * plane of its own, so every Secret and ConfigMap of the cluster is one this file made.
+ */
+
+useOwnControlPlane('secret-hoarding');
 const t = useTenants({ inProcess: false });
-const core = testKubeConfig().makeApiClient(CoreV1Api);
+let core: CoreV1Api;
 let operator: RunningCommand;
 
-beforeAll(() => {
-  operator = startCommand(
-    [
-      'run',
-      '--kubeconfig',
-      kubeconfigPath(),
-      ...operatorFlags(t.emulator.url, t.namespaces, ['--log-level', 'warn']),
-    ],
-    { DINGTALK_OPERATOR_MEMORY_LIMIT: MEMORY_LIMIT },
-  );
+beforeAll(async () => {
+  core = testKubeConfig().makeApiClient(CoreV1Api);
+  operator = await startChartCommand('operator', { emulatorUrl: t.emulator.url });
 });
 afterAll(async () => {
   await operator?.stop();
 });
-
-/** The chart's memory limit, from which the operator sizes its heap as it does in a pod. */
-const MEMORY_LIMIT = '256Mi';
 
 function rss(): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${operator.pid}/status`, 'utf8'));

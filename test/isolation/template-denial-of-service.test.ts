@@ -1,29 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, get, groupService, kubeconfigPath, tokenFor, waitForPhase } from '../dispatch/harness.ts';
-import { freePort, type RunningCommand, startCommand } from '../packaging/processes.ts';
+import { create, get, groupService, tokenFor, waitForPhase } from '../dispatch/harness.ts';
+import type { RunningCommand } from '../packaging/processes.ts';
+import { startChartCommand } from '../support/chart-command.ts';
 import { eventually } from '../support/kube.ts';
-import { operatorFlags } from '../support/operator-flags.ts';
+import { useOwnControlPlane } from '../support/private-control-plane.ts';
 import { fastGrouping, raiseSideBySide, useTenants } from './tenants.ts';
 
+/**
+ * Issue 27, item 2, at notifications: the operator as the chart installs it (every namespace, leader
+ * election, its heap sized from the chart's memory limit), on a control plane of its own so that it
+ * handles no other test file's objects.
+ */
+
+useOwnControlPlane('template-dos');
 const t = useTenants({ inProcess: false });
 let operator: RunningCommand;
-let healthPort: number;
 
 beforeAll(async () => {
-  healthPort = await freePort();
   // Its own process, so its peak memory is its own.
-  operator = startCommand([
-    'run',
-    '--kubeconfig',
-    kubeconfigPath(),
-    ...operatorFlags(t.emulator.url, t.namespaces, [
-      '--health-port',
-      String(healthPort),
-      '--log-level',
-      'warn',
-    ]),
-  ]);
+  operator = await startChartCommand('operator', { emulatorUrl: t.emulator.url });
 });
 afterAll(async () => {
   await operator?.stop();

@@ -1,46 +1,29 @@
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, get, groupService, kubeconfigPath, tokenFor } from '../dispatch/harness.ts';
-import { type RunningCommand, startCommand } from '../packaging/processes.ts';
+import { create, get, groupService, tokenFor } from '../dispatch/harness.ts';
+import type { RunningCommand } from '../packaging/processes.ts';
+import { CHART_NAMESPACE, CHART_RELEASE, startChartCommand } from '../support/chart-command.ts';
 import { HOSTILE_TEMPLATES } from '../support/hostile-templates.ts';
 import { eventually, testKubeConfig } from '../support/kube.ts';
-import { operatorFlags } from '../support/operator-flags.ts';
+import { useOwnControlPlane } from '../support/private-control-plane.ts';
 import { fastGrouping, raiseSideBySide, useTenants } from './tenants.ts';
 
 /**
  * Issue 27, item 2: templates that search within searches, which liquidjs neither charged nor could
  * interrupt, blocked the leader's event loop for seconds at the rule check and at every notification;
  * longer than the renew deadline, the leader lost its Lease and the next leader checked the same rule.
- * Two operator processes elect a leader with the chart's timings and heap (sized from its memory limit);
- * an attacker's rules carry the two templates; the Lease must stay where it is and the victim's alarms
- * must be delivered.
+ * Two operator processes run as the chart installs them (every namespace, its leader election timings, its
+ * heap sized from its memory limit), on a control plane of their own; an attacker's rules carry the two
+ * templates; the Lease must stay where it is and the victim's alarms must be delivered.
  */
 
+useOwnControlPlane('template-lease');
 const t = useTenants({ inProcess: false });
-const LEASE = 'template-lease';
+const LEASE = `${CHART_RELEASE}-leader`;
 const operators: RunningCommand[] = [];
 
-function operator(identity: string): RunningCommand {
-  const command = startCommand(
-    [
-      'run',
-      '--kubeconfig',
-      kubeconfigPath(),
-      ...operatorFlags(t.emulator.url, t.namespaces, [
-        '--leader-elect=true',
-        `--leader-election-namespace=${t.victim.namespace}`,
-        `--leader-election-lease=${LEASE}`,
-        `--leader-election-identity=${identity}`,
-        // The chart's timings.
-        '--lease-duration=15s',
-        '--renew-deadline=10s',
-        '--retry-period=2s',
-        '--log-level=warn',
-      ]),
-    ],
-    // The heap as the chart sizes it for its 384Mi limit.
-    { DINGTALK_OPERATOR_MEMORY_LIMIT: '384Mi' },
-  );
+async function operator(identity: string): Promise<RunningCommand> {
+  const command = await startChartCommand('operator', { emulatorUrl: t.emulator.url, podName: identity });
   operators.push(command);
   return command;
 }
@@ -49,7 +32,7 @@ const holder = async () =>
   (
     await testKubeConfig()
       .makeApiClient(CoordinationV1Api)
-      .readNamespacedLease({ name: LEASE, namespace: t.victim.namespace })
+      .readNamespacedLease({ name: LEASE, namespace: CHART_NAMESPACE })
   ).spec?.holderIdentity;
 
 /** Every holder the Lease had, read every half second while the test runs. */
@@ -57,9 +40,9 @@ const holders = new Set<string | undefined>();
 let watching: NodeJS.Timeout | undefined;
 
 beforeAll(async () => {
-  operator('first');
+  await operator('first');
   await eventually(async () => ((await holder()) === 'first' ? true : undefined), { timeoutMs: 90_000 });
-  operator('second');
+  await operator('second');
   watching = setInterval(() => {
     holder().then(
       (identity) => holders.add(identity),

@@ -11,15 +11,14 @@ import { operatorFlags } from '../support/operator-flags.ts';
 
 /**
  * Two teams on one install: an attacker's namespace and a victim's, one DingTalk emulator, and (unless
- * a test runs the operator itself) the operator in-process, every controller, watching both. Each tenant is a
+ * a test runs the operator itself, as the chart does) the operator in-process, every controller, watching
+ * both namespaces only, as the run's shared control plane needs. Each tenant is a
  * DispatchHarness, so the helpers of test/dispatch/harness.ts act in that tenant's namespace.
  */
 export interface Tenants {
   attacker: DispatchHarness;
   victim: DispatchHarness;
   emulator: RunningEmulator;
-  /** "attacker-ns,victim-ns", for an operator's --namespaces. */
-  namespaces: string;
 }
 
 export function useTenants({ inProcess = true } = {}): Tenants {
@@ -33,13 +32,12 @@ export function useTenants({ inProcess = true } = {}): Tenants {
     ]);
     cleanups.push(attacker.cleanup, victim.cleanup);
     tenants.emulator = await startEmulator();
-    tenants.namespaces = `${attacker.name},${victim.name}`;
     if (inProcess) {
       const config = loadConfig({
         argv: [
           '--kubeconfig',
           kubeconfigPath(),
-          ...operatorFlags(tenants.emulator.url, tenants.namespaces, ['--log-level', 'warn']),
+          ...operatorFlags(tenants.emulator.url, `${attacker.name},${victim.name}`, ['--log-level', 'warn']),
         ],
         env: {},
       });

@@ -1,69 +1,54 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../operator/config.ts';
-import { dingTalkServiceComponents } from '../../operator/controllers/dingtalk-service/index.ts';
-import { Manager } from '../../operator/manager/manager.ts';
-import { createLogger } from '../../operator/runtime/logger.ts';
 import { type DispatchHarness, get, groupService, inNamespace, tokenFor } from '../dispatch/harness.ts';
 import { type RunningEmulator, startEmulator } from '../emulator/server.ts';
+import { CHART_NAMESPACE, CHART_RELEASE, startChartCommand } from '../support/chart-command.ts';
 import { createTestNamespace, eventually, kubectl, testKubeConfig } from '../support/kube.ts';
-import { operatorFlags } from '../support/operator-flags.ts';
+import { useOwnControlPlane } from '../support/private-control-plane.ts';
+import type { RunningCommand } from './processes.ts';
 import {
   applyIdentity,
   type ChartIdentity,
-  deleteClusterScoped,
   renderChartIdentity,
   serviceAccountKubeconfig,
 } from './restricted-identity.ts';
 
 /**
- * The chart's `secretAccess: namespaces` on the API server: the operator runs as the ServiceAccount the
- * chart renders in that mode (a TokenRequest token, not the admin kubeconfig), which may read Secrets only
- * in the namespaces of secretNamespaces. A service in another namespace says which RoleBinding to create,
- * and turns Ready once a team creates it, without a restart.
+ * The chart's `secretAccess: namespaces` on the API server, in its default mode otherwise: the operator
+ * handles every namespace and runs as the chart starts it, as the ServiceAccount the chart renders in that
+ * mode (a TokenRequest token, not the admin kubeconfig), which may read Secrets only in the namespaces of
+ * secretNamespaces. A service in another namespace says which RoleBinding to create, and turns Ready once a
+ * team creates it, without a restart. On a control plane of its own, as an operator handling every
+ * namespace would handle the other test files' objects too.
  */
 
-const opsNamespace = `pkg-secrets-${randomBytes(4).toString('hex')}`;
-const release = `secrets-${randomBytes(3).toString('hex')}`;
-const role = `${release}-dingtalk-operator-secrets`;
+useOwnControlPlane('secret-access');
+const SET = ['secretAccess=namespaces'];
 const dir = mkdtempSync(path.join(tmpdir(), 'secret-access-'));
 let identity: ChartIdentity;
+/** The ClusterRole granting Secrets in one namespace, and the name of the RoleBinding a team creates. */
+let role: string;
 let emulator: RunningEmulator;
-let manager: Manager | undefined;
+let operator: RunningCommand | undefined;
 let bound: Awaited<ReturnType<typeof createTestNamespace>>;
 let unbound: Awaited<ReturnType<typeof createTestNamespace>>;
 let h: DispatchHarness;
 
 beforeAll(async () => {
-  await kubectl(['create', 'namespace', opsNamespace]);
+  await kubectl(['create', 'namespace', CHART_NAMESPACE]);
   bound = await createTestNamespace('secrets-bound');
   unbound = await createTestNamespace('secrets-unbound');
-  identity = await renderChartIdentity(release, opsNamespace, [
-    'secretAccess=namespaces',
-    `secretNamespaces={${bound.name}}`,
-  ]);
+  const set = [...SET, `secretNamespaces={${bound.name}}`];
+  identity = await renderChartIdentity(CHART_RELEASE, CHART_NAMESPACE, set);
   await applyIdentity(identity);
-  const { file } = await serviceAccountKubeconfig(opsNamespace, identity.serviceAccount, dir);
+  role = identity.objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name.endsWith('-secrets'))
+    ?.metadata.name as string;
+  const { file } = await serviceAccountKubeconfig(CHART_NAMESPACE, identity.serviceAccount, dir);
   emulator = await startEmulator();
-  const argv = [
-    '--kubeconfig',
-    file,
-    ...operatorFlags(emulator.url, `${bound.name},${unbound.name}`, [
-      '--log-level',
-      'warn',
-      // As the chart's deployment passes them in this mode.
-      `--secret-access-role=${role}`,
-      `--service-account=${opsNamespace}:${identity.serviceAccount}`,
-    ]),
-  ];
-  manager = new Manager(loadConfig({ argv, env: {} }), createLogger({ level: 'warn' }), [
-    dingTalkServiceComponents,
-  ]);
-  void manager.run();
+  operator = await startChartCommand('operator', { emulatorUrl: emulator.url, set, kubeconfig: file });
   h = {
     namespace: bound.name,
     emulator,
@@ -72,11 +57,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await manager?.shutdown();
+  await operator?.stop();
   await emulator?.close();
-  await deleteClusterScoped(identity);
-  await Promise.all([bound?.cleanup(), unbound?.cleanup()]);
-  await kubectl(['delete', 'namespace', opsNamespace, '--wait=false']);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -104,7 +86,7 @@ describe('per-namespace Secret access (secretAccess: namespaces)', () => {
     });
     expect(denied.status).toBe('False');
     expect(denied.message).toContain(
-      `kubectl create rolebinding ${role} -n ${unbound.name} --clusterrole=${role} --serviceaccount=${opsNamespace}:${identity.serviceAccount}`,
+      `kubectl create rolebinding ${role} -n ${unbound.name} --clusterrole=${role} --serviceaccount=${CHART_NAMESPACE}:${identity.serviceAccount}`,
     );
 
     // The team runs the command the condition gives.
@@ -115,7 +97,7 @@ describe('per-namespace Secret access (secretAccess: namespaces)', () => {
       '-n',
       unbound.name,
       `--clusterrole=${role}`,
-      `--serviceaccount=${opsNamespace}:${identity.serviceAccount}`,
+      `--serviceaccount=${CHART_NAMESPACE}:${identity.serviceAccount}`,
     ]);
     const granted = await eventually(
       async () => {

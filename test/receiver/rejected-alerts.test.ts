@@ -1,5 +1,6 @@
 import { EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chartReceiverFlags } from '../support/chart-command.ts';
 import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
 import {
   alertmanagerPayload,
@@ -10,7 +11,10 @@ import {
   startReceiver,
 } from './support.ts';
 
-/** One invalid alert in an Alertmanager payload, against the real API server: it costs only itself. */
+/**
+ * One invalid alert in an Alertmanager payload, against the real API server: it costs only itself. The
+ * receiver runs with the chart's flags; it serves every namespace in any mode.
+ */
 
 describe('receiver given a payload with an invalid alert', () => {
   let kubeConfig: KubeConfig;
@@ -22,7 +26,10 @@ describe('receiver given a payload with an invalid alert', () => {
     kubeConfig = testKubeConfig();
     namespace = await createTestNamespace('receiver-rejects');
     token = await serviceAccountToken(kubeConfig, namespace.name, 'alertmanager', { mayCreate: true });
-    receiver = await startReceiver(kubeConfig, { defaultNamespace: namespace.name });
+    receiver = await startReceiver(kubeConfig, {
+      defaultNamespace: namespace.name,
+      flags: await chartReceiverFlags(),
+    });
   });
 
   afterAll(async () => {

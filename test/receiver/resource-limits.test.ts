@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chartReceiverFlags } from '../support/chart-command.ts';
 import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
 import { alertmanagerPayload, diskAlert, postJson, serviceAccountToken, startReceiver } from './support.ts';
 
@@ -85,8 +86,9 @@ describe('receiver resource limits', () => {
     const token = await serviceAccountToken(kubeConfig, namespace.name, 'beside-silence', {
       mayCreate: true,
     });
-    // The defaults: 512 connections, 64 of them per address.
-    const receiver = await startReceiver(kubeConfig);
+    // As the chart starts it (every namespace in any mode), so with the defaults: 512 connections, 64 of
+    // them per address.
+    const receiver = await startReceiver(kubeConfig, { flags: await chartReceiverFlags() });
     const port = Number(new URL(receiver.url).port);
     const silent: Socket[] = [];
     let closed = 0;

@@ -8,21 +8,37 @@ import { KubeHttp } from '../../operator/runtime/kube-http.ts';
 
 const run = promisify(execFile);
 
-/** A KubeConfig for the control plane of this test run (admin credentials). */
+/** Set by a test file that runs on a control plane of its own (useOwnControlPlane). */
+let ownKubeconfig: string | undefined;
+
+/**
+ * The admin kubeconfig file of this test file's control plane: the run's shared one, or the file's own
+ * once useOwnControlPlane has started it. Every helper here reads it, so they follow the file.
+ */
+export function testKubeconfigPath(): string {
+  return ownKubeconfig ?? inject('kubeconfig');
+}
+
+/** Points this file's helpers at another control plane's kubeconfig (undefined: the shared one again). */
+export function useKubeconfig(path: string | undefined): void {
+  ownKubeconfig = path;
+}
+
+/** A KubeConfig for the control plane of this test file (admin credentials). */
 export function testKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
-  kc.loadFromFile(inject('kubeconfig'));
+  kc.loadFromFile(testKubeconfigPath());
   return kc;
 }
 
-/** The operator's own API client, as the manager builds it, for a control plane (the shared one by default). */
-export function testKubeHttp(kubeconfig: string = inject('kubeconfig')): KubeHttp {
+/** The operator's own API client, as the manager builds it, for a control plane (the file's by default). */
+export function testKubeHttp(kubeconfig: string = testKubeconfigPath()): KubeHttp {
   return new KubeHttp(loadKubeEndpoint({ kubeconfig }), { connections: null });
 }
 
 /** Runs the pinned kubectl against the test control plane; resolves with stdout, rejects with stderr. */
 export async function kubectl(args: string[], input?: string): Promise<string> {
-  const child = run(inject('kubectl'), ['--kubeconfig', inject('kubeconfig'), ...args], {
+  const child = run(inject('kubectl'), ['--kubeconfig', testKubeconfigPath(), ...args], {
     maxBuffer: 64 << 20,
   });
   if (input !== undefined) {
