@@ -5,6 +5,7 @@ import type { Component, CustomObject, OperatorContext } from '../manager/contex
 import { QuotaGate } from '../quota/gate.ts';
 import { QuotaWriter } from '../quota/quota-writer.ts';
 import { type CompiledRule, RuleBook } from '../rules/rule-book.ts';
+import { CONFIGURATION_BURST_MS, Coalesced } from '../runtime/coalesced.ts';
 import { type InformerEvent, specChanged } from '../runtime/informer.ts';
 import { systemClock } from '../runtime/timers.ts';
 import { acknowledgementOf, repeatsPaused } from './acknowledgement.ts';
@@ -89,7 +90,8 @@ export class Dispatcher implements Component {
   readonly #heldCheckIntervalMs: number;
   readonly #configurationIntervalMs: number;
   readonly #timers: NodeJS.Timeout[] = [];
-  #configurationDue = false;
+  /** Budgets, queues, credentials and health follow the configuration once per burst of changes. */
+  readonly #followConfiguration = new Coalesced(() => this.#outboxes.follow(), CONFIGURATION_BURST_MS);
   readonly #unsubscribe: (() => void)[] = [];
   #started = false;
   #stopped = false;
@@ -201,7 +203,7 @@ export class Dispatcher implements Component {
           informer.onEvent((event) => {
             // A change of configuration in a namespace may release its held alarms.
             if (this.#held.size > 0) this.#release.recheck(event.namespace);
-            this.#followConfigurationSoon();
+            this.#followConfiguration.request();
             if (cache !== caches.secrets && specChanged(event)) this.#replanner.soon(event.namespace);
           }),
         );
@@ -243,6 +245,7 @@ export class Dispatcher implements Component {
     this.#groups.stop();
     this.#release.stop();
     this.#replanner.stop();
+    this.#followConfiguration.stop();
     for (const timer of this.#timers) clearInterval(timer);
     const started = Date.now();
     await Promise.race([this.#outboxes.stop(), new Promise((resolve) => setTimeout(resolve, graceMs))]);
@@ -389,16 +392,6 @@ export class Dispatcher implements Component {
     const alarms = flush?.alarms.filter((a) => !flush.repeat || !repeatsPaused(ackOf(a), now)) ?? [];
     if (flush && alarms.length > 0) this.#notifier.notify(entry, alarms, flush.repeat, now);
     this.#groups.schedule(entry);
-  }
-
-  /** Once for a burst of changes (a GitOps sync touches many objects at once). */
-  #followConfigurationSoon(): void {
-    if (this.#configurationDue) return;
-    this.#configurationDue = true;
-    setImmediate(() => {
-      this.#configurationDue = false;
-      if (!this.#stopped) this.#outboxes.follow();
-    });
   }
 
   /** The event is no longer in progress; a namespace with none left is forgotten (namespaces come and go). */

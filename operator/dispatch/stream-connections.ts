@@ -7,6 +7,7 @@ import {
   type StreamStatus,
 } from '../dingtalk/stream-client.ts';
 import type { CustomObject, OperatorContext } from '../manager/context.ts';
+import { CONFIGURATION_BURST_MS, Coalesced } from '../runtime/coalesced.ts';
 import { cacheReader, resolveMemberApp } from '../targets/index.ts';
 import type { CardClicks } from './card-clicks.ts';
 import { digest } from './notification.ts';
@@ -47,6 +48,8 @@ export class StreamConnections {
   readonly #listeners = new Set<(namespace: string, service: string) => void>();
   #unsubscribe: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** Each connection follows its services and Secrets once per burst of their changes. */
+  readonly #followSoon = new Coalesced(() => this.#follow(), CONFIGURATION_BURST_MS);
   #stopped = false;
 
   constructor(ctx: OperatorContext, clicks: CardClicks) {
@@ -63,9 +66,9 @@ export class StreamConnections {
     await Promise.all(synced.map((informer) => informer.waitForSync(signal)));
     if (signal.aborted || this.#stopped) return;
     for (const informer of caches.services.informers)
-      this.#unsubscribe.push(informer.onEvent(() => this.#follow()));
+      this.#unsubscribe.push(informer.onEvent(() => this.#followSoon.request()));
     for (const informer of caches.secrets.informers)
-      this.#unsubscribe.push(informer.onEvent(() => this.#follow()));
+      this.#unsubscribe.push(informer.onEvent(() => this.#followSoon.request()));
     this.#timer = setInterval(() => this.#follow(), FOLLOW_INTERVAL_MS);
     this.#timer.unref();
     this.#follow();
@@ -86,6 +89,7 @@ export class StreamConnections {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#followSoon.stop();
     clearInterval(this.#timer);
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     const closing = [...this.#connections.values()].map((c) => this.#close(c));
