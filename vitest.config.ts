@@ -39,8 +39,9 @@ export default defineConfig({
           globalSetup: ['test/cluster/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
-          // Files share one control plane and a 2-core machine; two at a time keeps timings honest.
-          maxWorkers: 2,
+          // Most integration files wait on servers, not the CPU: four at a time keep a 2-core machine busy
+          // without starving the control plane they share (and the node the deployed file runs on).
+          maxWorkers: 4,
         },
       },
     ],
