@@ -7,7 +7,7 @@ import {
   type AlarmEventStatus,
   API_VERSION,
 } from '../api/index.ts';
-import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
+import { type Component, type CustomObject, cachesSynced, type OperatorContext } from '../manager/context.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
 import { memberNamesOf, rulesOfEvent } from './ack-context.ts';
 import {
@@ -44,10 +44,7 @@ export class AckAnnotations implements Component {
 
   async start(signal: AbortSignal): Promise<void> {
     const { caches } = this.#ctx;
-    const informers = [caches.alarms, caches.rules, caches.services, caches.configMaps].flatMap<{
-      waitForSync(signal: AbortSignal): Promise<void>;
-    }>((cache) => cache.informers);
-    await Promise.all(informers.map((informer) => informer.waitForSync(signal)));
+    await cachesSynced([caches.alarms, caches.rules, caches.services, caches.configMaps], signal);
     if (signal.aborted || this.#stopped) return;
     for (const informer of caches.alarms.informers)
       this.#unsubscribe.push(informer.onEvent((event) => this.#onEvent(event)));

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Acknowledgement, AlarmEventStatus } from '../api/index.ts';
 import { isDingTalkError } from '../dingtalk/index.ts';
-import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
+import { type Component, type CustomObject, cachesSynced, type OperatorContext } from '../manager/context.ts';
 import { recordCall } from '../quota/billing.ts';
 import type { InformerEvent } from '../runtime/informer.ts';
 import { cardTargetOf, rulesOfEvent } from './ack-context.ts';
@@ -43,10 +43,7 @@ export class CardUpdates implements Component {
 
   async start(signal: AbortSignal): Promise<void> {
     const { caches } = this.#ctx;
-    const informers = [caches.alarms, caches.rules, caches.services, caches.secrets].flatMap<{
-      waitForSync(signal: AbortSignal): Promise<void>;
-    }>((cache) => cache.informers);
-    await Promise.all(informers.map((informer) => informer.waitForSync(signal)));
+    await cachesSynced([caches.alarms, caches.rules, caches.services, caches.secrets], signal);
     if (signal.aborted || this.#stopped) return;
     for (const informer of caches.alarms.informers)
       this.#unsubscribe.push(informer.onEvent((event) => this.#onEvent(event)));

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { type AlarmEvent, type AlarmEventStatus, type Delivery, parseAlarmEvent } from '../api/index.ts';
 import { RobotBudgets } from '../delivery/robot-budgets.ts';
-import type { Component, CustomObject, OperatorContext } from '../manager/context.ts';
+import { type Component, type CustomObject, cachesSynced, type OperatorContext } from '../manager/context.ts';
 import { QuotaGate } from '../quota/gate.ts';
 import { QuotaWriter } from '../quota/quota-writer.ts';
 import { type CompiledRule, RuleBook } from '../rules/rule-book.ts';
@@ -184,14 +184,10 @@ export class Dispatcher implements Component {
 
   async start(signal: AbortSignal): Promise<void> {
     const { caches } = this.#ctx;
-    const informers = [
-      caches.alarms,
-      caches.rules,
-      caches.services,
-      caches.secrets,
-      caches.configMaps,
-    ].flatMap<{ waitForSync(signal: AbortSignal): Promise<void> }>((cache) => cache.informers);
-    await Promise.all(informers.map((informer) => informer.waitForSync(signal)));
+    await cachesSynced(
+      [caches.alarms, caches.rules, caches.services, caches.secrets, caches.configMaps],
+      signal,
+    );
     // Stopped while waiting (shutdown stops components before it aborts the signal): start nothing.
     if (signal.aborted || this.#stopped) return;
     for (const informer of caches.alarms.informers) {

@@ -6,7 +6,7 @@ import {
   type StreamEvent,
   type StreamStatus,
 } from '../dingtalk/stream-client.ts';
-import type { CustomObject, OperatorContext } from '../manager/context.ts';
+import { type CustomObject, cachesSynced, type OperatorContext } from '../manager/context.ts';
 import { CONFIGURATION_BURST_MS, Coalesced } from '../runtime/coalesced.ts';
 import { cacheReader, resolveMemberApp } from '../targets/index.ts';
 import type { CardClicks } from './card-clicks.ts';
@@ -60,10 +60,10 @@ export class StreamConnections {
 
   async start(signal: AbortSignal): Promise<void> {
     const { caches } = this.#ctx;
-    const synced = [caches.services, caches.secrets, caches.configMaps, caches.rules, caches.alarms].flatMap<{
-      waitForSync(signal: AbortSignal): Promise<void>;
-    }>((cache) => cache.informers);
-    await Promise.all(synced.map((informer) => informer.waitForSync(signal)));
+    await cachesSynced(
+      [caches.services, caches.secrets, caches.configMaps, caches.rules, caches.alarms],
+      signal,
+    );
     if (signal.aborted || this.#stopped) return;
     for (const informer of caches.services.informers)
       this.#unsubscribe.push(informer.onEvent(() => this.#followSoon.request()));

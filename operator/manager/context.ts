@@ -72,3 +72,13 @@ export interface Component {
 
 /** Builds a feature's components (controllers, background loops) from the shared context. */
 export type ComponentFactory = (context: OperatorContext) => Component[];
+
+/** Resolves once every informer of `caches` has listed; rejects if `signal` aborts first. */
+export async function cachesSynced(
+  caches: readonly { informers: readonly { waitForSync(signal: AbortSignal): Promise<void> }[] }[],
+  signal: AbortSignal,
+): Promise<void> {
+  await Promise.all(
+    caches.flatMap((cache) => cache.informers).map((informer) => informer.waitForSync(signal)),
+  );
+}
