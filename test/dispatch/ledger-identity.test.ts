@@ -89,6 +89,11 @@ describe('AlarmEvent ledger writes carry the identity of the event they are for'
       { ...target(name), body: { spec: { state: 'resolved' } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
+    // The running operator records the change as well: its write must come before this store's, not
+    // between that and the read below.
+    await eventually(async () =>
+      (await get(h, 'AlarmEvent', name)).status?.observedGeneration === 2 ? true : undefined,
+    );
     store.update(key, oldLedger);
     expect(await store.persist([key])).toBe(true);
     expect(rulesIn((await get(h, 'AlarmEvent', name)).status)).toEqual(['old-rule']);
