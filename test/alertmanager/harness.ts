@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
@@ -11,6 +11,7 @@ import { API_VERSION, GROUP, VERSION } from '../../operator/api/index.ts';
 import { deployedEnv } from '../bench/process-stats.ts';
 import type { RecordedMessage } from '../emulator/schemas.ts';
 import { eventually } from '../support/kube.ts';
+import { startReadyProcess } from '../support/ready-process.ts';
 
 /**
  * A real Alertmanager, built from its Go module (test/alertmanager/build.sh), configured by
@@ -95,8 +96,8 @@ export async function startAlertmanager(config: unknown): Promise<RunningAlertma
   writeFileSync(configFile, stringify(config));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  let output = '';
-  const child: ChildProcess = spawn(
+  const server = await startReadyProcess(
+    'alertmanager',
     binary,
     [
       `--config.file=${configFile}`,
@@ -106,24 +107,8 @@ export async function startAlertmanager(config: unknown): Promise<RunningAlertma
       '--cluster.listen-address=',
       '--log.level=info',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { readyUrl: `${url}/-/ready`, timeoutMs: 120_000 },
   );
-  const keep = (chunk: Buffer) => {
-    output = (output + String(chunk)).slice(-200_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  await eventually(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`alertmanager exited: ${output}`);
-      return (await fetch(`${url}/-/ready`)).ok ? true : undefined;
-    },
-    { timeoutMs: 120_000, intervalMs: 200 },
-  ).catch((err) => {
-    child.kill('SIGKILL');
-    throw err;
-  });
   return {
     url,
     async post(alerts) {
@@ -150,13 +135,10 @@ export async function startAlertmanager(config: unknown): Promise<RunningAlertma
       };
     },
     async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
-    output: () => output,
+    output: server.output,
   };
 }
 
@@ -180,8 +162,9 @@ export async function startReceiverCommand(
   port: number,
   extra: string[] = [],
 ): Promise<RunningReceiver> {
-  let output = '';
-  const child = spawn(
+  const url = `http://127.0.0.1:${port}`;
+  const server = await startReadyProcess(
+    'receiver',
     process.execPath,
     [
       path.join(repoRoot, 'operator/cli.ts'),
@@ -192,17 +175,9 @@ export async function startReceiverCommand(
       '--log-level=warn',
       ...extra,
     ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: deployedEnv('receiver'),
-    },
+    { readyUrl: `${url}/readyz`, timeoutMs: 120_000, env: deployedEnv('receiver') },
   );
-  const keep = (chunk: Buffer) => {
-    output = (output + String(chunk)).slice(-200_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const { child } = server;
   let peak = 0;
   let cpu = 0;
   const sample = () => {
@@ -219,19 +194,8 @@ export async function startReceiverCommand(
       // Gone already.
     }
   };
+  // VmHWM and the CPU times count from the start, so sampling from readiness on misses nothing.
   const sampler = setInterval(sample, 100);
-  const url = `http://127.0.0.1:${port}`;
-  await eventually(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`receiver exited: ${output}`);
-      return (await fetch(`${url}/readyz`)).ok ? true : undefined;
-    },
-    { timeoutMs: 120_000, intervalMs: 200 },
-  ).catch((err) => {
-    clearInterval(sampler);
-    child.kill('SIGKILL');
-    throw err;
-  });
   return {
     url,
     peakRss: () => {
@@ -244,12 +208,9 @@ export async function startReceiverCommand(
     },
     async kill(signal = 'SIGTERM') {
       clearInterval(sampler);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill(signal);
-        await exited;
-      }
+      await server.stop(signal);
     },
-    output: () => output,
+    output: server.output,
   };
 }
 

@@ -1,11 +1,11 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { freePort } from '../alertmanager/harness.ts';
-import { eventually } from '../support/kube.ts';
+import { startReadyProcess } from '../support/ready-process.ts';
 
 /** Prometheus and promtool, built from Prometheus's Go module (test/monitoring/build.sh). */
 
@@ -47,32 +47,16 @@ export async function startPrometheus(targets: string[], ruleFiles: string[]): P
   );
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  let output = '';
-  const child: ChildProcess = spawn(
+  const server = await startReadyProcess(
+    'prometheus',
     prometheus,
     [
       `--config.file=${configFile}`,
       `--storage.tsdb.path=${path.join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { readyUrl: `${url}/-/ready`, timeoutMs: 60_000 },
   );
-  const keep = (chunk: Buffer) => {
-    output = (output + String(chunk)).slice(-200_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  await eventually(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`prometheus exited: ${output}`);
-      return (await fetch(`${url}/-/ready`)).ok ? true : undefined;
-    },
-    { timeoutMs: 60_000, intervalMs: 200 },
-  ).catch((err) => {
-    child.kill('SIGKILL');
-    throw err;
-  });
   return {
     url,
     async api<T>(endpoint: string, query: Record<string, string> = {}) {
@@ -82,12 +66,9 @@ export async function startPrometheus(targets: string[], ruleFiles: string[]): P
       return body.data;
     },
     async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
-    output: () => output,
+    output: server.output,
   };
 }
