@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { rankRobots } from '../../operator/delivery/robot-pool.ts';
+import { stickyKeyOf } from '../../operator/dispatch/pool-routing.ts';
 import type { RecordedMessage } from '../emulator/schemas.ts';
 import { busiestMinute } from '../support/busiest-minute.ts';
 import { eventually } from '../support/kube.ts';
@@ -70,6 +72,25 @@ async function raise(
     ),
   );
   return names;
+}
+
+/** `count` alarm group names (alertnames) of the pool `name` whose first-ranked robot is `robot`. */
+function groupsRankedFirst(name: string, robot: string, count: number): string[] {
+  const found: string[] = [];
+  const rule = { namespace: h.namespace, name };
+  const target = { service: name, kind: 'Group' as const, name: 'ops', names: ['ops'] };
+  for (let i = 0; found.length < count; i++) {
+    const alertname = `${name}-ranked-${i}`;
+    const key = stickyKeyOf({ rule, target, groupLabels: { alertname } });
+    if (
+      rankRobots(
+        key,
+        ROBOTS.map((r) => ({ name: r })),
+      )[0]?.name === robot
+    )
+      found.push(alertname);
+  }
+  return found;
 }
 
 async function delivered(h: DispatchHarness, names: string[]) {
@@ -208,13 +229,15 @@ describe('a group with a pool of robots', () => {
     const retryAt = Date.parse(health.find((r) => r.name === victim)?.retryAt ?? '');
     expect(retryAt).not.toBeNaN();
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, retryAt - Date.now()) + 500));
-    const third = await raise(h, 'failover-c', 0, 9);
+    // Alarm groups that rank it first, whatever the namespace: they go through it and nowhere else.
+    const ranked = groupsRankedFirst('failover', victim, 3);
+    const third = await raise(h, 'failover-c', 0, ranked.length, (k) => ranked[k] as string);
     await delivered(h, third);
     await eventually(async () => {
       const robots = await robotHealth('failover');
       return robots.find((r) => r.name === victim)?.healthy ? robots : undefined;
     });
     const after = await h.emulator.control.messages({ robot: tokens[victim] as string });
-    expect(third.some((name) => carrying(after, name).length === 1)).toBe(true);
+    for (const name of third) expect(carrying(after, name)).toHaveLength(1);
   });
 });
