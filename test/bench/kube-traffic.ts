@@ -15,6 +15,8 @@ import path from 'node:path';
 export interface KubeTraffic {
   /** Requests by method; a retried call counts once per attempt, as the API server sees it. */
   requests: Record<string, number>;
+  /** Answers by method and status code ("PATCH 409"): a conflict or a throttle shows as a request more. */
+  answers: Record<string, number>;
   /** Of the GETs, the watches (each holds a stream, not a connection, over HTTP/2). */
   watches: number;
   /** TCP connections opened and TLS handshakes done, by the HTTP version agreed (ALPN). */
@@ -64,6 +66,7 @@ export function since(before: KubeTraffic, after: KubeTraffic): KubeTraffic {
     Object.fromEntries(Object.entries(a).map(([key, value]) => [key, value - (b[key] ?? 0)]));
   return {
     requests: minus(after.requests, before.requests),
+    answers: minus(after.answers, before.answers),
     watches: after.watches - before.watches,
     connections: minus(after.connections, before.connections),
     resumed: after.resumed - before.resumed,
@@ -82,7 +85,14 @@ export const byKey = (counts: Record<string, number>) =>
 const file = process.env[FILE_ENV];
 const apiOrigin = process.env[ORIGIN_ENV];
 if (file && apiOrigin) {
-  const counts: KubeTraffic = { requests: {}, watches: 0, connections: {}, resumed: 0, connectErrors: 0 };
+  const counts: KubeTraffic = {
+    requests: {},
+    answers: {},
+    watches: 0,
+    connections: {},
+    resumed: 0,
+    connectErrors: 0,
+  };
   const isApi = (origin: unknown) => {
     try {
       return new URL(String(origin)).origin === apiOrigin;
@@ -96,6 +106,16 @@ if (file && apiOrigin) {
     if (!isApi(request.origin)) return;
     counts.requests[request.method] = (counts.requests[request.method] ?? 0) + 1;
     if (/[?&]watch=true(&|$)/.test(request.path)) counts.watches++;
+    changed = true;
+  });
+  diagnosticsChannel.subscribe('undici:request:headers', (message) => {
+    const { request, response } = message as {
+      request: { origin: unknown; method: string };
+      response: { statusCode: number };
+    };
+    if (!isApi(request.origin)) return;
+    const key = `${request.method} ${response.statusCode}`;
+    counts.answers[key] = (counts.answers[key] ?? 0) + 1;
     changed = true;
   });
   diagnosticsChannel.subscribe('undici:client:connected', (message) => {
