@@ -18,8 +18,8 @@ setup: node_modules/.installed ## npm packages, Debian packages of the node, the
 run: setup ## the operator against $$KUBECONFIG, or against a local control plane + emulator it starts
 	bash test/local/run.sh
 
-test: setup images ## the whole suite: type check, lint, unit and integration tests
-	npm test
+test: node_modules/.installed ## the whole suite: type check, lint, unit and integration tests (builds what they need)
+	bash test/suite.sh
 
 unit: node_modules/.installed
 	npm run test:unit

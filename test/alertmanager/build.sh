@@ -5,6 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../cluster/lib.sh"
 
+hold_lock alertmanager
 [ -x "$ALERTMANAGER" ] && exit 0
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-trimpath GOPROXY=${GOPROXY:-}
 [ -n "$GOPROXY" ] || unset GOPROXY

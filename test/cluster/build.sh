@@ -103,15 +103,24 @@ build_images() {
   rm -rf "$ctx"
 }
 
+# Each part builds under a lock of its own (lib.sh), checking under it whether it is there. Both modes'
+# Kubernetes binaries come from one wrapper module, so they share a lock: a caller whose binaries are
+# all there goes on without waiting for a build of the other mode's.
+kube() { # commands...
+  local cmd
+  for cmd in "$@"; do
+    [ -x "$BIN_DIR/$cmd" ] || { with_lock kube build_kube "$@"; return; }
+  done
+}
 start=$(date +%s)
 if [ "${1:-}" = node ]; then
-  build_kube kubelet kube-proxy kube-scheduler
-  build_coredns
-  build_images
+  kube kubelet kube-proxy kube-scheduler
+  with_lock coredns build_coredns
+  with_lock node-images build_images
   log "node binaries and images ready in $(( $(date +%s) - start ))s"
 else
-  install_tools
-  build_etcd
-  build_kube kube-apiserver kube-controller-manager
+  with_lock tools install_tools
+  with_lock etcd build_etcd
+  kube kube-apiserver kube-controller-manager
   log "binaries ready in $(( $(date +%s) - start ))s: $BIN_DIR"
 fi

@@ -14,6 +14,12 @@ export function parseEnv(text: string): Record<string, string> {
   return Object.fromEntries(entries);
 }
 
+/**
+ * How long a file's set-up may wait for a part (the node's binaries, Prometheus) that `make test` builds
+ * alongside the suite (test/suite.sh): on a fresh machine the file may start before that build is done.
+ */
+export const BUILT_ALONGSIDE_MS = 1_800_000;
+
 /** Paths of the pinned tools (kubectl, helm) and binaries, as test/cluster/lib.sh computes them. */
 export function toolPaths(): {
   KUBECTL: string;

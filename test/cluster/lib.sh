@@ -19,3 +19,18 @@ PAUSE_IMAGE=dingtalk-operator.local/pause:test
 TESTAPP_IMAGE=dingtalk-operator.local/testapp:test
 RUN_DIR=${CLUSTER_RUN_DIR:-$CACHE_ROOT/run/default}
 log() { printf '[cluster] %s\n' "$*" >&2; }
+# Builds run under a lock per part in the cache. `make test` builds some parts alongside the suite, and a
+# test that needs such a part runs the same script: it waits for that build instead of doing the work a
+# second time, then finds the part there (each build checks for its output under the lock).
+hold_lock() { # name: held until the (sub)shell ends
+  mkdir -p "$CACHE_ROOT/locks"
+  exec 9>>"$CACHE_ROOT/locks/$1.lock"
+  flock 9
+}
+with_lock() { # name command...
+  (
+    hold_lock "$1"
+    shift
+    "$@"
+  )
+}

@@ -12,7 +12,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestNamespace, eventually, testKubeConfig } from '../support/kube.ts';
-import { toolPaths } from './cluster-env.ts';
+import { BUILT_ALONGSIDE_MS, toolPaths } from './cluster-env.ts';
 import { ensureNode, type LocalNode, loadImage, TEST_IMAGE } from './node.ts';
 
 // Pods really run: a Deployment of a locally built image behind a Service, DNS, ServiceAccount tokens
@@ -94,7 +94,7 @@ describe('a node of the local cluster', () => {
         spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] },
       },
     });
-  }, 600_000);
+  }, BUILT_ALONGSIDE_MS);
 
   afterAll(async () => {
     await ns?.cleanup();

@@ -5,6 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../cluster/lib.sh"
 
+hold_lock prometheus
 [ -x "$PROMETHEUS" ] && [ -x "$PROMTOOL" ] && exit 0
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-trimpath GOWORK=off GOPROXY=${GOPROXY:-}
 [ -n "$GOPROXY" ] || unset GOPROXY

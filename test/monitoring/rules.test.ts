@@ -4,6 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { BUILT_ALONGSIDE_MS } from '../cluster/cluster-env.ts';
 import { ALERTS, prometheusBinaries } from './prometheus.ts';
 
 const run = promisify(execFile);
@@ -20,7 +21,7 @@ describe("the chart's alerts, checked by promtool", () => {
   let promtool: string;
   beforeAll(async () => {
     ({ promtool } = await prometheusBinaries());
-  });
+  }, BUILT_ALONGSIDE_MS);
 
   it('are a valid rules file', async () => {
     const { stdout } = await run(promtool, ['check', 'rules', ALERTS]);

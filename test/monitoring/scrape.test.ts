@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { freePort, type RunningReceiver, startReceiverCommand } from '../alertmanager/harness.ts';
+import { BUILT_ALONGSIDE_MS } from '../cluster/cluster-env.ts';
 import {
   create,
   groupService,
@@ -45,7 +46,7 @@ describe('Prometheus scraping the operator and the receiver', () => {
     const operatorPort = await eventually(() => h.manager.health.port);
     receiver = await startReceiverCommand(kubeconfigPath(), await freePort());
     prometheus = await startPrometheus([`127.0.0.1:${operatorPort}`, new URL(receiver.url).host], [ALERTS]);
-  });
+  }, BUILT_ALONGSIDE_MS);
   afterAll(async () => {
     await prometheus?.stop();
     await receiver?.kill();
