@@ -29,6 +29,24 @@ describe('DingTalk months', () => {
     expect(new Date(end).toISOString()).toBe('2026-10-31T23:00:00.000Z');
   });
 
+  it('answers alike for times given in any order around a month boundary', () => {
+    const before = Date.parse('2027-01-31T15:59:59.999Z');
+    const after = Date.parse('2027-01-31T16:00:00Z');
+    for (const [ms, month] of [
+      [after, '2027-02'],
+      [before, '2027-01'],
+      [after, '2027-02'],
+      [Date.parse('2026-06-01T00:00:00Z'), '2026-06'],
+      [before, '2027-01'],
+    ] as const) {
+      expect(monthOf(ms, SHANGHAI)).toBe(month);
+      const { start, end } = monthBounds(ms, SHANGHAI);
+      expect(ms >= start && ms < end).toBe(true);
+      expect(monthOf(start, SHANGHAI)).toBe(month);
+      expect(monthOf(end - 1, SHANGHAI)).toBe(month);
+    }
+  });
+
   it('knows which time zones exist', () => {
     expect(isTimeZone(SHANGHAI)).toBe(true);
     expect(isTimeZone('Mars/Olympus')).toBe(false);

@@ -49,10 +49,28 @@ function partsIn(
   };
 }
 
+/**
+ * The month last computed in each zone: nearly every call falls in it, and the calendar arithmetic costs
+ * several formatter calls, which a busy quota ledger would otherwise pay on every message.
+ */
+const lastMonth = new Map<string, { label: string; start: number; end: number }>();
+
+function monthAt(ms: number, zone: string): { label: string; start: number; end: number } {
+  const last = lastMonth.get(zone);
+  if (last && ms >= last.start && ms < last.end) return last;
+  const { year, month } = partsIn(ms, zone);
+  const found = {
+    label: `${year}-${String(month).padStart(2, '0')}`,
+    start: monthStart(year, month, zone),
+    end: monthStart(year, month + 1, zone),
+  };
+  lastMonth.set(zone, found);
+  return found;
+}
+
 /** The month `ms` falls in, in `zone`, as YYYY-MM. */
 export function monthOf(ms: number, zone: string): string {
-  const { year, month } = partsIn(ms, zone);
-  return `${year}-${String(month).padStart(2, '0')}`;
+  return monthAt(ms, zone).label;
 }
 
 /** How far `zone`'s wall clock is ahead of UTC at `ms`. */
@@ -73,6 +91,6 @@ function monthStart(year: number, month: number, zone: string): number {
 
 /** Where the month that `ms` falls in begins and ends (the next month's start), in `zone`. */
 export function monthBounds(ms: number, zone: string): { start: number; end: number } {
-  const { year, month } = partsIn(ms, zone);
-  return { start: monthStart(year, month, zone), end: monthStart(year, month + 1, zone) };
+  const { start, end } = monthAt(ms, zone);
+  return { start, end };
 }
