@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
+import AlongsideLastSequencer from './test/support/alongside-last-sequencer.ts';
 
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/slowest-files-reporter.ts'],
+    sequence: { sequencer: AlongsideLastSequencer },
     projects: [
       {
         test: {

@@ -1,0 +1,16 @@
+import { readFileSync } from 'node:fs';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * vitest's order (failed, then longest or largest first), except that the files whose set-up waits for a
+ * part `make test` builds alongside the suite (they name BUILT_ALONGSIDE_MS) go last: started early on a
+ * fresh machine, each would hold a worker idle until that build is done.
+ */
+export default class AlongsideLastSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const waits = (spec: TestSpecification) =>
+      readFileSync(spec.moduleId, 'utf8').includes('BUILT_ALONGSIDE_MS');
+    return [...sorted.filter((spec) => !waits(spec)), ...sorted.filter(waits)];
+  }
+}
