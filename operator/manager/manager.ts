@@ -112,7 +112,7 @@ export class Manager {
       logger,
       metrics,
       events: new EventRecorder({
-        kube,
+        kube: kube.withOwnRateLimit(),
         reportingController: `${GROUP}/dingtalk-operator`,
         reportingInstance: config.identity,
         logger,

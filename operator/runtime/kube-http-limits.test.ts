@@ -35,12 +35,18 @@ async function fakeApi(answer: (req: Seen, index: number, res: ServerResponse) =
       answer(request, seen.length - 1, res);
     });
   });
+  let connections = 0;
+  server.on('connection', () => connections++);
   await listen(server);
   closers.push(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
-  return { seen, server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  return {
+    seen,
+    server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => connections,
+  };
 }
 
 async function listen(server: HttpServer | TcpServer): Promise<void> {
@@ -78,6 +84,25 @@ describe('KubeHttp rate limit', () => {
     await watch.json();
     expect(slept).toEqual([100, 100]);
     expect(api.seen).toHaveLength(5);
+  });
+
+  it('gives a client made with withOwnRateLimit a bucket of its own over the same connections', async () => {
+    const api = await fakeApi((_req, _i, res) => answer(res, 200));
+    const { clock, slept } = instantClock();
+    const http = client(api.server, { rateLimit: { qps: 10, burst: 2 }, clock });
+    const events = http.withOwnRateLimit();
+    await http.get('/a');
+    await http.get('/b');
+    const opened = api.connections();
+    await events.post('/events', {});
+    await events.post('/events', {});
+    expect(slept).toEqual([]);
+    // Its own burst spent, it waits for its own next token.
+    await events.post('/events', {});
+    expect(slept).toEqual([100]);
+    expect(api.seen).toHaveLength(5);
+    // Its calls went over the connections the first client opened.
+    expect(api.connections()).toBe(opened);
   });
 
   it('fails a call at once when its token would come after its deadline', async () => {

@@ -147,10 +147,11 @@ export class KubeHttp {
   readonly #timeoutMs: number;
   readonly #transport: TransportOptions;
   readonly #limiter: TokenBucket | undefined;
+  readonly #rateLimit: KubeHttpOptions['rateLimit'];
   readonly #clock: Clock;
   readonly #onComeBackLater: KubeHttpOptions['onComeBackLater'];
-  #session: Session | undefined;
-  #refreshing: Promise<Session> | undefined;
+  /** Shared with the clients withOwnRateLimit() makes: one session, one pool of connections. */
+  #shared: { session?: Session; refreshing?: Promise<Session> } = {};
 
   constructor(
     endpoint: KubeEndpoint,
@@ -171,8 +172,28 @@ export class KubeHttp {
     this.#timeoutMs = timeoutMs;
     this.#clock = clock;
     this.#limiter = rateLimit && new TokenBucket(rateLimit.qps, rateLimit.burst, clock);
+    this.#rateLimit = rateLimit;
     this.#onComeBackLater = onComeBackLater;
     this.#transport = { connections, pingIntervalMs, proxyUrl: cluster.proxyUrl, env };
+  }
+
+  /**
+   * This client (its connections, credentials, deadlines and retries) with a token bucket of its own of the
+   * same QPS and burst, as client-go gives each client made from one config its own: the operator's Events
+   * go through one, so a burst of them never makes a status write wait for a token, nor the other way round.
+   */
+  withOwnRateLimit(): KubeHttp {
+    const sibling = new KubeHttp(this.#endpoint, {
+      timeoutMs: this.#timeoutMs,
+      connections: this.#transport.connections,
+      pingIntervalMs: this.#transport.pingIntervalMs,
+      env: this.#transport.env,
+      rateLimit: this.#rateLimit,
+      onComeBackLater: this.#onComeBackLater,
+      clock: this.#clock,
+    });
+    sibling.#shared = this.#shared;
+    return sibling;
   }
 
   async get<T>(path: string, options: KubeCallOptions = {}): Promise<T> {
@@ -241,7 +262,7 @@ export class KubeHttp {
   }
 
   async close(): Promise<void> {
-    const session = this.#session ?? (await this.#refreshing?.catch(() => undefined));
+    const session = this.#shared.session ?? (await this.#shared.refreshing?.catch(() => undefined));
     await session?.dispatcher.close();
   }
 
@@ -340,7 +361,7 @@ export class KubeHttp {
 
   #failure(response: Dispatcher.ResponseData, text: string): Error {
     const status = response.statusCode;
-    if (status === 401 && this.#session) this.#session.expires = 0;
+    if (status === 401 && this.#shared.session) this.#shared.session.expires = 0;
     if (status === 429 || status >= 500) {
       return new KubeUnavailableError(
         `Kubernetes API answered ${status}`,
@@ -353,12 +374,13 @@ export class KubeHttp {
 
   /** The credentials and the dispatcher with the TLS identity they go with, read again once stale. */
   #current(): Promise<Session> {
-    const session = this.#session;
+    const shared = this.#shared;
+    const session = shared.session;
     if (session && session.expires > this.#clock.monotonicMs()) return Promise.resolve(session);
-    this.#refreshing ??= this.#refresh(session).finally(() => {
-      this.#refreshing = undefined;
+    shared.refreshing ??= this.#refresh(session).finally(() => {
+      shared.refreshing = undefined;
     });
-    return this.#refreshing;
+    return shared.refreshing;
   }
 
   /**
@@ -383,8 +405,13 @@ export class KubeHttp {
     const dispatcher =
       previous && sameTls(previous.tls, tls) ? previous.dispatcher : this.#createDispatcher(tls);
     if (previous && previous.dispatcher !== dispatcher) previous.dispatcher.close().catch(() => undefined);
-    this.#session = { headers, tls, dispatcher, expires: this.#clock.monotonicMs() + CREDENTIALS_TTL_MS };
-    return this.#session;
+    this.#shared.session = {
+      headers,
+      tls,
+      dispatcher,
+      expires: this.#clock.monotonicMs() + CREDENTIALS_TTL_MS,
+    };
+    return this.#shared.session;
   }
 
   #createDispatcher(tls: ConnectionOptions): Dispatcher {
