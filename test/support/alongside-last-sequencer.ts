@@ -9,8 +9,9 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 export default class AlongsideLastSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-    const waits = (spec: TestSpecification) =>
-      readFileSync(spec.moduleId, 'utf8').includes('BUILT_ALONGSIDE_MS');
-    return [...sorted.filter((spec) => !waits(spec)), ...sorted.filter(waits)];
+    const waiting = new Set(
+      sorted.filter((spec) => readFileSync(spec.moduleId, 'utf8').includes('BUILT_ALONGSIDE_MS')),
+    );
+    return [...sorted.filter((spec) => !waiting.has(spec)), ...waiting];
   }
 }
