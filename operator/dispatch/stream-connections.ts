@@ -1,14 +1,13 @@
 import type { Logger } from 'pino';
-import { parseDingTalkService } from '../api/index.ts';
 import {
   createStreamClient,
   type StreamClient,
   type StreamEvent,
   type StreamStatus,
 } from '../dingtalk/stream-client.ts';
-import { type CustomObject, cachesSynced, type OperatorContext } from '../manager/context.ts';
+import { cachesSynced, type OperatorContext } from '../manager/context.ts';
 import { CONFIGURATION_BURST_MS, Coalesced } from '../runtime/coalesced.ts';
-import { cacheReader, resolveMemberApp } from '../targets/index.ts';
+import { cacheReader, parsedService, resolveMemberApp } from '../targets/index.ts';
 import type { CardClicks } from './card-clicks.ts';
 import { digest } from './notification.ts';
 
@@ -134,7 +133,7 @@ export class StreamConnections {
     const { caches } = this.#ctx;
     const wanted = new Map<string, { clientId: string; clientSecret: string; services: Set<string> }>();
     for (const raw of caches.services.list()) {
-      const member = parsedMember(raw);
+      const member = parsedService(raw)?.spec.member;
       const namespace = raw.metadata?.namespace ?? '';
       if (!member?.cardTemplateId) continue;
       const resolved = resolveMemberApp(namespace, member, cacheReader(caches));
@@ -167,13 +166,5 @@ export class StreamConnections {
   async #close(connection: Connection): Promise<void> {
     this.#ctx.metrics.forgetStream(connection.clientId);
     await connection.client.close();
-  }
-}
-
-function parsedMember(raw: Readonly<CustomObject>) {
-  try {
-    return parseDingTalkService(raw).spec.member;
-  } catch {
-    return undefined;
   }
 }

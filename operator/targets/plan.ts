@@ -64,11 +64,13 @@ export function memberIdentity(member: MemberEntry): string {
 
 /**
  * Services parsed once per version: the informer cache replaces an object when it changes, so the
- * parse of an object it still holds is the parse of its current version. Not re-parsed for every alarm.
+ * parse of an object it still holds is the parse of its current version. Not re-parsed for every alarm,
+ * nor by every reader that walks all services after a change to one of them. Shared: callers only read it.
  */
 const parsedServices = new WeakMap<object, DingTalkService | null>();
 
-function parsedService(raw: Readonly<CustomObject>): DingTalkService | undefined {
+/** The cached object's parse; undefined when it is invalid. */
+export function parsedService(raw: Readonly<CustomObject>): DingTalkService | undefined {
   let parsed = parsedServices.get(raw);
   if (parsed === undefined) {
     try {
