@@ -1,3 +1,5 @@
+import { createHook } from 'node:async_hooks';
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -182,6 +184,36 @@ describe('KubeHttp', () => {
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(KubeUnavailableError);
     expect((refused as Error).message).toContain('ECONNREFUSED');
+  });
+
+  it("lets go of each call's deadline timer when the call ends, answered or refused", async () => {
+    // A distinctive deadline tells the call's timer apart from undici's and the test runner's.
+    const timeoutMs = 31_234;
+    const deadlineTimers = new Set<number>();
+    const hook = createHook({
+      init(id, type, _trigger, resource) {
+        if (type === 'Timeout' && (resource as { _idleTimeout?: number })._idleTimeout === timeoutMs)
+          deadlineTimers.add(id);
+      },
+      destroy(id) {
+        deadlineTimers.delete(id);
+      },
+    }).enable();
+    try {
+      const api = await fakeApi((req, res) =>
+        req.url === '/x' ? json(res, 200, {}) : json(res, 404, status(404, 'NotFound')),
+      );
+      const http = client(api.server, { timeoutMs });
+      const caller = new AbortController();
+      await http.get('/x', { signal: caller.signal });
+      await expect(http.get('/missing')).rejects.toMatchObject({ status: 404 });
+      expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+      // A cleared timer is destroyed on the next turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(deadlineTimers.size).toBe(0);
+    } finally {
+      hook.disable();
+    }
   });
 
   it('reads the credentials again after a 401, so a rotated token is used at once', async () => {

@@ -135,10 +135,40 @@ interface Call extends KubePostOptions {
 }
 
 interface Deadline {
+  /** Aborts at the deadline or when the caller's signal does. */
   signal: AbortSignal;
   /** The deadline as a reading of the client's clock. */
   at: number;
   ms: number;
+  /** Stops the timer and lets go of the caller's signal once the call is over. */
+  release(): void;
+}
+
+const NEVER_ABORTED = new AbortController().signal;
+
+/**
+ * A unary call's deadline, released as soon as the call ends: a timer left to run its course (as with
+ * AbortSignal.timeout) would keep each finished call's signals alive for the whole deadline and abort
+ * them then, which a storm's tens of thousands of writes pay for in memory and CPU.
+ */
+function startDeadline(ms: number, caller: AbortSignal | undefined, clock: Clock): Deadline {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')),
+    ms,
+  );
+  const forward = () => controller.abort(caller?.reason);
+  if (caller?.aborted) forward();
+  else caller?.addEventListener('abort', forward, { once: true });
+  return {
+    signal: controller.signal,
+    at: clock.monotonicMs() + ms,
+    ms,
+    release() {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', forward);
+    },
+  };
 }
 
 export class KubeHttp {
@@ -267,33 +297,32 @@ export class KubeHttp {
   }
 
   async #json<T>(call: Call): Promise<T> {
-    const deadline: Deadline = {
-      signal: AbortSignal.timeout(this.#timeoutMs),
-      at: this.#clock.monotonicMs() + this.#timeoutMs,
-      ms: this.#timeoutMs,
-    };
-    const response = await this.#send(call, deadline);
-    let text: string;
+    const deadline = startDeadline(this.#timeoutMs, call.signal, this.#clock);
     try {
-      text = await response.body.text();
-    } catch (err) {
-      if (call.signal?.aborted) throw err;
-      throw new KubeUnavailableError(
-        `Kubernetes API answer cut off: ${describeFailure(err, deadline)}`,
-        undefined,
-        {
-          cause: err,
-        },
-      );
+      const response = await this.#send(call, deadline);
+      let text: string;
+      try {
+        text = await response.body.text();
+      } catch (err) {
+        if (call.signal?.aborted) throw err;
+        throw new KubeUnavailableError(
+          `Kubernetes API answer cut off: ${describeFailure(err, deadline)}`,
+          undefined,
+          {
+            cause: err,
+          },
+        );
+      }
+      if (response.statusCode >= 200 && response.statusCode < 300) return JSON.parse(text) as T;
+      throw this.#failure(response, text);
+    } finally {
+      deadline.release();
     }
-    if (response.statusCode >= 200 && response.statusCode < 300) return JSON.parse(text) as T;
-    throw this.#failure(response, text);
   }
 
   /** The call's answer, once the rate limit let it through and retries (RETRY) are done. */
   async #send(call: Call, deadline: Deadline | undefined): Promise<Dispatcher.ResponseData> {
-    const signals = [call.signal, deadline?.signal].filter((s) => s !== undefined);
-    const signal = AbortSignal.any(signals);
+    const signal = deadline?.signal ?? call.signal ?? NEVER_ABORTED;
     // A watch holds its connection for minutes: pacing its start would pace nothing.
     const limited = this.#limiter && !call.query?.watch ? this.#limiter : undefined;
     for (let attempt = 1; ; attempt++) {
