@@ -123,6 +123,19 @@ export class EventStatusStore {
     return entry.desired;
   }
 
+  /**
+   * Changes an event's status without asking for a write: the change goes with the event's next one.
+   * For what is worth keeping but not a request of its own, because a write follows anyway: a send's
+   * attempt, whose outcome (Delivered, or a failure with its retry time) is recorded when the answer comes.
+   */
+  amend(key: string, change: (status: AlarmEventStatus) => void, now = new Date()): void {
+    const entry = this.#entries.get(key);
+    if (!entry) return;
+    change(entry.desired);
+    settle(entry.desired, entry.metadata.generation, now);
+    entry.version++;
+  }
+
   /** Resolves true once every given event's current status is written; false if a write failed. */
   persist(keys: Iterable<string>, timeoutMs = 10_000): Promise<boolean> {
     const waits: Promise<boolean>[] = [];

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { alarm } from '../../test/support/alarms.ts';
 import type { AlarmEventStatus, Delivery } from '../api/index.ts';
 import { HeldTargets } from '../delivery/held.ts';
@@ -137,6 +137,32 @@ describe('LedgerRecorder', () => {
     await recorder.record({ kind: 'attempted', message: message([notification([a])]), at: 1_000 });
     await recorder.record({ kind: 'attempted', message: message([notification([a])]), at: 2_000 });
     expect(entry(a)).toMatchObject({ attempts: 2, lastAttemptAt: '1970-01-01T00:00:02Z' });
+  });
+
+  it("writes a send's attempt with its outcome, not on its own, however long DingTalk takes to answer", async () => {
+    vi.useFakeTimers();
+    try {
+      const a = alarm('disk-full', {}, 'team-a');
+      const { recorder, written, land } = recorderWith([a]);
+      land();
+      const sent = message([notification([a])]);
+      await recorder.record({ kind: 'assigned', message: sent });
+      expect(written).toHaveLength(1);
+      await recorder.record({ kind: 'attempted', message: sent, at: 1_000 });
+      // DingTalk answers after two seconds: far beyond the store's coalescing of changes.
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(written).toHaveLength(1);
+      await recorder.record({ kind: 'delivered', message: sent, result: { messageId: 'm-1' }, at: 3_000 });
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(written).toHaveLength(2);
+      expect(written[1]?.deliveries?.[0]).toMatchObject({
+        state: 'Delivered',
+        attempts: 1,
+        lastAttemptAt: '1970-01-01T00:00:01Z',
+      });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('records a delivered message Delivered for every alarm it carries, and the service and rule health', async () => {

@@ -95,22 +95,7 @@ export class LedgerRecorder implements OutcomeSink {
     names: readonly string[],
     change: Change,
   ): void {
-    this.update(alarm, (status) => {
-      for (const name of names) {
-        const id = {
-          ruleNamespace: rule.namespace,
-          rule: rule.name,
-          service,
-          targetKind: kind,
-          targetName: name,
-        };
-        const existing = findDelivery(status, id);
-        const resolved = typeof change === 'function' ? (existing ? change(existing) : undefined) : change;
-        if (!resolved) continue;
-        if (existing && !isFinal(existing)) Object.assign(existing, resolved);
-        else if (!existing) upsertDelivery(status, id, resolved);
-      }
-    });
+    this.update(alarm, (status) => changeEntries(status, rule, service, kind, names, change));
   }
 
   /** A new notification for a target that is held: it joins the held ones, without spending budget. */
@@ -176,13 +161,21 @@ export class LedgerRecorder implements OutcomeSink {
     }
   }
 
+  /**
+   * An attempt goes on record with the message's outcome, not in a write of its own: with DingTalk's
+   * answer taking longer than the store's coalescing, that write would cost every alarm of the message a
+   * request more. A restart between the two still finds the send on record (Delivering, lastAttemptAt).
+   */
   #attempted(message: OutboundMessage, at: number): void {
     for (const { n, alarm } of ledgerTargets(message)) {
-      this.#updateNotified(alarm, n, (d) => ({
-        attempts: (d.attempts ?? 0) + 1,
-        lastAttemptAt: timestamp(at),
-        nextAttemptAt: undefined,
-      }));
+      if (!this.#store.get(alarm.key, alarm.uid)) continue;
+      this.#store.amend(alarm.key, (status) =>
+        changeEntries(status, n.rule, n.target.service, n.target.kind, n.target.names, (d) => ({
+          attempts: (d.attempts ?? 0) + 1,
+          lastAttemptAt: timestamp(at),
+          nextAttemptAt: undefined,
+        })),
+      );
     }
   }
 
@@ -344,6 +337,31 @@ export class LedgerRecorder implements OutcomeSink {
   /** Resolves once the ledger entries of the message's alarms are written. */
   #persist(message: OutboundMessage): Promise<boolean> {
     return this.#store.persist(new Set(ledgerTargets(message).map(({ alarm }) => alarm.key)));
+  }
+}
+
+/** Lays `change` over the entries for one rule and target (its ledger names), unless final. */
+function changeEntries(
+  status: AlarmEventStatus,
+  rule: { namespace: string; name: string },
+  service: string,
+  kind: TargetKind,
+  names: readonly string[],
+  change: Change,
+): void {
+  for (const name of names) {
+    const id = {
+      ruleNamespace: rule.namespace,
+      rule: rule.name,
+      service,
+      targetKind: kind,
+      targetName: name,
+    };
+    const existing = findDelivery(status, id);
+    const resolved = typeof change === 'function' ? (existing ? change(existing) : undefined) : change;
+    if (!resolved) continue;
+    if (existing && !isFinal(existing)) Object.assign(existing, resolved);
+    else if (!existing) upsertDelivery(status, id, resolved);
   }
 }
 
