@@ -95,7 +95,7 @@ export class LedgerRecorder implements OutcomeSink {
     names: readonly string[],
     change: Change,
   ): void {
-    this.update(alarm, (status) => changeEntries(status, rule, service, kind, names, change));
+    this.update(alarm, (status) => changeEntries(status, { rule, service, kind, names }, change));
   }
 
   /** A new notification for a target that is held: it joins the held ones, without spending budget. */
@@ -170,7 +170,7 @@ export class LedgerRecorder implements OutcomeSink {
     for (const { n, alarm } of ledgerTargets(message)) {
       if (!this.#store.get(alarm.key, alarm.uid)) continue;
       this.#store.amend(alarm.key, (status) =>
-        changeEntries(status, n.rule, n.target.service, n.target.kind, n.target.names, (d) => ({
+        changeEntries(status, { ...n.target, rule: n.rule }, (d) => ({
           attempts: (d.attempts ?? 0) + 1,
           lastAttemptAt: timestamp(at),
           nextAttemptAt: undefined,
@@ -340,15 +340,20 @@ export class LedgerRecorder implements OutcomeSink {
   }
 }
 
-/** Lays `change` over the entries for one rule and target (its ledger names), unless final. */
+/** The entries of one rule and target: one per ledger name of the target. */
+interface TargetEntries {
+  rule: { namespace: string; name: string };
+  service: string;
+  kind: TargetKind;
+  names: readonly string[];
+}
+
+/** Lays `change` over the entries of one rule and target, unless final. */
 function changeEntries(
   status: AlarmEventStatus,
-  rule: { namespace: string; name: string },
-  service: string,
-  kind: TargetKind,
-  names: readonly string[],
+  { rule, service, kind, names }: TargetEntries,
   change: Change,
-): void {
+) {
   for (const name of names) {
     const id = {
       ruleNamespace: rule.namespace,
