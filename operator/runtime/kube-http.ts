@@ -157,6 +157,8 @@ function startDeadline(ms: number, caller: AbortSignal | undefined, clock: Clock
     () => controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')),
     ms,
   );
+  // As AbortSignal.timeout's: a call waiting on its answer does not by itself keep the process alive.
+  timer.unref();
   const forward = () => controller.abort(caller?.reason);
   if (caller?.aborted) forward();
   else caller?.addEventListener('abort', forward, { once: true });
