@@ -75,6 +75,22 @@ describe('projectAlarmEvent', () => {
     expect(toAlarm(projected).fingerprint).not.toBe(fingerprintOf(projected.spec, metadata.name));
   });
 
+  it("reuses the cached projection of the spec for a status update, and projects a new generation's again", () => {
+    const labels = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`l${i}`, 'v']));
+    const cached = projectAlarmEvent(event({ labels }));
+    const statusUpdate = event({ labels }, { resourceVersion: '8' });
+    statusUpdate.status = { phase: 'Delivered', deliveries: [] };
+    const updated = projectAlarmEvent(statusUpdate, cached);
+    expect(updated.spec).toBe(cached.spec);
+    expect(updated.status).toEqual(statusUpdate.status);
+    expect(updated.metadata?.resourceVersion).toBe('8');
+
+    const edited = projectAlarmEvent(event({ labels, title: 'Disk fuller' }, { generation: 3 }), cached);
+    expect((edited.spec as { title: string }).title).toBe('Disk fuller');
+    const recreated = projectAlarmEvent(event({ labels, title: 'Other' }, { uid: 'u2' }), cached);
+    expect((recreated.spec as { title: string }).title).toBe('Other');
+  });
+
   it('leaves a fingerprint given in the spec as it is', () => {
     const labels = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`l${i}`, 'v'.repeat(1024)]));
     const projected = projectAlarmEvent(event({ labels, fingerprint: 'am-123' }));

@@ -35,9 +35,13 @@ const ELLIPSIS = '…';
 /** Longer acknowledgement annotations are cut; the handler refuses them as invalid anyway. */
 export const ACK_ANNOTATION_MAX = 256;
 
-export function projectAlarmEvent(obj: CustomObject): CustomObject {
+export function projectAlarmEvent(obj: CustomObject, cached?: Readonly<CustomObject>): CustomObject {
   const { name, namespace, uid, resourceVersion, generation, creationTimestamp } = obj.metadata ?? {};
   const annotations = ackAnnotations(obj.metadata?.annotations);
+  // The same object at the same generation has the same spec: a status write (three an alarm) reuses its
+  // projection instead of fitting the labels and annotations again.
+  const sameSpec =
+    generation !== undefined && cached?.metadata?.uid === uid && cached?.metadata?.generation === generation;
   return {
     apiVersion: obj.apiVersion,
     kind: obj.kind,
@@ -50,7 +54,7 @@ export function projectAlarmEvent(obj: CustomObject): CustomObject {
       creationTimestamp,
       ...(annotations ? { annotations } : {}),
     },
-    spec: projectSpec(obj.spec, name ?? ''),
+    spec: sameSpec ? cached?.spec : projectSpec(obj.spec, name ?? ''),
     status: obj.status,
   };
 }

@@ -64,9 +64,10 @@ export interface InformerOptions<T = KubernetesObject> {
   /**
    * What of each object is cached and handed to handlers, applied to every object as it is parsed (list
    * pages and watch events), after managedFields and last-applied-configuration are dropped. It may
-   * change its argument and must keep metadata.name, namespace, uid and resourceVersion.
+   * change its argument and must keep metadata.name, namespace, uid and resourceVersion. A watch event's
+   * object comes with what is cached under its name, whose projection it may reuse.
    */
-  transform?: (obj: T) => T;
+  transform?: (obj: T, cached: Readonly<T> | undefined) => T;
   /** Server-side watch timeout; each watch adds up to 10 % jitter so replicas do not reconnect in step. */
   timeoutSeconds?: number;
   /** Silence after which a watch is presumed dead; default two and a half bookmark intervals. */
@@ -215,9 +216,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 
   #apply(event: WatchEvent<T>): void {
-    const frozen = this.#prepare(event.object);
-    const key = objectKey(frozen);
+    const key = objectKey(event.object);
     const old = this.#cache.get(key);
+    const frozen = this.#prepare(event.object, old);
     if (event.type === 'DELETED') {
       this.#cache.delete(key);
       const namespace = frozen.metadata?.namespace ?? '';
@@ -234,9 +235,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 
   /** A freshly parsed object as it is cached: trimmed, projected, frozen. */
-  #prepare(obj: T): Readonly<T> {
+  #prepare(obj: T, cached?: Readonly<T>): Readonly<T> {
     const trimmed = trim(obj);
-    return deepFreeze(this.#options.transform ? this.#options.transform(trimmed) : trimmed);
+    return deepFreeze(this.#options.transform ? this.#options.transform(trimmed, cached) : trimmed);
   }
 
   #index(key: ObjectKey, obj: Readonly<T>): void {
