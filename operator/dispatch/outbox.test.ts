@@ -57,8 +57,9 @@ function outboxWith(
     blockMs = 600_000,
     ledgerWriteMs = 0,
     failover,
+    senderOf = (n) => n.rule.namespace,
   }: Partial<{ limit: number; windowMs: number; blockMs: number; ledgerWriteMs: number }> &
-    Pick<OutboxOptions, 'failover'> = {},
+    Partial<Pick<OutboxOptions, 'failover' | 'senderOf'>> = {},
 ) {
   const recorded: Recorded = { sent: [], outcomes: [], recordedUuids: [] };
   /** A ledger whose msgUuid writes take `ledgerWriteMs`. */
@@ -77,7 +78,7 @@ function outboxWith(
     logger: pino({ level: 'silent' }),
     outcomes: sink,
     templates: unusedTemplates,
-    senderOf: (n) => n.rule.namespace,
+    senderOf,
     failover,
     send: async (message: OutboundMessage): Promise<SendResult> => {
       recorded.sent.push({
@@ -157,6 +158,23 @@ describe('Outbox (fake clock)', () => {
     expect(recorded.sent.length).toBeGreaterThanOrEqual(2);
     for (const sent of recorded.sent) expect(sent.senders).toHaveLength(1);
     expect(recorded.sent.flatMap((s) => s.titles).sort()).toHaveLength(8);
+    await outbox.stop();
+  });
+
+  it("works out each queued notification's sender once, however many digests it waits through", async () => {
+    let calls = 0;
+    const senderOf = (n: Notification) => {
+      calls++;
+      return n.rule.namespace;
+    };
+    const { outbox, recorded } = outboxWith([], { limit: 1, senderOf });
+    for (let i = 0; i < 3; i++) {
+      outbox.enqueue(notification(`a-${i}`, 'team-a'));
+      outbox.enqueue(notification(`b-${i}`, 'team-b'));
+    }
+    await vi.advanceTimersByTimeAsync(130_000);
+    expect(recorded.sent.flatMap((s) => s.titles)).toHaveLength(6);
+    expect(calls).toBe(6);
     await outbox.stop();
   });
 

@@ -57,6 +57,8 @@ export class Outbox {
   readonly #options: OutboxOptions;
   readonly #log: Logger;
   readonly #queue: Notification[] = [];
+  /** Each notification's sender, worked out once: a storm's queue is filtered by sender for every digest. */
+  readonly #senders = new WeakMap<Notification, string>();
   /** Messages a previous run had assigned a msgUuid to; sent first, under the recorded msgUuid. */
   readonly #pinned: Omit<OutboundMessage, 'content'>[] = [];
   /** Built, in sending order, each with the write of its msgUuid to the ledger under way. */
@@ -126,7 +128,7 @@ export class Outbox {
   senders(): Set<string> {
     const messages = [...this.#pinned, ...this.#ahead.map((a) => a.message), this.#current];
     const notifications = [...this.#queue, ...messages.flatMap((m) => m?.notifications ?? [])];
-    return new Set(notifications.map(this.#options.senderOf));
+    return new Set(notifications.map((n) => this.#senderOf(n)));
   }
 
   enqueue(notification: Notification): void {
@@ -250,13 +252,22 @@ export class Outbox {
       }
     }
     // A digest carries the notifications of the first in line's sender; the other senders' come next.
-    const sender = this.#options.senderOf(this.#queue[0] as Notification);
-    const mine = this.#queue.filter((n) => this.#options.senderOf(n) === sender);
-    const others = this.#queue.filter((n) => this.#options.senderOf(n) !== sender);
+    const sender = this.#senderOf(this.#queue[0] as Notification);
+    const mine = this.#queue.filter((n) => this.#senderOf(n) === sender);
+    const others = this.#queue.filter((n) => this.#senderOf(n) !== sender);
     const part = packDigest(mine, MAX_TEXT_BYTES);
     this.#queue.splice(0, this.#queue.length, ...others, ...part.rest);
     if (part.taken.length === 0) return undefined;
     return { msgUuid: randomUUID(), notifications: part.taken, content: part.message, attempts: 0 };
+  }
+
+  #senderOf(notification: Notification): string {
+    let sender = this.#senders.get(notification);
+    if (sender === undefined) {
+      sender = this.#options.senderOf(notification);
+      this.#senders.set(notification, sender);
+    }
+    return sender;
   }
 
   async #attempt(message: OutboundMessage, now: () => number): Promise<void> {
