@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, slowestFilesTable } from './slowest-files-reporter.ts';
+import { failuresList, formatDuration, slowestFilesTable } from './slowest-files-reporter.ts';
 
 describe('slowestFilesTable', () => {
   it('lists the slowest files first, with project and wall time, as an aligned markdown table', () => {
@@ -35,5 +35,27 @@ describe('formatDuration', () => {
     expect(formatDuration(999.4)).toBe('999 ms');
     expect(formatDuration(1_000)).toBe('1.0 s');
     expect(formatDuration(1_250_049)).toBe('1250.0 s');
+  });
+});
+
+describe('failuresList', () => {
+  it('gives each failure one line naming the file, the test and the message flattened', () => {
+    expect(
+      failuresList([
+        { file: 'test/a.test.ts', name: 'suite > delivers', message: 'expected 1\n  to be 2' },
+        { file: 'test/b.test.ts', name: '', message: 'Cannot find module x' },
+        { file: 'test/c.test.ts', name: 'hook', message: '' },
+      ]).split('\n'),
+    ).toEqual([
+      'FAILED test/a.test.ts > suite > delivers: expected 1 to be 2',
+      'FAILED test/b.test.ts: Cannot find module x',
+      'FAILED test/c.test.ts > hook: (no message)',
+    ]);
+  });
+
+  it('cuts a long message so a line stays readable at the end of a log', () => {
+    const line = failuresList([{ file: 'f', name: 't', message: 'x'.repeat(1_000) }]);
+    expect(line.length).toBeLessThan(400);
+    expect(line.endsWith('…')).toBe(true);
   });
 });
