@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { create, get, groupService, tokenFor, waitForPhase } from '../dispatch/harness.ts';
 import type { RunningCommand } from '../packaging/processes.ts';
 import { startChartCommand } from '../support/chart-command.ts';
@@ -41,6 +41,9 @@ const condition = async (h: typeof t.victim, name: string, type: string) => {
 
 describe('template denial of service', () => {
   it("a rule looping ten million times is cut by the render budget at bounded memory, and another team's alarms keep flowing", async () => {
+    onTestFailed(() => {
+      console.log(`the operator's last output:\n${operator.output().slice(-6000)}`);
+    });
     const victimRobot = tokenFor('victimdos');
     await groupService(t.victim, 'ops', { token: victimRobot });
     await create(t.victim, 'AlarmRule', 'to-ops', { services: [{ name: 'ops' }], grouping: fastGrouping });
