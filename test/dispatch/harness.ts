@@ -267,7 +267,9 @@ export async function waitForPhase(h: DispatchHarness, name: string, phases: str
       const event = await get(h, 'AlarmEvent', name);
       if (phases.includes(event.status?.phase as string)) return event;
       // Thrown rather than returned, so that a timeout's message shows what the event last looked like.
-      throw new Error(`${name} is not ${phases.join(' or ')}; its status: ${JSON.stringify(event.status ?? {})}`);
+      throw new Error(
+        `${name} is not ${phases.join(' or ')}; its status: ${JSON.stringify(event.status ?? {})}`,
+      );
     },
     { timeoutMs, intervalMs: 250 },
   );
