@@ -146,9 +146,9 @@ describe('ReferenceStore', () => {
     expect(s.get('ns', 'robot')?.metadata?.resourceVersion).toBe('1');
     expect(s.get('ns', 'missing')).toBeUndefined();
     expect(s.list().map((o) => o.metadata?.name)).toEqual(['robot']);
-    // Each is read again once the watch starts: a change or deletion in between would be missed otherwise.
-    const gets = new Set(api.requests.filter((r) => !r.watch).map((r) => r.path));
-    expect([...gets].sort()).toEqual([
+    // Each is read once, after the watch started: a change or deletion before would be missed otherwise.
+    const gets = api.requests.filter((r) => !r.watch).map((r) => r.path);
+    expect(gets.sort()).toEqual([
       '/api/v1/namespaces/ns/secrets/missing',
       '/api/v1/namespaces/ns/secrets/robot',
     ]);
@@ -204,16 +204,20 @@ describe('ReferenceStore', () => {
  */
 function heldApi() {
   const held: (() => void)[] = [];
+  const gets: string[] = [];
+  /** The version each GET answers with, by name; '1' otherwise. */
+  const versions = new Map<string, string>();
   const watches: PassThrough[] = [];
   let inFlight = 0;
   let most = 0;
   const kube = {
     get: (path: string) => {
       most = Math.max(most, ++inFlight);
+      gets.push(path);
       const name = path.split('/').pop() ?? '';
-      return new Promise((resolve) => held.push(() => resolve(secretObject(name, '1', name)))).finally(
-        () => inFlight--,
-      );
+      return new Promise((resolve) =>
+        held.push(() => resolve(secretObject(name, versions.get(name) ?? '1', name))),
+      ).finally(() => inFlight--);
     },
     stream: async (_path: string, { signal }: { signal: AbortSignal }) => {
       const body = new PassThrough();
@@ -225,12 +229,27 @@ function heldApi() {
   return {
     kube,
     watches,
+    gets,
+    versions,
+    /** What the metadata watch reports of an existing Secret. */
+    added: (name: string, resourceVersion: string) =>
+      watches
+        .at(-1)
+        ?.write(
+          `${JSON.stringify({ type: 'ADDED', object: { metadata: { name, namespace: 'ns', resourceVersion } } })}\n`,
+        ),
     inFlight: () => inFlight,
     /** The most GETs in flight since the last call. */
     most: () => {
       const seen = most;
       most = inFlight;
       return seen;
+    },
+    /** Answers the GETs waiting now. */
+    async answerWaiting() {
+      await settled();
+      for (const answer of held.splice(0)) answer();
+      await settled();
     },
     /** Answers every GET, and those the answers let start, until none is left. */
     async answerAll() {
@@ -275,6 +294,49 @@ describe('ReferenceStore reading many Secrets', () => {
     await api.answerAll();
     expect(api.most()).toBe(READ_CONCURRENCY);
     expect(api.inFlight()).toBe(0);
+  });
+});
+
+describe('ReferenceStore starting', () => {
+  function startHeld(api: ReturnType<typeof heldApi>, count: number) {
+    store = new ReferenceStore<V1Secret>({
+      kube: api.kube,
+      plural: 'secrets',
+      namespaces: ['ns'],
+      referrers: fakeServices(Array.from({ length: count }, (_, i) => service(`svc-${i}`, [`robot-${i}`]))),
+      referenced: (s) => new Set((s.spec as { refs?: string[] }).refs ?? []),
+      logger: pino({ level: 'silent' }),
+      clock: new FakeClock(),
+    });
+    store.start();
+    return store;
+  }
+
+  it("reads each referenced Secret once, though the watch's first events report it while it is read", async () => {
+    const api = heldApi();
+    const s = startHeld(api, 3);
+    await settled();
+    for (let i = 0; i < 3; i++) api.added(`robot-${i}`, '1');
+    await api.answerAll();
+    await s.waitForSync();
+    expect(api.gets.sort()).toEqual([0, 1, 2].map((i) => `/api/v1/namespaces/ns/secrets/robot-${i}`));
+  });
+
+  it('reads a Secret again when the watch reported a version its read under way did not find', async () => {
+    const api = heldApi();
+    const s = startHeld(api, 1);
+    await settled();
+    api.added('robot-0', '2');
+    await settled();
+    expect(api.gets).toHaveLength(1);
+    // The read answers with the version before the one the watch reported: it is read again.
+    await api.answerWaiting();
+    expect(api.gets).toHaveLength(2);
+    api.versions.set('robot-0', '2');
+    await api.answerAll();
+    await s.waitForSync();
+    expect(api.gets).toHaveLength(2);
+    expect(s.get('ns', 'robot-0')?.metadata?.resourceVersion).toBe('2');
   });
 });
 

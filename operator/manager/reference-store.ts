@@ -47,8 +47,8 @@ export const READ_CONCURRENCY = 8;
 
 /**
  * The Secrets (or ConfigMaps) that some DingTalkService refers to, and nothing else: each is read with
- * GET when a service starts referring to it and again whenever a metadata-only watch (MetadataWatch)
- * reports it changed, and dropped when no service refers to it any more. So the operator's memory grows
+ * GET when a service starts referring to it (once the watch of its namespace is accepted) and again
+ * whenever a metadata-only watch (MetadataWatch) reports a version other than the one read, and dropped when no service refers to it any more. So the operator's memory grows
  * with what the services use, not with the cluster's Secrets, and the data of the others never reaches
  * it. Emits informer-style add/update/delete events for the referenced objects, so controllers watch it
  * like an informer.
@@ -67,8 +67,11 @@ export class ReferenceStore<T extends Stored> {
   /** What GET returned for each wanted key: the object, or null when it does not exist. */
   readonly #objects = new Map<ObjectKey, Readonly<T> | null>();
   readonly #reading = new Map<ObjectKey, Promise<void>>();
-  /** A key whose read is under way was reported changed again: read once more when it ends. */
-  readonly #stale = new Set<ObjectKey>();
+  /**
+   * Keys whose read under way was asked for again: read once more when it ends, unless all that asked was
+   * the watch reporting a version and the read found that version.
+   */
+  readonly #stale = new Map<ObjectKey, string | undefined>();
   readonly #handlers = new Set<InformerHandler<T>>();
   readonly #unsubscribe: Array<() => void> = [];
   readonly #synced = new Latch();
@@ -101,7 +104,8 @@ export class ReferenceStore<T extends Stored> {
         const key = `${ns}/${name}`;
         if (!this.#wanted.has(key)) return;
         const held = this.#objects.get(key);
-        if (held === undefined || held?.metadata?.resourceVersion !== resourceVersion) this.#read(key);
+        if (held === undefined || held?.metadata?.resourceVersion !== resourceVersion)
+          this.#read(key, resourceVersion);
       },
     });
     this.#watches.set(scope, watch);
@@ -239,16 +243,33 @@ export class ReferenceStore<T extends Stored> {
     }
   }
 
-  #read(key: ObjectKey): void {
+  /** `reported`: the version the watch reported, when that is why the key is read. */
+  #read(key: ObjectKey, reported?: string): void {
+    if (this.#awaitsWatch(key)) return;
     if (this.#reading.has(key)) {
-      this.#stale.add(key);
+      const unconditional = this.#stale.has(key) && this.#stale.get(key) === undefined;
+      this.#stale.set(key, unconditional ? undefined : reported);
       return;
     }
     const reading = this.#readUntilDone(key).finally(() => {
       this.#reading.delete(key);
-      if (this.#stale.delete(key) && this.#wanted.has(key)) this.#read(key);
+      if (!this.#stale.has(key)) return;
+      const version = this.#stale.get(key);
+      this.#stale.delete(key);
+      if (!this.#wanted.has(key)) return;
+      if (version !== undefined && this.#objects.get(key)?.metadata?.resourceVersion === version) return;
+      this.#read(key);
     });
     this.#reading.set(key, reading);
+  }
+
+  /**
+   * The watch that will report the key's changes has not been accepted yet. A read now could miss a deletion
+   * made before the watch starts; its start reads every referenced object of its scope, this one included.
+   */
+  #awaitsWatch(key: ObjectKey): boolean {
+    const watch = this.#watches.get(key.split('/')[0] ?? '') ?? this.#watches.get('');
+    return watch !== undefined && !watch.established;
   }
 
   /** GETs the object, retrying with backoff while the API server fails (not when it says 404). */

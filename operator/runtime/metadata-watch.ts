@@ -57,8 +57,9 @@ export class MetadataWatch {
       // No list: a watch from now reports every existing object as ADDED.
       begin: async () => undefined,
       onOpen: (resourceVersion) => {
-        if (resourceVersion === undefined) options.onStart();
+        // Open first: what onStart does may ask whether the watch is established.
         this.#established.open();
+        if (resourceVersion === undefined) options.onStart();
       },
       onEvent: (event) => report(event, options.onEvent),
       timeoutSeconds,
