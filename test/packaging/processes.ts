@@ -6,6 +6,8 @@ import { repoRoot } from './helm.ts';
 export interface RunningCommand {
   /** The process id, e.g. to read /proc/<pid>/status. */
   pid: number | undefined;
+  /** False once the process has exited. */
+  running(): boolean;
   output(): string;
   stop(): Promise<void>;
 }
@@ -27,6 +29,7 @@ export function startCommand(args: string[], env: Record<string, string> = {}): 
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     pid: child.pid,
+    running: () => child.exitCode === null && child.signalCode === null,
     output: () => output,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

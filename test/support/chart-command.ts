@@ -2,7 +2,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { toKubeApiError } from '../../operator/errors.ts';
 import { type KubeObject, parseManifests, renderChart } from '../packaging/helm.ts';
 import { freePort, type RunningCommand, startCommand } from '../packaging/processes.ts';
-import { testKubeConfig, testKubeconfigPath } from './kube.ts';
+import { eventually, testKubeConfig, testKubeconfigPath } from './kube.ts';
 
 /**
  * The operator and the receiver started as the chart starts them: the command line its Deployments render
@@ -108,17 +108,33 @@ export async function chartCommand(
 export type ChartProcess = RunningCommand & { port: number; url: string };
 
 /**
- * Starts `component` as its own process, as the chart starts it; for the operator, creates the release
- * namespace its Lease goes in first.
+ * Starts `component` as its own process, as the chart starts it, and resolves once it serves /healthz;
+ * for the operator, creates the release namespace its Lease goes in first. The free port it is given may
+ * be taken by another process before it binds it: then it is started again, on another port.
  */
 export async function startChartCommand(
   component: Component,
   options: ChartCommandOptions = {},
 ): Promise<ChartProcess> {
   if (component === 'operator') await ensureNamespace(CHART_NAMESPACE);
-  const command = await chartCommand(component, options);
-  const running = startCommand(command.args, command.env);
-  return Object.assign(running, { port: command.port, url: `http://127.0.0.1:${command.port}` });
+  for (let attempt = 1; ; attempt++) {
+    const command = await chartCommand(component, options);
+    const running = startCommand(command.args, command.env);
+    const url = `http://127.0.0.1:${command.port}`;
+    const outcome = await eventually(
+      async () => {
+        if (!running.running()) return 'exited';
+        return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok ? 'serving' : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    ).catch((err: Error) => err.message);
+    if (outcome === 'serving') return Object.assign(running, { port: command.port, url });
+    await running.stop();
+    if (outcome === 'exited' && attempt < 3 && /EADDRINUSE/.test(running.output())) continue;
+    throw new Error(
+      `${component} did not serve ${url}/healthz (${outcome}):\n${running.output().slice(-3000)}`,
+    );
+  }
 }
 
 async function ensureNamespace(name: string): Promise<void> {
