@@ -20,6 +20,7 @@ import { HeldAlarms } from './held-alarms.ts';
 import { HeldRelease } from './held-release.ts';
 import { byRule, isFinal } from './ledger.ts';
 import { LedgerRecorder } from './ledger-recorder.ts';
+import { matchesRule } from './match.ts';
 import { Notifier } from './notifier.ts';
 import { Outboxes } from './outboxes.ts';
 import { Planner } from './planner.ts';
@@ -209,6 +210,7 @@ export class Dispatcher implements Component {
       this.#unsubscribe.push(
         informer.onEvent((event) => {
           if (event.type === 'delete') this.#onRuleDeleted(event.key);
+          if (event.type === 'add') this.#rematch(event.object);
           if (specChanged(event)) this.#replanner.soon(event.namespace);
         }),
       );
@@ -265,7 +267,7 @@ export class Dispatcher implements Component {
    * Takes on an AlarmEvent once: finished ones only inform grouping; the rest are dispatched. Later, only
    * a new generation of a finished event is looked at again: resolved since, it is re-opened.
    */
-  #observe(raw: Readonly<CustomObject>): void {
+  #observe(raw: Readonly<CustomObject>, { rematched = false } = {}): void {
     const uid = raw.metadata?.uid ?? '';
     const known = this.#known.get(uid);
     const generation = raw.metadata?.generation;
@@ -282,12 +284,10 @@ export class Dispatcher implements Component {
     const alarm = toAlarm(event);
     // The ledger this run keeps is newer than the cached status until written (if it is this object's).
     const status = this.#store.get(alarm.key, uid) ?? event.status ?? {};
-    const intake = intakeOf({
-      generation,
-      state: alarm.spec.state,
-      status,
-      resolvedByPerson: resolvedByPerson(event),
-    });
+    // Found to match no rule, and a rule older than it seen since (#rematch): not finished after all.
+    const intake = rematched
+      ? 'dispatch'
+      : intakeOf({ generation, state: alarm.spec.state, status, resolvedByPerson: resolvedByPerson(event) });
     // Finished in this run, but the cached status is not there yet: the status write's update comes next.
     if (known && intake === 'dispatch') return;
     if (intake === 'finished') {
@@ -300,12 +300,48 @@ export class Dispatcher implements Component {
     this.#inProgress.set(alarm.namespace, inNamespace.set(alarm.key, alarm));
     const { resourceVersion } = raw.metadata ?? {};
     const metadata = { name: alarm.name, namespace: alarm.namespace, uid, resourceVersion, generation };
-    this.#store.track(alarm.key, metadata, status);
+    const tracked = this.#store.track(alarm.key, metadata, status);
+    if (rematched) delete tracked.finishedAt;
     if (intake === 'reopen') this.#reopen(alarm, generation);
     else this.#dispatch(alarm, generation);
     // Seen after start (a relist, or a takeover's first events): what it had underway goes again now.
     if (this.#started && this.#resumption.pinned > 0)
       queueMicrotask(() => this.#outboxes.resume(this.#resumption.takePinned(), this.#statusOf));
+  }
+
+  /**
+   * A rule seen now may be older than alarms found to match no rule: their watch ran ahead of the rules'
+   * (or the rules' was listing again). Those the rule matches, still firing, are dispatched as they would
+   * have been had the rule been seen first. Alarms created before the rule keep NoMatchingRule: a new rule
+   * is not a reason to send old alarms.
+   */
+  #rematch(rawRule: Readonly<CustomObject>): void {
+    const { namespace = '', creationTimestamp } = rawRule.metadata ?? {};
+    const since = Date.parse(String(creationTimestamp));
+    const compiled = this.#rules.compile(rawRule);
+    if (Number.isNaN(since) || !compiled.ok || !compiled.rule.timeZoneValid) return;
+    for (const raw of this.#ctx.caches.alarms.list(namespace)) {
+      const uid = raw.metadata?.uid ?? '';
+      if (this.#known.get(uid)?.active !== false) continue;
+      if (!(Date.parse(String(raw.metadata?.creationTimestamp)) >= since)) continue;
+      const key = `${namespace}/${raw.metadata?.name}`;
+      const status = this.#store.get(key, uid) ?? (raw.status as AlarmEventStatus | undefined);
+      if (status?.phase !== 'NoMatchingRule') continue;
+      let alarm: Alarm;
+      try {
+        alarm = toAlarm(parseAlarmEvent(raw));
+      } catch {
+        continue;
+      }
+      if (alarm.spec.state === 'resolved' || !matchesRule(compiled.rule.rule.spec.match, namespace, alarm))
+        continue;
+      this.#log.info(
+        { alarmEvent: key, rule: compiled.rule.key },
+        'alarm matched again: it was seen before a rule older than it',
+      );
+      this.#known.delete(uid);
+      this.#observe(raw, { rematched: true });
+    }
   }
 
   /** A finished event resolved since: its firing deliveries start afresh for the resolved notification. */

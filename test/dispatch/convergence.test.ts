@@ -321,3 +321,42 @@ describe('an event first seen after start', () => {
     expect(sent.map((m) => m.msgUuid)).toEqual(['recorded-by-another-leader']);
   });
 });
+
+describe('a rule seen after an alarm it existed before', () => {
+  it('delivers the alarm, and leaves an alarm older than the rule unmatched', async () => {
+    const token = tokenFor('seenlate');
+    await groupService(h, 'seen-late', { token, groupName: 'seen-late' });
+    const match = { sources: ['seen-late-source'] };
+    const alarm = { severity: 'critical', source: 'seen-late-source' };
+    await create(h, 'AlarmEvent', 'older-than-rule', { ...alarm, title: 'Older than the rule' });
+    const older = await waitForPhase(h, 'older-than-rule', ['NoMatchingRule']);
+    // Creation times have seconds: the rule's must be later than the older alarm's.
+    const second = (at: Date) => `${at.toISOString().slice(0, 19)}Z`;
+    await eventually(() =>
+      second(new Date()) > String((older.metadata as { creationTimestamp?: string }).creationTimestamp)
+        ? true
+        : undefined,
+    );
+
+    // The operator's watch of rules is down, so it sees an alarm created after the rule before the rule.
+    proxy.stall('alarmrules');
+    await proxy.watchHeld();
+    await create(h, 'AlarmRule', 'seen-late', {
+      services: [{ name: 'seen-late' }],
+      match,
+      grouping: { groupWait: '1s', groupInterval: '1s', repeatInterval: '4h' },
+    });
+    await create(h, 'AlarmEvent', 'newer-than-rule', { ...alarm, title: 'Newer than the rule' });
+    await waitForPhase(h, 'newer-than-rule', ['NoMatchingRule']);
+    proxy.expireStalledWatches();
+
+    expect((await waitForPhase(h, 'newer-than-rule', ['Delivered', 'Failed'])).status).toMatchObject({
+      phase: 'Delivered',
+      deliveries: [expect.objectContaining({ rule: 'seen-late', state: 'Delivered' })],
+    });
+    expect((await get(h, 'AlarmEvent', 'newer-than-rule')).status?.finishedAt).toBeDefined();
+    const sent = await messages(token);
+    expect(sent.map((m) => m.text.includes('Newer than the rule'))).toEqual([true]);
+    expect((await get(h, 'AlarmEvent', 'older-than-rule')).status?.phase).toBe('NoMatchingRule');
+  });
+});
