@@ -262,21 +262,27 @@ function heldApi() {
   };
 }
 
+/** A store of `count` services, each naming Secret robot-<i>, against heldApi(). */
+function startHeld(api: ReturnType<typeof heldApi>, count: number, clock = new FakeClock()) {
+  store = new ReferenceStore<V1Secret>({
+    kube: api.kube,
+    plural: 'secrets',
+    namespaces: ['ns'],
+    referrers: fakeServices(Array.from({ length: count }, (_, i) => service(`svc-${i}`, [`robot-${i}`]))),
+    referenced: (s) => new Set((s.spec as { refs?: string[] }).refs ?? []),
+    logger: pino({ level: 'silent' }),
+    clock,
+  });
+  store.start();
+  return store;
+}
+
 describe('ReferenceStore reading many Secrets', () => {
   it(`reads at most ${READ_CONCURRENCY} at once, at start and again after the watch expires (410)`, async () => {
     const api = heldApi();
     const clock = new FakeClock();
     const count = 40;
-    store = new ReferenceStore<V1Secret>({
-      kube: api.kube,
-      plural: 'secrets',
-      namespaces: ['ns'],
-      referrers: fakeServices(Array.from({ length: count }, (_, i) => service(`svc-${i}`, [`robot-${i}`]))),
-      referenced: (s) => new Set((s.spec as { refs?: string[] }).refs ?? []),
-      logger: pino({ level: 'silent' }),
-      clock,
-    });
-    store.start();
+    store = startHeld(api, count, clock);
     await settled();
     expect(api.inFlight()).toBe(READ_CONCURRENCY);
     await api.answerAll();
@@ -298,20 +304,6 @@ describe('ReferenceStore reading many Secrets', () => {
 });
 
 describe('ReferenceStore starting', () => {
-  function startHeld(api: ReturnType<typeof heldApi>, count: number) {
-    store = new ReferenceStore<V1Secret>({
-      kube: api.kube,
-      plural: 'secrets',
-      namespaces: ['ns'],
-      referrers: fakeServices(Array.from({ length: count }, (_, i) => service(`svc-${i}`, [`robot-${i}`]))),
-      referenced: (s) => new Set((s.spec as { refs?: string[] }).refs ?? []),
-      logger: pino({ level: 'silent' }),
-      clock: new FakeClock(),
-    });
-    store.start();
-    return store;
-  }
-
   it("reads each referenced Secret once, though the watch's first events report it while it is read", async () => {
     const api = heldApi();
     const s = startHeld(api, 3);
