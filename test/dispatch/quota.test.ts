@@ -167,7 +167,9 @@ describe("DingTalk's monthly quota", () => {
     await eventually(
       async () => {
         const status = (await get(h, 'DingTalkService', 'app-spent')).status as { usage?: { app?: Usage } };
-        return status.usage?.app?.limit === 100 && status.usage.app.calls === 2 ? true : undefined;
+        if (status.usage?.app?.limit === 100 && status.usage.app.calls === 2) return true;
+        // Thrown, so that a timeout says what the usage last was.
+        throw new Error(`usage.app is ${JSON.stringify(status.usage?.app)}`);
       },
       { timeoutMs: 30_000 },
     );
