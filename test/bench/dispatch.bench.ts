@@ -275,10 +275,10 @@ for (const [rate, seconds] of [
   }
   await untilReady(sources);
   const prefix = `now${rate}`;
-  const before = await readKubeTraffic(traffic.file);
+  const before = await readKubeTraffic(traffic.file, operator);
   const { created } = await raise(sources, prefix, rate * seconds, rate);
   const { seen, messages } = await receipts(tokens, prefix, created.keys(), 120_000);
-  trafficRow(`overhead ${rate}/s`, created.size, before, await readKubeTraffic(traffic.file));
+  trafficRow(`overhead ${rate}/s`, created.size, before, await readKubeTraffic(traffic.file, operator));
   const { p99, row } = latencyRow(`${rate}/s`, created, seen, messages.length);
   print(`${row} ${met(p99 <= OVERHEAD_GOAL_MS)} |`);
 }
@@ -297,10 +297,10 @@ for (const [rate, seconds] of [
   const source = `lat${rate}`;
   const token = await robotRule(source, { groupWait: '0s', groupInterval: '1s', repeatInterval: '4h' });
   await untilReady([source]);
-  const before = await readKubeTraffic(traffic.file);
+  const before = await readKubeTraffic(traffic.file, operator);
   const { created } = await raise([source], source, rate * seconds, rate);
   const { seen, messages } = await receipts([token], source, created.keys(), 120_000);
-  trafficRow(`policy ${rate}/s`, created.size, before, await readKubeTraffic(traffic.file));
+  trafficRow(`policy ${rate}/s`, created.size, before, await readKubeTraffic(traffic.file, operator));
   print(latencyRow(`${rate}/s`, created, seen, messages.length).row);
 }
 
@@ -330,7 +330,7 @@ for (let n = 1; n <= STORMS; n++) {
     repeatInterval: '4h',
   });
   await untilReady([name]);
-  const trafficBefore = await readKubeTraffic(traffic.file);
+  const trafficBefore = await readKubeTraffic(traffic.file, operator);
   const before = usage(pid);
   rss.reset();
   const stormStart = Date.now();
@@ -339,7 +339,7 @@ for (let n = 1; n <= STORMS; n++) {
   const allDelivered = Date.now();
   const after = usage(pid);
   const peak = rss.peak();
-  trafficRow(`storm ${n}`, storm.created.size, trafficBefore, await readKubeTraffic(traffic.file));
+  trafficRow(`storm ${n}`, storm.created.size, trafficBefore, await readKubeTraffic(traffic.file, operator));
   // With BENCH_HEAP_SNAPSHOT_DIR: what each storm leaves live once all of it is delivered, to tell a leak
   // from a heap V8 lets grow.
   await writeHeapSnapshot(operator);
@@ -400,7 +400,7 @@ print(
   `| flat over the storms | peaks ${peaks.map((p) => mib(p)).join(', ')} MiB (growth ${mib(growth)} MiB); ${left} AlarmEvents left after deletion, RSS then ${mib(settled)} MiB |`,
 );
 
-const whole = await readKubeTraffic(traffic.file);
+const whole = await readKubeTraffic(traffic.file, operator);
 print('');
 print("## The operator's API server traffic");
 print('');

@@ -264,7 +264,7 @@ async function main(): Promise<void> {
   const allReadySeconds = ((ready > 0 ? Math.max(...readyTimes) : performance.now()) - startedAt) / 1000;
   const peakRss = rss.peak();
   rss.stop();
-  const kube = await readKubeTraffic(traffic.file);
+  const kube = await readKubeTraffic(traffic.file, operator);
   const stats = await emulator.control.stats();
   const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
   await writeHeapSnapshot(operator);
