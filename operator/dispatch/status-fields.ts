@@ -45,7 +45,7 @@ export async function writeStatusFields(
     const before = Object.fromEntries(
       Object.keys(fields ?? {}).map((key) => [key, status[key as keyof StatusFields]]),
     );
-    const patch = fields && mergePatch(toJson(before), toJson(fields));
+    const patch = fields && mergePatch(before, fields);
     if (patch === undefined) return event;
     try {
       return await kube.mergePatch<CustomObject>(`${path}/status`, {
@@ -58,10 +58,4 @@ export async function writeStatusFields(
       event = undefined;
     }
   }
-}
-
-type Json = Parameters<typeof mergePatch>[0];
-
-function toJson(value: unknown): Json {
-  return JSON.parse(JSON.stringify(value)) as Json;
 }

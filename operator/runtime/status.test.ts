@@ -30,6 +30,21 @@ describe('mergePatch', () => {
       groups: { a: { n: 2 } },
     });
   });
+
+  it('takes a field set to undefined as absent, as JSON does, on either side', () => {
+    expect(mergePatch({ a: 1, b: undefined }, { a: 1 })).toBeUndefined();
+    expect(mergePatch({ a: 1 }, { a: 1, b: undefined, c: { d: undefined } })).toEqual({ c: {} });
+    expect(mergePatch({ a: 1, b: { c: 2 } }, { a: undefined, b: { c: 2, d: undefined } })).toEqual({
+      a: null,
+    });
+    expect(mergePatch({ list: [{ x: 1 }] }, { list: [{ x: 1, y: undefined }] })).toBeUndefined();
+  });
+
+  it('sends an added object without its undefined fields, and compares dates by their JSON', () => {
+    const at = new Date('2026-12-06T00:00:00Z');
+    expect(mergePatch({}, { a: { b: 1, c: undefined }, at })).toEqual({ a: { b: 1 }, at: at.toISOString() });
+    expect(mergePatch({ at: at.toISOString() }, { at })).toBeUndefined();
+  });
 });
 
 describe('StatusWriter guarding identity', () => {

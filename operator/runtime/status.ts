@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
 import { isConflict, isNotFound } from '../errors.ts';
 import type { KubeHttp } from './kube-http.ts';
 import { objectPath } from './kube-path.ts';
@@ -56,7 +55,7 @@ export class StatusWriter {
    * patch is conditional on `obj.metadata.resourceVersion`, which is advanced to the version written.
    */
   async patchIfChanged(obj: StatusObject, before: unknown): Promise<StatusWriteResult> {
-    const patch = mergePatch(toJson(before ?? {}), toJson(obj.status ?? {}));
+    const patch = mergePatch(before ?? {}, obj.status ?? {});
     if (patch === undefined) return 'unchanged';
     const { name, namespace } = obj.metadata ?? {};
     if (!name || !namespace) throw new Error('status write needs metadata.name and metadata.namespace');
@@ -102,27 +101,68 @@ export class StatusWriter {
   }
 }
 
-/** JSON round trip: drops undefined fields so `{a: undefined}` equals `{}`. */
-function toJson(value: unknown): Json {
+/** A copy of `value` as JSON has it: fields set to undefined are dropped. */
+export function toJson(value: unknown): Json {
   return JSON.parse(JSON.stringify(value)) as Json;
 }
 
-/** The RFC 7386 merge patch turning `before` into `after`, or undefined when they are equal. */
-export function mergePatch(before: Json, after: Json): Json | undefined {
-  if (isDeepStrictEqual(before, after)) return undefined;
-  if (!isPlainObject(before) || !isPlainObject(after)) return after;
+/**
+ * The RFC 7386 merge patch turning `before` into `after`, or undefined when they are equal. Both are
+ * taken as JSON has them (a field set to undefined is absent), without copying either first: a storm's
+ * status writes compute one patch each.
+ */
+export function mergePatch(before: unknown, after: unknown): Json | undefined {
+  if (!isPlainObject(before) || !isPlainObject(after))
+    return sameJson(before, after) ? undefined : toJson(after);
   const patch: { [key: string]: Json } = {};
+  let changed = false;
   for (const key of Object.keys(before)) {
-    if (!(key in after)) patch[key] = null;
+    if (before[key] !== undefined && field(after, key) === undefined) {
+      patch[key] = null;
+      changed = true;
+    }
   }
-  for (const [key, value] of Object.entries(after)) {
-    const previous = before[key];
-    const child = previous === undefined ? value : mergePatch(previous, value);
-    if (child !== undefined) patch[key] = child;
+  for (const key of Object.keys(after)) {
+    const value = after[key];
+    if (value === undefined) continue;
+    const previous = field(before, key);
+    const child = previous === undefined ? toJson(value) : mergePatch(previous, value);
+    if (child !== undefined) {
+      patch[key] = child;
+      changed = true;
+    }
   }
-  return patch;
+  return changed ? patch : undefined;
 }
 
-function isPlainObject(value: Json): value is { [key: string]: Json } {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** Equal as JSON: whatever the key order, a field set to undefined as one that is absent. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return (
+      Array.isArray(a) &&
+      Array.isArray(b) &&
+      a.length === b.length &&
+      a.every((item, i) => sameJson(item ?? null, b[i] ?? null))
+    );
+  }
+  if (isPlainObject(a) && isPlainObject(b)) {
+    for (const key of Object.keys(a)) {
+      if (a[key] !== undefined && !sameJson(a[key], field(b, key))) return false;
+    }
+    return Object.keys(b).every((key) => b[key] === undefined || field(a, key) !== undefined);
+  }
+  // Dates and other objects with a JSON form of their own.
+  if (typeof a === 'object' || typeof b === 'object') return JSON.stringify(a) === JSON.stringify(b);
+  return false;
+}
+
+function field(object: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(object, key) ? object[key] : undefined;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
