@@ -167,14 +167,14 @@ export class Escalator {
 
   /** The rules of the alarm's ledger (its own namespace) that have a ladder, as cached now. */
   #laddersOf(namespace: string, status: AlarmEventStatus): CompiledRule[] {
-    const names = new Set(
-      (status.deliveries ?? []).filter((d) => d.ruleNamespace === namespace).map((d) => d.rule),
-    );
+    // Looked at on every status write of every alarm: no copies of its ledger are made for it.
     const rules: CompiledRule[] = [];
-    for (const name of names) {
-      const raw = this.#options.ctx.caches.rules.get(namespace, name);
+    for (const d of status.deliveries ?? []) {
+      if (d.ruleNamespace !== namespace) continue;
+      const raw = this.#options.ctx.caches.rules.get(namespace, d.rule);
       const compiled = raw && this.#options.rules.compile(raw);
-      if (compiled?.ok && compiled.rule.rule.spec.escalation) rules.push(compiled.rule);
+      if (compiled?.ok && compiled.rule.rule.spec.escalation && !rules.includes(compiled.rule))
+        rules.push(compiled.rule);
     }
     return rules;
   }
