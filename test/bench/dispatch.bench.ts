@@ -151,7 +151,7 @@ const trafficRows: string[] = [];
 function trafficRow(phase: string, alarms: number, before: KubeTraffic, after: KubeTraffic) {
   const t = since(before, after);
   trafficRows.push(
-    `| ${phase} | ${alarms} | ${totalRequests(t)} | ${(totalRequests(t) / alarms).toFixed(2)} | ${byKey(t.requests)} | ${byKey(t.answers)} | ${totalConnections(t)} |`,
+    `| ${phase} | ${alarms} | ${totalRequests(t)} | ${(totalRequests(t) / alarms).toFixed(2)} | ${byKey(t.resources)} | ${byKey(t.answers)} | ${totalConnections(t)} |`,
   );
 }
 
@@ -408,7 +408,9 @@ print(
   "Counted inside the operator process from undici's diagnostics channels (test/bench/kube-traffic.ts), for the API server's origin only, from just before each phase's first alarm is created until its last is seen delivered; a retried call counts once per attempt.",
 );
 print('');
-print('| phase | alarms | API requests | per alarm | by method | answers | connections opened |');
+print(
+  '| phase | alarms | API requests | per alarm | by method and resource | answers | connections opened |',
+);
 print('|---|---|---|---|---|---|---|');
 for (const row of trafficRows) print(row);
 print('');

@@ -18,6 +18,8 @@ import path from 'node:path';
 export interface KubeTraffic {
   /** Requests by method; a retried call counts once per attempt, as the API server sees it. */
   requests: Record<string, number>;
+  /** The same requests by method and resource ("PATCH alarmevents/status"), to tell whose writes they are. */
+  resources: Record<string, number>;
   /** Answers by method and status code ("PATCH 409"): a conflict or a throttle shows as a request more. */
   answers: Record<string, number>;
   /** Of the GETs, the watches (each holds a stream, not a connection, over HTTP/2). */
@@ -84,12 +86,25 @@ export function since(before: KubeTraffic, after: KubeTraffic): KubeTraffic {
     Object.fromEntries(Object.entries(a).map(([key, value]) => [key, value - (b[key] ?? 0)]));
   return {
     requests: minus(after.requests, before.requests),
+    resources: minus(after.resources ?? {}, before.resources ?? {}),
     answers: minus(after.answers, before.answers),
     watches: after.watches - before.watches,
     connections: minus(after.connections, before.connections),
     resumed: after.resumed - before.resumed,
     connectErrors: after.connectErrors - before.connectErrors,
   };
+}
+
+/**
+ * The resource of an API path: its plural, with the subresource ("alarmevents/status", "leases"), after
+ * the namespace and name if any.
+ */
+export function resourceOf(path: string): string {
+  const parts = (path.split('?')[0] ?? '').split('/').filter(Boolean);
+  const rest = parts[0] === 'api' ? parts.slice(2) : parts.slice(3);
+  const scoped = rest[0] === 'namespaces' && rest.length > 2 ? rest.slice(2) : rest;
+  const [plural = '', , subresource] = scoped;
+  return subresource ? `${plural}/${subresource}` : plural;
 }
 
 /** e.g. "GET 1,012, PATCH 1,000, POST 2" */
@@ -105,6 +120,7 @@ const apiOrigin = process.env[ORIGIN_ENV];
 if (file && apiOrigin) {
   const counts: KubeTraffic = {
     requests: {},
+    resources: {},
     answers: {},
     watches: 0,
     connections: {},
@@ -123,6 +139,8 @@ if (file && apiOrigin) {
     const { request } = message as { request: { origin: unknown; method: string; path: string } };
     if (!isApi(request.origin)) return;
     counts.requests[request.method] = (counts.requests[request.method] ?? 0) + 1;
+    const resource = `${request.method} ${resourceOf(request.path)}`;
+    counts.resources[resource] = (counts.resources[resource] ?? 0) + 1;
     if (/[?&]watch=true(&|$)/.test(request.path)) counts.watches++;
   });
   diagnosticsChannel.subscribe('undici:request:headers', (message) => {

@@ -324,7 +324,7 @@ Validation of many DingTalkServices that share a few enterprise apps, in a clust
 | token requests seen by DingTalk | ${tokenRequests} (per app: ${perApp.join(', ')}) | ${APPS}, one per app: ${met(tokenRequests === APPS)} |
 | user lookups (getbymobile + user/get) | ${userLookups} | |
 | operator RSS, peak | ${mib(peakRss)} MiB | ≤ ${MEMORY_GOAL_MIB} MiB: ${met(peakRss <= MEMORY_GOAL_MIB * 2 ** 20)} |
-| operator's API requests until all Ready | ${totalRequests(kube).toLocaleString('en')} (${(totalRequests(kube) / SERVICES).toFixed(2)} per service): ${byKey(kube.requests)}; ${kube.watches} of the GETs watches | |
+| operator's API requests until all Ready | ${totalRequests(kube).toLocaleString('en')} (${(totalRequests(kube) / SERVICES).toFixed(2)} per service): ${byKey(kube.resources)}; ${kube.watches} of the GETs watches | |
 | operator's connections to the API server (TCP + TLS handshake each) | ${totalConnections(kube)} (${byKey(kube.connections)}; ${kube.resumed} resumed a TLS session; ${kube.connectErrors} failed) | |
 | operator heap once all are Ready: used / total / external | ${mib(heapUsed)} / ${mib(heapTotal)} / ${mib(external)} MiB | |
 
