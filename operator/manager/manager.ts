@@ -124,6 +124,7 @@ export class Manager {
         timeZone: config.quotaTimeZone,
         now: wallMs,
         service: (namespace, name) => services.get(namespace, name),
+        services: () => services.list(),
       }),
       templates: this.#templates,
       robotBudgets: new RobotBudgets({ limit: config.robotRateLimit, windowMs: 60_000 }),

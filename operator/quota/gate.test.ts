@@ -28,6 +28,7 @@ function setup(policy: unknown = quotaPolicy) {
     timeZone: 'Asia/Shanghai',
     now: () => Date.parse('2026-12-10T04:00:00Z'),
     service: lookup,
+    services: () => [service],
   });
   return { ledger, gate: new QuotaGate(ledger, lookup) };
 }

@@ -5,7 +5,7 @@ import { QuotaLedger } from './ledger.ts';
 const robot = { kind: 'Robot', group: 'ops' } as const;
 const call = { namespace: 'team-a', service: 'alerts', bucket: robot };
 
-function setup(status?: unknown, monthlyQuota = 100) {
+function setup(status?: unknown, monthlyQuota: number | undefined = 100) {
   const clock = { now: Date.parse('2026-12-10T04:00:00Z') };
   const service: CustomObject = {
     metadata: { name: 'alerts', namespace: 'team-a', uid: 'uid-1' },
@@ -17,12 +17,37 @@ function setup(status?: unknown, monthlyQuota = 100) {
     timeZone: 'Asia/Shanghai',
     now: () => clock.now,
     service: (namespace, name) => (namespace === 'team-a' && name === 'alerts' ? service : undefined),
+    services: () => [service],
   });
   ledger.onChange((namespace, name) => changes.push(`${namespace}/${name}`));
   return { clock, service, ledger, changes };
 }
 
 describe('QuotaLedger', () => {
+  it('writes usage again when the spec changes its limit, with no call counted since', () => {
+    const spent = { name: 'ops', month: '2026-12', calls: 2, limit: 1, exhaustedAt: '2026-12-10T03:00:00Z' };
+    const { ledger, service } = setup({ usage: { groups: [spent] } }, 1);
+    ledger.refresh();
+    expect(ledger.takeDirty()).toEqual([]);
+    // The organisation bought more: monthlyQuota raised while nothing is sent.
+    service.spec = { sendTo: ['Group'], groups: [{ name: 'ops', monthlyQuota: 100 }] };
+    ledger.refresh();
+    expect(ledger.takeDirty()).toEqual(['["team-a","alerts"]']);
+    expect(ledger.usage('team-a', 'alerts')).toEqual({
+      groups: [{ name: 'ops', month: '2026-12', calls: 2, limit: 100 }],
+    });
+  });
+
+  it('writes usage again when the spec drops a group it counted', () => {
+    const { ledger, service } = setup({
+      usage: { groups: [{ name: 'ops', month: '2026-12', calls: 2, limit: 100 }] },
+    });
+    service.spec = { sendTo: ['Group'], groups: [{ name: 'db', monthlyQuota: 100 }] };
+    ledger.refresh();
+    expect(ledger.takeDirty()).toEqual(['["team-a","alerts"]']);
+    expect(ledger.usage('team-a', 'alerts').groups?.map((g) => g.name)).toEqual(['db']);
+  });
+
   it('counts calls per service and bucket, and writes them as status.usage', () => {
     const { ledger } = setup();
     ledger.count(call);

@@ -62,6 +62,8 @@ export interface QuotaLedgerOptions {
   now: () => number;
   /** The service as the cache has it: its spec gives the limits, its status the count so far. */
   service: (namespace: string, name: string) => Readonly<CustomObject> | undefined;
+  /** Every service the cache holds: whose status.usage names limits their spec no longer has. */
+  services: () => Iterable<Readonly<CustomObject>>;
 }
 
 /**
@@ -74,7 +76,8 @@ export class QuotaLedger implements QuotaCounter {
   readonly timeZone: string;
   readonly #now: () => number;
   readonly #service: QuotaLedgerOptions['service'];
-  readonly #services = new Map<string, ServiceCounts>();
+  readonly #services: QuotaLedgerOptions['services'];
+  readonly #counts = new Map<string, ServiceCounts>();
   readonly #dirty = new Set<string>();
   readonly #listeners = new Set<Listener>();
 
@@ -82,6 +85,7 @@ export class QuotaLedger implements QuotaCounter {
     this.timeZone = options.timeZone;
     this.#now = options.now;
     this.#service = options.service;
+    this.#services = options.services;
   }
 
   now(): number {
@@ -173,7 +177,7 @@ export class QuotaLedger implements QuotaCounter {
 
   /** Every service counted in this run, with its buckets' months: what the metrics show. */
   *all(): Generator<{ namespace: string; service: string; reports: BucketReport[] }> {
-    for (const key of this.#services.keys()) {
+    for (const key of this.#counts.keys()) {
       const [namespace, service] = JSON.parse(key) as [string, string];
       yield { namespace, service, reports: this.reports(namespace, service) };
     }
@@ -181,14 +185,21 @@ export class QuotaLedger implements QuotaCounter {
 
   /**
    * Looks at every service counted: a month turned, a projection moved or a limit changed tells the
-   * listeners, and a new month's zero is written. Services deleted or re-created are forgotten.
+   * listeners, and a new month's zero is written. Services deleted or re-created are forgotten. And at
+   * every service whose status.usage was written under other limits than its spec has now (monthlyQuota
+   * changed, a group dropped), counted in this run or not: its usage is written again, so that it
+   * follows the spec whether or not another call is counted.
    */
   refresh(): void {
-    for (const [key, counts] of this.#services) {
+    for (const source of this.#services()) {
+      const { namespace = '', name = '' } = source.metadata ?? {};
+      if (this.#usageOutdated(namespace, name, source)) this.#dirty.add(serviceKey(namespace, name));
+    }
+    for (const [key, counts] of this.#counts) {
       const [namespace, name] = JSON.parse(key) as [string, string];
       const source = this.#service(namespace, name);
       if (!source || source.metadata?.uid !== counts.uid) {
-        this.#services.delete(key);
+        this.#counts.delete(key);
         continue;
       }
       const month = this.monthOf(this.#now());
@@ -215,10 +226,10 @@ export class QuotaLedger implements QuotaCounter {
   #counted({ namespace, service, bucket }: QuotaCall): Counted {
     const key = serviceKey(namespace, service);
     const source = this.#service(namespace, service);
-    let counts = this.#services.get(key);
+    let counts = this.#counts.get(key);
     if (!counts || (source && source.metadata?.uid !== counts.uid)) {
       counts = { uid: source?.metadata?.uid, buckets: new Map(), states: new Map() };
-      this.#services.set(key, counts);
+      this.#counts.set(key, counts);
     }
     const month = this.monthOf(this.#now());
     const id = bucketKey(bucket);
@@ -228,6 +239,16 @@ export class QuotaLedger implements QuotaCounter {
       counts.buckets.set(id, counted);
     }
     return counted;
+  }
+
+  #usageOutdated(namespace: string, service: string, source: Readonly<CustomObject>): boolean {
+    const usage = (source.status as { usage?: QuotaUsage } | undefined)?.usage;
+    if (usage?.app && usage.app.limit !== this.#limit(namespace, service, { kind: 'App' })) return true;
+    const groups = new Set((source.spec as ServiceSpec | undefined)?.groups?.map((g) => g.name));
+    return (usage?.groups ?? []).some(
+      (g) =>
+        !groups.has(g.name) || g.limit !== this.#limit(namespace, service, { kind: 'Robot', group: g.name }),
+    );
   }
 
   #limit(namespace: string, service: string, bucket: QuotaBucket): number {

@@ -79,6 +79,32 @@ describe("DingTalk's monthly quota", () => {
     expect(metrics).not.toContain(token);
   });
 
+  it('shows a monthlyQuota changed in the spec in status.usage, with no call since', async () => {
+    const token = tokenFor('quotaraised');
+    await groupService(h, 'raised', { token });
+    await create(h, 'AlarmRule', 'to-raised', {
+      services: [{ name: 'raised' }],
+      match: { sources: ['raised-source'] },
+      grouping: fastGrouping,
+    });
+    await alarm('raised-1', 'raised-source');
+    await waitForPhase(h, 'raised-1', ['Delivered']);
+    expect(await waitForCalls('raised', 1)).toMatchObject({ limit: 3000 });
+
+    const spec = (await get(h, 'DingTalkService', 'raised')).spec as { groups: Record<string, unknown>[] };
+    const groups = spec.groups.map((g) => ({ ...g, monthlyQuota: 5000 }));
+    await patch(h, 'DingTalkService', 'raised', { spec: { groups } });
+    const usage = await eventually(
+      async () => {
+        const raised = await usageOf('raised');
+        return raised?.limit === 5000 ? raised : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    expect(usage).toMatchObject({ calls: 1 });
+    expect((await h.emulator.control.stats()).robotSends[token]).toBe(1);
+  });
+
   it("holds alarms while DingTalk says the robot's month is spent, and sends them once the month turns", async () => {
     const token = tokenFor('quotaspent');
     await groupService(h, 'spent', { token });
