@@ -40,6 +40,18 @@ async function alarm(name: string, source: string): Promise<void> {
   await create(h, 'AlarmEvent', name, { severity: 'critical', title: name, source });
 }
 
+/** A group service `name` on a robot of its own, and a rule sending alarms of source `<name>-source` to it. */
+async function robotServiceWithRule(name: string): Promise<string> {
+  const token = tokenFor(`quota${name}`);
+  await groupService(h, name, { token });
+  await create(h, 'AlarmRule', `to-${name}`, {
+    services: [{ name }],
+    match: { sources: [`${name}-source`] },
+    grouping: fastGrouping,
+  });
+  return token;
+}
+
 /** Milliseconds from now to the start of next month in China Standard Time (UTC+8), plus an hour. */
 function untilNextMonth(now: number): number {
   const shanghai = new Date(now + 8 * HOUR);
@@ -49,13 +61,7 @@ function untilNextMonth(now: number): number {
 
 describe("DingTalk's monthly quota", () => {
   it("counts the month's calls per robot in the service's status, across a restart, and as metrics", async () => {
-    const token = tokenFor('quotacounted');
-    await groupService(h, 'counted', { token });
-    await create(h, 'AlarmRule', 'to-counted', {
-      services: [{ name: 'counted' }],
-      match: { sources: ['counted-source'] },
-      grouping: fastGrouping,
-    });
+    const token = await robotServiceWithRule('counted');
     await alarm('counted-1', 'counted-source');
     await waitForPhase(h, 'counted-1', ['Delivered']);
     await alarm('counted-2', 'counted-source');
@@ -80,13 +86,7 @@ describe("DingTalk's monthly quota", () => {
   });
 
   it('shows a monthlyQuota changed in the spec in status.usage, with no call since', async () => {
-    const token = tokenFor('quotaraised');
-    await groupService(h, 'raised', { token });
-    await create(h, 'AlarmRule', 'to-raised', {
-      services: [{ name: 'raised' }],
-      match: { sources: ['raised-source'] },
-      grouping: fastGrouping,
-    });
+    const token = await robotServiceWithRule('raised');
     await alarm('raised-1', 'raised-source');
     await waitForPhase(h, 'raised-1', ['Delivered']);
     expect(await waitForCalls('raised', 1)).toMatchObject({ limit: 3000 });
@@ -106,14 +106,8 @@ describe("DingTalk's monthly quota", () => {
   });
 
   it("holds alarms while DingTalk says the robot's month is spent, and sends them once the month turns", async () => {
-    const token = tokenFor('quotaspent');
-    await groupService(h, 'spent', { token });
+    const token = await robotServiceWithRule('spent');
     await h.emulator.control.putRobot(token, { name: 'ops', monthlyLimit: 1 });
-    await create(h, 'AlarmRule', 'to-spent', {
-      services: [{ name: 'spent' }],
-      match: { sources: ['spent-source'] },
-      grouping: fastGrouping,
-    });
     await alarm('spent-1', 'spent-source');
     await waitForPhase(h, 'spent-1', ['Delivered']);
     await alarm('spent-2', 'spent-source');
