@@ -5,7 +5,7 @@ import { QuotaLedger } from './ledger.ts';
 const robot = { kind: 'Robot', group: 'ops' } as const;
 const call = { namespace: 'team-a', service: 'alerts', bucket: robot };
 
-function setup(status?: unknown, monthlyQuota: number | undefined = 100) {
+function setup(status?: unknown, monthlyQuota = 100) {
   const clock = { now: Date.parse('2026-12-10T04:00:00Z') };
   const service: CustomObject = {
     metadata: { name: 'alerts', namespace: 'team-a', uid: 'uid-1' },
