@@ -108,6 +108,7 @@ export class Dispatcher implements Component {
       logger: this.#log,
       concurrency: options.statusConcurrency ?? 8,
     });
+    ctx.metrics.observeStatusUnwritten(() => this.#store.unwritten);
     this.#health = new DeliveryHealth(
       ctx.kube,
       {

@@ -50,6 +50,30 @@ describe('EventStatusStore', () => {
     vi.useRealTimers();
   });
 
+  it('counts the events with changes not written yet, those waiting for a retry included', async () => {
+    vi.useFakeTimers();
+    let failing = true;
+    const writer = {
+      async patchIfChanged() {
+        if (failing) throw new KubeApiError(500, { message: 'etcd timeout' });
+        return 'patched' as const;
+      },
+    } as unknown as StatusWriter;
+    const store = new EventStatusStore({ writer, logger: pino({ level: 'silent' }) });
+    for (const name of ['a', 'b']) {
+      store.track(`ns/${name}`, { name, namespace: 'ns', generation: 1 }, {});
+      store.update(`ns/${name}`, (status) => {
+        status.deliveries = [{ ...delivery, state: 'Pending' }];
+      });
+    }
+    expect(store.unwritten).toBe(2);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(store.unwritten).toBe(2);
+    failing = false;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(store.unwritten).toBe(0);
+  });
+
   it('writes changes made in quick succession as one patch', async () => {
     vi.useFakeTimers();
     const { writer, landed } = recordingWriter();

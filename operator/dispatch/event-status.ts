@@ -165,6 +165,16 @@ export class EventStatusStore {
     this.#urgent.delete(key);
   }
 
+  /**
+   * Events with changes not written yet: queued, being written or waiting to be retried. Under a busy API
+   * server a storm's last ledger writes trail its messages; this says by how many.
+   */
+  get unwritten(): number {
+    let count = 0;
+    for (const entry of this.#entries.values()) if (entry.writtenVersion < entry.version) count++;
+    return count;
+  }
+
   get backlog(): number {
     return this.#dirty.size + this.#urgent.size;
   }

@@ -71,3 +71,14 @@ describe('alarm and watch metrics', () => {
     );
   });
 });
+
+describe('AlarmEvent status metrics', () => {
+  it('reads the ledgers waiting to be written at scrape time', async () => {
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    let unwritten = 7;
+    metrics.observeStatusUnwritten(() => unwritten);
+    expect(await metrics.registry.metrics()).toContain('dingtalk_operator_alarm_status_unwritten 7');
+    unwritten = 0;
+    expect(await metrics.registry.metrics()).toContain('dingtalk_operator_alarm_status_unwritten 0');
+  });
+});

@@ -66,6 +66,13 @@ export class OperatorMetrics {
     collect: () => this.#collectAlarmPhases(),
   });
 
+  readonly alarmStatusUnwritten = new Gauge({
+    name: `${PREFIX}alarm_status_unwritten`,
+    help: 'AlarmEvents whose status (the delivery ledger) has changes this replica has not written yet.',
+    registers: [this.registry],
+    collect: () => this.#collectStatusUnwritten(),
+  });
+
   readonly alarmEventPhases = new Counter({
     name: `${PREFIX}alarm_event_phase_changes_total`,
     help: "AlarmEvents seen to enter a phase (a change of status.phase in this replica's cache), by the phase entered.",
@@ -162,6 +169,7 @@ export class OperatorMetrics {
   });
 
   readonly #queueDepths = new Map<string, () => number>();
+  #statusUnwritten: () => number = () => 0;
   #quota: (() => Iterable<QuotaSample>) | undefined;
   readonly #streams = new Map<string, () => boolean>();
 
@@ -222,6 +230,11 @@ export class OperatorMetrics {
     this.#alarmPhases = { known, current };
   }
 
+  /** Reports at every scrape how many AlarmEvents' ledgers wait to be written (dispatch's status store). */
+  observeStatusUnwritten(unwritten: () => number): void {
+    this.#statusUnwritten = unwritten;
+  }
+
   recordAlarmPhaseChange(phase: string): void {
     this.alarmEventPhases.inc({ phase });
   }
@@ -267,6 +280,10 @@ export class OperatorMetrics {
     for (const [collection, { cache, failing }] of this.#watches) {
       this.watchFailing.set({ cache, collection }, failing() ? 1 : 0);
     }
+  }
+
+  #collectStatusUnwritten(): void {
+    this.alarmStatusUnwritten.set(this.#statusUnwritten());
   }
 
   #collectQueueDepths(): void {
