@@ -3,7 +3,7 @@
 //
 //	testapp pause              sleep until SIGTERM/SIGINT (the pod sandbox)
 //	testapp serve [ADDR]       HTTP server answering "<hostname>\n" (default :8080)
-//	testapp get URL...         GET each URL once; exit 1 on the first failure
+//	testapp get URL...         GET each URL, trying again for 30 s while it fails; exit 1 on the first that still fails
 //	testapp kube PATH...       GET each API path with the pod's ServiceAccount token; prints "PATH STATUS"
 //	testapp alloc MIB          allocate and touch MIB mebibytes, then sleep
 //	testapp cat FILE           print a file (say /proc/net/route)
@@ -100,7 +100,7 @@ func get(urls []string) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	var lines []string
 	for _, url := range urls {
-		body, err := fetch(client, url, "")
+		body, err := fetchRetrying(client, url)
 		if err != nil {
 			lines = append(lines, url+" error: "+err.Error())
 			report(lines)
@@ -109,6 +109,20 @@ func get(urls []string) {
 		lines = append(lines, url+" "+strings.TrimSpace(body))
 	}
 	report(lines)
+}
+
+// fetchRetrying tries again while a request fails: a new Service's rules reach the node's kube-proxy
+// some time after its endpoints are ready, and until then the node answers that the Service's address is
+// unreachable, as any client of a new Service may find.
+func fetchRetrying(client *http.Client, url string) (string, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body, err := fetch(client, url, "")
+		if err == nil || time.Now().After(deadline) {
+			return body, err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 func fetch(client *http.Client, url, token string) (string, error) {
