@@ -243,9 +243,12 @@ export class QuotaLedger implements QuotaCounter {
 
   #usageOutdated(namespace: string, service: string, source: Readonly<CustomObject>): boolean {
     const usage = (source.status as { usage?: QuotaUsage } | undefined)?.usage;
-    if (usage?.app && usage.app.limit !== this.#limit(namespace, service, { kind: 'App' })) return true;
+    // Looked at for every cached service each interval: most have written no usage.
+    if (!usage) return false;
+    if (usage.app && usage.app.limit !== this.#limit(namespace, service, { kind: 'App' })) return true;
+    if (!usage.groups?.length) return false;
     const groups = new Set((source.spec as ServiceSpec | undefined)?.groups?.map((g) => g.name));
-    return (usage?.groups ?? []).some(
+    return usage.groups.some(
       (g) =>
         !groups.has(g.name) || g.limit !== this.#limit(namespace, service, { kind: 'Robot', group: g.name }),
     );
