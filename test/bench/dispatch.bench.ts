@@ -35,6 +35,7 @@ import {
 } from './kube-traffic.ts';
 import {
   chartMemoryLimit,
+  cpuByThread,
   deployedEnv,
   heapSnapshotEnv,
   killOnExit,
@@ -332,12 +333,14 @@ for (let n = 1; n <= STORMS; n++) {
   await untilReady([name]);
   const trafficBefore = await readKubeTraffic(traffic.file, operator);
   const before = usage(pid);
+  const threadsBefore = cpuByThread(pid);
   rss.reset();
   const stormStart = Date.now();
   const storm = await raise([name], name, STORM_ALARMS, STORM_ALARMS / STORM_SECONDS, 64);
   const { seen, messages, digestBytes } = await receipts([token], name, storm.created.keys(), 900_000);
   const allDelivered = Date.now();
   const after = usage(pid);
+  const threadsAfter = cpuByThread(pid);
   const peak = rss.peak();
   trafficRow(`storm ${n}`, storm.created.size, trafficBefore, await readKubeTraffic(traffic.file, operator));
   // With BENCH_HEAP_SNAPSHOT_DIR: what each storm leaves live once all of it is delivered, to tell a leak
@@ -363,7 +366,7 @@ for (let n = 1; n <= STORMS; n++) {
     throttled,
   });
   print(
-    `| ${n} | ${storm.created.size} in ${storm.seconds.toFixed(1)} s | ${seen.size} | ${elapsed.toFixed(1)} s | ${first.toFixed(1)} s | ${messages.length} (≤ ${messagesGoal}) | ${busiest} | ${throttled} | ${mib(peak)} MiB | ${mib(after.rss)} MiB | ${cpu.toFixed(1)} s (${((cpu / elapsed) * 100).toFixed(0)} % of one core) |`,
+    `| ${n} | ${storm.created.size} in ${storm.seconds.toFixed(1)} s | ${seen.size} | ${elapsed.toFixed(1)} s | ${first.toFixed(1)} s | ${messages.length} (≤ ${messagesGoal}) | ${busiest} | ${throttled} | ${mib(peak)} MiB | ${mib(after.rss)} MiB | ${cpu.toFixed(1)} s (${((cpu / elapsed) * 100).toFixed(0)} % of one core; main thread ${(threadsAfter.main - threadsBefore.main).toFixed(1)} s, V8 workers ${(threadsAfter.v8Workers - threadsBefore.v8Workers).toFixed(1)} s, rest ${(threadsAfter.rest - threadsBefore.rest).toFixed(1)} s) |`,
   );
   await clearEvents();
 }

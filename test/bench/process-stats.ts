@@ -24,6 +24,35 @@ export function usage(pid: number): { cpuSeconds: number; rss: number } {
   return { cpuSeconds: ticks / 100, rss };
 }
 
+/**
+ * CPU seconds of a process by thread: its main (JavaScript) thread, V8's worker threads (concurrent garbage
+ * collection, compiling) and the rest (libuv's pool, Node's own). A profile of the main thread does not see the
+ * workers, so this tells a change in JavaScript work from a change in garbage collection. A thread that
+ * has exited counts in `rest` (the process's total less the live threads).
+ */
+export function cpuByThread(pid: number): { main: number; v8Workers: number; rest: number } {
+  const ticksOf = (file: string) => {
+    const fields = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return Number(fields[11]) + Number(fields[12]);
+  };
+  let main = 0;
+  let v8Workers = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let ticks: number;
+    let name: string;
+    try {
+      ticks = ticksOf(`/proc/${pid}/task/${tid}/stat`);
+      name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8');
+    } catch {
+      continue; // exited while listed
+    }
+    if (tid === String(pid)) main += ticks;
+    else if (name.startsWith('V8 ')) v8Workers += ticks;
+  }
+  const total = ticksOf(`/proc/${pid}/stat`);
+  return { main: main / 100, v8Workers: v8Workers / 100, rest: (total - main - v8Workers) / 100 };
+}
+
 /** Samples a process's RSS every `intervalMs`; `peak()` since start or the last `reset()`. */
 export function rssSampler(pid: number, intervalMs = 250) {
   let peak = 0;
