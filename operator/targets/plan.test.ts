@@ -1,7 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { ServiceRef } from '../api/index.ts';
-import { planTargets } from './plan.ts';
+import { parseDingTalkService, type ServiceRef } from '../api/index.ts';
+import { parsedService, planTargets } from './plan.ts';
 import type { ReferenceReader } from './resolve.ts';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
@@ -70,5 +70,34 @@ describe("planning groups reached through the app's robot", () => {
         problem: expect.objectContaining({ reason: 'TargetNotFound' }),
       }),
     );
+  });
+});
+
+describe('the parse of a cached service', () => {
+  it("is the schema's parse, sharing with the cached object every part the parse left as it was", () => {
+    const raw = {
+      ...service(['Group', 'Member']),
+      status: {
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Ready',
+            message: 'ok',
+            lastTransitionTime: '2026-12-07T00:00:00Z',
+          },
+        ],
+      },
+    };
+    const parsed = parsedService(raw);
+    expect(parsed).toEqual(parseDingTalkService(raw));
+    expect(parsed?.metadata).toBe(raw.metadata);
+    expect(parsed?.status).toBe(raw.status);
+    expect(parsed?.spec.member?.members).toBe(raw.spec.member.members);
+    // Defaults the parse filled in make their object its own.
+    expect(parsed?.spec).not.toBe(raw.spec);
+    expect(parsed?.spec.member).not.toBe(raw.spec.member);
+    expect(raw.spec.member).not.toHaveProperty('monthlyQuota');
+    expect(parsedService(raw)).toBe(parsed);
   });
 });

@@ -74,13 +74,39 @@ export function parsedService(raw: Readonly<CustomObject>): DingTalkService | un
   let parsed = parsedServices.get(raw);
   if (parsed === undefined) {
     try {
-      parsed = parseDingTalkService(raw);
+      parsed = sharingUnchanged(parseDingTalkService(raw), raw);
     } catch {
       parsed = null;
     }
     parsedServices.set(raw, parsed);
   }
   return parsed ?? undefined;
+}
+
+/**
+ * `parsed` with each part that equals the same part of `source` replaced by it. A parse copies every
+ * object and array; kept next to the cached object, the copy would hold every service twice, when most of
+ * it (metadata, status, members) is what the cache holds already. Neither is ever modified.
+ */
+function sharingUnchanged<T>(parsed: T, source: unknown): T {
+  if (parsed === source) return parsed;
+  if (typeof parsed !== 'object' || parsed === null || typeof source !== 'object' || source === null)
+    return parsed;
+  if (Array.isArray(parsed) !== Array.isArray(source)) return parsed;
+  const from = source as Record<string, unknown>;
+  const into = parsed as Record<string, unknown>;
+  const keys = Object.keys(into);
+  let same = keys.length === Object.keys(from).length;
+  for (const key of keys) {
+    if (!Object.hasOwn(from, key)) {
+      same = false;
+      continue;
+    }
+    const shared = sharingUnchanged(into[key], from[key]);
+    into[key] = shared;
+    if (shared !== from[key]) same = false;
+  }
+  return same ? (source as T) : parsed;
 }
 
 /**
