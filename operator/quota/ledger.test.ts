@@ -59,6 +59,24 @@ describe('QuotaLedger', () => {
     });
   });
 
+  it('keeps nothing for a service it only reports on, with no call counted or recorded this month', () => {
+    const { ledger } = setup();
+    expect(ledger.reports('team-a', 'alerts').map((r) => [r.calls, r.limit, r.state])).toEqual([
+      [0, 100, 'Within'],
+    ]);
+    expect([...ledger.all()]).toEqual([]);
+    ledger.count(call);
+    expect([...ledger.all()].map((s) => [s.service, s.reports[0]?.calls])).toEqual([['alerts', 1]]);
+  });
+
+  it("keeps a service it reports on whose status records this month's calls", () => {
+    const { ledger } = setup({
+      usage: { groups: [{ name: 'ops', month: '2026-12', calls: 40, limit: 100 }] },
+    });
+    expect(ledger.report('team-a', 'alerts', robot).calls).toBe(40);
+    expect([...ledger.all()].map((s) => [s.service, s.reports[0]?.calls])).toEqual([['alerts', 40]]);
+  });
+
   it("goes on from the month's count in status after a restart", () => {
     const { ledger } = setup({
       usage: { groups: [{ name: 'ops', month: '2026-12', calls: 40, limit: 100 }] },

@@ -114,7 +114,7 @@ export class QuotaLedger implements QuotaCounter {
   /** The bucket's month so far, with its limit from the service's spec now. */
   report(namespace: string, service: string, bucket: QuotaBucket): BucketReport {
     const now = this.#now();
-    const counted = this.#counted({ namespace, service, bucket });
+    const counted = this.#counted({ namespace, service, bucket }, false);
     const limit = this.#limit(namespace, service, bucket);
     const exhaustedAt = counted.exhaustedLimit === limit ? counted.exhaustedAt : undefined;
     const count = { calls: counted.calls, limit, exhaustedAt };
@@ -221,17 +221,21 @@ export class QuotaLedger implements QuotaCounter {
 
   /**
    * The bucket's count this month: from this run's counting, or else from the service's status (a
-   * restart, a takeover), and zero in a new month or for a re-created service.
+   * restart, a takeover), and zero in a new month or for a re-created service. Kept from here on, but
+   * when only read (`counting` false) for a service with nothing counted or recorded: every service's
+   * reconcile reads its report, and most services never call DingTalk in a month.
    */
-  #counted({ namespace, service, bucket }: QuotaCall): Counted {
+  #counted({ namespace, service, bucket }: QuotaCall, counting = true): Counted {
     const key = serviceKey(namespace, service);
     const source = this.#service(namespace, service);
+    const month = this.monthOf(this.#now());
     let counts = this.#counts.get(key);
     if (!counts || (source && source.metadata?.uid !== counts.uid)) {
+      const recorded = fromStatus(source, bucket, month);
+      if (!counting && !recorded) return { month, calls: 0 };
       counts = { uid: source?.metadata?.uid, buckets: new Map(), states: new Map() };
       this.#counts.set(key, counts);
     }
-    const month = this.monthOf(this.#now());
     const id = bucketKey(bucket);
     let counted = counts.buckets.get(id);
     if (!counted || counted.month !== month) {
