@@ -47,7 +47,7 @@ export function cpuByThread(pid: number): { main: number; v8Workers: number; res
       continue; // exited while listed
     }
     if (tid === String(pid)) main += ticks;
-    else if (name.startsWith('V8 ')) v8Workers += ticks;
+    else if (name.startsWith('V8')) v8Workers += ticks;
   }
   const total = ticksOf(`/proc/${pid}/stat`);
   return { main: main / 100, v8Workers: v8Workers / 100, rest: (total - main - v8Workers) / 100 };
