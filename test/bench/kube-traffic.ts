@@ -18,7 +18,10 @@ import path from 'node:path';
 export interface KubeTraffic {
   /** Requests by method; a retried call counts once per attempt, as the API server sees it. */
   requests: Record<string, number>;
-  /** The same requests by method and resource ("PATCH alarmevents/status"), to tell whose writes they are. */
+  /**
+   * The same requests by method and resource ("PATCH alarmevents/status"), with the field manager of a
+   * server-side apply ("PATCH dingtalkservices/status (dingtalk-operator-quota)"), to tell whose writes they are.
+   */
   resources: Record<string, number>;
   /** Answers by method and status code ("PATCH 409"): a conflict or a throttle shows as a request more. */
   answers: Record<string, number>;
@@ -139,7 +142,9 @@ if (file && apiOrigin) {
     const { request } = message as { request: { origin: unknown; method: string; path: string } };
     if (!isApi(request.origin)) return;
     counts.requests[request.method] = (counts.requests[request.method] ?? 0) + 1;
-    const resource = `${request.method} ${resourceOf(request.path)}`;
+    // Server-side applies name their field manager: two writers of one status tell apart by it.
+    const manager = /[?&]fieldManager=([^&]+)/.exec(request.path)?.[1];
+    const resource = `${request.method} ${resourceOf(request.path)}${manager ? ` (${decodeURIComponent(manager)})` : ''}`;
     counts.resources[resource] = (counts.resources[resource] ?? 0) + 1;
     if (/[?&]watch=true(&|$)/.test(request.path)) counts.watches++;
   });
