@@ -50,7 +50,8 @@ export function cpuByThread(pid: number): { main: number; v8Workers: number; res
     else if (name.startsWith('V8')) v8Workers += ticks;
   }
   const total = ticksOf(`/proc/${pid}/stat`);
-  return { main: main / 100, v8Workers: v8Workers / 100, rest: (total - main - v8Workers) / 100 };
+  // The total and the threads are read apart, so their difference can come out a tick below zero.
+  return { main: main / 100, v8Workers: v8Workers / 100, rest: Math.max(0, total - main - v8Workers) / 100 };
 }
 
 /** Samples a process's RSS every `intervalMs`; `peak()` since start or the last `reset()`. */
