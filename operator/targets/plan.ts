@@ -90,9 +90,8 @@ export function parsedService(raw: Readonly<CustomObject>): DingTalkService | un
  */
 function sharingUnchanged<T>(parsed: T, source: unknown): T {
   if (parsed === source) return parsed;
-  if (typeof parsed !== 'object' || parsed === null || typeof source !== 'object' || source === null)
+  if (!isPlainData(parsed) || !isPlainData(source) || Array.isArray(parsed) !== Array.isArray(source))
     return parsed;
-  if (Array.isArray(parsed) !== Array.isArray(source)) return parsed;
   const from = source as Record<string, unknown>;
   const into = parsed as Record<string, unknown>;
   const keys = Object.keys(into);
@@ -107,6 +106,12 @@ function sharingUnchanged<T>(parsed: T, source: unknown): T {
     if (shared !== from[key]) same = false;
   }
   return same ? (source as T) : parsed;
+}
+
+/** A JSON object or array, whose parts can be compared and shared; not a value the parse made (a Date, a Map). */
+function isPlainData(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false;
+  return Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype;
 }
 
 /**

@@ -15,11 +15,16 @@ const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '
 
 export const mib = (bytes: number) => (bytes / MIB).toFixed(0);
 
+/** CPU clock ticks (user + system, 100 a second on Linux) of a process or thread, from its stat file. */
+function cpuTicks(statFile: string): number {
+  // utime and stime are fields 14 and 15 of the stat file.
+  const stat = readFileSync(statFile, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return Number(stat[11]) + Number(stat[12]);
+}
+
 /** CPU seconds (user + system) and RSS of a process, from /proc. */
 export function usage(pid: number): { cpuSeconds: number; rss: number } {
-  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const ticks = Number(stat[11]) + Number(stat[12]);
+  const ticks = cpuTicks(`/proc/${pid}/stat`);
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
   return { cpuSeconds: ticks / 100, rss };
 }
@@ -31,17 +36,13 @@ export function usage(pid: number): { cpuSeconds: number; rss: number } {
  * has exited counts in `rest` (the process's total less the live threads).
  */
 export function cpuByThread(pid: number): { main: number; v8Workers: number; rest: number } {
-  const ticksOf = (file: string) => {
-    const fields = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return Number(fields[11]) + Number(fields[12]);
-  };
   let main = 0;
   let v8Workers = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let ticks: number;
     let name: string;
     try {
-      ticks = ticksOf(`/proc/${pid}/task/${tid}/stat`);
+      ticks = cpuTicks(`/proc/${pid}/task/${tid}/stat`);
       name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8');
     } catch {
       continue; // exited while listed
@@ -49,7 +50,7 @@ export function cpuByThread(pid: number): { main: number; v8Workers: number; res
     if (tid === String(pid)) main += ticks;
     else if (name.startsWith('V8')) v8Workers += ticks;
   }
-  const total = ticksOf(`/proc/${pid}/stat`);
+  const total = cpuTicks(`/proc/${pid}/stat`);
   // The total and the threads are read apart, so their difference can come out a tick below zero.
   return { main: main / 100, v8Workers: v8Workers / 100, rest: Math.max(0, total - main - v8Workers) / 100 };
 }
