@@ -229,19 +229,19 @@ export class QuotaLedger implements QuotaCounter {
     const key = serviceKey(namespace, service);
     const source = this.#service(namespace, service);
     const month = this.monthOf(this.#now());
+    const id = bucketKey(bucket);
     let counts = this.#counts.get(key);
-    if (!counts || (source && source.metadata?.uid !== counts.uid)) {
-      const recorded = fromStatus(source, bucket, month);
+    if (counts && source && source.metadata?.uid !== counts.uid) counts = undefined;
+    const kept = counts?.buckets.get(id);
+    if (kept && kept.month === month) return kept;
+    const recorded = fromStatus(source, bucket, month);
+    if (!counts) {
       if (!counting && !recorded) return { month, calls: 0 };
       counts = { uid: source?.metadata?.uid, buckets: new Map(), states: new Map() };
       this.#counts.set(key, counts);
     }
-    const id = bucketKey(bucket);
-    let counted = counts.buckets.get(id);
-    if (!counted || counted.month !== month) {
-      counted = fromStatus(source, bucket, month) ?? { month, calls: 0 };
-      counts.buckets.set(id, counted);
-    }
+    const counted = recorded ?? { month, calls: 0 };
+    counts.buckets.set(id, counted);
     return counted;
   }
 
