@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { instantClock } from '../../test/support/instant-clock.ts';
-import { TokenBucket } from './rate-limiter.ts';
+import { RELEASE_STEP_MS, TokenBucket } from './rate-limiter.ts';
 import type { Clock } from './timers.ts';
 
 const never = new AbortController().signal;
@@ -52,6 +52,35 @@ describe('TokenBucket', () => {
     void bucket.take(never);
     expect(waits).toEqual([500, 1000, 1500]);
     for (const resolve of pending) resolve();
+  });
+
+  it('lets the calls whose tokens fall due within one release step leave together, none before its token', async () => {
+    const { clock } = instantClock(1_000);
+    const leaves: number[] = [];
+    const queued: Clock = {
+      ...clock,
+      timer: (ms, callback) => {
+        leaves.push(clock.monotonicMs() + ms);
+        queueMicrotask(callback);
+        return () => undefined;
+      },
+    };
+    // A token every 5 ms: the twelve after the first fall due at 1,005 to 1,060.
+    const bucket = new TokenBucket(200, 1, queued);
+    await bucket.take(never);
+    await Promise.all(Array.from({ length: 12 }, () => bucket.take(never)));
+    const step = 1_000 + RELEASE_STEP_MS;
+    expect(leaves).toEqual([...Array(10).fill(step), step + RELEASE_STEP_MS, step + RELEASE_STEP_MS]);
+  });
+
+  it('refuses a call whose release step ends after the deadline, though its token falls due before', async () => {
+    const { clock, slept } = instantClock(1_000);
+    const bucket = new TokenBucket(200, 1, clock);
+    await bucket.take(never);
+    // The token falls due in 5 ms, but the call would leave at the end of its release step.
+    expect(await bucket.take(never, clock.monotonicMs() + 10)).toBe(false);
+    expect(await bucket.take(never, clock.monotonicMs() + RELEASE_STEP_MS)).toBe(true);
+    expect(slept).toEqual([RELEASE_STEP_MS]);
   });
 
   it('refuses, without taking a token, a wait that would end after the deadline', async () => {
