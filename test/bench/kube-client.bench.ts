@@ -40,34 +40,43 @@ async function measureClient(namespace: string, rateLimit: KubeHttpOptions['rate
     connections: null,
     rateLimit,
   });
-  const informer = new Informer({ kube, path: configMaps(namespace) });
-  let seen = 0;
-  let wanted = 0;
+  const informer = new Informer<{ metadata?: { name?: string }; data?: { n?: string } }>({
+    kube,
+    path: configMaps(namespace),
+  });
+  // A round ends once the watch has shown each object's last value: counting events would wait forever
+  // for changes that a watch resumed after 410 Gone collapses into one.
+  const lastWritten = new Map<string, string>();
+  const unseen = new Set<string>();
   let allSeen = () => {};
   informer.onEvent((event) => {
-    if (event.type === 'update' && ++seen === wanted) allSeen();
+    const name = event.object.metadata?.name ?? '';
+    if (event.type !== 'delete' && event.object.data?.n === lastWritten.get(name)) unseen.delete(name);
+    if (unseen.size === 0) allSeen();
   });
   informer.start();
   await informer.waitForSync();
   let value = 0;
   const round = async (calls: number): Promise<Round> => {
-    seen = 0;
-    wanted = calls;
-    const seenAll = new Promise<void>((resolve) => {
-      allSeen = resolve;
-    });
     const cpu = process.cpuUsage();
     const started = performance.now();
     let next = 0;
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < calls) {
-          const object = next++ % OBJECTS;
-          await kube.mergePatch(`${configMaps(namespace)}/c${object}`, { data: { n: String(++value) } });
+          const name = `c${next++ % OBJECTS}`;
+          const n = String(++value);
+          lastWritten.set(name, n);
+          unseen.add(name);
+          await kube.mergePatch(`${configMaps(namespace)}/${name}`, { data: { n } });
         }
       }),
     );
-    await seenAll;
+    if (unseen.size > 0) {
+      await new Promise<void>((resolve) => {
+        allSeen = resolve;
+      });
+    }
     const used = process.cpuUsage(cpu);
     return { cpuMicros: used.user + used.system, seconds: (performance.now() - started) / 1000 };
   };
