@@ -233,14 +233,26 @@ describe('KubeHttp retries of answers asking to come back later', () => {
 });
 
 describe('KubeHttp deadline', () => {
-  /** A server that accepts connections and requests and never answers, or answers headers only. */
-  async function silentServer(headersOnly: boolean) {
+  type Answer = 'nothing' | 'headers only' | 'a byte every 50 ms';
+  /**
+   * A server that accepts connections and requests and answers as `answer` says, never in full;
+   * `answering` resolves once it has sent the headers of an answer.
+   */
+  async function stallingServer(answer: Answer) {
     const sockets: Socket[] = [];
+    let headersSent: () => void = () => undefined;
+    const answering = new Promise<void>((resolve) => {
+      headersSent = resolve;
+    });
     const server = createTcpServer((socket) => {
       sockets.push(socket);
       socket.once('data', () => {
-        if (headersOnly)
-          socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{');
+        if (answer === 'nothing') return;
+        socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{');
+        headersSent();
+        if (answer === 'headers only') return;
+        const drip = setInterval(() => socket.write(' '), 50);
+        socket.on('close', () => clearInterval(drip));
       });
     });
     await listen(server);
@@ -248,15 +260,24 @@ describe('KubeHttp deadline', () => {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));
     });
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, answering };
   }
 
-  it('fails a call to a server that never answers, or stops mid-answer, once the deadline passes', async () => {
-    for (const headersOnly of [false, true]) {
-      const http = client(await silentServer(headersOnly), { timeoutMs: 300 });
+  it('fails a call to a server that never answers, stops mid-answer or trickles, once the deadline passes', async () => {
+    for (const answer of ['nothing', 'headers only', 'a byte every 50 ms'] as const) {
+      const http = client((await stallingServer(answer)).url, { timeoutMs: 300 });
       const err = await http.get('/a').catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(KubeUnavailableError);
-      expect((err as Error).message).toContain('no answer within the 300 ms deadline');
+      expect(err, answer).toBeInstanceOf(KubeUnavailableError);
+      expect((err as Error).message, answer).toContain('no answer within the 300 ms deadline');
     }
+  });
+
+  it('rejects with the abort when the caller aborts mid-answer', async () => {
+    const server = await stallingServer('a byte every 50 ms');
+    const caller = new AbortController();
+    const call = client(server.url, { timeoutMs: 30_000 }).get('/a', { signal: caller.signal });
+    await server.answering;
+    caller.abort(new Error('stopped'));
+    await expect(call).rejects.toThrow('stopped');
   });
 });

@@ -135,40 +135,48 @@ interface Call extends KubePostOptions {
 }
 
 interface Deadline {
-  /** Aborts at the deadline or when the caller's signal does. */
-  signal: AbortSignal;
   /** The deadline as a reading of the client's clock. */
   at: number;
   ms: number;
-  /** Stops the timer and lets go of the caller's signal once the call is over. */
+  /** Whether the deadline has passed. */
+  readonly passed: boolean;
+  /** Ends `body` when the deadline passes while it is read, or at once if it has. */
+  bound(body: KubeStream): void;
+  /** Stops the timer once the call is over. */
   release(): void;
 }
 
 const NEVER_ABORTED = new AbortController().signal;
 
 /**
- * A unary call's deadline, released as soon as the call ends: a timer left to run its course (as with
- * AbortSignal.timeout) would keep each finished call's signals alive for the whole deadline and abort
- * them then, which a storm's tens of thousands of writes pay for in memory and CPU.
+ * A unary call's deadline. Undici is given no signal for it: listening on one cost each call about 30 µs,
+ * a twentieth of the client's whole work on it (bench/results/kube-client.md). Undici's own timeouts,
+ * set to the time left when each request leaves, bound the wait for the answer's headers; the timer here
+ * ends a body still arriving at the deadline, so an answer that trickles in cannot outlive it. The timer
+ * is cleared as soon as the call ends: one left to run its course would keep each finished call alive for
+ * the whole deadline, which a storm's tens of thousands of writes pay for in memory.
  */
-function startDeadline(ms: number, caller: AbortSignal | undefined, clock: Clock): Deadline {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')),
-    ms,
-  );
-  // As AbortSignal.timeout's: a call waiting on its answer does not by itself keep the process alive.
+function startDeadline(ms: number, clock: Clock): Deadline {
+  let passed = false;
+  let reading: KubeStream | undefined;
+  const timer = setTimeout(() => {
+    passed = true;
+    reading?.destroy(new DOMException(`no answer within ${ms} ms`, 'TimeoutError'));
+  }, ms);
+  // A call waiting on its answer does not by itself keep the process alive.
   timer.unref();
-  const forward = () => controller.abort(caller?.reason);
-  if (caller?.aborted) forward();
-  else caller?.addEventListener('abort', forward, { once: true });
   return {
-    signal: controller.signal,
     at: clock.monotonicMs() + ms,
     ms,
+    get passed() {
+      return passed;
+    },
+    bound(body) {
+      reading = body;
+      if (passed) body.destroy(new DOMException(`no answer within ${ms} ms`, 'TimeoutError'));
+    },
     release() {
       clearTimeout(timer);
-      caller?.removeEventListener('abort', forward);
     },
   };
 }
@@ -299,9 +307,10 @@ export class KubeHttp {
   }
 
   async #json<T>(call: Call): Promise<T> {
-    const deadline = startDeadline(this.#timeoutMs, call.signal, this.#clock);
+    const deadline = startDeadline(this.#timeoutMs, this.#clock);
     try {
       const response = await this.#send(call, deadline);
+      deadline.bound(response.body);
       let text: string;
       try {
         text = await response.body.text();
@@ -324,7 +333,7 @@ export class KubeHttp {
 
   /** The call's answer, once the rate limit let it through and retries (RETRY) are done. */
   async #send(call: Call, deadline: Deadline | undefined): Promise<Dispatcher.ResponseData> {
-    const signal = deadline?.signal ?? call.signal ?? NEVER_ABORTED;
+    const signal = call.signal ?? NEVER_ABORTED;
     // A watch holds its connection for minutes: pacing its start would pace nothing.
     const limited = this.#limiter && !call.query?.watch ? this.#limiter : undefined;
     for (let attempt = 1; ; attempt++) {
@@ -334,7 +343,7 @@ export class KubeHttp {
         );
       }
       call.signal?.throwIfAborted();
-      const response = await this.#request(call, signal, deadline);
+      const response = await this.#request(call, deadline);
       const waitS = this.#retryWait(call, response, attempt, deadline);
       if (waitS === undefined) return response;
       await response.body.dump();
@@ -359,8 +368,7 @@ export class KubeHttp {
   }
 
   async #request(
-    { method, path, query, signal: callerSignal, body, contentType, accept = 'application/json' }: Call,
-    signal: AbortSignal,
+    { method, path, query, signal, body, contentType, accept = 'application/json' }: Call,
     deadline: Deadline | undefined,
   ): Promise<Dispatcher.ResponseData> {
     const { dispatcher, headers: credentials } = await this.#current();
@@ -370,6 +378,8 @@ export class KubeHttp {
       'user-agent': USER_AGENT,
     };
     if (contentType) headers['content-type'] = contentType;
+    // Undici's idle timeouts: at most the time left, so waiting for the headers ends by the deadline.
+    const timeLeft = deadline && Math.max(1, Math.ceil(deadline.at - this.#clock.monotonicMs()));
     try {
       return await request(this.#server + path + queryString(query), {
         method,
@@ -377,9 +387,11 @@ export class KubeHttp {
         headers,
         dispatcher,
         signal,
+        headersTimeout: timeLeft,
+        bodyTimeout: timeLeft,
       });
     } catch (err) {
-      if (callerSignal?.aborted) throw err;
+      if (signal?.aborted) throw err;
       throw new KubeUnavailableError(
         `Kubernetes API unreachable: ${describeFailure(err, deadline)}`,
         undefined,
@@ -515,8 +527,9 @@ function retryAfterSeconds(header: string | string[] | undefined): number | unde
 }
 
 function describeFailure(err: unknown, deadline: Deadline | undefined): string {
-  if (deadline?.signal.aborted) return `no answer within the ${deadline.ms} ms deadline`;
   if (!(err instanceof Error)) return String(err);
   const code = (err as { code?: unknown }).code ?? (err.cause as { code?: unknown } | undefined)?.code;
+  if (deadline && (deadline.passed || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'))
+    return `no answer within the ${deadline.ms} ms deadline`;
   return typeof code === 'string' ? `${code} ${err.message}` : err.message;
 }
