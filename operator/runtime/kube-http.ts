@@ -146,8 +146,6 @@ interface Deadline {
   release(): void;
 }
 
-const NEVER_ABORTED = new AbortController().signal;
-
 /**
  * A unary call's deadline. Undici is given no signal for it: listening on one cost each call about 30 µs,
  * a twentieth of the client's whole work on it (bench/results/kube-client.md). Undici's own timeouts,
@@ -333,11 +331,10 @@ export class KubeHttp {
 
   /** The call's answer, once the rate limit let it through and retries (RETRY) are done. */
   async #send(call: Call, deadline: Deadline | undefined): Promise<Dispatcher.ResponseData> {
-    const signal = call.signal ?? NEVER_ABORTED;
     // A watch holds its connection for minutes: pacing its start would pace nothing.
     const limited = this.#limiter && !call.query?.watch ? this.#limiter : undefined;
     for (let attempt = 1; ; attempt++) {
-      if (limited && !(await limited.take(signal, deadline?.at))) {
+      if (limited && !(await limited.take(call.signal, deadline?.at))) {
         throw new KubeUnavailableError(
           `client-side rate limit: no token before the call's ${deadline?.ms} ms deadline`,
         );
@@ -347,7 +344,7 @@ export class KubeHttp {
       const waitS = this.#retryWait(call, response, attempt, deadline);
       if (waitS === undefined) return response;
       await response.body.dump();
-      await sleep(waitS * 1000, signal, this.#clock);
+      await sleep(waitS * 1000, call.signal, this.#clock);
       call.signal?.throwIfAborted();
     }
   }

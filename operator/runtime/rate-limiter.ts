@@ -37,7 +37,7 @@ export class TokenBucket {
    * `deadline` (a clock reading): waiting then would only hold the caller to fail it later, as
    * x/time/rate's Wait refuses a wait beyond its context's deadline.
    */
-  async take(signal: AbortSignal, deadline = Number.POSITIVE_INFINITY): Promise<boolean> {
+  async take(signal: AbortSignal | undefined, deadline = Number.POSITIVE_INFINITY): Promise<boolean> {
     const now = this.#clock.monotonicMs();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#refilledAt) * this.#qps) / 1000);
     this.#refilledAt = now;

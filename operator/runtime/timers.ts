@@ -22,15 +22,19 @@ export const systemClock: Clock = {
 };
 
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects: callers check signal.aborted). */
-export function sleep(ms: number, signal: AbortSignal, clock: Clock = systemClock): Promise<void> {
+export function sleep(
+  ms: number,
+  signal: AbortSignal | undefined,
+  clock: Clock = systemClock,
+): Promise<void> {
   return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
+    if (signal?.aborted) return resolve();
     const cancel = clock.timer(ms, done);
     function done() {
       cancel();
-      signal.removeEventListener('abort', done);
+      signal?.removeEventListener('abort', done);
       resolve();
     }
-    signal.addEventListener('abort', done, { once: true });
+    signal?.addEventListener('abort', done, { once: true });
   });
 }
