@@ -1,4 +1,5 @@
 import { EventEmitter, once } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../test/support/fake-clock.ts';
 import {
@@ -149,6 +150,37 @@ describe('Informer faults', () => {
     await informer.stop();
     expect(api.lists).toBe(1);
     expect(api.watches[1]?.get('resourceVersion')).toBe('4');
+  });
+
+  it('counts the silence from the last line, so a watch that spoke lately is kept', async () => {
+    let watching: ServerResponse | undefined;
+    const api = await fakeApi(
+      [{ items: [], rv: '3' }],
+      [
+        (res) => {
+          openWatch(res, new URLSearchParams());
+          watchLine(res, 'BOOKMARK', { kind: 'ConfigMap', metadata: { resourceVersion: '4' } });
+          watching = res;
+        },
+        (res) => {
+          openWatch(res, new URLSearchParams());
+          watchLine(res, 'ADDED', configMap('d', '6'));
+        },
+      ],
+    );
+    const clock = new FakeClock();
+    const { informer, events } = informerFor(api, { clock });
+    informer.start();
+    await untilSettled(() => informer.resourceVersion === '4');
+    await clock.advance(100_000);
+    if (watching) watchLine(watching, 'BOOKMARK', { kind: 'ConfigMap', metadata: { resourceVersion: '5' } });
+    await untilSettled(() => informer.resourceVersion === '5');
+    await clock.advance(149_000);
+    expect(api.watches).toHaveLength(1);
+    await clock.advance(1_000);
+    await until(() => events.includes('add ns/d'));
+    await informer.stop();
+    expect(api.watches[1]?.get('resourceVersion')).toBe('5');
   });
 
   it('backs off on the clock when the server closes each watch as soon as it accepts it', async () => {

@@ -126,12 +126,16 @@ export class WatchStream<O extends Versioned> {
     const { kube, path, query, accept, timeoutSeconds = 300 } = this.#options;
     const from = this.#resourceVersion;
     const attempt = new AbortController();
+    // A line only records when it came; the one timer looks at that when it fires, rather than each of a
+    // storm's lines clearing and setting a timer of its own.
+    let heardAt = this.#clock.monotonicMs();
     let cancelTimer: () => void = () => undefined;
-    const alive = () => {
-      cancelTimer();
-      cancelTimer = this.#clock.timer(this.#livenessMs, () => attempt.abort(SILENT));
+    const checkAlive = () => {
+      const silentMs = this.#clock.monotonicMs() - heardAt;
+      if (silentMs >= this.#livenessMs) attempt.abort(SILENT);
+      else cancelTimer = this.#clock.timer(this.#livenessMs - silentMs, checkAlive);
     };
-    alive();
+    cancelTimer = this.#clock.timer(this.#livenessMs, checkAlive);
     try {
       const body = await kube.stream(path, {
         query: {
@@ -146,7 +150,7 @@ export class WatchStream<O extends Versioned> {
       });
       this.#options.onOpen?.(from);
       for await (const line of jsonLines<Line<O>>(body)) {
-        alive();
+        heardAt = this.#clock.monotonicMs();
         this.#take(line);
       }
     } catch (err) {
