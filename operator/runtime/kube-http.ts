@@ -134,49 +134,50 @@ interface Call extends KubePostOptions {
   accept?: string;
 }
 
-interface Deadline {
-  /** The deadline as a reading of the client's clock. */
-  at: number;
-  ms: number;
-  /** Whether the deadline has passed. */
-  readonly passed: boolean;
-  /** Ends `body` when the deadline passes while it is read, or at once if it has. */
-  bound(body: KubeStream): void;
-  /** Stops the timer once the call is over. */
-  release(): void;
-}
-
 /**
  * A unary call's deadline. Undici is given no signal for it: listening on one cost each call about 30 µs,
  * a twentieth of the client's whole work on it (bench/results/kube-client.md). Undici's own timeouts,
  * set to the time left when each request leaves, bound the wait for the answer's headers; the timer here
  * ends a body still arriving at the deadline, so an answer that trickles in cannot outlive it. The timer
  * is cleared as soon as the call ends: one left to run its course would keep each finished call alive for
- * the whole deadline, which a storm's tens of thousands of writes pay for in memory.
+ * the whole deadline, which a storm's tens of thousands of writes pay for in memory. A class, and its
+ * timer given the deadline rather than a closure, since every call makes one.
  */
-function startDeadline(ms: number, clock: Clock): Deadline {
-  let passed = false;
-  let reading: KubeStream | undefined;
-  const timer = setTimeout(() => {
-    passed = true;
-    reading?.destroy(new DOMException(`no answer within ${ms} ms`, 'TimeoutError'));
-  }, ms);
-  // A call waiting on its answer does not by itself keep the process alive.
-  timer.unref();
-  return {
-    at: clock.monotonicMs() + ms,
-    ms,
-    get passed() {
-      return passed;
-    },
-    bound(body) {
-      reading = body;
-      if (passed) body.destroy(new DOMException(`no answer within ${ms} ms`, 'TimeoutError'));
-    },
-    release() {
-      clearTimeout(timer);
-    },
-  };
+class Deadline {
+  /** The deadline as a reading of the client's clock. */
+  readonly at: number;
+  readonly ms: number;
+  passed = false;
+  #reading: KubeStream | undefined;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(ms: number, clock: Clock) {
+    this.ms = ms;
+    this.at = clock.monotonicMs() + ms;
+    this.#timer = setTimeout(Deadline.#pass, ms, this);
+    // A call waiting on its answer does not by itself keep the process alive.
+    this.#timer.unref();
+  }
+
+  static #pass(deadline: Deadline): void {
+    deadline.passed = true;
+    deadline.#reading?.destroy(deadline.#error());
+  }
+
+  /** Ends `body` when the deadline passes while it is read, or at once if it has. */
+  bound(body: KubeStream): void {
+    this.#reading = body;
+    if (this.passed) body.destroy(this.#error());
+  }
+
+  /** Stops the timer once the call is over. */
+  release(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #error(): DOMException {
+    return new DOMException(`no answer within ${this.ms} ms`, 'TimeoutError');
+  }
 }
 
 export class KubeHttp {
@@ -305,7 +306,7 @@ export class KubeHttp {
   }
 
   async #json<T>(call: Call): Promise<T> {
-    const deadline = startDeadline(this.#timeoutMs, this.#clock);
+    const deadline = new Deadline(this.#timeoutMs, this.#clock);
     try {
       const response = await this.#send(call, deadline);
       deadline.bound(response.body);
