@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonLines } from './watch-stream.ts';
+import { readJsonLines } from './watch-stream.ts';
 
 async function* chunks(text: string, size: number): AsyncGenerator<Uint8Array> {
   const bytes = Buffer.from(text);
@@ -8,11 +8,11 @@ async function* chunks(text: string, size: number): AsyncGenerator<Uint8Array> {
 
 async function collect<T>(body: AsyncIterable<Uint8Array>): Promise<T[]> {
   const documents: T[] = [];
-  for await (const document of jsonLines<T>(body)) documents.push(document);
+  await readJsonLines<T>(body, (document) => documents.push(document));
   return documents;
 }
 
-describe('jsonLines', () => {
+describe('readJsonLines', () => {
   it('parses documents split across chunks, several in one chunk, and characters split between chunks', async () => {
     const documents = [{ a: 1 }, { title: '磁盘告警'.repeat(50) }, { b: [1, 2] }, { c: '' }];
     const text = `${documents.map((d) => JSON.stringify(d)).join('\n')}\n\n`;

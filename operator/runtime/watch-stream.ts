@@ -149,10 +149,10 @@ export class WatchStream<O extends Versioned> {
         ...(accept && { accept }),
       });
       this.#options.onOpen?.(from);
-      for await (const line of jsonLines<Line<O>>(body)) {
+      await readJsonLines<Line<O>>(body, (line) => {
         heardAt = this.#clock.monotonicMs();
         this.#take(line);
-      }
+      });
     } catch (err) {
       if (attempt.signal.reason !== SILENT) throw err;
       this.#options.logger.info({ livenessMs: this.#livenessMs }, 'watch silent for too long; reconnecting');
@@ -185,23 +185,31 @@ export class WatchStream<O extends Versioned> {
 }
 
 /**
- * The JSON documents of a newline-delimited stream, each parsed as it completes. Only each new chunk is
- * searched for the newline, and a document's chunks are joined once: a large object (an AlarmEvent may be
- * half a megabyte) arrives in many chunks, and searching all the pending text after each one made reading
- * it cost its size times its chunks, four times the parse itself for such an AlarmEvent in 16 KiB chunks.
+ * Hands `onDocument` the JSON documents of a newline-delimited stream, each parsed as it completes. Only
+ * each new chunk is searched for the newline, and a document's chunks are joined once: a large object (an
+ * AlarmEvent may be half a megabyte) arrives in many chunks, and searching all the pending text after each
+ * one made reading it cost its size times its chunks, four times the parse itself for such an AlarmEvent in
+ * 16 KiB chunks. A callback rather than an async generator, whose every document cost a promise or two.
  */
-export async function* jsonLines<T>(body: AsyncIterable<Uint8Array>): AsyncGenerator<T> {
+export async function readJsonLines<T>(
+  body: AsyncIterable<Uint8Array>,
+  onDocument: (document: T) => void,
+): Promise<void> {
   const decoder = new TextDecoder();
   let pending: string[] = [];
   for await (const chunk of body) {
     const text = decoder.decode(chunk, { stream: true });
     let start = 0;
     for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
-      pending.push(text.slice(start, newline));
-      const line = pending.join('').trim();
-      pending = [];
+      let line = text.slice(start, newline);
+      if (pending.length > 0) {
+        pending.push(line);
+        line = pending.join('');
+        pending = [];
+      }
       start = newline + 1;
-      if (line) yield JSON.parse(line) as T;
+      line = line.trim();
+      if (line) onDocument(JSON.parse(line) as T);
     }
     if (start < text.length) pending.push(text.slice(start));
   }
