@@ -201,8 +201,11 @@ export class Dispatcher implements Component {
           informer.onEvent((event) => {
             // A change of configuration in a namespace may release its held alarms.
             if (this.#held.size > 0) this.#release.recheck(event.namespace);
+            // What the configuration sends through is in specs and Secrets: a service's status written
+            // (Ready, delivery health, usage: a thousand of them at start) changes none of it.
+            if (!specChanged(event)) return;
             this.#followConfiguration.request();
-            if (cache !== caches.secrets && specChanged(event)) this.#replanner.soon(event.namespace);
+            if (cache !== caches.secrets) this.#replanner.soon(event.namespace);
           }),
         );
       }
