@@ -173,7 +173,8 @@ describe('Informer faults', () => {
     informer.start();
     await untilSettled(() => informer.resourceVersion === '4');
     await clock.advance(100_000);
-    if (watching) watchLine(watching, 'BOOKMARK', { kind: 'ConfigMap', metadata: { resourceVersion: '5' } });
+    if (!watching) throw new Error('the first watch is not open');
+    watchLine(watching, 'BOOKMARK', { kind: 'ConfigMap', metadata: { resourceVersion: '5' } });
     await untilSettled(() => informer.resourceVersion === '5');
     await clock.advance(149_000);
     expect(api.watches).toHaveLength(1);

@@ -147,6 +147,7 @@ class Deadline {
   /** The deadline as a reading of the client's clock. */
   readonly at: number;
   readonly ms: number;
+  /** Set by the timer; a failure after it is the deadline's. */
   passed = false;
   #reading: KubeStream | undefined;
   readonly #timer: NodeJS.Timeout;
