@@ -38,10 +38,9 @@ export const ACK_ANNOTATION_MAX = 256;
 export function projectAlarmEvent(obj: CustomObject, cached?: Readonly<CustomObject>): CustomObject {
   const { name, namespace, uid, resourceVersion, generation, creationTimestamp } = obj.metadata ?? {};
   const annotations = ackAnnotations(obj.metadata?.annotations);
-  // The same object at the same generation has the same spec: a status write (three an alarm) reuses its
-  // projection instead of fitting the labels and annotations again.
-  const sameSpec =
-    generation !== undefined && cached?.metadata?.uid === uid && cached?.metadata?.generation === generation;
+  // The informer keeps the cached spec while the generation stays (runtime/informer.ts): that spec is
+  // projected already, so a status write (three an alarm) does not fit the labels and annotations again.
+  const projected = cached !== undefined && obj.spec === cached.spec;
   return {
     apiVersion: obj.apiVersion,
     kind: obj.kind,
@@ -54,7 +53,7 @@ export function projectAlarmEvent(obj: CustomObject, cached?: Readonly<CustomObj
       creationTimestamp,
       ...(annotations ? { annotations } : {}),
     },
-    spec: sameSpec ? cached?.spec : projectSpec(obj.spec, name ?? ''),
+    spec: projected ? obj.spec : projectSpec(obj.spec, name ?? ''),
     status: obj.status,
   };
 }

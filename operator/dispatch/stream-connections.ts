@@ -7,7 +7,7 @@ import {
 } from '../dingtalk/stream-client.ts';
 import { cachesSynced, type OperatorContext } from '../manager/context.ts';
 import { CONFIGURATION_BURST_MS, Coalesced } from '../runtime/coalesced.ts';
-import { cacheReader, parsedService, resolveMemberApp } from '../targets/index.ts';
+import { cacheReader, resolveMemberApp, serviceSpec } from '../targets/index.ts';
 import type { CardClicks } from './card-clicks.ts';
 import { digest } from './notification.ts';
 
@@ -133,7 +133,7 @@ export class StreamConnections {
     const { caches } = this.#ctx;
     const wanted = new Map<string, { clientId: string; clientSecret: string; services: Set<string> }>();
     for (const raw of caches.services.list()) {
-      const member = parsedService(raw)?.spec.member;
+      const member = serviceSpec(raw)?.member;
       const namespace = raw.metadata?.namespace ?? '';
       if (!member?.cardTemplateId) continue;
       const resolved = resolveMemberApp(namespace, member, cacheReader(caches));

@@ -250,6 +250,50 @@ describe('Informer cache', () => {
     expect(Object.isFrozen(informer.get('ns', 'b')?.data)).toBe(true);
   });
 
+  it('keeps the cached spec object while the generation stays, across watch updates and relists', async () => {
+    const resource = (resourceVersion: string, generation: number, extra: Record<string, unknown> = {}) => ({
+      apiVersion: 'example.io/v1',
+      kind: 'Thing',
+      metadata: { name: 't', namespace: 'ns', uid: 'uid-t', resourceVersion, generation },
+      spec: { wants: `generation ${generation}` },
+      ...extra,
+    });
+    const api = await fakeApi(
+      [
+        { items: [resource('1', 1)], rv: '1' },
+        { items: [resource('3', 1, { status: { phase: 'relisted' } })], rv: '3' },
+      ],
+      [
+        (res) => {
+          openWatch(res, new URLSearchParams());
+          watchLine(res, 'MODIFIED', resource('2', 1, { status: { phase: 'written' } }));
+          watchLine(res, 'ERROR', { kind: 'Status', code: 410, reason: 'Expired' });
+        },
+        (res) => {
+          openWatch(res, new URLSearchParams());
+          watchLine(res, 'MODIFIED', resource('4', 2));
+        },
+      ],
+    );
+    const informer = new Informer<{ metadata?: { resourceVersion?: string }; spec?: object }>({
+      kube: api.kube,
+      path: '/apis/example.io/v1/things',
+      backoff: { initialMs: 10, maxMs: 50 },
+    });
+    const specs = new Map<string, object | undefined>();
+    informer.onEvent((event) => {
+      specs.set(event.object.metadata?.resourceVersion ?? '', event.object.spec);
+      progress.emit('step');
+    });
+    informer.start();
+    await until(() => specs.has('4'));
+    await informer.stop();
+    expect(specs.get('2')).toBe(specs.get('1'));
+    expect(specs.get('3')).toBe(specs.get('1'));
+    expect(specs.get('4')).not.toBe(specs.get('1'));
+    expect(specs.get('4')).toEqual({ wants: 'generation 2' });
+  });
+
   it("lists one namespace's objects from its index, which follows adds, relists and deletes", async () => {
     const api = await fakeApi(
       [

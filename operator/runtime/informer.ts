@@ -192,8 +192,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       };
       const kind = page.kind?.replace(/List$/, '');
       for (const item of page.items ?? []) {
-        const obj = this.#prepare({ apiVersion: page.apiVersion, kind, ...item });
-        next.set(objectKey(obj), obj);
+        const key = objectKey(item);
+        const obj = this.#prepare({ apiVersion: page.apiVersion, kind, ...item }, this.#cache.get(key));
+        next.set(key, obj);
       }
       continueToken = page.metadata?.continue || undefined;
       resourceVersion = page.metadata?.resourceVersion;
@@ -234,9 +235,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     else this.#emit('add', key, frozen);
   }
 
-  /** A freshly parsed object as it is cached: trimmed, projected, frozen. */
+  /** A freshly parsed object as it is cached: trimmed, its spec kept from the cached version, projected, frozen. */
   #prepare(obj: T, cached?: Readonly<T>): Readonly<T> {
-    const trimmed = trim(obj);
+    const trimmed = keepSpec(trim(obj), cached);
     return deepFreeze(this.#options.transform ? this.#options.transform(trimmed, cached) : trimmed);
   }
 
@@ -284,6 +285,19 @@ function trim<O extends KubernetesObject>(obj: O): O {
       delete metadata.annotations[LAST_APPLIED];
     }
   }
+  return obj;
+}
+
+/**
+ * The same object at the same generation has the same spec: the cached version's spec object is kept, so
+ * what readers keep per spec object (a parse, a projection) outlives the status writes that replace the
+ * object several times per change of what it asks for. Kinds without a generation keep nothing.
+ */
+function keepSpec<O extends KubernetesObject>(obj: O, cached: Readonly<O> | undefined): O {
+  const { uid, generation } = obj.metadata ?? {};
+  if (generation === undefined || !cached) return obj;
+  if (cached.metadata?.uid !== uid || cached.metadata?.generation !== generation) return obj;
+  (obj as { spec?: unknown }).spec = (cached as { spec?: unknown }).spec;
   return obj;
 }
 

@@ -1,6 +1,13 @@
 export { MemberDirectory, type MemberResolution, normalizeMobile } from './member-directory.ts';
 export { type MemberEntry, parseMembersCsv } from './members-csv.ts';
-export { memberIdentity, type PlannedTarget, parsedService, planTargets, targetNames } from './plan.ts';
+export {
+  memberIdentity,
+  type PlannedTarget,
+  parseServiceSpec,
+  planTargets,
+  serviceSpec,
+  targetNames,
+} from './plan.ts';
 export {
   cacheReader,
   type ReferenceProblem,

@@ -1,7 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { parseDingTalkService, type ServiceRef } from '../api/index.ts';
-import { parsedService, planTargets } from './plan.ts';
+import { InvalidResourceError, parseDingTalkService, type ServiceRef } from '../api/index.ts';
+import { parseServiceSpec, planTargets, serviceSpec } from './plan.ts';
 import type { ReferenceReader } from './resolve.ts';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
@@ -73,31 +73,43 @@ describe("planning groups reached through the app's robot", () => {
   });
 });
 
-describe('the parse of a cached service', () => {
-  it("is the schema's parse, sharing with the cached object every part the parse left as it was", () => {
-    const raw = {
-      ...service(['Group', 'Member']),
-      status: {
-        conditions: [
-          {
-            type: 'Ready',
-            status: 'True',
-            reason: 'Ready',
-            message: 'ok',
-            lastTransitionTime: '2026-12-07T00:00:00Z',
-          },
-        ],
-      },
-    };
-    const parsed = parsedService(raw);
-    expect(parsed).toEqual(parseDingTalkService(raw));
-    expect(parsed?.metadata).toBe(raw.metadata);
-    expect(parsed?.status).toBe(raw.status);
-    expect(parsed?.spec.member?.members).toBe(raw.spec.member.members);
+describe("the parse of a cached service's spec", () => {
+  it("is the schema's parse, sharing with the cached spec every part the parse left as it was", () => {
+    const raw = service(['Group', 'Member']);
+    const spec = parseServiceSpec(raw);
+    expect(spec).toEqual(parseDingTalkService(raw).spec);
+    expect(spec.member?.members).toBe(raw.spec.member.members);
     // Defaults the parse filled in make their object its own.
-    expect(parsed?.spec).not.toBe(raw.spec);
-    expect(parsed?.spec.member).not.toBe(raw.spec.member);
+    expect(spec).not.toBe(raw.spec);
+    expect(spec.member).not.toBe(raw.spec.member);
     expect(raw.spec.member).not.toHaveProperty('monthlyQuota');
-    expect(parsedService(raw)).toBe(parsed);
+  });
+
+  it('is parsed once while the cached version keeps its spec object, as it does across status writes', () => {
+    const before = service(['Group']);
+    const spec = parseServiceSpec(before);
+    const statusWritten = {
+      ...before,
+      metadata: { ...before.metadata, resourceVersion: '2' },
+      status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'ok' }] },
+    };
+    expect(parseServiceSpec(statusWritten)).toBe(spec);
+    expect(serviceSpec(statusWritten)).toBe(spec);
+    // A new spec object is parsed anew, even when it holds the same.
+    const respecified = { ...before, spec: structuredClone(before.spec) };
+    expect(parseServiceSpec(respecified)).not.toBe(spec);
+    expect(parseServiceSpec(respecified)).toEqual(spec);
+  });
+
+  it("does not depend on the status, which is the API server's to validate", () => {
+    const raw = { ...service(['Group']), status: { conditions: 'not a list' } };
+    expect(serviceSpec(raw)?.sendTo).toEqual(['Group']);
+  });
+
+  it('names the field an invalid spec gets wrong, each time it is asked', () => {
+    const raw = service(['Pager']);
+    expect(() => parseServiceSpec(raw)).toThrow(InvalidResourceError);
+    expect(() => parseServiceSpec(raw)).toThrow(/spec\.sendTo\[0\]/);
+    expect(serviceSpec(raw)).toBeUndefined();
   });
 });

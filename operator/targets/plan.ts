@@ -1,6 +1,7 @@
 import {
   DingTalkConditionReason,
-  type DingTalkService,
+  type DingTalkServiceSpec,
+  InvalidResourceError,
   parseDingTalkService,
   type ServiceRef,
 } from '../api/index.ts';
@@ -63,30 +64,47 @@ export function memberIdentity(member: MemberEntry): string {
 }
 
 /**
- * Services parsed once per version: the informer cache replaces an object when it changes, so the
- * parse of an object it still holds is the parse of its current version. Not re-parsed for every alarm,
- * nor by every reader that walks all services after a change to one of them. Shared: callers only read it.
+ * Each service's spec parsed once: the informer keeps a cached object's spec while its generation stays
+ * (runtime/informer.ts), so a status write replaces the object but not the spec, and the parse kept per
+ * spec object serves the reconciler, every alarm and every reader that walks all services. Shared:
+ * callers only read it.
  */
-const parsedServices = new WeakMap<object, DingTalkService | null>();
+const parsedSpecs = new WeakMap<object, DingTalkServiceSpec | InvalidResourceError>();
 
-/** The cached object's parse; undefined when it is invalid. */
-export function parsedService(raw: Readonly<CustomObject>): DingTalkService | undefined {
-  let parsed = parsedServices.get(raw);
-  if (parsed === undefined) {
+/**
+ * The cached service's spec as the schema leaves it (defaults applied); throws InvalidResourceError naming
+ * the fields it rejects. Status is the API server's to validate: only the spec decides what to send.
+ */
+export function parseServiceSpec(raw: Readonly<CustomObject>): DingTalkServiceSpec {
+  const key = typeof raw.spec === 'object' && raw.spec !== null ? raw.spec : undefined;
+  let parsed = key && parsedSpecs.get(key);
+  if (!parsed) {
     try {
-      parsed = sharingUnchanged(parseDingTalkService(raw), raw);
-    } catch {
-      parsed = null;
+      parsed = sharingUnchanged(parseDingTalkService({ ...raw, status: undefined }).spec, raw.spec);
+    } catch (err) {
+      if (!(err instanceof InvalidResourceError)) throw err;
+      parsed = err;
     }
-    parsedServices.set(raw, parsed);
+    if (key) parsedSpecs.set(key, parsed);
   }
-  return parsed ?? undefined;
+  if (parsed instanceof InvalidResourceError) throw parsed;
+  return parsed;
+}
+
+/** The cached service's parsed spec; undefined when it is invalid. */
+export function serviceSpec(raw: Readonly<CustomObject>): DingTalkServiceSpec | undefined {
+  try {
+    return parseServiceSpec(raw);
+  } catch (err) {
+    if (err instanceof InvalidResourceError) return undefined;
+    throw err;
+  }
 }
 
 /**
  * `parsed` with each part that equals the same part of `source` replaced by it. A parse copies every
- * object and array; kept next to the cached object, the copy would hold every service twice, when most of
- * it (metadata, status, members) is what the cache holds already. Neither is ever modified.
+ * object and array; kept next to the cached object, the copy would hold every spec twice, when most of it
+ * (groups, members) is what the cache holds already. Neither is ever modified.
  */
 function sharingUnchanged<T>(parsed: T, source: unknown): T {
   if (parsed === source) return parsed;
@@ -128,8 +146,8 @@ export function planTargets(
   const planned: PlannedTarget[] = [];
   for (const ref of refs) {
     const raw = lookup.service(namespace, ref.name);
-    const service = raw ? parsedService(raw) : undefined;
-    if (!service) {
+    const spec = raw ? serviceSpec(raw) : undefined;
+    if (!spec) {
       const reason = raw ? DingTalkConditionReason.InvalidSpec : DingTalkConditionReason.ServiceNotFound;
       const message = raw
         ? `DingTalkService "${ref.name}" is invalid`
@@ -137,11 +155,11 @@ export function planTargets(
       planned.push({ kind: 'Group', service: ref.name, name: UNKNOWN_TARGET, problem: { reason, message } });
       continue;
     }
-    const sendTo = ref.sendTo ?? service.spec.sendTo;
-    const appGroups = service.spec.member?.groups ?? [];
+    const sendTo = ref.sendTo ?? spec.sendTo;
+    const appGroups = spec.member?.groups ?? [];
     const isAppGroup = (name: string) => appGroups.some((g) => g.name === name);
-    if (sendTo.includes('Group') && service.spec.sendTo.includes('Group')) {
-      const groups = service.spec.groups ?? [];
+    if (sendTo.includes('Group') && spec.sendTo.includes('Group')) {
+      const groups = spec.groups ?? [];
       for (const name of ref.groups?.filter((n) => !isAppGroup(n)) ?? groups.map((g) => g.name)) {
         const group = groups.find((g) => g.name === name);
         if (!group) {
@@ -164,12 +182,12 @@ export function planTargets(
         );
       }
     }
-    const toAppGroups = sendTo.includes('AppGroup') && service.spec.sendTo.includes('AppGroup');
-    if (service.spec.member && (toAppGroups || ref.groups?.some(isAppGroup))) {
-      planned.push(...planAppGroups(namespace, ref, service.spec.member, toAppGroups, reader));
+    const toAppGroups = sendTo.includes('AppGroup') && spec.sendTo.includes('AppGroup');
+    if (spec.member && (toAppGroups || ref.groups?.some(isAppGroup))) {
+      planned.push(...planAppGroups(namespace, ref, spec.member, toAppGroups, reader));
     }
-    if (sendTo.includes('Member') && service.spec.member && service.spec.sendTo.includes('Member')) {
-      const resolution = resolveMemberApp(namespace, service.spec.member, reader);
+    if (sendTo.includes('Member') && spec.member && spec.sendTo.includes('Member')) {
+      const resolution = resolveMemberApp(namespace, spec.member, reader);
       if (!resolution.ok) {
         planned.push({
           kind: 'Member',
@@ -224,7 +242,7 @@ export function planTargets(
 function planAppGroups(
   namespace: string,
   ref: ServiceRef,
-  member: NonNullable<DingTalkService['spec']['member']>,
+  member: NonNullable<DingTalkServiceSpec['member']>,
   sendsToAppGroups: boolean,
   reader: ReferenceReader,
 ): PlannedTarget[] {

@@ -2,9 +2,9 @@ import type { V1ObjectMeta } from '@kubernetes/client-node';
 import {
   DingTalkConditionReason,
   DingTalkConditionType,
+  type DingTalkServiceSpec,
   type DingTalkServiceStatus,
   InvalidResourceError,
-  parseDingTalkService,
 } from '../../api/index.ts';
 import type { OperatorContext } from '../../manager/context.ts';
 import { recordCall } from '../../quota/billing.ts';
@@ -20,7 +20,12 @@ import {
   set,
 } from '../../runtime/conditions.ts';
 import type { ReconcileResult, Reconciler } from '../../runtime/controller.ts';
-import { cacheReader, type ResolvedGroup, type ResolvedRobot } from '../../targets/index.ts';
+import {
+  cacheReader,
+  parseServiceSpec,
+  type ResolvedGroup,
+  type ResolvedRobot,
+} from '../../targets/index.ts';
 import { applyQuotaConditions, quotaTransitions } from './quota-conditions.ts';
 import { referencedConfigMaps, referencedSecrets } from './references.ts';
 import { applyGroupChecks, applyMemberCheck, streamCondition, summarise } from './service-status.ts';
@@ -76,10 +81,9 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
     let tests: TestResults | undefined;
 
     try {
-      let spec: ReturnType<typeof parseDingTalkService>['spec'];
+      let spec: DingTalkServiceSpec;
       try {
-        // Status is the API server's to validate; only the spec decides what to check.
-        ({ spec } = parseDingTalkService({ ...obj, status: undefined }));
+        spec = parseServiceSpec(cached);
       } catch (err) {
         if (!(err instanceof InvalidResourceError)) throw err;
         markFalse(obj, ConditionType.Ready, DingTalkConditionReason.InvalidSpec, err.message);
