@@ -12,13 +12,13 @@ function slowFirstWriter() {
   let inFlight = 0;
   let maxInFlight = 0;
   const writer = {
-    async patchIfChanged(obj: { status?: unknown }) {
+    async patch(_metadata: unknown, patch: unknown) {
       const delay = calls++ === 0 ? 50 : 1;
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       await new Promise((resolve) => setTimeout(resolve, delay));
       inFlight--;
-      landed.push(structuredClone(obj.status) as AlarmEventStatus);
+      landed.push(structuredClone(patch) as AlarmEventStatus);
       return 'patched' as const;
     },
   } as unknown as StatusWriter;
@@ -29,8 +29,8 @@ function slowFirstWriter() {
 function recordingWriter() {
   const landed: AlarmEventStatus[] = [];
   const writer = {
-    async patchIfChanged(obj: { status?: unknown }) {
-      landed.push(structuredClone(obj.status) as AlarmEventStatus);
+    async patch(_metadata: unknown, patch: unknown) {
+      landed.push(structuredClone(patch) as AlarmEventStatus);
       return 'patched' as const;
     },
   } as unknown as StatusWriter;
@@ -54,7 +54,7 @@ describe('EventStatusStore', () => {
     vi.useFakeTimers();
     let failing = true;
     const writer = {
-      async patchIfChanged() {
+      async patch() {
         if (failing) throw new KubeApiError(500, { message: 'etcd timeout' });
         return 'patched' as const;
       },
@@ -149,7 +149,7 @@ describe('EventStatusStore', () => {
   it('stops retrying a status the API server rejects as invalid, and tries again once it changes', async () => {
     let calls = 0;
     const writer = {
-      async patchIfChanged() {
+      async patch() {
         calls++;
         if (calls === 1) throw new KubeApiError(422, { reason: 'Invalid', message: 'too many deliveries' });
         return 'patched' as const;

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { AlarmEventStatus } from '../api/index.ts';
 import { toKubeApiError } from '../errors.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
-import { type StatusWriter, toJson } from '../runtime/status.ts';
+import { applyMergePatch, mergePatch, type StatusWriter, toJson } from '../runtime/status.ts';
 import { settle } from './ledger.ts';
 
 const WRITE_BACKOFF = { initialMs: 1_000, maxMs: 30_000, jitter: 0.2 };
@@ -221,19 +221,18 @@ export class EventStatusStore {
 
   async #write(key: string, entry: Entry): Promise<void> {
     const version = entry.version;
-    const snapshot = copy(entry.desired);
+    // Taken now: the ledger goes on changing `desired` while the write is under way. The patch is a copy
+    // of what changed, so what was written and the patch make what is written now.
+    const patch = mergePatch(entry.written, entry.desired);
     try {
-      const result = await this.#writer.patchIfChanged(
-        { metadata: entry.metadata, status: snapshot },
-        entry.written,
-      );
+      const result = patch === undefined ? 'unchanged' : await this.#writer.patch(entry.metadata, patch);
       if (result === 'gone') {
         // Deleted, or another object of the name now: what was meant for this one is dropped, not retried.
         if (this.#entries.get(key) === entry) this.forget(key);
         for (const waiter of entry.waiters.splice(0)) waiter.resolve(false);
         return;
       }
-      entry.written = snapshot;
+      if (patch !== undefined) entry.written = applyMergePatch(entry.written, patch) as AlarmEventStatus;
       entry.failures = 0;
       entry.writtenVersion = Math.max(entry.writtenVersion, version);
       const ready = entry.waiters.filter((w) => w.version <= entry.writtenVersion);
@@ -267,7 +266,7 @@ export class EventStatusStore {
   }
 }
 
-/** A status as JSON has it, which is all a status holds: faster than structuredClone, a write needs one. */
+/** A status as JSON has it, which is all a status holds: faster than structuredClone. */
 function copy(status: AlarmEventStatus): AlarmEventStatus {
   return toJson(status) as AlarmEventStatus;
 }

@@ -49,9 +49,9 @@ function recorderWith(alarms: Alarm[], target = GROUP) {
     land = resolve;
   });
   const writer = {
-    async patchIfChanged(obj: { status?: unknown }) {
+    async patch(_metadata: unknown, patch: unknown) {
       await gate;
-      written.push(structuredClone(obj.status) as AlarmEventStatus);
+      written.push(structuredClone(patch) as AlarmEventStatus);
       return 'patched' as const;
     },
   } as unknown as StatusWriter;

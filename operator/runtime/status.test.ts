@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KubeApiError } from '../errors.ts';
 import type { KubeHttp } from './kube-http.ts';
-import { mergePatch, StatusWriter } from './status.ts';
+import { applyMergePatch, mergePatch, StatusWriter, toJson } from './status.ts';
 
 describe('mergePatch', () => {
   it('is undefined when nothing changed, whatever the key order', () => {
@@ -44,6 +44,48 @@ describe('mergePatch', () => {
     const at = new Date('2026-12-06T00:00:00Z');
     expect(mergePatch({}, { a: { b: 1, c: undefined }, at })).toEqual({ a: { b: 1 }, at: at.toISOString() });
     expect(mergePatch({ at: at.toISOString() }, { at })).toBeUndefined();
+  });
+});
+
+describe('applyMergePatch', () => {
+  const deepFreeze = <T>(value: T): T => {
+    if (value && typeof value === 'object')
+      for (const child of Object.values(Object.freeze(value))) deepFreeze(child);
+    return value;
+  };
+
+  it('turns what was written into what the patch was computed from, as JSON has it', () => {
+    const cases: [Record<string, unknown>, Record<string, unknown>][] = [
+      [{}, { phase: 'Delivering', deliveries: [{ target: 'a', state: 'Pending' }] }],
+      [
+        {
+          phase: 'Delivering',
+          deliveries: [{ target: 'a', state: 'Pending' }],
+          counts: { sent: 0, failed: 1 },
+        },
+        { phase: 'Delivered', deliveries: [{ target: 'a', state: 'Sent' }], counts: { sent: 1 } },
+      ],
+      [{ a: { b: { c: 1 } }, gone: 'x' }, { a: { b: { c: 1, d: undefined }, e: [1, { f: 2 }] } }],
+      [{ a: [1, 2] }, { a: { now: 'an object' } }],
+      [{ a: { was: 'an object' } }, { a: 'a string' }],
+    ];
+    for (const [before, after] of cases) {
+      const patch = mergePatch(before, after);
+      expect(patch).toBeDefined();
+      if (patch !== undefined) expect(applyMergePatch(deepFreeze(before), patch)).toEqual(toJson(after));
+    }
+  });
+
+  it('shares every part the patch leaves as it was, and is not changed by a later change of the source', () => {
+    const before = deepFreeze({ deliveries: [{ target: 'a' }], counts: { sent: 1 }, phase: 'Delivering' });
+    const after = { deliveries: [{ target: 'a' }], counts: { sent: 1 }, phase: 'Delivered' };
+    const patch = mergePatch(before, after);
+    const written = applyMergePatch(before, patch ?? {}) as typeof before;
+    expect(written).toEqual(after);
+    expect(written.deliveries).toBe(before.deliveries);
+    expect(written.counts).toBe(before.counts);
+    after.counts.sent = 2;
+    expect(written.counts.sent).toBe(1);
   });
 });
 

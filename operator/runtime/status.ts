@@ -34,7 +34,7 @@ export interface StatusObject {
  */
 export type StatusWriteResult = 'patched' | 'unchanged' | 'gone';
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** Conflicts of one guarded write with writes to the same object (its spec, say) before it gives up. */
 const CONFLICT_RETRIES = 3;
@@ -57,12 +57,17 @@ export class StatusWriter {
   async patchIfChanged(obj: StatusObject, before: unknown): Promise<StatusWriteResult> {
     const patch = mergePatch(before ?? {}, obj.status ?? {});
     if (patch === undefined) return 'unchanged';
-    const { name, namespace } = obj.metadata ?? {};
+    return this.patch(obj.metadata ?? {}, patch);
+  }
+
+  /** Sends a merge patch of the status the caller computed; guarded as patchIfChanged is. */
+  async patch(metadata: NonNullable<StatusObject['metadata']>, patch: Json): Promise<StatusWriteResult> {
+    const { name, namespace } = metadata;
     if (!name || !namespace) throw new Error('status write needs metadata.name and metadata.namespace');
     const objectAt = objectPath({ ...this.#resource, namespace, name });
     const path = `${objectAt}/status`;
     try {
-      if (this.#guardIdentity) return await this.#guarded(objectAt, obj.metadata ?? {}, patch);
+      if (this.#guardIdentity) return await this.#guarded(objectAt, metadata, patch);
       await this.#kube.mergePatch(path, { status: patch });
       return 'patched';
     } catch (err) {
@@ -133,6 +138,23 @@ export function mergePatch(before: unknown, after: unknown): Json | undefined {
     }
   }
   return changed ? patch : undefined;
+}
+
+/**
+ * `target` with the RFC 7386 `patch` applied, sharing every part of `target` the patch leaves as it was;
+ * neither is modified. A patch sent, applied to what was written before it, is what is written now,
+ * without a copy of the whole status per write.
+ */
+export function applyMergePatch(target: unknown, patch: Json): Json {
+  if (!isPlainObject(patch)) return patch;
+  const result: { [key: string]: Json } = isPlainObject(target)
+    ? { ...(target as { [key: string]: Json }) }
+    : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = applyMergePatch(result[key], value);
+  }
+  return result;
 }
 
 /** Equal as JSON: whatever the key order, a field set to undefined as one that is absent. */
