@@ -83,7 +83,7 @@ export class Manager {
     // cluster-wide: a cluster may hold thousands (Helm keeps every release in one), none of them ours.
     const references = <T extends V1Secret | V1ConfigMap>(
       plural: string,
-      referenced: (service: Readonly<CustomObject>) => Set<string>,
+      referenced: (service: Readonly<CustomObject>) => ReadonlySet<string>,
     ) =>
       new ReferenceStore<T>({
         kube,

@@ -84,9 +84,11 @@ function fakeServices(initial: CustomObject[]) {
       },
     ],
     list: () => [...services.values()],
-    set(name: string, refs: string[] | undefined) {
-      const object = { metadata: { name, namespace: 'ns' }, spec: { refs } };
-      const event = (refs ? { type: 'update', oldObject: object } : { type: 'delete' }) as Partial<
+    /** With a generation, as the API server keeps one: the same generation is a write of the status alone. */
+    set(name: string, refs: string[] | undefined, generation?: number) {
+      const object = { metadata: { name, namespace: 'ns', generation }, spec: { refs } };
+      const oldObject = services.get(`ns/${name}`) ?? object;
+      const event = (refs ? { type: 'update', oldObject } : { type: 'delete' }) as Partial<
         InformerEvent<CustomObject>
       >;
       if (refs) services.set(`ns/${name}`, object);
@@ -120,13 +122,19 @@ function nextEvent(
   );
 }
 
-function startStore(api: Awaited<ReturnType<typeof fakeApi>>, services: ReturnType<typeof fakeServices>) {
+const refsOf = (s: CustomObject) => new Set((s.spec as { refs?: string[] }).refs ?? []);
+
+function startStore(
+  api: Awaited<ReturnType<typeof fakeApi>>,
+  services: ReturnType<typeof fakeServices>,
+  referenced = refsOf,
+) {
   store = new ReferenceStore<V1Secret>({
     kube: api.kube,
     plural: 'secrets',
     namespaces: ['ns'],
     referrers: services,
-    referenced: (s) => new Set((s.spec as { refs?: string[] }).refs ?? []),
+    referenced,
     logger: pino({ level: process.env.DBG ? 'debug' : 'silent' }),
   });
   store.start();
@@ -195,6 +203,32 @@ describe('ReferenceStore', () => {
     expect(s.get('ns', 'a')).toBeUndefined();
     services.set('svc', undefined);
     expect(s.list()).toEqual([]);
+  });
+
+  it("works out a service's references again when its generation changes, not when its status is written", async () => {
+    const api = await fakeApi(
+      new Map([
+        ['a', secretObject('a', '1', 'x')],
+        ['b', secretObject('b', '1', 'y')],
+      ]),
+    );
+    const services = fakeServices([
+      { ...service('svc', ['a']), metadata: { name: 'svc', namespace: 'ns', generation: 1 } },
+    ]);
+    let workedOut = 0;
+    const s = startStore(api, services, (referrer) => {
+      workedOut++;
+      return refsOf(referrer);
+    });
+    await s.waitForSync();
+    const atStart = workedOut;
+    services.set('svc', ['a'], 1);
+    expect(workedOut).toBe(atStart);
+    const bAdded = nextEvent(s, (event) => event.type === 'add' && event.name === 'b');
+    services.set('svc', ['b'], 2);
+    expect(workedOut).toBe(atStart + 1);
+    await bAdded;
+    expect(s.get('ns', 'a')).toBeUndefined();
   });
 });
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { toKubeApiError } from '../errors.ts';
 import { ConcurrencyLimit } from '../runtime/concurrency.ts';
 import type { Informer, InformerEvent, InformerHandler, ObjectKey } from '../runtime/informer.ts';
-import { objectKey } from '../runtime/informer.ts';
+import { objectKey, specChanged } from '../runtime/informer.ts';
 import type { KubeHttp } from '../runtime/kube-http.ts';
 import { collectionPath, objectPath } from '../runtime/kube-path.ts';
 import { Latch } from '../runtime/latch.ts';
@@ -32,7 +32,7 @@ export interface ReferenceStoreOptions {
     informers: readonly Pick<Informer<CustomObject>, 'onEvent' | 'waitForSync'>[];
     list(): readonly Readonly<CustomObject>[];
   };
-  referenced(referrer: Readonly<CustomObject>): Set<string>;
+  referenced(referrer: Readonly<CustomObject>): ReadonlySet<string>;
   logger: Logger;
   /** The watches' and the reads' backoff. */
   clock?: Clock;
@@ -122,9 +122,11 @@ export class ReferenceStore<T extends Stored> {
     for (const watch of this.#watches.values()) watch.start();
     for (const informer of this.#options.referrers.informers) {
       this.#unsubscribe.push(
-        informer.onEvent((event) =>
-          this.#referrerChanged(event.key, event.type === 'delete' ? undefined : event.object),
-        ),
+        informer.onEvent((event) => {
+          // A status write changes no reference; the thousand at start would each recompute one.
+          if (!specChanged(event)) return;
+          this.#referrerChanged(event.key, event.type === 'delete' ? undefined : event.object);
+        }),
       );
     }
     void this.#syncFirst();

@@ -26,7 +26,9 @@ export const dingTalkServiceComponents: ComponentFactory = (ctx) => {
 
   // One informer per watched namespace (or one for all), so map through the cache rather than one informer.
   const referencing =
-    <T extends KubernetesObject>(references: (service: { spec?: unknown }) => Set<string>): EventMapper<T> =>
+    <T extends KubernetesObject>(
+      references: (service: { spec?: unknown }) => ReadonlySet<string>,
+    ): EventMapper<T> =>
     (event) =>
       services
         .list(event.namespace)

@@ -27,4 +27,16 @@ describe('references', () => {
     expect(referencedSecrets({ spec: { groups: [{ robots: 'nope' }, null] } })).toEqual(new Set());
     expect(referencedConfigMaps({})).toEqual(new Set());
   });
+
+  it('works them out once per spec object, which a status write leaves in place', () => {
+    const spec = {
+      groups: [{ webhook: { name: 'robot', key: 'url' } }],
+      member: { membersFrom: { name: 'people' } },
+    };
+    const secrets = referencedSecrets({ spec });
+    const statusWritten = { spec, status: { written: true } };
+    expect(referencedSecrets(statusWritten)).toBe(secrets);
+    expect(referencedConfigMaps(statusWritten)).toBe(referencedConfigMaps({ spec }));
+    expect(referencedSecrets({ spec: structuredClone(spec) })).not.toBe(secrets);
+  });
 });

@@ -25,16 +25,39 @@ function names(refs: (NameRef | undefined)[]): Set<string> {
   return new Set(refs.map((ref) => ref?.name).filter((name): name is string => typeof name === 'string'));
 }
 
-export function referencedSecrets(obj: { spec?: unknown }): Set<string> {
+/**
+ * Kept per spec object, which the informer keeps while the generation stays: each Secret or ConfigMap
+ * event looks through every service of its namespace, and each status write hands the reference store a
+ * service again. Shared: callers only read the sets.
+ */
+const secretsBySpec = new WeakMap<object, ReadonlySet<string>>();
+const configMapsBySpec = new WeakMap<object, ReadonlySet<string>>();
+
+function keptPerSpec(
+  kept: WeakMap<object, ReadonlySet<string>>,
+  obj: { spec?: unknown },
+  find: (spec: LooseSpec) => Set<string>,
+): ReadonlySet<string> {
   const spec = specOf(obj);
-  const groups = Array.isArray(spec.groups) ? spec.groups : [];
-  const robots = groups.flatMap((group) => (Array.isArray(group?.robots) ? group.robots : []));
-  return names([
-    ...[...groups, ...robots].flatMap((robot) => [robot?.webhook, robot?.signature]),
-    spec.member?.clientSecret,
-  ]);
+  let found = kept.get(spec);
+  if (!found) {
+    found = find(spec);
+    kept.set(spec, found);
+  }
+  return found;
 }
 
-export function referencedConfigMaps(obj: { spec?: unknown }): Set<string> {
-  return names([specOf(obj).member?.membersFrom]);
+export function referencedSecrets(obj: { spec?: unknown }): ReadonlySet<string> {
+  return keptPerSpec(secretsBySpec, obj, (spec) => {
+    const groups = Array.isArray(spec.groups) ? spec.groups : [];
+    const robots = groups.flatMap((group) => (Array.isArray(group?.robots) ? group.robots : []));
+    return names([
+      ...[...groups, ...robots].flatMap((robot) => [robot?.webhook, robot?.signature]),
+      spec.member?.clientSecret,
+    ]);
+  });
+}
+
+export function referencedConfigMaps(obj: { spec?: unknown }): ReadonlySet<string> {
+  return keptPerSpec(configMapsBySpec, obj, (spec) => names([spec.member?.membersFrom]));
 }
