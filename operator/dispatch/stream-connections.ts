@@ -5,7 +5,7 @@ import {
   type StreamEvent,
   type StreamStatus,
 } from '../dingtalk/stream-client.ts';
-import { cachesSynced, type OperatorContext } from '../manager/context.ts';
+import { type CustomObject, cachesSynced, type OperatorContext } from '../manager/context.ts';
 import { CONFIGURATION_BURST_MS, Coalesced } from '../runtime/coalesced.ts';
 import { cacheReader, resolveMemberApp, serviceSpec } from '../targets/index.ts';
 import type { CardClicks } from './card-clicks.ts';
@@ -133,6 +133,8 @@ export class StreamConnections {
     const { caches } = this.#ctx;
     const wanted = new Map<string, { clientId: string; clientSecret: string; services: Set<string> }>();
     for (const raw of caches.services.list()) {
+      // Looked for in the cached object first: a parse is kept only for a service with a card template.
+      if (!namesCardTemplate(raw)) continue;
       const member = serviceSpec(raw)?.member;
       const namespace = raw.metadata?.namespace ?? '';
       if (!member?.cardTemplateId) continue;
@@ -167,4 +169,9 @@ export class StreamConnections {
     this.#ctx.metrics.forgetStream(connection.clientId);
     await connection.client.close();
   }
+}
+
+function namesCardTemplate(raw: Readonly<CustomObject>): boolean {
+  const member = (raw.spec as { member?: { cardTemplateId?: unknown } } | undefined)?.member;
+  return typeof member?.cardTemplateId === 'string';
 }

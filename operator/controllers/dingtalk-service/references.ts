@@ -21,8 +21,12 @@ function specOf(obj: { spec?: unknown }): LooseSpec {
   return typeof obj.spec === 'object' && obj.spec !== null ? (obj.spec as LooseSpec) : {};
 }
 
-function names(refs: (NameRef | undefined)[]): Set<string> {
-  return new Set(refs.map((ref) => ref?.name).filter((name): name is string => typeof name === 'string'));
+/** Shared by every spec that names none (most name no ConfigMap). */
+const NONE: ReadonlySet<string> = new Set();
+
+function names(refs: (NameRef | undefined)[]): ReadonlySet<string> {
+  const found = refs.map((ref) => ref?.name).filter((name): name is string => typeof name === 'string');
+  return found.length > 0 ? new Set(found) : NONE;
 }
 
 /**
@@ -36,7 +40,7 @@ const configMapsBySpec = new WeakMap<object, ReadonlySet<string>>();
 function keptPerSpec(
   kept: WeakMap<object, ReadonlySet<string>>,
   obj: { spec?: unknown },
-  find: (spec: LooseSpec) => Set<string>,
+  find: (spec: LooseSpec) => ReadonlySet<string>,
 ): ReadonlySet<string> {
   const spec = specOf(obj);
   let found = kept.get(spec);
