@@ -101,15 +101,6 @@ describe("the parse of a cached service's spec", () => {
     expect(parseServiceSpec(respecified)).toEqual(spec);
   });
 
-  it('is not kept when asked not to, and a parse kept before is used all the same', () => {
-    const raw = service(['Group']);
-    const unkept = parseServiceSpec(raw, { keep: false });
-    expect(parseServiceSpec(raw, { keep: false })).not.toBe(unkept);
-    const kept = parseServiceSpec(raw);
-    expect(kept).not.toBe(unkept);
-    expect(parseServiceSpec(raw, { keep: false })).toBe(kept);
-  });
-
   it("does not depend on the status, which is the API server's to validate", () => {
     const raw = { ...service(['Group']), status: { conditions: 'not a list' } };
     expect(serviceSpec(raw)?.sendTo).toEqual(['Group']);

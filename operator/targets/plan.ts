@@ -66,20 +66,16 @@ export function memberIdentity(member: MemberEntry): string {
 /**
  * Each service's spec parsed once: the informer keeps a cached object's spec while its generation stays
  * (runtime/informer.ts), so a status write replaces the object but not the spec, and the parse kept per
- * spec object serves every alarm and every reader that walks all services. Shared: callers only read it.
+ * spec object serves the reconciler (again each time a referenced Secret or ConfigMap changes), every
+ * alarm and every reader that walks all services. Shared: callers only read it.
  */
 const parsedSpecs = new WeakMap<object, DingTalkServiceSpec | InvalidResourceError>();
 
 /**
  * The cached service's spec as the schema leaves it (defaults applied); throws InvalidResourceError naming
  * the fields it rejects. Status is the API server's to validate: only the spec decides what to send.
- * `keep: false` parses without keeping the parse (a kept one is still used): the reconciler's, once per
- * change of a service, would otherwise hold a second copy of every spec, alarms or not.
  */
-export function parseServiceSpec(
-  raw: Readonly<CustomObject>,
-  { keep = true }: { keep?: boolean } = {},
-): DingTalkServiceSpec {
+export function parseServiceSpec(raw: Readonly<CustomObject>): DingTalkServiceSpec {
   const key = typeof raw.spec === 'object' && raw.spec !== null ? raw.spec : undefined;
   let parsed = key && parsedSpecs.get(key);
   if (!parsed) {
@@ -89,7 +85,7 @@ export function parseServiceSpec(
       if (!(err instanceof InvalidResourceError)) throw err;
       parsed = err;
     }
-    if (key && keep) parsedSpecs.set(key, parsed);
+    if (key) parsedSpecs.set(key, parsed);
   }
   if (parsed instanceof InvalidResourceError) throw parsed;
   return parsed;

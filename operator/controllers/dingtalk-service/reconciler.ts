@@ -83,7 +83,7 @@ export function createReconciler(ctx: OperatorContext): Reconciler {
     try {
       let spec: DingTalkServiceSpec;
       try {
-        spec = parseServiceSpec(cached, { keep: false });
+        spec = parseServiceSpec(cached);
       } catch (err) {
         if (!(err instanceof InvalidResourceError)) throw err;
         markFalse(obj, ConditionType.Ready, DingTalkConditionReason.InvalidSpec, err.message);
