@@ -133,7 +133,7 @@ export class StreamConnections {
     const { caches } = this.#ctx;
     const wanted = new Map<string, { clientId: string; clientSecret: string; services: Set<string> }>();
     for (const raw of caches.services.list()) {
-      // Looked for in the cached object first: a parse is kept only for a service with a card template.
+      // Looked for in the cached object first: most services name no card template and need no parse here.
       if (!namesCardTemplate(raw)) continue;
       const member = serviceSpec(raw)?.member;
       const namespace = raw.metadata?.namespace ?? '';
